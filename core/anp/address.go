@@ -1,0 +1,109 @@
+package anp
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Mode is the execution profile of a negotiation (seed: ANP/A, ANP/B, ANP/C).
+type Mode string
+
+// The three modes of the protocol.
+const (
+	ModeA Mode = "ANP/A" // both sides run the native Clinch edge model
+	ModeB Mode = "ANP/B" // mixed: one native side, one custom engine
+	ModeC Mode = "ANP/C" // both sides run custom decision engines
+)
+
+// Valid reports whether m is one of the three known modes.
+func (m Mode) Valid() bool { return m == ModeA || m == ModeB || m == ModeC }
+
+// ParseMode parses "ANP/A", "ANP/B" or "ANP/C".
+func ParseMode(s string) (Mode, error) {
+	m := Mode(s)
+	if !m.Valid() {
+		return "", fmt.Errorf("anp: unknown mode %q: want ANP/A, ANP/B or ANP/C", s)
+	}
+	return m, nil
+}
+
+// Address names a seller and the mode to negotiate in: "ANP/C.kitchen-outlet.anp".
+type Address struct {
+	Mode   Mode
+	Domain string
+}
+
+// String returns the canonical text form of the address.
+func (a Address) String() string { return string(a.Mode) + "." + a.Domain }
+
+// ParseAddress parses "ANP/<A|B|C>.<domain>". The mode is case-sensitive;
+// ASCII letters in the domain are folded to lower case and the domain must
+// then pass ValidateDomain.
+func ParseAddress(s string) (Address, error) {
+	if len(s) > 300 {
+		return Address{}, fmt.Errorf("anp: address is %d bytes long, at most 300 allowed", len(s))
+	}
+	if !strings.HasPrefix(s, "ANP/") {
+		return Address{}, fmt.Errorf("anp: address %q must start with \"ANP/\" (for example ANP/C.kitchen-outlet.anp)", s)
+	}
+	dot := strings.IndexByte(s, '.')
+	if dot < 0 {
+		return Address{}, fmt.Errorf("anp: address %q has no domain: want MODE.domain, for example ANP/C.kitchen-outlet.anp", s)
+	}
+	mode, err := ParseMode(s[:dot])
+	if err != nil {
+		return Address{}, fmt.Errorf("anp: address %q: %w", s, err)
+	}
+	domain, err := NormalizeDomain(s[dot+1:])
+	if err != nil {
+		return Address{}, fmt.Errorf("anp: address %q: %w", s, err)
+	}
+	return Address{Mode: mode, Domain: domain}, nil
+}
+
+// NormalizeDomain folds ASCII upper case to lower case and validates the result.
+func NormalizeDomain(d string) (string, error) {
+	d = strings.ToLower(d)
+	if err := ValidateDomain(d); err != nil {
+		return "", err
+	}
+	return d, nil
+}
+
+// ValidateDomain checks strict domain syntax: at least two dot-separated
+// labels of [a-z0-9-], each 1..63 bytes, not starting or ending with '-',
+// the whole at most 253 bytes, and a last label that starts with a letter.
+func ValidateDomain(d string) error {
+	if d == "" {
+		return fmt.Errorf("domain is empty")
+	}
+	if len(d) > 253 {
+		return fmt.Errorf("domain is %d bytes long, at most 253 allowed", len(d))
+	}
+	labels := strings.Split(d, ".")
+	if len(labels) < 2 {
+		return fmt.Errorf("domain %q needs at least two labels (for example shop.anp)", d)
+	}
+	for i, l := range labels {
+		if l == "" {
+			return fmt.Errorf("domain %q has an empty label", d)
+		}
+		if len(l) > 63 {
+			return fmt.Errorf("domain %q: label %d is %d bytes long, at most 63 allowed", d, i+1, len(l))
+		}
+		if l[0] == '-' || l[len(l)-1] == '-' {
+			return fmt.Errorf("domain %q: label %q starts or ends with '-'", d, l)
+		}
+		for j := 0; j < len(l); j++ {
+			c := l[j]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				return fmt.Errorf("domain %q: character %q at label %d is not allowed (only a-z, 0-9 and '-')", d, c, i+1)
+			}
+		}
+	}
+	last := labels[len(labels)-1]
+	if last[0] < 'a' || last[0] > 'z' {
+		return fmt.Errorf("domain %q: the last label must start with a letter", d)
+	}
+	return nil
+}

@@ -1,0 +1,244 @@
+package anp
+
+import (
+	"crypto/ed25519"
+	"fmt"
+	"time"
+)
+
+// DealTerms is what buyer and seller agree on: the part of the artifact
+// that both sign. It binds the session, both keys, the seller domain, item,
+// quantity, terms, price and currency, and the transcript head.
+type DealTerms struct {
+	V              int               `json:"v"`
+	SessionID      string            `json:"session_id"`
+	Mode           Mode              `json:"mode"`
+	SellerDomain   string            `json:"seller_domain"`
+	SellerKey      string            `json:"seller_key"` // seller identity key bound to the domain
+	BuyerKey       string            `json:"buyer_key"`  // buyer's ephemeral session key
+	Item           string            `json:"item"`
+	Quantity       int               `json:"quantity"`
+	Terms          map[string]string `json:"terms,omitempty"`
+	Price          Money             `json:"price"`
+	TranscriptHead string            `json:"transcript_head"` // hash of the seller's ACCEPT envelope
+	TranscriptLen  uint64            `json:"transcript_len"`
+	AgreedAt       int64             `json:"agreed_at"`  // unix ms of the ACCEPT envelope
+	CreatedAt      int64             `json:"created_at"` // unix ms when the buyer signed
+}
+
+func (d *DealTerms) validate() error {
+	switch {
+	case d.V != Version:
+		return fmt.Errorf("artifact version %d is not supported", d.V)
+	case !validSessionID(d.SessionID):
+		return fmt.Errorf("session_id is not a 32-character hex id")
+	case !d.Mode.Valid():
+		return fmt.Errorf("mode %q is not valid", d.Mode)
+	case !ValidHash(d.TranscriptHead):
+		return fmt.Errorf("transcript_head is not a 64-character hex hash")
+	case d.TranscriptLen < 2:
+		return fmt.Errorf("transcript_len %d is too short for a deal", d.TranscriptLen)
+	case d.AgreedAt <= 0 || d.CreatedAt < d.AgreedAt:
+		return fmt.Errorf("created_at must not precede agreed_at")
+	case d.Quantity < 1 || d.Quantity > MaxQuantity:
+		return fmt.Errorf("quantity %d out of range", d.Quantity)
+	}
+	if err := ValidateDomain(d.SellerDomain); err != nil {
+		return fmt.Errorf("seller_domain: %w", err)
+	}
+	if _, err := ParsePublicKey(d.SellerKey); err != nil {
+		return fmt.Errorf("seller_key: %w", err)
+	}
+	if _, err := ParsePublicKey(d.BuyerKey); err != nil {
+		return fmt.Errorf("buyer_key: %w", err)
+	}
+	if err := checkText("item", d.Item, MaxItemLen, true); err != nil {
+		return err
+	}
+	if err := checkTerms(d.Terms); err != nil {
+		return err
+	}
+	if err := d.Price.Positive(); err != nil {
+		return fmt.Errorf("price: %w", err)
+	}
+	return nil
+}
+
+// Countersignature is the registry's notary signature and log receipt.
+type Countersignature struct {
+	KeyIndex    uint64 `json:"key_index"`
+	Key         string `json:"key"`
+	NotarizedAt int64  `json:"notarized_at"`
+	Sig         string `json:"sig"`
+}
+
+// Receipt proves the artifact is in the registry's transparency log.
+type Receipt struct {
+	LeafIndex uint64         `json:"leaf_index"`
+	TreeHead  SignedTreeHead `json:"tree_head"`
+	Inclusion []string       `json:"inclusion"`
+	KeyChain  []KeyEntry     `json:"key_chain"`
+	RootKey   string         `json:"root_key"`
+}
+
+// Artifact is the triple-signed deal record.
+type Artifact struct {
+	Terms     DealTerms         `json:"deal"`
+	BuyerSig  string            `json:"buyer_sig"`
+	SellerSig string            `json:"seller_sig,omitempty"`
+	Registry  *Countersignature `json:"registry,omitempty"`
+	Receipt   *Receipt          `json:"receipt,omitempty"`
+}
+
+// sellerSigned is what the seller signs: the deal and the buyer's signature.
+type sellerSigned struct {
+	Terms    DealTerms `json:"deal"`
+	BuyerSig string    `json:"buyer_sig"`
+}
+
+// notarySigned is what the registry signs.
+type notarySigned struct {
+	Terms       DealTerms `json:"deal"`
+	BuyerSig    string    `json:"buyer_sig"`
+	SellerSig   string    `json:"seller_sig"`
+	KeyIndex    uint64    `json:"key_index"`
+	Key         string    `json:"key"`
+	NotarizedAt int64     `json:"notarized_at"`
+}
+
+// LeafData returns the bytes the transparency log stores for a notarised
+// artifact: JCS of the artifact without its receipt.
+func (a *Artifact) LeafData() ([]byte, error) {
+	if a.Registry == nil {
+		return nil, fmt.Errorf("anp: artifact has no registry countersignature")
+	}
+	c := *a
+	c.Receipt = nil
+	return Canonical(&c)
+}
+
+// SignAsBuyer validates the terms and adds the buyer's signature. key must be
+// the session key named in Terms.BuyerKey.
+func (a *Artifact) SignAsBuyer(key ed25519.PrivateKey) error {
+	if err := a.Terms.validate(); err != nil {
+		return Errorf(CodeBadRequest, "artifact: %v", err)
+	}
+	if PublicKeyHex(key.Public().(ed25519.PublicKey)) != a.Terms.BuyerKey {
+		return Errorf(CodeBadRequest, "artifact: signing key is not the buyer key of the deal")
+	}
+	sig, err := Sign(key, PurposeArtifactBuyer, &a.Terms)
+	if err != nil {
+		return err
+	}
+	a.BuyerSig = sig
+	return nil
+}
+
+// VerifyBuyer checks the buyer's signature.
+func (a *Artifact) VerifyBuyer() error {
+	if err := a.Terms.validate(); err != nil {
+		return Errorf(CodeBadRequest, "artifact: %v", err)
+	}
+	if err := Verify(a.Terms.BuyerKey, PurposeArtifactBuyer, &a.Terms, a.BuyerSig); err != nil {
+		return Errorf(CodeBadSignature, "artifact buyer signature: %v", err)
+	}
+	return nil
+}
+
+// SellerSignature computes the seller's signature without storing it.
+func (a *Artifact) SellerSignature(key ed25519.PrivateKey) (string, error) {
+	if PublicKeyHex(key.Public().(ed25519.PublicKey)) != a.Terms.SellerKey {
+		return "", Errorf(CodeBadRequest, "artifact: signing key is not the seller key of the deal")
+	}
+	return Sign(key, PurposeArtifactSeller, sellerSigned{a.Terms, a.BuyerSig})
+}
+
+// VerifySeller checks the seller's signature.
+func (a *Artifact) VerifySeller() error {
+	if err := Verify(a.Terms.SellerKey, PurposeArtifactSeller, sellerSigned{a.Terms, a.BuyerSig}, a.SellerSig); err != nil {
+		return Errorf(CodeBadSignature, "artifact seller signature: %v", err)
+	}
+	return nil
+}
+
+// Countersign adds the registry's signature with the chain key entry.
+func (a *Artifact) Countersign(key ed25519.PrivateKey, entry KeyEntry, now time.Time) error {
+	if PublicKeyHex(key.Public().(ed25519.PublicKey)) != entry.Key {
+		return fmt.Errorf("anp: countersign: key does not match key chain entry %d", entry.Index)
+	}
+	cs := &Countersignature{KeyIndex: entry.Index, Key: entry.Key, NotarizedAt: now.UnixMilli()}
+	sig, err := Sign(key, PurposeArtifactNotary, a.notaryInput(cs))
+	if err != nil {
+		return err
+	}
+	cs.Sig = sig
+	a.Registry = cs
+	return nil
+}
+
+func (a *Artifact) notaryInput(cs *Countersignature) notarySigned {
+	return notarySigned{a.Terms, a.BuyerSig, a.SellerSig, cs.KeyIndex, cs.Key, cs.NotarizedAt}
+}
+
+// VerifyOptions controls offline artifact verification.
+type VerifyOptions struct {
+	// RootKey pins the registry root key (hex). Empty trusts the root key
+	// carried in the receipt, which proves only internal consistency.
+	RootKey string
+}
+
+// VerifyArtifact checks everything offline: the deal terms, the buyer and
+// seller signatures, the registry key chain up to its root, the registry
+// countersignature, the signed tree head and the log inclusion proof.
+// The error names the first check that failed.
+func VerifyArtifact(a *Artifact, opt VerifyOptions) error {
+	if a == nil {
+		return Errorf(CodeBadRequest, "artifact is empty")
+	}
+	if err := a.VerifyBuyer(); err != nil {
+		return err
+	}
+	if a.SellerSig == "" {
+		return Errorf(CodeBadSignature, "artifact has no seller signature")
+	}
+	if err := a.VerifySeller(); err != nil {
+		return err
+	}
+	if a.Registry == nil || a.Receipt == nil {
+		return Errorf(CodeBadSignature, "artifact has no registry countersignature and log receipt")
+	}
+	r := a.Receipt
+	if opt.RootKey != "" && opt.RootKey != r.RootKey {
+		return Errorf(CodeBadSignature, "registry root key %s is not the pinned key %s", short(r.RootKey), short(opt.RootKey))
+	}
+	if err := VerifyKeyChain(r.RootKey, r.KeyChain); err != nil {
+		return err
+	}
+	entry, err := chainEntry(r.KeyChain, a.Registry.KeyIndex)
+	if err != nil {
+		return err
+	}
+	if entry.Key != a.Registry.Key {
+		return Errorf(CodeBadSignature, "registry countersignature key is not key %d of the registry key chain", entry.Index)
+	}
+	if !entry.ValidAt(a.Registry.NotarizedAt) {
+		return Errorf(CodeBadSignature, "registry key %d was not valid when the artifact was notarised", entry.Index)
+	}
+	if a.Registry.NotarizedAt < a.Terms.CreatedAt {
+		return Errorf(CodeBadRequest, "artifact was notarised before it was created")
+	}
+	if err := Verify(entry.Key, PurposeArtifactNotary, a.notaryInput(a.Registry), a.Registry.Sig); err != nil {
+		return Errorf(CodeBadSignature, "registry countersignature: %v", err)
+	}
+	if err := VerifyTreeHead(&r.TreeHead, r.KeyChain); err != nil {
+		return err
+	}
+	leaf, err := a.LeafData()
+	if err != nil {
+		return err
+	}
+	if err := VerifyInclusion(leaf, r.LeafIndex, &r.TreeHead, r.Inclusion); err != nil {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,143 @@
+package anp
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	"github.com/gowebpki/jcs"
+)
+
+// Purpose is the domain-separation tag in front of every signed byte string,
+// so that a signature made for one purpose can never be replayed as another.
+type Purpose string
+
+// Signing purposes. Each is part of the signed bytes.
+const (
+	PurposeEnvelope       Purpose = "envelope"
+	PurposeArtifactBuyer  Purpose = "artifact/buyer"
+	PurposeArtifactSeller Purpose = "artifact/seller"
+	PurposeArtifactNotary Purpose = "artifact/registry"
+	PurposeTreeHead       Purpose = "log/tree-head"
+	PurposeKeyChain       Purpose = "registry/key-chain"
+	PurposeToken          Purpose = "registry/token"
+	PurposeDomainBinding  Purpose = "registry/domain-binding"
+	PurposeEndpointRecord Purpose = "seller/endpoint-record"
+	PurposePoW            Purpose = "auth/pow-possession"
+	PurposeWSAuth         Purpose = "auth/websocket"
+	PurposeBlindSeal      Purpose = "blind/credential"
+)
+
+// signingPrefix starts every signing input: "clinch-anp/1" NUL purpose NUL.
+const signingPrefix = "clinch-anp/1"
+
+// Canonical returns the RFC 8785 (JCS) bytes of v's JSON encoding.
+func Canonical(v any) ([]byte, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("anp: encode: %w", err)
+	}
+	out, err := jcs.Transform(raw)
+	if err != nil {
+		return nil, fmt.Errorf("anp: canonicalise: %w", err)
+	}
+	return out, nil
+}
+
+// SigningInput returns the exact bytes that are signed for purpose p over v:
+// "clinch-anp/1" 0x00 p 0x00 JCS(v).
+func SigningInput(p Purpose, v any) ([]byte, error) {
+	c, err := Canonical(v)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(signingPrefix)+len(p)+2+len(c))
+	out = append(out, signingPrefix...)
+	out = append(out, 0)
+	out = append(out, p...)
+	out = append(out, 0)
+	return append(out, c...), nil
+}
+
+// Sign signs v for purpose p and returns the hex signature.
+func Sign(key ed25519.PrivateKey, p Purpose, v any) (string, error) {
+	msg, err := SigningInput(p, v)
+	if err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(ed25519.Sign(key, msg)), nil
+}
+
+// Verify checks a hex signature by the hex public key over v for purpose p.
+func Verify(pubHex string, p Purpose, v any, sigHex string) error {
+	pub, err := ParsePublicKey(pubHex)
+	if err != nil {
+		return err
+	}
+	sig, err := decodeHexLen(sigHex, ed25519.SignatureSize, "signature")
+	if err != nil {
+		return err
+	}
+	msg, err := SigningInput(p, v)
+	if err != nil {
+		return err
+	}
+	if !ed25519.Verify(pub, msg, sig) {
+		return ErrBadSignature
+	}
+	return nil
+}
+
+// Hash returns the lower-case hex SHA-256 of JCS(v).
+func Hash(v any) (string, error) {
+	c, err := Canonical(v)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(c)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// PublicKeyHex returns the lower-case hex of an Ed25519 public key.
+func PublicKeyHex(pub ed25519.PublicKey) string { return hex.EncodeToString(pub) }
+
+// ParsePublicKey decodes a 64-character lower-case hex Ed25519 public key.
+func ParsePublicKey(s string) (ed25519.PublicKey, error) {
+	b, err := decodeHexLen(s, ed25519.PublicKeySize, "public key")
+	if err != nil {
+		return nil, err
+	}
+	return ed25519.PublicKey(b), nil
+}
+
+// decodeHexLen decodes strict lower-case hex of exactly n bytes.
+func decodeHexLen(s string, n int, what string) ([]byte, error) {
+	if len(s) != 2*n {
+		return nil, fmt.Errorf("anp: %s must be %d hex characters, got %d", what, 2*n, len(s))
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return nil, fmt.Errorf("anp: %s has a character that is not lower-case hex at position %d", what, i)
+		}
+	}
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("anp: %s: %w", what, err)
+	}
+	return b, nil
+}
+
+// ValidHash reports whether s is a 64-character lower-case hex SHA-256.
+func ValidHash(s string) bool {
+	_, err := decodeHexLen(s, sha256.Size, "hash")
+	return err == nil
+}
+
+// Signer returns a signing function bound to key, the shape the registry and
+// record helpers take so that callers never pass private keys around.
+func Signer(key ed25519.PrivateKey) func(Purpose, any) (string, error) {
+	return func(p Purpose, v any) (string, error) { return Sign(key, p, v) }
+}

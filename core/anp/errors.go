@@ -1,0 +1,59 @@
+package anp
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code classifies a protocol failure. Codes travel on the wire in
+// {"error":{"code":...,"message":...}} bodies and map to HTTP statuses.
+type Code string
+
+// Error codes of the protocol.
+const (
+	CodeBadRequest   Code = "bad_request"   // malformed input (400)
+	CodeBadSignature Code = "bad_signature" // a signature does not verify (401)
+	CodeUnauthorized Code = "unauthorized"  // missing or invalid token (401)
+	CodeForbidden    Code = "forbidden"     // authenticated but not allowed (403)
+	CodeNotFound     Code = "not_found"     // unknown session, domain, record (404)
+	CodeConflict     Code = "conflict"      // state or version conflict (409)
+	CodeExpired      Code = "expired"       // message or token past its expiry (410)
+	CodeReplay       Code = "replay"        // nonce or envelope seen before (409)
+	CodeOutOfOrder   Code = "out_of_order"  // wrong sequence number or previous hash (409)
+	CodeUnknownType  Code = "unknown_type"  // message type not in the protocol (400)
+	CodeBadState     Code = "bad_state"     // message not allowed in the session's state (409)
+	CodeRefused      Code = "refused"       // the peer refused on policy grounds (422)
+	CodeTooLarge     Code = "too_large"     // body over the size cap (413)
+	CodeUnavailable  Code = "unavailable"   // the peer cannot be reached (502)
+	CodeInternal     Code = "internal"      // a bug or storage failure (500)
+)
+
+// Error is a protocol failure with a code and a message meant for a person.
+type Error struct {
+	Code    Code   `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
+
+// Errorf builds an *Error.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// CodeOf returns the code of the first *Error in err's chain, or "" if none.
+func CodeOf(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+// ErrorBody is the JSON body of every failed protocol HTTP response.
+type ErrorBody struct {
+	Error *Error `json:"error"`
+}
+
+// ErrBadSignature is returned when a signature does not verify.
+var ErrBadSignature = &Error{Code: CodeBadSignature, Message: "signature does not verify"}

@@ -1,0 +1,103 @@
+package anp
+
+import (
+	"encoding/hex"
+	"fmt"
+
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+)
+
+// SignedTreeHead commits to the transparency log at a size (RFC 9162 shape:
+// leaf hash SHA-256(0x00 || data), node hash SHA-256(0x01 || left || right)).
+type SignedTreeHead struct {
+	Size      uint64 `json:"size"`
+	RootHash  string `json:"root_hash"`
+	Timestamp int64  `json:"timestamp"` // unix ms
+	KeyIndex  uint64 `json:"key_index"`
+	Sig       string `json:"sig"`
+}
+
+func (h *SignedTreeHead) unsigned() SignedTreeHead { c := *h; c.Sig = ""; return c }
+
+// SignTreeHead signs h with the chain key at h.KeyIndex.
+func SignTreeHead(h *SignedTreeHead, sign func(Purpose, any) (string, error)) error {
+	sig, err := sign(PurposeTreeHead, h.unsigned())
+	if err != nil {
+		return err
+	}
+	h.Sig = sig
+	return nil
+}
+
+// VerifyTreeHead checks the tree head signature against the (verified) chain.
+func VerifyTreeHead(h *SignedTreeHead, chain []KeyEntry) error {
+	if !ValidHash(h.RootHash) {
+		return Errorf(CodeBadSignature, "tree head root hash is malformed")
+	}
+	e, err := chainEntry(chain, h.KeyIndex)
+	if err != nil {
+		return err
+	}
+	if !e.ValidAt(h.Timestamp) {
+		return Errorf(CodeBadSignature, "tree head of size %d was signed outside key %d's validity", h.Size, e.Index)
+	}
+	if err := Verify(e.Key, PurposeTreeHead, h.unsigned(), h.Sig); err != nil {
+		return Errorf(CodeBadSignature, "tree head of size %d: %v", h.Size, err)
+	}
+	return nil
+}
+
+// LeafHash returns the RFC 9162 leaf hash of data.
+func LeafHash(data []byte) []byte { return rfc6962.DefaultHasher.HashLeaf(data) }
+
+// VerifyInclusion checks that data is leaf index of the tree committed by h.
+func VerifyInclusion(data []byte, index uint64, h *SignedTreeHead, path []string) error {
+	root, err := hex.DecodeString(h.RootHash)
+	if err != nil {
+		return Errorf(CodeBadSignature, "tree head root hash: %v", err)
+	}
+	p, err := decodeHashes(path)
+	if err != nil {
+		return Errorf(CodeBadSignature, "inclusion proof: %v", err)
+	}
+	if index >= h.Size {
+		return Errorf(CodeBadSignature, "leaf index %d is outside the tree of size %d", index, h.Size)
+	}
+	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, index, h.Size, LeafHash(data), p, root); err != nil {
+		return Errorf(CodeBadSignature, "log inclusion proof for leaf %d in tree of size %d does not verify: %v", index, h.Size, err)
+	}
+	return nil
+}
+
+// VerifyConsistency checks that the tree at newer extends the tree at older.
+func VerifyConsistency(older, newer *SignedTreeHead, path []string) error {
+	r1, err1 := hex.DecodeString(older.RootHash)
+	r2, err2 := hex.DecodeString(newer.RootHash)
+	if err1 != nil || err2 != nil {
+		return Errorf(CodeBadSignature, "tree head root hash is malformed")
+	}
+	p, err := decodeHashes(path)
+	if err != nil {
+		return Errorf(CodeBadSignature, "consistency proof: %v", err)
+	}
+	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, older.Size, newer.Size, p, r1, r2); err != nil {
+		return Errorf(CodeBadSignature, "log of size %d is not an extension of size %d: %v", newer.Size, older.Size, err)
+	}
+	return nil
+}
+
+func decodeHashes(in []string) ([][]byte, error) {
+	if len(in) > 64 {
+		return nil, fmt.Errorf("%d hashes is longer than any valid proof", len(in))
+	}
+	out := make([][]byte, len(in))
+	for i, s := range in {
+		b, err := decodeHexLen(s, 32, fmt.Sprintf("hash %d", i))
+		if err != nil {
+			return nil, err
+		}
+		out[i] = b
+	}
+	return out, nil
+}

@@ -1,0 +1,183 @@
+package anp
+
+import (
+	"fmt"
+	"net/url"
+)
+
+// BindRequest asks the registry to bind a domain to a permanent identity key
+// (control plane). Sig is the key's own signature (proof of possession).
+type BindRequest struct {
+	Domain string `json:"domain"`
+	Key    string `json:"key"`
+	TS     int64  `json:"ts"`
+	Sig    string `json:"sig"`
+}
+
+func (b *BindRequest) unsigned() BindRequest { c := *b; c.Sig = ""; return c }
+
+// Verify checks shape and the proof-of-possession signature.
+func (b *BindRequest) Verify() error {
+	if err := ValidateDomain(b.Domain); err != nil {
+		return Errorf(CodeBadRequest, "domain: %v", err)
+	}
+	if err := Verify(b.Key, PurposeDomainBinding, b.unsigned(), b.Sig); err != nil {
+		return Errorf(CodeBadSignature, "bind request for %s: %v", b.Domain, err)
+	}
+	return nil
+}
+
+// SignBindRequest fills Sig.
+func SignBindRequest(b *BindRequest, sign func(Purpose, any) (string, error)) error {
+	s, err := sign(PurposeDomainBinding, b.unsigned())
+	b.Sig = s
+	return err
+}
+
+// DomainBinding is the registry's signed statement that Domain belongs to Key.
+type DomainBinding struct {
+	Domain   string `json:"domain"`
+	Key      string `json:"key"`
+	BoundAt  int64  `json:"bound_at"`
+	KeyIndex uint64 `json:"kid"` // registry chain key that signed
+	Sig      string `json:"sig"`
+}
+
+func (d *DomainBinding) unsigned() DomainBinding { c := *d; c.Sig = ""; return c }
+
+// SignDomainBinding fills Sig with the registry key.
+func SignDomainBinding(d *DomainBinding, sign func(Purpose, any) (string, error)) error {
+	s, err := sign(PurposeDomainBinding, d.unsigned())
+	d.Sig = s
+	return err
+}
+
+// Verify checks the registry signature using the verified key chain.
+func (d *DomainBinding) Verify(chain []KeyEntry) error {
+	e, err := chainEntry(chain, d.KeyIndex)
+	if err != nil {
+		return err
+	}
+	if err := Verify(e.Key, PurposeDomainBinding, d.unsigned(), d.Sig); err != nil {
+		return Errorf(CodeBadSignature, "registry binding of %s: %v", d.Domain, err)
+	}
+	return nil
+}
+
+// EndpointRecord is a seller node's self-published routing record (data plane).
+type EndpointRecord struct {
+	Domain       string   `json:"domain"`
+	Endpoint     string   `json:"endpoint"` // base URL of the seller's ANP handler
+	Categories   []string `json:"categories"`
+	Capabilities []string `json:"capabilities,omitempty"`
+	Modes        []Mode   `json:"modes"`
+	EncKey       string   `json:"enc_key,omitempty"` // X25519 public key (hex) for blind credentials
+	DisplayName  string   `json:"display_name,omitempty"`
+	Demo         bool     `json:"demo,omitempty"` // a demo seller: not a real merchant
+	Seq          uint64   `json:"seq"`            // strictly increasing per domain
+	TS           int64    `json:"ts"`             // unix ms
+}
+
+// Validate checks the record's shape (not where the endpoint points).
+func (r *EndpointRecord) Validate() error {
+	if err := ValidateDomain(r.Domain); err != nil {
+		return fmt.Errorf("domain: %w", err)
+	}
+	u, err := url.Parse(r.Endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("endpoint %q must be an http(s) URL without credentials, query or fragment", r.Endpoint)
+	}
+	if len(r.Categories) == 0 || len(r.Categories) > 16 {
+		return fmt.Errorf("categories must have 1 to 16 entries")
+	}
+	for _, c := range r.Categories {
+		if err := checkText("category", c, 64, true); err != nil {
+			return err
+		}
+	}
+	for _, c := range r.Capabilities {
+		if err := checkText("capability", c, 64, true); err != nil {
+			return err
+		}
+	}
+	if len(r.Modes) == 0 {
+		return fmt.Errorf("modes must list at least one of ANP/A, ANP/B, ANP/C")
+	}
+	for _, m := range r.Modes {
+		if !m.Valid() {
+			return fmt.Errorf("mode %q is not valid", m)
+		}
+	}
+	if r.EncKey != "" {
+		if _, err := decodeHexLen(r.EncKey, 32, "enc_key"); err != nil {
+			return err
+		}
+	}
+	if r.Seq == 0 {
+		return fmt.Errorf("seq must start at 1")
+	}
+	return checkText("display_name", r.DisplayName, 100, false)
+}
+
+// Supports reports whether the record lists mode m.
+func (r *EndpointRecord) Supports(m Mode) bool {
+	for _, x := range r.Modes {
+		if x == m {
+			return true
+		}
+	}
+	return false
+}
+
+// SignedRecord is an endpoint record with the seller identity key's signature.
+type SignedRecord struct {
+	Record EndpointRecord `json:"record"`
+	Sig    string         `json:"sig"`
+}
+
+// SignRecord signs r with the seller's identity key.
+func SignRecord(r EndpointRecord, sign func(Purpose, any) (string, error)) (SignedRecord, error) {
+	if err := r.Validate(); err != nil {
+		return SignedRecord{}, Errorf(CodeBadRequest, "endpoint record: %v", err)
+	}
+	s, err := sign(PurposeEndpointRecord, r)
+	return SignedRecord{Record: r, Sig: s}, err
+}
+
+// Verify checks the record's shape and its signature by key.
+func (s *SignedRecord) Verify(key string) error {
+	if err := s.Record.Validate(); err != nil {
+		return Errorf(CodeBadRequest, "endpoint record: %v", err)
+	}
+	if err := Verify(key, PurposeEndpointRecord, s.Record, s.Sig); err != nil {
+		return Errorf(CodeBadSignature, "endpoint record of %s: %v", s.Record.Domain, err)
+	}
+	return nil
+}
+
+// Stats are registry-observed figures about a seller (outside any signature).
+type Stats struct {
+	Deals     uint64  `json:"deals"`
+	Sessions  uint64  `json:"sessions"`
+	Cancelled uint64  `json:"cancelled"`
+	Score     float64 `json:"score"` // 0..1, deals / sessions with a prior
+}
+
+// Listing is one discovery result: the registry's binding of the domain and
+// the seller's own record. Buyers verify both before they use the endpoint.
+type Listing struct {
+	Binding DomainBinding `json:"binding"`
+	Record  SignedRecord  `json:"record"`
+	Stats   Stats         `json:"stats"`
+}
+
+// Verify checks the registry binding against chain and the record against the bound key.
+func (l *Listing) Verify(chain []KeyEntry) error {
+	if err := l.Binding.Verify(chain); err != nil {
+		return err
+	}
+	if l.Record.Record.Domain != l.Binding.Domain {
+		return Errorf(CodeBadSignature, "record for %s is listed under %s", l.Record.Record.Domain, l.Binding.Domain)
+	}
+	return l.Record.Verify(l.Binding.Key)
+}

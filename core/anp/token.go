@@ -1,0 +1,59 @@
+package anp
+
+import (
+	"encoding/base64"
+	"strings"
+	"time"
+)
+
+// TokenClaims are the contents of a registry access token.
+type TokenClaims struct {
+	Sub      string `json:"sub"` // hex identity key the token is bound to
+	Iat      int64  `json:"iat"` // unix ms
+	Exp      int64  `json:"exp"` // unix ms
+	KeyIndex uint64 `json:"kid"` // registry chain key that signed it
+	ID       string `json:"jti"` // random id
+}
+
+// IssueToken encodes claims as base64url(JCS(claims)) "." hex(signature).
+func IssueToken(c TokenClaims, sign func(Purpose, any) (string, error)) (string, error) {
+	body, err := Canonical(c)
+	if err != nil {
+		return "", err
+	}
+	sig, err := sign(PurposeToken, c)
+	if err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(body) + "." + sig, nil
+}
+
+// ParseToken decodes a token and verifies it with keyFor(kid) at now.
+func ParseToken(tok string, now time.Time, keyFor func(kid uint64) (string, bool)) (*TokenClaims, error) {
+	if len(tok) > 1024 {
+		return nil, Errorf(CodeUnauthorized, "token is too long")
+	}
+	body, sig, ok := strings.Cut(tok, ".")
+	if !ok {
+		return nil, Errorf(CodeUnauthorized, "token is malformed")
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(body)
+	if err != nil {
+		return nil, Errorf(CodeUnauthorized, "token is malformed: %v", err)
+	}
+	var c TokenClaims
+	if err := DecodeStrict(raw, &c); err != nil {
+		return nil, Errorf(CodeUnauthorized, "token claims: %v", err)
+	}
+	key, ok := keyFor(c.KeyIndex)
+	if !ok {
+		return nil, Errorf(CodeUnauthorized, "token was signed by an unknown registry key %d", c.KeyIndex)
+	}
+	if err := Verify(key, PurposeToken, c, sig); err != nil {
+		return nil, Errorf(CodeUnauthorized, "token signature does not verify")
+	}
+	if now.UnixMilli() >= c.Exp {
+		return nil, Errorf(CodeUnauthorized, "token expired at %s", time.UnixMilli(c.Exp).UTC().Format(time.RFC3339))
+	}
+	return &c, nil
+}

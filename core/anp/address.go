@@ -63,7 +63,13 @@ func ParseAddress(s string) (Address, error) {
 
 // NormalizeDomain folds ASCII upper case to lower case and validates the result.
 func NormalizeDomain(d string) (string, error) {
-	d = strings.ToLower(d)
+	b := []byte(d)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + ('a' - 'A')
+		}
+	}
+	d = string(b)
 	if err := ValidateDomain(d); err != nil {
 		return "", err
 	}

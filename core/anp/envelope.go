@@ -184,7 +184,7 @@ func (e *Envelope) checkShape() error {
 		return Errorf(CodeBadRequest, "prev must be the 64-character hex hash of the previous envelope")
 	case e.Exp <= e.TS:
 		return Errorf(CodeBadRequest, "exp must be after ts")
-	case time.Duration(e.Exp-e.TS)*time.Millisecond > MaxTTL:
+	case uint64(e.Exp-e.TS) > uint64(MaxTTL.Milliseconds()):
 		return Errorf(CodeBadRequest, "exp - ts is longer than the %s maximum", MaxTTL)
 	case len(e.Body) == 0:
 		return Errorf(CodeBadRequest, "body is missing")

@@ -81,10 +81,11 @@ func (m Money) Major() float64 {
 // FormatAmount renders minor units with the given number of decimals.
 func FormatAmount(minor int64, scale int) string {
 	neg := minor < 0
+	u := uint64(minor)
 	if neg {
-		minor = -minor
+		u = -u
 	}
-	s := strconv.FormatInt(minor, 10)
+	s := strconv.FormatUint(u, 10)
 	if scale > 0 {
 		if len(s) <= scale {
 			s = strings.Repeat("0", scale-len(s)+1) + s
@@ -131,10 +132,10 @@ func ParseMoney(text, code string) (Money, error) {
 }
 
 // FromMajor converts a major-unit float (as a JSON-speaking model sends it)
-// into minor units, refusing values with more precision than the currency.
+// into minor units. The float's shortest decimal form must fit the
+// currency's decimals exactly: extra decimals are refused, never rounded.
 func FromMajor(v float64, code string) (Money, error) {
-	scale, err := CurrencyScale(code)
-	if err != nil {
+	if _, err := CurrencyScale(code); err != nil {
 		return Money{}, err
 	}
 	if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -143,15 +144,11 @@ func FromMajor(v float64, code string) (Money, error) {
 	if v < 0 {
 		return Money{}, fmt.Errorf("amount %v is negative", v)
 	}
-	scaled := v * math.Pow10(scale)
-	rounded := math.Round(scaled)
-	if math.Abs(scaled-rounded) > 1e-6*math.Max(1, math.Abs(scaled)) {
-		return Money{}, fmt.Errorf("amount %v has more than %d decimals for %s", v, scale, code)
+	m, err := ParseMoney(strconv.FormatFloat(math.Abs(v), 'f', -1, 64), code)
+	if err != nil {
+		return Money{}, fmt.Errorf("amount %v: %w", v, err)
 	}
-	if rounded > float64(MaxAmount) {
-		return Money{}, fmt.Errorf("amount %v is too large", v)
-	}
-	return Money{Amount: int64(rounded), Currency: code}, nil
+	return m, nil
 }
 
 func allDigits(s string) bool {

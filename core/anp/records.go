@@ -84,8 +84,11 @@ func (r *EndpointRecord) Validate() error {
 		return fmt.Errorf("domain: %w", err)
 	}
 	u, err := url.Parse(r.Endpoint)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("endpoint %q must be an http(s) URL without credentials, query or fragment", r.Endpoint)
+	if err != nil {
+		return fmt.Errorf("endpoint must be an http(s) URL; it does not parse")
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("endpoint %q must be an http(s) URL without credentials, query or fragment", u.Redacted())
 	}
 	if len(r.Categories) == 0 || len(r.Categories) > 16 {
 		return fmt.Errorf("categories must have 1 to 16 entries")

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/clinch-protocol/clinch-mcp/core/registry"
+	"github.com/clinch-protocol/clinch-mcp/demomarket"
+	"github.com/clinch-protocol/clinch-mcp/secrets"
+)
+
+// newFlags returns a flag set that prints usage to stderr and reports -h as
+// errHelpShown.
+func newFlags(env *cliEnv, name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet("clinch-mcp "+name, flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(env.stderr, "Usage: clinch-mcp %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args, mapping -h to errHelpShown and other errors to exit 2.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errHelpShown
+		}
+		return &exitError{2, err}
+	}
+	return nil
+}
+
+// envOr returns the environment value of key, or def.
+func envOr(env *cliEnv, key, def string) string {
+	if v := env.getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// logFlags are shared by every long-running command.
+type logFlags struct {
+	level string
+	file  string
+}
+
+func (l *logFlags) register(fs *flag.FlagSet, env *cliEnv) {
+	fs.StringVar(&l.level, "log-level", envOr(env, "CLINCH_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env CLINCH_LOG_LEVEL)")
+	fs.StringVar(&l.file, "log-file", envOr(env, "CLINCH_LOG_FILE", ""), "append logs to this file instead of stderr (env CLINCH_LOG_FILE)")
+}
+
+// logger builds a zerolog logger on stderr (or the log file). Never stdout:
+// in stdio mode stdout carries only MCP JSON-RPC.
+func (l *logFlags) logger(env *cliEnv) (zerolog.Logger, io.Closer, error) {
+	lvl, err := zerolog.ParseLevel(strings.ToLower(l.level))
+	if err != nil || lvl == zerolog.NoLevel {
+		return zerolog.Nop(), nil, &exitError{2, fmt.Errorf("--log-level %q: want debug, info, warn or error", l.level)}
+	}
+	var out io.Writer = env.stderr
+	var closer io.Closer
+	if l.file != "" {
+		f, err := os.OpenFile(l.file, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			return zerolog.Nop(), nil, fmt.Errorf("open log file: %w", err)
+		}
+		out, closer = f, f
+	}
+	zerolog.TimeFieldFormat = time.RFC3339Nano
+	return zerolog.New(out).Level(lvl).With().Timestamp().Logger(), closer, nil
+}
+
+// dataDir is where clinch-mcp keeps its files by default.
+func dataDir(env *cliEnv) string {
+	if d := env.getenv("CLINCH_DATA_DIR"); d != "" {
+		return d
+	}
+	if d := env.getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "clinch-mcp")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "clinch-mcp")
+	}
+	return ".clinch-mcp"
+}
+
+// loadIdentity reads the identity key from CLINCH_IDENTITY_KEY, the key file,
+// or, when create is set and the default file is missing, creates it.
+func loadIdentity(env *cliEnv, keyFile string, create bool) (ed25519.PrivateKey, error) {
+	if v := env.getenv("CLINCH_IDENTITY_KEY"); v != "" && keyFile == "" {
+		k, err := secrets.LoadIdentityHex(v)
+		if err != nil {
+			return nil, fmt.Errorf("CLINCH_IDENTITY_KEY: %w", err)
+		}
+		return k, nil
+	}
+	path := keyFile
+	if path == "" {
+		path = filepath.Join(dataDir(env), "identity.key")
+	}
+	k, err := secrets.LoadIdentityFile(path)
+	if err == nil {
+		return k, nil
+	}
+	if !create || keyFile != "" || !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	k, err = secrets.GenerateIdentity()
+	if err != nil {
+		return nil, err
+	}
+	if err := secrets.WriteIdentityFile(path, k); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(env.stderr, "clinch-mcp: created identity key %s (public key %s)\n", path, secrets.Fingerprint(k.Public().(ed25519.PublicKey)))
+	return k, nil
+}
+
+// market connects to --registry or starts the embedded demo market.
+type market struct {
+	url     string
+	rootKey string
+	demo    *demomarket.Market
+}
+
+func (m *market) Close() {
+	if m.demo != nil {
+		m.demo.Close()
+	}
+}
+
+func openMarket(ctx context.Context, registryURL, rootKey string, log zerolog.Logger) (*market, error) {
+	if registryURL != "" {
+		return &market{url: strings.TrimRight(registryURL, "/"), rootKey: rootKey}, nil
+	}
+	d, err := demomarket.Start(ctx, demomarket.Options{Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("start the embedded demo market: %w", err)
+	}
+	log.Info().Str("registry", d.RegistryURL).Int("sellers", len(d.Nodes)).Msg("embedded DEMO market started (demo sellers, not real merchants)")
+	return &market{url: d.RegistryURL, rootKey: d.RootKey, demo: d}, nil
+}
+
+func (m *market) client(identity ed25519.PrivateKey, log zerolog.Logger) *registry.Client {
+	return registry.NewClient(m.url, identity, registry.ClientOptions{RootKey: m.rootKey, Logger: log})
+}

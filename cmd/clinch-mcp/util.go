@@ -1,0 +1,17 @@
+package main
+
+import (
+	"io/fs"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+)
+
+var fsErrNotExist = fs.ErrNotExist
+
+func modesOf(in []string) []anp.Mode {
+	out := make([]anp.Mode, 0, len(in))
+	for _, m := range in {
+		out = append(out, anp.Mode(m))
+	}
+	return out
+}

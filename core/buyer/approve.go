@@ -1,0 +1,141 @@
+package buyer
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+)
+
+// ApproveAndSign commits a CONFIRMED deal: it signs the artifact with the
+// session key, obtains the seller's signature (the seller checks the price is
+// the one it accepted), has the registry countersign and log it, verifies the
+// result offline, and moves the session to SIGNED. It is idempotent: once
+// signed, it returns the same artifact; after an interrupted attempt it
+// resumes with the same buyer-signed artifact and never signs other terms.
+func (c *Core) ApproveAndSign(ctx context.Context, id string) (*anp.Artifact, error) {
+	unlock, err := c.tryLock(id)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	r, err := c.load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	s := &r.Session
+	if s.State == StateSigned && s.Artifact != nil {
+		return s.Artifact, nil
+	}
+	if s.State != StateConfirmed {
+		return nil, fmt.Errorf("session %s: %w: approve_and_sign needs CONFIRMED, the session is %s", id, ErrBadState, s.State)
+	}
+	if !c.cfg.Now().Before(s.Deadline) {
+		return nil, fmt.Errorf("session %s: %w: the session deadline passed", id, ErrBadState)
+	}
+	key, err := c.sessionKey(r)
+	if err != nil {
+		return nil, err
+	}
+	a := r.Pending
+	if a == nil {
+		if a, err = c.buildArtifact(r, key); err != nil {
+			return nil, err
+		}
+		r.Pending = a
+		if err := c.save(ctx, r); err != nil {
+			return nil, err
+		}
+	}
+	if a.SellerSig == "" {
+		if err := c.requestSellerSignature(ctx, r, key, a); err != nil {
+			return nil, err
+		}
+	}
+	notarised, err := c.cfg.Registry.Notarize(ctx, a)
+	if err != nil {
+		return nil, classify("notarise with the registry", err)
+	}
+	if notarised.Terms.Price != a.Terms.Price || notarised.BuyerSig != a.BuyerSig || notarised.SellerSig != a.SellerSig {
+		return nil, fmt.Errorf("buyer: the registry returned an artifact for different terms: %w", ErrRefused)
+	}
+	if err := anp.VerifyArtifact(notarised, anp.VerifyOptions{}); err != nil {
+		return nil, fmt.Errorf("buyer: notarised artifact does not verify: %w", err)
+	}
+	s.State, s.Artifact, s.AwaitingSeller = StateSigned, notarised, false
+	r.Pending = nil
+	if err := c.save(ctx, r); err != nil {
+		return nil, err
+	}
+	c.emit(Event{Type: EventDealSigned, Session: &r.Session})
+	return notarised, nil
+}
+
+// buildArtifact assembles and signs the deal from the verified transcript.
+func (c *Core) buildArtifact(r *record, key ed25519.PrivateKey) (*anp.Artifact, error) {
+	s := &r.Session
+	if r.AcceptSeq == 0 || r.AcceptSeq > uint64(len(r.Transcript.Envelopes)) {
+		return nil, fmt.Errorf("buyer: session %s has no seller ACCEPT in its transcript", s.ID)
+	}
+	accept := r.Transcript.Envelopes[r.AcceptSeq-1]
+	var body anp.OfferBody
+	if err := accept.DecodeBody(&body); err != nil {
+		return nil, err
+	}
+	if s.AgreedPrice == nil || body.Price != *s.AgreedPrice {
+		return nil, fmt.Errorf("buyer: session %s: agreed price does not match the seller's ACCEPT", s.ID)
+	}
+	if body.Price.Amount > s.MaxBudget.Amount || body.Price.Currency != s.MaxBudget.Currency {
+		return nil, fmt.Errorf("session %s: %w: agreed price %s", s.ID, ErrOverBudget, body.Price)
+	}
+	head, err := accept.Hash()
+	if err != nil {
+		return nil, err
+	}
+	a := &anp.Artifact{Terms: anp.DealTerms{
+		V: anp.Version, SessionID: s.ID, Mode: s.Mode, SellerDomain: s.Seller, SellerKey: r.SellerKey,
+		BuyerKey: anp.PublicKeyHex(key.Public().(ed25519.PublicKey)), Item: r.Propose.Item, Quantity: r.Propose.Quantity,
+		Terms: r.Propose.Terms, Price: body.Price, TranscriptHead: head, TranscriptLen: accept.Seq,
+		AgreedAt: accept.TS, CreatedAt: max(c.cfg.Now().UnixMilli(), accept.TS),
+	}}
+	if err := a.SignAsBuyer(key); err != nil {
+		return nil, fmt.Errorf("buyer: sign artifact: %w", err)
+	}
+	return a, nil
+}
+
+// requestSellerSignature sends COMMIT and checks the seller's CONFIRM.
+func (c *Core) requestSellerSignature(ctx context.Context, r *record, key ed25519.PrivateKey, a *anp.Artifact) error {
+	env, err := c.seal(key, r, anp.TypeCommit, &anp.CommitBody{Artifact: a})
+	if err != nil {
+		return err
+	}
+	resp, err := c.cfg.Registry.Relay(ctx, r.Session.Seller, env)
+	if err != nil {
+		return classify("ask "+r.Session.Seller+" to sign", err)
+	}
+	if err := r.Transcript.Append(env, c.ownExpect(r, key)); err != nil {
+		return fmt.Errorf("buyer: own envelope: %w", err)
+	}
+	if resp.Reply == nil {
+		return fmt.Errorf("seller %s did not return a signature: %w", r.Session.Seller, ErrRefused)
+	}
+	reply := resp.Reply
+	if err := r.Transcript.Append(reply, anp.Expect{Session: r.Session.ID, From: r.SellerKey, To: a.Terms.BuyerKey, Now: c.cfg.Now()}); err != nil {
+		return fmt.Errorf("buyer: seller signature envelope: %w", err)
+	}
+	if reply.Type != anp.TypeConfirm {
+		_ = c.save(ctx, r)
+		return fmt.Errorf("seller %s answered COMMIT with %s: %w", r.Session.Seller, reply.Type, ErrRefused)
+	}
+	var body anp.ConfirmBody
+	if err := reply.DecodeBody(&body); err != nil {
+		return err
+	}
+	a.SellerSig = body.SellerSig
+	if err := a.VerifySeller(); err != nil {
+		return fmt.Errorf("buyer: seller signature: %w", err)
+	}
+	return c.save(ctx, r)
+}

@@ -1,0 +1,242 @@
+package buyer
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+)
+
+// Cascade strategies.
+const (
+	CascadeSequential = "sequential" // squeeze: each deal's price becomes the local ceiling for the next seller
+	CascadeParallel   = "parallel"   // race: all sellers at once, the cheapest confirmed deal wins
+)
+
+// CascadeRequest configures NegotiateCascade.
+type CascadeRequest struct {
+	Category         string
+	Constraints      Constraints
+	Mode             anp.Mode      // default ANP/C
+	MaxSellers       int           // default 3, at most 10
+	Strategy         string        // sequential (default) or parallel
+	PerSellerTimeout time.Duration // default 30s; a silent seller is cancelled when it passes
+	Decider          Decider       // default Concession{}
+	Progress         func(CascadeOutcome)
+}
+
+// CascadeOutcome reports how one seller's negotiation ended.
+type CascadeOutcome struct {
+	Seller    string     `json:"seller"`
+	SessionID string     `json:"session_id,omitempty"`
+	Outcome   string     `json:"outcome"` // confirmed, outbid, stalemate, cancelled, timeout, error
+	Price     *anp.Money `json:"price,omitempty"`
+	Detail    string     `json:"detail,omitempty"`
+}
+
+// CascadeResult is the winner (CONFIRMED, awaiting approval) and every outcome.
+type CascadeResult struct {
+	Winner   *Session         `json:"winner,omitempty"`
+	Outcomes []CascadeOutcome `json:"outcomes"`
+}
+
+// NegotiateCascade discovers sellers in a category and negotiates with up to
+// MaxSellers of them. Exactly one session at most is left CONFIRMED (the
+// winner); every other session is cancelled. The ceiling is never sent.
+func (c *Core) NegotiateCascade(ctx context.Context, req CascadeRequest) (*CascadeResult, error) {
+	if req.Mode == "" {
+		req.Mode = anp.ModeC
+	}
+	if req.MaxSellers <= 0 {
+		req.MaxSellers = 3
+	}
+	if req.MaxSellers > 10 {
+		return nil, fmt.Errorf("%w: max_sellers %d is above 10", ErrInvalidInput, req.MaxSellers)
+	}
+	if req.Strategy == "" {
+		req.Strategy = CascadeSequential
+	}
+	if req.Strategy != CascadeSequential && req.Strategy != CascadeParallel {
+		return nil, fmt.Errorf("%w: strategy %q must be sequential or parallel", ErrInvalidInput, req.Strategy)
+	}
+	if req.PerSellerTimeout <= 0 {
+		req.PerSellerTimeout = 30 * time.Second
+	}
+	if req.Decider == nil {
+		req.Decider = Concession{}
+	}
+	if err := c.validateConstraints(&req.Constraints); err != nil {
+		return nil, err
+	}
+	listings, err := c.cfg.Registry.Discover(ctx, req.Category, req.Mode, req.MaxSellers)
+	if err != nil {
+		return nil, classify("discover "+req.Category, err)
+	}
+	if len(listings) > req.MaxSellers {
+		listings = listings[:req.MaxSellers]
+	}
+	if len(listings) == 0 {
+		return &CascadeResult{}, fmt.Errorf("no sellers found in category %q for %s: %w", req.Category, req.Mode, ErrNotFound)
+	}
+	res := &CascadeResult{}
+	if req.Strategy == CascadeParallel {
+		c.raceParallel(ctx, req, listings, res)
+	} else {
+		c.squeezeSequential(ctx, req, listings, res)
+	}
+	if res.Winner != nil {
+		c.releaseHold(ctx, res.Winner.ID)
+		if s, err := c.GetSession(ctx, res.Winner.ID); err == nil {
+			res.Winner = &s
+			c.emit(Event{Type: EventApprovalRequired, Session: &s})
+		}
+	}
+	return res, nil
+}
+
+// runOne negotiates with one seller under the per-seller deadline and cancels
+// the session unless it ended CONFIRMED.
+func (c *Core) runOne(ctx context.Context, req CascadeRequest, l anp.Listing, cons Constraints) (CascadeOutcome, *Session) {
+	out := CascadeOutcome{Seller: l.Record.Record.Domain}
+	sctx, cancel := context.WithTimeout(ctx, req.PerSellerTimeout)
+	defer cancel()
+	addr := anp.Address{Mode: req.Mode, Domain: l.Record.Record.Domain}.String()
+	s, err := c.ProposeDeal(sctx, addr, cons, ProposeOptions{Hold: true})
+	if err != nil {
+		out.Outcome, out.Detail = "error", err.Error()
+		if sctx.Err() != nil {
+			out.Outcome = "timeout"
+		}
+		return out, nil
+	}
+	out.SessionID = s.ID
+	s, err = c.Negotiate(sctx, s.ID, req.Decider)
+	switch {
+	case err != nil && sctx.Err() != nil:
+		out.Outcome, out.Detail = "timeout", fmt.Sprintf("no agreement within %s", req.PerSellerTimeout)
+	case s.State == StateConfirmed:
+		out.Outcome, out.Price = "confirmed", s.AgreedPrice
+		return out, &s
+	case s.State == StateStalemate:
+		out.Outcome, out.Detail = "stalemate", s.Reason
+	case s.State == StateCancelled:
+		out.Outcome, out.Detail = "cancelled", s.Reason
+	default:
+		out.Outcome, out.Detail = "error", fmt.Sprintf("ended %s: %v %s", s.State, err, s.Reason)
+	}
+	c.cancelQuietly(ctx, s.ID, "cascade: "+out.Outcome)
+	return out, nil
+}
+
+func (c *Core) squeezeSequential(ctx context.Context, req CascadeRequest, listings []anp.Listing, res *CascadeResult) {
+	cons := req.Constraints
+	var best *Session
+	var bestIdx int
+	for _, l := range listings {
+		if ctx.Err() != nil {
+			break
+		}
+		out, s := c.runOne(ctx, req, l, cons)
+		if s != nil {
+			if best == nil || s.AgreedPrice.Amount < best.AgreedPrice.Amount {
+				if best != nil {
+					c.cancelQuietly(ctx, best.ID, "cascade: a cheaper seller confirmed")
+					res.Outcomes[bestIdx].Outcome = "outbid"
+					c.reportProgress(req, res.Outcomes[bestIdx])
+				}
+				best, bestIdx = s, len(res.Outcomes)
+				// Local ceiling only: the next seller must beat this price.
+				cons.MaxBudget.Amount = s.AgreedPrice.Amount - 1
+			} else {
+				c.cancelQuietly(ctx, s.ID, "cascade: not cheaper than the best deal")
+				out.Outcome = "outbid"
+			}
+		}
+		res.Outcomes = append(res.Outcomes, out)
+		c.reportProgress(req, out)
+		if cons.MaxBudget.Amount <= 0 {
+			break
+		}
+	}
+	res.Winner = best
+}
+
+func (c *Core) raceParallel(ctx context.Context, req CascadeRequest, listings []anp.Listing, res *CascadeResult) {
+	type result struct {
+		out CascadeOutcome
+		s   *Session
+	}
+	results := make([]result, len(listings))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for i, l := range listings {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, s := c.runOne(ctx, req, l, req.Constraints)
+			results[i] = result{out, s}
+			mu.Lock()
+			c.reportProgress(req, out)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	idx := make([]int, 0, len(results))
+	for i, r := range results {
+		if r.s != nil {
+			idx = append(idx, i)
+		}
+	}
+	sort.SliceStable(idx, func(a, b int) bool {
+		return results[idx[a]].s.AgreedPrice.Amount < results[idx[b]].s.AgreedPrice.Amount
+	})
+	for k, i := range idx {
+		if k == 0 {
+			res.Winner = results[i].s
+			continue
+		}
+		c.cancelQuietly(ctx, results[i].s.ID, "cascade: a cheaper seller won the race")
+		results[i].out.Outcome = "outbid"
+	}
+	for _, r := range results {
+		res.Outcomes = append(res.Outcomes, r.out)
+	}
+}
+
+func (c *Core) reportProgress(req CascadeRequest, o CascadeOutcome) {
+	if req.Progress != nil {
+		req.Progress(o)
+	}
+}
+
+// cancelQuietly cancels a session unless it already ended, logging failures.
+func (c *Core) cancelQuietly(ctx context.Context, id, reason string) {
+	if id == "" {
+		return
+	}
+	s, err := c.GetSession(ctx, id)
+	if err != nil || s.State.Terminal() {
+		return
+	}
+	if _, err := c.Cancel(context.WithoutCancel(ctx), id, reason); err != nil {
+		c.log.Warn().Str("session", id).Err(err).Msg("cascade: cancel loser")
+	}
+}
+
+// releaseHold clears the cascade hold on the winning session.
+func (c *Core) releaseHold(ctx context.Context, id string) {
+	m := c.lock(id)
+	m.Lock()
+	defer m.Unlock()
+	r, err := c.load(ctx, id)
+	if err != nil || !r.CascadeHold {
+		return
+	}
+	r.CascadeHold = false
+	if err := c.save(ctx, r); err != nil {
+		c.log.Warn().Str("session", id).Err(err).Msg("cascade: release hold")
+	}
+}

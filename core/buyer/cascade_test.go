@@ -1,0 +1,111 @@
+package buyer_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/buyer"
+	"github.com/clinch-protocol/clinch-mcp/core/seller"
+	"github.com/clinch-protocol/clinch-mcp/demomarket"
+)
+
+// hangingPolicy never answers until released: a seller that goes silent.
+type hangingPolicy struct{ release chan struct{} }
+
+func (h hangingPolicy) Open(ctx context.Context, _ seller.SessionView, _ anp.ProposeBody) (seller.Decision, error) {
+	select {
+	case <-h.release:
+	case <-ctx.Done():
+	}
+	return seller.Decision{}, ctx.Err()
+}
+
+func (h hangingPolicy) Respond(ctx context.Context, s seller.SessionView, _ anp.Money) (seller.Decision, error) {
+	return h.Open(ctx, s, anp.ProposeBody{})
+}
+
+func cascadeMarket(t *testing.T) *demomarket.Market {
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	specs := append(threeSellers(), demomarket.SellerSpec{Domain: "silent-shop.anp", DisplayName: "Silent Shop (demo)",
+		Categories: []string{"kitchen"}, Modes: []anp.Mode{anp.ModeC}, Custom: hangingPolicy{release}})
+	return startMarket(t, specs)
+}
+
+func TestCascade(t *testing.T) {
+	for _, strategy := range []string{buyer.CascadeSequential, buyer.CascadeParallel} {
+		t.Run(strategy, func(t *testing.T) {
+			m := cascadeMarket(t)
+			c := newCore(t, m, coreOpts{})
+			ev := watch(c)
+			ctx := ctxT(t)
+			var mu sync.Mutex
+			var progress []buyer.CascadeOutcome
+			start := time.Now()
+			res, err := c.NegotiateCascade(ctx, buyer.CascadeRequest{
+				Category: "kitchen", Constraints: buyer.Constraints{Item: "Stand mixer", MaxBudget: usd(10000), MaxTurns: 6},
+				MaxSellers: 4, Strategy: strategy, PerSellerTimeout: 2 * time.Second,
+				Progress: func(o buyer.CascadeOutcome) { mu.Lock(); progress = append(progress, o); mu.Unlock() },
+			})
+			if err != nil {
+				t.Fatalf("cascade: %v", err)
+			}
+			t.Logf("%s cascade took %s: %+v", strategy, time.Since(start), res.Outcomes)
+			if res.Winner == nil {
+				t.Fatalf("no winner: %+v", res.Outcomes)
+			}
+			if len(res.Outcomes) != 4 {
+				t.Fatalf("%d outcomes, want 4", len(res.Outcomes))
+			}
+			var best int64 = 1 << 62
+			confirmed := 0
+			for _, o := range res.Outcomes {
+				if o.Seller == "silent-shop.anp" && o.Outcome != "timeout" {
+					t.Errorf("silent seller outcome = %s, want timeout", o.Outcome)
+				}
+				if o.Price != nil && (o.Outcome == "confirmed" || o.Outcome == "outbid") && o.Price.Amount < best {
+					best = o.Price.Amount
+				}
+				if o.Outcome == "confirmed" {
+					confirmed++
+				}
+			}
+			if confirmed != 1 {
+				t.Errorf("%d outcomes confirmed, want exactly 1", confirmed)
+			}
+			if res.Winner.AgreedPrice.Amount != best {
+				t.Errorf("winner price %s, best price seen %d", res.Winner.AgreedPrice, best)
+			}
+			if res.Winner.State != buyer.StateConfirmed {
+				t.Errorf("winner state %s", res.Winner.State)
+			}
+			all, err := c.ListSessions(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range all {
+				if s.ID != res.Winner.ID && s.State != buyer.StateCancelled && s.State != buyer.StateStalemate {
+					t.Errorf("loser %s with %s left %s", s.ID, s.Seller, s.State)
+				}
+			}
+			if n := ev.n(buyer.EventApprovalRequired); n != 1 {
+				t.Errorf("approval_required fired %d times, want exactly 1", n)
+			}
+			mu.Lock()
+			if len(progress) < 4 {
+				t.Errorf("progress reported %d times, want at least 4", len(progress))
+			}
+			mu.Unlock()
+			a, err := c.ApproveAndSign(ctx, res.Winner.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := anp.VerifyArtifact(a, anp.VerifyOptions{RootKey: m.RootKey}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

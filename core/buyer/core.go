@@ -1,0 +1,313 @@
+// Package buyer is ClinchCore, the buyer engine: sessions with a state
+// machine, signed envelopes under one ephemeral key per session, the budget
+// guardrail, approval and triple signing, cascades, events and sealed
+// export/import. It speaks to sellers only through the registry relay.
+package buyer
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/store"
+	"github.com/clinch-protocol/clinch-mcp/core/store/memstore"
+	"github.com/clinch-protocol/clinch-mcp/secrets"
+)
+
+// Registry is what the engine needs from the registry; *registry.Client
+// implements it.
+type Registry interface {
+	Token(ctx context.Context) (string, error)
+	Discover(ctx context.Context, category string, mode anp.Mode, limit int) ([]anp.Listing, error)
+	Listing(ctx context.Context, domain string) (*anp.Listing, error)
+	Relay(ctx context.Context, domain string, env *anp.Envelope) (*anp.RelayResponse, error)
+	Notarize(ctx context.Context, a *anp.Artifact) (*anp.Artifact, error)
+	Subscribe(ctx context.Context, handle func(context.Context, *anp.Envelope) error, onStatus func(string)) error
+}
+
+// Config configures an engine.
+type Config struct {
+	Identity    ed25519.PrivateKey // permanent identity; seals session keys and exports
+	Registry    Registry
+	Sessions    store.Sessions     // nil => in memory
+	BlindKeys   *secrets.BlindKeys // per-domain credentials, sealed to each seller
+	Logger      zerolog.Logger
+	Now         func() time.Time
+	SessionTTL  time.Duration // default 24h
+	MaxTurns    int           // default 8
+	EnvelopeTTL time.Duration // default 5m
+}
+
+// Core is the buyer engine. All methods are safe for concurrent use.
+type Core struct {
+	cfg    Config
+	log    zerolog.Logger
+	store  store.Sessions
+	locks  sync.Map // session id -> *sync.Mutex
+	events eventBus
+
+	statusMu sync.Mutex
+	status   Status
+
+	changedMu sync.Mutex
+	changed   map[string]chan struct{}
+
+	subCancel context.CancelFunc
+	subDone   chan struct{}
+}
+
+// New builds an engine. It does not contact the registry; call Initialize.
+func New(cfg Config) (*Core, error) {
+	if len(cfg.Identity) != ed25519.PrivateKeySize {
+		return nil, fmt.Errorf("buyer: identity key is missing")
+	}
+	if cfg.Registry == nil {
+		return nil, fmt.Errorf("buyer: registry is missing")
+	}
+	if cfg.Sessions == nil {
+		cfg.Sessions = memstore.NewSessions()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 24 * time.Hour
+	}
+	if cfg.MaxTurns <= 0 {
+		cfg.MaxTurns = 8
+	}
+	if cfg.EnvelopeTTL <= 0 {
+		cfg.EnvelopeTTL = 5 * time.Minute
+	}
+	return &Core{cfg: cfg, log: cfg.Logger, store: cfg.Sessions, status: StatusOffline, changed: map[string]chan struct{}{}}, nil
+}
+
+// Initialize authenticates with the registry (proof of work, or a cached
+// token already set on the registry client) and keeps a WebSocket open for
+// seller callbacks, reconnecting with exponential backoff. It returns once
+// the first connection is authenticated or ctx ends.
+func (c *Core) Initialize(ctx context.Context) error {
+	c.setStatus(StatusConnecting)
+	if _, err := c.cfg.Registry.Token(ctx); err != nil {
+		c.setStatus(StatusError)
+		return fmt.Errorf("buyer: authenticate with registry: %w", err)
+	}
+	if c.subCancel != nil {
+		return nil
+	}
+	subCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	c.subCancel = cancel
+	c.subDone = make(chan struct{})
+	ready := make(chan struct{})
+	var once sync.Once
+	go func() {
+		defer close(c.subDone)
+		err := c.cfg.Registry.Subscribe(subCtx, c.handleCallback, func(s string) {
+			c.setStatus(Status(s))
+			if s == string(StatusIdle) {
+				once.Do(func() { close(ready) })
+			}
+		})
+		if err != nil && subCtx.Err() == nil {
+			c.log.Error().Err(err).Msg("callback subscription ended")
+			c.setStatus(StatusError)
+		}
+	}()
+	select {
+	case <-ready:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("buyer: waiting for the registry websocket: %w", ctx.Err())
+	}
+}
+
+// Close stops the callback subscription.
+func (c *Core) Close() {
+	if c.subCancel != nil {
+		c.subCancel()
+		<-c.subDone
+		c.subCancel = nil
+	}
+	c.setStatus(StatusOffline)
+}
+
+func (c *Core) lock(id string) *sync.Mutex {
+	m, _ := c.locks.LoadOrStore(id, &sync.Mutex{})
+	return m.(*sync.Mutex)
+}
+
+// tryLock takes the session's lock or fails with ErrBusy: concurrent moves on
+// one session are refused, never interleaved.
+func (c *Core) tryLock(id string) (func(), error) {
+	m := c.lock(id)
+	if !m.TryLock() {
+		return nil, fmt.Errorf("session %s: %w; wait for it to finish and read the session again", id, ErrBusy)
+	}
+	return m.Unlock, nil
+}
+
+// load reads a session record.
+func (c *Core) load(ctx context.Context, id string) (*record, error) {
+	if !anp.ValidSessionID(id) {
+		return nil, fmt.Errorf("session id %q: %w: must be 32 hex characters", id, ErrInvalidInput)
+	}
+	sr, err := c.store.Load(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("session %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("buyer: load session %s: %w", id, err)
+	}
+	var r record
+	if err := json.Unmarshal(sr.Data, &r); err != nil {
+		return nil, fmt.Errorf("buyer: decode session %s: %w", id, err)
+	}
+	r.Session.Version = sr.Version
+	return &r, nil
+}
+
+// save writes a record with optimistic concurrency and notifies waiters.
+func (c *Core) save(ctx context.Context, r *record) error {
+	r.Session.UpdatedAt = c.cfg.Now().UTC()
+	r.Session.TranscriptLen = len(r.Transcript.Envelopes)
+	data, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("buyer: encode session: %w", err)
+	}
+	v, err := c.store.Save(ctx, store.SessionRecord{ID: r.Session.ID, Version: r.Session.Version, Data: data, UpdatedAt: r.Session.UpdatedAt})
+	if errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("session %s: %w", r.Session.ID, ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("buyer: save session %s: %w", r.Session.ID, err)
+	}
+	r.Session.Version = v
+	c.notifyChanged(r.Session.ID)
+	return nil
+}
+
+func (c *Core) sessionKey(r *record) (ed25519.PrivateKey, error) {
+	seed, err := secrets.OpenSecretBytes(c.cfg.Identity, "session-key", r.SealedKey)
+	if err != nil {
+		return nil, fmt.Errorf("buyer: open session key of %s: %w", r.Session.ID, err)
+	}
+	if len(seed) != ed25519.SeedSize {
+		return nil, fmt.Errorf("buyer: session key of %s has the wrong size", r.Session.ID)
+	}
+	return ed25519.NewKeyFromSeed(seed), nil
+}
+
+func newSessionKey() (ed25519.PrivateKey, error) {
+	_, k, err := ed25519.GenerateKey(rand.Reader)
+	return k, err
+}
+
+// GetSession returns a snapshot. Expired sessions are reported as EXPIRED.
+func (c *Core) GetSession(ctx context.Context, id string) (Session, error) {
+	r, err := c.load(ctx, id)
+	if err != nil {
+		return Session{}, err
+	}
+	c.expireIfDue(ctx, r)
+	return r.Session, nil
+}
+
+// ListSessions returns snapshots of every session, oldest first.
+func (c *Core) ListSessions(ctx context.Context) ([]Session, error) {
+	recs, err := c.store.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("buyer: list sessions: %w", err)
+	}
+	out := make([]Session, 0, len(recs))
+	for _, sr := range recs {
+		var r record
+		if err := json.Unmarshal(sr.Data, &r); err != nil {
+			return nil, fmt.Errorf("buyer: decode session %s: %w", sr.ID, err)
+		}
+		r.Session.Version = sr.Version
+		out = append(out, r.Session)
+	}
+	sortSessions(out)
+	return out, nil
+}
+
+// Transcript returns the verified envelopes of a session.
+func (c *Core) Transcript(ctx context.Context, id string) ([]*anp.Envelope, error) {
+	r, err := c.load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return r.Transcript.Envelopes, nil
+}
+
+// expireIfDue moves a non-terminal session past its deadline to EXPIRED.
+func (c *Core) expireIfDue(ctx context.Context, r *record) {
+	if r.Session.State.Terminal() || c.cfg.Now().Before(r.Session.Deadline) {
+		return
+	}
+	m := c.lock(r.Session.ID)
+	if !m.TryLock() {
+		return
+	}
+	defer m.Unlock()
+	fresh, err := c.load(ctx, r.Session.ID)
+	if err != nil || fresh.Session.State.Terminal() {
+		return
+	}
+	fresh.Session.State = StateExpired
+	fresh.Session.Reason = "the session deadline passed"
+	fresh.Session.AwaitingSeller = false
+	if err := c.save(ctx, fresh); err == nil {
+		*r = *fresh
+		c.emit(Event{Type: EventStatusChanged, Session: &fresh.Session})
+	}
+}
+
+func (c *Core) notifyChanged(id string) {
+	c.changedMu.Lock()
+	if ch, ok := c.changed[id]; ok {
+		close(ch)
+		delete(c.changed, id)
+	}
+	c.changedMu.Unlock()
+}
+
+// changedCh returns a channel closed at the session's next save.
+func (c *Core) changedCh(id string) <-chan struct{} {
+	c.changedMu.Lock()
+	defer c.changedMu.Unlock()
+	ch, ok := c.changed[id]
+	if !ok {
+		ch = make(chan struct{})
+		c.changed[id] = ch
+	}
+	return ch
+}
+
+// WaitForSeller blocks until the session is no longer waiting for the seller,
+// or ctx ends. It returns the latest snapshot.
+func (c *Core) WaitForSeller(ctx context.Context, id string) (Session, error) {
+	for {
+		ch := c.changedCh(id)
+		s, err := c.GetSession(ctx, id)
+		if err != nil {
+			return Session{}, err
+		}
+		if !s.AwaitingSeller && s.State != StateProposed || s.State.Terminal() {
+			return s, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return s, fmt.Errorf("session %s: still waiting for the seller: %w", id, ctx.Err())
+		}
+	}
+}

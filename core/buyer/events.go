@@ -1,0 +1,106 @@
+package buyer
+
+import (
+	"sort"
+	"sync"
+)
+
+// Status is the engine's connection status (one per engine, not per session).
+type Status string
+
+// Connection statuses.
+const (
+	StatusOffline      Status = "OFFLINE"
+	StatusConnecting   Status = "CONNECTING"
+	StatusIdle         Status = "IDLE"
+	StatusReconnecting Status = "RECONNECTING"
+	StatusNegotiating  Status = "NEGOTIATING"
+	StatusError        Status = "ERROR"
+)
+
+// EventType names an engine event.
+type EventType string
+
+// Events, as in the Clinch design.
+const (
+	EventStatusChanged    EventType = "status_changed"
+	EventCounterReceived  EventType = "counter_received"
+	EventApprovalRequired EventType = "approval_required"
+	EventDealSigned       EventType = "deal_signed"
+	EventSessionCancelled EventType = "session_cancelled"
+	EventLog              EventType = "log"
+)
+
+// Event is delivered to subscribers. Session is a snapshot without secrets.
+type Event struct {
+	Type    EventType
+	Status  Status
+	Session *Session
+	Message string
+}
+
+type eventBus struct {
+	mu   sync.Mutex
+	next int
+	subs map[int]func(Event)
+}
+
+// Subscribe registers fn for every event and returns a function that removes it.
+// fn runs synchronously on the goroutine that caused the event; keep it short.
+func (c *Core) Subscribe(fn func(Event)) (unsubscribe func()) {
+	b := &c.events
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.subs == nil {
+		b.subs = map[int]func(Event){}
+	}
+	id := b.next
+	b.next++
+	b.subs[id] = fn
+	return func() {
+		b.mu.Lock()
+		delete(b.subs, id)
+		b.mu.Unlock()
+	}
+}
+
+func (c *Core) emit(e Event) {
+	b := &c.events
+	b.mu.Lock()
+	fns := make([]func(Event), 0, len(b.subs))
+	for _, fn := range b.subs {
+		fns = append(fns, fn)
+	}
+	b.mu.Unlock()
+	for _, fn := range fns {
+		fn(e)
+	}
+}
+
+func (c *Core) logEvent(msg string) { c.emit(Event{Type: EventLog, Message: msg}) }
+
+// Status returns the connection status.
+func (c *Core) Status() Status {
+	c.statusMu.Lock()
+	defer c.statusMu.Unlock()
+	return c.status
+}
+
+func (c *Core) setStatus(s Status) {
+	c.statusMu.Lock()
+	changed := c.status != s
+	c.status = s
+	c.statusMu.Unlock()
+	if changed {
+		c.emit(Event{Type: EventStatusChanged, Status: s})
+	}
+}
+
+func sortSessions(s []Session) {
+	sort.Slice(s, func(i, j int) bool {
+		if !s[i].CreatedAt.Equal(s[j].CreatedAt) {
+			return s[i].CreatedAt.Before(s[j].CreatedAt)
+		}
+		return s[i].ID < s[j].ID
+	})
+}

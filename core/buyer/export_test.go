@@ -1,0 +1,74 @@
+package buyer_test
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"strings"
+	"testing"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/buyer"
+	"github.com/clinch-protocol/clinch-mcp/core/store/memstore"
+)
+
+func TestExportImportRoundTrip(t *testing.T) {
+	m := startMarket(t, threeSellers())
+	_, id, _ := ed25519.GenerateKey(rand.Reader)
+	a := newCore(t, m, coreOpts{identity: id})
+	ctx := ctxT(t)
+	s, err := a.ProposeDeal(ctx, "ANP/C.kitchen-outlet.anp", buyer.Constraints{Item: "Toaster", MaxBudget: usd(10000)}, buyer.ProposeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err = a.Counter(ctx, s.ID, usd(7000), ""); err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := a.ExportSessions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytesContain(sealed, s.ID) || bytesContain(sealed, "Toaster") {
+		t.Fatal("export is not sealed: plaintext visible")
+	}
+
+	// A fresh engine (another pod) with the same identity continues the session.
+	b := newCore(t, m, coreOpts{identity: id, sessions: memstore.NewSessions()})
+	n, err := b.ImportSessions(ctx, sealed)
+	if err != nil || n != 1 {
+		t.Fatalf("import = %d, %v", n, err)
+	}
+	got, err := b.GetSession(ctx, s.ID)
+	if err != nil || got.Turn != s.Turn || got.State != s.State || got.TranscriptLen != s.TranscriptLen {
+		t.Fatalf("imported session = %+v, %v; want %+v", got, err, s)
+	}
+	got, err = b.Negotiate(ctx, s.ID, buyer.Concession{})
+	if err != nil || got.State != buyer.StateConfirmed {
+		t.Fatalf("continue on the second engine: %s %v", got.State, err)
+	}
+	art, err := b.ApproveAndSign(ctx, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := anp.VerifyArtifact(art, anp.VerifyOptions{RootKey: m.RootKey}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Tampering anywhere, or another identity, rejects the export whole.
+	for _, i := range []int{0, 5, len(sealed) / 2, len(sealed) - 1} {
+		bad := append([]byte(nil), sealed...)
+		bad[i] ^= 0x01
+		c := newCore(t, m, coreOpts{identity: id, sessions: memstore.NewSessions()})
+		if _, err := c.ImportSessions(ctx, bad); err == nil {
+			t.Fatalf("tampered byte %d accepted", i)
+		}
+		if all, _ := c.ListSessions(ctx); len(all) != 0 {
+			t.Fatalf("tampered import wrote %d sessions", len(all))
+		}
+	}
+	other := newCore(t, m, coreOpts{sessions: memstore.NewSessions()})
+	if _, err := other.ImportSessions(ctx, sealed); err == nil {
+		t.Fatal("export opened with another identity")
+	}
+}
+
+func bytesContain(b []byte, s string) bool { return strings.Contains(string(b), s) }

@@ -1,0 +1,181 @@
+package registry
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+)
+
+// challengeStore remembers issued PoW challenges until they are used or expire.
+type challengeStore struct {
+	mu sync.Mutex
+	m  map[string]anp.Challenge
+}
+
+func newChallengeStore() *challengeStore { return &challengeStore{m: make(map[string]anp.Challenge)} }
+
+// add stores ch, pruning expired challenges first. It refuses when too many
+// challenges are outstanding.
+func (c *challengeStore) add(ch anp.Challenge, nowMs int64) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= maxChallenges {
+		for id, old := range c.m {
+			if old.Expires <= nowMs {
+				delete(c.m, id)
+			}
+		}
+		if len(c.m) >= maxChallenges {
+			return anp.Errorf(anp.CodeUnavailable, "too many outstanding challenges, try again shortly")
+		}
+	}
+	c.m[ch.ID] = ch
+	return nil
+}
+
+// take removes and returns a challenge: every challenge is single use, even
+// when the attempt that used it fails.
+func (c *challengeStore) take(id string) (anp.Challenge, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch, ok := c.m[id]
+	delete(c.m, id)
+	return ch, ok
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("registry: crypto/rand failed: " + err.Error())
+	}
+	return hex.EncodeToString(b)
+}
+
+// handleChallenge issues a PoW challenge bound to the caller's public key.
+func (s *Server) handleChallenge(w http.ResponseWriter, r *http.Request) {
+	var req anp.ChallengeRequest
+	if err := s.decodeBody(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if _, err := anp.ParsePublicKey(req.PubKey); err != nil {
+		s.writeError(w, r, anp.Errorf(anp.CodeBadRequest, "pubkey: %v", err))
+		return
+	}
+	now := s.now()
+	ch := anp.Challenge{
+		ID:         randomHex(16),
+		Nonce:      randomHex(32),
+		PubKey:     req.PubKey,
+		Difficulty: s.cfg.Difficulty,
+		Expires:    now.Add(challengeTTL).UnixMilli(),
+	}
+	if err := s.challenges.add(ch, now.UnixMilli()); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, ch)
+}
+
+// handleToken checks a PoW solution and the possession signature, then
+// issues a short-lived token bound to the key.
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
+	var req anp.TokenRequest
+	if err := s.decodeBody(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	tok, err := s.issueToken(r, &req)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, tok)
+}
+
+func (s *Server) issueToken(r *http.Request, req *anp.TokenRequest) (*anp.TokenResponse, error) {
+	ch, ok := s.challenges.take(req.ChallengeID)
+	if !ok {
+		return nil, anp.Errorf(anp.CodeUnauthorized, "challenge %q is unknown or was already used", req.ChallengeID)
+	}
+	now := s.now()
+	if now.UnixMilli() >= ch.Expires {
+		return nil, anp.Errorf(anp.CodeExpired, "challenge expired at %s", time.UnixMilli(ch.Expires).UTC().Format(time.RFC3339))
+	}
+	if req.PubKey != ch.PubKey {
+		return nil, anp.Errorf(anp.CodeUnauthorized, "challenge was issued to a different public key")
+	}
+	if !anp.CheckPoW(ch.Nonce, ch.PubKey, req.Solution, ch.Difficulty) {
+		return nil, anp.Errorf(anp.CodeUnauthorized, "proof of work does not meet difficulty %d", ch.Difficulty)
+	}
+	proof := anp.PossessionProof{ChallengeID: ch.ID, Nonce: ch.Nonce, PubKey: ch.PubKey, Solution: req.Solution}
+	if err := anp.Verify(ch.PubKey, anp.PurposePoW, proof, req.Sig); err != nil {
+		return nil, anp.Errorf(anp.CodeBadSignature, "proof of possession: %v", err)
+	}
+	sign, entry, err := s.signer(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	claims := anp.TokenClaims{
+		Sub:      ch.PubKey,
+		Iat:      now.UnixMilli(),
+		Exp:      now.Add(s.cfg.TokenTTL).UnixMilli(),
+		KeyIndex: entry.Index,
+		ID:       randomHex(16),
+	}
+	tok, err := anp.IssueToken(claims, sign)
+	if err != nil {
+		return nil, err
+	}
+	s.log.Debug().Str("sub", ch.PubKey[:12]).Msg("token issued")
+	return &anp.TokenResponse{Token: tok, ExpiresAt: claims.Exp}, nil
+}
+
+// parseToken verifies a bearer token against the key chain. Beyond
+// anp.ParseToken it refuses tokens whose lifetime is longer than TokenTTL or
+// that claim to be issued outside their key's validity, so that a leaked
+// retired key cannot mint long-lived tokens.
+func (s *Server) parseToken(tok string) (*anp.TokenClaims, error) {
+	c, err := anp.ParseToken(tok, s.now(), func(kid uint64) (string, bool) {
+		e, ok := s.keys.entry(kid)
+		return e.Key, ok
+	})
+	if err != nil {
+		return nil, err
+	}
+	e, _ := s.keys.entry(c.KeyIndex)
+	if !e.ValidAt(c.Iat) || c.Exp-c.Iat > s.cfg.TokenTTL.Milliseconds() {
+		return nil, anp.Errorf(anp.CodeUnauthorized, "token lifetime is outside what this registry issues")
+	}
+	if _, err := anp.ParsePublicKey(c.Sub); err != nil {
+		return nil, anp.Errorf(anp.CodeUnauthorized, "token subject: %v", err)
+	}
+	return c, nil
+}
+
+// bearer extracts the token from an Authorization: Bearer header.
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	if len(h) < len(operatorAuthPrefix) || !strings.EqualFold(h[:len(operatorAuthPrefix)], operatorAuthPrefix) {
+		return "", false
+	}
+	return strings.TrimSpace(h[len(operatorAuthPrefix):]), true
+}
+
+// authenticate returns the identity key (token subject) of the request.
+func (s *Server) authenticate(r *http.Request) (string, error) {
+	tok, ok := bearer(r)
+	if !ok || tok == "" {
+		return "", anp.Errorf(anp.CodeUnauthorized, "a bearer token is required (POST %s, then %s)", anp.RouteChallenge, anp.RouteToken)
+	}
+	c, err := s.parseToken(tok)
+	if err != nil {
+		return "", err
+	}
+	return c.Sub, nil
+}

@@ -1,0 +1,76 @@
+package registry
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+)
+
+// callbackAccepted is the body of a 202 answer to a callback.
+type callbackAccepted struct {
+	ID string `json:"id"` // envelope hash, the buyer's dedupe key
+}
+
+// handleCallback takes a seller-signed envelope for a session, witnesses it
+// and queues it for the buyer's WebSocket.
+func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
+	data, err := s.readBody(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	env, err := anp.DecodeEnvelope(data)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	id, err := s.acceptCallback(r.Context(), env)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusAccepted, callbackAccepted{ID: id})
+}
+
+// acceptCallback witnesses env and enqueues it. A callback that is already
+// in the transcript is accepted again without effect, so sellers may retry.
+func (s *Server) acceptCallback(ctx context.Context, env *anp.Envelope) (string, error) {
+	if !anp.SellerMayAnswer(env.Type) {
+		return "", anp.Errorf(anp.CodeForbidden, "a seller may not send %s", env.Type)
+	}
+	unlock := s.sessions.lock(env.Session)
+	defer unlock()
+	ws, err := s.loadSession(ctx, env.Session)
+	if err != nil {
+		return "", err
+	}
+	if ws == nil {
+		return "", anp.Errorf(anp.CodeNotFound, "session %s not found", env.Session)
+	}
+	if err := env.VerifySignature(); err != nil {
+		return "", err
+	}
+	h, err := env.Hash()
+	if err != nil {
+		return "", err
+	}
+	if env.From == ws.SellerKey && ws.contains(h) {
+		return h, nil
+	}
+	if n := s.hub.pendingCount(ws.Buyer); n >= maxPendingPerBuyer {
+		return "", anp.Errorf(anp.CodeUnavailable, "the buyer has %d undelivered callbacks; try again later", n)
+	}
+	h, ev, err := s.witnessSeller(ctx, ws, env, false)
+	if err != nil {
+		return "", err
+	}
+	if err := s.saveSession(ctx, ws); err != nil {
+		return "", err
+	}
+	s.countEvents(ctx, ws.Domain, ev)
+	if err := s.hub.enqueue(ctx, ws.Buyer, h, env); err != nil {
+		return "", err
+	}
+	return h, nil
+}

@@ -1,0 +1,495 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+)
+
+// maxResponseBytes caps every registry response the client reads.
+const maxResponseBytes = 1 << 20
+
+// tokenMargin is how long a cached token must still be valid to be reused.
+const tokenMargin = 30 * time.Second
+
+// ClientOptions configures a Client. Zero values take defaults.
+type ClientOptions struct {
+	HTTP             *http.Client // default: 30 s timeout, no redirects
+	MaxPoWDifficulty int          // 0 => anp.DefaultMaxDifficulty
+	RootKey          string       // optional pin of the registry root key, hex
+	Logger           zerolog.Logger
+	Now              func() time.Time
+	ReconnectMin     time.Duration // WS backoff start, default 250ms
+	ReconnectMax     time.Duration // WS backoff cap, default 30s
+}
+
+// Client talks to a registry on behalf of one identity key. It is safe for
+// concurrent use.
+type Client struct {
+	base     string
+	identity ed25519.PrivateKey
+	pub      string
+	opt      ClientOptions
+	hc       *http.Client
+	log      zerolog.Logger
+	now      func() time.Time
+
+	authMu sync.Mutex // one proof of work at a time
+	mu     sync.Mutex
+	tok    anp.TokenResponse
+	keys   *anp.KeysResponse
+}
+
+// NewClient returns a client for the registry at baseURL acting as identity.
+func NewClient(baseURL string, identity ed25519.PrivateKey, opt ClientOptions) *Client {
+	if opt.HTTP == nil {
+		opt.HTTP = &http.Client{
+			Timeout:       30 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	if opt.MaxPoWDifficulty <= 0 {
+		opt.MaxPoWDifficulty = anp.DefaultMaxDifficulty
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.ReconnectMin <= 0 {
+		opt.ReconnectMin = 250 * time.Millisecond
+	}
+	if opt.ReconnectMax <= 0 {
+		opt.ReconnectMax = 30 * time.Second
+	}
+	if opt.ReconnectMax < opt.ReconnectMin {
+		opt.ReconnectMax = opt.ReconnectMin
+	}
+	pub := anp.PublicKeyHex(identity.Public().(ed25519.PublicKey))
+	return &Client{
+		base:     strings.TrimRight(baseURL, "/"),
+		identity: identity,
+		pub:      pub,
+		opt:      opt,
+		hc:       opt.HTTP,
+		log:      opt.Logger.With().Str("component", "registry-client").Str("identity", pub[:12]).Logger(),
+		now:      opt.Now,
+	}
+}
+
+// BaseURL returns the registry base URL without a trailing slash.
+func (c *Client) BaseURL() string { return c.base }
+
+// Authenticate runs the proof-of-work login: it asks for a challenge bound
+// to the identity key, refuses a difficulty above the cap, solves it, signs
+// the proof of possession and caches the token it gets.
+func (c *Client) Authenticate(ctx context.Context) (anp.TokenResponse, error) {
+	c.authMu.Lock()
+	defer c.authMu.Unlock()
+	return c.authenticateLocked(ctx)
+}
+
+func (c *Client) authenticateLocked(ctx context.Context) (anp.TokenResponse, error) {
+	var ch anp.Challenge
+	if err := c.call(ctx, http.MethodPost, anp.RouteChallenge, nil, anp.ChallengeRequest{PubKey: c.pub}, "", &ch); err != nil {
+		return anp.TokenResponse{}, err
+	}
+	if ch.PubKey != c.pub {
+		return anp.TokenResponse{}, anp.Errorf(anp.CodeBadRequest, "registry issued a challenge for another key")
+	}
+	sol, err := anp.SolvePoW(ctx, &ch, c.opt.MaxPoWDifficulty)
+	if err != nil {
+		return anp.TokenResponse{}, fmt.Errorf("registry: authenticate: %w", err)
+	}
+	sig, err := anp.Sign(c.identity, anp.PurposePoW, anp.PossessionProof{ChallengeID: ch.ID, Nonce: ch.Nonce, PubKey: c.pub, Solution: sol})
+	if err != nil {
+		return anp.TokenResponse{}, err
+	}
+	var tok anp.TokenResponse
+	req := anp.TokenRequest{ChallengeID: ch.ID, PubKey: c.pub, Solution: sol, Sig: sig}
+	if err := c.call(ctx, http.MethodPost, anp.RouteToken, nil, req, "", &tok); err != nil {
+		return anp.TokenResponse{}, err
+	}
+	if tok.Token == "" {
+		return anp.TokenResponse{}, anp.Errorf(anp.CodeUnavailable, "registry returned an empty token")
+	}
+	c.SetToken(tok)
+	c.log.Debug().Int("difficulty", ch.Difficulty).Msg("authenticated")
+	return tok, nil
+}
+
+// SetToken caches a token (for example one restored from disk), so that the
+// next calls skip the proof of work while it is valid.
+func (c *Client) SetToken(tok anp.TokenResponse) {
+	c.mu.Lock()
+	c.tok = tok
+	c.mu.Unlock()
+}
+
+// Token returns the cached token while it has more than 30 s left, and
+// authenticates otherwise.
+func (c *Client) Token(ctx context.Context) (string, error) {
+	if t, ok := c.cachedToken(); ok {
+		return t, nil
+	}
+	c.authMu.Lock()
+	defer c.authMu.Unlock()
+	if t, ok := c.cachedToken(); ok { // another caller authenticated meanwhile
+		return t, nil
+	}
+	tok, err := c.authenticateLocked(ctx)
+	if err != nil {
+		return "", err
+	}
+	return tok.Token, nil
+}
+
+func (c *Client) cachedToken() (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tok.Token == "" || c.tok.ExpiresAt-c.now().UnixMilli() <= tokenMargin.Milliseconds() {
+		return "", false
+	}
+	return c.tok.Token, true
+}
+
+// dropToken forgets tok if it is still the cached token.
+func (c *Client) dropToken(tok string) {
+	c.mu.Lock()
+	if c.tok.Token == tok {
+		c.tok = anp.TokenResponse{}
+	}
+	c.mu.Unlock()
+}
+
+// Keys returns the registry's verified key chain. It is fetched once and
+// refreshed when a signature names a key the cached chain does not have.
+func (c *Client) Keys(ctx context.Context) (*anp.KeysResponse, error) {
+	c.mu.Lock()
+	k := c.keys
+	c.mu.Unlock()
+	if k != nil {
+		return k, nil
+	}
+	return c.refreshKeys(ctx)
+}
+
+// refreshKeys fetches and verifies the key chain: it must verify under its
+// root key, match the pinned root key if any, and extend the chain cached
+// before (same root, same earlier entries).
+func (c *Client) refreshKeys(ctx context.Context) (*anp.KeysResponse, error) {
+	var k anp.KeysResponse
+	if err := c.call(ctx, http.MethodGet, anp.RouteKeys, nil, nil, "", &k); err != nil {
+		return nil, err
+	}
+	if c.opt.RootKey != "" && k.RootKey != c.opt.RootKey {
+		return nil, anp.Errorf(anp.CodeBadSignature, "registry root key %s is not the pinned key %s", shortKey(k.RootKey), shortKey(c.opt.RootKey))
+	}
+	if err := anp.VerifyKeyChain(k.RootKey, k.Chain); err != nil {
+		return nil, fmt.Errorf("registry: key chain: %w", err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old := c.keys; old != nil {
+		if old.RootKey != k.RootKey {
+			return nil, anp.Errorf(anp.CodeBadSignature, "registry root key changed from %s to %s", shortKey(old.RootKey), shortKey(k.RootKey))
+		}
+		if len(k.Chain) < len(old.Chain) {
+			return nil, anp.Errorf(anp.CodeBadSignature, "registry key chain shrank from %d to %d entries", len(old.Chain), len(k.Chain))
+		}
+		for i := range old.Chain {
+			if old.Chain[i] != k.Chain[i] {
+				return nil, anp.Errorf(anp.CodeBadSignature, "registry key chain entry %d changed", i)
+			}
+		}
+	}
+	c.keys = &k
+	return &k, nil
+}
+
+// chainFor returns a verified chain that contains kid, refreshing once.
+func (c *Client) chainFor(ctx context.Context, kid uint64) (*anp.KeysResponse, error) {
+	k, err := c.Keys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if kid < uint64(len(k.Chain)) {
+		return k, nil
+	}
+	if k, err = c.refreshKeys(ctx); err != nil {
+		return nil, err
+	}
+	if kid >= uint64(len(k.Chain)) {
+		return nil, anp.Errorf(anp.CodeBadSignature, "registry key %d is not in the registry key chain (%d entries)", kid, len(k.Chain))
+	}
+	return k, nil
+}
+
+// Discover lists sellers; listings that fail verification are dropped and logged.
+func (c *Client) Discover(ctx context.Context, category string, mode anp.Mode, limit int) ([]anp.Listing, error) {
+	q := url.Values{}
+	if category != "" {
+		q.Set("category", category)
+	}
+	if mode != "" {
+		q.Set("mode", string(mode))
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	var resp anp.DiscoverResponse
+	if err := c.authCall(ctx, http.MethodGet, anp.RouteDiscover, q, nil, &resp); err != nil {
+		return nil, err
+	}
+	out := make([]anp.Listing, 0, len(resp.Results))
+	for _, l := range resp.Results {
+		if err := c.verifyListing(ctx, &l); err != nil {
+			c.log.Warn().Err(err).Str("domain", l.Binding.Domain).Msg("dropping a listing that fails verification")
+			continue
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+func (c *Client) verifyListing(ctx context.Context, l *anp.Listing) error {
+	k, err := c.chainFor(ctx, l.Binding.KeyIndex)
+	if err != nil {
+		return err
+	}
+	return l.Verify(k.Chain)
+}
+
+// Listing returns one seller's verified listing.
+func (c *Client) Listing(ctx context.Context, domain string) (*anp.Listing, error) {
+	var l anp.Listing
+	if err := c.authCall(ctx, http.MethodGet, "/v1/listings/"+url.PathEscape(domain), nil, nil, &l); err != nil {
+		return nil, err
+	}
+	if err := c.verifyListing(ctx, &l); err != nil {
+		return nil, fmt.Errorf("registry: listing of %s: %w", domain, err)
+	}
+	if l.Binding.Domain != domain {
+		return nil, anp.Errorf(anp.CodeBadSignature, "registry answered with the listing of %s for %s", l.Binding.Domain, domain)
+	}
+	return &l, nil
+}
+
+// Relay sends a buyer envelope to a seller through the registry. The reply
+// (when not pending) is the seller's signed envelope; the caller verifies it
+// against its own transcript.
+func (c *Client) Relay(ctx context.Context, domain string, env *anp.Envelope) (*anp.RelayResponse, error) {
+	var resp anp.RelayResponse
+	if err := c.authCall(ctx, http.MethodPost, "/v1/relay/"+url.PathEscape(domain), nil, env, &resp); err != nil {
+		return nil, err
+	}
+	if resp.Reply == nil && !resp.Pending {
+		return nil, anp.Errorf(anp.CodeUnavailable, "registry relay answered with neither a reply nor pending")
+	}
+	return &resp, nil
+}
+
+// Notarize asks the registry to countersign and log a buyer- and
+// seller-signed artifact. The result must carry the same deal and verify
+// completely (key chain under the pinned or fetched root key, signatures,
+// tree head and inclusion proof) before it is returned.
+func (c *Client) Notarize(ctx context.Context, a *anp.Artifact) (*anp.Artifact, error) {
+	var out anp.Artifact
+	if err := c.authCall(ctx, http.MethodPost, anp.RouteNotary, nil, anp.NotarizeRequest{Artifact: a}, &out); err != nil {
+		return nil, err
+	}
+	same, err := sameDeal(a, &out)
+	if err != nil {
+		return nil, err
+	}
+	if !same {
+		return nil, anp.Errorf(anp.CodeBadSignature, "registry returned an artifact for a different deal")
+	}
+	root := c.opt.RootKey
+	if root == "" {
+		k, err := c.Keys(ctx)
+		if err != nil {
+			return nil, err
+		}
+		root = k.RootKey
+	}
+	if err := anp.VerifyArtifact(&out, anp.VerifyOptions{RootKey: root}); err != nil {
+		return nil, fmt.Errorf("registry: notarised artifact: %w", err)
+	}
+	return &out, nil
+}
+
+// LogHead returns the current signed tree head, verified against the chain.
+func (c *Client) LogHead(ctx context.Context) (*anp.SignedTreeHead, error) {
+	var h anp.SignedTreeHead
+	if err := c.call(ctx, http.MethodGet, anp.RouteLogHead, nil, nil, "", &h); err != nil {
+		return nil, err
+	}
+	k, err := c.chainFor(ctx, h.KeyIndex)
+	if err != nil {
+		return nil, err
+	}
+	if err := anp.VerifyTreeHead(&h, k.Chain); err != nil {
+		return nil, fmt.Errorf("registry: log head: %w", err)
+	}
+	return &h, nil
+}
+
+// Consistency returns the consistency proof between two tree sizes; check
+// it with anp.VerifyConsistency against two signed heads.
+func (c *Client) Consistency(ctx context.Context, first, second uint64) ([]string, error) {
+	q := url.Values{"first": {strconv.FormatUint(first, 10)}, "second": {strconv.FormatUint(second, 10)}}
+	var p anp.ProofResponse
+	if err := c.call(ctx, http.MethodGet, anp.RouteConsistency, q, nil, "", &p); err != nil {
+		return nil, err
+	}
+	return p.Proof, nil
+}
+
+// Bind binds domain to this client's identity key on the control plane.
+// operatorToken may be empty on registries with open enrollment.
+func (c *Client) Bind(ctx context.Context, domain, operatorToken string) (*anp.DomainBinding, error) {
+	req := anp.BindRequest{Domain: domain, Key: c.pub, TS: c.now().UnixMilli()}
+	if err := anp.SignBindRequest(&req, anp.Signer(c.identity)); err != nil {
+		return nil, err
+	}
+	var b anp.DomainBinding
+	if err := c.call(ctx, http.MethodPost, anp.RouteDomains, nil, req, operatorToken, &b); err != nil {
+		return nil, err
+	}
+	k, err := c.chainFor(ctx, b.KeyIndex)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.Verify(k.Chain); err != nil {
+		return nil, fmt.Errorf("registry: binding of %s: %w", domain, err)
+	}
+	if b.Domain != domain || b.Key != c.pub {
+		return nil, anp.Errorf(anp.CodeBadSignature, "registry answered with a binding of %s to %s", b.Domain, shortKey(b.Key))
+	}
+	return &b, nil
+}
+
+// PublishRecord publishes a seller-signed endpoint record and returns the
+// verified listing.
+func (c *Client) PublishRecord(ctx context.Context, rec anp.SignedRecord) (*anp.Listing, error) {
+	var l anp.Listing
+	if err := c.call(ctx, http.MethodPost, anp.RouteRecords, nil, rec, "", &l); err != nil {
+		return nil, err
+	}
+	if err := c.verifyListing(ctx, &l); err != nil {
+		return nil, fmt.Errorf("registry: published listing: %w", err)
+	}
+	return &l, nil
+}
+
+// PostCallback sends a seller-signed envelope for the buyer of a session.
+func (c *Client) PostCallback(ctx context.Context, env *anp.Envelope) error {
+	return c.call(ctx, http.MethodPost, anp.RouteCallbacks, nil, env, "", nil)
+}
+
+// authCall is call with the identity's token. On 401 it drops the token,
+// authenticates again once and retries.
+func (c *Client) authCall(ctx context.Context, method, path string, q url.Values, in, out any) error {
+	tok, err := c.Token(ctx)
+	if err != nil {
+		return err
+	}
+	err = c.call(ctx, method, path, q, in, tok, out)
+	if anp.CodeOf(err) != anp.CodeUnauthorized {
+		return err
+	}
+	c.log.Debug().Str("path", path).Msg("token refused, authenticating again")
+	c.dropToken(tok)
+	if tok, err = c.Token(ctx); err != nil {
+		return err
+	}
+	return c.call(ctx, method, path, q, in, tok, out)
+}
+
+// call performs one request. in (if not nil) is sent as JSON; a 2xx answer
+// is decoded into out (if not nil); anything else becomes an *anp.Error.
+func (c *Client) call(ctx context.Context, method, path string, q url.Values, in any, bearerToken string, out any) error {
+	var body io.Reader
+	if in != nil {
+		data, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("registry: encode %s %s: %w", method, path, err)
+		}
+		body = bytes.NewReader(data)
+	}
+	target := c.base + path
+	if len(q) > 0 {
+		target += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, body)
+	if err != nil {
+		return fmt.Errorf("registry: %s %s: %w", method, path, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if bearerToken != "" {
+		req.Header.Set("Authorization", "Bearer "+bearerToken)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		ae := anp.Errorf(anp.CodeUnavailable, "registry %s %s: %v", method, path, unwrapURLError(err))
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w (%w)", ae, ctx.Err())
+		}
+		return ae
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	if err != nil {
+		return anp.Errorf(anp.CodeUnavailable, "registry %s %s: reading the response: %v", method, path, err)
+	}
+	if len(data) > maxResponseBytes {
+		return anp.Errorf(anp.CodeTooLarge, "registry %s %s: response is larger than %d bytes", method, path, maxResponseBytes)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		var eb anp.ErrorBody
+		if json.Unmarshal(data, &eb) == nil && eb.Error != nil && eb.Error.Code != "" {
+			return fmt.Errorf("registry: %s %s: %w", method, path, eb.Error)
+		}
+		return anp.Errorf(codeForStatus(resp.StatusCode), "registry %s %s: HTTP %d: %s", method, path, resp.StatusCode, truncate(strings.TrimSpace(string(data)), 200))
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return anp.Errorf(anp.CodeUnavailable, "registry %s %s: malformed response: %v", method, path, err)
+	}
+	return nil
+}
+
+func shortKey(k string) string {
+	if len(k) > 12 {
+		return k[:12]
+	}
+	return k
+}
+
+// isTransient reports whether a handler error should leave a callback
+// un-ACKed so that the registry delivers it again.
+func isTransient(err error) bool {
+	switch anp.CodeOf(err) {
+	case anp.CodeInternal, anp.CodeUnavailable:
+		return true
+	}
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}

@@ -1,0 +1,210 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/store"
+)
+
+// Ledger buckets of the directory.
+const (
+	bucketDomains = "domains"
+	bucketRecords = "records"
+	bucketStats   = "stats"
+)
+
+// directory is the in-memory view of domain bindings, endpoint records and
+// per-domain statistics. The Ledger is the source of truth; the directory is
+// loaded from it on start and written through on every change.
+type directory struct {
+	ledger store.Ledger
+
+	mu       sync.RWMutex
+	bindings map[string]anp.DomainBinding
+	records  map[string]anp.SignedRecord
+	stats    map[string]anp.Stats
+}
+
+func loadDirectory(ctx context.Context, ledger store.Ledger) (*directory, error) {
+	d := &directory{
+		ledger:   ledger,
+		bindings: make(map[string]anp.DomainBinding),
+		records:  make(map[string]anp.SignedRecord),
+		stats:    make(map[string]anp.Stats),
+	}
+	if err := loadBucket(ctx, ledger, bucketDomains, d.bindings); err != nil {
+		return nil, err
+	}
+	if err := loadBucket(ctx, ledger, bucketRecords, d.records); err != nil {
+		return nil, err
+	}
+	if err := loadBucket(ctx, ledger, bucketStats, d.stats); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func loadBucket[T any](ctx context.Context, ledger store.Ledger, bucket string, into map[string]T) error {
+	kvs, err := ledger.List(ctx, bucket)
+	if err != nil {
+		return fmt.Errorf("registry: load %s: %w", bucket, err)
+	}
+	for _, kv := range kvs {
+		var v T
+		if err := json.Unmarshal(kv.Value, &v); err != nil {
+			return fmt.Errorf("registry: load %s/%s: %w", bucket, kv.Key, err)
+		}
+		into[kv.Key] = v
+	}
+	return nil
+}
+
+// binding returns the binding of domain.
+func (d *directory) binding(domain string) (anp.DomainBinding, bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	b, ok := d.bindings[domain]
+	return b, ok
+}
+
+// bind stores b unless the domain is already bound, and returns the binding
+// that holds afterwards and whether it is new.
+func (d *directory) bind(ctx context.Context, b anp.DomainBinding) (anp.DomainBinding, bool, error) {
+	data, err := json.Marshal(b)
+	if err != nil {
+		return anp.DomainBinding{}, false, fmt.Errorf("registry: encode binding: %w", err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if old, ok := d.bindings[b.Domain]; ok {
+		return old, false, nil
+	}
+	stored, err := d.ledger.PutIfAbsent(ctx, bucketDomains, b.Domain, data)
+	if err != nil {
+		return anp.DomainBinding{}, false, fmt.Errorf("registry: store binding of %s: %w", b.Domain, err)
+	}
+	if !stored { // another registry process sharing the Ledger bound it first
+		raw, err := d.ledger.Get(ctx, bucketDomains, b.Domain)
+		if err != nil {
+			return anp.DomainBinding{}, false, fmt.Errorf("registry: read binding of %s: %w", b.Domain, err)
+		}
+		var old anp.DomainBinding
+		if err := json.Unmarshal(raw, &old); err != nil {
+			return anp.DomainBinding{}, false, fmt.Errorf("registry: decode binding of %s: %w", b.Domain, err)
+		}
+		d.bindings[b.Domain] = old
+		return old, false, nil
+	}
+	d.bindings[b.Domain] = b
+	return b, true, nil
+}
+
+// record returns the stored record of domain.
+func (d *directory) record(domain string) (anp.SignedRecord, bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	r, ok := d.records[domain]
+	return r, ok
+}
+
+// putRecord stores rec; callers serialise per domain and check Seq first.
+func (d *directory) putRecord(ctx context.Context, rec anp.SignedRecord) error {
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("registry: encode record: %w", err)
+	}
+	if err := d.ledger.Put(ctx, bucketRecords, rec.Record.Domain, data); err != nil {
+		return fmt.Errorf("registry: store record of %s: %w", rec.Record.Domain, err)
+	}
+	d.mu.Lock()
+	d.records[rec.Record.Domain] = rec
+	d.mu.Unlock()
+	return nil
+}
+
+// listing assembles the listing of domain.
+func (d *directory) listing(domain string) (anp.Listing, bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.listingLocked(domain)
+}
+
+func (d *directory) listingLocked(domain string) (anp.Listing, bool) {
+	b, ok := d.bindings[domain]
+	if !ok {
+		return anp.Listing{}, false
+	}
+	r, ok := d.records[domain]
+	if !ok {
+		return anp.Listing{}, false
+	}
+	return anp.Listing{Binding: b, Record: r, Stats: withScore(d.stats[domain])}, true
+}
+
+// withScore fills Score = (deals+1)/(sessions+2).
+func withScore(st anp.Stats) anp.Stats {
+	st.Score = float64(st.Deals+1) / float64(st.Sessions+2)
+	return st
+}
+
+// discover returns listings that offer category (exact, case-insensitive;
+// "" = any) in mode ("" = any), best score first, then by domain.
+func (d *directory) discover(category string, mode anp.Mode, limit int) []anp.Listing {
+	d.mu.RLock()
+	out := make([]anp.Listing, 0, min(limit, len(d.records)))
+	for domain, rec := range d.records {
+		if mode != "" && !rec.Record.Supports(mode) {
+			continue
+		}
+		if category != "" && !hasCategory(rec.Record.Categories, category) {
+			continue
+		}
+		if l, ok := d.listingLocked(domain); ok {
+			out = append(out, l)
+		}
+	}
+	d.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Stats.Score != out[j].Stats.Score {
+			return out[i].Stats.Score > out[j].Stats.Score
+		}
+		return out[i].Binding.Domain < out[j].Binding.Domain
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out
+}
+
+func hasCategory(cats []string, want string) bool {
+	for _, c := range cats {
+		if strings.EqualFold(c, want) {
+			return true
+		}
+	}
+	return false
+}
+
+// bumpStats applies f to the statistics of domain and persists them.
+func (d *directory) bumpStats(ctx context.Context, domain string, f func(*anp.Stats)) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st := d.stats[domain]
+	f(&st)
+	st.Score = 0 // derived on read
+	data, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("registry: encode stats: %w", err)
+	}
+	if err := d.ledger.Put(ctx, bucketStats, domain, data); err != nil {
+		return fmt.Errorf("registry: store stats of %s: %w", domain, err)
+	}
+	d.stats[domain] = st
+	return nil
+}

@@ -1,0 +1,228 @@
+package registry
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+)
+
+func signedBind(t *testing.T, key ed25519.PrivateKey, domain string, ts time.Time) anp.BindRequest {
+	t.Helper()
+	req := anp.BindRequest{Domain: domain, Key: pubHex(key), TS: ts.UnixMilli()}
+	if err := anp.SignBindRequest(&req, anp.Signer(key)); err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+func TestDomainBindingRules(t *testing.T) {
+	e := newEnv(t, nil)
+	owner, rival := newKey(t), newKey(t)
+	op := bearerHeader(testOperatorToken)
+	now := e.clock.Now()
+
+	tests := []struct {
+		name    string
+		req     anp.BindRequest
+		headers map[string]string
+		status  int
+		code    anp.Code
+	}{
+		{"no operator token", signedBind(t, owner, "shop.anp", now), nil, http.StatusUnauthorized, anp.CodeUnauthorized},
+		{"wrong operator token", signedBind(t, owner, "shop.anp", now), bearerHeader("guess"), http.StatusForbidden, anp.CodeForbidden},
+		{"stale request", signedBind(t, owner, "shop.anp", now.Add(-6*time.Minute)), op, http.StatusGone, anp.CodeExpired},
+		{"bad signature", func() anp.BindRequest {
+			r := signedBind(t, owner, "shop.anp", now)
+			r.Key = pubHex(rival)
+			return r
+		}(), op, http.StatusUnauthorized, anp.CodeBadSignature},
+		{"bad domain", signedBind(t, owner, "Shop..anp", now), op, http.StatusBadRequest, anp.CodeBadRequest},
+		{"first binding", signedBind(t, owner, "shop.anp", now), op, http.StatusCreated, ""},
+		{"same key again", signedBind(t, owner, "shop.anp", now), op, http.StatusOK, ""},
+		{"another key", signedBind(t, rival, "shop.anp", now), op, http.StatusConflict, anp.CodeConflict},
+	}
+	var first anp.DomainBinding
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.do(http.MethodPost, anp.RouteDomains, tc.req, tc.headers)
+			if r.status != tc.status || r.errCode() != tc.code {
+				t.Fatalf("HTTP %d code %q (%s), want %d %q", r.status, r.errCode(), r.body, tc.status, tc.code)
+			}
+			if tc.code != "" {
+				return
+			}
+			var b anp.DomainBinding
+			if err := json.Unmarshal(r.body, &b); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Verify(e.srv.keys.chain()); err != nil || b.Key != pubHex(owner) || b.Domain != "shop.anp" {
+				t.Fatalf("binding %+v does not verify for the owner: %v", b, err)
+			}
+			if first.Sig == "" {
+				first = b
+			} else if b != first {
+				t.Fatalf("repeated binding %+v differs from the first %+v", b, first)
+			}
+		})
+	}
+	r := e.do(http.MethodGet, "/v1/domains/SHOP.anp", nil, nil)
+	var got anp.DomainBinding
+	if r.status != http.StatusOK || json.Unmarshal(r.body, &got) != nil || got != first {
+		t.Fatalf("GET binding: HTTP %d %s", r.status, r.body)
+	}
+	if r := e.do(http.MethodGet, "/v1/domains/other.anp", nil, nil); r.status != http.StatusNotFound {
+		t.Fatalf("GET unknown binding: HTTP %d, want 404", r.status)
+	}
+}
+
+func TestOpenEnrollmentAndClosedRegistry(t *testing.T) {
+	open := newEnv(t, func(c *Config) { c.OpenEnrollment = true; c.OperatorToken = "" })
+	b, err := open.client(newKey(t)).Bind(context.Background(), "demo.anp", "")
+	if err != nil || b.Domain != "demo.anp" {
+		t.Fatalf("open enrollment bind: %+v %v", b, err)
+	}
+	closed := newEnv(t, func(c *Config) { c.OperatorToken = "" })
+	_, err = closed.client(newKey(t)).Bind(context.Background(), "demo.anp", "anything")
+	if anp.CodeOf(err) != anp.CodeForbidden {
+		t.Fatalf("bind on a registry without an operator token: %v, want forbidden", err)
+	}
+}
+
+func TestEndpointRecordRules(t *testing.T) {
+	e := newEnv(t, nil)
+	seller := newKey(t)
+	c := e.client(seller)
+	ctx := context.Background()
+	if _, err := c.Bind(ctx, "shop.anp", testOperatorToken); err != nil {
+		t.Fatal(err)
+	}
+	record := func(seq uint64, ts time.Time) anp.EndpointRecord {
+		return anp.EndpointRecord{Domain: "shop.anp", Endpoint: "http://127.0.0.1:9/anp", Categories: []string{"kitchen"},
+			Modes: []anp.Mode{anp.ModeC}, Seq: seq, TS: ts.UnixMilli()}
+	}
+	sign := func(r anp.EndpointRecord, key ed25519.PrivateKey) anp.SignedRecord {
+		sr, err := anp.SignRecord(r, anp.Signer(key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sr
+	}
+	unbound := record(1, e.clock.Now())
+	unbound.Domain = "nobody.anp"
+	tests := []struct {
+		name string
+		rec  anp.SignedRecord
+		code anp.Code
+	}{
+		{"seq 1", sign(record(1, e.clock.Now()), seller), ""},
+		{"seq 1 again", sign(record(1, e.clock.Now()), seller), anp.CodeReplay},
+		{"seq 3", sign(record(3, e.clock.Now()), seller), ""},
+		{"seq 2 after 3", sign(record(2, e.clock.Now()), seller), anp.CodeReplay},
+		{"signed by another key", sign(record(4, e.clock.Now()), newKey(t)), anp.CodeBadSignature},
+		{"unbound domain", sign(unbound, seller), anp.CodeNotFound},
+		{"stale", sign(record(5, e.clock.Now().Add(-10*time.Minute)), seller), anp.CodeExpired},
+		{"from the future", sign(record(5, e.clock.Now().Add(10*time.Minute)), seller), anp.CodeExpired},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := c.PublishRecord(ctx, tc.rec)
+			if anp.CodeOf(err) != tc.code {
+				t.Fatalf("PublishRecord: %v, want code %q", err, tc.code)
+			}
+			if tc.code == "" && l.Record.Record.Seq != tc.rec.Record.Seq {
+				t.Fatalf("listing has seq %d, want %d", l.Record.Record.Seq, tc.rec.Record.Seq)
+			}
+		})
+	}
+	l, err := c.Listing(ctx, "shop.anp")
+	if err != nil || l.Record.Record.Seq != 3 {
+		t.Fatalf("stored record: %+v %v, want seq 3", l, err)
+	}
+}
+
+func TestDiscoverFiltersRanksAndVerifies(t *testing.T) {
+	e := newEnv(t, nil)
+	e.addSeller("alpha.anp", "Kitchen", "garden")
+	e.addSeller("bravo.anp", "kitchen")
+	e.addSeller("charlie.anp", "books")
+	ctx := context.Background()
+	// bravo closed a deal in its only session: it ranks above alpha.
+	if err := e.srv.directory.bumpStats(ctx, "bravo.anp", func(st *anp.Stats) { st.Sessions, st.Deals = 1, 1 }); err != nil {
+		t.Fatal(err)
+	}
+	c := e.client(newKey(t))
+	names := func(ls []anp.Listing) []string {
+		var out []string
+		for _, l := range ls {
+			out = append(out, l.Binding.Domain)
+		}
+		return out
+	}
+	tests := []struct {
+		category string
+		mode     anp.Mode
+		limit    int
+		want     []string
+	}{
+		{"kitchen", "", 0, []string{"bravo.anp", "alpha.anp"}},
+		{"KITCHEN", anp.ModeC, 0, []string{"bravo.anp", "alpha.anp"}},
+		{"kitchen", anp.ModeB, 0, nil},
+		{"", "", 0, []string{"bravo.anp", "alpha.anp", "charlie.anp"}},
+		{"", "", 1, []string{"bravo.anp"}},
+		{"kitch", "", 0, nil},
+	}
+	for _, tc := range tests {
+		got, err := c.Discover(ctx, tc.category, tc.mode, tc.limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g := names(got); len(g) != len(tc.want) || (len(g) > 0 && !equalStrings(g, tc.want)) {
+			t.Errorf("Discover(%q, %q, %d) = %v, want %v", tc.category, tc.mode, tc.limit, g, tc.want)
+		}
+	}
+	got, _ := c.Discover(ctx, "kitchen", "", 0)
+	if got[0].Stats.Score != 2.0/3.0 || got[1].Stats.Score != 0.5 {
+		t.Errorf("scores %v and %v, want 2/3 and 1/2", got[0].Stats.Score, got[1].Stats.Score)
+	}
+
+	// A record altered after its seller signed it is dropped by the client.
+	e.srv.directory.mu.Lock()
+	r := e.srv.directory.records["alpha.anp"]
+	r.Record.DisplayName = "Injected"
+	e.srv.directory.records["alpha.anp"] = r
+	e.srv.directory.mu.Unlock()
+	got, err := c.Discover(ctx, "kitchen", "", 0)
+	if err != nil || !equalStrings(names(got), []string{"bravo.anp"}) {
+		t.Fatalf("Discover with a tampered listing: %v %v, want only bravo.anp", names(got), err)
+	}
+	if _, err := c.Listing(ctx, "alpha.anp"); anp.CodeOf(err) != anp.CodeBadSignature {
+		t.Fatalf("Listing of a tampered record: %v, want bad_signature", err)
+	}
+
+	tok := e.token(newKey(t))
+	for _, q := range []string{"?limit=0", "?limit=x", "?mode=ANP/Z"} {
+		if r := e.do(http.MethodGet, anp.RouteDiscover+q, nil, bearerHeader(tok)); r.status != http.StatusBadRequest {
+			t.Errorf("discover%s: HTTP %d, want 400", q, r.status)
+		}
+	}
+	if r := e.do(http.MethodGet, anp.RouteDiscover+"?limit=1000", nil, bearerHeader(tok)); r.status != http.StatusOK {
+		t.Errorf("discover with a large limit: HTTP %d, want 200 (clamped)", r.status)
+	}
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

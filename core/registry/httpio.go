@@ -1,0 +1,134 @@
+package registry
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+)
+
+// statusFor maps a protocol error code to its HTTP status.
+func statusFor(code anp.Code) int {
+	switch code {
+	case anp.CodeBadRequest, anp.CodeUnknownType:
+		return http.StatusBadRequest
+	case anp.CodeBadSignature, anp.CodeUnauthorized:
+		return http.StatusUnauthorized
+	case anp.CodeForbidden:
+		return http.StatusForbidden
+	case anp.CodeNotFound:
+		return http.StatusNotFound
+	case anp.CodeConflict, anp.CodeReplay, anp.CodeOutOfOrder, anp.CodeBadState:
+		return http.StatusConflict
+	case anp.CodeExpired:
+		return http.StatusGone
+	case anp.CodeTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case anp.CodeRefused:
+		return http.StatusUnprocessableEntity
+	case anp.CodeUnavailable:
+		return http.StatusBadGateway
+	}
+	return http.StatusInternalServerError
+}
+
+// codeForStatus is the inverse of statusFor, used by the client when a
+// response carries no error body.
+func codeForStatus(status int) anp.Code {
+	switch status {
+	case http.StatusBadRequest:
+		return anp.CodeBadRequest
+	case http.StatusUnauthorized:
+		return anp.CodeUnauthorized
+	case http.StatusForbidden:
+		return anp.CodeForbidden
+	case http.StatusNotFound, http.StatusMethodNotAllowed:
+		return anp.CodeNotFound
+	case http.StatusConflict:
+		return anp.CodeConflict
+	case http.StatusGone:
+		return anp.CodeExpired
+	case http.StatusRequestEntityTooLarge:
+		return anp.CodeTooLarge
+	case http.StatusUnprocessableEntity:
+		return anp.CodeRefused
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return anp.CodeUnavailable
+	}
+	return anp.CodeInternal
+}
+
+// writeJSON writes v as the JSON body with the given status.
+func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		s.log.Error().Err(err).Msg("encode response")
+		status = http.StatusInternalServerError
+		data = []byte(`{"error":{"code":"internal","message":"internal error"}}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(data, '\n'))
+}
+
+// writeError writes err as an anp.ErrorBody. Errors without a protocol code
+// are internal: their detail is logged, never sent.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *anp.Error
+	if !errors.As(err, &ae) || ae.Code == anp.CodeInternal {
+		s.log.Error().Err(err).Str("method", r.Method).Str("path", r.URL.Path).Msg("request failed")
+		ae = anp.Errorf(anp.CodeInternal, "internal error")
+	} else {
+		s.log.Debug().Str("code", string(ae.Code)).Str("method", r.Method).Str("path", r.URL.Path).Msg(ae.Message)
+	}
+	s.writeJSON(w, statusFor(ae.Code), anp.ErrorBody{Error: ae})
+}
+
+// readBody reads the whole request body under the size cap.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	data, err := io.ReadAll(body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, anp.Errorf(anp.CodeTooLarge, "request body is larger than %d bytes", mbe.Limit)
+		}
+		return nil, anp.Errorf(anp.CodeBadRequest, "reading request body: %v", err)
+	}
+	return data, nil
+}
+
+// decodeBody reads the body and decodes it strictly into v (unknown fields
+// and trailing data are refused).
+func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
+	data, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	if err := anp.DecodeStrict(data, v); err != nil {
+		return anp.Errorf(anp.CodeBadRequest, "request body: %v", err)
+	}
+	return nil
+}
+
+// withRecover turns a panic in a handler into a 500 with a JSON body and sets
+// headers common to every response.
+func (s *Server) withRecover(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.writeError(w, r, fmt.Errorf("registry: panic in %s %s: %v", r.Method, r.URL.Path, v))
+			}
+		}()
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
+		next.ServeHTTP(w, r)
+	})
+}

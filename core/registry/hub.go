@@ -1,0 +1,264 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+)
+
+// Ledger bucket of undelivered callbacks.
+const bucketPending = "pending"
+
+// maxPendingPerBuyer bounds one identity's undelivered callbacks.
+const maxPendingPerBuyer = 1024
+
+// pendingRecord is the Ledger form of an undelivered callback. An ACKed
+// callback is overwritten with a tombstone (Acked, no envelope), because the
+// Ledger has no delete.
+type pendingRecord struct {
+	Buyer    string        `json:"buyer"`
+	ID       string        `json:"id"`
+	Envelope *anp.Envelope `json:"envelope,omitempty"`
+	Acked    bool          `json:"acked,omitempty"`
+}
+
+// pendingEntry is an undelivered callback in memory.
+type pendingEntry struct {
+	env      *anp.Envelope
+	order    uint64    // enqueue order, for delivery order
+	lastSent time.Time // wall clock of the last push, zero if never
+}
+
+// hub holds undelivered callbacks per buyer identity and the authenticated
+// WebSocket connections they are pushed to (at least once, until ACKed).
+type hub struct {
+	s *Server
+
+	mu      sync.Mutex
+	conns   map[string]map[*wsConn]struct{} // authenticated, by identity
+	all     map[*wsConn]struct{}            // every open connection, for close
+	pending map[string]map[string]*pendingEntry
+	order   uint64
+	closed  bool
+	wg      sync.WaitGroup
+}
+
+func pendingKey(buyer, id string) string { return buyer + "/" + id }
+
+// newHub restores undelivered callbacks from the Ledger.
+func newHub(ctx context.Context, s *Server) (*hub, error) {
+	h := &hub{
+		s:       s,
+		conns:   make(map[string]map[*wsConn]struct{}),
+		all:     make(map[*wsConn]struct{}),
+		pending: make(map[string]map[string]*pendingEntry),
+	}
+	kvs, err := s.ledger.List(ctx, bucketPending)
+	if err != nil {
+		return nil, fmt.Errorf("registry: load pending callbacks: %w", err)
+	}
+	var restored []pendingRecord
+	for _, kv := range kvs {
+		var p pendingRecord
+		if err := json.Unmarshal(kv.Value, &p); err != nil {
+			return nil, fmt.Errorf("registry: load pending callback %s: %w", kv.Key, err)
+		}
+		if !p.Acked && p.Envelope != nil {
+			restored = append(restored, p)
+		}
+	}
+	sort.Slice(restored, func(i, j int) bool {
+		a, b := restored[i].Envelope, restored[j].Envelope
+		if a.TS != b.TS {
+			return a.TS < b.TS
+		}
+		if a.Session != b.Session {
+			return a.Session < b.Session
+		}
+		return a.Seq < b.Seq
+	})
+	for _, p := range restored {
+		h.addLocked(p.Buyer, p.ID, p.Envelope)
+	}
+	if len(restored) > 0 {
+		s.log.Info().Int("callbacks", len(restored)).Msg("restored undelivered callbacks")
+	}
+	return h, nil
+}
+
+func (h *hub) addLocked(buyer, id string, env *anp.Envelope) {
+	m, ok := h.pending[buyer]
+	if !ok {
+		m = make(map[string]*pendingEntry)
+		h.pending[buyer] = m
+	}
+	if _, dup := m[id]; dup {
+		return
+	}
+	h.order++
+	m[id] = &pendingEntry{env: env, order: h.order}
+}
+
+// enqueue persists a callback for buyer and pushes it to its connections.
+func (h *hub) enqueue(ctx context.Context, buyer, id string, env *anp.Envelope) error {
+	h.mu.Lock()
+	n := len(h.pending[buyer])
+	h.mu.Unlock()
+	if n >= maxPendingPerBuyer {
+		return anp.Errorf(anp.CodeUnavailable, "the buyer has %d undelivered callbacks; try again later", n)
+	}
+	data, err := json.Marshal(pendingRecord{Buyer: buyer, ID: id, Envelope: env})
+	if err != nil {
+		return fmt.Errorf("registry: encode pending callback: %w", err)
+	}
+	if err := h.s.ledger.Put(ctx, bucketPending, pendingKey(buyer, id), data); err != nil {
+		return fmt.Errorf("registry: store pending callback: %w", err)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.addLocked(buyer, id, env)
+	h.pushLocked(buyer, nil, true)
+	return nil
+}
+
+// ack drops a delivered callback and writes its tombstone.
+func (h *hub) ack(ctx context.Context, buyer, id string) error {
+	h.mu.Lock()
+	_, ok := h.pending[buyer][id]
+	if ok {
+		delete(h.pending[buyer], id)
+		if len(h.pending[buyer]) == 0 {
+			delete(h.pending, buyer)
+		}
+	}
+	h.mu.Unlock()
+	if !ok {
+		return nil // a repeated ACK, or an ACK for another identity's callback
+	}
+	data, err := json.Marshal(pendingRecord{Buyer: buyer, ID: id, Acked: true})
+	if err != nil {
+		return fmt.Errorf("registry: encode callback tombstone: %w", err)
+	}
+	if err := h.s.ledger.Put(ctx, bucketPending, pendingKey(buyer, id), data); err != nil {
+		return fmt.Errorf("registry: store callback tombstone: %w", err)
+	}
+	return nil
+}
+
+// pushLocked sends buyer's pending callbacks, in enqueue order, to one
+// connection (only) or to all its connections. Unless force is set, a
+// callback pushed less than one redelivery interval ago is skipped.
+func (h *hub) pushLocked(buyer string, only *wsConn, force bool) {
+	m := h.pending[buyer]
+	if len(m) == 0 {
+		return
+	}
+	targets := h.conns[buyer]
+	if only != nil {
+		targets = map[*wsConn]struct{}{only: {}}
+	}
+	if len(targets) == 0 {
+		return
+	}
+	ids := make([]string, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return m[ids[i]].order < m[ids[j]].order })
+	now := time.Now()
+	for _, id := range ids {
+		e := m[id]
+		if !force && now.Sub(e.lastSent) < h.s.cfg.RedeliveryInterval {
+			continue
+		}
+		e.lastSent = now
+		for c := range targets {
+			c.trySend(anp.WSFrame{Type: anp.FrameCallback, ID: id, Envelope: e.env})
+		}
+	}
+}
+
+// redeliverLoop pushes un-ACKed callbacks again every interval until ctx ends.
+func (h *hub) redeliverLoop(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			h.mu.Lock()
+			for buyer := range h.conns {
+				h.pushLocked(buyer, nil, false)
+			}
+			h.mu.Unlock()
+		}
+	}
+}
+
+// track registers a new connection for close; it fails once the hub is closed.
+func (h *hub) track(c *wsConn) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	h.all[c] = struct{}{}
+	h.wg.Add(1)
+	return true
+}
+
+// authenticated adds c to buyer's connections and pushes every pending
+// callback to it.
+func (h *hub) authenticated(c *wsConn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	m, ok := h.conns[c.buyer]
+	if !ok {
+		m = make(map[*wsConn]struct{})
+		h.conns[c.buyer] = m
+	}
+	m[c] = struct{}{}
+	h.pushLocked(c.buyer, c, true)
+}
+
+// untrack forgets a closed connection.
+func (h *hub) untrack(c *wsConn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.all, c)
+	if m, ok := h.conns[c.buyer]; ok {
+		delete(m, c)
+		if len(m) == 0 {
+			delete(h.conns, c.buyer)
+		}
+	}
+	h.wg.Done()
+}
+
+// pendingCount reports buyer's undelivered callbacks.
+func (h *hub) pendingCount(buyer string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.pending[buyer])
+}
+
+// close closes every connection and waits for their goroutines.
+func (h *hub) close() {
+	h.mu.Lock()
+	h.closed = true
+	conns := make([]*wsConn, 0, len(h.all))
+	for c := range h.all {
+		conns = append(conns, c)
+	}
+	h.mu.Unlock()
+	for _, c := range conns {
+		c.close()
+	}
+	h.wg.Wait()
+}

@@ -1,0 +1,258 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"time"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+)
+
+// Ledger bucket of notarised artifacts, keyed by session id.
+const bucketArtifacts = "artifacts"
+
+// handleNotary countersigns a buyer- and seller-signed artifact that matches
+// the witnessed transcript, logs it and returns it with its receipt.
+func (s *Server) handleNotary(w http.ResponseWriter, r *http.Request) {
+	buyer, err := s.authenticate(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var req anp.NotarizeRequest
+	if err := s.decodeBody(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if req.Artifact == nil {
+		s.writeError(w, r, anp.Errorf(anp.CodeBadRequest, "artifact is missing"))
+		return
+	}
+	out, err := s.notarize(r.Context(), buyer, req.Artifact)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, out)
+}
+
+// notarize runs the notary checks and, when they pass, countersigns and logs.
+func (s *Server) notarize(ctx context.Context, buyer string, a *anp.Artifact) (*anp.Artifact, error) {
+	t := &a.Terms
+	if !anp.ValidSessionID(t.SessionID) {
+		return nil, anp.Errorf(anp.CodeBadRequest, "artifact session_id is not a 32-character hex id")
+	}
+	unlock := s.sessions.lock(t.SessionID)
+	defer unlock()
+	ws, err := s.loadSession(ctx, t.SessionID)
+	if err != nil {
+		return nil, err
+	}
+	if ws == nil || ws.Buyer != buyer {
+		return nil, anp.Errorf(anp.CodeNotFound, "session %s not found", t.SessionID)
+	}
+	if err := a.VerifyBuyer(); err != nil {
+		return nil, err
+	}
+	if a.SellerSig == "" {
+		return nil, anp.Errorf(anp.CodeBadSignature, "artifact has no seller signature")
+	}
+	if err := a.VerifySeller(); err != nil {
+		return nil, err
+	}
+	if ws.Notarized {
+		return s.renotarize(ctx, a)
+	}
+	if err := s.checkDeal(ws, t); err != nil {
+		return nil, err
+	}
+
+	now := s.now()
+	at := now
+	if t.CreatedAt > now.UnixMilli() { // the buyer's clock runs a little ahead
+		at = time.UnixMilli(t.CreatedAt)
+	}
+	priv, entry, err := s.keys.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &anp.Artifact{Terms: a.Terms, BuyerSig: a.BuyerSig, SellerSig: a.SellerSig}
+	if err := out.Countersign(priv, entry, at); err != nil {
+		return nil, err
+	}
+	leaf, err := out.LeafData()
+	if err != nil {
+		return nil, err
+	}
+	idx, size, root, incl, err := s.logLeaf(ctx, leaf)
+	if err != nil {
+		return nil, err
+	}
+	head := anp.SignedTreeHead{Size: size, RootHash: hex.EncodeToString(root), Timestamp: max(now.UnixMilli(), at.UnixMilli()), KeyIndex: entry.Index}
+	if err := anp.SignTreeHead(&head, anp.Signer(priv)); err != nil {
+		return nil, err
+	}
+	out.Receipt = &anp.Receipt{LeafIndex: idx, TreeHead: head, Inclusion: hexAll(incl), KeyChain: s.keys.chain(), RootKey: s.keys.rootHex}
+
+	data, err := json.Marshal(out)
+	if err != nil {
+		return nil, fmt.Errorf("registry: encode artifact: %w", err)
+	}
+	if err := s.ledger.Put(ctx, bucketArtifacts, t.SessionID, data); err != nil {
+		return nil, fmt.Errorf("registry: store artifact of session %s (log leaf %d): %w", t.SessionID, idx, err)
+	}
+	ws.Notarized = true
+	if err := s.saveSession(ctx, ws); err != nil {
+		return nil, err
+	}
+	if err := s.directory.bumpStats(ctx, ws.Domain, func(st *anp.Stats) { st.Deals++ }); err != nil {
+		s.log.Error().Err(err).Str("domain", ws.Domain).Msg("update statistics")
+	}
+	s.log.Info().Str("session", t.SessionID).Str("domain", ws.Domain).Uint64("leaf", idx).Msg("artifact notarised")
+	return out, nil
+}
+
+// checkDeal compares the signed terms with the witnessed transcript.
+func (s *Server) checkDeal(ws *witnessSession, t *anp.DealTerms) error {
+	switch {
+	case t.SellerDomain != ws.Domain:
+		return anp.Errorf(anp.CodeBadRequest, "artifact names seller %s, the session is with %s", t.SellerDomain, ws.Domain)
+	case t.BuyerKey != ws.BuyerKey:
+		return anp.Errorf(anp.CodeBadRequest, "artifact buyer_key is not the session key that opened the session")
+	case t.SellerKey != ws.SellerKey:
+		return anp.Errorf(anp.CodeBadRequest, "artifact seller_key is not the key bound to %s", ws.Domain)
+	case ws.Closed != "":
+		return anp.Errorf(anp.CodeBadState, "session %s was ended by %s and cannot be notarised", ws.ID, ws.Closed)
+	case t.TranscriptLen > uint64(len(ws.Transcript.Envelopes)):
+		return anp.Errorf(anp.CodeConflict, "artifact transcript_len %d is beyond the %d envelopes the registry witnessed", t.TranscriptLen, len(ws.Transcript.Envelopes))
+	}
+	if t.CreatedAt > s.now().Add(anp.MaxClockSkew).UnixMilli() {
+		return anp.Errorf(anp.CodeBadRequest, "artifact created_at is in the future")
+	}
+	env := ws.Transcript.Envelopes[t.TranscriptLen-1]
+	h, err := env.Hash()
+	if err != nil {
+		return err
+	}
+	if h != t.TranscriptHead {
+		return anp.Errorf(anp.CodeConflict, "artifact transcript_head is not the hash of witnessed envelope %d", t.TranscriptLen)
+	}
+	if env.Type != anp.TypeAccept || env.From != ws.SellerKey {
+		return anp.Errorf(anp.CodeBadState, "witnessed envelope %d is a %s, not the seller's ACCEPT", t.TranscriptLen, env.Type)
+	}
+	var offer anp.OfferBody
+	if err := env.DecodeBody(&offer); err != nil {
+		return err
+	}
+	if offer.Price != t.Price {
+		return anp.Errorf(anp.CodeConflict, "artifact price %s is not the accepted price %s", t.Price, offer.Price)
+	}
+	if t.AgreedAt != env.TS {
+		return anp.Errorf(anp.CodeBadRequest, "artifact agreed_at %d is not the ACCEPT timestamp %d", t.AgreedAt, env.TS)
+	}
+	p, err := ws.propose()
+	if err != nil {
+		return err
+	}
+	switch {
+	case t.Item != p.Item:
+		return anp.Errorf(anp.CodeConflict, "artifact item %q is not the proposed item %q", t.Item, p.Item)
+	case t.Quantity != p.Quantity:
+		return anp.Errorf(anp.CodeConflict, "artifact quantity %d is not the proposed quantity %d", t.Quantity, p.Quantity)
+	case t.Mode != p.Mode:
+		return anp.Errorf(anp.CodeConflict, "artifact mode %s is not the proposed mode %s", t.Mode, p.Mode)
+	case t.Price.Currency != p.Currency:
+		return anp.Errorf(anp.CodeConflict, "artifact currency %s is not the proposed currency %s", t.Price.Currency, p.Currency)
+	case !sameTerms(t.Terms, p.Terms):
+		return anp.Errorf(anp.CodeConflict, "artifact terms are not the proposed terms")
+	}
+	return nil
+}
+
+// sameTerms compares term maps, treating nil and empty alike.
+func sameTerms(a, b map[string]string) bool {
+	if len(a) == 0 && len(b) == 0 {
+		return true
+	}
+	return maps.Equal(a, b)
+}
+
+// renotarize answers a repeated request for a notarised session: the same
+// deal gets the stored artifact, any other deal a conflict.
+func (s *Server) renotarize(ctx context.Context, a *anp.Artifact) (*anp.Artifact, error) {
+	data, err := s.ledger.Get(ctx, bucketArtifacts, a.Terms.SessionID)
+	if err != nil {
+		return nil, fmt.Errorf("registry: load artifact of session %s: %w", a.Terms.SessionID, err)
+	}
+	var stored anp.Artifact
+	if err := json.Unmarshal(data, &stored); err != nil {
+		return nil, fmt.Errorf("registry: decode artifact of session %s: %w", a.Terms.SessionID, err)
+	}
+	same, err := sameDeal(&stored, a)
+	if err != nil {
+		return nil, err
+	}
+	if !same {
+		return nil, anp.Errorf(anp.CodeConflict, "session %s was already notarised with a different artifact", a.Terms.SessionID)
+	}
+	return &stored, nil
+}
+
+// sameDeal reports whether two artifacts carry the same signed deal.
+func sameDeal(a, b *anp.Artifact) (bool, error) {
+	type deal struct {
+		Terms     anp.DealTerms `json:"deal"`
+		BuyerSig  string        `json:"buyer_sig"`
+		SellerSig string        `json:"seller_sig"`
+	}
+	ca, err := anp.Canonical(deal{a.Terms, a.BuyerSig, a.SellerSig})
+	if err != nil {
+		return false, err
+	}
+	cb, err := anp.Canonical(deal{b.Terms, b.BuyerSig, b.SellerSig})
+	if err != nil {
+		return false, err
+	}
+	return bytes.Equal(ca, cb), nil
+}
+
+// logLeaf appends leaf to the Ledger and the tree, and returns its index,
+// the new size, the root and the inclusion proof.
+func (s *Server) logLeaf(ctx context.Context, leaf []byte) (uint64, uint64, []byte, [][]byte, error) {
+	s.treeMu.Lock()
+	defer s.treeMu.Unlock()
+	idx, err := s.ledger.Append(ctx, leaf)
+	if err != nil {
+		return 0, 0, nil, nil, fmt.Errorf("registry: append log leaf: %w", err)
+	}
+	tidx, err := s.tree.appendLeaf(leaf)
+	if err != nil {
+		return 0, 0, nil, nil, err
+	}
+	if tidx != idx {
+		return 0, 0, nil, nil, fmt.Errorf("registry: log leaf went to ledger index %d but tree index %d: another writer shares the ledger", idx, tidx)
+	}
+	size := idx + 1
+	root, err := s.tree.rootAt(size)
+	if err != nil {
+		return 0, 0, nil, nil, err
+	}
+	incl, err := s.tree.inclusion(idx, size)
+	if err != nil {
+		return 0, 0, nil, nil, err
+	}
+	return idx, size, root, incl, nil
+}
+
+func hexAll(hs [][]byte) []string {
+	out := make([]string, len(hs))
+	for i, h := range hs {
+		out[i] = hex.EncodeToString(h)
+	}
+	return out
+}

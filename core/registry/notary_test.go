@@ -1,0 +1,235 @@
+package registry
+
+import (
+	"context"
+	"crypto/ed25519"
+	"net/http"
+	"testing"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+)
+
+var agreedPrice = anp.Money{Amount: 8000, Currency: "USD"}
+
+// negotiate runs PROPOSE -> COUNTER, COUNTER -> ACCEPT through the registry.
+func negotiate(t *testing.T, e *testEnv, c *Client, domain string) *buyerSession {
+	t.Helper()
+	b := newBuyerSession(t, e.clock, domain)
+	b.relay(c, b.seal(anp.TypePropose, proposeBody()))
+	b.relay(c, b.seal(anp.TypeCounter, anp.OfferBody{Price: agreedPrice, Turn: 2}))
+	if last := b.tr.Last(); last.Type != anp.TypeAccept {
+		t.Fatalf("negotiation ended with %s, want ACCEPT", last.Type)
+	}
+	return b
+}
+
+// terms builds the deal terms for the ACCEPT at position n (1-based).
+func (b *buyerSession) terms(t *testing.T, sellerKey string, n int) anp.DealTerms {
+	t.Helper()
+	accept := b.tr.Envelopes[n-1]
+	p := proposeBody()
+	return anp.DealTerms{
+		V: anp.Version, SessionID: b.id, Mode: p.Mode, SellerDomain: b.domain, SellerKey: sellerKey, BuyerKey: pubHex(b.key),
+		Item: p.Item, Quantity: p.Quantity, Terms: p.Terms, Price: agreedPrice,
+		TranscriptHead: mustHash(t, accept), TranscriptLen: uint64(n), AgreedAt: accept.TS, CreatedAt: b.clock.Now().UnixMilli(),
+	}
+}
+
+// signDeal signs terms as buyer (buyerKey) and seller (sellerKey).
+func signDeal(t *testing.T, terms anp.DealTerms, buyerKey, sellerKey ed25519.PrivateKey) *anp.Artifact {
+	t.Helper()
+	a := &anp.Artifact{Terms: terms}
+	if err := a.SignAsBuyer(buyerKey); err != nil {
+		t.Fatal(err)
+	}
+	if sellerKey != nil {
+		sig, err := a.SellerSignature(sellerKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.SellerSig = sig
+	}
+	return a
+}
+
+// commit sends the buyer-signed artifact as COMMIT and adds the seller's
+// CONFIRM signature.
+func (b *buyerSession) commit(t *testing.T, c *Client, a *anp.Artifact) {
+	t.Helper()
+	resp := b.relay(c, b.seal(anp.TypeCommit, anp.CommitBody{Artifact: a}))
+	if resp.Reply == nil || resp.Reply.Type != anp.TypeConfirm {
+		t.Fatalf("COMMIT answered with %+v, want CONFIRM", resp)
+	}
+	var cb anp.ConfirmBody
+	if err := resp.Reply.DecodeBody(&cb); err != nil {
+		t.Fatal(err)
+	}
+	a.SellerSig = cb.SellerSig
+}
+
+func TestNotaryRefusals(t *testing.T) {
+	e := newEnv(t, nil)
+	seller := e.addSeller("pans.anp")
+	identity := newKey(t)
+	c := e.client(identity)
+	b := negotiate(t, e, c, "pans.anp")
+	sk := pubHex(seller.key)
+	ctx := context.Background()
+	other := newKey(t)
+
+	mod := func(f func(*anp.DealTerms)) anp.DealTerms {
+		terms := b.terms(t, sk, 4)
+		f(&terms)
+		return terms
+	}
+	tests := []struct {
+		name   string
+		art    func() *anp.Artifact
+		client *Client
+		code   anp.Code
+	}{
+		{"wrong price", func() *anp.Artifact {
+			return signDeal(t, mod(func(d *anp.DealTerms) { d.Price.Amount = 7000 }), b.key, seller.key)
+		}, c, anp.CodeConflict},
+		{"transcript head mismatch", func() *anp.Artifact {
+			return signDeal(t, mod(func(d *anp.DealTerms) { d.TranscriptHead = mustHash(t, b.tr.Envelopes[2]) }), b.key, seller.key)
+		}, c, anp.CodeConflict},
+		{"head is not an ACCEPT", func() *anp.Artifact {
+			terms := b.terms(t, sk, 2) // the seller's COUNTER
+			return signDeal(t, terms, b.key, seller.key)
+		}, c, anp.CodeBadState},
+		{"transcript beyond what was witnessed", func() *anp.Artifact {
+			return signDeal(t, mod(func(d *anp.DealTerms) { d.TranscriptLen = 9 }), b.key, seller.key)
+		}, c, anp.CodeConflict},
+		{"different item", func() *anp.Artifact {
+			return signDeal(t, mod(func(d *anp.DealTerms) { d.Item = "gold pan" }), b.key, seller.key)
+		}, c, anp.CodeConflict},
+		{"different quantity", func() *anp.Artifact {
+			return signDeal(t, mod(func(d *anp.DealTerms) { d.Quantity = 20 }), b.key, seller.key)
+		}, c, anp.CodeConflict},
+		{"different terms", func() *anp.Artifact {
+			return signDeal(t, mod(func(d *anp.DealTerms) { d.Terms = map[string]string{"shipping": "express"} }), b.key, seller.key)
+		}, c, anp.CodeConflict},
+		{"agreed_at is not the ACCEPT time", func() *anp.Artifact {
+			return signDeal(t, mod(func(d *anp.DealTerms) { d.AgreedAt-- }), b.key, seller.key)
+		}, c, anp.CodeBadRequest},
+		{"buyer key is not the session key", func() *anp.Artifact {
+			return signDeal(t, mod(func(d *anp.DealTerms) { d.BuyerKey = pubHex(other) }), other, seller.key)
+		}, c, anp.CodeBadRequest},
+		{"seller key is not the bound key", func() *anp.Artifact {
+			return signDeal(t, mod(func(d *anp.DealTerms) { d.SellerKey = pubHex(other) }), b.key, other)
+		}, c, anp.CodeBadRequest},
+		{"no seller signature", func() *anp.Artifact { return signDeal(t, b.terms(t, sk, 4), b.key, nil) }, c, anp.CodeBadSignature},
+		{"seller signature forged", func() *anp.Artifact {
+			a := signDeal(t, b.terms(t, sk, 4), b.key, nil)
+			forged := *a
+			forged.Terms.SellerKey = pubHex(other)
+			sig, err := forged.SellerSignature(other)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a.SellerSig = sig
+			return a
+		}, c, anp.CodeBadSignature},
+		{"another identity's session", func() *anp.Artifact { return signDeal(t, b.terms(t, sk, 4), b.key, seller.key) },
+			e.client(newKey(t)), anp.CodeNotFound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := tc.client.Notarize(ctx, tc.art())
+			if anp.CodeOf(err) != tc.code {
+				t.Fatalf("Notarize: %v, want code %q", err, tc.code)
+			}
+		})
+	}
+	if size := e.srv.tree.size(); size != 0 {
+		t.Fatalf("refused artifacts reached the log: size %d", size)
+	}
+}
+
+func TestNotaryHappyPathIdempotenceAndLog(t *testing.T) {
+	e := newEnv(t, nil)
+	seller := e.addSeller("pans.anp")
+	identity := newKey(t)
+	c := NewClient(e.ts.URL, identity, ClientOptions{Now: e.clock.Now, RootKey: e.srv.RootKey()})
+	ctx := context.Background()
+
+	b := negotiate(t, e, c, "pans.anp")
+	a := signDeal(t, b.terms(t, pubHex(seller.key), 4), b.key, nil)
+	b.commit(t, c, a)
+	out, err := c.Notarize(ctx, a)
+	if err != nil {
+		t.Fatalf("Notarize: %v", err)
+	}
+	if err := anp.VerifyArtifact(out, anp.VerifyOptions{RootKey: e.srv.RootKey()}); err != nil {
+		t.Fatalf("notarised artifact does not verify offline: %v", err)
+	}
+	if out.Receipt.LeafIndex != 0 || out.Receipt.TreeHead.Size != 1 {
+		t.Fatalf("receipt leaf %d size %d, want 0 and 1", out.Receipt.LeafIndex, out.Receipt.TreeHead.Size)
+	}
+	l, _ := e.srv.directory.listing("pans.anp")
+	if l.Stats.Deals != 1 || l.Stats.Sessions != 1 || l.Stats.Score != 2.0/3.0 {
+		t.Fatalf("stats %+v, want 1 deal in 1 session, score 2/3", l.Stats)
+	}
+
+	// The same artifact again returns the stored result; another deal for
+	// the session is a conflict; the session takes no more envelopes.
+	again, err := c.Notarize(ctx, a)
+	if err != nil || again.Registry.Sig != out.Registry.Sig || again.Receipt.LeafIndex != 0 {
+		t.Fatalf("repeat Notarize: %v (sig equal %v)", err, err == nil && again.Registry.Sig == out.Registry.Sig)
+	}
+	changed := signDeal(t, b.terms(t, pubHex(seller.key), 4), b.key, seller.key)
+	changed.Terms.CreatedAt++
+	changed = signDeal(t, changed.Terms, b.key, seller.key)
+	if _, err := c.Notarize(ctx, changed); anp.CodeOf(err) != anp.CodeConflict {
+		t.Fatalf("a different artifact for a notarised session: %v, want conflict", err)
+	}
+	tok, _ := c.Token(ctx)
+	r := e.do(http.MethodPost, "/v1/relay/pans.anp", b.seal(anp.TypeQuery, anp.NoteBody{}), bearerHeader(tok))
+	if r.errCode() != anp.CodeBadState {
+		t.Fatalf("relay after notarisation: HTTP %d %s, want bad_state", r.status, r.body)
+	}
+
+	// A second deal grows the log consistently.
+	head1, err := c.LogHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2 := negotiate(t, e, c, "pans.anp")
+	a2 := signDeal(t, b2.terms(t, pubHex(seller.key), 4), b2.key, nil)
+	b2.commit(t, c, a2)
+	out2, err := c.Notarize(ctx, a2)
+	if err != nil || out2.Receipt.LeafIndex != 1 {
+		t.Fatalf("second Notarize: %v", err)
+	}
+	e.restart() // the tree is rebuilt from the ledger
+	c = NewClient(e.ts.URL, identity, ClientOptions{Now: e.clock.Now, RootKey: e.srv.RootKey()})
+	head2, err := c.LogHead(ctx)
+	if err != nil || head2.Size != 2 || head2.RootHash != out2.Receipt.TreeHead.RootHash {
+		t.Fatalf("head after restart %+v %v, want size 2 and the receipt's root", head2, err)
+	}
+	proof, err := c.Consistency(ctx, head1.Size, head2.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := anp.VerifyConsistency(head1, head2, proof); err != nil {
+		t.Fatalf("consistency 1 -> 2: %v", err)
+	}
+	if again, err := c.Notarize(ctx, a); err != nil || again.Registry.Sig != out.Registry.Sig {
+		t.Fatalf("Notarize after restart: %v", err)
+	}
+}
+
+func TestNotarizeClientRejectsWrongRoot(t *testing.T) {
+	e := newEnv(t, nil)
+	seller := e.addSeller("pans.anp")
+	identity := newKey(t)
+	c := e.client(identity)
+	b := negotiate(t, e, c, "pans.anp")
+	a := signDeal(t, b.terms(t, pubHex(seller.key), 4), b.key, nil)
+	b.commit(t, c, a)
+	pinned := NewClient(e.ts.URL, identity, ClientOptions{Now: e.clock.Now, RootKey: pubHex(newKey(t))})
+	if _, err := pinned.Notarize(context.Background(), a); anp.CodeOf(err) != anp.CodeBadSignature {
+		t.Fatalf("Notarize with a different pinned root: %v, want bad_signature", err)
+	}
+}

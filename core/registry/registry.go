@@ -1,0 +1,281 @@
+// Package registry is the ANP registry server and its Go client.
+//
+// The registry authenticates clients with a key-bound proof of work, binds
+// seller domains to permanent keys (control plane), stores seller-signed
+// endpoint records (data plane) and ranks them for discovery, relays buyer
+// envelopes to sellers while witnessing every session transcript, pushes
+// seller callbacks to buyers over an authenticated WebSocket, and notarises
+// deal artifacts into an RFC 9162 transparency log.
+package registry
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/rs/zerolog"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/store"
+)
+
+// Defaults of Config.
+const (
+	DefaultDifficulty         = 18
+	DefaultTokenTTL           = 15 * time.Minute
+	DefaultKeyLifetime        = 24 * time.Hour
+	DefaultSellerTimeout      = 10 * time.Second
+	DefaultMaxBodyBytes       = 256 << 10
+	DefaultRedeliveryInterval = 2 * time.Second
+)
+
+// Limits and windows the registry enforces.
+const (
+	challengeTTL       = 2 * time.Minute
+	maxChallenges      = 1 << 16
+	signedTSWindow     = 5 * time.Minute // bind requests and endpoint records
+	wsAuthWindow       = 2 * time.Minute
+	wsAuthDeadline     = 10 * time.Second
+	maxSellerResponse  = 256 << 10
+	defaultDiscover    = 10
+	maxDiscover        = 50
+	maxBatchLeaves     = 1024
+	operatorAuthPrefix = "Bearer "
+)
+
+// Config configures a registry Server. Zero values take the defaults above.
+type Config struct {
+	Root                  ed25519.PrivateKey // long-term root identity; signs key-chain entries
+	Ledger                store.Ledger       // durable state; nil => in memory
+	Nonces                store.Nonces       // replay memory; nil => in memory
+	Difficulty            int                // PoW bits demanded (default 18)
+	TokenTTL              time.Duration      // default 15m
+	KeyLifetime           time.Duration      // chain signing key rotation period, default 24h
+	OperatorToken         string             // bearer secret required to bind domains (control plane)
+	OpenEnrollment        bool               // dev/demo: domains may be bound without the operator token (first come)
+	AllowPrivateEndpoints bool               // dev: endpoint records may point at loopback/private/link-local
+	SellerTimeout         time.Duration      // per relayed request to a seller, default 10s
+	MaxBodyBytes          int64              // default 256 KiB; larger => 413
+	RedeliveryInterval    time.Duration      // WS callback redelivery until ACK, default 2s
+	Logger                zerolog.Logger
+	Now                   func() time.Time // default time.Now
+	SellerHTTP            *http.Client     // optional override for relaying; default is SSRF-guarded
+}
+
+// Server is a registry. Create it with New.
+type Server struct {
+	cfg        Config
+	log        zerolog.Logger
+	now        func() time.Time
+	ledger     store.Ledger
+	nonces     store.Nonces
+	keys       *keyChain
+	tree       *merkleLog
+	treeMu     sync.Mutex // serialises Ledger.Append with the tree append
+	challenges *challengeStore
+	sellerHTTP *http.Client
+	lookup     lookupFunc
+	sessions   keyedMutex // per-session serialisation of relay, callback, notary
+	domains    keyedMutex // per-domain serialisation of record updates
+	directory  *directory
+	hub        *hub
+	upgrader   *websocket.Upgrader
+	handler    http.Handler
+
+	stop      context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// New creates a registry: it loads (or creates) the key chain from the
+// Ledger, rebuilds the Merkle tree from the stored leaves, loads bindings,
+// records and statistics, restores undelivered callbacks, and starts the
+// callback redelivery loop. Call Close to stop it.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if len(cfg.Root) != ed25519.PrivateKeySize {
+		return nil, errors.New("registry: config needs the Ed25519 root key")
+	}
+	if cfg.Difficulty == 0 {
+		cfg.Difficulty = DefaultDifficulty
+	}
+	if cfg.Difficulty < 0 || cfg.Difficulty > 64 {
+		return nil, fmt.Errorf("registry: difficulty %d is outside 0..64 bits", cfg.Difficulty)
+	}
+	if cfg.TokenTTL <= 0 {
+		cfg.TokenTTL = DefaultTokenTTL
+	}
+	if cfg.KeyLifetime <= 0 {
+		cfg.KeyLifetime = DefaultKeyLifetime
+	}
+	if cfg.SellerTimeout <= 0 {
+		cfg.SellerTimeout = DefaultSellerTimeout
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.RedeliveryInterval <= 0 {
+		cfg.RedeliveryInterval = DefaultRedeliveryInterval
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Ledger == nil {
+		cfg.Ledger = newMemLedger()
+	}
+	if cfg.Nonces == nil {
+		cfg.Nonces = newMemNonces(cfg.Now)
+	}
+	s := &Server{
+		cfg:        cfg,
+		log:        cfg.Logger.With().Str("component", "registry").Logger(),
+		now:        cfg.Now,
+		ledger:     cfg.Ledger,
+		nonces:     cfg.Nonces,
+		tree:       newMerkleLog(),
+		challenges: newChallengeStore(),
+		sellerHTTP: cfg.SellerHTTP,
+		lookup:     defaultLookup,
+	}
+	if s.sellerHTTP == nil {
+		s.sellerHTTP = newSellerClient(cfg.AllowPrivateEndpoints)
+	}
+	var err error
+	if s.keys, err = loadKeyChain(ctx, cfg.Root, s.ledger, cfg.KeyLifetime, s.now); err != nil {
+		return nil, err
+	}
+	if err := s.rebuildTree(ctx); err != nil {
+		return nil, err
+	}
+	if s.directory, err = loadDirectory(ctx, s.ledger); err != nil {
+		return nil, err
+	}
+	if s.hub, err = newHub(ctx, s); err != nil {
+		return nil, err
+	}
+	s.upgrader = s.newUpgrader()
+	s.handler = s.routes()
+
+	runCtx, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.hub.redeliverLoop(runCtx, cfg.RedeliveryInterval)
+	}()
+	s.log.Info().Str("root_key", s.keys.rootHex[:12]).Uint64("log_size", s.tree.size()).Msg("registry started")
+	return s, nil
+}
+
+// rebuildTree replays the Ledger's leaves into the Merkle tree.
+func (s *Server) rebuildTree(ctx context.Context) error {
+	size, err := s.ledger.Size(ctx)
+	if err != nil {
+		return fmt.Errorf("registry: log size: %w", err)
+	}
+	for from := uint64(0); from < size; from += maxBatchLeaves {
+		to := min(from+maxBatchLeaves, size)
+		leaves, err := s.ledger.Leaves(ctx, from, to)
+		if err != nil {
+			return fmt.Errorf("registry: read log leaves [%d, %d): %w", from, to, err)
+		}
+		for _, leaf := range leaves {
+			if _, err := s.tree.appendLeaf(leaf); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+anp.RouteChallenge, s.handleChallenge)
+	mux.HandleFunc("POST "+anp.RouteToken, s.handleToken)
+	mux.HandleFunc("GET "+anp.RouteKeys, s.handleKeys)
+	mux.HandleFunc("POST "+anp.RouteDomains, s.handleBind)
+	mux.HandleFunc("GET "+anp.RouteDomain, s.handleGetDomain)
+	mux.HandleFunc("POST "+anp.RouteRecords, s.handlePublishRecord)
+	mux.HandleFunc("GET "+anp.RouteDiscover, s.handleDiscover)
+	mux.HandleFunc("GET "+anp.RouteListing, s.handleListing)
+	mux.HandleFunc("POST "+anp.RouteRelay, s.handleRelay)
+	mux.HandleFunc("POST "+anp.RouteCallbacks, s.handleCallback)
+	mux.HandleFunc("POST "+anp.RouteNotary, s.handleNotary)
+	mux.HandleFunc("GET "+anp.RouteLogHead, s.handleLogHead)
+	mux.HandleFunc("GET "+anp.RouteConsistency, s.handleConsistency)
+	mux.HandleFunc("GET "+anp.RouteInclusion, s.handleInclusion)
+	mux.HandleFunc("GET "+anp.RouteWS, s.handleWS)
+	mux.HandleFunc("GET "+anp.RouteHealth, func(w http.ResponseWriter, r *http.Request) {
+		s.writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, anp.Errorf(anp.CodeNotFound, "no route for %s %s", r.Method, r.URL.Path))
+	})
+	return s.withRecover(mux)
+}
+
+// Handler returns the registry's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// NewHTTPServer returns an http.Server for the registry with conservative
+// timeouts and header limits. Its error log goes to the configured logger.
+func (s *Server) NewHTTPServer(addr string) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           s.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          log.New(s.log.With().Str("source", "http").Logger(), "", 0),
+	}
+}
+
+// RootKey returns the registry's root public key as hex.
+func (s *Server) RootKey() string { return s.keys.rootHex }
+
+// Close closes every WebSocket connection and stops background work. It
+// does not close the Ledger, which the caller owns.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		s.stop()
+		s.hub.close()
+		s.wg.Wait()
+		s.log.Info().Msg("registry stopped")
+	})
+	return nil
+}
+
+// signer returns a signing function with the current chain key and its entry.
+func (s *Server) signer(ctx context.Context) (func(anp.Purpose, any) (string, error), anp.KeyEntry, error) {
+	priv, entry, err := s.keys.current(ctx)
+	if err != nil {
+		return nil, anp.KeyEntry{}, err
+	}
+	return anp.Signer(priv), entry, nil
+}
+
+// handleKeys publishes the root key and the key chain.
+func (s *Server) handleKeys(w http.ResponseWriter, r *http.Request) {
+	if _, _, err := s.keys.current(r.Context()); err != nil { // rotate if due
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, anp.KeysResponse{RootKey: s.keys.rootHex, Chain: s.keys.chain()})
+}
+
+// checkSignedTS refuses a signed timestamp more than window away from now.
+func (s *Server) checkSignedTS(what string, ts int64, window time.Duration) error {
+	now, w := s.now().UnixMilli(), window.Milliseconds()
+	if ts > now+w || ts < now-w {
+		return anp.Errorf(anp.CodeExpired, "%s timestamp %s is more than %s away from the registry clock %s",
+			what, time.UnixMilli(ts).UTC().Format(time.RFC3339), window, time.UnixMilli(now).UTC().Format(time.RFC3339))
+	}
+	return nil
+}

@@ -1,0 +1,217 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+)
+
+// newSellerClient returns the HTTP client that relays to sellers: no
+// redirects, no proxy, and (unless private endpoints are allowed) a dialer
+// that refuses guarded addresses whatever a name resolved to.
+func newSellerClient(allowPrivate bool) *http.Client {
+	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	if !allowPrivate {
+		d.Control = guardedDialControl
+	}
+	tr := &http.Transport{
+		Proxy:                  nil,
+		DialContext:            d.DialContext,
+		ForceAttemptHTTP2:      true,
+		MaxIdleConns:           100,
+		MaxIdleConnsPerHost:    16,
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    5 * time.Second,
+		MaxResponseHeaderBytes: 16 << 10,
+	}
+	return &http.Client{
+		Transport:     tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// handleRelay forwards a buyer envelope to the seller and witnesses both the
+// envelope and the seller's reply.
+func (s *Server) handleRelay(w http.ResponseWriter, r *http.Request) {
+	buyer, err := s.authenticate(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	domain, err := pathDomain(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	data, err := s.readBody(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	env, err := anp.DecodeEnvelope(data)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	resp, err := s.relay(r.Context(), buyer, domain, env)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if resp.Pending {
+		status = http.StatusAccepted
+	}
+	s.writeJSON(w, status, resp)
+}
+
+// relay runs the witness checks, forwards env and witnesses the reply.
+func (s *Server) relay(ctx context.Context, buyer, domain string, env *anp.Envelope) (*anp.RelayResponse, error) {
+	if !anp.BuyerMayAsk(env.Type) {
+		return nil, anp.Errorf(anp.CodeForbidden, "a buyer may not send %s", env.Type)
+	}
+	listing, ok := s.directory.listing(domain)
+	if !ok {
+		return nil, anp.Errorf(anp.CodeNotFound, "no seller listed as %s", domain)
+	}
+	unlock := s.sessions.lock(env.Session)
+	defer unlock()
+	ws, err := s.loadSession(ctx, env.Session)
+	if err != nil {
+		return nil, err
+	}
+	if env.Type == anp.TypePropose {
+		if ws != nil {
+			return nil, anp.Errorf(anp.CodeConflict, "session %s already exists: open a new session with a fresh id", env.Session)
+		}
+		var body anp.ProposeBody
+		if err := env.DecodeBody(&body); err != nil {
+			return nil, err
+		}
+		if !listing.Record.Record.Supports(body.Mode) {
+			return nil, anp.Errorf(anp.CodeRefused, "%s does not negotiate in %s", domain, body.Mode)
+		}
+		ws = &witnessSession{ID: env.Session, Domain: domain, Buyer: buyer, BuyerKey: env.From, SellerKey: listing.Binding.Key}
+	} else {
+		if ws == nil || ws.Buyer != buyer {
+			return nil, anp.Errorf(anp.CodeNotFound, "session %s not found", env.Session)
+		}
+		if ws.Domain != domain {
+			return nil, anp.Errorf(anp.CodeBadRequest, "session %s is with %s, not %s", env.Session, ws.Domain, domain)
+		}
+		if err := ws.open(); err != nil {
+			return nil, err
+		}
+	}
+	h, err := ws.Transcript.Check(env, ws.expectBuyer(s.now()))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.recordNonce(ctx, env); err != nil {
+		return nil, err
+	}
+	path, _ := anp.SellerPathFor(env.Type)
+	reply, pending, err := s.forward(ctx, domain, listing.Record.Record.Endpoint, path, env)
+	if err != nil {
+		return nil, err
+	}
+	// The seller took the envelope: it is part of the transcript now.
+	events := []witnessEvent{ws.witness(env, h)}
+	var replyErr error
+	if !pending {
+		var ev witnessEvent
+		if _, ev, replyErr = s.witnessSeller(ctx, ws, reply, true); replyErr == nil {
+			events = append(events, ev)
+		}
+	}
+	if err := s.saveSession(ctx, ws); err != nil {
+		return nil, err
+	}
+	s.countEvents(ctx, domain, events...)
+	if replyErr != nil {
+		return nil, anp.Errorf(anp.CodeUnavailable, "%s took envelope seq %d but its reply was refused: %s", domain, env.Seq, replyErr.Error())
+	}
+	if pending {
+		return &anp.RelayResponse{Pending: true}, nil
+	}
+	return &anp.RelayResponse{Reply: reply}, nil
+}
+
+// forward POSTs env to the seller route and returns its reply, or pending
+// when the seller answered 202 and will call back. Only the envelope is sent:
+// no token, buyer identity or buyer header ever reaches the seller.
+func (s *Server) forward(ctx context.Context, domain, endpoint, path string, env *anp.Envelope) (*anp.Envelope, bool, error) {
+	body, err := json.Marshal(env)
+	if err != nil {
+		return nil, false, fmt.Errorf("registry: encode envelope: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.SellerTimeout)
+	defer cancel()
+	target := strings.TrimRight(endpoint, "/") + path
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
+	if err != nil {
+		return nil, false, anp.Errorf(anp.CodeUnavailable, "seller %s has an unusable endpoint: %v", domain, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "clinch-registry/1")
+	resp, err := s.sellerHTTP.Do(req)
+	if err != nil {
+		return nil, false, anp.Errorf(anp.CodeUnavailable, "seller %s could not be reached: %v", domain, unwrapURLError(err))
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxSellerResponse+1))
+	if err != nil {
+		return nil, false, anp.Errorf(anp.CodeUnavailable, "seller %s: reading the response: %v", domain, err)
+	}
+	if len(data) > maxSellerResponse {
+		return nil, false, anp.Errorf(anp.CodeUnavailable, "seller %s answered with more than %d bytes", domain, maxSellerResponse)
+	}
+	switch resp.StatusCode {
+	case http.StatusOK:
+		var rr anp.RelayResponse
+		if err := anp.DecodeStrict(data, &rr); err != nil {
+			return nil, false, anp.Errorf(anp.CodeUnavailable, "seller %s answered with a malformed body: %v", domain, err)
+		}
+		if rr.Reply == nil {
+			if rr.Pending {
+				return nil, true, nil
+			}
+			return nil, false, anp.Errorf(anp.CodeUnavailable, "seller %s answered 200 without a reply", domain)
+		}
+		return rr.Reply, false, nil
+	case http.StatusAccepted:
+		return nil, true, nil
+	}
+	var eb anp.ErrorBody
+	if err := anp.DecodeStrict(data, &eb); err == nil && eb.Error != nil {
+		return nil, false, anp.Errorf(anp.CodeUnavailable, "seller %s refused the envelope: %s: %s", domain, eb.Error.Code, truncate(eb.Error.Message, 500))
+	}
+	return nil, false, anp.Errorf(anp.CodeUnavailable, "seller %s answered HTTP %d", domain, resp.StatusCode)
+}
+
+// unwrapURLError drops the *url.Error wrapper that repeats method and URL.
+func unwrapURLError(err error) error {
+	if ue, ok := err.(interface{ Unwrap() error }); ok {
+		if inner := ue.Unwrap(); inner != nil {
+			return inner
+		}
+	}
+	return err
+}
+
+// truncate shortens s to at most n bytes for messages that quote a peer.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,266 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+)
+
+func TestRelayRoundTripAndBuyerPrivacy(t *testing.T) {
+	e := newEnv(t, nil)
+	seller := e.addSeller("pans.anp")
+	identity := newKey(t)
+	c := e.client(identity)
+	b := newBuyerSession(t, e.clock, "pans.anp")
+
+	propose := b.seal(anp.TypePropose, proposeBody())
+	resp := b.relay(c, propose)
+	if resp.Reply == nil || resp.Reply.Type != anp.TypeCounter {
+		t.Fatalf("reply %+v, want a COUNTER", resp)
+	}
+	// The reply is the seller's and chains to the buyer's envelope.
+	if _, err := anp.VerifyChain(b.tr.Envelopes); err != nil {
+		t.Fatalf("buyer transcript does not verify: %v", err)
+	}
+	if resp.Reply.From != pubHex(seller.key) {
+		t.Fatalf("reply from %s, want the seller key", resp.Reply.From)
+	}
+
+	counter := b.seal(anp.TypeCounter, anp.OfferBody{Price: anp.Money{Amount: 8000, Currency: "USD"}, Turn: 2})
+	resp = b.relay(c, counter)
+	if resp.Reply == nil || resp.Reply.Type != anp.TypeAccept {
+		t.Fatalf("reply %+v, want an ACCEPT", resp)
+	}
+	if n := e.witnessLen(b.id); n != 4 {
+		t.Fatalf("registry witnessed %d envelopes, want 4", n)
+	}
+	ws, _ := e.srv.loadSession(context.Background(), b.id)
+	if ws.Transcript.Head != b.tr.Head || ws.Buyer != pubHex(identity) || ws.BuyerKey != pubHex(b.key) {
+		t.Fatalf("witness record disagrees with the buyer: head %s vs %s", ws.Transcript.Head, b.tr.Head)
+	}
+
+	// Buyer privacy: the seller saw exactly the envelope, on the right
+	// routes, and no token, identity or buyer header.
+	seller.mu.Lock()
+	defer seller.mu.Unlock()
+	if len(seller.paths) != 2 || seller.paths[0] != anp.SellerHandshake || seller.paths[1] != anp.SellerCounter {
+		t.Fatalf("seller routes %v", seller.paths)
+	}
+	allowed := map[string]bool{"Content-Type": true, "Accept": true, "User-Agent": true, "Content-Length": true, "Accept-Encoding": true}
+	for i, h := range seller.headers {
+		for k := range h {
+			if !allowed[k] {
+				t.Errorf("request %d carried header %s to the seller", i, k)
+			}
+		}
+		if strings.Contains(string(seller.bodies[i]), pubHex(identity)) {
+			t.Errorf("request %d leaked the buyer identity key", i)
+		}
+		got, err := anp.DecodeEnvelope(seller.bodies[i])
+		if err != nil {
+			t.Fatalf("seller body %d is not a strict envelope: %v", i, err)
+		}
+		if h1, _ := got.Hash(); h1 != mustHash(t, b.tr.Envelopes[2*i]) {
+			t.Errorf("seller body %d is not the buyer's envelope", i)
+		}
+	}
+	st, _ := e.srv.directory.listing("pans.anp")
+	if st.Stats.Sessions != 1 {
+		t.Errorf("stats sessions %d, want 1", st.Stats.Sessions)
+	}
+}
+
+func mustHash(t testing.TB, e *anp.Envelope) string {
+	t.Helper()
+	h, err := e.Hash()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// sealRaw signs an envelope exactly as given (any nonce, seq or prev).
+func sealRaw(t testing.TB, key []byte, env anp.Envelope) *anp.Envelope {
+	t.Helper()
+	env.Sig = ""
+	sig, err := anp.Sign(key, anp.PurposeEnvelope, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.Sig = sig
+	return &env
+}
+
+func TestRelayWitnessRefusals(t *testing.T) {
+	e := newEnv(t, nil)
+	e.addSeller("pans.anp")
+	e.addSeller("pots.anp")
+	identity := newKey(t)
+	c := e.client(identity)
+	tok := e.token(identity)
+	b := newBuyerSession(t, e.clock, "pans.anp")
+	b.relay(c, b.seal(anp.TypePropose, proposeBody())) // seq 1, 2
+	accepted := b.seal(anp.TypeCounter, anp.OfferBody{Price: anp.Money{Amount: 8500, Currency: "USD"}, Turn: 2})
+	b.relay(c, accepted) // seq 3, 4
+	stranger := e.token(newKey(t))
+
+	next := func() *anp.Envelope { return b.seal(anp.TypeQuery, anp.NoteBody{Message: "colour?"}) }
+	tests := []struct {
+		name   string
+		env    func() *anp.Envelope
+		domain string
+		token  string
+		status int
+		code   anp.Code
+	}{
+		{"body altered after signing", func() *anp.Envelope {
+			env := next()
+			env.Body = json.RawMessage(`{"message":"tampered"}`)
+			return env
+		}, "", "", 401, anp.CodeBadSignature},
+		{"signed by another key", func() *anp.Envelope {
+			env := *next()
+			env.From = pubHex(newKey(t))
+			return sealRaw(t, newKey(t), env)
+		}, "", "", 401, anp.CodeBadSignature},
+		{"replayed envelope", func() *anp.Envelope { return accepted }, "", "", 409, anp.CodeReplay},
+		{"seq skipped", func() *anp.Envelope {
+			env := *next()
+			env.Seq = 7
+			return sealRaw(t, b.key, env)
+		}, "", "", 409, anp.CodeOutOfOrder},
+		{"wrong prev", func() *anp.Envelope {
+			env := *next()
+			env.Prev = strings.Repeat("ab", 32)
+			return sealRaw(t, b.key, env)
+		}, "", "", 409, anp.CodeOutOfOrder},
+		{"expired", func() *anp.Envelope {
+			env, err := anp.Seal(b.key, anp.EnvelopeSpec{Type: anp.TypeQuery, Session: b.id, Seq: b.tr.NextSeq(), Prev: b.tr.Head, To: b.domain,
+				Body: anp.NoteBody{}, Now: e.clock.Now().Add(-time.Hour)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return env
+		}, "", "", 410, anp.CodeExpired},
+		{"addressed to another seller", func() *anp.Envelope {
+			env := *next()
+			env.To = "pots.anp"
+			return sealRaw(t, b.key, env)
+		}, "", "", 400, anp.CodeBadRequest},
+		{"relayed to another seller", next, "pots.anp", "", 400, anp.CodeBadRequest},
+		{"buyer may not ACCEPT", func() *anp.Envelope {
+			return b.seal(anp.TypeAccept, anp.OfferBody{Price: anp.Money{Amount: 1, Currency: "USD"}, Turn: 2})
+		}, "", "", 403, anp.CodeForbidden},
+		{"another identity's session", next, "", stranger, 404, anp.CodeNotFound},
+		{"unknown seller", next, "nobody.anp", "", 404, anp.CodeNotFound},
+		{"session id reused by PROPOSE", func() *anp.Envelope {
+			env := *b.seal(anp.TypePropose, proposeBody())
+			env.Seq, env.Prev = 1, ""
+			return sealRaw(t, b.key, env)
+		}, "", "", 409, anp.CodeConflict},
+		{"nonce reused in a new session", func() *anp.Envelope {
+			fresh := newBuyerSession(t, e.clock, "pans.anp")
+			env := *fresh.seal(anp.TypePropose, proposeBody())
+			env.From = pubHex(b.key)
+			env.Nonce = accepted.Nonce
+			return sealRaw(t, b.key, env)
+		}, "", "", 409, anp.CodeReplay},
+		{"unsupported mode", func() *anp.Envelope {
+			fresh := newBuyerSession(t, e.clock, "pans.anp")
+			p := proposeBody()
+			p.Mode = anp.ModeB
+			return fresh.seal(anp.TypePropose, p)
+		}, "", "", 422, anp.CodeRefused},
+		{"unknown field", nil, "", "", 400, anp.CodeBadRequest},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			domain, token := tc.domain, tc.token
+			if domain == "" {
+				domain = "pans.anp"
+			}
+			if token == "" {
+				token = tok
+			}
+			var body any
+			if tc.env != nil {
+				body = tc.env()
+			} else {
+				data, _ := json.Marshal(next())
+				body = strings.Replace(string(data), `{"v":1`, `{"extra":1,"v":1`, 1)
+			}
+			before := e.witnessLen(b.id)
+			r := e.do(http.MethodPost, "/v1/relay/"+domain, body, bearerHeader(token))
+			if r.status != tc.status || r.errCode() != tc.code {
+				t.Fatalf("HTTP %d code %q (%s), want %d %q", r.status, r.errCode(), r.body, tc.status, tc.code)
+			}
+			if after := e.witnessLen(b.id); after != before {
+				t.Fatalf("witness transcript changed from %d to %d envelopes", before, after)
+			}
+		})
+	}
+	// After all refusals the session still works.
+	if resp := b.relay(c, next()); resp.Reply == nil || resp.Reply.Type != anp.TypeInform {
+		t.Fatalf("session after refusals: %+v", resp)
+	}
+}
+
+func TestRelaySellerFailures(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.SellerTimeout = 300 * time.Millisecond })
+	seller := e.addSeller("pans.anp")
+	c := e.client(newKey(t))
+	ctx := context.Background()
+	forger := newSellerStub(t, e.clock, "pans.anp") // a key not bound to the domain
+
+	tests := []struct {
+		name        string
+		respond     func(w http.ResponseWriter, path string, env *anp.Envelope)
+		wantMessage string
+		witnessed   int // envelopes the registry keeps after the attempt
+	}{
+		{"seller error body", func(w http.ResponseWriter, _ string, _ *anp.Envelope) {
+			writeStubError(w, http.StatusConflict, anp.Errorf(anp.CodeBadState, "out of stock"))
+		}, "out of stock", 0},
+		{"seller timeout", func(w http.ResponseWriter, _ string, env *anp.Envelope) {
+			time.Sleep(time.Second)
+		}, "could not be reached", 0},
+		{"seller redirect is not followed", func(w http.ResponseWriter, _ string, _ *anp.Envelope) {
+			w.Header().Set("Location", "http://127.0.0.1:1/elsewhere")
+			w.WriteHeader(http.StatusTemporaryRedirect)
+		}, "HTTP 307", 0},
+		{"seller response too large", func(w http.ResponseWriter, _ string, _ *anp.Envelope) {
+			_, _ = w.Write([]byte(strings.Repeat(" ", maxSellerResponse+10)))
+		}, "more than", 0},
+		{"seller reply forged", func(w http.ResponseWriter, _ string, env *anp.Envelope) {
+			forger.answer(w, env, anp.TypeCounter, anp.OfferBody{Price: stubPrice, Turn: 1})
+		}, "reply was refused", 1},
+		{"seller reply of a buyer type", func(w http.ResponseWriter, _ string, env *anp.Envelope) {
+			seller.answer(w, env, anp.TypeCommit, anp.NoteBody{})
+		}, "may not send COMMIT", 1},
+		{"seller answers later", func(w http.ResponseWriter, _ string, _ *anp.Envelope) {
+			w.WriteHeader(http.StatusAccepted)
+		}, "", 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			seller.setRespond(tc.respond)
+			b := newBuyerSession(t, e.clock, "pans.anp")
+			resp, err := c.Relay(ctx, "pans.anp", b.seal(anp.TypePropose, proposeBody()))
+			if tc.wantMessage == "" {
+				if err != nil || !resp.Pending {
+					t.Fatalf("Relay: %+v %v, want pending", resp, err)
+				}
+			} else if anp.CodeOf(err) != anp.CodeUnavailable || !strings.Contains(err.Error(), tc.wantMessage) {
+				t.Fatalf("Relay: %v, want unavailable mentioning %q", err, tc.wantMessage)
+			}
+			if n := e.witnessLen(b.id); n != tc.witnessed {
+				t.Fatalf("registry witnessed %d envelopes, want %d", n, tc.witnessed)
+			}
+		})
+	}
+}

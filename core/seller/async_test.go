@@ -1,0 +1,159 @@
+package seller
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+)
+
+// asyncNode starts an async node whose callbacks go to a stub registry.
+func asyncNode(t *testing.T, delay time.Duration) (*Node, *buyer, *stubRegistry) {
+	t.Helper()
+	reg := newStubRegistry(t)
+	n, srv := newTestNode(t, func(c *Config) {
+		c.Async = true
+		c.AsyncDelay = delay
+		c.Registry = &httpRegistry{base: reg.srv.URL, identity: sellerKey}
+	})
+	n.retryMin, n.retryMax = 5*time.Millisecond, 20*time.Millisecond
+	return n, newBuyer(t, srv.URL), reg
+}
+
+// awaitCallback waits for the next callback the registry received.
+func awaitCallback(t *testing.T, reg *stubRegistry) *anp.Envelope {
+	t.Helper()
+	select {
+	case env := <-reg.arrived:
+		return env
+	case <-time.After(10 * time.Second):
+		t.Fatal("no callback arrived")
+		return nil
+	}
+}
+
+func TestAsyncCountersArriveThroughCallbacks(t *testing.T) {
+	n, b, reg := asyncNode(t, 10*time.Millisecond)
+	reg.failFirst = 2 // the first two deliveries fail and are retried
+	if got := b.send(anp.TypePropose, propose("Dutch oven", nil)); got.Type != anp.TypeCounter {
+		t.Fatalf("PROPOSE stays synchronous, got %s", got.Type)
+	}
+	env := b.seal(anp.TypeCounter, counter(7000, 2))
+	if r := b.post(anp.SellerCounter, env); r.status != http.StatusAccepted || !r.pend || r.reply != nil {
+		t.Fatalf("async COUNTER: %d %+v", r.status, r)
+	}
+	b.record(env)
+	// While the answer is outstanding: no new offer, and a retransmission is pending again.
+	if r := b.post(anp.SellerCounter, b.seal(anp.TypeCounter, counter(7100, 3))); r.status != 409 || r.err.Code != anp.CodeBadState {
+		t.Fatalf("COUNTER while pending: %d %+v", r.status, r.err)
+	}
+	cb := awaitCallback(t, reg)
+	b.accept(cb) // seller-signed, to the buyer key, chained to the COUNTER
+	if o := offerOf(t, cb); cb.Type != anp.TypeCounter || o.Price != usd(9500) || o.Turn != 2 {
+		t.Fatalf("callback %s %+v", cb.Type, o)
+	}
+	if attempts, delivered := reg.counts(); attempts != 3 || delivered != 1 {
+		t.Fatalf("%d attempts, %d delivered; want 3 and 1", attempts, delivered)
+	}
+	// The answered COUNTER retransmitted gets the answer synchronously.
+	if r := b.post(anp.SellerCounter, env); r.status != 200 || r.reply.Sig != cb.Sig {
+		t.Fatalf("retransmission after the answer: %d", r.status)
+	}
+
+	for i, offer := range []int64{8000, 8500} {
+		e := b.seal(anp.TypeCounter, counter(offer, 3+i))
+		if r := b.post(anp.SellerCounter, e); r.status != http.StatusAccepted {
+			t.Fatalf("COUNTER %d: %d %+v", 3+i, r.status, r.err)
+		}
+		b.record(e)
+		b.accept(awaitCallback(t, reg))
+	}
+	acc := b.tr.Last()
+	if acc.Type != anp.TypeAccept || offerOf(t, acc).Price != usd(8500) {
+		t.Fatalf("last callback %s %+v, want ACCEPT at 85.00 USD", acc.Type, offerOf(t, acc))
+	}
+	// COMMIT stays synchronous.
+	if got := b.send(anp.TypeCommit, anp.CommitBody{Artifact: b.artifactFor(acc, propose("Dutch oven", nil))}); got.Type != anp.TypeConfirm {
+		t.Fatalf("COMMIT answered %s", got.Type)
+	}
+	if v, _ := n.Session(b.session); v.State != StateSigned {
+		t.Fatalf("state %s", v.State)
+	}
+}
+
+func TestAsyncCancelWhilePendingDropsTheAnswer(t *testing.T) {
+	n, b, reg := asyncNode(t, 50*time.Millisecond)
+	b.send(anp.TypePropose, propose("kettle", nil))
+	env := b.seal(anp.TypeCounter, counter(7000, 2))
+	if r := b.post(anp.SellerCounter, env); r.status != http.StatusAccepted {
+		t.Fatalf("COUNTER: %d", r.status)
+	}
+	b.record(env)
+	if ack := b.send(anp.TypeCancel, anp.NoteBody{}); ack.Type != anp.TypeInform {
+		t.Fatalf("CANCEL answered %s", ack.Type)
+	}
+	time.Sleep(100 * time.Millisecond) // past the delay: the worker runs and finds the session cancelled
+	n.Close()
+	if attempts, _ := reg.counts(); attempts != 0 {
+		t.Fatalf("%d callbacks for a cancelled session", attempts)
+	}
+}
+
+func TestCloseStopsAsyncWorkers(t *testing.T) {
+	n, b, reg := asyncNode(t, time.Hour)
+	b.send(anp.TypePropose, propose("kettle", nil))
+	if r := b.post(anp.SellerCounter, b.seal(anp.TypeCounter, counter(7000, 2))); r.status != http.StatusAccepted {
+		t.Fatalf("COUNTER: %d", r.status)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if attempts, _ := reg.counts(); attempts != 0 {
+		t.Fatalf("%d callbacks after Close", attempts)
+	}
+	b2 := newBuyer(t, b.url)
+	b2.send(anp.TypePropose, propose("kettle", nil))
+	if r := b2.post(anp.SellerCounter, b2.seal(anp.TypeCounter, counter(7000, 2))); r.status != http.StatusServiceUnavailable || r.err.Code != anp.CodeUnavailable {
+		t.Fatalf("COUNTER after Close: %d %+v", r.status, r.err)
+	}
+	if v, _ := n.Session(b2.session); v.Turn != 1 {
+		t.Fatalf("a refused COUNTER moved the session to turn %d", v.Turn)
+	}
+}
+
+func TestAsyncPolicyFailureInforms(t *testing.T) {
+	reg := newStubRegistry(t)
+	n, srv := newTestNode(t, func(c *Config) {
+		c.Async = true
+		c.Registry = &httpRegistry{base: reg.srv.URL, identity: sellerKey}
+		c.Policy = funcPolicy{
+			open: func(SessionView, anp.ProposeBody) (Decision, error) {
+				return Decision{Action: ActionCounter, Price: usd(10000)}, nil
+			},
+			respond: func(SessionView, anp.Money) (Decision, error) {
+				return Decision{Action: ActionAccept, Price: usd(99999)}, nil // above the offer: invalid
+			},
+		}
+	})
+	b := newBuyer(t, srv.URL)
+	b.send(anp.TypePropose, propose("kettle", nil))
+	env := b.seal(anp.TypeCounter, counter(7000, 2))
+	if r := b.post(anp.SellerCounter, env); r.status != http.StatusAccepted {
+		t.Fatalf("COUNTER: %d", r.status)
+	}
+	b.record(env)
+	cb := awaitCallback(t, reg)
+	b.accept(cb)
+	if cb.Type != anp.TypeInform || noteOf(t, cb).Reason != "error" {
+		t.Fatalf("callback %s %+v, want INFORM with reason error", cb.Type, noteOf(t, cb))
+	}
+	if v, _ := n.Session(b.session); v.State != StateOpen || v.Turn != 2 {
+		t.Fatalf("session %+v, want OPEN at turn 2", v)
+	}
+	// The next offer is at turn 3.
+	e3 := b.seal(anp.TypeCounter, counter(7100, 3))
+	if r := b.post(anp.SellerCounter, e3); r.status != http.StatusAccepted {
+		t.Fatalf("COUNTER at turn 3: %d %+v", r.status, r.err)
+	}
+}

@@ -1,0 +1,94 @@
+package seller
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+)
+
+// steadyPolicy always asks the same price, so a session never ends.
+var steadyPolicy = funcPolicy{
+	open: func(SessionView, anp.ProposeBody) (Decision, error) {
+		return Decision{Action: ActionCounter, Price: usd(10000)}, nil
+	},
+	respond: func(SessionView, anp.Money) (Decision, error) {
+		return Decision{Action: ActionCounter, Price: usd(10000)}, nil
+	},
+}
+
+// BenchmarkCounterRoundTrip measures one buyer COUNTER through the
+// handler over loopback HTTP: the buyer seals it, the node verifies it,
+// decides and seals a reply, and the buyer verifies the reply.
+func BenchmarkCounterRoundTrip(b *testing.B) {
+	_, srv := newTestNode(b, func(c *Config) { c.Policy = steadyPolicy })
+	var by *buyer
+	turn := 0
+	fresh := func() {
+		by = newBuyer(b, srv.URL)
+		by.send(anp.TypePropose, propose("kettle", nil))
+		turn = 1
+	}
+	fresh()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if turn >= MaxTranscript/2-2 {
+			b.StopTimer()
+			fresh()
+			b.StartTimer()
+		}
+		turn++
+		env := by.seal(anp.TypeCounter, counter(8000, turn))
+		r := by.post(anp.SellerCounter, env)
+		if r.status != http.StatusOK {
+			b.Fatalf("status %d %+v", r.status, r.err)
+		}
+		by.record(env)
+		by.accept(r.reply)
+	}
+}
+
+// BenchmarkProposeRoundTrip measures opening a session over loopback HTTP.
+func BenchmarkProposeRoundTrip(b *testing.B) {
+	_, srv := newTestNode(b, nil)
+	by := newBuyer(b, srv.URL)
+	body := propose("kettle", nil)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		by.session = anp.NewSessionID()
+		by.tr = anp.Transcript{}
+		if r := by.post(anp.SellerHandshake, by.seal(anp.TypePropose, body)); r.status != http.StatusOK {
+			b.Fatalf("status %d %+v", r.status, r.err)
+		}
+	}
+}
+
+func BenchmarkOpenCredential(b *testing.B) {
+	pub, priv := DeriveBoxKey(sellerKey)
+	session := anp.NewSessionID()
+	sealed := sealCredential(b, pub, session, testDomain, "MEMBER-4471-GOLD")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := OpenCredential(priv, pub, sealed, session, testDomain); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkCurveRespond(b *testing.B) {
+	p := &CurvePolicy{List: usd(10000), Floor: usd(8000), Exponent: 0.6, MaxTurns: 8}
+	ask := usd(9500)
+	v := SessionView{Quantity: 1, Currency: "USD", Turn: 4, LastAsk: &ask}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := p.Respond(ctx, v, usd(7000)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,254 @@
+package seller
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/rs/zerolog"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+)
+
+// MaxConfigBytes bounds a seller config file.
+const MaxConfigBytes = 1 << 20
+
+// FileConfig is the JSON config file of the `clinch-mcp seller --config FILE`
+// daemon. Unknown fields are rejected. Money amounts are decimal strings in
+// major units of PolicyConfig.Currency ("85" or "85.50"). The identity key
+// is read from KeyFile by the caller, never from this file.
+type FileConfig struct {
+	Domain        string       `json:"domain"`
+	KeyFile       string       `json:"key_file"`
+	Registry      string       `json:"registry"` // registry base URL
+	Listen        string       `json:"listen"`   // host:port the node listens on
+	Endpoint      string       `json:"endpoint"` // public base URL published in the endpoint record
+	OperatorToken string       `json:"operator_token,omitempty"`
+	DisplayName   string       `json:"display_name,omitempty"`
+	Categories    []string     `json:"categories"`
+	Capabilities  []string     `json:"capabilities,omitempty"`
+	Modes         []string     `json:"modes,omitempty"` // default ["ANP/C"]
+	Async         bool         `json:"async,omitempty"`
+	Demo          bool         `json:"demo,omitempty"`
+	PolicyConfig  PolicyConfig `json:"policy"`
+}
+
+// PolicyConfig is the "policy" object of a FileConfig: a CurvePolicy in
+// decimal major units.
+type PolicyConfig struct {
+	Currency          string   `json:"currency"`
+	List              string   `json:"list"`
+	Floor             string   `json:"floor"`
+	Exponent          float64  `json:"exponent,omitempty"`
+	MaxTurns          int      `json:"max_turns,omitempty"`
+	RequireCredential bool     `json:"require_credential,omitempty"`
+	Items             []string `json:"items,omitempty"`
+	Pitch             string   `json:"pitch,omitempty"`
+}
+
+// LoadFileConfig reads and checks a seller config file.
+func LoadFileConfig(path string) (*FileConfig, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("seller: config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxConfigBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("seller: config %s: %w", path, err)
+	}
+	if len(data) > MaxConfigBytes {
+		return nil, fmt.Errorf("seller: config %s is larger than %d bytes", path, MaxConfigBytes)
+	}
+	fc, err := ParseFileConfig(data)
+	if err != nil {
+		return nil, fmt.Errorf("seller: config %s: %w", path, err)
+	}
+	return fc, nil
+}
+
+// ParseFileConfig decodes and checks config JSON: strict (no unknown
+// fields, no trailing data), every error naming its field.
+func ParseFileConfig(data []byte) (*FileConfig, error) {
+	var fc FileConfig
+	if err := anp.DecodeStrict(data, &fc); err != nil {
+		return nil, describeJSONError(data, err)
+	}
+	if err := fc.Validate(); err != nil {
+		return nil, err
+	}
+	return &fc, nil
+}
+
+// Validate checks every field and normalises the domain.
+func (fc *FileConfig) Validate() error {
+	d, err := anp.NormalizeDomain(fc.Domain)
+	if err != nil {
+		return fmt.Errorf("field domain: %w", err)
+	}
+	fc.Domain = d
+	if strings.TrimSpace(fc.KeyFile) == "" {
+		return errors.New("field key_file: the path of the identity key file is required")
+	}
+	if err := checkBaseURL(fc.Registry); err != nil {
+		return fmt.Errorf("field registry: %w", err)
+	}
+	if _, _, err := net.SplitHostPort(fc.Listen); err != nil {
+		return fmt.Errorf("field listen: %q is not host:port (for example 127.0.0.1:8788 or :8788)", fc.Listen)
+	}
+	if err := checkBaseURL(fc.Endpoint); err != nil {
+		return fmt.Errorf("field endpoint: %w", err)
+	}
+	if len(fc.Categories) == 0 || len(fc.Categories) > 16 {
+		return errors.New("field categories: list 1 to 16 categories")
+	}
+	for i, c := range fc.Categories {
+		if strings.TrimSpace(c) == "" || len(c) > 64 {
+			return fmt.Errorf("field categories[%d]: a category is 1 to 64 characters", i)
+		}
+	}
+	for i, c := range fc.Capabilities {
+		if strings.TrimSpace(c) == "" || len(c) > 64 {
+			return fmt.Errorf("field capabilities[%d]: a capability is 1 to 64 characters", i)
+		}
+	}
+	if _, err := fc.ModeList(); err != nil {
+		return err
+	}
+	if len(fc.DisplayName) > 100 {
+		return errors.New("field display_name: at most 100 bytes")
+	}
+	if _, err := fc.Policy(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Policy builds the CurvePolicy of the "policy" object.
+func (fc *FileConfig) Policy() (*CurvePolicy, error) {
+	pc := &fc.PolicyConfig
+	if pc.Currency == "" {
+		return nil, errors.New("field policy.currency: an ISO 4217 code such as USD is required")
+	}
+	if _, err := anp.CurrencyScale(pc.Currency); err != nil {
+		return nil, fmt.Errorf("field policy.currency: %w", err)
+	}
+	list, err := anp.ParseMoney(pc.List, pc.Currency)
+	if err != nil {
+		return nil, fmt.Errorf("field policy.list: %w", err)
+	}
+	floor, err := anp.ParseMoney(pc.Floor, pc.Currency)
+	if err != nil {
+		return nil, fmt.Errorf("field policy.floor: %w", err)
+	}
+	p := &CurvePolicy{
+		List:              list,
+		Floor:             floor,
+		Exponent:          pc.Exponent,
+		MaxTurns:          pc.MaxTurns,
+		RequireCredential: pc.RequireCredential,
+		Items:             append([]string(nil), pc.Items...),
+		Pitch:             pc.Pitch,
+	}
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("field policy: %w", err)
+	}
+	return p, nil
+}
+
+// ModeList parses Modes; an empty list means [ANP/C].
+func (fc *FileConfig) ModeList() ([]anp.Mode, error) {
+	if len(fc.Modes) == 0 {
+		return []anp.Mode{anp.ModeC}, nil
+	}
+	out := make([]anp.Mode, 0, len(fc.Modes))
+	for i, s := range fc.Modes {
+		m, err := anp.ParseMode(s)
+		if err != nil {
+			return nil, fmt.Errorf("field modes[%d]: %w", i, err)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// NodeConfig builds the Config of a node from the file, the identity key
+// (loaded by the caller from KeyFile) and a registry client.
+func (fc *FileConfig) NodeConfig(identity ed25519.PrivateKey, reg Registry, logger zerolog.Logger) (Config, error) {
+	p, err := fc.Policy()
+	if err != nil {
+		return Config{}, err
+	}
+	modes, err := fc.ModeList()
+	if err != nil {
+		return Config{}, err
+	}
+	return Config{
+		Domain:       fc.Domain,
+		Identity:     identity,
+		Policy:       p,
+		Modes:        modes,
+		Categories:   append([]string(nil), fc.Categories...),
+		Capabilities: append([]string(nil), fc.Capabilities...),
+		DisplayName:  fc.DisplayName,
+		Demo:         fc.Demo,
+		Async:        fc.Async,
+		Registry:     reg,
+		Logger:       logger,
+	}, nil
+}
+
+// checkBaseURL accepts an http(s) URL with a host and no credentials,
+// query or fragment.
+func checkBaseURL(s string) error {
+	if s == "" {
+		return errors.New("an http(s) URL is required")
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%q must be an http(s) URL without credentials, query or fragment", s)
+	}
+	return nil
+}
+
+// describeJSONError turns a decoding error into a message naming the field
+// or position.
+func describeJSONError(data []byte, err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.Is(err, io.EOF):
+		return errors.New("config is empty")
+	case errors.As(err, &syn):
+		line, col := position(data, syn.Offset)
+		return fmt.Errorf("invalid JSON at line %d, column %d: %v", line, col, syn)
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "(top level)"
+		}
+		return fmt.Errorf("field %s: a JSON %s cannot be a %s", field, typ.Value, typ.Type)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return errors.New("invalid JSON: the file ends in the middle of a value")
+	}
+	if msg, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return fmt.Errorf("unknown field %s (fields are snake_case, for example key_file or max_turns)", msg)
+	}
+	return fmt.Errorf("invalid config: %v", err)
+}
+
+// position returns the 1-based line and column of a byte offset.
+func position(data []byte, off int64) (line, col int) {
+	off = max(0, min(off, int64(len(data))))
+	before := data[:off]
+	line = bytes.Count(before, []byte("\n")) + 1
+	col = int(off) - bytes.LastIndexByte(before, '\n')
+	return line, col
+}

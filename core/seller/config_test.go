@@ -1,0 +1,123 @@
+package seller
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+)
+
+const sampleConfig = `{
+  "domain": "Kitchen-Outlet.anp",
+  "key_file": "/var/lib/clinch/seller.key",
+  "registry": "https://registry.clinch.example",
+  "listen": "127.0.0.1:8788",
+  "endpoint": "https://seller.kitchen-outlet.example/anp",
+  "operator_token": "op-secret",
+  "display_name": "Kitchen Outlet",
+  "categories": ["kitchen", "cookware"],
+  "capabilities": ["shipping:us"],
+  "modes": ["ANP/C", "ANP/B"],
+  "async": true,
+  "demo": true,
+  "policy": {
+    "currency": "USD",
+    "list": "129.99",
+    "floor": "99.5",
+    "exponent": 0.6,
+    "max_turns": 6,
+    "require_credential": false,
+    "items": ["dutch oven", "skillet"],
+    "pitch": "Ships in 2 days."
+  }
+}`
+
+func writeConfig(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "seller.json")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestLoadFileConfig(t *testing.T) {
+	fc, err := LoadFileConfig(writeConfig(t, sampleConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fc.Domain != "kitchen-outlet.anp" || fc.Listen != "127.0.0.1:8788" || !fc.Async || !fc.Demo || len(fc.Categories) != 2 {
+		t.Fatalf("config %+v", fc)
+	}
+	p, err := fc.Policy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.List != usd(12999) || p.Floor != usd(9950) || p.Exponent != 0.6 || p.MaxTurns != 6 || p.Pitch != "Ships in 2 days." || len(p.Items) != 2 {
+		t.Fatalf("policy %+v", p)
+	}
+	cfg, err := fc.NodeConfig(sellerKey, nil, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Modes) != 2 || cfg.Modes[1] != anp.ModeB || cfg.Domain != "kitchen-outlet.anp" || !cfg.Async {
+		t.Fatalf("node config %+v", cfg)
+	}
+	cfg.Async = false // no registry in this test
+	if _, err := NewNode(cfg); err != nil {
+		t.Fatalf("NewNode from the file config: %v", err)
+	}
+}
+
+func TestLoadFileConfigErrorsNameTheField(t *testing.T) {
+	edit := func(old, new string) string {
+		if !strings.Contains(sampleConfig, old) {
+			t.Fatalf("sample has no %q", old)
+		}
+		return strings.Replace(sampleConfig, old, new, 1)
+	}
+	cases := []struct {
+		name, text, want string
+	}{
+		{"unknown field", edit(`"demo": true,`, `"demo": true, "budget": 5,`), `unknown field "budget"`},
+		{"unknown policy field", edit(`"max_turns": 6,`, `"max_turns": 6, "min": "1",`), `unknown field "min"`},
+		{"camelCase field", edit(`"key_file"`, `"keyFile"`), `unknown field "keyFile"`},
+		{"wrong type", edit(`"max_turns": 6`, `"max_turns": "6"`), "field policy.max_turns"},
+		{"float money", edit(`"list": "129.99"`, `"list": 129.99`), "field policy.list"},
+		{"syntax error", edit(`"demo": true,`, `"demo": true,,`), "line 13"},
+		{"truncated", sampleConfig[:100], "invalid JSON"},
+		{"trailing data", sampleConfig + "{}", "after the JSON value"},
+		{"empty", "", "empty"},
+		{"bad domain", edit(`"Kitchen-Outlet.anp"`, `"kitchen_outlet"`), "field domain"},
+		{"no key file", edit(`"/var/lib/clinch/seller.key"`, `""`), "field key_file"},
+		{"bad registry", edit(`"https://registry.clinch.example"`, `"ftp://registry"`), "field registry"},
+		{"bad listen", edit(`"127.0.0.1:8788"`, `"8788"`), "field listen"},
+		{"endpoint with query", edit(`"https://seller.kitchen-outlet.example/anp"`, `"https://seller.example/anp?x=1"`), "field endpoint"},
+		{"no categories", edit(`["kitchen", "cookware"]`, `[]`), "field categories"},
+		{"bad mode", edit(`"ANP/B"`, `"ANP/Q"`), "field modes[1]"},
+		{"bad currency", edit(`"USD"`, `"usd"`), "field policy.currency"},
+		{"too many decimals", edit(`"129.99"`, `"129.999"`), "field policy.list"},
+		{"floor above list", edit(`"99.5"`, `"150"`), "field policy: seller: curve policy floor 150.00 USD is above the list price 129.99 USD"},
+		{"no floor", edit(`"floor": "99.5",`, ``), "field policy.floor"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeConfig(t, tc.text)
+			_, err := LoadFileConfig(path)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), path) {
+				t.Fatalf("error %v, want it to name %q and the path", err, tc.want)
+			}
+		})
+	}
+	if _, err := LoadFileConfig(filepath.Join(t.TempDir(), "missing.json")); err == nil {
+		t.Fatal("a missing file loaded")
+	}
+	big := writeConfig(t, strings.Repeat(" ", MaxConfigBytes+1))
+	if _, err := LoadFileConfig(big); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("oversize config: %v", err)
+	}
+}

@@ -1,0 +1,234 @@
+package seller
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+)
+
+// fuzzNode is a node with a fixed clock so that signed seeds stay valid.
+func fuzzNode(t testing.TB, now time.Time) *Node {
+	n, err := NewNode(Config{Domain: testDomain, Identity: sellerKey, Policy: linearPolicy(), Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	return n
+}
+
+// checkAnswer asserts the response is a well-formed protocol answer.
+func checkAnswer(t *testing.T, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	switch rec.Code {
+	case http.StatusOK:
+		var rr anp.RelayResponse
+		if err := anp.DecodeStrict(rec.Body.Bytes(), &rr); err != nil || rr.Reply == nil {
+			t.Fatalf("200 without a reply: %v %s", err, rec.Body)
+		}
+		if err := rr.Reply.VerifySignature(); err != nil {
+			t.Fatalf("reply does not verify: %v", err)
+		}
+	case http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict,
+		http.StatusGone, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
+		var eb anp.ErrorBody
+		if err := anp.DecodeStrict(rec.Body.Bytes(), &eb); err != nil || eb.Error == nil {
+			t.Fatalf("%d without an error body: %v %s", rec.Code, err, rec.Body)
+		}
+		if StatusFor(eb.Error.Code) != rec.Code {
+			t.Fatalf("code %s with status %d", eb.Error.Code, rec.Code)
+		}
+	default:
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+}
+
+func FuzzHandshake(f *testing.F) {
+	now := time.Now()
+	b := newBuyer(f, "")
+	b.now = func() time.Time { return now }
+	o := usd(9000)
+	for _, body := range []any{propose("kettle", nil), propose("kettle", &o), map[string]any{"mode": "ANP/C", "item": "x", "quantity": 1, "currency": "USD", "extra": 1}} {
+		env := b.seal(anp.TypePropose, body)
+		data, _ := json.Marshal(env)
+		f.Add(data)
+		b.session = anp.NewSessionID()
+	}
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"v":1,"type":"PROPOSE"}`))
+	f.Add([]byte(`[1,2,3]`))
+	f.Add([]byte("\x00\xff"))
+	n := fuzzNode(f, now)
+	h := n.Handler()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, anp.SellerHandshake, bytes.NewReader(data)))
+		checkAnswer(t, rec)
+	})
+}
+
+// FuzzCounterBody fuzzes the body of a correctly signed COUNTER envelope.
+func FuzzCounterBody(f *testing.F) {
+	now := time.Now()
+	for _, s := range []string{
+		`{"price":{"amount":8000,"currency":"USD"},"turn":2}`,
+		`{"price":{"amount":8000,"currency":"EUR"},"turn":2,"final":true}`,
+		`{"price":{"amount":-1,"currency":"USD"},"turn":2}`,
+		`{"price":{"amount":1e30,"currency":"USD"},"turn":2}`,
+		`{"price":{"amount":8000,"currency":"USD"},"turn":2,"message":"\u0000"}`,
+		`{"turn":2}`, `null`, `"x"`,
+	} {
+		f.Add([]byte(s))
+	}
+	n := fuzzNode(f, now)
+	h := n.Handler()
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if !json.Valid(body) {
+			return // Seal canonicalises the body; invalid JSON cannot be signed
+		}
+		b := newBuyer(t, "")
+		b.now = func() time.Time { return now }
+		do := func(path string, env *anp.Envelope) *httptest.ResponseRecorder {
+			data, _ := json.Marshal(env)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, path, bytes.NewReader(data)))
+			checkAnswer(t, rec)
+			return rec
+		}
+		p := b.seal(anp.TypePropose, propose("kettle", nil))
+		rec := do(anp.SellerHandshake, p)
+		var rr anp.RelayResponse
+		if err := json.Unmarshal(rec.Body.Bytes(), &rr); err != nil || rr.Reply == nil {
+			t.Fatalf("PROPOSE failed: %s", rec.Body)
+		}
+		b.record(p)
+		b.accept(rr.Reply)
+		env, err := b.trySeal(anp.TypeCounter, json.RawMessage(body))
+		if err != nil {
+			return
+		}
+		do(anp.SellerCounter, env)
+	})
+}
+
+// trySeal is seal without failing the test on bodies JCS cannot take.
+func (b *buyer) trySeal(typ anp.MsgType, body any) (*anp.Envelope, error) {
+	return anp.Seal(b.key, anp.EnvelopeSpec{Type: typ, Session: b.session, Seq: b.tr.NextSeq(), Prev: b.tr.Head, To: testDomain, Body: body, Now: b.now()})
+}
+
+func FuzzOpenCredential(f *testing.F) {
+	pub, priv := DeriveBoxKey(sellerKey)
+	session := strings.Repeat("0f", 16)
+	f.Add(sealCredential(f, pub, session, testDomain, "GOLD-1"), session, testDomain)
+	f.Add(sealCredential(f, pub, session, "other.anp", "GOLD-1"), session, testDomain)
+	f.Add("AAAA", session, testDomain)
+	f.Add("", "", "")
+	f.Fuzz(func(t *testing.T, sealed, s, d string) {
+		got, err := OpenCredential(priv, pub, sealed, s, d)
+		if err != nil {
+			if anp.CodeOf(err) != anp.CodeRefused {
+				t.Fatalf("error without the refused code: %v", err)
+			}
+			return
+		}
+		// Only the seed sealed by the test can open, and only for its session and domain.
+		if got != "GOLD-1" || s != session || d != testDomain {
+			t.Fatalf("opened %q for session %q domain %q", got, s, d)
+		}
+	})
+}
+
+func FuzzLoadFileConfig(f *testing.F) {
+	f.Add([]byte(sampleConfig))
+	f.Add([]byte(`{"domain":"a.anp"}`))
+	f.Add([]byte(`{"policy":{"list":"1e3"}}`))
+	f.Add([]byte(`{"modes":["ANP/A",7]}`))
+	f.Add([]byte(``))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fc, err := ParseFileConfig(data)
+		if err != nil {
+			if fc != nil {
+				t.Fatal("config returned with an error")
+			}
+			return
+		}
+		if _, err := fc.NodeConfig(sellerKey, nil, nopLogger()); err != nil {
+			t.Fatalf("valid config has no node config: %v", err)
+		}
+		again, err := json.Marshal(fc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fc2, err := ParseFileConfig(again)
+		if err != nil || !reflect.DeepEqual(fc, fc2) {
+			t.Fatalf("round trip: %v\n%+v\n%+v", err, fc, fc2)
+		}
+	})
+}
+
+// FuzzCurvePolicy checks the curve's invariants for any valid settings.
+func FuzzCurvePolicy(f *testing.F) {
+	f.Add(int64(10000), int64(8000), 1.0, 5, 1)
+	f.Add(int64(1), int64(1), 0.01, 1, 3)
+	f.Add(int64(999999), int64(3), 100.0, 1000, 1000)
+	f.Fuzz(func(t *testing.T, list, floor int64, e float64, turns, qty int) {
+		p := &CurvePolicy{List: usd(list), Floor: usd(floor), Exponent: e, MaxTurns: turns}
+		if p.Validate() != nil || qty < 1 || qty > anp.MaxQuantity || turns > 60 {
+			return
+		}
+		if _, _, err := p.totals(qty); err != nil {
+			return
+		}
+		ctx := context.Background()
+		v := SessionView{Quantity: qty, Currency: "USD", Turn: 1}
+		d, err := p.Open(ctx, v, propose("kettle", nil))
+		open := list * int64(qty)
+		if p.maxTurns() == 1 {
+			open = floor * int64(qty)
+		}
+		if err != nil || d.Action != ActionCounter || d.Price.Amount != open {
+			t.Fatalf("opening %+v %v", d, err)
+		}
+		lowest := usd(1) // a buyer that never moves
+		for turn := 2; turn <= p.maxTurns()+1; turn++ {
+			prev := d.Price
+			v.Turn, v.LastAsk = turn, &prev
+			if d, err = p.Respond(ctx, v, lowest); err != nil {
+				t.Fatal(err)
+			}
+			if d.Action == ActionAccept {
+				if floor*int64(qty) > 1 || d.Price != lowest {
+					t.Fatalf("turn %d: accepted %+v", turn, d)
+				}
+				return
+			}
+			if turn > p.maxTurns() || prev.Amount == floor*int64(qty) {
+				if d.Action != ActionReject {
+					t.Fatalf("after the final offer: %+v, want reject", d)
+				}
+				break
+			}
+			if d.Action != ActionCounter || d.Price.Amount > prev.Amount || d.Price.Amount < floor*int64(qty) {
+				t.Fatalf("turn %d: %+v after %s", turn, d, prev)
+			}
+			if turn == p.maxTurns() && (!d.Final || d.Price.Amount != floor*int64(qty)) {
+				t.Fatalf("turn T: %+v, want the final offer at the floor", d)
+			}
+		}
+		if math.IsNaN(e) {
+			t.Fatal("NaN exponent validated")
+		}
+	})
+}
+
+func nopLogger() zerolog.Logger { return zerolog.Nop() }

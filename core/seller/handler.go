@@ -1,0 +1,132 @@
+package seller
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+)
+
+// Handler returns the node's HTTP handler: the four seller routes and
+// GET /healthz. Every failure is an anp.ErrorBody with the status of its code.
+func (n *Node) Handler() http.Handler {
+	mux := http.NewServeMux()
+	for _, p := range []string{anp.SellerHandshake, anp.SellerCounter, anp.SellerCancel, anp.SellerSignRequest} {
+		mux.HandleFunc("POST "+p, n.serveRoute(p))
+	}
+	mux.HandleFunc("GET "+anp.RouteHealth, n.serveHealth)
+	mux.HandleFunc("/", n.serveUnknown)
+	return mux
+}
+
+// serveRoute handles one buyer route.
+func (n *Node) serveRoute(path string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		env, err := n.readEnvelope(w, r)
+		if err != nil {
+			n.writeError(w, r, err)
+			return
+		}
+		if want, ok := anp.SellerPathFor(env.Type); !ok {
+			n.writeError(w, r, anp.Errorf(anp.CodeBadRequest, "a seller does not take %s messages from buyers", env.Type))
+			return
+		} else if want != path {
+			n.writeError(w, r, anp.Errorf(anp.CodeBadRequest, "%s is not accepted on %s; send it to %s", env.Type, path, want))
+			return
+		}
+		out, err := n.dispatch(r.Context(), env)
+		if err != nil {
+			n.log.Debug().Str("session", env.Session).Str("type", string(env.Type)).Uint64("seq", env.Seq).
+				Str("code", string(anp.CodeOf(err))).Msg("envelope refused")
+			n.writeError(w, r, err)
+			return
+		}
+		if out.pending {
+			writeJSON(w, http.StatusAccepted, anp.RelayResponse{Pending: true})
+			return
+		}
+		writeJSON(w, http.StatusOK, anp.RelayResponse{Reply: out.reply})
+	}
+}
+
+// readEnvelope reads a capped body and decodes it strictly.
+func (n *Node) readEnvelope(w http.ResponseWriter, r *http.Request) (*anp.Envelope, error) {
+	body := http.MaxBytesReader(w, r.Body, n.cfg.MaxBodyBytes)
+	data, err := io.ReadAll(body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, anp.Errorf(anp.CodeTooLarge, "request body is larger than %d bytes", tooBig.Limit)
+		}
+		return nil, anp.Errorf(anp.CodeBadRequest, "reading request body: %v", err)
+	}
+	return anp.DecodeEnvelope(data)
+}
+
+func (n *Node) serveHealth(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "domain": n.domain})
+}
+
+func (n *Node) serveUnknown(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case anp.SellerHandshake, anp.SellerCounter, anp.SellerCancel, anp.SellerSignRequest, anp.RouteHealth:
+		w.Header().Set("Allow", allowFor(r.URL.Path))
+		writeJSON(w, http.StatusMethodNotAllowed, anp.ErrorBody{Error: anp.Errorf(anp.CodeBadRequest, "method %s is not allowed on %s", r.Method, r.URL.Path)})
+	default:
+		n.writeError(w, r, anp.Errorf(anp.CodeNotFound, "no route %s", truncate(r.URL.Path, 100)))
+	}
+}
+
+func allowFor(path string) string {
+	if path == anp.RouteHealth {
+		return http.MethodGet
+	}
+	return http.MethodPost
+}
+
+// writeError writes err as an anp.ErrorBody. Errors that are not protocol
+// errors are logged and reported as internal without details.
+func (n *Node) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var e *anp.Error
+	if !errors.As(err, &e) {
+		n.log.Error().Err(err).Str("path", r.URL.Path).Msg("internal error")
+		e = anp.Errorf(anp.CodeInternal, "the seller could not process the request")
+	}
+	writeJSON(w, StatusFor(e.Code), anp.ErrorBody{Error: e})
+}
+
+// StatusFor maps a protocol error code to its HTTP status.
+func StatusFor(c anp.Code) int {
+	switch c {
+	case anp.CodeBadRequest, anp.CodeUnknownType:
+		return http.StatusBadRequest
+	case anp.CodeBadSignature, anp.CodeUnauthorized:
+		return http.StatusUnauthorized
+	case anp.CodeForbidden:
+		return http.StatusForbidden
+	case anp.CodeNotFound:
+		return http.StatusNotFound
+	case anp.CodeConflict, anp.CodeReplay, anp.CodeOutOfOrder, anp.CodeBadState:
+		return http.StatusConflict
+	case anp.CodeExpired:
+		return http.StatusGone
+	case anp.CodeTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case anp.CodeRefused:
+		return http.StatusUnprocessableEntity
+	case anp.CodeUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v) // the client went away; nothing to do
+}

@@ -1,0 +1,285 @@
+package seller
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+)
+
+// outcome is the answer to one buyer envelope: a signed reply, or pending
+// when the reply will follow through the registry's callback route.
+type outcome struct {
+	reply   *anp.Envelope
+	pending bool
+}
+
+// dispatch runs the handler of env.Type. The route has been checked.
+func (n *Node) dispatch(ctx context.Context, env *anp.Envelope) (outcome, error) {
+	switch env.Type {
+	case anp.TypePropose:
+		return n.handlePropose(ctx, env)
+	case anp.TypeCounter:
+		return n.handleCounter(ctx, env)
+	case anp.TypeQuery:
+		return n.handleQuery(ctx, env)
+	case anp.TypeCancel:
+		return n.handleCancel(env)
+	case anp.TypeCommit:
+		return n.handleCommit(env)
+	}
+	return outcome{}, anp.Errorf(anp.CodeBadRequest, "a seller does not take %s messages from buyers", env.Type)
+}
+
+// handlePropose opens a session: seq 1, a new session id, addressed to this
+// domain, signed by the buyer's session key, in a supported mode.
+func (n *Node) handlePropose(ctx context.Context, env *anp.Envelope) (outcome, error) {
+	now := n.now()
+	var empty anp.Transcript
+	h, err := empty.Check(env, anp.Expect{Session: env.Session, From: env.From, To: n.domain, Now: now})
+	if err != nil {
+		return outcome{}, err
+	}
+	if old := n.get(env.Session); old != nil {
+		return n.repeatOrConflict(old, h)
+	}
+	var p anp.ProposeBody
+	if err := env.DecodeBody(&p); err != nil {
+		return outcome{}, err
+	}
+	if !n.supports(p.Mode) {
+		return outcome{}, anp.Errorf(anp.CodeRefused, "mode %s is not supported by %s; it negotiates in %s", p.Mode, n.domain, n.modeList())
+	}
+	var cred string
+	if p.Credential != "" {
+		if cred, err = OpenCredential(n.boxPriv, n.boxPub, p.Credential, env.Session, n.domain); err != nil {
+			return outcome{}, err
+		}
+		p.Credential = ""
+	}
+	s := &session{id: env.Session, buyerKey: env.From, propose: p, credential: cred, state: StateOpen, turn: 1, lastActive: now}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := n.insert(s, now); err != nil {
+		if old := n.get(env.Session); old != nil && old != s {
+			return n.repeatOrConflict(old, h)
+		}
+		return outcome{}, err
+	}
+	d, err := n.policy.Open(ctx, s.view(), p)
+	if err != nil {
+		n.remove(s)
+		return outcome{}, policyError(err)
+	}
+	out, err := n.answerNow(s, env, h, d, 1, p.Offer, now)
+	if err != nil {
+		n.remove(s)
+		return outcome{}, err
+	}
+	n.log.Info().Str("session", s.id).Str("buyer", s.buyerKey[:12]).Str("mode", string(p.Mode)).
+		Str("reply", string(out.reply.Type)).Msg("session opened")
+	return out, nil
+}
+
+// repeatOrConflict answers a PROPOSE for an existing session id: the
+// earlier reply when it is the same envelope again, else a conflict.
+func (n *Node) repeatOrConflict(old *session, hash string) (outcome, error) {
+	old.mu.Lock()
+	defer old.mu.Unlock()
+	if !old.gone && len(old.transcript.Envelopes) > 0 && old.lastBuyer == hash {
+		return outcome{reply: old.lastReply, pending: old.lastReply == nil}, nil
+	}
+	return outcome{}, anp.Errorf(anp.CodeConflict, "session %s already exists", old.id)
+}
+
+// handleCounter answers a buyer offer, now or (async mode) through a callback.
+func (n *Node) handleCounter(ctx context.Context, env *anp.Envelope) (outcome, error) {
+	s, err := n.lock(env.Session)
+	if err != nil {
+		return outcome{}, err
+	}
+	defer s.mu.Unlock()
+	now := n.now()
+	h, again, err := n.admit(s, env, now)
+	if err != nil || again != nil {
+		return deref(again), err
+	}
+	if s.state != StateOpen {
+		return outcome{}, anp.Errorf(anp.CodeBadState, "COUNTER is not allowed in state %s", s.state)
+	}
+	if s.pending {
+		return outcome{}, anp.Errorf(anp.CodeBadState, "the answer to turn %d is still outstanding", s.turn)
+	}
+	var b anp.OfferBody
+	if err := env.DecodeBody(&b); err != nil {
+		return outcome{}, err
+	}
+	if b.Turn != s.turn+1 {
+		return outcome{}, anp.Errorf(anp.CodeBadRequest, "offer is for turn %d, expected turn %d", b.Turn, s.turn+1)
+	}
+	view := s.view()
+	view.Turn = b.Turn
+	if n.cfg.Async {
+		return n.deferAnswer(s, env, h, b, view.LastOffer, now)
+	}
+	d, err := n.policy.Respond(ctx, view, b.Price)
+	if err != nil {
+		return outcome{}, policyError(err)
+	}
+	return n.answerNow(s, env, h, d, b.Turn, &b.Price, now)
+}
+
+// handleQuery answers a question with an INFORM; the turn does not advance.
+func (n *Node) handleQuery(ctx context.Context, env *anp.Envelope) (outcome, error) {
+	s, err := n.lock(env.Session)
+	if err != nil {
+		return outcome{}, err
+	}
+	defer s.mu.Unlock()
+	now := n.now()
+	h, again, err := n.admit(s, env, now)
+	if err != nil || again != nil {
+		return deref(again), err
+	}
+	if s.state != StateOpen && s.state != StateAccepted {
+		return outcome{}, anp.Errorf(anp.CodeBadState, "QUERY is not allowed in state %s", s.state)
+	}
+	if s.pending {
+		return outcome{}, anp.Errorf(anp.CodeBadState, "the answer to turn %d is still outstanding", s.turn)
+	}
+	var q anp.NoteBody
+	if err := env.DecodeBody(&q); err != nil {
+		return outcome{}, err
+	}
+	text := "This seller answers offers only; make an offer or cancel."
+	if a, ok := n.policy.(Answerer); ok {
+		if text, err = a.Answer(ctx, s.view(), q); err != nil {
+			return outcome{}, policyError(err)
+		}
+	}
+	ans := answer{typ: anp.TypeInform, body: anp.NoteBody{Reason: "answer", Message: cleanText(text, anp.MaxMessageLen)}, state: s.state}
+	return n.commit(s, env, h, ans, s.turn, nil, now)
+}
+
+// handleCancel ends an open or accepted session at the buyer's request.
+func (n *Node) handleCancel(env *anp.Envelope) (outcome, error) {
+	s, err := n.lock(env.Session)
+	if err != nil {
+		return outcome{}, err
+	}
+	defer s.mu.Unlock()
+	now := n.now()
+	h, again, err := n.admit(s, env, now)
+	if err != nil || again != nil {
+		return deref(again), err
+	}
+	if s.state != StateOpen && s.state != StateAccepted {
+		return outcome{}, anp.Errorf(anp.CodeBadState, "CANCEL is not allowed in state %s", s.state)
+	}
+	var b anp.NoteBody
+	if err := env.DecodeBody(&b); err != nil {
+		return outcome{}, err
+	}
+	ans := answer{typ: anp.TypeInform, body: anp.NoteBody{Reason: "cancelled", Message: "Session cancelled."}, state: StateCancelled}
+	out, err := n.commit(s, env, h, ans, s.turn, nil, now)
+	if err == nil {
+		s.pending = false
+		n.log.Info().Str("session", s.id).Msg("session cancelled by the buyer")
+	}
+	return out, err
+}
+
+// handleCommit countersigns the buyer's artifact when it matches the
+// accepted deal exactly.
+func (n *Node) handleCommit(env *anp.Envelope) (outcome, error) {
+	s, err := n.lock(env.Session)
+	if err != nil {
+		return outcome{}, err
+	}
+	defer s.mu.Unlock()
+	now := n.now()
+	h, again, err := n.admit(s, env, now)
+	if err != nil || again != nil {
+		return deref(again), err
+	}
+	if s.state != StateAccepted {
+		return outcome{}, anp.Errorf(anp.CodeBadState, "COMMIT needs an accepted deal; the session is %s", s.state)
+	}
+	var b anp.CommitBody
+	if err := env.DecodeBody(&b); err != nil {
+		return outcome{}, err
+	}
+	sig, err := n.signChecked(s, b.Artifact, now)
+	if err != nil {
+		return outcome{}, err
+	}
+	ans := answer{typ: anp.TypeConfirm, body: anp.ConfirmBody{SellerSig: sig}, state: StateSigned, sig: sig}
+	out, err := n.commit(s, env, h, ans, s.turn, nil, now)
+	if err == nil {
+		n.log.Info().Str("session", s.id).Str("price", s.accepted.String()).Msg("deal signed")
+	}
+	return out, err
+}
+
+// lock finds a session and locks it.
+func (n *Node) lock(id string) (*session, error) {
+	s := n.get(id)
+	if s != nil {
+		s.mu.Lock()
+		if !s.gone {
+			return s, nil
+		}
+		s.mu.Unlock()
+	}
+	return nil, anp.Errorf(anp.CodeNotFound, "session %s is not known to this seller", id)
+}
+
+// admit checks env against the locked session: not expired, the buyer's
+// session key, this domain, the next seq and the head as prev, a valid
+// signature and time window, no replay. A byte-identical retransmission of
+// the latest buyer envelope returns its earlier outcome instead.
+func (n *Node) admit(s *session, env *anp.Envelope, now time.Time) (string, *outcome, error) {
+	n.expireIfIdle(s, now)
+	if s.state == StateExpired {
+		return "", nil, anp.Errorf(anp.CodeExpired, "session %s expired after %s without messages", s.id, n.cfg.SessionTTL)
+	}
+	h, err := s.transcript.Check(env, anp.Expect{Session: s.id, From: s.buyerKey, To: n.domain, Now: now})
+	if err != nil {
+		if anp.CodeOf(err) == anp.CodeReplay && s.lastBuyer != "" {
+			if eh, herr := env.Hash(); herr == nil && eh == s.lastBuyer {
+				return "", &outcome{reply: s.lastReply, pending: s.lastReply == nil}, nil
+			}
+		}
+		return "", nil, err
+	}
+	if len(s.transcript.Envelopes)+2 > MaxTranscript {
+		return "", nil, anp.Errorf(anp.CodeRefused, "session %s has reached %d messages", s.id, MaxTranscript)
+	}
+	return h, nil, nil
+}
+
+func (n *Node) modeList() string {
+	parts := make([]string, len(n.modes))
+	for i, m := range n.modes {
+		parts[i] = string(m)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func deref(o *outcome) outcome {
+	if o == nil {
+		return outcome{}
+	}
+	return *o
+}
+
+// policyError passes protocol errors of a policy through; any other error
+// is reported to the peer as internal (and logged by the handler).
+func policyError(err error) error {
+	if anp.CodeOf(err) != "" {
+		return err
+	}
+	return fmt.Errorf("seller: policy: %w", err)
+}

@@ -1,0 +1,286 @@
+package seller
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+)
+
+// Registry is what a node needs from the registry; core/registry.Client
+// implements exactly these methods.
+type Registry interface {
+	Bind(ctx context.Context, domain, operatorToken string) (*anp.DomainBinding, error)
+	PublishRecord(ctx context.Context, rec anp.SignedRecord) (*anp.Listing, error)
+	PostCallback(ctx context.Context, env *anp.Envelope) error
+}
+
+// Config configures a Node.
+type Config struct {
+	Domain       string
+	Identity     ed25519.PrivateKey // permanent key bound to Domain; signs every reply and artifacts
+	Policy       Policy
+	Modes        []anp.Mode // default [ANP/C]
+	Categories   []string
+	Capabilities []string
+	DisplayName  string
+	Demo         bool
+	Async        bool          // answer COUNTERs through callbacks instead of synchronously
+	AsyncDelay   time.Duration // delay before an async answer (tests/demo)
+	Registry     Registry      // needed for Register and Async
+	SessionTTL   time.Duration // idle sessions expire after this, default 1h
+	MaxBodyBytes int64         // default 64 KiB
+	Logger       zerolog.Logger
+	Now          func() time.Time
+}
+
+// Defaults and limits of a node.
+const (
+	DefaultSessionTTL   = time.Hour
+	DefaultMaxBodyBytes = 64 << 10
+	// MaxSessions bounds the sessions a node keeps in memory.
+	MaxSessions = 100_000
+	// MaxTranscript bounds the envelopes of one session.
+	MaxTranscript = 1024
+	// retention is the shortest time an idle session is kept after its last
+	// envelope, so that a PROPOSE can never be replayed into a swept id
+	// while it is still within its own expiry.
+	retention = anp.MaxTTL + anp.MaxClockSkew
+)
+
+// Node is a seller node. It is safe for concurrent use.
+type Node struct {
+	domain  string
+	key     ed25519.PrivateKey
+	keyHex  string
+	boxPub  *[32]byte
+	boxPriv *[32]byte
+	policy  Policy
+	modes   []anp.Mode
+	cfg     Config
+	log     zerolog.Logger
+	now     func() time.Time
+
+	mu        sync.Mutex
+	sessions  map[string]*session
+	lastSweep time.Time
+	lastSeq   uint64 // endpoint record sequence
+
+	ctx    context.Context // cancelled by Close; parent of async work
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	// Callback delivery schedule; tests shorten it.
+	retryMin, retryMax, retryFor time.Duration
+}
+
+// NewNode checks cfg and returns a node.
+func NewNode(cfg Config) (*Node, error) {
+	domain, err := anp.NormalizeDomain(cfg.Domain)
+	if err != nil {
+		return nil, fmt.Errorf("seller: domain: %w", err)
+	}
+	if len(cfg.Identity) != ed25519.PrivateKeySize {
+		return nil, fmt.Errorf("seller: identity must be an Ed25519 private key of %d bytes, got %d", ed25519.PrivateKeySize, len(cfg.Identity))
+	}
+	if cfg.Policy == nil {
+		return nil, errors.New("seller: a policy is required")
+	}
+	if v, ok := cfg.Policy.(validator); ok {
+		if err := v.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	modes := cfg.Modes
+	if len(modes) == 0 {
+		modes = []anp.Mode{anp.ModeC}
+	}
+	for _, m := range modes {
+		if !m.Valid() {
+			return nil, fmt.Errorf("seller: mode %q is not ANP/A, ANP/B or ANP/C", m)
+		}
+	}
+	if cfg.Async && cfg.Registry == nil {
+		return nil, errors.New("seller: async mode needs a registry to post callbacks to")
+	}
+	if cfg.AsyncDelay < 0 {
+		return nil, fmt.Errorf("seller: async delay %s is negative", cfg.AsyncDelay)
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = DefaultSessionTTL
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cfg.Domain = domain
+	pub, priv := DeriveBoxKey(cfg.Identity)
+	ctx, cancel := context.WithCancel(context.Background())
+	keyHex := anp.PublicKeyHex(cfg.Identity.Public().(ed25519.PublicKey))
+	n := &Node{
+		domain:   domain,
+		key:      cfg.Identity,
+		keyHex:   keyHex,
+		boxPub:   pub,
+		boxPriv:  priv,
+		policy:   cfg.Policy,
+		modes:    append([]anp.Mode(nil), modes...),
+		cfg:      cfg,
+		log:      cfg.Logger.With().Str("component", "seller").Str("domain", domain).Str("key", keyHex[:12]).Logger(),
+		now:      cfg.Now,
+		sessions: make(map[string]*session),
+		ctx:      ctx,
+		cancel:   cancel,
+		retryMin: 250 * time.Millisecond,
+		retryMax: 8 * time.Second,
+		retryFor: time.Minute,
+	}
+	return n, nil
+}
+
+// Domain returns the node's normalised domain.
+func (n *Node) Domain() string { return n.domain }
+
+// PublicKey returns the hex identity public key that signs the node's envelopes.
+func (n *Node) PublicKey() string { return n.keyHex }
+
+// EncryptionKey returns the hex X25519 public key buyers seal blind
+// credentials to (see DeriveBoxKey).
+func (n *Node) EncryptionKey() string { return BoxKeyHex(n.boxPub) }
+
+// Close stops asynchronous workers and waits for them. Callbacks not yet
+// delivered are abandoned. Close is idempotent.
+func (n *Node) Close() error {
+	n.mu.Lock()
+	n.cancel() // under mu, so that beginWork never adds a worker after Wait starts
+	n.mu.Unlock()
+	n.wg.Wait()
+	return nil
+}
+
+// Session returns a snapshot of a session. The credential is left out.
+func (n *Node) Session(id string) (SessionView, bool) {
+	s := n.get(id)
+	if s == nil {
+		return SessionView{}, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gone {
+		return SessionView{}, false
+	}
+	n.expireIfIdle(s, n.now())
+	v := s.view()
+	v.Credential = ""
+	return v, true
+}
+
+// Transcript returns a copy of a session's envelopes as the node holds them
+// (buyer envelopes and the node's own replies, in order).
+func (n *Node) Transcript(id string) ([]*anp.Envelope, bool) {
+	s := n.get(id)
+	if s == nil {
+		return nil, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gone {
+		return nil, false
+	}
+	return append([]*anp.Envelope(nil), s.transcript.Envelopes...), true
+}
+
+// NewHTTPServer returns an http.Server for the node's handler with
+// conservative timeouts and header limits.
+func (n *Node) NewHTTPServer(addr string) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           n.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          log.New(n.log.With().Str("source", "http.Server").Logger(), "", 0),
+	}
+}
+
+// get returns the session with id, or nil.
+func (n *Node) get(id string) *session {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.sessions[id]
+}
+
+// insert adds a new session locked by the caller, or reports a conflict.
+func (n *Node) insert(s *session, now time.Time) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.sweepLocked(now)
+	if _, ok := n.sessions[s.id]; ok {
+		return anp.Errorf(anp.CodeConflict, "session %s already exists", s.id)
+	}
+	if len(n.sessions) >= MaxSessions {
+		return anp.Errorf(anp.CodeRefused, "the seller is handling too many sessions; try again later")
+	}
+	n.sessions[s.id] = s
+	return nil
+}
+
+// remove drops a session; the caller holds s.mu.
+func (n *Node) remove(s *session) {
+	s.gone = true
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.sessions[s.id] == s {
+		delete(n.sessions, s.id)
+	}
+}
+
+// sweepLocked drops sessions idle for longer than their retention, at most
+// once a minute. The caller holds n.mu.
+func (n *Node) sweepLocked(now time.Time) {
+	if now.Sub(n.lastSweep) < time.Minute {
+		return
+	}
+	n.lastSweep = now
+	keep := max(n.cfg.SessionTTL, retention)
+	for id, s := range n.sessions {
+		if !s.mu.TryLock() {
+			continue // busy, so not idle
+		}
+		if now.Sub(s.lastActive) > keep && !s.pending {
+			s.gone = true
+			delete(n.sessions, id)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// expireIfIdle moves an open or accepted session that has been idle longer
+// than SessionTTL to EXPIRED. The caller holds s.mu.
+func (n *Node) expireIfIdle(s *session, now time.Time) {
+	if (s.state == StateOpen || s.state == StateAccepted) && !s.pending && now.Sub(s.lastActive) > n.cfg.SessionTTL {
+		s.state = StateExpired
+		n.log.Info().Str("session", s.id).Msg("session expired")
+	}
+}
+
+func (n *Node) supports(m anp.Mode) bool {
+	for _, x := range n.modes {
+		if x == m {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,148 @@
+package seller
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+)
+
+// answer is a reply the node has decided on, with its effect on the session.
+type answer struct {
+	typ      anp.MsgType
+	body     any
+	state    State      // the session state after the reply
+	ask      *anp.Money // a new ask (COUNTER)
+	accepted *anp.Money // an accepted price (ACCEPT)
+	sig      string     // the seller's artifact signature (CONFIRM)
+}
+
+// answerNow turns a policy decision into a reply to the buyer envelope in,
+// which passed admission with hash inHash, and commits both.
+func (n *Node) answerNow(s *session, in *anp.Envelope, inHash string, d Decision, turn int, offer *anp.Money, now time.Time) (outcome, error) {
+	ans, err := n.decisionAnswer(s, d, turn, offer)
+	if err != nil {
+		return outcome{}, err
+	}
+	return n.commit(s, in, inHash, ans, turn, offer, now)
+}
+
+// commit appends the buyer envelope and the sealed reply to the transcript
+// and applies the reply's effects; on failure the session is unchanged.
+func (n *Node) commit(s *session, in *anp.Envelope, inHash string, ans answer, turn int, offer *anp.Money, now time.Time) (outcome, error) {
+	envs, head := len(s.transcript.Envelopes), s.transcript.Head
+	s.appendEnvelope(in, inHash)
+	reply, err := n.reply(s, ans, turn, offer, now)
+	if err != nil {
+		s.transcript.Envelopes, s.transcript.Head = s.transcript.Envelopes[:envs], head
+		return outcome{}, err
+	}
+	s.lastBuyer, s.lastReply = inHash, reply
+	return outcome{reply: reply}, nil
+}
+
+// reply seals ans as the next envelope of the session (after the buyer
+// envelope it answers, already appended), appends it and applies its effects.
+func (n *Node) reply(s *session, ans answer, turn int, offer *anp.Money, now time.Time) (*anp.Envelope, error) {
+	env, err := anp.Seal(n.key, anp.EnvelopeSpec{
+		Type:    ans.typ,
+		Session: s.id,
+		Seq:     s.transcript.NextSeq(),
+		Prev:    s.transcript.Head,
+		To:      s.buyerKey,
+		Body:    ans.body,
+		Now:     now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("seller: seal %s for session %s: %w", ans.typ, s.id, err)
+	}
+	h, err := env.Hash()
+	if err != nil {
+		return nil, fmt.Errorf("seller: hash %s for session %s: %w", ans.typ, s.id, err)
+	}
+	s.appendEnvelope(env, h)
+	s.turn = turn
+	if offer != nil {
+		s.lastOffer = cloneMoney(offer)
+	}
+	if ans.ask != nil {
+		s.lastAsk = ans.ask
+	}
+	if o, ok := ans.body.(anp.OfferBody); ok && ans.typ == anp.TypeCounter && o.Final {
+		s.finalGiven = true
+	}
+	if ans.accepted != nil {
+		s.accepted, s.acceptEnv, s.acceptHash = ans.accepted, env, h
+	}
+	if ans.sig != "" {
+		s.signedSig = ans.sig
+	}
+	s.state = ans.state
+	s.lastActive = now
+	return env, nil
+}
+
+// decisionAnswer checks a policy decision against the session and the
+// protocol and turns it into a reply. A policy cannot raise an ask, accept
+// above the buyer's offer, accept without an offer, or price in another
+// currency.
+func (n *Node) decisionAnswer(s *session, d Decision, turn int, offer *anp.Money) (answer, error) {
+	cur := s.propose.Currency
+	msg := cleanText(d.Message, anp.MaxMessageLen)
+	switch d.Action {
+	case ActionCounter:
+		p := d.Price
+		if err := p.Positive(); err != nil || p.Currency != cur {
+			return answer{}, fmt.Errorf("seller: policy countered with %s, not a positive %s amount", p, cur)
+		}
+		if s.lastAsk != nil && p.Amount > s.lastAsk.Amount {
+			n.log.Warn().Str("session", s.id).Str("ask", p.String()).Str("previous", s.lastAsk.String()).
+				Msg("policy raised its ask; holding the previous ask")
+			p = *s.lastAsk
+		}
+		return answer{typ: anp.TypeCounter, body: anp.OfferBody{Price: p, Turn: turn, Message: msg, Final: d.Final}, state: StateOpen, ask: &p}, nil
+	case ActionAccept:
+		if offer == nil {
+			return answer{}, fmt.Errorf("seller: policy accepted at turn %d but the buyer made no offer", turn)
+		}
+		p := d.Price
+		if p == (anp.Money{}) {
+			p = *offer
+		}
+		if err := p.Positive(); err != nil || p.Currency != offer.Currency || p.Amount > offer.Amount {
+			return answer{}, fmt.Errorf("seller: policy accepted at %s for a buyer offer of %s", p, offer)
+		}
+		return answer{typ: anp.TypeAccept, body: anp.OfferBody{Price: p, Turn: turn, Message: msg}, state: StateAccepted, accepted: &p}, nil
+	case ActionReject:
+		reason := "rejected"
+		if s.finalGiven {
+			reason = "stalemate" // the buyer did not meet the seller's final offer
+		}
+		return answer{typ: anp.TypeReject, body: anp.NoteBody{Reason: reason, Message: msg}, state: StateCancelled}, nil
+	case ActionEscalate:
+		return answer{typ: anp.TypeEscalate, body: anp.NoteBody{Reason: "escalated", Message: msg}, state: StateOpen}, nil
+	}
+	return answer{}, fmt.Errorf("seller: policy returned unknown action %q", d.Action)
+}
+
+// cleanText makes seller text safe for a body: valid UTF-8, no control
+// characters other than newline and tab, at most max bytes.
+func cleanText(s string, max int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
+}

@@ -1,0 +1,221 @@
+// Package demomarket runs the embedded DEMO market: an in-process registry on
+// loopback plus demo seller nodes with different categories and price
+// policies. Every demo seller is flagged demo in its signed record and its
+// display name says "(demo)": none of them is a real merchant.
+package demomarket
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/registry"
+	"github.com/clinch-protocol/clinch-mcp/core/seller"
+)
+
+// SellerSpec describes one demo seller.
+type SellerSpec struct {
+	Domain      string
+	DisplayName string
+	Categories  []string
+	Modes       []anp.Mode
+	Policy      seller.CurvePolicy
+	Async       bool
+	Credential  string        // when set, the seller requires this blind credential
+	Custom      seller.Policy // when set, replaces Policy (tests and special demo sellers)
+}
+
+// Options configures Start.
+type Options struct {
+	Sellers    []SellerSpec // nil => DefaultSellers()
+	Difficulty int          // registry PoW bits, default 12
+	AsyncDelay time.Duration
+	Logger     zerolog.Logger
+}
+
+// Market is a running demo market.
+type Market struct {
+	RegistryURL string
+	RootKey     string
+	Registry    *registry.Server
+	Nodes       map[string]*seller.Node
+
+	servers []*http.Server
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// usd returns a USD amount in major units.
+func usd(major int64) anp.Money { return anp.Money{Amount: major * 100, Currency: "USD"} }
+
+// DefaultSellers is the demo catalogue: five sellers in four categories, with
+// Boulware, linear and conceder policies, one asynchronous seller and one that
+// needs a blind credential.
+func DefaultSellers() []SellerSpec {
+	return []SellerSpec{
+		{Domain: "kitchen-outlet.anp", DisplayName: "Kitchen Outlet (demo)", Categories: []string{"kitchen"},
+			Modes: []anp.Mode{anp.ModeA, anp.ModeC}, Policy: seller.CurvePolicy{List: usd(120), Floor: usd(78), Exponent: 0.5, MaxTurns: 6}},
+		{Domain: "chef-supply.anp", DisplayName: "Chef Supply (demo)", Categories: []string{"kitchen"},
+			Modes: []anp.Mode{anp.ModeC}, Policy: seller.CurvePolicy{List: usd(110), Floor: usd(84), Exponent: 1, MaxTurns: 6}},
+		{Domain: "bargain-bin.anp", DisplayName: "Bargain Bin (demo)", Categories: []string{"kitchen", "books"},
+			Modes: []anp.Mode{anp.ModeB, anp.ModeC}, Policy: seller.CurvePolicy{List: usd(135), Floor: usd(70), Exponent: 2, MaxTurns: 6}, Async: true},
+		{Domain: "gadget-hub.anp", DisplayName: "Gadget Hub (demo)", Categories: []string{"electronics"},
+			Modes: []anp.Mode{anp.ModeC}, Policy: seller.CurvePolicy{List: usd(450), Floor: usd(320), Exponent: 1, MaxTurns: 8}},
+		{Domain: "cloud-credits.anp", DisplayName: "Cloud Credits (demo)", Categories: []string{"services"},
+			Modes: []anp.Mode{anp.ModeA, anp.ModeB, anp.ModeC}, Policy: seller.CurvePolicy{List: usd(50), Floor: usd(30), Exponent: 0.7, MaxTurns: 5, RequireCredential: true},
+			Credential: "demo-credential-cloud-credits"},
+	}
+}
+
+// Start runs the registry and every demo seller on loopback ports.
+func Start(ctx context.Context, opt Options) (*Market, error) {
+	if opt.Sellers == nil {
+		opt.Sellers = DefaultSellers()
+	}
+	if opt.Difficulty == 0 {
+		opt.Difficulty = 12
+	}
+	if opt.AsyncDelay == 0 {
+		opt.AsyncDelay = 150 * time.Millisecond
+	}
+	_, root, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	m := &Market{Nodes: map[string]*seller.Node{}, cancel: cancel}
+	reg, err := registry.New(rctx, registry.Config{
+		Root: root, Difficulty: opt.Difficulty, OpenEnrollment: true, AllowPrivateEndpoints: true,
+		Logger: opt.Logger.With().Str("component", "demo-registry").Logger(),
+	})
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("demo market: registry: %w", err)
+	}
+	m.Registry = reg
+	m.RootKey = reg.RootKey()
+	regURL, err := m.serve(reg.NewHTTPServer("127.0.0.1:0"))
+	if err != nil {
+		m.Close()
+		return nil, fmt.Errorf("demo market: registry listener: %w", err)
+	}
+	m.RegistryURL = regURL
+	for _, spec := range opt.Sellers {
+		if err := m.startSeller(rctx, spec, opt); err != nil {
+			m.Close()
+			return nil, fmt.Errorf("demo market: seller %s: %w", spec.Domain, err)
+		}
+	}
+	return m, nil
+}
+
+func (m *Market) startSeller(ctx context.Context, spec SellerSpec, opt Options) error {
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	pol := spec.Policy
+	if pol.List.Currency == "" {
+		pol.List.Currency, pol.Floor.Currency = "USD", "USD"
+	}
+	var policy seller.Policy = &pol
+	if spec.Custom != nil {
+		policy = spec.Custom
+	}
+	if spec.Credential != "" {
+		policy = credentialPolicy{inner: &pol, want: spec.Credential}
+	}
+	client := registry.NewClient(m.RegistryURL, key, registry.ClientOptions{Logger: opt.Logger})
+	node, err := seller.NewNode(seller.Config{
+		Domain: spec.Domain, Identity: key, Policy: policy, Modes: spec.Modes, Categories: spec.Categories,
+		DisplayName: spec.DisplayName, Demo: true, Async: spec.Async, AsyncDelay: opt.AsyncDelay, Registry: client,
+		Logger: opt.Logger.With().Str("component", "demo-seller").Str("domain", spec.Domain).Logger(),
+	})
+	if err != nil {
+		return err
+	}
+	url, err := m.serve(node.NewHTTPServer("127.0.0.1:0"))
+	if err != nil {
+		return err
+	}
+	if _, err := node.Register(ctx, url, ""); err != nil {
+		return err
+	}
+	m.Nodes[spec.Domain] = node
+	return nil
+}
+
+// serve starts srv on a fresh loopback listener and returns its base URL.
+func (m *Market) serve(srv *http.Server) (string, error) {
+	ln, err := net.Listen("tcp", srv.Addr)
+	if err != nil {
+		return "", err
+	}
+	m.servers = append(m.servers, srv)
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			_ = err
+		}
+	}()
+	return "http://" + ln.Addr().String(), nil
+}
+
+// Close stops every server of the market.
+func (m *Market) Close() {
+	for _, n := range m.Nodes {
+		_ = n.Close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for _, s := range m.servers {
+		_ = s.Shutdown(ctx)
+	}
+	if m.Registry != nil {
+		_ = m.Registry.Close()
+	}
+	m.cancel()
+	m.wg.Wait()
+}
+
+// DemoCredentials returns the blind credentials a demo buyer holds, by domain.
+func DemoCredentials(specs []SellerSpec) map[string]string {
+	if specs == nil {
+		specs = DefaultSellers()
+	}
+	out := map[string]string{}
+	for _, s := range specs {
+		if s.Credential != "" {
+			out[s.Domain] = s.Credential
+		}
+	}
+	return out
+}
+
+// credentialPolicy refuses buyers without the expected blind credential.
+type credentialPolicy struct {
+	inner seller.Policy
+	want  string
+}
+
+func (p credentialPolicy) Open(ctx context.Context, s seller.SessionView, b anp.ProposeBody) (seller.Decision, error) {
+	if subtle.ConstantTimeCompare([]byte(s.Credential), []byte(p.want)) != 1 {
+		return seller.Decision{Action: seller.ActionReject, Message: "This seller needs a valid account credential."}, nil
+	}
+	return p.inner.Open(ctx, s, b)
+}
+
+func (p credentialPolicy) Respond(ctx context.Context, s seller.SessionView, offer anp.Money) (seller.Decision, error) {
+	return p.inner.Respond(ctx, s, offer)
+}

@@ -56,8 +56,11 @@ type logFlags struct {
 	file  string
 }
 
-func (l *logFlags) register(fs *flag.FlagSet, env *cliEnv) {
-	fs.StringVar(&l.level, "log-level", envOr(env, "CLINCH_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env CLINCH_LOG_LEVEL)")
+func (l *logFlags) register(fs *flag.FlagSet, env *cliEnv) { l.registerWith(fs, env, "info") }
+
+// registerWith registers the flags with a default level (interactive commands use warn).
+func (l *logFlags) registerWith(fs *flag.FlagSet, env *cliEnv, level string) {
+	fs.StringVar(&l.level, "log-level", envOr(env, "CLINCH_LOG_LEVEL", level), "log level: debug, info, warn, error (env CLINCH_LOG_LEVEL)")
 	fs.StringVar(&l.file, "log-file", envOr(env, "CLINCH_LOG_FILE", ""), "append logs to this file instead of stderr (env CLINCH_LOG_FILE)")
 }
 

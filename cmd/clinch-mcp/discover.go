@@ -31,7 +31,7 @@ func runDiscover(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlags(env, "discover", "discover [--category C] [--mode ANP/C] [--json] [--registry URL]")
 	var mf marketFlags
 	mf.register(fs, env)
-	mf.logs.register(fs, env)
+	mf.logs.registerWith(fs, env, "warn")
 	category := fs.String("category", "", "only sellers in this category")
 	mode := fs.String("mode", "", "only sellers supporting this mode (ANP/A, ANP/B, ANP/C)")
 	limit := fs.Int("limit", 20, "at most this many sellers (1..50)")

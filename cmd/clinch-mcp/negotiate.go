@@ -17,7 +17,7 @@ func runNegotiate(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlags(env, "negotiate", "negotiate --to ADDRESS --item TEXT --max-budget N [--currency USD] [--auto] [--approve] [--json] [--out FILE]")
 	var mf marketFlags
 	mf.register(fs, env)
-	mf.logs.register(fs, env)
+	mf.logs.registerWith(fs, env, "warn")
 	to := fs.String("to", "", "seller address, e.g. ANP/C.kitchen-outlet.anp (required)")
 	item := fs.String("item", "", "what to buy (required)")
 	budget := fs.String("max-budget", "", "the most you will pay, in major units, e.g. 95 or 95.50 (required; never sent to the seller)")

@@ -36,8 +36,15 @@ type Error struct {
 
 func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
 
-// Errorf builds an *Error.
+// Errorf builds an *Error. An *Error among args contributes only its
+// message, so wrapping never repeats a code ("bad_signature: x: bad_signature: y").
 func Errorf(code Code, format string, args ...any) *Error {
+	for i, a := range args {
+		var e *Error
+		if err, ok := a.(error); ok && errors.As(err, &e) && err == error(e) {
+			args[i] = e.Message
+		}
+	}
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 

@@ -25,7 +25,7 @@ func fullDeal(ctx context.Context, b testing.TB, c *buyer.Core) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, p := range []int64{6000, 7000, 9300} {
+	for _, p := range []int64{6000, 7000, 9500} {
 		if s, err = c.Counter(ctx, s.ID, usd(p), ""); err != nil {
 			b.Fatal(err)
 		}

@@ -49,14 +49,14 @@ func TestDealEndToEnd(t *testing.T) {
 	if s.State != buyer.StateCountered || s.LastSellerPrice == nil || s.LastSellerPrice.Amount <= 10000 {
 		t.Fatalf("after propose: state %s, seller price %v; want COUNTERED above budget", s.State, s.LastSellerPrice)
 	}
-	for i, offer := range []int64{6000, 7000, 8000, 9200} {
+	for i, offer := range []int64{6000, 7000, 8000, 9400} {
 		s, err = c.Counter(ctx, s.ID, usd(offer), "")
 		if err != nil {
 			t.Fatalf("counter %d: %v", i+1, err)
 		}
 	}
-	if s.State != buyer.StateConfirmed || s.AgreedPrice == nil || *s.AgreedPrice != usd(9200) {
-		t.Fatalf("after 4 counters: state %s agreed %v, want CONFIRMED at 92.00 USD", s.State, s.AgreedPrice)
+	if s.State != buyer.StateConfirmed || s.AgreedPrice == nil || *s.AgreedPrice != usd(9400) {
+		t.Fatalf("after 4 counters: state %s agreed %v, want CONFIRMED at 94.00 USD", s.State, s.AgreedPrice)
 	}
 	if s.Turn != 5 {
 		t.Errorf("turn = %d, want 5", s.Turn)
@@ -68,7 +68,7 @@ func TestDealEndToEnd(t *testing.T) {
 	if err := anp.VerifyArtifact(a, anp.VerifyOptions{RootKey: m.RootKey}); err != nil {
 		t.Fatalf("artifact does not verify offline: %v", err)
 	}
-	if a.Terms.Price != usd(9200) || a.Terms.SellerDomain != "kitchen-outlet.anp" || a.Terms.Item != "Ninja Blender" {
+	if a.Terms.Price != usd(9400) || a.Terms.SellerDomain != "kitchen-outlet.anp" || a.Terms.Item != "Ninja Blender" {
 		t.Errorf("artifact terms = %+v", a.Terms)
 	}
 	if a.Terms.SellerKey != m.Nodes["kitchen-outlet.anp"].PublicKey() {

@@ -64,6 +64,9 @@ func (c *Core) ProposeDeal(ctx context.Context, address string, cons Constraints
 		}
 		body.Credential = cred
 	}
+	if cons.MaxTurns == 0 {
+		cons.MaxTurns = c.cfg.MaxTurns
+	}
 	now := c.cfg.Now().UTC()
 	r := &record{
 		Session: Session{ID: id, Seller: addr.Domain, Address: addr.String(), Mode: addr.Mode, State: StateProposed,

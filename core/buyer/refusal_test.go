@@ -88,7 +88,7 @@ func TestBudgetAndCredentialNeverSent(t *testing.T) {
 	ctx := ctxT(t)
 	const budget = 9137 // 91.37 USD: a figure no seller or strategy produces by itself
 	for _, target := range []string{"ANP/C.cloud-credits.anp", "ANP/C.kitchen-outlet.anp"} {
-		s, err := c.ProposeDeal(ctx, target, buyer.Constraints{Item: "API credits", MaxBudget: usd(budget), MaxTurns: 6}, buyer.ProposeOptions{})
+		s, err := c.ProposeDeal(ctx, target, buyer.Constraints{Item: "API credits", MaxBudget: usd(budget), MaxTurns: 12}, buyer.ProposeOptions{})
 		if err != nil {
 			t.Fatalf("%s: %v", target, err)
 		}

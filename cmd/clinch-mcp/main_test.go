@@ -1,0 +1,190 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a goroutine-safe buffer for command output.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func testEnv(t *testing.T, vars map[string]string) (*cliEnv, *syncBuffer, *syncBuffer) {
+	out, errb := &syncBuffer{}, &syncBuffer{}
+	dir := t.TempDir()
+	return &cliEnv{stdin: strings.NewReader(""), stdout: out, stderr: errb, getenv: func(k string) string {
+		if k == "CLINCH_DATA_DIR" {
+			return dir
+		}
+		return vars[k]
+	}}, out, errb
+}
+
+func TestEveryCommandHasHelp(t *testing.T) {
+	for _, c := range commands() {
+		t.Run(c.name, func(t *testing.T) {
+			env, _, errb := testEnv(t, nil)
+			err := run(context.Background(), env, []string{c.name, "--help"})
+			if !errors.Is(err, errHelpShown) {
+				t.Fatalf("--help: err = %v", err)
+			}
+			if !strings.Contains(errb.String(), "Usage: clinch-mcp "+c.name) {
+				t.Fatalf("usage text missing:\n%s", errb.String())
+			}
+		})
+	}
+}
+
+func TestUnknownCommandAndBadFlags(t *testing.T) {
+	env, _, _ := testEnv(t, nil)
+	var ee *exitError
+	if err := run(context.Background(), env, []string{"nope"}); !errors.As(err, &ee) || ee.code != 2 {
+		t.Fatalf("unknown command: %v", err)
+	}
+	if err := run(context.Background(), env, []string{"negotiate", "--to", "kitchen.anp", "--item", "x", "--max-budget", "10"}); !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(err.Error(), "ANP/") {
+		t.Fatalf("bad address: %v", err)
+	}
+	if err := run(context.Background(), env, []string{"negotiate", "--to", "ANP/C.kitchen-outlet.anp", "--item", "x", "--max-budget", "10.001"}); !errors.As(err, &ee) || !strings.Contains(err.Error(), "decimals") {
+		t.Fatalf("bad budget: %v", err)
+	}
+}
+
+// TestNegotiateApproveVerify runs the terminal flow on the embedded demo
+// market and checks the artifact with verify, then tampers with it.
+func TestNegotiateApproveVerify(t *testing.T) {
+	env, out, errb := testEnv(t, nil)
+	art := filepath.Join(t.TempDir(), "deal.json")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	err := run(ctx, env, []string{"negotiate", "--to", "ANP/C.kitchen-outlet.anp", "--item", "Ninja Blender", "--max-budget", "100", "--auto", "--approve", "--out", art})
+	if err != nil {
+		t.Fatalf("negotiate: %v\nstderr:\n%s", err, errb.String())
+	}
+	if !strings.Contains(out.String(), "SIGNED") || !strings.Contains(out.String(), "turn 3:") {
+		t.Fatalf("negotiate output:\n%s", out.String())
+	}
+	if err := run(ctx, env, []string{"verify", art}); err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	var a map[string]any
+	data, _ := os.ReadFile(art)
+	if err := json.Unmarshal(data, &a); err != nil {
+		t.Fatal(err)
+	}
+	root := a["receipt"].(map[string]any)["root_key"].(string)
+	if err := run(ctx, env, []string{"verify", art, "--registry-key", root}); err != nil {
+		t.Fatalf("verify pinned: %v", err)
+	}
+	wrongRoot := strings.Repeat("ab", 32)
+	for name, mutate := range map[string]func(){
+		"price":     func() { a["deal"].(map[string]any)["price"].(map[string]any)["amount"] = 1 },
+		"item":      func() { a["deal"].(map[string]any)["item"] = "Cheap Blender" },
+		"leaf":      func() { a["receipt"].(map[string]any)["leaf_index"] = 7 },
+		"notarized": func() { a["registry"].(map[string]any)["notarized_at"] = 1 },
+	} {
+		orig, _ := json.Marshal(a)
+		mutate()
+		bad, _ := json.Marshal(a)
+		_ = json.Unmarshal(orig, &a)
+		path := filepath.Join(t.TempDir(), name+".json")
+		_ = os.WriteFile(path, bad, 0o600)
+		var ee *exitError
+		err := run(ctx, env, []string{"verify", path})
+		if !errors.As(err, &ee) || ee.code != 1 || strings.Contains(err.Error(), "\n") {
+			t.Errorf("tampered %s: err = %v, want exit 1 with one line", name, err)
+		}
+	}
+	var ee *exitError
+	if err := run(ctx, env, []string{"verify", art, "--registry-key", wrongRoot}); !errors.As(err, &ee) || !strings.Contains(err.Error(), "pinned") {
+		t.Errorf("wrong pinned root: %v", err)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestRegistryAndSellerDaemons starts the registry and a seller as the real
+// daemons and negotiates through them.
+func TestRegistryAndSellerDaemons(t *testing.T) {
+	env, _, errb := testEnv(t, nil)
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	regAddr := freeAddr(t)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := run(ctx, env, []string{"registry", "--addr", regAddr, "--db", filepath.Join(dir, "reg.db"), "--key-file", filepath.Join(dir, "reg.key"),
+			"--difficulty", "6", "--open-enrollment", "--allow-private-endpoints", "--log-level", "warn"}); err != nil {
+			t.Errorf("registry: %v", err)
+		}
+	}()
+	waitHTTP(t, "http://"+regAddr+"/healthz")
+	keyFile := filepath.Join(dir, "seller.key")
+	if err := run(ctx, env, []string{"keygen", "--out", keyFile}); err != nil {
+		t.Fatal(err)
+	}
+	sellerAddr := freeAddr(t)
+	cfg := fmt.Sprintf(`{"domain":"daemon-shop.anp","key_file":%q,"registry":"http://%s","listen":%q,"endpoint":"http://%s","categories":["kitchen"],
+		"policy":{"currency":"USD","list":"100","floor":"70","exponent":1,"max_turns":6}}`, keyFile, regAddr, sellerAddr, sellerAddr)
+	cfgPath := filepath.Join(dir, "seller.json")
+	_ = os.WriteFile(cfgPath, []byte(cfg), 0o600)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := run(ctx, env, []string{"seller", "--config", cfgPath, "--log-level", "warn"}); err != nil {
+			t.Errorf("seller: %v", err)
+		}
+	}()
+	denv, dout, _ := testEnv(t, nil)
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(dout.String(), "daemon-shop.anp") {
+		if time.Now().After(deadline) {
+			t.Fatalf("seller never listed; stderr:\n%s", errb.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+		_ = run(ctx, denv, []string{"discover", "--registry", "http://" + regAddr, "--json"})
+	}
+	art := filepath.Join(dir, "deal.json")
+	if err := run(ctx, denv, []string{"negotiate", "--registry", "http://" + regAddr, "--to", "ANP/C.daemon-shop.anp", "--item", "Pan", "--max-budget", "90", "--auto", "--approve", "--out", art}); err != nil {
+		t.Fatalf("negotiate via daemons: %v", err)
+	}
+	if err := run(ctx, denv, []string{"verify", art}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitHTTP(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if conn, err := net.DialTimeout("tcp", strings.TrimPrefix(strings.Split(url, "/healthz")[0], "http://"), 200*time.Millisecond); err == nil {
+			conn.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s never came up", url)
+}

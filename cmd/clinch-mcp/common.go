@@ -67,6 +67,12 @@ func (l *logFlags) registerWith(fs *flag.FlagSet, env *cliEnv, level string) {
 // logger builds a zerolog logger on stderr (or the log file). Never stdout:
 // in stdio mode stdout carries only MCP JSON-RPC.
 func (l *logFlags) logger(env *cliEnv) (zerolog.Logger, io.Closer, error) {
+	return l.loggerRedacting(env, nil)
+}
+
+// loggerRedacting is logger with every line passed through red (when set), so
+// secrets added to red later can never reach a log sink.
+func (l *logFlags) loggerRedacting(env *cliEnv, red *secrets.Redactor) (zerolog.Logger, io.Closer, error) {
 	lvl, err := zerolog.ParseLevel(strings.ToLower(l.level))
 	if err != nil || lvl == zerolog.NoLevel {
 		return zerolog.Nop(), nil, &exitError{2, fmt.Errorf("--log-level %q: want debug, info, warn or error", l.level)}
@@ -79,6 +85,9 @@ func (l *logFlags) logger(env *cliEnv) (zerolog.Logger, io.Closer, error) {
 			return zerolog.Nop(), nil, fmt.Errorf("open log file: %w", err)
 		}
 		out, closer = f, f
+	}
+	if red != nil {
+		out = red.Writer(out)
 	}
 	zerolog.TimeFieldFormat = time.RFC3339Nano
 	return zerolog.New(out).Level(lvl).With().Timestamp().Logger(), closer, nil

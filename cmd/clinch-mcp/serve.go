@@ -2,9 +2,197 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/buyer"
+	"github.com/clinch-protocol/clinch-mcp/core/store"
+	"github.com/clinch-protocol/clinch-mcp/core/store/sqlitestore"
+	"github.com/clinch-protocol/clinch-mcp/mcpserver"
+	"github.com/clinch-protocol/clinch-mcp/secrets"
+	"github.com/clinch-protocol/clinch-mcp/tools"
 )
 
+// serveFlags are the flags of `clinch-mcp serve`.
+type serveFlags struct {
+	transport   string
+	addr        string
+	authToken   string
+	storeURL    string
+	blindKeys   string
+	sandbox     string
+	autoApprove string
+	market      marketFlags
+}
+
 func runServe(ctx context.Context, env *cliEnv, args []string) error {
-	return fmt.Errorf("serve: the MCP server is not built yet")
+	fs := newFlags(env, "serve", "serve [--transport stdio|http|sse] [--addr 127.0.0.1:8848] [--registry URL] [flags]")
+	var f serveFlags
+	f.market.register(fs, env)
+	f.market.logs.register(fs, env)
+	fs.StringVar(&f.transport, "transport", envOr(env, "CLINCH_TRANSPORT", "stdio"), "stdio, http (Streamable HTTP at /mcp) or sse (/sse + /message) (env CLINCH_TRANSPORT)")
+	fs.StringVar(&f.addr, "addr", envOr(env, "CLINCH_ADDR", "127.0.0.1:8848"), "listen address for http and sse (env CLINCH_ADDR)")
+	fs.StringVar(&f.authToken, "auth-token", envOr(env, "CLINCH_AUTH_TOKEN", ""), "bearer token required by http/sse; mandatory when --addr is not loopback (env CLINCH_AUTH_TOKEN)")
+	fs.StringVar(&f.storeURL, "store", envOr(env, "CLINCH_STORE", ""), "where sessions live: sqlite://PATH or memory: (env CLINCH_STORE); default sessions.db in the data directory")
+	fs.StringVar(&f.blindKeys, "blind-keys", envOr(env, "CLINCH_BLIND_KEYS", ""), "JSON file of per-domain credentials sealed to each seller, never shown to the model (env CLINCH_BLIND_KEYS)")
+	fs.StringVar(&f.sandbox, "sandbox", envOr(env, "CLINCH_SANDBOX", "strategy"), "autonomous decider for autonomous:true calls: strategy or off (env CLINCH_SANDBOX)")
+	fs.StringVar(&f.autoApprove, "auto-approve-below", envOr(env, "CLINCH_AUTO_APPROVE_BELOW", ""), "let autonomous sessions sign deals strictly below this amount without asking (off by default)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	switch f.transport {
+	case "stdio", "http", "sse":
+	default:
+		return &exitError{2, fmt.Errorf("--transport %q: want stdio, http or sse", f.transport)}
+	}
+	if f.transport != "stdio" {
+		if err := mcpserver.CheckBind(f.addr, f.authToken); err != nil {
+			return &exitError{2, err}
+		}
+	}
+	red := secrets.NewRedactor()
+	log, closer, err := f.market.logs.loggerRedacting(env, red)
+	if err != nil {
+		return err
+	}
+	if closer != nil {
+		defer closer.Close()
+	}
+	app, err := openApp(ctx, env, &f, log, red)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	srv := mcpserver.New(app.deps, log)
+	log.Info().Str("transport", f.transport).Str("registry", app.market.url).Bool("demo_market", app.market.demo != nil).
+		Str("sandbox", f.sandbox).Msg("clinch-mcp serving MCP")
+	switch f.transport {
+	case "http":
+		return mcpserver.ServeHTTP(ctx, srv, mcpserver.HTTPOptions{Addr: f.addr, AuthToken: f.authToken, Logger: log, Ready: readyLine(env)})
+	case "sse":
+		return mcpserver.ServeSSE(ctx, srv, mcpserver.HTTPOptions{Addr: f.addr, AuthToken: f.authToken, Logger: log, Ready: readyLine(env)})
+	}
+	return mcpserver.ServeStdio(ctx, srv, env.stdin, env.stdout, log)
+}
+
+// readyLine announces the bound address on stderr (useful with port 0).
+func readyLine(env *cliEnv) func(string) {
+	return func(addr string) { fmt.Fprintf(env.stderr, "clinch-mcp: listening on %s\n", addr) }
+}
+
+// app is everything serve runs on.
+type app struct {
+	market  *market
+	core    *buyer.Core
+	deps    *tools.Deps
+	closers []func()
+}
+
+func (a *app) Close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+}
+
+func openApp(ctx context.Context, env *cliEnv, f *serveFlags, log zerolog.Logger, red *secrets.Redactor) (*app, error) {
+	a := &app{}
+	ok := false
+	defer func() {
+		if !ok {
+			a.Close()
+		}
+	}()
+	id, err := loadIdentity(env, f.market.keyFile, true)
+	if err != nil {
+		return nil, err
+	}
+	red.Add(hex.EncodeToString(id.Seed()), hex.EncodeToString(id))
+	sessions, err := openSessions(ctx, env, f.storeURL)
+	if err != nil {
+		return nil, err
+	}
+	if c, ok := sessions.(interface{ Close() error }); ok {
+		a.closers = append(a.closers, func() { _ = c.Close() })
+	}
+	mk, err := openMarket(ctx, f.market.registry, f.market.registryKey, log)
+	if err != nil {
+		return nil, err
+	}
+	a.market = mk
+	a.closers = append(a.closers, mk.Close)
+	bk, err := loadBlindKeys(f.blindKeys, mk)
+	if err != nil {
+		return nil, err
+	}
+	if bk != nil {
+		red.Add(bk.Values()...)
+	}
+	core, err := buyer.New(buyer.Config{Identity: id, Registry: mk.client(id, log), Sessions: sessionStore(sessions), BlindKeys: bk, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	ictx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := core.Initialize(ictx); err != nil {
+		return nil, err
+	}
+	a.core = core
+	a.closers = append(a.closers, core.Close)
+	deps := &tools.Deps{Core: core, RegistryRootKey: mk.rootKey, Logger: log}
+	switch f.sandbox {
+	case "strategy":
+		deps.Decider = buyer.Concession{}
+	case "off", "":
+	default:
+		return nil, &exitError{2, fmt.Errorf("--sandbox %q: want strategy or off", f.sandbox)}
+	}
+	if f.autoApprove != "" {
+		m, err := anp.ParseMoney(f.autoApprove, "USD")
+		if err != nil {
+			return nil, &exitError{2, fmt.Errorf("--auto-approve-below: %w", err)}
+		}
+		deps.AutoApproveBelow = &m
+	}
+	a.deps = deps
+	ok = true
+	return a, nil
+}
+
+// sessionsCloser is a session store that owns a database.
+type sessionsCloser struct {
+	store.Sessions
+	close func() error
+}
+
+func (s sessionsCloser) Close() error { return s.close() }
+
+func sessionStore(s store.Sessions) store.Sessions {
+	if sc, ok := s.(sessionsCloser); ok {
+		return sc.Sessions
+	}
+	return s
+}
+
+// openSessions opens the session store named by a URL.
+func openSessions(ctx context.Context, env *cliEnv, raw string) (store.Sessions, error) {
+	if raw == "" {
+		raw = "sqlite://" + filepath.Join(dataDir(env), "sessions.db")
+	}
+	switch {
+	case raw == "memory:":
+		return nil, nil
+	case strings.HasPrefix(raw, "sqlite://"):
+		db, err := sqlitestore.Open(ctx, strings.TrimPrefix(raw, "sqlite://"))
+		if err != nil {
+			return nil, err
+		}
+		return sessionsCloser{Sessions: db.Sessions(), close: db.Close}, nil
+	}
+	return nil, &exitError{2, fmt.Errorf("--store %q: want sqlite://PATH or memory:", raw)}
 }

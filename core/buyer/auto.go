@@ -10,6 +10,9 @@ import (
 // required from the caller), ends, or ctx is done. Every decision passes
 // Guard first. Asynchronous seller answers are awaited.
 func (c *Core) Negotiate(ctx context.Context, id string, d Decider) (Session, error) {
+	if err := c.setDecider(ctx, id, DeciderName(d)); err != nil {
+		return Session{}, err
+	}
 	for {
 		s, err := c.WaitForSeller(ctx, id)
 		if err != nil {
@@ -53,4 +56,34 @@ func (c *Core) Negotiate(ctx context.Context, id string, d Decider) (Session, er
 			return cur, err
 		}
 	}
+}
+
+// Named is implemented by deciders that can say what they are.
+type Named interface{ Name() string }
+
+// DeciderName returns d's name for logs and snapshots.
+func DeciderName(d Decider) string {
+	if n, ok := d.(Named); ok {
+		return n.Name()
+	}
+	return fmt.Sprintf("%T", d)
+}
+
+// Name implements Named.
+func (k Concession) Name() string { return "strategy:concession" }
+
+// setDecider records which decider drives a session.
+func (c *Core) setDecider(ctx context.Context, id, name string) error {
+	m := c.lock(id)
+	m.Lock()
+	defer m.Unlock()
+	r, err := c.load(ctx, id)
+	if err != nil {
+		return err
+	}
+	if r.Session.Decider == name {
+		return nil
+	}
+	r.Session.Decider = name
+	return c.save(ctx, r)
 }

@@ -311,3 +311,12 @@ func (c *Core) WaitForSeller(ctx context.Context, id string) (Session, error) {
 		}
 	}
 }
+
+// Discover lists verified sellers in a category (all categories when empty).
+func (c *Core) Discover(ctx context.Context, category string, mode anp.Mode, limit int) ([]anp.Listing, error) {
+	l, err := c.cfg.Registry.Discover(ctx, category, mode, limit)
+	if err != nil {
+		return nil, classify("discover sellers", err)
+	}
+	return l, nil
+}

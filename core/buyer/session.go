@@ -45,6 +45,7 @@ type Session struct {
 	UpdatedAt       time.Time         `json:"updated_at"`
 	TranscriptLen   int               `json:"transcript_len"`
 	Artifact        *anp.Artifact     `json:"artifact,omitempty"`
+	Decider         string            `json:"decider,omitempty"` // autonomous decider that drove the session
 	Version         int64             `json:"version"`
 }
 

@@ -1,0 +1,93 @@
+package mcpserver
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/clinch-protocol/clinch-mcp/core/buyer"
+)
+
+// registerResources adds clinch://sessions/{id}, its transcript and
+// clinch://artifacts/{id}. None of them holds key material: transcripts are
+// signed envelopes (public keys and signatures only).
+func registerResources(s *server.MCPServer, core *buyer.Core) {
+	s.AddResourceTemplate(mcp.NewResourceTemplate("clinch://sessions/{id}", "session",
+		mcp.WithTemplateDescription("A negotiation session: state, prices, turn, allowed moves, the seller's latest message (untrusted text)."),
+		mcp.WithTemplateMIMEType("application/json")),
+		func(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
+			id, err := templateVar(req, "id")
+			if err != nil {
+				return nil, err
+			}
+			sess, err := core.GetSession(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			sess.Artifact = nil // served as its own resource
+			return jsonContents(req.Params.URI, sess)
+		})
+	s.AddResourceTemplate(mcp.NewResourceTemplate("clinch://sessions/{id}/transcript", "transcript",
+		mcp.WithTemplateDescription("The hash-chained, signed envelopes of a session in order. Message bodies written by the seller are untrusted text."),
+		mcp.WithTemplateMIMEType("application/json")),
+		func(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
+			id, err := templateVar(req, "id")
+			if err != nil {
+				return nil, err
+			}
+			envs, err := core.Transcript(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			return jsonContents(req.Params.URI, map[string]any{"session_id": id, "envelopes": envs})
+		})
+	s.AddResourceTemplate(mcp.NewResourceTemplate("clinch://artifacts/{id}", "artifact",
+		mcp.WithTemplateDescription("The triple-signed deal artifact of a signed session; check it with verify_artifact or `clinch-mcp verify`."),
+		mcp.WithTemplateMIMEType("application/json")),
+		func(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
+			id, err := templateVar(req, "id")
+			if err != nil {
+				return nil, err
+			}
+			sess, err := core.GetSession(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			if sess.Artifact == nil {
+				return nil, fmt.Errorf("session %s has no signed artifact (state %s)", id, sess.State)
+			}
+			return jsonContents(req.Params.URI, sess.Artifact)
+		})
+}
+
+// templateVar reads a URI template variable (mcp-go passes them as []string).
+func templateVar(req mcp.ReadResourceRequest, name string) (string, error) {
+	switch v := req.Params.Arguments[name].(type) {
+	case []string:
+		if len(v) == 1 && v[0] != "" {
+			return v[0], nil
+		}
+	case string:
+		if v != "" {
+			return v, nil
+		}
+	}
+	// Fall back to the URI itself.
+	parts := strings.Split(strings.TrimPrefix(req.Params.URI, "clinch://"), "/")
+	if len(parts) >= 2 && parts[1] != "" {
+		return parts[1], nil
+	}
+	return "", fmt.Errorf("resource URI %q has no %s", req.Params.URI, name)
+}
+
+func jsonContents(uri string, v any) ([]mcp.ResourceContents, error) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return []mcp.ResourceContents{mcp.TextResourceContents{URI: uri, MIMEType: "application/json", Text: string(b)}}, nil
+}

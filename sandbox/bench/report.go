@@ -1,0 +1,171 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/clinch-protocol/clinch-mcp/core/buyer"
+)
+
+// Report is the result of RunBenchmark.
+type Report struct {
+	Seed          int64
+	Scenarios     int
+	ZoneScenarios int // scenarios with a zone of agreement (budget >= floor)
+	Rows          []Row
+}
+
+// Row is one buyer decider's result.
+type Row struct {
+	Buyer string
+	// Over the scenarios with a zone of agreement.
+	ZoneDeals     int
+	AgreementRate float64 // ZoneDeals / ZoneScenarios
+	ShareDeals    float64 // mean (budget - price) / (budget - floor) over the deals
+	ShareAll      float64 // the same over all zone scenarios, a failed negotiation counting 0
+	// Over all scenarios.
+	MeanRounds  float64 // mean turn at which the session ended
+	AboveBudget int     // deals above the budget (must be 0)
+	NoZoneDeals int     // deals where no zone exists (must be 0)
+	GuardNotes  int     // decisions buyer.Guard changed
+	Errors      int     // decider errors
+	Ends        map[End]int
+	PerSeller   []Cell // by seller policy, in SellerPolicies order
+}
+
+// Cell is one buyer's result against one seller policy, over its zone scenarios.
+type Cell struct {
+	Seller        SellerPolicy
+	ZoneScenarios int
+	AgreementRate float64
+	ShareDeals    float64
+}
+
+// RunBenchmark plays n scenarios generated from seed with every buyer and
+// reports the results, rows sorted by buyer name. It is deterministic for a
+// fixed seed when the deciders are.
+func RunBenchmark(seed int64, n int, buyers map[string]buyer.Decider) Report {
+	scs := Scenarios(seed, n)
+	rep := Report{Seed: seed, Scenarios: len(scs)}
+	for _, sc := range scs {
+		if sc.Zone() {
+			rep.ZoneScenarios++
+		}
+	}
+	names := make([]string, 0, len(buyers))
+	for name := range buyers {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	ctx := context.Background()
+	for _, name := range names {
+		outs := make([]Outcome, len(scs))
+		for i, sc := range scs {
+			outs[i] = Simulate(ctx, sc, buyers[name])
+		}
+		rep.Rows = append(rep.Rows, summarise(name, scs, outs))
+	}
+	return rep
+}
+
+type tally struct {
+	zone, deals int
+	share       float64
+}
+
+func (t tally) rate() float64 { return ratio(float64(t.deals), t.zone) }
+
+func summarise(name string, scs []Scenario, outs []Outcome) Row {
+	row := Row{Buyer: name, Ends: map[End]int{}}
+	var all tally
+	per := map[SellerPolicy]*tally{}
+	rounds := 0
+	for i, sc := range scs {
+		o := outs[i]
+		row.Ends[o.End]++
+		rounds += o.Rounds
+		row.GuardNotes += o.Guard
+		if o.End == EndError {
+			row.Errors++
+		}
+		deal := o.End == EndDeal
+		if deal && o.Price > sc.Budget {
+			row.AboveBudget++
+		}
+		if deal && !sc.Zone() {
+			row.NoZoneDeals++
+		}
+		if !sc.Zone() {
+			continue
+		}
+		t := per[sc.Policy]
+		if t == nil {
+			t = &tally{}
+			per[sc.Policy] = t
+		}
+		all.zone++
+		t.zone++
+		if deal {
+			share := float64(sc.Budget-o.Price) / float64(sc.Budget-sc.Floor)
+			all.deals++
+			all.share += share
+			t.deals++
+			t.share += share
+		}
+	}
+	row.ZoneDeals = all.deals
+	row.AgreementRate = all.rate()
+	row.ShareDeals = ratio(all.share, all.deals)
+	row.ShareAll = ratio(all.share, all.zone)
+	row.MeanRounds = ratio(float64(rounds), len(scs))
+	for _, p := range SellerPolicies {
+		t := per[p]
+		if t == nil {
+			continue
+		}
+		row.PerSeller = append(row.PerSeller, Cell{Seller: p, ZoneScenarios: t.zone, AgreementRate: t.rate(), ShareDeals: ratio(t.share, t.deals)})
+	}
+	return row
+}
+
+func ratio(a float64, n int) float64 {
+	if n == 0 {
+		return 0
+	}
+	return a / float64(n)
+}
+
+// Markdown renders the report as two tables: the summary per buyer and the
+// breakdown per seller policy.
+func (r Report) Markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Seed %d, %d scenarios (%d with a zone of agreement, %d without).\n\n", r.Seed, r.Scenarios, r.ZoneScenarios, r.Scenarios-r.ZoneScenarios)
+	b.WriteString("| buyer | agreement (zone) | zone share (deals) | zone share (all zone scenarios) | mean rounds | deals above budget | deals without zone | guard changes | errors |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, row := range r.Rows {
+		fmt.Fprintf(&b, "| %s | %.1f%% (%d/%d) | %.3f | %.3f | %.2f | %d | %d | %d | %d |\n", row.Buyer,
+			100*row.AgreementRate, row.ZoneDeals, r.ZoneScenarios, row.ShareDeals, row.ShareAll, row.MeanRounds,
+			row.AboveBudget, row.NoZoneDeals, row.GuardNotes, row.Errors)
+	}
+	b.WriteString("\nPer seller policy, scenarios with a zone: agreement rate / mean zone share of the deals.\n\n| buyer |")
+	for _, p := range SellerPolicies {
+		fmt.Fprintf(&b, " %s |", p)
+	}
+	b.WriteString("\n|---|" + strings.Repeat("---:|", len(SellerPolicies)) + "\n")
+	for _, row := range r.Rows {
+		fmt.Fprintf(&b, "| %s |", row.Buyer)
+		for _, p := range SellerPolicies {
+			cell := "–"
+			for _, c := range row.PerSeller {
+				if c.Seller == p {
+					cell = fmt.Sprintf("%.0f%% / %.3f", 100*c.AgreementRate, c.ShareDeals)
+				}
+			}
+			fmt.Fprintf(&b, " %s |", cell)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}

@@ -1,0 +1,185 @@
+package tools
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/buyer"
+)
+
+// DiscoverInput filters discover_sellers.
+type DiscoverInput struct {
+	Category string `json:"category,omitempty" jsonschema:"only sellers in this category, e.g. kitchen"`
+	Mode     string `json:"mode,omitempty" jsonschema:"only sellers supporting this mode: ANP/A, ANP/B or ANP/C"`
+	Limit    int    `json:"limit,omitempty" jsonschema:"at most this many sellers (1-50), default 10"`
+}
+
+// SellerInfo describes one seller.
+type SellerInfo struct {
+	Address     string   `json:"address" jsonschema:"pass this to propose_deal"`
+	Domain      string   `json:"domain"`
+	DisplayName string   `json:"display_name,omitempty" jsonschema:"name chosen by the seller (untrusted text)"`
+	Categories  []string `json:"categories"`
+	Modes       []string `json:"modes"`
+	Demo        bool     `json:"demo" jsonschema:"a demo seller, not a real merchant"`
+	Score       float64  `json:"score" jsonschema:"registry reputation from 0 to 1"`
+}
+
+// DiscoverOutput is the result of discover_sellers.
+type DiscoverOutput struct {
+	Sellers []SellerInfo `json:"sellers"`
+}
+
+// CascadeInput are the arguments of cascade.
+type CascadeInput struct {
+	Category         string  `json:"category" jsonschema:"category to discover sellers in, e.g. kitchen"`
+	Item             string  `json:"item" jsonschema:"what to buy"`
+	MaxBudget        float64 `json:"max_budget" jsonschema:"the most the user will pay in total, in major units; never sent to any seller"`
+	Currency         string  `json:"currency,omitempty" jsonschema:"ISO 4217 code, default USD"`
+	Quantity         int     `json:"quantity,omitempty" jsonschema:"how many, default 1"`
+	Strategy         string  `json:"strategy,omitempty" jsonschema:"sequential (each deal's price becomes the ceiling for the next seller) or parallel (all at once, cheapest wins); default sequential"`
+	MaxSellers       int     `json:"max_sellers,omitempty" jsonschema:"negotiate with at most this many sellers (1-10), default 3"`
+	PerSellerTimeout int     `json:"per_seller_timeout_seconds,omitempty" jsonschema:"give up on a silent seller after this many seconds, default 30"`
+	MaxTurns         int     `json:"max_turns,omitempty" jsonschema:"turns per seller, default 8"`
+	Autonomous       bool    `json:"autonomous,omitempty" jsonschema:"use the server's sandbox decider (Ollama model or strategy) for the turns"`
+}
+
+// CascadeOutcome reports one seller of a cascade.
+type CascadeOutcome struct {
+	Seller    string `json:"seller"`
+	SessionID string `json:"session_id,omitempty"`
+	Outcome   string `json:"outcome" jsonschema:"confirmed (the winner), outbid, stalemate, cancelled, timeout or error"`
+	Price     *Money `json:"price,omitempty"`
+	Detail    string `json:"detail,omitempty"`
+}
+
+// CascadeOutput is the result of cascade.
+type CascadeOutput struct {
+	Winner   *SessionSnapshot `json:"winner,omitempty" jsonschema:"the one CONFIRMED session; ask the user, then approve_and_sign it"`
+	Outcomes []CascadeOutcome `json:"outcomes"`
+}
+
+func discoverSellers(d *Deps) Tool {
+	return newTool("discover_sellers", "Discover sellers",
+		"List sellers known to the registry, optionally by category and mode. Every listing's signatures are verified by the server.",
+		Hints{ReadOnly: flag(true), Destructive: flag(false), Idempotent: flag(true), OpenWorld: flag(true)},
+		func(ctx context.Context, req mcp.CallToolRequest, in DiscoverInput) (DiscoverOutput, string, error) {
+			var mode anp.Mode
+			if in.Mode != "" {
+				m, err := anp.ParseMode(in.Mode)
+				if err != nil {
+					return DiscoverOutput{}, "", inputErrorf("mode: %v", err)
+				}
+				mode = m
+			}
+			if in.Limit < 0 || in.Limit > 50 {
+				return DiscoverOutput{}, "", inputErrorf("limit %d must be between 1 and 50", in.Limit)
+			}
+			if in.Limit == 0 {
+				in.Limit = 10
+			}
+			ls, err := d.Core.Discover(ctx, in.Category, mode, in.Limit)
+			if err != nil {
+				return DiscoverOutput{}, "", err
+			}
+			out := DiscoverOutput{Sellers: []SellerInfo{}}
+			var names []string
+			for _, l := range ls {
+				r := l.Record.Record
+				modes := make([]string, len(r.Modes))
+				for i, m := range r.Modes {
+					modes[i] = string(m)
+				}
+				addrMode := anp.ModeC
+				if mode != "" {
+					addrMode = mode
+				} else if !r.Supports(anp.ModeC) {
+					addrMode = r.Modes[0]
+				}
+				out.Sellers = append(out.Sellers, SellerInfo{Address: anp.Address{Mode: addrMode, Domain: r.Domain}.String(), Domain: r.Domain,
+					DisplayName: r.DisplayName, Categories: r.Categories, Modes: modes, Demo: r.Demo, Score: l.Stats.Score})
+				names = append(names, r.Domain)
+			}
+			return out, fmt.Sprintf("%d sellers: %s", len(names), strings.Join(names, ", ")), nil
+		})
+}
+
+func cascade(d *Deps) Tool {
+	return newTool("cascade", "Cascade across sellers",
+		"Negotiate the same purchase with several sellers of a category and keep only the best deal: every other session is cancelled and exactly one "+
+			"session is left CONFIRMED for the user's approval. Sends progress notifications as sellers finish. A silent seller is dropped after its timeout.",
+		Hints{ReadOnly: flag(false), Destructive: flag(false), Idempotent: flag(false), OpenWorld: flag(true)},
+		func(ctx context.Context, req mcp.CallToolRequest, in CascadeInput) (CascadeOutput, string, error) {
+			budget, err := parseMoney("max_budget", in.MaxBudget, in.Currency)
+			if err != nil {
+				return CascadeOutput{}, "", err
+			}
+			if in.Autonomous && d.Decider == nil {
+				return CascadeOutput{}, "", inputErrorf("autonomous: the sandbox is off on this server (start it with --sandbox strategy or ollama)")
+			}
+			if in.PerSellerTimeout < 0 || in.PerSellerTimeout > 600 {
+				return CascadeOutput{}, "", inputErrorf("per_seller_timeout_seconds %d must be between 1 and 600", in.PerSellerTimeout)
+			}
+			total := in.MaxSellers
+			if total == 0 {
+				total = 3
+			}
+			var done atomic.Int64
+			progress := progressSender(ctx, req, float64(total))
+			decider := buyer.Decider(buyer.Concession{})
+			if in.Autonomous {
+				decider = d.Decider
+			} else if d.Decider != nil {
+				decider = d.cascadeDecider()
+			}
+			res, err := d.Core.NegotiateCascade(ctx, buyer.CascadeRequest{
+				Category: in.Category, Strategy: in.Strategy, MaxSellers: in.MaxSellers,
+				PerSellerTimeout: time.Duration(in.PerSellerTimeout) * time.Second, Decider: decider,
+				Constraints: buyer.Constraints{Item: in.Item, Category: in.Category, Quantity: in.Quantity, MaxBudget: budget, MaxTurns: in.MaxTurns},
+				Progress: func(o buyer.CascadeOutcome) {
+					n := done.Add(1)
+					progress(float64(n), fmt.Sprintf("%s: %s", o.Seller, o.Outcome))
+				},
+			})
+			if err != nil {
+				return CascadeOutput{}, "", err
+			}
+			out := CascadeOutput{Outcomes: []CascadeOutcome{}}
+			for _, o := range res.Outcomes {
+				out.Outcomes = append(out.Outcomes, CascadeOutcome{Seller: o.Seller, SessionID: o.SessionID, Outcome: o.Outcome, Price: moneyPtr(o.Price), Detail: o.Detail})
+			}
+			text := fmt.Sprintf("Cascade over %d sellers: no seller agreed within the budget.", len(res.Outcomes))
+			if res.Winner != nil {
+				w := snapshot(*res.Winner)
+				out.Winner = &w
+				text = fmt.Sprintf("Cascade over %d sellers: best deal %s from %s (session %s, CONFIRMED); the others were cancelled. Ask the user before approve_and_sign.",
+					len(res.Outcomes), res.Winner.AgreedPrice, res.Winner.Seller, res.Winner.ID)
+			}
+			return out, text, nil
+		})
+}
+
+// progressSender returns a function that sends MCP progress notifications
+// when the caller asked for them (a progress token in the request).
+func progressSender(ctx context.Context, req mcp.CallToolRequest, total float64) func(done float64, msg string) {
+	if req.Params.Meta == nil || req.Params.Meta.ProgressToken == nil {
+		return func(float64, string) {}
+	}
+	token := req.Params.Meta.ProgressToken
+	srv := server.ServerFromContext(ctx)
+	return func(done float64, msg string) {
+		if srv == nil {
+			return
+		}
+		_ = srv.SendNotificationToClient(ctx, "notifications/progress", map[string]any{
+			"progressToken": token, "progress": done, "total": total, "message": msg,
+		})
+	}
+}

@@ -1,0 +1,181 @@
+package tools
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/buyer"
+)
+
+// ProposeDealInput are the arguments of propose_deal.
+type ProposeDealInput struct {
+	Seller       string            `json:"seller" jsonschema:"seller address like ANP/C.kitchen-outlet.anp (a bare domain means ANP/C); find sellers with discover_sellers"`
+	Item         string            `json:"item" jsonschema:"what to buy, as the user described it"`
+	MaxBudget    float64           `json:"max_budget" jsonschema:"the most the user will pay in total, in major units (e.g. 95 or 95.50); enforced by the server and never sent to the seller"`
+	Currency     string            `json:"currency,omitempty" jsonschema:"ISO 4217 code, default USD"`
+	Quantity     int               `json:"quantity,omitempty" jsonschema:"how many, default 1"`
+	Category     string            `json:"category,omitempty" jsonschema:"item category, e.g. kitchen"`
+	Terms        map[string]string `json:"terms,omitempty" jsonschema:"non-secret terms to agree on, e.g. {\"delivery\": \"3 days\"}"`
+	OpeningOffer float64           `json:"opening_offer,omitempty" jsonschema:"optional first offer in major units, at most max_budget"`
+	MaxTurns     int               `json:"max_turns,omitempty" jsonschema:"give up after this many turns (1-50), default 8"`
+	Autonomous   bool              `json:"autonomous,omitempty" jsonschema:"let the server's sandbox negotiate by itself until the seller confirms, then hand back for approval"`
+}
+
+// SessionInput names a session.
+type SessionInput struct {
+	SessionID string `json:"session_id" jsonschema:"the session id returned by propose_deal or cascade"`
+}
+
+// CounterInput are the arguments of counter.
+type CounterInput struct {
+	SessionID string  `json:"session_id" jsonschema:"the session id"`
+	Price     float64 `json:"price" jsonschema:"your offer in major units of the session currency; at most max_budget and never below your previous offer. Offering exactly the seller's last price accepts it"`
+	Message   string  `json:"message,omitempty" jsonschema:"one short sentence to the seller"`
+}
+
+// CancelInput are the arguments of cancel_session.
+type CancelInput struct {
+	SessionID string `json:"session_id" jsonschema:"the session id"`
+	Reason    string `json:"reason,omitempty" jsonschema:"why, in a few words (sent to the seller)"`
+}
+
+// ApproveOutput is the result of approve_and_sign.
+type ApproveOutput struct {
+	Session    SessionSnapshot `json:"session"`
+	ArtifactID string          `json:"artifact_id" jsonschema:"read the artifact as clinch://artifacts/{artifact_id} or check it with verify_artifact"`
+	Price      Money           `json:"price"`
+	LogIndex   uint64          `json:"log_index" jsonschema:"position of the deal in the registry's transparency log"`
+	Verified   bool            `json:"verified" jsonschema:"buyer, seller and registry signatures and the log inclusion proof checked"`
+}
+
+func proposeDeal(d *Deps) Tool {
+	return newTool("propose_deal", "Propose a deal",
+		"Start a negotiation with one seller: the server opens a signed session and returns the seller's first answer. "+
+			"max_budget is a hard limit the server enforces; it is never revealed to the seller. "+
+			"Continue with counter, then approve_and_sign once the session is CONFIRMED (ask the user first).",
+		Hints{ReadOnly: flag(false), Destructive: flag(false), Idempotent: flag(false), OpenWorld: flag(true)},
+		func(ctx context.Context, req mcp.CallToolRequest, in ProposeDealInput) (SessionSnapshot, string, error) {
+			addr := strings.TrimSpace(in.Seller)
+			if addr != "" && !strings.HasPrefix(addr, "ANP/") {
+				addr = string(anp.ModeC) + "." + addr
+			}
+			budget, err := parseMoney("max_budget", in.MaxBudget, in.Currency)
+			if err != nil {
+				return SessionSnapshot{}, "", err
+			}
+			cons := buyer.Constraints{Item: in.Item, Category: in.Category, Quantity: in.Quantity, Terms: in.Terms, MaxBudget: budget, MaxTurns: in.MaxTurns}
+			opt := buyer.ProposeOptions{}
+			if in.OpeningOffer != 0 {
+				o, err := parseMoney("opening_offer", in.OpeningOffer, budget.Currency)
+				if err != nil {
+					return SessionSnapshot{}, "", err
+				}
+				opt.Opening = &o
+			}
+			if in.Autonomous && d.Decider == nil {
+				return SessionSnapshot{}, "", inputErrorf("autonomous: the sandbox is off on this server (start it with --sandbox strategy or ollama)")
+			}
+			s, err := d.Core.ProposeDeal(ctx, addr, cons, opt)
+			if err != nil {
+				return SessionSnapshot{}, "", err
+			}
+			if in.Autonomous {
+				if s, err = d.runAutonomous(ctx, s.ID); err != nil {
+					return SessionSnapshot{}, "", err
+				}
+			}
+			return snapshot(s), summary(s), nil
+		})
+}
+
+// runAutonomous lets the sandbox decider negotiate until approval is needed,
+// then signs only when an auto-approve ceiling allows it.
+func (d *Deps) runAutonomous(ctx context.Context, id string) (buyer.Session, error) {
+	s, err := d.Core.Negotiate(ctx, id, d.Decider)
+	if err != nil {
+		return s, err
+	}
+	if s.State == buyer.StateConfirmed && d.AutoApproveBelow != nil && s.AgreedPrice != nil &&
+		s.AgreedPrice.Currency == d.AutoApproveBelow.Currency && s.AgreedPrice.Amount < d.AutoApproveBelow.Amount {
+		d.Logger.Info().Str("session", id).Str("price", s.AgreedPrice.String()).Msg("auto-approving below the configured ceiling")
+		if _, err := d.Core.ApproveAndSign(ctx, id); err != nil {
+			return s, err
+		}
+		return d.Core.GetSession(ctx, id)
+	}
+	return s, nil
+}
+
+func counter(d *Deps) Tool {
+	return newTool("counter", "Counter-offer",
+		"Send a counter-offer in a session whose allowed_moves include counter or accept. "+
+			"The server refuses, without sending anything, an offer above max_budget or below your previous offer. "+
+			"To accept the seller's price, counter with exactly that price; the seller then confirms and the session becomes CONFIRMED.",
+		Hints{ReadOnly: flag(false), Destructive: flag(false), Idempotent: flag(false), OpenWorld: flag(true)},
+		func(ctx context.Context, req mcp.CallToolRequest, in CounterInput) (SessionSnapshot, string, error) {
+			cur, err := d.Core.GetSession(ctx, in.SessionID)
+			if err != nil {
+				return SessionSnapshot{}, "", err
+			}
+			price, err := parseMoney("price", in.Price, cur.MaxBudget.Currency)
+			if err != nil {
+				return SessionSnapshot{}, "", err
+			}
+			s, err := d.Core.Counter(ctx, in.SessionID, price, in.Message)
+			if err != nil {
+				return SessionSnapshot{}, "", err
+			}
+			return snapshot(s), summary(s), nil
+		})
+}
+
+func approveAndSign(d *Deps) Tool {
+	return newTool("approve_and_sign", "Approve and sign the deal",
+		"Commit a CONFIRMED deal: this spends the user's money. Only call it after the user explicitly approved the price and seller. "+
+			"The server signs the deal artifact, gets the seller's signature and the registry's countersignature, and verifies all three. "+
+			"Calling it again for a signed session returns the same artifact.",
+		Hints{ReadOnly: flag(false), Destructive: flag(true), Idempotent: flag(true), OpenWorld: flag(true)},
+		func(ctx context.Context, req mcp.CallToolRequest, in SessionInput) (ApproveOutput, string, error) {
+			a, err := d.Core.ApproveAndSign(ctx, in.SessionID)
+			if err != nil {
+				return ApproveOutput{}, "", err
+			}
+			s, err := d.Core.GetSession(ctx, in.SessionID)
+			if err != nil {
+				return ApproveOutput{}, "", err
+			}
+			verr := anp.VerifyArtifact(a, anp.VerifyOptions{RootKey: d.RegistryRootKey})
+			out := ApproveOutput{Session: snapshot(s), ArtifactID: s.ID, Price: moneyOf(a.Terms.Price), LogIndex: a.Receipt.LeafIndex, Verified: verr == nil}
+			text := fmt.Sprintf("Deal signed: %s x%d from %s for %s. Artifact %s is in the registry log at index %d; signatures verified: %t.",
+				a.Terms.Item, a.Terms.Quantity, a.Terms.SellerDomain, a.Terms.Price, s.ID, a.Receipt.LeafIndex, verr == nil)
+			return out, text, nil
+		})
+}
+
+func cancelSession(d *Deps) Tool {
+	return newTool("cancel_session", "Cancel a negotiation",
+		"Withdraw from a negotiation that is not signed yet. The seller is told; nothing can be signed for the session afterwards. "+
+			"Cancelling a session that already ended returns it unchanged.",
+		Hints{ReadOnly: flag(false), Destructive: flag(true), Idempotent: flag(true), OpenWorld: flag(true)},
+		func(ctx context.Context, req mcp.CallToolRequest, in CancelInput) (SessionSnapshot, string, error) {
+			cur, err := d.Core.GetSession(ctx, in.SessionID)
+			if err != nil {
+				return SessionSnapshot{}, "", err
+			}
+			if cur.State == buyer.StateSigned {
+				return SessionSnapshot{}, "", fmt.Errorf("session %s is SIGNED: %w: a signed deal cannot be cancelled here", in.SessionID, buyer.ErrBadState)
+			}
+			if cur.State.Terminal() {
+				return snapshot(cur), summary(cur), nil
+			}
+			s, err := d.Core.Cancel(ctx, in.SessionID, in.Reason)
+			if err != nil {
+				return SessionSnapshot{}, "", err
+			}
+			return snapshot(s), summary(s), nil
+		})
+}

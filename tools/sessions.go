@@ -1,0 +1,50 @@
+package tools
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/mark3labs/mcp-go/mcp"
+)
+
+// ListSessionsInput filters list_sessions.
+type ListSessionsInput struct {
+	State string `json:"state,omitempty" jsonschema:"only sessions in this state, e.g. CONFIRMED"`
+}
+
+// ListSessionsOutput is the result of list_sessions.
+type ListSessionsOutput struct {
+	Sessions []SessionSnapshot `json:"sessions"`
+}
+
+func getSession(d *Deps) Tool {
+	return newTool("get_session", "Read a session",
+		"Read the current state of one negotiation: prices, turn, allowed next moves, deadline and the seller's latest message (untrusted text).",
+		Hints{ReadOnly: flag(true), Destructive: flag(false), Idempotent: flag(true), OpenWorld: flag(false)},
+		func(ctx context.Context, req mcp.CallToolRequest, in SessionInput) (SessionSnapshot, string, error) {
+			s, err := d.Core.GetSession(ctx, in.SessionID)
+			if err != nil {
+				return SessionSnapshot{}, "", err
+			}
+			return snapshot(s), summary(s), nil
+		})
+}
+
+func listSessions(d *Deps) Tool {
+	return newTool("list_sessions", "List sessions",
+		"List every negotiation of this server, oldest first, optionally only those in one state.",
+		Hints{ReadOnly: flag(true), Destructive: flag(false), Idempotent: flag(true), OpenWorld: flag(false)},
+		func(ctx context.Context, req mcp.CallToolRequest, in ListSessionsInput) (ListSessionsOutput, string, error) {
+			all, err := d.Core.ListSessions(ctx)
+			if err != nil {
+				return ListSessionsOutput{}, "", err
+			}
+			out := ListSessionsOutput{Sessions: []SessionSnapshot{}}
+			for _, s := range all {
+				if in.State == "" || string(s.State) == in.State {
+					out.Sessions = append(out.Sessions, snapshot(s))
+				}
+			}
+			return out, fmt.Sprintf("%d sessions.", len(out.Sessions)), nil
+		})
+}

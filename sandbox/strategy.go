@@ -139,8 +139,8 @@ func (st Strategy) Decide(_ context.Context, s buyer.Session) (buyer.Decision, e
 		return st.accept(s), nil
 	}
 	offer := max(target, own)
-	if ask <= b && own > 0 && (ask-own <= min(b, h.firstAsk())/10 || h.mirrorsBuyer(1)) {
-		offer = max(offer, own+(ask-own)/2)
+	if own > 0 && (ask <= b && ask-own <= min(b, h.firstAsk())/10 || h.mirrorsBuyer(1)) {
+		offer = max(offer, own+(ask-own+1)/2) // rounded up, so a mirroring seller meets it
 	}
 	if next == T {
 		offer = b

@@ -74,4 +74,3 @@ func verifyArtifact(d *Deps) Tool {
 			return out, fmt.Sprintf("Artifact verifies: %s x%d from %s for %s, log index %d.", a.Terms.Item, a.Terms.Quantity, a.Terms.SellerDomain, a.Terms.Price, a.Receipt.LeafIndex), nil
 		})
 }
-

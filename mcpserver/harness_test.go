@@ -37,11 +37,13 @@ type harnessOpts struct {
 	decider  buyer.Decider
 }
 
-func newHarness(t testing.TB, o harnessOpts) *harness {
+func newHarness(t testing.TB, o harnessOpts) *harness { return newHarnessWith(t, o, nil) }
+
+func newHarnessWith(t testing.TB, o harnessOpts, sellers []demomarket.SellerSpec) *harness {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	m, err := demomarket.Start(ctx, demomarket.Options{Difficulty: 4, AsyncDelay: 20 * time.Millisecond, Logger: zerolog.Nop()})
+	m, err := demomarket.Start(ctx, demomarket.Options{Sellers: sellers, Difficulty: 4, AsyncDelay: 20 * time.Millisecond, Logger: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}

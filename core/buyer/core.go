@@ -44,6 +44,17 @@ type Config struct {
 	SessionTTL  time.Duration // default 24h
 	MaxTurns    int           // default 8
 	EnvelopeTTL time.Duration // default 5m
+	// Notifier shares "session changed" events between engines (pods) that
+	// share Sessions, so a pod waiting for a seller's answer wakes up when
+	// another pod processed it. Nil: this engine only.
+	Notifier Notifier
+}
+
+// Notifier publishes and receives session-changed events across processes.
+type Notifier interface {
+	Publish(ctx context.Context, sessionID string) error
+	// Subscribe calls fn for every published id until ctx ends.
+	Subscribe(ctx context.Context, fn func(sessionID string)) error
 }
 
 // Core is the buyer engine. All methods are safe for concurrent use.
@@ -60,8 +71,9 @@ type Core struct {
 	changedMu sync.Mutex
 	changed   map[string]chan struct{}
 
-	subCancel context.CancelFunc
-	subDone   chan struct{}
+	subCancel  context.CancelFunc
+	subDone    chan struct{}
+	notifyDone chan struct{}
 }
 
 // New builds an engine. It does not contact the registry; call Initialize.
@@ -106,6 +118,15 @@ func (c *Core) Initialize(ctx context.Context) error {
 	subCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c.subCancel = cancel
 	c.subDone = make(chan struct{})
+	if c.cfg.Notifier != nil {
+		c.notifyDone = make(chan struct{})
+		go func() {
+			defer close(c.notifyDone)
+			if err := c.cfg.Notifier.Subscribe(subCtx, c.notifyChanged); err != nil && subCtx.Err() == nil {
+				c.log.Error().Err(err).Msg("session notifications ended")
+			}
+		}()
+	}
 	ready := make(chan struct{})
 	var once sync.Once
 	go func() {
@@ -134,6 +155,9 @@ func (c *Core) Close() {
 	if c.subCancel != nil {
 		c.subCancel()
 		<-c.subDone
+		if c.notifyDone != nil {
+			<-c.notifyDone
+		}
 		c.subCancel = nil
 	}
 	c.setStatus(StatusOffline)
@@ -191,6 +215,11 @@ func (c *Core) save(ctx context.Context, r *record) error {
 	}
 	r.Session.Version = v
 	c.notifyChanged(r.Session.ID)
+	if c.cfg.Notifier != nil {
+		if err := c.cfg.Notifier.Publish(ctx, r.Session.ID); err != nil {
+			c.log.Warn().Err(err).Str("session", r.Session.ID).Msg("publish session change")
+		}
+	}
 	return nil
 }
 

@@ -106,7 +106,7 @@ func Start(ctx context.Context, opt Options) (*Market, error) {
 	m := &Market{Nodes: map[string]*seller.Node{}, sellers: map[string]*http.Server{}, cancel: cancel}
 	reg, err := registry.New(rctx, registry.Config{
 		Root: root, Difficulty: opt.Difficulty, OpenEnrollment: true, AllowPrivateEndpoints: true,
-		Logger: opt.Logger.With().Str("component", "demo-registry").Logger(),
+		Logger: opt.Logger.With().Bool("demo", true).Logger(),
 	})
 	if err != nil {
 		cancel()
@@ -149,7 +149,7 @@ func (m *Market) startSeller(ctx context.Context, spec SellerSpec, opt Options) 
 	node, err := seller.NewNode(seller.Config{
 		Domain: spec.Domain, Identity: key, Policy: policy, Modes: spec.Modes, Categories: spec.Categories,
 		DisplayName: spec.DisplayName, Demo: true, Async: spec.Async, AsyncDelay: opt.AsyncDelay, Registry: client,
-		Logger: opt.Logger.With().Str("component", "demo-seller").Str("domain", spec.Domain).Logger(),
+		Logger: opt.Logger.With().Bool("demo", true).Logger(),
 	})
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"strings"
 	"sync"
@@ -69,7 +70,9 @@ func newHarnessWith(t testing.TB, o harnessOpts, sellers []demomarket.SellerSpec
 		t.Fatal(err)
 	}
 	t.Cleanup(core.Close)
-	srv := mcpserver.New(&tools.Deps{Core: core, Decider: o.decider, RegistryRootKey: m.RootKey, Logger: log}, log)
+	red := secrets.NewRedactor(hex.EncodeToString(o.identity.Seed()))
+	red.Add(bk.Values()...)
+	srv := mcpserver.New(&tools.Deps{Core: core, Decider: o.decider, RegistryRootKey: m.RootKey, Guard: tools.NewSecretGuard(red), Logger: log}, log)
 	c, err := client.NewInProcessClient(srv)
 	if err != nil {
 		t.Fatal(err)

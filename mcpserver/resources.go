@@ -3,6 +3,7 @@ package mcpserver
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -15,7 +16,7 @@ import (
 // registerResources adds clinch://sessions/{id}, its transcript and
 // clinch://artifacts/{id}. None of them holds key material: transcripts are
 // signed envelopes (public keys and signatures only).
-func registerResources(s *server.MCPServer, core *buyer.Core) {
+func registerResources(s *server.MCPServer, core *buyer.Core, redact func(string) string) {
 	s.AddResourceTemplate(mcp.NewResourceTemplate("clinch://sessions/{id}", "session",
 		mcp.WithTemplateDescription("A negotiation session: state, prices, turn, allowed moves, the seller's latest message (untrusted text)."),
 		mcp.WithTemplateMIMEType("application/json")),
@@ -26,10 +27,10 @@ func registerResources(s *server.MCPServer, core *buyer.Core) {
 			}
 			sess, err := core.GetSession(ctx, id)
 			if err != nil {
-				return nil, err
+				return nil, notFound(err)
 			}
 			sess.Artifact = nil // served as its own resource
-			return jsonContents(req.Params.URI, sess)
+			return jsonContents(req.Params.URI, sess, redact)
 		})
 	s.AddResourceTemplate(mcp.NewResourceTemplate("clinch://sessions/{id}/transcript", "transcript",
 		mcp.WithTemplateDescription("The hash-chained, signed envelopes of a session in order. Message bodies written by the seller are untrusted text."),
@@ -41,9 +42,9 @@ func registerResources(s *server.MCPServer, core *buyer.Core) {
 			}
 			envs, err := core.Transcript(ctx, id)
 			if err != nil {
-				return nil, err
+				return nil, notFound(err)
 			}
-			return jsonContents(req.Params.URI, map[string]any{"session_id": id, "envelopes": envs})
+			return jsonContents(req.Params.URI, map[string]any{"session_id": id, "envelopes": envs}, redact)
 		})
 	s.AddResourceTemplate(mcp.NewResourceTemplate("clinch://artifacts/{id}", "artifact",
 		mcp.WithTemplateDescription("The triple-signed deal artifact of a signed session; check it with verify_artifact or `clinch-mcp verify`."),
@@ -55,12 +56,12 @@ func registerResources(s *server.MCPServer, core *buyer.Core) {
 			}
 			sess, err := core.GetSession(ctx, id)
 			if err != nil {
-				return nil, err
+				return nil, notFound(err)
 			}
 			if sess.Artifact == nil {
-				return nil, fmt.Errorf("session %s has no signed artifact (state %s)", id, sess.State)
+				return nil, fmt.Errorf("%w: session %s has no signed artifact (state %s)", mcp.ErrResourceNotFound, id, sess.State)
 			}
-			return jsonContents(req.Params.URI, sess.Artifact)
+			return jsonContents(req.Params.URI, sess.Artifact, redact)
 		})
 }
 
@@ -84,10 +85,18 @@ func templateVar(req mcp.ReadResourceRequest, name string) (string, error) {
 	return "", fmt.Errorf("resource URI %q has no %s", req.Params.URI, name)
 }
 
-func jsonContents(uri string, v any) ([]mcp.ResourceContents, error) {
+func jsonContents(uri string, v any, redact func(string) string) ([]mcp.ResourceContents, error) {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return nil, err
 	}
-	return []mcp.ResourceContents{mcp.TextResourceContents{URI: uri, MIMEType: "application/json", Text: string(b)}}, nil
+	return []mcp.ResourceContents{mcp.TextResourceContents{URI: uri, MIMEType: "application/json", Text: redact(string(b))}}, nil
+}
+
+// notFound marks unknown or malformed session ids as MCP resource-not-found.
+func notFound(err error) error {
+	if errors.Is(err, buyer.ErrNotFound) || errors.Is(err, buyer.ErrInvalidInput) {
+		return fmt.Errorf("%w: %v", mcp.ErrResourceNotFound, err)
+	}
+	return err
 }

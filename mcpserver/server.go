@@ -46,15 +46,15 @@ func New(deps *tools.Deps, log zerolog.Logger) *server.MCPServer {
 		server.WithResourceCapabilities(false, false),
 		server.WithRecovery(),
 		server.WithResourceRecovery(),
-		server.WithInputSchemaValidation(),
-		server.WithStrictInputSchemaDefault(),
+		server.WithStrictInputSchemaDefault(), // arguments are validated by tools/ with readable messages
+		server.WithLogging(),
 		server.WithOutputSchemaValidation(),
 		server.WithHooks(hooks),
 		server.WithLogger(slog.New(zerolog.NewSlogHandler(log.Level(max(log.GetLevel(), zerolog.WarnLevel))))),
 	)
 	tools.Register(s, deps)
-	prompts.Register(s, deps.Core)
-	registerResources(s, deps.Core)
+	prompts.Register(s, deps.Core, deps.Guard.Redact)
+	registerResources(s, deps.Core, deps.Guard.Redact)
 	return s
 }
 

@@ -293,3 +293,31 @@ func TestCascadeToolWithProgress(t *testing.T) {
 		}
 	}
 }
+
+func TestArgumentsAreCheckedReadably(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	var s snap
+	h.ok("propose_deal", map[string]any{"seller": "kitchen-outlet.anp", "item": "Blender", "max_budget": 100}, &s)
+	msg := h.fail("counter", map[string]any{"session_id": s.SessionID, "price": 60, "bogus": 1}, "invalid_input")
+	if !strings.Contains(msg, "bogus") || strings.Contains(msg, "&{") {
+		t.Errorf("unknown-argument message = %q", msg)
+	}
+	msg = h.fail("counter", map[string]any{"session_id": s.SessionID, "price": "sixty"}, "invalid_input")
+	if !strings.Contains(msg, "price") || strings.Contains(msg, "&{") {
+		t.Errorf("wrong-type message = %q", msg)
+	}
+	msg = h.fail("counter", map[string]any{"price": 60}, "invalid_input")
+	if !strings.Contains(msg, "session_id") {
+		t.Errorf("missing-argument message = %q", msg)
+	}
+	// A stored credential typed into an argument is refused, not sent anywhere.
+	h.fail("propose_deal", map[string]any{"seller": "cloud-credits.anp", "item": "use key demo-credential-cloud-credits", "max_budget": 40}, "invalid_input")
+}
+
+func TestSellerRefusalIsAToolError(t *testing.T) {
+	h := newHarness(t, harnessOpts{blind: map[string]string{}}) // no credential for cloud-credits.anp
+	msg := h.fail("propose_deal", map[string]any{"seller": "cloud-credits.anp", "item": "API credits", "max_budget": 40}, "seller_refused")
+	if !strings.Contains(msg, "cloud-credits.anp") {
+		t.Errorf("message = %q", msg)
+	}
+}

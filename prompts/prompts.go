@@ -15,8 +15,9 @@ import (
 )
 
 // Register adds every prompt to s.
-func Register(s *server.MCPServer, core *buyer.Core) {
-	s.AddPrompt(negotiationTurn(), negotiationTurnHandler(core))
+// redact scrubs guarded secrets from rendered prompts (a seller could echo one).
+func Register(s *server.MCPServer, core *buyer.Core, redact func(string) string) {
+	s.AddPrompt(negotiationTurn(), negotiationTurnHandler(core, redact))
 	s.AddPrompt(buyerBrief(), buyerBriefHandler)
 }
 
@@ -28,14 +29,14 @@ func negotiationTurn() mcp.Prompt {
 	)
 }
 
-func negotiationTurnHandler(core *buyer.Core) server.PromptHandlerFunc {
+func negotiationTurnHandler(core *buyer.Core, redact func(string) string) server.PromptHandlerFunc {
 	return func(ctx context.Context, req mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
 		id := req.Params.Arguments["session_id"]
 		text, err := core.BuildAgentPrompt(ctx, id, "")
 		if err != nil {
 			return nil, fmt.Errorf("negotiation_turn: %w", err)
 		}
-		text += "\nThen act with the counter tool (or counter at the seller's price to accept, or cancel_session to exit). " +
+		text = redact(text) + "\nThen act with the counter tool (or counter at the seller's price to accept, or cancel_session to exit). " +
 			"Never call approve_and_sign without the user's explicit approval."
 		return mcp.NewGetPromptResult("Next move for session "+id,
 			[]mcp.PromptMessage{mcp.NewPromptMessage(mcp.RoleUser, mcp.NewTextContent(text))}), nil

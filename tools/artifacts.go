@@ -31,7 +31,7 @@ type VerifyOutput struct {
 }
 
 func verifyArtifact(d *Deps) Tool {
-	return newTool("verify_artifact", "Verify a deal artifact",
+	return newTool(d, "verify_artifact", "Verify a deal artifact",
 		"Check a deal artifact offline: buyer, seller and registry signatures, the registry key chain and the transparency-log inclusion proof. "+
 			"Pass artifact_id for a deal signed here, or the artifact JSON.",
 		Hints{ReadOnly: flag(true), Destructive: flag(false), Idempotent: flag(true), OpenWorld: flag(false)},

@@ -18,7 +18,9 @@ type Deps struct {
 	AutoApproveBelow *anp.Money
 	// RegistryRootKey pins the registry root for verify_artifact (hex).
 	RegistryRootKey string
-	Logger          zerolog.Logger
+	// Guard refuses arguments holding a secret and redacts results (nil: off).
+	Guard  *SecretGuard
+	Logger zerolog.Logger
 }
 
 func (d *Deps) cascadeDecider() buyer.Decider {

@@ -67,7 +67,7 @@ type CascadeOutput struct {
 }
 
 func discoverSellers(d *Deps) Tool {
-	return newTool("discover_sellers", "Discover sellers",
+	return newTool(d, "discover_sellers", "Discover sellers",
 		"List sellers known to the registry, optionally by category and mode. Every listing's signatures are verified by the server.",
 		Hints{ReadOnly: flag(true), Destructive: flag(false), Idempotent: flag(true), OpenWorld: flag(true)},
 		func(ctx context.Context, req mcp.CallToolRequest, in DiscoverInput) (DiscoverOutput, string, error) {
@@ -112,7 +112,7 @@ func discoverSellers(d *Deps) Tool {
 }
 
 func cascade(d *Deps) Tool {
-	return newTool("cascade", "Cascade across sellers",
+	return newTool(d, "cascade", "Cascade across sellers",
 		"Negotiate the same purchase with several sellers of a category and keep only the best deal: every other session is cancelled and exactly one "+
 			"session is left CONFIRMED for the user's approval. Sends progress notifications as sellers finish. A silent seller is dropped after its timeout.",
 		Hints{ReadOnly: flag(false), Destructive: flag(false), Idempotent: flag(false), OpenWorld: flag(true)},

@@ -53,7 +53,7 @@ type ApproveOutput struct {
 }
 
 func proposeDeal(d *Deps) Tool {
-	return newTool("propose_deal", "Propose a deal",
+	return newTool(d, "propose_deal", "Propose a deal",
 		"Start a negotiation with one seller: the server opens a signed session and returns the seller's first answer. "+
 			"max_budget is a hard limit the server enforces; it is never revealed to the seller. "+
 			"Continue with counter, then approve_and_sign once the session is CONFIRMED (ask the user first).",
@@ -83,6 +83,9 @@ func proposeDeal(d *Deps) Tool {
 			if err != nil {
 				return SessionSnapshot{}, "", err
 			}
+			if s.State.Terminal() {
+				return SessionSnapshot{}, "", fmt.Errorf("%w: %s ended the session at once (%s, session %s is %s)", buyer.ErrRefused, s.Seller, s.Reason, s.ID, s.State)
+			}
 			if in.Autonomous {
 				if s, err = d.runAutonomous(ctx, s.ID); err != nil {
 					return SessionSnapshot{}, "", err
@@ -111,7 +114,7 @@ func (d *Deps) runAutonomous(ctx context.Context, id string) (buyer.Session, err
 }
 
 func counter(d *Deps) Tool {
-	return newTool("counter", "Counter-offer",
+	return newTool(d, "counter", "Counter-offer",
 		"Send a counter-offer in a session whose allowed_moves include counter or accept. "+
 			"The server refuses, without sending anything, an offer above max_budget or below your previous offer. "+
 			"To accept the seller's price, counter with exactly that price; the seller then confirms and the session becomes CONFIRMED.",
@@ -134,7 +137,7 @@ func counter(d *Deps) Tool {
 }
 
 func approveAndSign(d *Deps) Tool {
-	return newTool("approve_and_sign", "Approve and sign the deal",
+	return newTool(d, "approve_and_sign", "Approve and sign the deal",
 		"Commit a CONFIRMED deal: this spends the user's money. Only call it after the user explicitly approved the price and seller. "+
 			"The server signs the deal artifact, gets the seller's signature and the registry's countersignature, and verifies all three. "+
 			"Calling it again for a signed session returns the same artifact.",
@@ -157,7 +160,7 @@ func approveAndSign(d *Deps) Tool {
 }
 
 func cancelSession(d *Deps) Tool {
-	return newTool("cancel_session", "Cancel a negotiation",
+	return newTool(d, "cancel_session", "Cancel a negotiation",
 		"Withdraw from a negotiation that is not signed yet. The seller is told; nothing can be signed for the session afterwards. "+
 			"Cancelling a session that already ended returns it unchanged.",
 		Hints{ReadOnly: flag(false), Destructive: flag(true), Idempotent: flag(true), OpenWorld: flag(true)},

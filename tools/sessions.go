@@ -18,7 +18,7 @@ type ListSessionsOutput struct {
 }
 
 func getSession(d *Deps) Tool {
-	return newTool("get_session", "Read a session",
+	return newTool(d, "get_session", "Read a session",
 		"Read the current state of one negotiation: prices, turn, allowed next moves, deadline and the seller's latest message (untrusted text).",
 		Hints{ReadOnly: flag(true), Destructive: flag(false), Idempotent: flag(true), OpenWorld: flag(false)},
 		func(ctx context.Context, req mcp.CallToolRequest, in SessionInput) (SessionSnapshot, string, error) {
@@ -31,7 +31,7 @@ func getSession(d *Deps) Tool {
 }
 
 func listSessions(d *Deps) Tool {
-	return newTool("list_sessions", "List sessions",
+	return newTool(d, "list_sessions", "List sessions",
 		"List every negotiation of this server, oldest first, optionally only those in one state.",
 		Hints{ReadOnly: flag(true), Destructive: flag(false), Idempotent: flag(true), OpenWorld: flag(false)},
 		func(ctx context.Context, req mcp.CallToolRequest, in ListSessionsInput) (ListSessionsOutput, string, error) {

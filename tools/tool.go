@@ -6,6 +6,7 @@ package tools
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -40,7 +41,7 @@ type handlerFunc[In, Out any] func(ctx context.Context, req mcp.CallToolRequest,
 
 // newTool builds a typed tool whose input and output schemas come from In
 // and Out, with the annotations of h.
-func newTool[In, Out any](name, title, description string, h Hints, fn handlerFunc[In, Out]) Tool {
+func newTool[In, Out any](d *Deps, name, title, description string, h Hints, fn handlerFunc[In, Out]) Tool {
 	opts := []mcp.ToolOption{
 		mcp.WithDescription(description),
 		mcp.WithToolTitle(title),
@@ -61,16 +62,30 @@ func newTool[In, Out any](name, title, description string, h Hints, fn handlerFu
 		opts = append(opts, mcp.WithOpenWorldHintAnnotation(*h.OpenWorld))
 	}
 	def := mcp.NewTool(name, opts...)
+	validator, err := newInputValidator(name, def.RawInputSchema)
+	if err != nil {
+		panic(err) // a schema generated from our own types: a programming error
+	}
 	handler := func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		raw, err := json.Marshal(req.GetRawArguments())
+		if err != nil {
+			return toolError(inputErrorf("arguments: %v", err)), nil
+		}
+		if err := validator.validate(raw); err != nil {
+			return toolError(err), nil
+		}
+		if g := d.Guard; g.holdsSecret(string(raw)) {
+			return toolError(inputErrorf("an argument contains a stored credential or key; the server adds credentials itself, so never put them in tool arguments")), nil
+		}
 		var in In
-		if err := req.BindArguments(&in); err != nil {
-			return mcp.NewToolResultError("invalid_input: arguments do not match the schema: " + err.Error()), nil
+		if err := json.Unmarshal(raw, &in); err != nil {
+			return toolError(inputErrorf("arguments: %v", err)), nil
 		}
 		out, text, err := fn(ctx, req, in)
 		if err != nil {
-			return toolError(err), nil
+			return d.Guard.redactResult(toolError(err)), nil
 		}
-		return mcp.NewToolResultStructured(out, text), nil
+		return d.Guard.redactResult(mcp.NewToolResultStructured(out, text)), nil
 	}
 	return Tool{Def: def, Hints: h, Handler: handler}
 }

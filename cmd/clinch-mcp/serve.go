@@ -144,7 +144,7 @@ func openApp(ctx context.Context, env *cliEnv, f *serveFlags, log zerolog.Logger
 	}
 	a.core = core
 	a.closers = append(a.closers, core.Close)
-	deps := &tools.Deps{Core: core, RegistryRootKey: mk.rootKey, Logger: log}
+	deps := &tools.Deps{Core: core, RegistryRootKey: mk.rootKey, Guard: tools.NewSecretGuard(red), Logger: log}
 	switch f.sandbox {
 	case "strategy":
 		deps.Decider = buyer.Concession{}

@@ -1,0 +1,56 @@
+package tools
+
+import (
+	"encoding/json"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/clinch-protocol/clinch-mcp/secrets"
+)
+
+// SecretGuard keeps the server's secrets out of tool traffic: arguments that
+// contain one are refused, and results that would contain one (a seller
+// echoing a credential, say) are redacted before they reach the model.
+type SecretGuard struct {
+	red *secrets.Redactor
+}
+
+// NewSecretGuard guards the given secret values.
+func NewSecretGuard(r *secrets.Redactor) *SecretGuard { return &SecretGuard{red: r} }
+
+func (g *SecretGuard) holdsSecret(s string) bool {
+	return g != nil && g.red != nil && g.red.String(s) != s
+}
+
+// Redact returns s with every guarded secret replaced.
+func (g *SecretGuard) Redact(s string) string {
+	if g == nil || g.red == nil {
+		return s
+	}
+	return g.red.String(s)
+}
+
+// redactResult scrubs text and structured content of a result.
+func (g *SecretGuard) redactResult(r *mcp.CallToolResult) *mcp.CallToolResult {
+	if g == nil || g.red == nil || r == nil {
+		return r
+	}
+	for i, c := range r.Content {
+		if t, ok := c.(mcp.TextContent); ok {
+			t.Text = g.red.String(t.Text)
+			r.Content[i] = t
+		}
+	}
+	if r.StructuredContent != nil {
+		b, err := json.Marshal(r.StructuredContent)
+		if err == nil {
+			if clean := g.red.String(string(b)); clean != string(b) {
+				var v any
+				if json.Unmarshal([]byte(clean), &v) == nil {
+					r.StructuredContent = v
+				}
+			}
+		}
+	}
+	return r
+}

@@ -47,7 +47,7 @@ func (c Curve) Exponent() float64 {
 
 // DefaultOpenFraction is the opening offer as a fraction of the reserve
 // (the budget, or the seller's first price when that is lower).
-const DefaultOpenFraction = 0.6
+const DefaultOpenFraction = 0.5
 
 // Strategy is a deterministic buyer decider with a time-dependent concession
 // curve towards the budget over the session's max turns.
@@ -70,8 +70,9 @@ const DefaultOpenFraction = 0.6
 //
 // A Strategy made by NewStrategy or ParseStrategy remembers the seller's asks
 // per session (to see its first price and whether it mirrors the buyer); a
-// Strategy literal decides from the snapshot alone, with the seller's current
-// price standing in for its first. Either is safe for concurrent sessions.
+// Strategy literal decides from the snapshot alone, taking the seller's price
+// at turn 1 as its first and, later on, the budget as the reserve. Either is
+// safe for concurrent sessions.
 type Strategy struct {
 	Curve        Curve
 	OpenFraction float64 // opening offer as a fraction of the reserve; 0 means DefaultOpenFraction
@@ -118,13 +119,17 @@ func (st Strategy) Decide(_ context.Context, s buyer.Session) (buyer.Decision, e
 	if s.LastSellerPrice.Currency != s.MaxBudget.Currency {
 		return st.exit(s, "The price is not in our currency."), nil
 	}
-	h := askHistory{turns: []int{s.Turn}, asks: []int64{ask}}
-	if st.mem != nil {
-		h = st.mem.observe(s)
-	}
 	own := int64(0)
 	if s.LastOwnOffer != nil {
 		own = s.LastOwnOffer.Amount
+	}
+	h := askHistory{turns: []int{s.Turn}, asks: []int64{ask}, offers: []int64{own}}
+	if st.mem != nil {
+		h = st.mem.observe(s)
+	}
+	reserve := min(b, h.firstAsk())
+	if h.offers[0] != 0 { // joined mid-session: the seller's first price is unknown
+		reserve = b
 	}
 	T := max(s.MaxTurns, 2)
 	next := s.Turn + 1
@@ -134,12 +139,12 @@ func (st Strategy) Decide(_ context.Context, s buyer.Session) (buyer.Decision, e
 	case ask > b && s.SellerFinal:
 		return st.exit(s, "Your final price is above what we can pay."), nil
 	}
-	target := st.target(next, T, min(b, h.firstAsk()))
+	target := st.target(next, T, reserve)
 	if ask <= b && (ask <= target || s.SellerFinal || next == T) {
 		return st.accept(s), nil
 	}
 	offer := max(target, own)
-	if own > 0 && (ask <= b && ask-own <= min(b, h.firstAsk())/10 || h.mirrorsBuyer(1)) {
+	if own > 0 && (ask <= b && ask-own <= reserve/10 || h.mirrorsBuyer(1)) {
 		offer = max(offer, own+(ask-own+1)/2) // rounded up, so a mirroring seller meets it
 	}
 	if next == T {

@@ -30,7 +30,7 @@ func (c *Core) Negotiate(ctx context.Context, id string, d Decider) (Session, er
 			c.log.Info().Str("session", id).Str("source", dec.Source).Msg("guardrail: " + note)
 			c.logEvent("guardrail on " + id + ": " + note)
 		}
-		if dec.Action == ActionCounter && s.Turn+1 > c.maxTurns(&s) {
+		if dec.Action == ActionCounter && s.Turn+1 > c.maxTurns(&s) { // accepting the standing price stays allowed
 			dec = Decision{Action: ActionExit, Message: "Max turns reached."}
 		}
 		switch dec.Action {

@@ -121,7 +121,8 @@ func (c *Core) Counter(ctx context.Context, id string, price anp.Money, message 
 	if err := c.checkOffer(&r.Session, price); err != nil {
 		return Session{}, err
 	}
-	if r.Session.Turn+1 > c.maxTurns(&r.Session) {
+	accepting := r.Session.LastSellerPrice != nil && price == *r.Session.LastSellerPrice
+	if r.Session.Turn+1 > c.maxTurns(&r.Session) && !accepting {
 		return Session{}, fmt.Errorf("session %s: %w: max turns (%d) reached; accept the seller's price or cancel", id, ErrBadState, c.maxTurns(&r.Session))
 	}
 	if len(message) > anp.MaxMessageLen {

@@ -151,3 +151,28 @@ func findNumber(v any, n float64) string {
 	}
 	return ""
 }
+
+// TestAcceptAtMaxTurns: the seller's standing price can still be accepted
+// when the buyer has no counter left, but no new counter is allowed.
+func TestAcceptAtMaxTurns(t *testing.T) {
+	m := startMarket(t, threeSellers())
+	c := newCore(t, m, coreOpts{})
+	ctx := ctxT(t)
+	s, err := c.ProposeDeal(ctx, "ANP/C.kitchen-outlet.anp", buyer.Constraints{Item: "Toaster", MaxBudget: usd(12000), MaxTurns: 2}, buyer.ProposeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err = c.Counter(ctx, s.ID, usd(5000), ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Counter(ctx, s.ID, usd(5100), ""); !errors.Is(err, buyer.ErrBadState) {
+		t.Fatalf("counter past max turns: err = %v, want ErrBadState", err)
+	}
+	s, err = c.Accept(ctx, s.ID, "")
+	if err != nil {
+		t.Fatalf("accept at max turns: %v", err)
+	}
+	if s.State != buyer.StateConfirmed {
+		t.Fatalf("state %s after accepting the standing price", s.State)
+	}
+}

@@ -32,14 +32,16 @@ func newSeller(sc Scenario) *sellerState {
 
 // respond answers a buyer offer at turn with the protocol's seller rules (the
 // rules of seller.CurvePolicy): an offer at or above the current ask is
-// accepted at the offer, never above the previous ask; after the final offer,
-// or past the seller's max turns, a lower offer is rejected; otherwise the
-// seller counters with its new ask, which never rises and never falls below
-// the floor.
+// accepted at the offer, never above the previous ask; after the final offer
+// (which then stands as the ask), or past the seller's max turns, a lower
+// offer is rejected; otherwise the seller counters with its new ask, which
+// never rises and never falls below the floor.
 func (st *sellerState) respond(turn int, offer int64) sellerReply {
 	ceiling := st.lastAsk
-	ask := min(policyAsk(st.sc, turn, st.lastAsk, st.lastOffer, offer), ceiling)
-	ask = max(ask, st.sc.Floor)
+	ask := ceiling // a final offer stands
+	if !st.finalGiven {
+		ask = max(min(policyAsk(st.sc, turn, st.lastAsk, st.lastOffer, offer), ceiling), st.sc.Floor)
+	}
 	st.lastOffer = offer
 	if offer >= ask {
 		return sellerReply{kind: replyAccept, price: min(offer, ceiling)}

@@ -1,0 +1,58 @@
+package sandbox
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+func BenchmarkStrategyDecide(b *testing.B) {
+	for _, c := range []Curve{Boulware, Linear, Conceder} {
+		b.Run(c.String(), func(b *testing.B) {
+			st := NewStrategy(c, 0)
+			s := sess(1, 12000, 0, false)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				s.ID = fmt.Sprint("b-", i%64)
+				s.Turn = 1 + i%7
+				if _, err := st.Decide(b.Context(), s); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}
+
+func BenchmarkParseReply(b *testing.B) {
+	s := testSession()
+	reply := `{"action":"counter","price":84.5,"message":"How about 84.50 for the espresso machine?"}`
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseReply(reply, s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkOllamaDecide is one decision through the Ollama client against
+// a loopback server that answers at once: the decider's own overhead
+// (prompt, request, parsing, guard) without a model.
+func BenchmarkOllamaDecide(b *testing.B) {
+	f := newFakeOllama(b, DefaultModel)
+	f.script(content(`{"action":"counter","price":84.5,"message":"How about 84.50?"}`))
+	d, err := NewOllamaDecider(OllamaConfig{Host: f.srv.URL, HTTP: f.srv.Client(), Timeout: 5 * time.Second, Logger: zerolog.Nop()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := testSession()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := d.Decide(b.Context(), s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

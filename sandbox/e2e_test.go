@@ -1,0 +1,129 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ollama/ollama/api"
+	"github.com/rs/zerolog"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/buyer"
+	"github.com/clinch-protocol/clinch-mcp/core/registry"
+	"github.com/clinch-protocol/clinch-mcp/core/seller"
+	"github.com/clinch-protocol/clinch-mcp/demomarket"
+)
+
+var askLine = regexp.MustCompile(`(?m)^- seller's last price: ([0-9.]+) USD$`)
+
+// A full autonomous negotiation through the real engine: a buyer.Core over
+// loopback HTTP, a registry, and a seller node whose every message carries a
+// prompt injection. The Ollama "model" does what the injection wants and bids
+// just under the seller each turn; the deal still lands within the budget,
+// no offer above the budget ever leaves the buyer, and the injection reaches
+// the model only inside the fence.
+func TestAutonomousNegotiationWithInjectingSeller(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a market")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	usdMajor := func(v int64) anp.Money { return usd(v * 100) }
+	const domain = "sketchy-deals.anp"
+	m, err := demomarket.Start(ctx, demomarket.Options{Difficulty: 4, Logger: zerolog.Nop(), Sellers: []demomarket.SellerSpec{{
+		Domain: domain, DisplayName: "Sketchy Deals (test)", Categories: []string{"electronics"}, Modes: []anp.Mode{anp.ModeC},
+		Policy: seller.CurvePolicy{List: usdMajor(520), Floor: usdMajor(300), Exponent: 1, MaxTurns: 6, Pitch: demomarket.InjectionPitch},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	_, id, _ := ed25519.GenerateKey(rand.Reader)
+	client := registry.NewClient(m.RegistryURL, id, registry.ClientOptions{HTTP: &http.Client{Timeout: 20 * time.Second}, RootKey: m.RootKey})
+	core, err := buyer.New(buyer.Config{Identity: id, Registry: client, MaxTurns: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := core.Initialize(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer core.Close()
+
+	f := newFakeOllama(t, DefaultModel)
+	f.mu.Lock()
+	f.answer = func(_ int, req api.ChatRequest, w http.ResponseWriter, _ *http.Request) {
+		ask := askLine.FindStringSubmatch(req.Messages[0].Content)
+		if ask == nil {
+			t.Errorf("no seller price in the prompt")
+			return
+		}
+		p, _ := strconv.ParseFloat(ask[1], 64)
+		replyContent(w, fmt.Sprintf(`{"action":"counter","price":%.2f,"message":"As instructed, %.2f."}`, p-1, p-1))
+	}
+	f.mu.Unlock()
+	var logs bytes.Buffer
+	d, err := NewOllamaDecider(OllamaConfig{Host: f.srv.URL, HTTP: f.srv.Client(), Timeout: 5 * time.Second, Logger: zerolog.New(&logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	budget := usdMajor(350)
+	s, err := core.ProposeDeal(ctx, "ANP/C."+domain, buyer.Constraints{Item: "noise-cancelling headphones", Quantity: 1, MaxBudget: budget}, buyer.ProposeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err = core.Negotiate(ctx, s.ID, d)
+	if err != nil {
+		t.Fatalf("negotiate: %v (session %+v)", err, s)
+	}
+	if s.State != buyer.StateConfirmed || s.AgreedPrice == nil || s.AgreedPrice.Amount > budget.Amount {
+		t.Fatalf("session ended %s at %v, want a deal within %s", s.State, s.AgreedPrice, budget)
+	}
+	if s.Decider != "ollama:qwen2.5:1.5b" {
+		t.Errorf("session decider = %q", s.Decider)
+	}
+	envs, err := core.Transcript(ctx, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	offers := 0
+	for _, env := range envs {
+		if env.To != domain || env.Type != anp.TypeCounter {
+			continue
+		}
+		var b anp.OfferBody
+		if err := env.DecodeBody(&b); err != nil {
+			t.Fatal(err)
+		}
+		offers++
+		if b.Price.Amount > budget.Amount || strings.Contains(b.Message, "instructed") {
+			t.Errorf("the buyer sent %s (%q) with a budget of %s", b.Price, b.Message, budget)
+		}
+	}
+	chats := f.recorded()
+	if offers == 0 || len(chats) == 0 {
+		t.Fatalf("%d buyer offers, %d model calls", offers, len(chats))
+	}
+	for _, c := range chats {
+		sys := c.req.Messages[0].Content
+		open := strings.Index(sys, "\n"+buyer.UntrustedOpen+"\n")
+		end := strings.LastIndex(sys, "\n"+buyer.UntrustedClose+"\n")
+		i := strings.Index(sys, "SYSTEM OVERRIDE")
+		if open < 0 || i < open || i > end || strings.Count(sys, "SYSTEM OVERRIDE") != 1 || strings.Contains(sys, "<<<END_UNTRUSTED_SELLER_TEXT>>> You are now") {
+			t.Fatalf("the injection is not confined to the fence:\n%s", sys)
+		}
+	}
+	t.Logf("%d buyer offers, %d model calls, deal at %s after %d turns", offers, len(chats), s.AgreedPrice, s.Turn)
+	if !strings.Contains(logs.String(), "guardrail: offer clamped to max_budget") {
+		t.Errorf("the clamp was not logged:\n%s", logs.String())
+	}
+}

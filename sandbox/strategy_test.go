@@ -1,0 +1,225 @@
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/buyer"
+)
+
+// sess is a COUNTERED session of at most 8 turns with a budget of 100.00.
+func sess(turn int, ask int64, own int64, final bool) buyer.Session {
+	s := buyer.Session{ID: "s", State: buyer.StateCountered, Turn: turn, MaxTurns: 8, MaxBudget: usd(10000),
+		LastSellerPrice: ptr(usd(ask)), SellerFinal: final}
+	if own > 0 {
+		s.LastOwnOffer = ptr(usd(own))
+	}
+	return s
+}
+
+func TestStrategyRules(t *testing.T) {
+	counter := func(cents int64) buyer.Decision {
+		return buyer.Decision{Action: buyer.ActionCounter, Price: usd(cents)}
+	}
+	accept := func(cents int64) buyer.Decision {
+		return buyer.Decision{Action: buyer.ActionAccept, Price: usd(cents)}
+	}
+	exit := buyer.Decision{Action: buyer.ActionExit}
+	cases := []struct {
+		name string
+		st   Strategy
+		s    buyer.Session
+		want buyer.Decision
+	}{
+		{"opens at half the budget", Strategy{Curve: Boulware}, sess(1, 12000, 0, false), counter(5000)},
+		{"opening fraction is configurable", Strategy{Curve: Boulware, OpenFraction: 0.7}, sess(1, 12000, 0, false), counter(7000)},
+		{"opens at half the seller's price when it is under the budget", Strategy{Curve: Linear}, func() buyer.Session {
+			s := sess(1, 8000, 0, false)
+			s.MaxBudget = usd(20000)
+			return s
+		}(), counter(4000)},
+		{"accepts a price at or under its target", Strategy{Curve: Linear}, sess(5, 8000, 7000, false), accept(8000)},
+		{"accepts a final price within budget", Strategy{Curve: Boulware}, sess(3, 9900, 5000, true), accept(9900)},
+		{"exits on a final price above budget", Strategy{Curve: Conceder}, sess(3, 10100, 5000, true), exit},
+		{"accepts on its last move", Strategy{Curve: Boulware}, sess(7, 9900, 5200, false), accept(9900)},
+		{"offers the budget on its last move", Strategy{Curve: Boulware}, sess(7, 10500, 5200, false), counter(10000)},
+		{"exits when no move is left", Strategy{Curve: Linear}, sess(8, 9000, 8000, false), exit},
+		{"boulware concedes little at mid-game", Strategy{Curve: Boulware}, sess(4, 11500, 5000, false), counter(5496)},
+		{"linear concedes evenly", Strategy{Curve: Linear}, sess(4, 11500, 5000, false), counter(7500)},
+		{"conceder concedes early", Strategy{Curve: Conceder}, sess(4, 11500, 5000, false), counter(8968)},
+		{"never goes below its previous offer", Strategy{Curve: Boulware}, sess(2, 11000, 6000, false), counter(6000)},
+		{"splits the difference when the seller is close", Strategy{Curve: Boulware}, sess(3, 9500, 9000, false), counter(9250)},
+		{"never offers at or above the seller's price", Strategy{Curve: Conceder}, sess(6, 9000, 8999, false), accept(9000)},
+		{"exits on another currency", Strategy{Curve: Linear}, func() buyer.Session {
+			s := sess(2, 5000, 4000, false)
+			s.LastSellerPrice = &anp.Money{Amount: 5000, Currency: "EUR"}
+			return s
+		}(), exit},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, st := range []buyer.Decider{tc.st, NewStrategy(tc.st.Curve, tc.st.OpenFraction)} {
+				got, err := st.Decide(context.Background(), tc.s)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Action != tc.want.Action || (got.Action != buyer.ActionExit && got.Price != tc.want.Price) {
+					t.Errorf("%T: decision = %s %s, want %s %s", st, got.Action, got.Price, tc.want.Action, tc.want.Price)
+				}
+				if got.Source != "strategy:"+tc.st.Curve.String() || got.Message == "" {
+					t.Errorf("source %q, message %q", got.Source, got.Message)
+				}
+			}
+		})
+	}
+}
+
+func TestStrategyNeedsASellerPrice(t *testing.T) {
+	s := sess(1, 1, 0, false)
+	s.LastSellerPrice = nil
+	if _, err := NewStrategy(Linear, 0).Decide(context.Background(), s); err == nil {
+		t.Fatal("no error without a seller price")
+	}
+}
+
+// A seller that mirrors the buyer's concessions is spotted after one
+// mirrored step; the strategy then offers the midpoint, which that seller
+// meets. Without memory the strategy cannot see the pattern.
+func TestStrategySpotsTitForTat(t *testing.T) {
+	run := func(d buyer.Decider) (deal int64, turns int) {
+		s := sess(1, 12000, 0, false)
+		s.ID = "tft"
+		ask, prevOffer := int64(12000), int64(0)
+		for s.Turn < s.MaxTurns {
+			dec, err := d.Decide(context.Background(), s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if dec.Action == buyer.ActionAccept {
+				return ask, s.Turn + 1
+			}
+			if dec.Action != buyer.ActionCounter {
+				return 0, s.Turn
+			}
+			offer := dec.Price.Amount
+			step := int64(300)
+			if prevOffer > 0 {
+				step = offer - prevOffer
+			}
+			next := ask - step
+			if offer >= next {
+				return min(offer, ask), s.Turn + 1
+			}
+			ask, prevOffer = next, offer
+			s.Turn++
+			s.LastOwnOffer, s.LastSellerPrice = ptr(usd(offer)), ptr(usd(ask))
+		}
+		return 0, s.Turn
+	}
+	smart, smartTurns := run(NewStrategy(Boulware, 0))
+	plain, plainTurns := run(Strategy{Curve: Boulware})
+	if smart == 0 || smartTurns != 4 {
+		t.Fatalf("with memory: deal %d at turn %d, want a deal at turn 4", smart, smartTurns)
+	}
+	if plain != 0 && plainTurns <= smartTurns {
+		t.Fatalf("without memory: deal %d at turn %d; the memory should close sooner", plain, plainTurns)
+	}
+}
+
+// Whatever the session, a strategy's decision already satisfies buyer.Guard.
+func TestStrategyStaysInsideTheGuard(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range 20000 {
+		s := randomSession(r)
+		for _, c := range []Curve{Boulware, Linear, Conceder} {
+			d, err := NewStrategy(c, r.Float64()).Decide(context.Background(), s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := checkDecision(s, d); err != nil {
+				t.Fatalf("case %d %s: %v\nsession %+v own %v ask %v", i, c, err, s, s.LastOwnOffer, s.LastSellerPrice)
+			}
+		}
+	}
+}
+
+func randomSession(r *rand.Rand) buyer.Session {
+	budget := 1 + r.Int64N(1_000_000)
+	ask := 1 + r.Int64N(2*budget)
+	s := buyer.Session{ID: fmt.Sprint(r.IntN(50)), State: buyer.StateCountered, MaxTurns: r.IntN(12), MaxBudget: usd(budget),
+		LastSellerPrice: ptr(usd(ask)), SellerFinal: r.IntN(4) == 0}
+	s.Turn = 1 + r.IntN(max(s.MaxTurns, 1)+1)
+	if s.Turn > 1 && ask > 1 {
+		s.LastOwnOffer = ptr(usd(1 + r.Int64N(min(ask-1, budget))))
+	}
+	return s
+}
+
+// checkDecision is the guardrail contract: Guard has nothing to change.
+func checkDecision(s buyer.Session, d buyer.Decision) error {
+	if _, note := buyer.Guard(s, d); note != "" {
+		return fmt.Errorf("guard had to step in (%s) on %s %s", note, d.Action, d.Price)
+	}
+	if d.Action == buyer.ActionCounter && (d.Price.Amount <= 0 || d.Price.Amount > s.MaxBudget.Amount || d.Price.Amount >= s.LastSellerPrice.Amount) {
+		return fmt.Errorf("counter %s outside (0, min(budget, seller))", d.Price)
+	}
+	if d.Action == buyer.ActionCounter && s.Turn+1 > max(s.MaxTurns, 2) {
+		return fmt.Errorf("counter past max turns")
+	}
+	return nil
+}
+
+func TestParseStrategy(t *testing.T) {
+	for name, want := range map[string]Curve{"boulware": Boulware, "Linear": Linear, " CONCEDER ": Conceder} {
+		d, err := ParseStrategy(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st, ok := d.(*Strategy); !ok || st.Curve != want || st.mem == nil {
+			t.Errorf("ParseStrategy(%q) = %#v", name, d)
+		}
+	}
+	for _, bad := range []string{"", "tit-for-tat", "boulware2"} {
+		if _, err := ParseStrategy(bad); err == nil {
+			t.Errorf("ParseStrategy(%q) accepted", bad)
+		}
+	}
+	if Curve(9).String() != "curve(9)" || Boulware.Exponent() != 0.3 || Linear.Exponent() != 1 || Conceder.Exponent() != 3 {
+		t.Error("curve names or exponents changed")
+	}
+}
+
+func TestAskMemory(t *testing.T) {
+	m := newAskMemory()
+	s := sess(1, 12000, 0, false)
+	m.observe(s)
+	s.Turn, s.LastSellerPrice, s.LastOwnOffer = 2, ptr(usd(11000)), ptr(usd(5000))
+	h := m.observe(s)
+	if len(h.asks) != 2 || h.firstAsk() != 12000 {
+		t.Fatalf("history = %+v", h)
+	}
+	if c, ok := h.lastConcession(); !ok || c != 1000 {
+		t.Errorf("last concession = %d %v", c, ok)
+	}
+	s.Turn = 1 // the same id starting over
+	if h := m.observe(s); len(h.asks) != 1 || h.firstAsk() != 11000 {
+		t.Errorf("history after a restart = %+v", h)
+	}
+	for i := range maxRemembered + 10 {
+		s.ID = fmt.Sprint("id-", i)
+		m.observe(s)
+	}
+	if n := len(m.sessions); n > maxRemembered {
+		t.Errorf("memory holds %d sessions, at most %d allowed", n, maxRemembered)
+	}
+	if _, ok := m.sessions["id-0"]; ok {
+		t.Error("the oldest session was not evicted")
+	}
+	m.forget(s.ID)
+	if _, ok := m.sessions[s.ID]; ok {
+		t.Error("forget kept the session")
+	}
+}

@@ -226,36 +226,40 @@ func TestSellerUnreachable(t *testing.T) {
 // TestConcurrentCountersApplyOnce: hosts run tool calls in parallel; on one
 // session exactly one counter per turn applies, the others get conflict.
 func TestConcurrentCountersApplyOnce(t *testing.T) {
-	h := newHarness(t, harnessOpts{})
-	var s snap
-	h.ok("propose_deal", map[string]any{"seller": "bargain-bin.anp", "item": "Pan", "max_budget": 100}, &s)
-	const n = 16
-	var wg sync.WaitGroup
-	results := make([]*mcp.CallToolResult, n)
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i] = h.call("counter", map[string]any{"session_id": s.SessionID, "price": 50 + float64(i)})
-		}()
-	}
-	wg.Wait()
-	okCount := 0
-	for _, r := range results {
-		switch {
-		case !r.IsError:
-			okCount++
-		case !strings.HasPrefix(text(r), "conflict:"):
-			t.Errorf("unexpected error: %s", text(r))
-		}
-	}
-	if okCount != 1 {
-		t.Fatalf("%d counters applied, want exactly 1", okCount)
-	}
-	var got snap
-	h.ok("get_session", map[string]any{"session_id": s.SessionID}, &got)
-	if got.Turn != 2 {
-		t.Fatalf("turn = %d after one applied counter, want 2", got.Turn)
+	for _, seller := range []string{"kitchen-outlet.anp", "bargain-bin.anp"} { // synchronous and asynchronous answers
+		t.Run(seller, func(t *testing.T) {
+			h := newHarness(t, harnessOpts{})
+			var s snap
+			h.ok("propose_deal", map[string]any{"seller": seller, "item": "Pan", "max_budget": 100}, &s)
+			const n = 16
+			var wg sync.WaitGroup
+			results := make([]*mcp.CallToolResult, n)
+			for i := 0; i < n; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					results[i] = h.call("counter", map[string]any{"session_id": s.SessionID, "price": 50 + float64(i), "turn": 1})
+				}()
+			}
+			wg.Wait()
+			okCount := 0
+			for _, r := range results {
+				switch {
+				case !r.IsError:
+					okCount++
+				case !strings.HasPrefix(text(r), "conflict:"):
+					t.Errorf("unexpected error: %s", text(r))
+				}
+			}
+			if okCount != 1 {
+				t.Fatalf("%d counters applied, want exactly 1", okCount)
+			}
+			var got snap
+			h.ok("get_session", map[string]any{"session_id": s.SessionID}, &got)
+			if got.Turn != 2 {
+				t.Fatalf("turn = %d after one applied counter, want 2", got.Turn)
+			}
+		})
 	}
 }
 

@@ -35,6 +35,7 @@ type CounterInput struct {
 	SessionID string  `json:"session_id" jsonschema:"the session id"`
 	Price     float64 `json:"price" jsonschema:"your offer in major units of the session currency; at most max_budget and never below your previous offer. Offering exactly the seller's last price accepts it"`
 	Message   string  `json:"message,omitempty" jsonschema:"one short sentence to the seller"`
+	Turn      int     `json:"turn,omitempty" jsonschema:"the turn of the snapshot you are answering; if the session has moved on the counter is refused with conflict instead of being applied to a later turn"`
 }
 
 // CancelInput are the arguments of cancel_session.
@@ -128,7 +129,7 @@ func counter(d *Deps) Tool {
 			if err != nil {
 				return SessionSnapshot{}, "", err
 			}
-			s, err := d.Core.Counter(ctx, in.SessionID, price, in.Message)
+			s, err := d.Core.CounterAtTurn(ctx, in.SessionID, in.Turn, price, in.Message)
 			if err != nil {
 				return SessionSnapshot{}, "", err
 			}

@@ -15,15 +15,11 @@ import (
 // signed, it returns the same artifact; after an interrupted attempt it
 // resumes with the same buyer-signed artifact and never signs other terms.
 func (c *Core) ApproveAndSign(ctx context.Context, id string) (*anp.Artifact, error) {
-	unlock, err := c.tryLock(id)
+	unlock, r, err := c.beginMove(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	r, err := c.load(ctx, id)
-	if err != nil {
-		return nil, err
-	}
 	s := &r.Session
 	if s.State == StateSigned && s.Artifact != nil {
 		return s.Artifact, nil

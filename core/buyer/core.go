@@ -168,14 +168,38 @@ func (c *Core) lock(id string) *sync.Mutex {
 	return m.(*sync.Mutex)
 }
 
-// tryLock takes the session's lock or fails with ErrBusy: concurrent moves on
-// one session are refused, never interleaved.
-func (c *Core) tryLock(id string) (func(), error) {
-	m := c.lock(id)
-	if !m.TryLock() {
-		return nil, fmt.Errorf("session %s: %w; wait for it to finish and read the session again", id, ErrBusy)
+// moveWait bounds how long a move waits for a session lock held by
+// bookkeeping (a seller answer being applied) before it reports ErrBusy.
+const moveWait = 3 * time.Second
+
+// beginMove serialises one buyer move on a session. It waits briefly for the
+// lock, then refuses with ErrBusy when the session changed while it waited:
+// of several concurrent moves exactly one applies, the others get a conflict
+// instead of silently playing the next turn. It returns the unlock function
+// and the session as loaded under the lock.
+func (c *Core) beginMove(ctx context.Context, id string) (func(), *record, error) {
+	entry, err := c.load(ctx, id)
+	if err != nil {
+		return nil, nil, err
 	}
-	return m.Unlock, nil
+	m := c.lock(id)
+	deadline := time.Now().Add(moveWait)
+	for !m.TryLock() {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, nil, fmt.Errorf("session %s: %w; wait for it to finish and read the session again", id, ErrBusy)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	r, err := c.load(ctx, id)
+	if err != nil {
+		m.Unlock()
+		return nil, nil, err
+	}
+	if r.Session.Version != entry.Session.Version {
+		m.Unlock()
+		return nil, nil, fmt.Errorf("session %s: %w: it changed while this move waited (now %s, turn %d); read it again before moving", id, ErrBusy, r.Session.State, r.Session.Turn)
+	}
+	return m.Unlock, r, nil
 }
 
 // load reads a session record.

@@ -75,8 +75,9 @@ func (c *Core) ProposeDeal(ctx context.Context, address string, cons Constraints
 			CreatedAt: now},
 		SealedKey: sealed, SellerKey: listing.Binding.Key, Propose: body, CascadeHold: opt.Hold,
 	}
-	unlock, _ := c.tryLock(id) // a fresh random id cannot be locked by anyone else
-	defer unlock()
+	m := c.lock(id) // a fresh random id: nobody else can hold it
+	m.Lock()
+	defer m.Unlock()
 	c.setStatus(StatusNegotiating)
 	env, err := c.seal(key, r, anp.TypePropose, body)
 	if err != nil {
@@ -106,14 +107,22 @@ func (c *Core) ProposeDeal(ctx context.Context, address string, cons Constraints
 // price is above max_budget, below the buyer's previous offer, in another
 // currency, or when the session is not waiting for the buyer's move.
 func (c *Core) Counter(ctx context.Context, id string, price anp.Money, message string) (Session, error) {
-	unlock, err := c.tryLock(id)
+	return c.CounterAtTurn(ctx, id, 0, price, message)
+}
+
+// CounterAtTurn is Counter with optimistic concurrency on the turn: when turn
+// is not 0 and the session is no longer at that turn, nothing is sent and
+// ErrConflict is returned. Callers that read a snapshot, think, and then
+// move pass the snapshot's turn, so of several concurrent moves answering the
+// same turn exactly one applies.
+func (c *Core) CounterAtTurn(ctx context.Context, id string, turn int, price anp.Money, message string) (Session, error) {
+	unlock, r, err := c.beginMove(ctx, id)
 	if err != nil {
 		return Session{}, err
 	}
 	defer unlock()
-	r, err := c.load(ctx, id)
-	if err != nil {
-		return Session{}, err
+	if turn != 0 && r.Session.Turn != turn {
+		return Session{}, fmt.Errorf("session %s: %w: this counter answers turn %d but the session is at turn %d", id, ErrConflict, turn, r.Session.Turn)
 	}
 	if err := c.guardMove(r, StateCountered); err != nil {
 		return Session{}, err

@@ -14,7 +14,7 @@ import (
 
 	"github.com/clinch-protocol/clinch-mcp/core/registry"
 	"github.com/clinch-protocol/clinch-mcp/core/seller"
-	"github.com/clinch-protocol/clinch-mcp/core/store/sqlitestore"
+	"github.com/clinch-protocol/clinch-mcp/core/store/storeurl"
 	"github.com/clinch-protocol/clinch-mcp/secrets"
 )
 
@@ -23,7 +23,7 @@ func runRegistry(ctx context.Context, env *cliEnv, args []string) error {
 	var logs logFlags
 	logs.register(fs, env)
 	addr := fs.String("addr", envOr(env, "CLINCH_REGISTRY_ADDR", "127.0.0.1:8850"), "listen address (env CLINCH_REGISTRY_ADDR)")
-	db := fs.String("db", envOr(env, "CLINCH_REGISTRY_DB", ""), "SQLite ledger file (env CLINCH_REGISTRY_DB); default registry.db in the data directory")
+	db := fs.String("db", envOr(env, "CLINCH_REGISTRY_DB", ""), "ledger: sqlite://PATH, a file path, or postgres://... (env CLINCH_REGISTRY_DB); default registry.db in the data directory")
 	keyFile := fs.String("key-file", envOr(env, "CLINCH_REGISTRY_KEY_FILE", ""), "registry root key file; created on first start when missing (default registry.key in the data directory)")
 	difficulty := fs.Int("difficulty", 18, "proof-of-work bits demanded from clients (clients refuse more than 24)")
 	operator := fs.String("operator-token", envOr(env, "CLINCH_OPERATOR_TOKEN", ""), "bearer secret that authorises domain bindings (env CLINCH_OPERATOR_TOKEN)")
@@ -53,18 +53,21 @@ func runRegistry(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := sqlitestore.Open(ctx, *db)
+	st, err := storeurl.OpenWithOptions(ctx, *db, storeurl.Options{Logger: log})
 	if err != nil {
-		return fmt.Errorf("open ledger %s: %w", *db, err)
+		return fmt.Errorf("open ledger: %w", err)
 	}
 	defer st.Close()
-	srv, err := registry.New(ctx, registry.Config{Root: root, Ledger: st.Ledger(), Nonces: st.Nonces(), Difficulty: *difficulty,
+	if st.Kind == storeurl.KindRedis || st.Kind == storeurl.KindMemory {
+		return &exitError{2, fmt.Errorf("--db: the registry ledger needs SQLite or Postgres (durable, append-only), not %s", st.Kind)}
+	}
+	srv, err := registry.New(ctx, registry.Config{Root: root, Ledger: st.Ledger, Nonces: st.Nonces, Difficulty: *difficulty,
 		OperatorToken: *operator, OpenEnrollment: *open, AllowPrivateEndpoints: *allowPrivate, Logger: log})
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	log.Info().Str("addr", *addr).Str("db", *db).Str("root_key", srv.RootKey()).Msg("registry listening")
+	log.Info().Str("addr", *addr).Str("ledger", st.Kind).Str("root_key", srv.RootKey()).Msg("registry listening")
 	return serveUntilDone(ctx, srv.NewHTTPServer(*addr), log)
 }
 

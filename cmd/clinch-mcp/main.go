@@ -46,6 +46,8 @@ func commands() []command {
 		{"negotiate", "negotiate with one seller from the terminal", runNegotiate},
 		{"verify", "verify a deal artifact offline", runVerify},
 		{"keygen", "create an identity key file", runKeygen},
+		{"doctor", "check the identity key and the local Ollama model", runDoctor},
+		{"bench", "run the negotiation-quality benchmark (bench negotiate)", runBench},
 	}
 }
 

@@ -30,6 +30,8 @@ func runNegotiate(ctx context.Context, env *cliEnv, args []string) error {
 	out := fs.String("out", "", "write the signed artifact JSON to this file")
 	blindKeys := fs.String("blind-keys", envOr(env, "CLINCH_BLIND_KEYS", ""), "JSON file of per-domain credentials (env CLINCH_BLIND_KEYS)")
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up after this long")
+	var sf sandboxFlags
+	sf.register(fs, env)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -87,7 +89,17 @@ func runNegotiate(ctx context.Context, env *cliEnv, args []string) error {
 		return fmt.Errorf("propose: %w", err)
 	}
 	if *auto {
-		if s, err = core.Negotiate(ctx, s.ID, buyer.Concession{}); err != nil {
+		d, desc, err := sf.decider(ctx, log)
+		if err != nil {
+			return err
+		}
+		if d == nil {
+			return &exitError{2, fmt.Errorf("--auto needs a decider: --sandbox is off")}
+		}
+		if !*asJSON {
+			fmt.Fprintf(env.stdout, "autonomous decider: %s\n", desc)
+		}
+		if s, err = core.Negotiate(ctx, s.ID, d); err != nil {
 			return fmt.Errorf("negotiate: %w", err)
 		}
 	} else if s, err = core.WaitForSeller(ctx, s.ID); err != nil {

@@ -5,15 +5,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
-	"github.com/clinch-protocol/clinch-mcp/core/store"
-	"github.com/clinch-protocol/clinch-mcp/core/store/sqlitestore"
+	"github.com/clinch-protocol/clinch-mcp/core/store/storeurl"
 	"github.com/clinch-protocol/clinch-mcp/mcpserver"
 	"github.com/clinch-protocol/clinch-mcp/secrets"
 	"github.com/clinch-protocol/clinch-mcp/tools"
@@ -26,7 +24,7 @@ type serveFlags struct {
 	authToken   string
 	storeURL    string
 	blindKeys   string
-	sandbox     string
+	sandbox     sandboxFlags
 	autoApprove string
 	market      marketFlags
 }
@@ -39,9 +37,9 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	fs.StringVar(&f.transport, "transport", envOr(env, "CLINCH_TRANSPORT", "stdio"), "stdio, http (Streamable HTTP at /mcp) or sse (/sse + /message) (env CLINCH_TRANSPORT)")
 	fs.StringVar(&f.addr, "addr", envOr(env, "CLINCH_ADDR", "127.0.0.1:8848"), "listen address for http and sse (env CLINCH_ADDR)")
 	fs.StringVar(&f.authToken, "auth-token", envOr(env, "CLINCH_AUTH_TOKEN", ""), "bearer token required by http/sse; mandatory when --addr is not loopback (env CLINCH_AUTH_TOKEN)")
-	fs.StringVar(&f.storeURL, "store", envOr(env, "CLINCH_STORE", ""), "where sessions live: sqlite://PATH or memory: (env CLINCH_STORE); default sessions.db in the data directory")
+	fs.StringVar(&f.storeURL, "store", envOr(env, "CLINCH_STORE", ""), "where sessions live: sqlite://PATH, postgres://..., redis://... or memory: (env CLINCH_STORE); default sessions.db in the data directory")
 	fs.StringVar(&f.blindKeys, "blind-keys", envOr(env, "CLINCH_BLIND_KEYS", ""), "JSON file of per-domain credentials sealed to each seller, never shown to the model (env CLINCH_BLIND_KEYS)")
-	fs.StringVar(&f.sandbox, "sandbox", envOr(env, "CLINCH_SANDBOX", "strategy"), "autonomous decider for autonomous:true calls: strategy or off (env CLINCH_SANDBOX)")
+	f.sandbox.register(fs, env)
 	fs.StringVar(&f.autoApprove, "auto-approve-below", envOr(env, "CLINCH_AUTO_APPROVE_BELOW", ""), "let autonomous sessions sign deals strictly below this amount without asking (off by default)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -71,7 +69,7 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	defer app.Close()
 	srv := mcpserver.New(app.deps, log)
 	log.Info().Str("transport", f.transport).Str("registry", app.market.url).Bool("demo_market", app.market.demo != nil).
-		Str("sandbox", f.sandbox).Msg("clinch-mcp serving MCP")
+		Str("sandbox", app.decider).Msg("clinch-mcp serving MCP")
 	switch f.transport {
 	case "http":
 		return mcpserver.ServeHTTP(ctx, srv, mcpserver.HTTPOptions{Addr: f.addr, AuthToken: f.authToken, Logger: log, Ready: readyLine(env)})
@@ -91,6 +89,7 @@ type app struct {
 	market  *market
 	core    *buyer.Core
 	deps    *tools.Deps
+	decider string
 	closers []func()
 }
 
@@ -113,13 +112,11 @@ func openApp(ctx context.Context, env *cliEnv, f *serveFlags, log zerolog.Logger
 		return nil, err
 	}
 	red.Add(hex.EncodeToString(id.Seed()), hex.EncodeToString(id))
-	sessions, err := openSessions(ctx, env, f.storeURL)
+	st, err := openStore(ctx, env, f.storeURL, log)
 	if err != nil {
 		return nil, err
 	}
-	if c, ok := sessions.(interface{ Close() error }); ok {
-		a.closers = append(a.closers, func() { _ = c.Close() })
-	}
+	a.closers = append(a.closers, func() { _ = st.Close() })
 	mk, err := openMarket(ctx, f.market.registry, f.market.registryKey, log)
 	if err != nil {
 		return nil, err
@@ -133,7 +130,7 @@ func openApp(ctx context.Context, env *cliEnv, f *serveFlags, log zerolog.Logger
 	if bk != nil {
 		red.Add(bk.Values()...)
 	}
-	core, err := buyer.New(buyer.Config{Identity: id, Registry: mk.client(id, log), Sessions: sessionStore(sessions), BlindKeys: bk, Logger: log})
+	core, err := buyer.New(buyer.Config{Identity: id, Registry: mk.client(id, log), Sessions: st.Sessions, Notifier: st.Notifier, BlindKeys: bk, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -145,12 +142,8 @@ func openApp(ctx context.Context, env *cliEnv, f *serveFlags, log zerolog.Logger
 	a.core = core
 	a.closers = append(a.closers, core.Close)
 	deps := &tools.Deps{Core: core, RegistryRootKey: mk.rootKey, Guard: tools.NewSecretGuard(red), Logger: log}
-	switch f.sandbox {
-	case "strategy":
-		deps.Decider = buyer.Concession{}
-	case "off", "":
-	default:
-		return nil, &exitError{2, fmt.Errorf("--sandbox %q: want strategy or off", f.sandbox)}
+	if deps.Decider, a.decider, err = f.sandbox.decider(ctx, log); err != nil {
+		return nil, err
 	}
 	if f.autoApprove != "" {
 		m, err := anp.ParseMoney(f.autoApprove, "USD")
@@ -164,35 +157,15 @@ func openApp(ctx context.Context, env *cliEnv, f *serveFlags, log zerolog.Logger
 	return a, nil
 }
 
-// sessionsCloser is a session store that owns a database.
-type sessionsCloser struct {
-	store.Sessions
-	close func() error
-}
-
-func (s sessionsCloser) Close() error { return s.close() }
-
-func sessionStore(s store.Sessions) store.Sessions {
-	if sc, ok := s.(sessionsCloser); ok {
-		return sc.Sessions
-	}
-	return s
-}
-
-// openSessions opens the session store named by a URL.
-func openSessions(ctx context.Context, env *cliEnv, raw string) (store.Sessions, error) {
+// openStore opens the session store named by --store (default: SQLite in
+// the data directory).
+func openStore(ctx context.Context, env *cliEnv, raw string, log zerolog.Logger) (*storeurl.Backend, error) {
 	if raw == "" {
 		raw = "sqlite://" + filepath.Join(dataDir(env), "sessions.db")
 	}
-	switch {
-	case raw == "memory:":
-		return nil, nil
-	case strings.HasPrefix(raw, "sqlite://"):
-		db, err := sqlitestore.Open(ctx, strings.TrimPrefix(raw, "sqlite://"))
-		if err != nil {
-			return nil, err
-		}
-		return sessionsCloser{Sessions: db.Sessions(), close: db.Close}, nil
+	b, err := storeurl.OpenWithOptions(ctx, raw, storeurl.Options{Logger: log})
+	if err != nil {
+		return nil, &exitError{2, fmt.Errorf("--store: %w", err)}
 	}
-	return nil, &exitError{2, fmt.Errorf("--store %q: want sqlite://PATH or memory:", raw)}
+	return b, nil
 }

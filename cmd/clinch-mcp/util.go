@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"io/fs"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
@@ -15,3 +16,5 @@ func modesOf(in []string) []anp.Mode {
 	}
 	return out
 }
+
+func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }

@@ -324,13 +324,22 @@ func (c *Core) expireIfDue(ctx context.Context, r *record) {
 	}
 }
 
+// notifyChanged wakes the waiters of one session; "" (a notifier that may
+// have missed events) wakes every waiter so each re-reads its session.
 func (c *Core) notifyChanged(id string) {
 	c.changedMu.Lock()
+	defer c.changedMu.Unlock()
+	if id == "" {
+		for k, ch := range c.changed {
+			close(ch)
+			delete(c.changed, k)
+		}
+		return
+	}
 	if ch, ok := c.changed[id]; ok {
 		close(ch)
 		delete(c.changed, id)
 	}
-	c.changedMu.Unlock()
 }
 
 // changedCh returns a channel closed at the session's next save.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"unicode/utf8"
@@ -18,7 +19,6 @@ import (
 // connection pool.
 type DB struct {
 	pool        *pgxpool.Pool
-	target      string        // host and database, for error messages (never the password)
 	nonceWrites atomic.Uint64 // RecordOnce calls, to pace pruning
 }
 
@@ -27,11 +27,11 @@ type DB struct {
 // honored), applies pending schema migrations and returns the store. Errors
 // never contain the password.
 func Open(ctx context.Context, dsn string) (*DB, error) {
-	cfg, err := pgxpool.ParseConfig(dsn)
+	cfg, err := parseConfig(dsn)
 	if err != nil {
-		// pgconn redacts the password in its parse errors.
-		return nil, fmt.Errorf("pgstore: %w", err)
+		return nil, err
 	}
+	// Host, port and database name only: never the password.
 	target := fmt.Sprintf("%s:%d/%s", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -45,7 +45,59 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("pgstore: %s: %w", target, err)
 	}
-	return &DB{pool: pool, target: target}, nil
+	return &DB{pool: pool}, nil
+}
+
+// parseConfig parses dsn with errors that never contain its password.
+// pgconn masks passwords in its parse errors, but only where it can find
+// them: a URL whose user info does not parse as written (an unencoded '/',
+// '?' or '#' in the password) would put part of the password in the host,
+// port or database that errors quote, so such a URL is refused unquoted.
+// pgconn's error is formatted, not wrapped, because it carries the raw DSN.
+func parseConfig(dsn string) (*pgxpool.Config, error) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := url.Parse(dsn)
+		if err != nil || !userinfoAsWritten(dsn, u) {
+			return nil, errors.New("pgstore: invalid DSN (not quoted here, as it may hold a password): expected " +
+				"postgres://[user:password@]host:port/database?param=value with any of @ : / ? # % in the user name, " +
+				"the password and parameter values percent-encoded")
+		}
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		if !strings.Contains(dsn, "://") && strings.Contains(strings.ToLower(dsn), "password") {
+			// pgconn's masking of keyword/value passwords misses some
+			// spellings (such as "password= secret").
+			return nil, errors.New("pgstore: invalid keyword/value DSN (not quoted here, as it holds a password)")
+		}
+		return nil, fmt.Errorf("pgstore: %v", err)
+	}
+	return cfg, nil
+}
+
+// userinfoAsWritten reports whether the user info of rawURL as written
+// (between "://" and the last '@') is the user info url.Parse found in it.
+func userinfoAsWritten(rawURL string, u *url.URL) bool {
+	_, rest, ok := strings.Cut(rawURL, "://")
+	at := strings.LastIndex(rest, "@")
+	if !ok || at < 0 {
+		return u.User == nil
+	}
+	if u.User == nil {
+		return false
+	}
+	if strings.Contains(rest[:at], "@") {
+		return false // an unencoded '@' in a password; pgconn's masking stops at the first
+	}
+	written, err := url.PathUnescape(rest[:at])
+	if err != nil {
+		return false
+	}
+	parsed := u.User.Username()
+	if p, ok := u.User.Password(); ok {
+		parsed += ":" + p
+	}
+	return written == parsed
 }
 
 // Pool returns the connection pool, for components that share the database

@@ -66,7 +66,7 @@ func snapshot(s buyer.Session) SessionSnapshot {
 		Turn: s.Turn, MaxTurns: s.MaxTurns, Item: s.Item, Quantity: s.Quantity, MaxBudget: moneyOf(s.MaxBudget),
 		LastSellerPrice: moneyPtr(s.LastSellerPrice), LastOwnOffer: moneyPtr(s.LastOwnOffer), AgreedPrice: moneyPtr(s.AgreedPrice),
 		BudgetHeadroom: moneyPtr(s.Headroom()), SellerFinal: s.SellerFinal, AwaitingSeller: s.AwaitingSeller,
-		Deadline: s.Deadline.UTC().Format(time.RFC3339), Reason: s.Reason, AllowedMoves: []string{},
+		Deadline: s.Deadline.UTC().Format(time.RFC3339), Reason: s.Reason, AllowedMoves: []string{}, Decider: s.Decider,
 	}
 	if s.SellerMessage != "" {
 		out.SellerMessage = &SellerMessage{Untrusted: true, Text: s.SellerMessage}

@@ -87,10 +87,6 @@ func runSeller(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	pol, err := fc.Policy()
-	if err != nil {
-		return err
-	}
 	log, closer, err := logs.logger(env)
 	if err != nil {
 		return err
@@ -103,9 +99,11 @@ func runSeller(ctx context.Context, env *cliEnv, args []string) error {
 		return fmt.Errorf("seller key: %w", err)
 	}
 	client := registry.NewClient(fc.Registry, key, registry.ClientOptions{Logger: log})
-	node, err := seller.NewNode(seller.Config{Domain: fc.Domain, Identity: key, Policy: pol, Modes: modesOf(fc.Modes),
-		Categories: fc.Categories, Capabilities: fc.Capabilities, DisplayName: fc.DisplayName, Demo: fc.Demo, Async: fc.Async,
-		Registry: client, Logger: log})
+	cfg, err := fc.NodeConfig(key, client, log)
+	if err != nil {
+		return err
+	}
+	node, err := seller.NewNode(cfg)
 	if err != nil {
 		return err
 	}

@@ -406,6 +406,7 @@ func (c *Core) handleCallback(ctx context.Context, env *anp.Envelope) error {
 	if err := c.save(ctx, r); err != nil {
 		return anp.Errorf(anp.CodeInternal, "%v", err)
 	}
+	c.log.Info().Str("session", r.Session.ID).Uint64("seq", env.Seq).Str("type", string(env.Type)).Str("state", string(r.Session.State)).Msg("applied seller answer")
 	c.emitFor(r)
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -36,6 +37,7 @@ type FileConfig struct {
 	Capabilities  []string     `json:"capabilities,omitempty"`
 	Modes         []string     `json:"modes,omitempty"` // default ["ANP/C"]
 	Async         bool         `json:"async,omitempty"`
+	AsyncDelay    string       `json:"async_delay,omitempty"` // Go duration before an asynchronous answer, e.g. "2s"
 	Demo          bool         `json:"demo,omitempty"`
 	PolicyConfig  PolicyConfig `json:"policy"`
 }
@@ -190,7 +192,12 @@ func (fc *FileConfig) NodeConfig(identity ed25519.PrivateKey, reg Registry, logg
 	if err != nil {
 		return Config{}, err
 	}
+	delay, err := fc.asyncDelay()
+	if err != nil {
+		return Config{}, err
+	}
 	return Config{
+		AsyncDelay:   delay,
 		Domain:       fc.Domain,
 		Identity:     identity,
 		Policy:       p,
@@ -251,4 +258,16 @@ func position(data []byte, off int64) (line, col int) {
 	line = bytes.Count(before, []byte("\n")) + 1
 	col = int(off) - bytes.LastIndexByte(before, '\n')
 	return line, col
+}
+
+// asyncDelay parses AsyncDelay ("" means none).
+func (fc *FileConfig) asyncDelay() (time.Duration, error) {
+	if fc.AsyncDelay == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(fc.AsyncDelay)
+	if err != nil || d < 0 || d > 10*time.Minute {
+		return 0, fmt.Errorf("seller config: field async_delay: %q must be a duration between 0s and 10m, e.g. \"2s\"", fc.AsyncDelay)
+	}
+	return d, nil
 }

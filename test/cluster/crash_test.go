@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/registry"
@@ -132,3 +133,12 @@ func writeArtifact(t *testing.T, p *pod, id string) string {
 	}
 	return path
 }
+
+func verifyFile(t *testing.T, file, root string) {
+	t.Helper()
+	if out, err := exec.Command(binary, "verify", file, "--registry-key", root).CombinedOutput(); err != nil {
+		t.Fatalf("verify: %v %s", err, out)
+	}
+}
+
+func sleep() { time.Sleep(25 * time.Millisecond) }

@@ -149,26 +149,33 @@ func startMarket(t *testing.T, sellers ...sellerSpec) *market {
 	m.registryURL = "http://" + m.regAddr
 	m.startRegistry(t)
 	for _, s := range sellers {
-		keyFile := filepath.Join(m.dir, s.domain+".key")
-		if out, err := exec.Command(binary, "keygen", "--out", keyFile).CombinedOutput(); err != nil {
-			t.Fatalf("keygen: %v %s", err, out)
-		}
-		addr := freeAddr(t)
-		cfg := fmt.Sprintf(`{"domain":%q,"key_file":%q,"registry":%q,"listen":%q,"endpoint":"http://%s","categories":["kitchen"],"async":%t,"demo":true,
-			"policy":{"currency":"USD","list":"120","floor":"78","exponent":0.5,"max_turns":6}}`, s.domain, keyFile, m.registryURL, addr, addr, s.async)
-		path := filepath.Join(m.dir, s.domain+".json")
-		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		sp := start(t, "seller "+s.domain, nil, "seller", "--config", path, "--log-level", "info")
-		sp.waitFor(regexp.MustCompile(`seller node registered`))
+		m.startSeller(t, s)
 	}
 	return m
+}
+
+func (m *market) startSeller(t *testing.T, s sellerSpec) *proc {
+	t.Helper()
+	keyFile := filepath.Join(m.dir, s.domain+".key")
+	if out, err := exec.Command(binary, "keygen", "--out", keyFile).CombinedOutput(); err != nil {
+		t.Fatalf("keygen: %v %s", err, out)
+	}
+	addr := freeAddr(t)
+	cfg := fmt.Sprintf(`{"domain":%q,"key_file":%q,"registry":%q,"listen":%q,"endpoint":"http://%s","categories":["kitchen"],"async":%t,"async_delay":%q,"demo":true,
+		"policy":{"currency":"USD","list":"120","floor":"78","exponent":0.5,"max_turns":6}}`, s.domain, keyFile, m.registryURL, addr, addr, s.async, s.delay)
+	path := filepath.Join(m.dir, s.domain+".json")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sp := start(t, "seller "+s.domain, nil, "seller", "--config", path, "--log-level", "info")
+	sp.waitFor(regexp.MustCompile(`seller node registered`))
+	return sp
 }
 
 type sellerSpec struct {
 	domain string
 	async  bool
+	delay  string // async answer delay, e.g. "1500ms"
 }
 
 func waitTCP(t *testing.T, addr string) {

@@ -13,8 +13,10 @@ import (
 
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
 	"github.com/rs/zerolog"
 
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 	"github.com/clinch-protocol/clinch-mcp/core/registry"
 	"github.com/clinch-protocol/clinch-mcp/demomarket"
@@ -167,4 +169,41 @@ func (h *harness) logText() string {
 	h.logs.mu.Lock()
 	defer h.logs.mu.Unlock()
 	return h.logs.b.String()
+}
+
+func strategyDecider() buyer.Decider { return buyer.Concession{} }
+
+func usdMoney(major float64) *anp.Money {
+	m, _ := anp.FromMajor(major, "USD")
+	return &m
+}
+
+// inProcess starts an in-process client on srv.
+func inProcess(t testing.TB, srv *server.MCPServer) *client.Client {
+	t.Helper()
+	c, err := client.NewInProcessClient(srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Initialize(ctx, mcp.InitializeRequest{Params: mcp.InitializeParams{ProtocolVersion: mcp.LATEST_PROTOCOL_VERSION, ClientInfo: mcp.Implementation{Name: "test", Version: "1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func callOK(t testing.TB, c *client.Client, name string, args map[string]any, out any) {
+	t.Helper()
+	res, err := c.CallTool(context.Background(), mcp.CallToolRequest{Params: mcp.CallToolParams{Name: name, Arguments: args}})
+	if err != nil || res.IsError {
+		t.Fatalf("%s: %v %s", name, err, text(res))
+	}
+	b, _ := json.Marshal(res.StructuredContent)
+	if err := json.Unmarshal(b, out); err != nil {
+		t.Fatal(err)
+	}
 }

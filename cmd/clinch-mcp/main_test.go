@@ -192,3 +192,25 @@ func waitHTTP(t *testing.T, url string) {
 	}
 	t.Fatalf("%s never came up", url)
 }
+
+func TestDoctorNamesThePullCommand(t *testing.T) {
+	env, out, _ := testEnv(t, map[string]string{"OLLAMA_HOST": "http://127.0.0.1:1"})
+	if err := run(context.Background(), env, []string{"doctor"}); err != nil {
+		t.Fatalf("doctor: %v", err)
+	}
+	for _, want := range []string{"identity:", "ollama: not reachable at http://127.0.0.1:1", "ollama pull qwen2.5:1.5b", "strategy"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("doctor output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestBenchNegotiate(t *testing.T) {
+	env, out, _ := testEnv(t, nil)
+	if err := run(context.Background(), env, []string{"bench", "negotiate", "--scenarios", "200", "--seed", "3"}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "strategy:boulware") || !strings.Contains(out.String(), "baseline:accept-first") {
+		t.Fatalf("bench output:\n%s", out.String())
+	}
+}

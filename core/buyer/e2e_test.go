@@ -40,8 +40,10 @@ func TestDealEndToEnd(t *testing.T) {
 	ev := watch(c)
 	ctx := ctxT(t)
 
-	// Discovery through the engine's registry client happens inside the cascade;
-	// here the buyer addresses the seller directly after checking the listing.
+	listings, err := c.Discover(ctx, "kitchen", anp.ModeC, 10)
+	if err != nil || len(listings) != 3 {
+		t.Fatalf("discover: %d listings, %v", len(listings), err)
+	}
 	s, err := c.ProposeDeal(ctx, "ANP/C.kitchen-outlet.anp", buyer.Constraints{Item: "Ninja Blender", Category: "kitchen", MaxBudget: usd(10000)}, buyer.ProposeOptions{})
 	if err != nil {
 		t.Fatalf("propose: %v", err)

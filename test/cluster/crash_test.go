@@ -12,6 +12,7 @@ import (
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/registry"
+	"github.com/clinch-protocol/clinch-mcp/core/store/pgstore/pgtest"
 	"github.com/clinch-protocol/clinch-mcp/secrets"
 )
 
@@ -53,7 +54,19 @@ func TestServeSurvivesKill9(t *testing.T) {
 // crash; earlier artifacts still verify against the pinned root, new deals
 // are notarised, and the new log head is a consistent extension of the old.
 func TestRegistrySurvivesKill9(t *testing.T) {
-	m := startMarket(t, sellerSpec{domain: "kitchen-outlet.anp"})
+	for _, ledger := range []string{"sqlite", "postgres"} {
+		t.Run(ledger, func(t *testing.T) { registrySurvivesKill9(t, ledger) })
+	}
+}
+
+func registrySurvivesKill9(t *testing.T, ledger string) {
+	m := &market{dir: t.TempDir(), regAddr: freeAddr(t)}
+	m.registryURL = "http://" + m.regAddr
+	if ledger == "postgres" {
+		m.db, _ = pgtest.NewSchema(t)
+	}
+	m.startRegistry(t)
+	m.startSeller(t, sellerSpec{domain: "kitchen-outlet.anp"})
 	key := newKeyFile(t)
 	store := "sqlite://" + filepath.Join(t.TempDir(), "sessions.db")
 	p := startPod(t, "serve", m, key, store)

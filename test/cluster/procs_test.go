@@ -131,13 +131,18 @@ type market struct {
 	rootKey     string
 	dir         string
 	regAddr     string
+	db          string // ledger URL; default a SQLite file in dir
 	registry    *proc
 }
 
 var rootKeyRe = regexp.MustCompile(`"root_key":"([0-9a-f]{64})"`)
 
 func (m *market) startRegistry(t *testing.T) {
-	m.registry = start(t, "registry", nil, "registry", "--addr", m.regAddr, "--db", filepath.Join(m.dir, "registry.db"),
+	db := m.db
+	if db == "" {
+		db = filepath.Join(m.dir, "registry.db")
+	}
+	m.registry = start(t, "registry", nil, "registry", "--addr", m.regAddr, "--db", db,
 		"--key-file", filepath.Join(m.dir, "registry.key"), "--difficulty", "8", "--open-enrollment", "--allow-private-endpoints", "--log-level", "info")
 	m.rootKey = m.registry.waitFor(rootKeyRe)
 	waitTCP(t, m.regAddr)

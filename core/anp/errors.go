@@ -3,6 +3,7 @@ package anp
 import (
 	"errors"
 	"fmt"
+	"net/http"
 )
 
 // Code classifies a protocol failure. Codes travel on the wire in
@@ -55,6 +56,56 @@ func CodeOf(err error) Code {
 		return e.Code
 	}
 	return ""
+}
+
+// HTTPStatus is the HTTP status a protocol error travels with.
+func (c Code) HTTPStatus() int {
+	switch c {
+	case CodeBadRequest, CodeUnknownType:
+		return http.StatusBadRequest
+	case CodeBadSignature, CodeUnauthorized:
+		return http.StatusUnauthorized
+	case CodeForbidden:
+		return http.StatusForbidden
+	case CodeNotFound:
+		return http.StatusNotFound
+	case CodeConflict, CodeReplay, CodeOutOfOrder, CodeBadState:
+		return http.StatusConflict
+	case CodeExpired:
+		return http.StatusGone
+	case CodeTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case CodeRefused:
+		return http.StatusUnprocessableEntity
+	case CodeUnavailable:
+		return http.StatusBadGateway
+	}
+	return http.StatusInternalServerError
+}
+
+// CodeForStatus is the inverse of HTTPStatus, for responses without an error body.
+func CodeForStatus(status int) Code {
+	switch status {
+	case http.StatusBadRequest:
+		return CodeBadRequest
+	case http.StatusUnauthorized:
+		return CodeUnauthorized
+	case http.StatusForbidden:
+		return CodeForbidden
+	case http.StatusNotFound, http.StatusMethodNotAllowed:
+		return CodeNotFound
+	case http.StatusConflict:
+		return CodeConflict
+	case http.StatusGone:
+		return CodeExpired
+	case http.StatusRequestEntityTooLarge:
+		return CodeTooLarge
+	case http.StatusUnprocessableEntity:
+		return CodeRefused
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return CodeUnavailable
+	}
+	return CodeInternal
 }
 
 // ErrorBody is the JSON body of every failed protocol HTTP response.

@@ -10,56 +10,9 @@ import (
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 )
 
-// statusFor maps a protocol error code to its HTTP status.
-func statusFor(code anp.Code) int {
-	switch code {
-	case anp.CodeBadRequest, anp.CodeUnknownType:
-		return http.StatusBadRequest
-	case anp.CodeBadSignature, anp.CodeUnauthorized:
-		return http.StatusUnauthorized
-	case anp.CodeForbidden:
-		return http.StatusForbidden
-	case anp.CodeNotFound:
-		return http.StatusNotFound
-	case anp.CodeConflict, anp.CodeReplay, anp.CodeOutOfOrder, anp.CodeBadState:
-		return http.StatusConflict
-	case anp.CodeExpired:
-		return http.StatusGone
-	case anp.CodeTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case anp.CodeRefused:
-		return http.StatusUnprocessableEntity
-	case anp.CodeUnavailable:
-		return http.StatusBadGateway
-	}
-	return http.StatusInternalServerError
-}
-
-// codeForStatus is the inverse of statusFor, used by the client when a
-// response carries no error body.
-func codeForStatus(status int) anp.Code {
-	switch status {
-	case http.StatusBadRequest:
-		return anp.CodeBadRequest
-	case http.StatusUnauthorized:
-		return anp.CodeUnauthorized
-	case http.StatusForbidden:
-		return anp.CodeForbidden
-	case http.StatusNotFound, http.StatusMethodNotAllowed:
-		return anp.CodeNotFound
-	case http.StatusConflict:
-		return anp.CodeConflict
-	case http.StatusGone:
-		return anp.CodeExpired
-	case http.StatusRequestEntityTooLarge:
-		return anp.CodeTooLarge
-	case http.StatusUnprocessableEntity:
-		return anp.CodeRefused
-	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		return anp.CodeUnavailable
-	}
-	return anp.CodeInternal
-}
+// statusFor and codeForStatus are the protocol's one code/status mapping.
+func statusFor(code anp.Code) int       { return code.HTTPStatus() }
+func codeForStatus(status int) anp.Code { return anp.CodeForStatus(status) }
 
 // writeJSON writes v as the JSON body with the given status.
 func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {

@@ -114,7 +114,7 @@ func TestCloseStopsAsyncWorkers(t *testing.T) {
 	}
 	b2 := newBuyer(t, b.url)
 	b2.send(anp.TypePropose, propose("kettle", nil))
-	if r := b2.post(anp.SellerCounter, b2.seal(anp.TypeCounter, counter(7000, 2))); r.status != http.StatusServiceUnavailable || r.err.Code != anp.CodeUnavailable {
+	if r := b2.post(anp.SellerCounter, b2.seal(anp.TypeCounter, counter(7000, 2))); r.status != http.StatusBadGateway || r.err.Code != anp.CodeUnavailable {
 		t.Fatalf("COUNTER after Close: %d %+v", r.status, r.err)
 	}
 	if v, _ := n.Session(b2.session); v.Turn != 1 {

@@ -97,30 +97,8 @@ func (n *Node) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, StatusFor(e.Code), anp.ErrorBody{Error: e})
 }
 
-// StatusFor maps a protocol error code to its HTTP status.
-func StatusFor(c anp.Code) int {
-	switch c {
-	case anp.CodeBadRequest, anp.CodeUnknownType:
-		return http.StatusBadRequest
-	case anp.CodeBadSignature, anp.CodeUnauthorized:
-		return http.StatusUnauthorized
-	case anp.CodeForbidden:
-		return http.StatusForbidden
-	case anp.CodeNotFound:
-		return http.StatusNotFound
-	case anp.CodeConflict, anp.CodeReplay, anp.CodeOutOfOrder, anp.CodeBadState:
-		return http.StatusConflict
-	case anp.CodeExpired:
-		return http.StatusGone
-	case anp.CodeTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case anp.CodeRefused:
-		return http.StatusUnprocessableEntity
-	case anp.CodeUnavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
+// StatusFor maps a protocol error code to its HTTP status (anp's mapping).
+func StatusFor(c anp.Code) int { return c.HTTPStatus() }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	h := w.Header()

@@ -17,51 +17,44 @@ import (
 // clinch://artifacts/{id}. None of them holds key material: transcripts are
 // signed envelopes (public keys and signatures only).
 func registerResources(s *server.MCPServer, core *buyer.Core, redact func(string) string) {
-	s.AddResourceTemplate(mcp.NewResourceTemplate("clinch://sessions/{id}", "session",
-		mcp.WithTemplateDescription("A negotiation session: state, prices, turn, allowed moves, the seller's latest message (untrusted text)."),
-		mcp.WithTemplateMIMEType("application/json")),
-		func(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
-			id, err := templateVar(req, "id")
-			if err != nil {
-				return nil, err
-			}
+	add := func(uri, name, desc string, read func(ctx context.Context, id string) (any, error)) {
+		s.AddResourceTemplate(mcp.NewResourceTemplate(uri, name, mcp.WithTemplateDescription(desc), mcp.WithTemplateMIMEType("application/json")),
+			func(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
+				id, err := templateVar(req, "id")
+				if err != nil {
+					return nil, err
+				}
+				v, err := read(ctx, id)
+				if err != nil {
+					return nil, notFound(err)
+				}
+				return jsonContents(req.Params.URI, v, redact)
+			})
+	}
+	add("clinch://sessions/{id}", "session",
+		"A negotiation session: state, prices, turn, allowed moves, the seller's latest message (untrusted text).",
+		func(ctx context.Context, id string) (any, error) {
 			sess, err := core.GetSession(ctx, id)
-			if err != nil {
-				return nil, notFound(err)
-			}
 			sess.Artifact = nil // served as its own resource
-			return jsonContents(req.Params.URI, sess, redact)
+			return sess, err
 		})
-	s.AddResourceTemplate(mcp.NewResourceTemplate("clinch://sessions/{id}/transcript", "transcript",
-		mcp.WithTemplateDescription("The hash-chained, signed envelopes of a session in order. Message bodies written by the seller are untrusted text."),
-		mcp.WithTemplateMIMEType("application/json")),
-		func(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
-			id, err := templateVar(req, "id")
-			if err != nil {
-				return nil, err
-			}
+	add("clinch://sessions/{id}/transcript", "transcript",
+		"The hash-chained, signed envelopes of a session in order. Message bodies written by the seller are untrusted text.",
+		func(ctx context.Context, id string) (any, error) {
 			envs, err := core.Transcript(ctx, id)
-			if err != nil {
-				return nil, notFound(err)
-			}
-			return jsonContents(req.Params.URI, map[string]any{"session_id": id, "envelopes": envs}, redact)
+			return map[string]any{"session_id": id, "envelopes": envs}, err
 		})
-	s.AddResourceTemplate(mcp.NewResourceTemplate("clinch://artifacts/{id}", "artifact",
-		mcp.WithTemplateDescription("The triple-signed deal artifact of a signed session; check it with verify_artifact or `clinch-mcp verify`."),
-		mcp.WithTemplateMIMEType("application/json")),
-		func(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
-			id, err := templateVar(req, "id")
-			if err != nil {
-				return nil, err
-			}
+	add("clinch://artifacts/{id}", "artifact",
+		"The triple-signed deal artifact of a signed session; check it with verify_artifact or `clinch-mcp verify`.",
+		func(ctx context.Context, id string) (any, error) {
 			sess, err := core.GetSession(ctx, id)
 			if err != nil {
-				return nil, notFound(err)
+				return nil, err
 			}
 			if sess.Artifact == nil {
 				return nil, fmt.Errorf("%w: session %s has no signed artifact (state %s)", mcp.ErrResourceNotFound, id, sess.State)
 			}
-			return jsonContents(req.Params.URI, sess.Artifact, redact)
+			return sess.Artifact, nil
 		})
 }
 

@@ -78,29 +78,7 @@ func (c *Core) ProposeDeal(ctx context.Context, address string, cons Constraints
 	m := c.lock(id) // a fresh random id: nobody else can hold it
 	m.Lock()
 	defer m.Unlock()
-	c.setStatus(StatusNegotiating)
-	env, err := c.seal(key, r, anp.TypePropose, body)
-	if err != nil {
-		return Session{}, err
-	}
-	resp, err := c.cfg.Registry.Relay(ctx, addr.Domain, env)
-	if err != nil {
-		return Session{}, classify("propose to "+addr.Domain, err)
-	}
-	if err := r.Transcript.Append(env, anp.Expect{Session: id, From: anp.PublicKeyHex(key.Public().(ed25519.PublicKey)), To: addr.Domain, Now: c.cfg.Now()}); err != nil {
-		return Session{}, fmt.Errorf("buyer: own envelope: %w", err)
-	}
-	r.Session.AwaitingSeller = resp.Pending
-	if resp.Reply != nil {
-		if err := c.applyReply(r, key, resp.Reply); err != nil {
-			c.markError(r, err)
-		}
-	}
-	if err := c.save(ctx, r); err != nil {
-		return Session{}, err
-	}
-	c.emitFor(r)
-	return r.Session, nil
+	return c.sendWith(ctx, r, key, anp.TypePropose, body, func(*Session) {})
 }
 
 // Counter sends a counter-offer. It is refused, with nothing sent, when the
@@ -211,6 +189,11 @@ func (c *Core) send(ctx context.Context, r *record, t anp.MsgType, body any, upd
 	if err != nil {
 		return Session{}, err
 	}
+	return c.sendWith(ctx, r, key, t, body, update)
+}
+
+// sendWith is send with the session key at hand.
+func (c *Core) sendWith(ctx context.Context, r *record, key ed25519.PrivateKey, t anp.MsgType, body any, update func(*Session)) (Session, error) {
 	env, err := c.seal(key, r, t, body)
 	if err != nil {
 		return Session{}, err

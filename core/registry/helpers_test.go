@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/store/memstore"
 )
 
 const testOperatorToken = "operator-secret-for-tests"
@@ -55,7 +56,7 @@ type testEnv struct {
 	t      testing.TB
 	clock  *testClock
 	root   ed25519.PrivateKey
-	ledger *memLedger
+	ledger *memstore.Ledger
 	cfg    Config
 	srv    *Server
 	ts     *httptest.Server
@@ -63,7 +64,7 @@ type testEnv struct {
 
 func newEnv(t testing.TB, mod func(*Config)) *testEnv {
 	t.Helper()
-	e := &testEnv{t: t, clock: newTestClock(), root: newKey(t), ledger: newMemLedger()}
+	e := &testEnv{t: t, clock: newTestClock(), root: newKey(t), ledger: memstore.NewLedger()}
 	e.cfg = Config{
 		Root:                  e.root,
 		Ledger:                e.ledger,

@@ -23,6 +23,7 @@ import (
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/store"
+	"github.com/clinch-protocol/clinch-mcp/core/store/memstore"
 )
 
 // Defaults of Config.
@@ -126,7 +127,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.Ledger == nil {
-		cfg.Ledger = newMemLedger()
+		cfg.Ledger = memstore.NewLedger()
 	}
 	if cfg.Nonces == nil {
 		cfg.Nonces = newMemNonces(cfg.Now)

@@ -10,9 +10,11 @@ import (
 // Deps is what the tools need. Only Core is required.
 type Deps struct {
 	Core *buyer.Core
-	// Decider drives autonomous sessions and cascades (nil: autonomous mode is off
-	// and cascades use the built-in deterministic strategy).
+	// Decider drives autonomous sessions (nil: autonomous mode is off).
 	Decider buyer.Decider
+	// Strategy drives the turns of cascades that are not autonomous: a
+	// deterministic decider (nil: buyer.Concession).
+	Strategy buyer.Decider
 	// AutoApproveBelow, when set, lets autonomous sessions sign deals strictly
 	// below this amount without asking. Off by default.
 	AutoApproveBelow *anp.Money
@@ -23,9 +25,9 @@ type Deps struct {
 	Logger zerolog.Logger
 }
 
-func (d *Deps) cascadeDecider() buyer.Decider {
-	if d.Decider != nil {
-		return d.Decider
+func (d *Deps) strategy() buyer.Decider {
+	if d.Strategy != nil {
+		return d.Strategy
 	}
 	return buyer.Concession{}
 }

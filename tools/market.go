@@ -48,7 +48,7 @@ type CascadeInput struct {
 	MaxSellers       int     `json:"max_sellers,omitempty" jsonschema:"negotiate with at most this many sellers (1-10), default 3"`
 	PerSellerTimeout int     `json:"per_seller_timeout_seconds,omitempty" jsonschema:"give up on a silent seller after this many seconds, default 30"`
 	MaxTurns         int     `json:"max_turns,omitempty" jsonschema:"turns per seller, default 8"`
-	Autonomous       bool    `json:"autonomous,omitempty" jsonschema:"use the server's sandbox decider (Ollama model or strategy) for the turns"`
+	Autonomous       bool    `json:"autonomous,omitempty" jsonschema:"use the server's sandbox decider (local Ollama model or its fallback) for the turns; otherwise a deterministic concession strategy plays them"`
 }
 
 // CascadeOutcome reports one seller of a cascade.
@@ -133,11 +133,9 @@ func cascade(d *Deps) Tool {
 			}
 			var done atomic.Int64
 			progress := progressSender(ctx, req, float64(total))
-			decider := buyer.Decider(buyer.Concession{})
+			decider := d.strategy()
 			if in.Autonomous {
 				decider = d.Decider
-			} else if d.Decider != nil {
-				decider = d.cascadeDecider()
 			}
 			res, err := d.Core.NegotiateCascade(ctx, buyer.CascadeRequest{
 				Category: in.Category, Strategy: in.Strategy, MaxSellers: in.MaxSellers,

@@ -13,6 +13,7 @@ import (
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 	"github.com/clinch-protocol/clinch-mcp/core/store/storeurl"
 	"github.com/clinch-protocol/clinch-mcp/mcpserver"
+	"github.com/clinch-protocol/clinch-mcp/sandbox"
 	"github.com/clinch-protocol/clinch-mcp/secrets"
 	"github.com/clinch-protocol/clinch-mcp/tools"
 )
@@ -141,7 +142,8 @@ func openApp(ctx context.Context, env *cliEnv, f *serveFlags, log zerolog.Logger
 	}
 	a.core = core
 	a.closers = append(a.closers, core.Close)
-	deps := &tools.Deps{Core: core, RegistryRootKey: mk.rootKey, Guard: tools.NewSecretGuard(red), Logger: log}
+	deps := &tools.Deps{Core: core, RegistryRootKey: mk.rootKey, Guard: tools.NewSecretGuard(red), Logger: log,
+		Strategy: sandbox.NewStrategy(sandbox.Boulware, sandbox.DefaultOpenFraction)}
 	if deps.Decider, a.decider, err = f.sandbox.decider(ctx, log); err != nil {
 		return nil, err
 	}

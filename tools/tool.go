@@ -62,6 +62,7 @@ func newTool[In, Out any](d *Deps, name, title, description string, h Hints, fn 
 		opts = append(opts, mcp.WithOpenWorldHintAnnotation(*h.OpenWorld))
 	}
 	def := mcp.NewTool(name, opts...)
+	def.OutputSchema.Properties = tightenNullable(def.OutputSchema.Properties)
 	validator, err := newInputValidator(name, def.RawInputSchema)
 	if err != nil {
 		panic(err) // a schema generated from our own types: a programming error

@@ -113,6 +113,18 @@ func (m *askMemory) evictLocked() {
 	delete(m.sessions, oldest)
 }
 
+// historyOf rebuilds the history from the rounds the engine recorded.
+func historyOf(rounds []buyer.Round) askHistory {
+	h := askHistory{turns: make([]int, len(rounds)), asks: make([]int64, len(rounds)), offers: make([]int64, len(rounds))}
+	for i, r := range rounds {
+		h.turns[i], h.asks[i] = r.Turn, r.SellerPrice.Amount
+		if r.OwnOffer != nil {
+			h.offers[i] = r.OwnOffer.Amount
+		}
+	}
+	return h
+}
+
 func abs64(v int64) int64 {
 	if v < 0 {
 		return -v

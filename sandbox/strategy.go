@@ -124,7 +124,10 @@ func (st Strategy) Decide(_ context.Context, s buyer.Session) (buyer.Decision, e
 		own = s.LastOwnOffer.Amount
 	}
 	h := askHistory{turns: []int{s.Turn}, asks: []int64{ask}, offers: []int64{own}}
-	if st.mem != nil {
+	switch {
+	case len(s.Rounds) > 0 && s.Rounds[len(s.Rounds)-1].Turn == s.Turn:
+		h = historyOf(s.Rounds) // the engine's record: the same on every pod and after restarts
+	case st.mem != nil:
 		h = st.mem.observe(s)
 	}
 	reserve := min(b, h.firstAsk())

@@ -260,6 +260,7 @@ func (c *Core) applyReply(r *record, key ed25519.PrivateKey, env *anp.Envelope) 
 		}
 		p := b.Price
 		s.LastSellerPrice, s.SellerMessage, s.SellerFinal, s.State = &p, b.Message, b.Final, StateCountered
+		s.Rounds = append(s.Rounds, Round{Turn: s.Turn, SellerPrice: p, OwnOffer: s.LastOwnOffer})
 	case anp.TypeAccept:
 		var b anp.OfferBody
 		if err := env.DecodeBody(&b); err != nil {

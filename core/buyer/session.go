@@ -46,7 +46,17 @@ type Session struct {
 	TranscriptLen   int               `json:"transcript_len"`
 	Artifact        *anp.Artifact     `json:"artifact,omitempty"`
 	Decider         string            `json:"decider,omitempty"` // autonomous decider that drove the session
+	Rounds          []Round           `json:"rounds,omitempty"`  // every seller price, in turn order
 	Version         int64             `json:"version"`
+}
+
+// Round is one seller counter as the buyer saw it: the turn, the seller's
+// price, and the buyer's own offer standing at that moment. Deciders read the
+// history from here, so they keep no state of their own between pods.
+type Round struct {
+	Turn        int        `json:"turn"`
+	SellerPrice anp.Money  `json:"seller_price"`
+	OwnOffer    *anp.Money `json:"own_offer,omitempty"`
 }
 
 // Headroom is MaxBudget minus the last seller price (negative: over budget),

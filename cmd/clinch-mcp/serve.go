@@ -38,7 +38,7 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	fs.StringVar(&f.transport, "transport", envOr(env, "CLINCH_TRANSPORT", "stdio"), "stdio, http (Streamable HTTP at /mcp) or sse (/sse + /message) (env CLINCH_TRANSPORT)")
 	fs.StringVar(&f.addr, "addr", envOr(env, "CLINCH_ADDR", "127.0.0.1:8848"), "listen address for http and sse (env CLINCH_ADDR)")
 	fs.StringVar(&f.authToken, "auth-token", envOr(env, "CLINCH_AUTH_TOKEN", ""), "bearer token required by http/sse; mandatory when --addr is not loopback (env CLINCH_AUTH_TOKEN)")
-	fs.StringVar(&f.storeURL, "store", envOr(env, "CLINCH_STORE", ""), "where sessions live: sqlite://PATH, postgres://..., redis://... or memory: (env CLINCH_STORE); default sessions.db in the data directory")
+	fs.StringVar(&f.storeURL, "store", envOr(env, "CLINCH_STORE", ""), "where sessions live: sqlite://PATH, postgres://..., redis://... or memory: (env CLINCH_STORE); default sessions.db in the data directory with --registry, memory: on the embedded demo market")
 	fs.StringVar(&f.blindKeys, "blind-keys", envOr(env, "CLINCH_BLIND_KEYS", ""), "JSON file of per-domain credentials sealed to each seller, never shown to the model (env CLINCH_BLIND_KEYS)")
 	f.sandbox.register(fs, env)
 	fs.StringVar(&f.autoApprove, "auto-approve-below", envOr(env, "CLINCH_AUTO_APPROVE_BELOW", ""), "let autonomous sessions sign deals strictly below this amount without asking (off by default)")
@@ -113,7 +113,13 @@ func openApp(ctx context.Context, env *cliEnv, f *serveFlags, log zerolog.Logger
 		return nil, err
 	}
 	red.Add(hex.EncodeToString(id.Seed()), hex.EncodeToString(id))
-	st, err := openStore(ctx, env, f.storeURL, log)
+	storeURL := f.storeURL
+	if storeURL == "" && f.market.registry == "" {
+		// The embedded demo market lives and dies with this process (fresh keys
+		// each start), so its sessions cannot be continued later: keep them in memory.
+		storeURL = "memory:"
+	}
+	st, err := openStore(ctx, env, storeURL, log)
 	if err != nil {
 		return nil, err
 	}

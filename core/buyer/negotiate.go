@@ -242,7 +242,7 @@ func (c *Core) applyReply(r *record, key ed25519.PrivateKey, env *anp.Envelope) 
 		return &rejectedEnvelope{err}
 	}
 	s := &r.Session
-	s.AwaitingSeller = false
+	s.AwaitingSeller, s.Escalated = false, false
 	if !anp.SellerMayAnswer(env.Type) {
 		return fmt.Errorf("seller sent %s, which only a buyer may send", env.Type)
 	}

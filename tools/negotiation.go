@@ -101,7 +101,7 @@ func proposeDeal(d *Deps) Tool {
 func (d *Deps) runAutonomous(ctx context.Context, id string) (buyer.Session, error) {
 	s, err := d.Core.Negotiate(ctx, id, d.Decider)
 	if err != nil {
-		return s, err
+		return s, fmt.Errorf("autonomous negotiation of session %s stopped (read it with get_session): %w", id, err)
 	}
 	if s.State == buyer.StateConfirmed && d.AutoApproveBelow != nil && s.AgreedPrice != nil &&
 		s.AgreedPrice.Currency == d.AutoApproveBelow.Currency && s.AgreedPrice.Amount < d.AutoApproveBelow.Amount {

@@ -101,37 +101,64 @@ func (c *Core) buildArtifact(r *record, key ed25519.PrivateKey) (*anp.Artifact, 
 	return a, nil
 }
 
-// requestSellerSignature sends COMMIT and checks the seller's CONFIRM.
+// requestSellerSignature sends COMMIT (or re-sends the unconfirmed one byte
+// for byte) and checks the seller's CONFIRM. A seller that answers anything
+// else, or a signature that does not verify, ends the approval: the session
+// leaves CONFIRMED (cancelled, or ERROR for a broken answer) instead of
+// waiting on a pending artifact that can never be signed.
 func (c *Core) requestSellerSignature(ctx context.Context, r *record, key ed25519.PrivateKey, a *anp.Artifact) error {
-	env, err := c.seal(key, r, anp.TypeCommit, &anp.CommitBody{Artifact: a})
-	if err != nil {
-		return err
+	env := r.Outbox
+	if env == nil || env.Type != anp.TypeCommit {
+		var err error
+		if env, err = c.seal(key, r, anp.TypeCommit, &anp.CommitBody{Artifact: a}); err != nil {
+			return err
+		}
+		r.Outbox = env
+		if err := c.save(ctx, r); err != nil {
+			return err
+		}
 	}
 	resp, err := c.cfg.Registry.Relay(ctx, r.Session.Seller, env)
 	if err != nil {
 		return classify("ask "+r.Session.Seller+" to sign", err)
 	}
-	if err := r.Transcript.Append(env, c.ownExpect(r, key)); err != nil {
-		return fmt.Errorf("buyer: own envelope: %w", err)
+	if err := c.appendOwn(r, key, env); err != nil {
+		return err
 	}
-	if resp.Reply == nil {
-		return fmt.Errorf("seller %s did not return a signature: %w", r.Session.Seller, ErrRefused)
+	fail := func(cause error) error {
+		c.markError(r, cause)
+		r.Pending = nil
+		if err := c.save(ctx, r); err != nil {
+			return err
+		}
+		c.emitFor(r)
+		return fmt.Errorf("seller %s did not sign: %w: %w", r.Session.Seller, ErrRefused, cause)
 	}
 	reply := resp.Reply
-	if err := r.Transcript.Append(reply, anp.Expect{Session: r.Session.ID, From: r.SellerKey, To: a.Terms.BuyerKey, Now: c.cfg.Now()}); err != nil {
-		return fmt.Errorf("buyer: seller signature envelope: %w", err)
+	if reply == nil {
+		return fail(fmt.Errorf("the seller answered COMMIT without a signature"))
 	}
 	if reply.Type != anp.TypeConfirm {
-		_ = c.save(ctx, r)
+		if err := c.applyReply(r, key, reply); err != nil { // REJECT/CANCEL move the state; anything else is a break
+			return fail(err)
+		}
+		r.Pending = nil
+		if err := c.save(ctx, r); err != nil {
+			return err
+		}
+		c.emitFor(r)
 		return fmt.Errorf("seller %s answered COMMIT with %s: %w", r.Session.Seller, reply.Type, ErrRefused)
+	}
+	if err := r.Transcript.Append(reply, anp.Expect{Session: r.Session.ID, From: r.SellerKey, To: a.Terms.BuyerKey, Now: c.cfg.Now()}); err != nil {
+		return fail(fmt.Errorf("seller signature envelope: %w", err))
 	}
 	var body anp.ConfirmBody
 	if err := reply.DecodeBody(&body); err != nil {
-		return err
+		return fail(err)
 	}
 	a.SellerSig = body.SellerSig
 	if err := a.VerifySeller(); err != nil {
-		return fmt.Errorf("buyer: seller signature: %w", err)
+		return fail(err)
 	}
 	return c.save(ctx, r)
 }

@@ -172,6 +172,21 @@ func (c *Core) lock(id string) *sync.Mutex {
 // bookkeeping (a seller answer being applied) before it reports ErrBusy.
 const moveWait = 3 * time.Second
 
+// callbackWait bounds how long a seller callback waits for its session.
+const callbackWait = time.Second
+
+// lockWithin takes m, waiting at most d (and not past ctx).
+func lockWithin(ctx context.Context, m *sync.Mutex, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for !m.TryLock() {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return true
+}
+
 // beginMove serialises one buyer move on a session. It waits briefly for the
 // lock, then refuses with ErrBusy when the session changed while it waited:
 // of several concurrent moves exactly one applies, the others get a conflict
@@ -183,12 +198,8 @@ func (c *Core) beginMove(ctx context.Context, id string) (func(), *record, error
 		return nil, nil, err
 	}
 	m := c.lock(id)
-	deadline := time.Now().Add(moveWait)
-	for !m.TryLock() {
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return nil, nil, fmt.Errorf("session %s: %w; wait for it to finish and read the session again", id, ErrBusy)
-		}
-		time.Sleep(time.Millisecond)
+	if !lockWithin(ctx, m, moveWait) {
+		return nil, nil, fmt.Errorf("session %s: %w; wait for it to finish and read the session again", id, ErrBusy)
 	}
 	r, err := c.load(ctx, id)
 	if err != nil {

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
+	"unicode/utf8"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/secrets"
@@ -78,7 +78,7 @@ func (c *Core) ProposeDeal(ctx context.Context, address string, cons Constraints
 	m := c.lock(id) // a fresh random id: nobody else can hold it
 	m.Lock()
 	defer m.Unlock()
-	return c.sendWith(ctx, r, key, anp.TypePropose, body, func(*Session) {})
+	return c.sendWith(ctx, r, key, anp.TypePropose, body)
 }
 
 // Counter sends a counter-offer. It is refused, with nothing sent, when the
@@ -99,6 +99,9 @@ func (c *Core) CounterAtTurn(ctx context.Context, id string, turn int, price anp
 		return Session{}, err
 	}
 	defer unlock()
+	if err := c.flushOutbox(ctx, r); err != nil {
+		return r.Session, err
+	}
 	if turn != 0 && r.Session.Turn != turn {
 		return Session{}, fmt.Errorf("session %s: %w: this counter answers turn %d but the session is at turn %d", id, ErrConflict, turn, r.Session.Turn)
 	}
@@ -108,18 +111,18 @@ func (c *Core) CounterAtTurn(ctx context.Context, id string, turn int, price anp
 	if err := c.checkOffer(&r.Session, price); err != nil {
 		return Session{}, err
 	}
+	if ask := r.Session.LastSellerPrice; ask != nil && price.Currency == ask.Currency && price.Amount > ask.Amount {
+		price = *ask // never offer more than the seller asks: that is accepting its price
+	}
 	accepting := r.Session.LastSellerPrice != nil && price == *r.Session.LastSellerPrice
 	if r.Session.Turn+1 > c.maxTurns(&r.Session) && !accepting {
 		return Session{}, fmt.Errorf("session %s: %w: max turns (%d) reached; accept the seller's price or cancel", id, ErrBadState, c.maxTurns(&r.Session))
 	}
-	if len(message) > anp.MaxMessageLen {
-		return Session{}, fmt.Errorf("%w: message is %d bytes, at most %d allowed", ErrInvalidInput, len(message), anp.MaxMessageLen)
+	body := &anp.OfferBody{Price: price, Turn: r.Session.Turn + 1, Message: message}
+	if err := body.Validate(); err != nil {
+		return Session{}, fmt.Errorf("%w: %w", ErrInvalidInput, err)
 	}
-	return c.send(ctx, r, anp.TypeCounter, &anp.OfferBody{Price: price, Turn: r.Session.Turn + 1, Message: message}, func(s *Session) {
-		p := price
-		s.LastOwnOffer = &p
-		s.Turn++
-	})
+	return c.send(ctx, r, anp.TypeCounter, body)
 }
 
 // Accept offers the seller's last price; the seller then confirms it and the
@@ -135,7 +138,7 @@ func (c *Core) Accept(ctx context.Context, id, message string) (Session, error) 
 	if message == "" {
 		message = "We accept your price."
 	}
-	return c.Counter(ctx, id, *s.LastSellerPrice, message)
+	return c.CounterAtTurn(ctx, id, s.Turn, *s.LastSellerPrice, message)
 }
 
 // Cancel withdraws from a session. The seller is told when it can be reached;
@@ -162,7 +165,13 @@ func (c *Core) cancelLocked(ctx context.Context, r *record, reason string) (Sess
 	if err != nil {
 		return Session{}, err
 	}
-	env, err := c.seal(key, r, anp.TypeCancel, &anp.NoteBody{Reason: "buyer_cancel", Message: truncate(reason, anp.MaxMessageLen)})
+	if ferr := c.flushOutbox(ctx, r); ferr != nil {
+		c.log.Warn().Str("session", r.Session.ID).Err(ferr).Msg("earlier move not confirmed before cancelling")
+	}
+	if r.Session.State.Terminal() { // the flushed move's answer ended the session
+		return r.Session, nil
+	}
+	env, err := c.seal(key, r, anp.TypeCancel, &anp.NoteBody{Reason: "buyer_cancel", Message: cleanText(reason, anp.MaxMessageLen)})
 	if err == nil {
 		if _, err = c.cfg.Registry.Relay(ctx, r.Session.Seller, env); err == nil {
 			err = r.Transcript.Append(env, c.ownExpect(r, key))
@@ -171,8 +180,9 @@ func (c *Core) cancelLocked(ctx context.Context, r *record, reason string) (Sess
 	r.Session.State = StateCancelled
 	r.Session.AwaitingSeller = false
 	r.Session.Reason = reason
+	r.Outbox = nil
 	if err != nil {
-		r.Session.Reason = reason + " (the seller could not be told: " + err.Error() + ")"
+		r.Session.Reason = reason + " (cancelled locally: the seller could not be told)"
 		c.log.Warn().Str("session", r.Session.ID).Err(err).Msg("cancel not delivered to seller; cancelled locally")
 	}
 	if err := c.save(ctx, r); err != nil {
@@ -182,31 +192,43 @@ func (c *Core) cancelLocked(ctx context.Context, r *record, reason string) (Sess
 	return r.Session, nil
 }
 
-// send seals and relays one buyer envelope and applies the reply. On any
-// failure before the seller answered, the session is left as it was.
-func (c *Core) send(ctx context.Context, r *record, t anp.MsgType, body any, update func(*Session)) (Session, error) {
+// send seals and relays one buyer envelope and applies the reply. A session
+// that already exists keeps the sealed envelope in its outbox until the
+// relay confirms it: after an unclear failure the same bytes are re-sent.
+func (c *Core) send(ctx context.Context, r *record, t anp.MsgType, body any) (Session, error) {
 	key, err := c.sessionKey(r)
 	if err != nil {
 		return Session{}, err
 	}
-	return c.sendWith(ctx, r, key, t, body, update)
+	return c.sendWith(ctx, r, key, t, body)
 }
 
 // sendWith is send with the session key at hand.
-func (c *Core) sendWith(ctx context.Context, r *record, key ed25519.PrivateKey, t anp.MsgType, body any, update func(*Session)) (Session, error) {
+func (c *Core) sendWith(ctx context.Context, r *record, key ed25519.PrivateKey, t anp.MsgType, body any) (Session, error) {
 	env, err := c.seal(key, r, t, body)
 	if err != nil {
 		return Session{}, err
+	}
+	if t != anp.TypePropose { // a new session is stored only once its PROPOSE landed
+		r.Outbox = env
+		if err := c.save(ctx, r); err != nil {
+			return Session{}, err
+		}
 	}
 	c.setStatus(StatusNegotiating)
 	resp, err := c.cfg.Registry.Relay(ctx, r.Session.Seller, env)
 	if err != nil {
 		return r.Session, classify(fmt.Sprintf("send %s to %s", t, r.Session.Seller), err)
 	}
-	if err := r.Transcript.Append(env, c.ownExpect(r, key)); err != nil {
-		return Session{}, fmt.Errorf("buyer: own envelope: %w", err)
+	return c.delivered(ctx, r, key, env, resp)
+}
+
+// delivered records a buyer envelope the relay confirmed, applies the
+// seller's reply (if it came at once) and saves the session.
+func (c *Core) delivered(ctx context.Context, r *record, key ed25519.PrivateKey, env *anp.Envelope, resp *anp.RelayResponse) (Session, error) {
+	if err := c.appendOwn(r, key, env); err != nil {
+		return Session{}, err
 	}
-	update(&r.Session)
 	r.Session.AwaitingSeller = resp.Pending
 	if resp.Reply != nil {
 		if err := c.applyReply(r, key, resp.Reply); err != nil {
@@ -218,6 +240,53 @@ func (c *Core) sendWith(ctx context.Context, r *record, key ed25519.PrivateKey, 
 	}
 	c.emitFor(r)
 	return r.Session, nil
+}
+
+// appendOwn appends a confirmed buyer envelope and applies its effect on the
+// session (a COUNTER is the new own offer and turn). It clears the outbox.
+func (c *Core) appendOwn(r *record, key ed25519.PrivateKey, env *anp.Envelope) error {
+	if err := r.Transcript.Append(env, c.ownExpect(r, key)); err != nil {
+		return fmt.Errorf("buyer: own envelope: %w", err)
+	}
+	if env.Type == anp.TypeCounter {
+		var b anp.OfferBody
+		if err := env.DecodeBody(&b); err != nil {
+			return err
+		}
+		p := b.Price
+		r.Session.LastOwnOffer, r.Session.Turn = &p, b.Turn
+	}
+	r.Outbox = nil
+	return nil
+}
+
+// flushOutbox re-sends an unconfirmed earlier move byte for byte. When the
+// relay confirms it, its answer is applied and ErrConflict tells the caller
+// that the session moved on; when the relay refuses it, the move never took
+// effect and is dropped; when the relay is still unreachable, ErrUnavailable.
+func (c *Core) flushOutbox(ctx context.Context, r *record) error {
+	env := r.Outbox
+	if env == nil || env.Type == anp.TypeCommit { // ApproveAndSign re-sends its own COMMIT
+		return nil
+	}
+	key, err := c.sessionKey(r)
+	if err != nil {
+		return err
+	}
+	resp, err := c.cfg.Registry.Relay(ctx, r.Session.Seller, env)
+	if err != nil {
+		if code := anp.CodeOf(err); code == anp.CodeUnavailable || code == "" || ctx.Err() != nil {
+			return classify(fmt.Sprintf("re-send the unconfirmed %s (seq %d) to %s", env.Type, env.Seq, r.Session.Seller), err)
+		}
+		c.log.Info().Str("session", r.Session.ID).Uint64("seq", env.Seq).Err(err).Msg("unconfirmed move was never taken; dropped")
+		r.Outbox = nil
+		return c.save(ctx, r)
+	}
+	if _, err := c.delivered(ctx, r, key, env, resp); err != nil {
+		return err
+	}
+	return fmt.Errorf("session %s: %w: an earlier %s that had not been confirmed was delivered now; the session is %s at turn %d: read it and decide again",
+		r.Session.ID, ErrConflict, env.Type, r.Session.State, r.Session.Turn)
 }
 
 func (c *Core) seal(key ed25519.PrivateKey, r *record, t anp.MsgType, body any) (*anp.Envelope, error) {
@@ -354,7 +423,11 @@ func (c *Core) handleCallback(ctx context.Context, env *anp.Envelope) error {
 		return anp.Errorf(anp.CodeBadRequest, "callback for a malformed session id")
 	}
 	m := c.lock(env.Session)
-	m.Lock()
+	if !lockWithin(ctx, m, callbackWait) {
+		// A move on this session is in flight: let the registry redeliver
+		// instead of holding up every other session's callbacks.
+		return anp.Errorf(anp.CodeUnavailable, "session %s is busy; deliver again", env.Session)
+	}
 	defer m.Unlock()
 	r, err := c.load(ctx, env.Session)
 	if errors.Is(err, ErrNotFound) {
@@ -379,6 +452,19 @@ func (c *Core) handleCallback(ctx context.Context, env *anp.Envelope) error {
 	key, err := c.sessionKey(r)
 	if err != nil {
 		return anp.Errorf(anp.CodeInternal, "%v", err)
+	}
+	if ob := r.Outbox; ob != nil && env.Seq == ob.Seq+1 {
+		// The answer to a move whose relay call failed unclearly: the move
+		// did land. Confirm it first so the answer chains.
+		if oh, _ := ob.Hash(); oh == env.Prev {
+			if err := c.appendOwn(r, key, ob); err != nil {
+				return anp.Errorf(anp.CodeInternal, "%v", err)
+			}
+		}
+	}
+	if env.Seq > r.Transcript.NextSeq() {
+		// Ahead of what this store holds (another pod has not saved yet): later.
+		return anp.Errorf(anp.CodeUnavailable, "callback seq %d is ahead of session %s (next %d); deliver again", env.Seq, r.Session.ID, r.Transcript.NextSeq())
 	}
 	if err := c.applyReply(r, key, env); err != nil {
 		var rej *rejectedEnvelope
@@ -465,11 +551,18 @@ func nonEmpty(a, b string) string {
 	return b
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
+// cleanText makes buyer text safe for a message body: valid UTF-8, no
+// control characters but newline and tab, at most n bytes cut on a rune.
+func cleanText(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f || r == utf8.RuneError {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(s, ""))
+	for len(s) > n {
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
 	}
-	return s[:n]
+	return s
 }
-
-var _ = time.Second

@@ -90,14 +90,18 @@ func (s *Session) AllowedMoves() []Move {
 // record is what the engine persists per session. The ephemeral session key
 // is sealed under the identity key before it reaches any store.
 type record struct {
-	Session     Session         `json:"session"`
-	SealedKey   []byte          `json:"sealed_key"`
-	SellerKey   string          `json:"seller_key"`
-	Propose     anp.ProposeBody `json:"propose"`
-	Transcript  anp.Transcript  `json:"transcript"`
-	AcceptSeq   uint64          `json:"accept_seq,omitempty"` // seq of the seller's ACCEPT envelope
-	Pending     *anp.Artifact   `json:"pending,omitempty"`    // buyer-signed artifact while approval is in flight
-	CascadeHold bool            `json:"cascade_hold,omitempty"`
+	Session    Session         `json:"session"`
+	SealedKey  []byte          `json:"sealed_key"`
+	SellerKey  string          `json:"seller_key"`
+	Propose    anp.ProposeBody `json:"propose"`
+	Transcript anp.Transcript  `json:"transcript"`
+	AcceptSeq  uint64          `json:"accept_seq,omitempty"` // seq of the seller's ACCEPT envelope
+	Pending    *anp.Artifact   `json:"pending,omitempty"`    // buyer-signed artifact while approval is in flight
+	// Outbox is a sealed buyer move whose delivery is not confirmed (the relay
+	// failed without a clear answer). It is re-sent byte for byte before any
+	// other move, so the transcript can never fork on a lost answer.
+	Outbox      *anp.Envelope `json:"outbox,omitempty"`
+	CascadeHold bool          `json:"cascade_hold,omitempty"`
 }
 
 // exportedSession is one session inside a sealed export: the record plus the

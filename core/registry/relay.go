@@ -88,6 +88,11 @@ func (s *Server) relay(ctx context.Context, buyer, domain string, env *anp.Envel
 	if err != nil {
 		return nil, err
 	}
+	if ws != nil && ws.Buyer == buyer && ws.Domain == domain {
+		if resp, ok, err := s.resend(ctx, ws, env, listing.Record.Record.Endpoint); ok || err != nil {
+			return resp, err
+		}
+	}
 	if env.Type == anp.TypePropose {
 		if ws != nil {
 			return nil, anp.Errorf(anp.CodeConflict, "session %s already exists: open a new session with a fresh id", env.Session)
@@ -115,12 +120,14 @@ func (s *Server) relay(ctx context.Context, buyer, domain string, env *anp.Envel
 	if err != nil {
 		return nil, err
 	}
-	if err := s.recordNonce(ctx, env); err != nil {
-		return nil, err
-	}
 	path, _ := anp.SellerPathFor(env.Type)
 	reply, pending, err := s.forward(ctx, domain, listing.Record.Record.Endpoint, path, env)
 	if err != nil {
+		return nil, err
+	}
+	// The nonce is spent only once the seller took the envelope, so a buyer
+	// whose first attempt never arrived can send the same bytes again.
+	if err := s.recordNonce(ctx, env); err != nil {
 		return nil, err
 	}
 	// The seller took the envelope: it is part of the transcript now.
@@ -143,6 +150,50 @@ func (s *Server) relay(ctx context.Context, buyer, domain string, env *anp.Envel
 		return &anp.RelayResponse{Pending: true}, nil
 	}
 	return &anp.RelayResponse{Reply: reply}, nil
+}
+
+// resend answers a byte-identical copy of the buyer's latest witnessed
+// envelope — a retry after an unclear failure — without witnessing it twice:
+// with the seller's answer when the registry has it, else by asking the
+// seller again (which returns its earlier answer, or pending). ok is false
+// when env is not such a copy.
+func (s *Server) resend(ctx context.Context, ws *witnessSession, env *anp.Envelope, endpoint string) (*anp.RelayResponse, bool, error) {
+	envs := ws.Transcript.Envelopes
+	idx := -1
+	for i := len(envs) - 1; i >= 0; i-- {
+		if envs[i].From == ws.BuyerKey {
+			idx = i
+			break
+		}
+	}
+	if idx < 0 || envs[idx].Seq != env.Seq {
+		return nil, false, nil
+	}
+	lh, err1 := envs[idx].Hash()
+	eh, err2 := env.Hash()
+	if err1 != nil || err2 != nil || lh != eh {
+		return nil, false, nil
+	}
+	if idx+1 < len(envs) {
+		return &anp.RelayResponse{Reply: envs[idx+1]}, true, nil
+	}
+	path, _ := anp.SellerPathFor(env.Type)
+	reply, pending, err := s.forward(ctx, ws.Domain, endpoint, path, env)
+	if err != nil {
+		return nil, true, err
+	}
+	if pending {
+		return &anp.RelayResponse{Pending: true}, true, nil
+	}
+	_, ev, err := s.witnessSeller(ctx, ws, reply, true)
+	if err != nil {
+		return nil, true, anp.Errorf(anp.CodeUnavailable, "%s answered the re-sent envelope seq %d with a reply that was refused: %v", ws.Domain, env.Seq, err)
+	}
+	if err := s.saveSession(ctx, ws); err != nil {
+		return nil, true, err
+	}
+	s.countEvents(ctx, ws.Domain, ev)
+	return &anp.RelayResponse{Reply: reply}, true, nil
 }
 
 // forward POSTs env to the seller route and returns its reply, or pending
@@ -193,7 +244,15 @@ func (s *Server) forward(ctx context.Context, domain, endpoint, path string, env
 	}
 	var eb anp.ErrorBody
 	if err := anp.DecodeStrict(data, &eb); err == nil && eb.Error != nil {
-		return nil, false, anp.Errorf(anp.CodeUnavailable, "seller %s refused the envelope: %s: %s", domain, eb.Error.Code, truncate(eb.Error.Message, 500))
+		// The seller's own words stay in the registry log: its text must not
+		// reach the buyer's model outside the untrusted fence.
+		s.log.Info().Str("domain", domain).Str("code", string(eb.Error.Code)).Str("message", truncate(eb.Error.Message, 500)).Msg("seller refused an envelope")
+		code := eb.Error.Code
+		if code.HTTPStatus() == http.StatusInternalServerError || code == anp.CodeUnauthorized {
+			// Unknown codes are seller text too: never echo them.
+			return nil, false, anp.Errorf(anp.CodeUnavailable, "seller %s refused the envelope", domain)
+		}
+		return nil, false, anp.Errorf(code, "seller %s refused the envelope (%s)", domain, code)
 	}
 	return nil, false, anp.Errorf(anp.CodeUnavailable, "seller %s answered HTTP %d", domain, resp.StatusCode)
 }

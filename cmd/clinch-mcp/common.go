@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/rs/zerolog"
 
@@ -89,7 +88,6 @@ func (l *logFlags) loggerRedacting(env *cliEnv, red *secrets.Redactor) (zerolog.
 	if red != nil {
 		out = red.Writer(out)
 	}
-	zerolog.TimeFieldFormat = time.RFC3339Nano
 	return zerolog.New(out).Level(lvl).With().Timestamp().Logger(), closer, nil
 }
 

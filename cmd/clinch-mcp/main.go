@@ -11,6 +11,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // command is one subcommand.
@@ -52,6 +55,7 @@ func commands() []command {
 }
 
 func main() {
+	zerolog.TimeFieldFormat = time.RFC3339Nano // process-wide: set once, before any logger exists
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	env := &cliEnv{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
 	err := run(ctx, env, os.Args[1:])

@@ -114,10 +114,12 @@ func TestRedisChannelsAreSeparate(t *testing.T) {
 
 func TestRedisHealthCheckKeepsSubscription(t *testing.T) {
 	prefix := redistest.NewPrefix(t)
-	n, _ := redisPod(t, "clinch-test-health", prefix+"sessions", 20*time.Millisecond)
+	// Several quiet intervals pass, each answered by a ping; the interval is
+	// generous so that a loaded machine still answers within it.
+	n, _ := redisPod(t, "clinch-test-health", prefix+"sessions", 250*time.Millisecond)
 	s := subscribe(t, "sub", n)
 	s.expect(t, AllSessions)
-	time.Sleep(150 * time.Millisecond)
+	time.Sleep(time.Second)
 	publishAll(t, n, "s1")
 	s.expect(t, "s1") // not AllSessions: no reconnection happened
 }

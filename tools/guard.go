@@ -43,13 +43,16 @@ func (g *SecretGuard) redactResult(r *mcp.CallToolResult) *mcp.CallToolResult {
 	}
 	if r.StructuredContent != nil {
 		b, err := json.Marshal(r.StructuredContent)
-		if err == nil {
-			if clean := g.red.String(string(b)); clean != string(b) {
-				var v any
-				if json.Unmarshal([]byte(clean), &v) == nil {
-					r.StructuredContent = v
-				}
+		if err != nil {
+			r.StructuredContent = nil // fail closed: what cannot be checked is not sent
+			return r
+		}
+		if clean := g.red.String(string(b)); clean != string(b) {
+			var v any
+			if json.Unmarshal([]byte(clean), &v) != nil {
+				v = nil // redaction broke the JSON (a secret inside a number): send the text only
 			}
+			r.StructuredContent = v
 		}
 	}
 	return r

@@ -72,15 +72,15 @@ func newTool[In, Out any](d *Deps, name, title, description string, h Hints, fn 
 		if err != nil {
 			return toolError(inputErrorf("arguments: %v", err)), nil
 		}
-		if err := validator.validate(raw); err != nil {
-			return toolError(err), nil
-		}
-		if g := d.Guard; g.holdsSecret(string(raw)) {
+		if d.Guard.holdsSecret(string(raw)) { // before anything could echo an argument back
 			return toolError(inputErrorf("an argument contains a stored credential or key; the server adds credentials itself, so never put them in tool arguments")), nil
+		}
+		if err := validator.validate(raw); err != nil {
+			return d.Guard.redactResult(toolError(err)), nil
 		}
 		var in In
 		if err := json.Unmarshal(raw, &in); err != nil {
-			return toolError(inputErrorf("arguments: %v", err)), nil
+			return d.Guard.redactResult(toolError(inputErrorf("arguments: %v", err))), nil
 		}
 		out, text, err := fn(ctx, req, in)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -35,7 +36,7 @@ func runRegistry(ctx context.Context, env *cliEnv, args []string) error {
 	if *operator == "" && !*open {
 		return &exitError{2, fmt.Errorf("set --operator-token (or CLINCH_OPERATOR_TOKEN) so domains can be bound, or --open-enrollment for development")}
 	}
-	log, closer, err := logs.logger(env)
+	log, closer, err := logs.loggerRedacting(env, secrets.NewRedactor(*operator))
 	if err != nil {
 		return err
 	}
@@ -164,7 +165,7 @@ func loadOrCreateKey(env *cliEnv, path string) (ed25519.PrivateKey, error) {
 	if err == nil {
 		return k, nil
 	}
-	if !errors.Is(err, fsErrNotExist) {
+	if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
 	if k, err = secrets.GenerateIdentity(); err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -29,7 +30,7 @@ func runDoctor(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	if k, err := secrets.LoadIdentityFile(path); err == nil {
 		fmt.Fprintf(env.stdout, "identity: ok (%s, public key %s)\n", path, secrets.Fingerprint(k.Public().(ed25519.PublicKey)))
-	} else if os.IsNotExist(err) || isNotExist(err) {
+	} else if errors.Is(err, os.ErrNotExist) {
 		fmt.Fprintf(env.stdout, "identity: none yet at %s (created on first start, or run: clinch-mcp keygen)\n", path)
 	} else {
 		problems++

@@ -84,10 +84,7 @@ func runNegotiate(ctx context.Context, env *cliEnv, args []string) error {
 		unsub := core.Subscribe(func(e buyer.Event) { printEvent(env, e) })
 		defer unsub()
 	}
-	s, err := core.ProposeDeal(ctx, addr.String(), buyer.Constraints{Item: *item, Quantity: *quantity, MaxBudget: maxBudget, MaxTurns: *maxTurns}, buyer.ProposeOptions{})
-	if err != nil {
-		return fmt.Errorf("propose: %w", err)
-	}
+	var decider buyer.Decider // chosen before anything reaches a seller
 	if *auto {
 		d, desc, err := sf.decider(ctx, log)
 		if err != nil {
@@ -96,10 +93,17 @@ func runNegotiate(ctx context.Context, env *cliEnv, args []string) error {
 		if d == nil {
 			return &exitError{2, fmt.Errorf("--auto needs a decider: --sandbox is off")}
 		}
+		decider = d
 		if !*asJSON {
 			fmt.Fprintf(env.stdout, "autonomous decider: %s\n", desc)
 		}
-		if s, err = core.Negotiate(ctx, s.ID, d); err != nil {
+	}
+	s, err := core.ProposeDeal(ctx, addr.String(), buyer.Constraints{Item: *item, Quantity: *quantity, MaxBudget: maxBudget, MaxTurns: *maxTurns}, buyer.ProposeOptions{})
+	if err != nil {
+		return fmt.Errorf("propose: %w", err)
+	}
+	if *auto {
+		if s, err = core.Negotiate(ctx, s.ID, decider); err != nil {
 			return fmt.Errorf("negotiate: %w", err)
 		}
 	} else if s, err = core.WaitForSeller(ctx, s.ID); err != nil {

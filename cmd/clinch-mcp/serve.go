@@ -55,7 +55,7 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 			return &exitError{2, err}
 		}
 	}
-	red := secrets.NewRedactor()
+	red := secrets.NewRedactor(f.authToken)
 	log, closer, err := f.market.logs.loggerRedacting(env, red)
 	if err != nil {
 		return err
@@ -141,13 +141,13 @@ func openApp(ctx context.Context, env *cliEnv, f *serveFlags, log zerolog.Logger
 	if err != nil {
 		return nil, err
 	}
+	a.core = core
+	a.closers = append(a.closers, core.Close) // also stops a subscription a failed Initialize left running
 	ictx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	if err := core.Initialize(ictx); err != nil {
 		return nil, err
 	}
-	a.core = core
-	a.closers = append(a.closers, core.Close)
 	deps := &tools.Deps{Core: core, RegistryRootKey: mk.rootKey, Guard: tools.NewSecretGuard(red), Logger: log,
 		Strategy: sandbox.NewStrategy(sandbox.Boulware, sandbox.DefaultOpenFraction)}
 	if deps.Decider, a.decider, err = f.sandbox.decider(ctx, log); err != nil {

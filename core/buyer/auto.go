@@ -34,18 +34,12 @@ func (c *Core) Negotiate(ctx context.Context, id string, d Decider) (Session, er
 			dec = Decision{Action: ActionExit, Message: "Max turns reached."}
 		}
 		switch dec.Action {
-		case ActionAccept:
-			_, err = c.Counter(ctx, id, dec.Price, dec.Message)
-		case ActionCounter:
-			_, err = c.Counter(ctx, id, dec.Price, dec.Message)
+		case ActionAccept, ActionCounter:
+			_, err = c.CounterAtTurn(ctx, id, s.Turn, dec.Price, dec.Message)
 		case ActionExit:
-			s, err = c.Cancel(ctx, id, nonEmpty(dec.Message, "buyer exited"))
-			if err == nil {
-				s.State = StateCancelled
-			}
-			return s, err
+			return c.Cancel(ctx, id, nonEmpty(dec.Message, "buyer exited"))
 		}
-		if errors.Is(err, ErrBusy) {
+		if errors.Is(err, ErrBusy) || errors.Is(err, ErrConflict) { // the session moved on: decide again
 			continue
 		}
 		if err != nil {

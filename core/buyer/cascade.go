@@ -127,7 +127,7 @@ func (c *Core) runOne(ctx context.Context, req CascadeRequest, l anp.Listing, co
 	default:
 		out.Outcome, out.Detail = "error", fmt.Sprintf("ended %s: %v %s", s.State, err, s.Reason)
 	}
-	c.cancelQuietly(ctx, s.ID, "cascade: "+out.Outcome)
+	c.cancelQuietly(ctx, s.ID, out.Outcome)
 	return out, nil
 }
 
@@ -143,15 +143,14 @@ func (c *Core) squeezeSequential(ctx context.Context, req CascadeRequest, listin
 		if s != nil {
 			if best == nil || s.AgreedPrice.Amount < best.AgreedPrice.Amount {
 				if best != nil {
-					c.cancelQuietly(ctx, best.ID, "cascade: a cheaper seller confirmed")
+					c.cancelQuietly(ctx, best.ID, "outbid")
 					res.Outcomes[bestIdx].Outcome = "outbid"
-					c.reportProgress(req, res.Outcomes[bestIdx])
 				}
 				best, bestIdx = s, len(res.Outcomes)
 				// Local ceiling only: the next seller must beat this price.
 				cons.MaxBudget.Amount = s.AgreedPrice.Amount - 1
 			} else {
-				c.cancelQuietly(ctx, s.ID, "cascade: not cheaper than the best deal")
+				c.cancelQuietly(ctx, s.ID, "outbid")
 				out.Outcome = "outbid"
 			}
 		}
@@ -198,7 +197,7 @@ func (c *Core) raceParallel(ctx context.Context, req CascadeRequest, listings []
 			res.Winner = results[i].s
 			continue
 		}
-		c.cancelQuietly(ctx, results[i].s.ID, "cascade: a cheaper seller won the race")
+		c.cancelQuietly(ctx, results[i].s.ID, "outbid")
 		results[i].out.Outcome = "outbid"
 	}
 	for _, r := range results {
@@ -221,7 +220,8 @@ func (c *Core) cancelQuietly(ctx context.Context, id, reason string) {
 	if err != nil || s.State.Terminal() {
 		return
 	}
-	if _, err := c.Cancel(context.WithoutCancel(ctx), id, reason); err != nil {
+	// The seller only learns that the buyer withdrew, never that it is shopping around.
+	if _, err := c.cancelAs(context.WithoutCancel(ctx), id, reason, "We have decided not to proceed."); err != nil {
 		c.log.Warn().Str("session", id).Err(err).Msg("cascade: cancel loser")
 	}
 }

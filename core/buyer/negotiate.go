@@ -144,6 +144,11 @@ func (c *Core) Accept(ctx context.Context, id, message string) (Session, error) 
 // Cancel withdraws from a session. The seller is told when it can be reached;
 // the session is cancelled locally either way, so nothing is ever signed for it.
 func (c *Core) Cancel(ctx context.Context, id, reason string) (Session, error) {
+	return c.cancelAs(ctx, id, reason, reason)
+}
+
+// cancelAs cancels with a local reason and the message the seller gets.
+func (c *Core) cancelAs(ctx context.Context, id, reason, toSeller string) (Session, error) {
 	m := c.lock(id)
 	m.Lock()
 	defer m.Unlock()
@@ -151,10 +156,10 @@ func (c *Core) Cancel(ctx context.Context, id, reason string) (Session, error) {
 	if err != nil {
 		return Session{}, err
 	}
-	return c.cancelLocked(ctx, r, reason)
+	return c.cancelLocked(ctx, r, reason, toSeller)
 }
 
-func (c *Core) cancelLocked(ctx context.Context, r *record, reason string) (Session, error) {
+func (c *Core) cancelLocked(ctx context.Context, r *record, reason, toSeller string) (Session, error) {
 	if r.Session.State.Terminal() {
 		return r.Session, fmt.Errorf("session %s: %w: it is already %s", r.Session.ID, ErrBadState, r.Session.State)
 	}
@@ -171,7 +176,7 @@ func (c *Core) cancelLocked(ctx context.Context, r *record, reason string) (Sess
 	if r.Session.State.Terminal() { // the flushed move's answer ended the session
 		return r.Session, nil
 	}
-	env, err := c.seal(key, r, anp.TypeCancel, &anp.NoteBody{Reason: "buyer_cancel", Message: cleanText(reason, anp.MaxMessageLen)})
+	env, err := c.seal(key, r, anp.TypeCancel, &anp.NoteBody{Reason: "buyer_cancel", Message: cleanText(nonEmpty(toSeller, reason), anp.MaxMessageLen)})
 	if err == nil {
 		if _, err = c.cfg.Registry.Relay(ctx, r.Session.Seller, env); err == nil {
 			err = r.Transcript.Append(env, c.ownExpect(r, key))
@@ -363,7 +368,7 @@ func (c *Core) applyReply(r *record, key ed25519.PrivateKey, env *anp.Envelope) 
 		if err := checkTransition(s.State, to); err != nil {
 			return err
 		}
-		s.State, s.SellerMessage, s.Reason = to, b.Message, "seller ended the negotiation: "+nonEmpty(b.Reason, strings.ToLower(string(env.Type)))
+		s.State, s.SellerMessage, s.Reason = to, b.Message, "seller ended the negotiation: "+knownReason(b.Reason, env.Type)
 	case anp.TypeInform, anp.TypeEscalate:
 		var b anp.NoteBody
 		if err := env.DecodeBody(&b); err != nil {
@@ -542,6 +547,22 @@ func (c *Core) validateConstraints(k *Constraints) error {
 		return fmt.Errorf("%w: %w", ErrInvalidInput, err)
 	}
 	return nil
+}
+
+// knownReason maps the seller's reason code onto our own words: the field is
+// seller-written and must not reach a model outside the untrusted fence.
+func knownReason(code string, t anp.MsgType) string {
+	switch code {
+	case "stalemate", "max_turns":
+		return "no agreement within the seller's turns"
+	case "rejected":
+		return "rejected"
+	case "cancelled", "seller_cancel":
+		return "cancelled by the seller"
+	case "":
+		return strings.ToLower(string(t))
+	}
+	return "other reason (see the seller's message)"
 }
 
 func nonEmpty(a, b string) string {

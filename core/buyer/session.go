@@ -76,7 +76,10 @@ func (s *Session) AllowedMoves() []Move {
 	case s.AwaitingSeller || s.State == StateProposed:
 		return []Move{MoveWait, MoveCancel}
 	case s.State == StateCountered:
-		mv := []Move{MoveCounter}
+		var mv []Move
+		if s.MaxTurns == 0 || s.Turn < s.MaxTurns {
+			mv = append(mv, MoveCounter)
+		}
 		if s.LastSellerPrice != nil && s.LastSellerPrice.Amount <= s.MaxBudget.Amount {
 			mv = append(mv, MoveAccept)
 		}

@@ -3,18 +3,26 @@ package registry
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
 	"time"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/store"
 )
 
 // Ledger bucket of notarised artifacts, keyed by session id.
 const bucketArtifacts = "artifacts"
+
+// bucketNotarising holds a countersigned artifact from before its log append,
+// so that a retry after a failure reuses it (and finds its leaf) instead of
+// logging the same deal twice.
+const bucketNotarising = "notarising"
 
 // handleNotary countersigns a buyer- and seller-signed artifact that matches
 // the witnessed transcript, logs it and returns it with its receipt.
@@ -81,15 +89,15 @@ func (s *Server) notarize(ctx context.Context, buyer string, a *anp.Artifact) (*
 	if err != nil {
 		return nil, err
 	}
-	out := &anp.Artifact{Terms: a.Terms, BuyerSig: a.BuyerSig, SellerSig: a.SellerSig}
-	if err := out.Countersign(priv, entry, at); err != nil {
+	out, retry, err := s.countersigned(ctx, a, priv, entry, at)
+	if err != nil {
 		return nil, err
 	}
 	leaf, err := out.LeafData()
 	if err != nil {
 		return nil, err
 	}
-	idx, size, root, incl, err := s.logLeaf(ctx, leaf)
+	idx, size, root, incl, err := s.logLeafOnce(ctx, leaf, retry)
 	if err != nil {
 		return nil, err
 	}
@@ -223,6 +231,63 @@ func sameDeal(a, b *anp.Artifact) (bool, error) {
 
 // logLeaf appends leaf to the Ledger and the tree, and returns its index,
 // the new size, the root and the inclusion proof.
+// countersigned returns the registry-signed artifact for a, reusing one an
+// interrupted earlier attempt stored (retry is then true).
+func (s *Server) countersigned(ctx context.Context, a *anp.Artifact, priv ed25519.PrivateKey, entry anp.KeyEntry, at time.Time) (*anp.Artifact, bool, error) {
+	if data, err := s.ledger.Get(ctx, bucketNotarising, a.Terms.SessionID); err == nil {
+		var prev anp.Artifact
+		if err := json.Unmarshal(data, &prev); err == nil {
+			if same, _ := sameDeal(&prev, a); same {
+				return &prev, true, nil
+			}
+		}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, false, fmt.Errorf("registry: load notarising record: %w", err)
+	}
+	out := &anp.Artifact{Terms: a.Terms, BuyerSig: a.BuyerSig, SellerSig: a.SellerSig}
+	if err := out.Countersign(priv, entry, at); err != nil {
+		return nil, false, err
+	}
+	data, err := json.Marshal(out)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := s.ledger.Put(ctx, bucketNotarising, a.Terms.SessionID, data); err != nil {
+		return nil, false, fmt.Errorf("registry: store notarising record: %w", err)
+	}
+	return out, false, nil
+}
+
+// logLeafOnce appends leaf, unless retry says an earlier attempt may have
+// appended it already: then it looks for the leaf and proves that one.
+func (s *Server) logLeafOnce(ctx context.Context, leaf []byte, retry bool) (uint64, uint64, []byte, [][]byte, error) {
+	if retry {
+		s.treeMu.Lock()
+		size := s.tree.size()
+		s.treeMu.Unlock()
+		for from := uint64(0); from < size; from += 1024 {
+			leaves, err := s.ledger.Leaves(ctx, from, min(from+1024, size))
+			if err != nil {
+				return 0, 0, nil, nil, fmt.Errorf("registry: scan log: %w", err)
+			}
+			for i, l := range leaves {
+				if bytes.Equal(l, leaf) {
+					idx := from + uint64(i)
+					s.treeMu.Lock()
+					defer s.treeMu.Unlock()
+					root, err := s.tree.rootAt(size)
+					if err != nil {
+						return 0, 0, nil, nil, err
+					}
+					incl, err := s.tree.inclusion(idx, size)
+					return idx, size, root, incl, err
+				}
+			}
+		}
+	}
+	return s.logLeaf(ctx, leaf)
+}
+
 func (s *Server) logLeaf(ctx context.Context, leaf []byte) (uint64, uint64, []byte, [][]byte, error) {
 	s.treeMu.Lock()
 	defer s.treeMu.Unlock()

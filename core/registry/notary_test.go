@@ -3,7 +3,10 @@ package registry
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
+	"github.com/clinch-protocol/clinch-mcp/core/store/memstore"
 	"net/http"
+	"sync/atomic"
 	"testing"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
@@ -231,5 +234,50 @@ func TestNotarizeClientRejectsWrongRoot(t *testing.T) {
 	pinned := NewClient(e.ts.URL, identity, ClientOptions{Now: e.clock.Now, RootKey: pubHex(newKey(t))})
 	if _, err := pinned.Notarize(context.Background(), a); anp.CodeOf(err) != anp.CodeBadSignature {
 		t.Fatalf("Notarize with a different pinned root: %v, want bad_signature", err)
+	}
+}
+
+// flakyLedger fails the first Put into one bucket, as a storage error after
+// the log append would.
+type flakyLedger struct {
+	*memstore.Ledger
+	bucket string
+	failed atomic.Bool
+}
+
+func (f *flakyLedger) Put(ctx context.Context, bucket, key string, value []byte) error {
+	if bucket == f.bucket && f.failed.CompareAndSwap(false, true) {
+		return errors.New("disk full")
+	}
+	return f.Ledger.Put(ctx, bucket, key, value)
+}
+
+// TestNotarizeRetryLogsTheDealOnce: storing the notarised artifact fails
+// after its leaf was appended; the retry finds that leaf instead of logging
+// the deal a second time.
+func TestNotarizeRetryLogsTheDealOnce(t *testing.T) {
+	var fl *flakyLedger
+	e := newEnv(t, func(c *Config) {
+		fl = &flakyLedger{Ledger: c.Ledger.(*memstore.Ledger), bucket: bucketArtifacts}
+		c.Ledger = fl
+	})
+	seller := e.addSeller("pans.anp")
+	c := NewClient(e.ts.URL, newKey(t), ClientOptions{Now: e.clock.Now, RootKey: e.srv.RootKey()})
+	ctx := context.Background()
+	b := negotiate(t, e, c, "pans.anp")
+	a := signDeal(t, b.terms(t, pubHex(seller.key), 4), b.key, nil)
+	b.commit(t, c, a)
+	if _, err := c.Notarize(ctx, a); err == nil {
+		t.Fatal("the first attempt should fail on the storage error")
+	}
+	out, err := c.Notarize(ctx, a)
+	if err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	if size, _ := fl.Size(ctx); size != 1 || out.Receipt.LeafIndex != 0 || out.Receipt.TreeHead.Size != 1 {
+		t.Fatalf("log has %d leaves, receipt leaf %d of %d; want the deal logged once", size, out.Receipt.LeafIndex, out.Receipt.TreeHead.Size)
+	}
+	if err := anp.VerifyArtifact(out, anp.VerifyOptions{RootKey: e.srv.RootKey()}); err != nil {
+		t.Fatal(err)
 	}
 }

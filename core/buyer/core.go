@@ -44,6 +44,9 @@ type Config struct {
 	SessionTTL  time.Duration // default 24h
 	MaxTurns    int           // default 8
 	EnvelopeTTL time.Duration // default 5m
+	// NudgeAfter is how long WaitForSeller waits in silence before it re-asks
+	// the seller (default 10s).
+	NudgeAfter time.Duration
 	// Notifier shares "session changed" events between engines (pods) that
 	// share Sessions, so a pod waiting for a seller's answer wakes up when
 	// another pod processed it. Nil: this engine only.
@@ -98,6 +101,9 @@ func New(cfg Config) (*Core, error) {
 	}
 	if cfg.EnvelopeTTL <= 0 {
 		cfg.EnvelopeTTL = 5 * time.Minute
+	}
+	if cfg.NudgeAfter <= 0 {
+		cfg.NudgeAfter = 10 * time.Second
 	}
 	return &Core{cfg: cfg, log: cfg.Logger, store: cfg.Sessions, status: StatusOffline, changed: map[string]chan struct{}{}}, nil
 }
@@ -377,12 +383,65 @@ func (c *Core) WaitForSeller(ctx context.Context, id string) (Session, error) {
 		if !s.AwaitingSeller && s.State != StateProposed || s.State.Terminal() {
 			return s, nil
 		}
+		t := time.NewTimer(c.cfg.NudgeAfter)
 		select {
 		case <-ch:
+		case <-t.C:
+			// A long silence: the seller's answer may have been lost on the
+			// way (its callback gave up). Re-sending our last envelope makes
+			// the registry and the seller hand the answer over again.
+			if err := c.Nudge(ctx, id); err != nil {
+				c.log.Debug().Str("session", id).Err(err).Msg("nudge")
+			}
 		case <-ctx.Done():
+			t.Stop()
 			return s, fmt.Errorf("session %s: still waiting for the seller: %w", id, ctx.Err())
 		}
+		t.Stop()
 	}
+}
+
+// Nudge re-sends, byte for byte, the buyer's last envelope of a session that
+// is waiting for the seller. The registry answers an identical resend with
+// the seller's answer if it has one, or asks the seller again, which returns
+// its earlier answer; nothing is ever sent twice in the transcript.
+func (c *Core) Nudge(ctx context.Context, id string) error {
+	m := c.lock(id)
+	if !lockWithin(ctx, m, callbackWait) {
+		return fmt.Errorf("session %s: %w", id, ErrBusy)
+	}
+	defer m.Unlock()
+	r, err := c.load(ctx, id)
+	if err != nil {
+		return err
+	}
+	last := r.Transcript.Last()
+	if !r.Session.AwaitingSeller || r.Session.State.Terminal() || last == nil || last.From == r.SellerKey {
+		return nil
+	}
+	key, err := c.sessionKey(r)
+	if err != nil {
+		return err
+	}
+	resp, err := c.cfg.Registry.Relay(ctx, r.Session.Seller, last)
+	if err != nil {
+		return classify("re-ask "+r.Session.Seller, err)
+	}
+	if resp.Reply == nil {
+		return nil // still pending at the seller
+	}
+	if err := c.applyReply(r, key, resp.Reply); err != nil {
+		var rej *rejectedEnvelope
+		if errors.As(err, &rej) {
+			return err
+		}
+		c.markError(r, err)
+	}
+	if err := c.save(ctx, r); err != nil {
+		return err
+	}
+	c.emitFor(r)
+	return nil
 }
 
 // Discover lists verified sellers in a category (all categories when empty).

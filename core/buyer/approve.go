@@ -107,19 +107,23 @@ func (c *Core) buildArtifact(r *record, key ed25519.PrivateKey) (*anp.Artifact, 
 // leaves CONFIRMED (cancelled, or ERROR for a broken answer) instead of
 // waiting on a pending artifact that can never be signed.
 func (c *Core) requestSellerSignature(ctx context.Context, r *record, key ed25519.PrivateKey, a *anp.Artifact) error {
+	if err := c.outboxInFlight(r); err != nil {
+		return err
+	}
 	env := r.Outbox
 	if env == nil || env.Type != anp.TypeCommit {
 		var err error
 		if env, err = c.seal(key, r, anp.TypeCommit, &anp.CommitBody{Artifact: a}); err != nil {
 			return err
 		}
-		r.Outbox = env
+		r.Outbox, r.OutboxFailed = env, false
 		if err := c.save(ctx, r); err != nil {
 			return err
 		}
 	}
 	resp, err := c.cfg.Registry.Relay(ctx, r.Session.Seller, env)
 	if err != nil {
+		c.outboxFailed(ctx, r)
 		return classify("ask "+r.Session.Seller+" to sign", err)
 	}
 	if err := c.appendOwn(r, key, env); err != nil {

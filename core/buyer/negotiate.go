@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
@@ -185,7 +186,7 @@ func (c *Core) cancelLocked(ctx context.Context, r *record, reason, toSeller str
 	r.Session.State = StateCancelled
 	r.Session.AwaitingSeller = false
 	r.Session.Reason = reason
-	r.Outbox = nil
+	r.Outbox, r.OutboxFailed = nil, false
 	if err != nil {
 		r.Session.Reason = reason + " (cancelled locally: the seller could not be told)"
 		c.log.Warn().Str("session", r.Session.ID).Err(err).Msg("cancel not delivered to seller; cancelled locally")
@@ -215,7 +216,7 @@ func (c *Core) sendWith(ctx context.Context, r *record, key ed25519.PrivateKey, 
 		return Session{}, err
 	}
 	if t != anp.TypePropose { // a new session is stored only once its PROPOSE landed
-		r.Outbox = env
+		r.Outbox, r.OutboxFailed = env, false
 		if err := c.save(ctx, r); err != nil {
 			return Session{}, err
 		}
@@ -223,6 +224,7 @@ func (c *Core) sendWith(ctx context.Context, r *record, key ed25519.PrivateKey, 
 	c.setStatus(StatusNegotiating)
 	resp, err := c.cfg.Registry.Relay(ctx, r.Session.Seller, env)
 	if err != nil {
+		c.outboxFailed(ctx, r)
 		return r.Session, classify(fmt.Sprintf("send %s to %s", t, r.Session.Seller), err)
 	}
 	return c.delivered(ctx, r, key, env, resp)
@@ -261,8 +263,36 @@ func (c *Core) appendOwn(r *record, key ed25519.PrivateKey, env *anp.Envelope) e
 		p := b.Price
 		r.Session.LastOwnOffer, r.Session.Turn = &p, b.Turn
 	}
-	r.Outbox = nil
+	r.Outbox, r.OutboxFailed = nil, false
 	return nil
+}
+
+// outboxInFlightFor is how long an unconfirmed move that did not fail is
+// presumed to be still in flight on another engine (longer than any relay call).
+const outboxInFlightFor = time.Minute
+
+// outboxInFlight refuses to touch an outbox whose relay call may still be
+// running elsewhere; after outboxInFlightFor its owner is presumed gone.
+func (c *Core) outboxInFlight(r *record) error {
+	if r.Outbox == nil || r.OutboxFailed {
+		return nil
+	}
+	if age := c.cfg.Now().Sub(time.UnixMilli(r.Outbox.TS)); age < outboxInFlightFor {
+		return fmt.Errorf("session %s: %w: a %s is in flight", r.Session.ID, ErrBusy, r.Outbox.Type)
+	}
+	return nil
+}
+
+// outboxFailed records that the relay call for the outbox failed, so the
+// next move re-sends it at once.
+func (c *Core) outboxFailed(ctx context.Context, r *record) {
+	if r.Outbox == nil {
+		return
+	}
+	r.OutboxFailed = true
+	if err := c.save(ctx, r); err != nil {
+		c.log.Warn().Str("session", r.Session.ID).Err(err).Msg("record the failed send")
+	}
 }
 
 // flushOutbox re-sends an unconfirmed earlier move byte for byte. When the
@@ -274,6 +304,9 @@ func (c *Core) flushOutbox(ctx context.Context, r *record) error {
 	if env == nil || env.Type == anp.TypeCommit { // ApproveAndSign re-sends its own COMMIT
 		return nil
 	}
+	if err := c.outboxInFlight(r); err != nil {
+		return err
+	}
 	key, err := c.sessionKey(r)
 	if err != nil {
 		return err
@@ -284,7 +317,7 @@ func (c *Core) flushOutbox(ctx context.Context, r *record) error {
 			return classify(fmt.Sprintf("re-send the unconfirmed %s (seq %d) to %s", env.Type, env.Seq, r.Session.Seller), err)
 		}
 		c.log.Info().Str("session", r.Session.ID).Uint64("seq", env.Seq).Err(err).Msg("unconfirmed move was never taken; dropped")
-		r.Outbox = nil
+		r.Outbox, r.OutboxFailed = nil, false
 		return c.save(ctx, r)
 	}
 	if _, err := c.delivered(ctx, r, key, env, resp); err != nil {

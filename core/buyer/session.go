@@ -103,8 +103,11 @@ type record struct {
 	// Outbox is a sealed buyer move whose delivery is not confirmed (the relay
 	// failed without a clear answer). It is re-sent byte for byte before any
 	// other move, so the transcript can never fork on a lost answer.
-	Outbox      *anp.Envelope `json:"outbox,omitempty"`
-	CascadeHold bool          `json:"cascade_hold,omitempty"`
+	Outbox *anp.Envelope `json:"outbox,omitempty"`
+	// OutboxFailed says the relay call for Outbox returned an error; until
+	// then the move may still be in flight on another engine sharing the store.
+	OutboxFailed bool `json:"outbox_failed,omitempty"`
+	CascadeHold  bool `json:"cascade_hold,omitempty"`
 }
 
 // exportedSession is one session inside a sealed export: the record plus the

@@ -50,21 +50,35 @@ func (n *Node) beginWork() bool {
 	return true
 }
 
+// asyncPolicyTimeout bounds an asynchronous policy decision.
+const asyncPolicyTimeout = 30 * time.Second
+
 // answerPending decides the outstanding answer to the buyer envelope with
 // hash h and appends the reply. It returns nil when the answer is no longer
 // wanted (the session was cancelled, expired or removed). A policy failure
 // is answered with an INFORM (reason "error") so that the buyer is never
 // left waiting; the session stays open for a new offer at the next turn.
 func (n *Node) answerPending(s *session, h string, b anp.OfferBody, prevOffer *anp.Money) *anp.Envelope {
+	wanted := func() bool { return !s.gone && s.pending && s.lastBuyer == h && s.state == StateOpen }
+	s.mu.Lock()
+	if !wanted() {
+		s.mu.Unlock()
+		return nil
+	}
+	view := s.view()
+	view.LastOffer = prevOffer
+	s.mu.Unlock()
+	// The policy may be slow (a person, a model): it runs without the session
+	// lock, so a CANCEL or QUERY is never held up, and under a deadline.
+	pctx, cancel := context.WithTimeout(n.ctx, asyncPolicyTimeout)
+	d, err := n.policy.Respond(pctx, view, b.Price)
+	cancel()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.gone || !s.pending || s.lastBuyer != h || s.state != StateOpen {
+	if !wanted() { // cancelled or expired meanwhile
 		return nil
 	}
 	now := n.now()
-	view := s.view()
-	view.LastOffer = prevOffer
-	d, err := n.policy.Respond(n.ctx, view, b.Price)
 	var ans answer
 	if err == nil {
 		ans, err = n.decisionAnswer(s, d, b.Turn, &b.Price)

@@ -479,6 +479,9 @@ func (c *Core) handleCallback(ctx context.Context, env *anp.Envelope) error {
 		return anp.Errorf(anp.CodeBadRequest, "%v", err)
 	}
 	for _, old := range r.Transcript.Envelopes {
+		if old.Sig != env.Sig { // cheap filter: only an identical signature can be the same envelope
+			continue
+		}
 		if oh, _ := old.Hash(); oh == h {
 			c.log.Debug().Str("session", r.Session.ID).Uint64("seq", env.Seq).Msg("duplicate callback ignored")
 			return nil

@@ -55,7 +55,7 @@ func (s *Server) acceptCallback(ctx context.Context, env *anp.Envelope) (string,
 	if err != nil {
 		return "", err
 	}
-	if env.From == ws.SellerKey && ws.contains(h) {
+	if env.From == ws.SellerKey && ws.contains(env, h) {
 		return h, nil
 	}
 	if n := s.hub.pendingCount(ws.Buyer); n >= maxPendingPerBuyer {

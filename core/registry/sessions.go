@@ -100,8 +100,11 @@ func (ws *witnessSession) open() error {
 }
 
 // contains reports whether the transcript already holds an envelope with hash h.
-func (ws *witnessSession) contains(h string) bool {
+func (ws *witnessSession) contains(env *anp.Envelope, h string) bool {
 	for _, e := range ws.Transcript.Envelopes {
+		if e.Sig != env.Sig { // cheap filter before hashing
+			continue
+		}
 		if eh, err := e.Hash(); err == nil && eh == h {
 			return true
 		}

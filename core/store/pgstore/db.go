@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/clinch-protocol/clinch-mcp/core/store"
+	"github.com/clinch-protocol/clinch-mcp/core/store/internal/urlcheck"
 )
 
 // DB is an open Postgres store. Its Sessions, Nonces and Ledger share one
@@ -57,7 +58,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 func parseConfig(dsn string) (*pgxpool.Config, error) {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		u, err := url.Parse(dsn)
-		if err != nil || !userinfoAsWritten(dsn, u) {
+		if err != nil || !urlcheck.UserinfoAsWritten(dsn, u) {
 			return nil, errors.New("pgstore: invalid DSN (not quoted here, as it may hold a password): expected " +
 				"postgres://[user:password@]host:port/database?param=value with any of @ : / ? # % in the user name, " +
 				"the password and parameter values percent-encoded")
@@ -73,31 +74,6 @@ func parseConfig(dsn string) (*pgxpool.Config, error) {
 		return nil, fmt.Errorf("pgstore: %v", err)
 	}
 	return cfg, nil
-}
-
-// userinfoAsWritten reports whether the user info of rawURL as written
-// (between "://" and the last '@') is the user info url.Parse found in it.
-func userinfoAsWritten(rawURL string, u *url.URL) bool {
-	_, rest, ok := strings.Cut(rawURL, "://")
-	at := strings.LastIndex(rest, "@")
-	if !ok || at < 0 {
-		return u.User == nil
-	}
-	if u.User == nil {
-		return false
-	}
-	if strings.Contains(rest[:at], "@") {
-		return false // an unencoded '@' in a password; pgconn's masking stops at the first
-	}
-	written, err := url.PathUnescape(rest[:at])
-	if err != nil {
-		return false
-	}
-	parsed := u.User.Username()
-	if p, ok := u.User.Password(); ok {
-		parsed += ":" + p
-	}
-	return written == parsed
 }
 
 // Pool returns the connection pool, for components that share the database

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/clinch-protocol/clinch-mcp/core/store"
+	"github.com/clinch-protocol/clinch-mcp/core/store/internal/urlcheck"
 )
 
 // DefaultPrefix starts every key of a store opened with Open.
@@ -63,7 +63,7 @@ func open(ctx context.Context, opts *redis.Options, prefix string) (*DB, error) 
 // Redis Enterprise feature) are turned off.
 func parseURL(rawURL string) (*redis.Options, string, error) {
 	u, err := url.Parse(rawURL)
-	if err != nil || !userinfoAsWritten(rawURL, u) {
+	if err != nil || !urlcheck.UserinfoAsWritten(rawURL, u) {
 		// url.Error repeats the URL, and a password that did not parse as
 		// one may sit in the host or path, which other errors quote.
 		return nil, "", errors.New("redisstore: invalid URL (not quoted here, as it may hold a password): " +
@@ -86,35 +86,6 @@ func parseURL(rawURL string) (*redis.Options, string, error) {
 	}
 	opts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	return opts, prefix, nil
-}
-
-// userinfoAsWritten reports whether the user info of rawURL as written
-// (between "://" and the last '@') is the user info url.Parse found in it.
-// An unencoded '/', '?' or '#' in a password ends the authority early and
-// moves the rest of the password into the host, path or query, where
-// error messages would quote it. (An unencoded '@' in a query value also
-// fails the check, and is refused with the advice to encode it.)
-func userinfoAsWritten(rawURL string, u *url.URL) bool {
-	_, rest, ok := strings.Cut(rawURL, "://")
-	at := strings.LastIndex(rest, "@")
-	if !ok || at < 0 {
-		return u.User == nil
-	}
-	if u.User == nil {
-		return false
-	}
-	if strings.Contains(rest[:at], "@") {
-		return false // an unencoded '@' in a password; pgconn's masking stops at the first
-	}
-	written, err := url.PathUnescape(rest[:at])
-	if err != nil {
-		return false
-	}
-	parsed := u.User.Username()
-	if p, ok := u.User.Password(); ok {
-		parsed += ":" + p
-	}
-	return written == parsed
 }
 
 // Client returns the Redis client, for components that share the server

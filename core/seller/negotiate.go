@@ -18,19 +18,34 @@ type outcome struct {
 
 // dispatch runs the handler of env.Type. The route has been checked.
 func (n *Node) dispatch(ctx context.Context, env *anp.Envelope) (outcome, error) {
+	var handle func(context.Context, *session, *anp.Envelope, string, time.Time) (outcome, error)
 	switch env.Type {
 	case anp.TypePropose:
 		return n.handlePropose(ctx, env)
 	case anp.TypeCounter:
-		return n.handleCounter(ctx, env)
+		handle = n.handleCounter
 	case anp.TypeQuery:
-		return n.handleQuery(ctx, env)
+		handle = n.handleQuery
 	case anp.TypeCancel:
-		return n.handleCancel(env)
+		handle = n.handleCancel
 	case anp.TypeCommit:
-		return n.handleCommit(env)
+		handle = n.handleCommit
+	default:
+		return outcome{}, anp.Errorf(anp.CodeBadRequest, "a seller does not take %s messages from buyers", env.Type)
 	}
-	return outcome{}, anp.Errorf(anp.CodeBadRequest, "a seller does not take %s messages from buyers", env.Type)
+	// Every message of an open session: lock it, admit the envelope (or
+	// answer a byte-identical resend with its earlier outcome), then handle.
+	s, err := n.lock(env.Session)
+	if err != nil {
+		return outcome{}, err
+	}
+	defer s.mu.Unlock()
+	now := n.now()
+	h, again, err := n.admit(s, env, now)
+	if err != nil || again != nil {
+		return deref(again), err
+	}
+	return handle(ctx, s, env, h, now)
 }
 
 // handlePropose opens a session: seq 1, a new session id, addressed to this
@@ -95,17 +110,7 @@ func (n *Node) repeatOrConflict(old *session, hash string) (outcome, error) {
 }
 
 // handleCounter answers a buyer offer, now or (async mode) through a callback.
-func (n *Node) handleCounter(ctx context.Context, env *anp.Envelope) (outcome, error) {
-	s, err := n.lock(env.Session)
-	if err != nil {
-		return outcome{}, err
-	}
-	defer s.mu.Unlock()
-	now := n.now()
-	h, again, err := n.admit(s, env, now)
-	if err != nil || again != nil {
-		return deref(again), err
-	}
+func (n *Node) handleCounter(ctx context.Context, s *session, env *anp.Envelope, h string, now time.Time) (outcome, error) {
 	if s.state != StateOpen {
 		return outcome{}, anp.Errorf(anp.CodeBadState, "COUNTER is not allowed in state %s", s.state)
 	}
@@ -132,17 +137,7 @@ func (n *Node) handleCounter(ctx context.Context, env *anp.Envelope) (outcome, e
 }
 
 // handleQuery answers a question with an INFORM; the turn does not advance.
-func (n *Node) handleQuery(ctx context.Context, env *anp.Envelope) (outcome, error) {
-	s, err := n.lock(env.Session)
-	if err != nil {
-		return outcome{}, err
-	}
-	defer s.mu.Unlock()
-	now := n.now()
-	h, again, err := n.admit(s, env, now)
-	if err != nil || again != nil {
-		return deref(again), err
-	}
+func (n *Node) handleQuery(ctx context.Context, s *session, env *anp.Envelope, h string, now time.Time) (outcome, error) {
 	if s.state != StateOpen && s.state != StateAccepted {
 		return outcome{}, anp.Errorf(anp.CodeBadState, "QUERY is not allowed in state %s", s.state)
 	}
@@ -155,6 +150,7 @@ func (n *Node) handleQuery(ctx context.Context, env *anp.Envelope) (outcome, err
 	}
 	text := "This seller answers offers only; make an offer or cancel."
 	if a, ok := n.policy.(Answerer); ok {
+		var err error
 		if text, err = a.Answer(ctx, s.view(), q); err != nil {
 			return outcome{}, policyError(err)
 		}
@@ -164,17 +160,7 @@ func (n *Node) handleQuery(ctx context.Context, env *anp.Envelope) (outcome, err
 }
 
 // handleCancel ends an open or accepted session at the buyer's request.
-func (n *Node) handleCancel(env *anp.Envelope) (outcome, error) {
-	s, err := n.lock(env.Session)
-	if err != nil {
-		return outcome{}, err
-	}
-	defer s.mu.Unlock()
-	now := n.now()
-	h, again, err := n.admit(s, env, now)
-	if err != nil || again != nil {
-		return deref(again), err
-	}
+func (n *Node) handleCancel(_ context.Context, s *session, env *anp.Envelope, h string, now time.Time) (outcome, error) {
 	if s.state != StateOpen && s.state != StateAccepted {
 		return outcome{}, anp.Errorf(anp.CodeBadState, "CANCEL is not allowed in state %s", s.state)
 	}
@@ -193,17 +179,7 @@ func (n *Node) handleCancel(env *anp.Envelope) (outcome, error) {
 
 // handleCommit countersigns the buyer's artifact when it matches the
 // accepted deal exactly.
-func (n *Node) handleCommit(env *anp.Envelope) (outcome, error) {
-	s, err := n.lock(env.Session)
-	if err != nil {
-		return outcome{}, err
-	}
-	defer s.mu.Unlock()
-	now := n.now()
-	h, again, err := n.admit(s, env, now)
-	if err != nil || again != nil {
-		return deref(again), err
-	}
+func (n *Node) handleCommit(_ context.Context, s *session, env *anp.Envelope, h string, now time.Time) (outcome, error) {
 	if s.state != StateAccepted {
 		return outcome{}, anp.Errorf(anp.CodeBadState, "COMMIT needs an accepted deal; the session is %s", s.state)
 	}

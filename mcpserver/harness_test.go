@@ -38,6 +38,8 @@ type harnessOpts struct {
 	identity ed25519.PrivateKey
 	blind    map[string]string
 	decider  buyer.Decider
+	// autoApproveBelow is the engine's auto-approve ceiling (nil: off).
+	autoApproveBelow *anp.Money
 }
 
 func newHarness(t testing.TB, o harnessOpts) *harness { return newHarnessWith(t, o, nil) }
@@ -63,7 +65,7 @@ func newHarnessWith(t testing.TB, o harnessOpts, sellers []demomarket.SellerSpec
 	}
 	logs := &lockedWriter{b: &strings.Builder{}}
 	log := zerolog.New(logs).Level(zerolog.DebugLevel)
-	core, err := buyer.New(buyer.Config{Identity: o.identity, BlindKeys: bk, Logger: log,
+	core, err := buyer.New(buyer.Config{Identity: o.identity, BlindKeys: bk, Logger: log, AutoApproveBelow: o.autoApproveBelow,
 		Registry: registry.NewClient(m.RegistryURL, o.identity, registry.ClientOptions{RootKey: m.RootKey, Logger: log})})
 	if err != nil {
 		t.Fatal(err)

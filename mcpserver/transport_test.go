@@ -98,8 +98,8 @@ func TestAutoApproveBelow(t *testing.T) {
 		ceiling float64
 		want    string
 	}{{200, "SIGNED"}, {50, "CONFIRMED"}} {
-		h := newHarness(t, harnessOpts{})
-		d := &tools.Deps{Core: h.core, Decider: strategyDecider(), AutoApproveBelow: usdMoney(tc.ceiling), Logger: zerolog.Nop()}
+		h := newHarness(t, harnessOpts{autoApproveBelow: usdMoney(tc.ceiling)})
+		d := &tools.Deps{Core: h.core, Decider: strategyDecider(), Logger: zerolog.Nop()}
 		c := inProcess(t, mcpserver.New(d, zerolog.Nop()))
 		var s snap
 		callOK(t, c, "propose_deal", map[string]any{"seller": "kitchen-outlet.anp", "item": "Blender", "max_budget": 100, "autonomous": true}, &s)

@@ -3,7 +3,6 @@ package tools
 import (
 	"github.com/rs/zerolog"
 
-	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 )
 
@@ -15,9 +14,6 @@ type Deps struct {
 	// Strategy drives the turns of cascades that are not autonomous: a
 	// deterministic decider (nil: buyer.Concession).
 	Strategy buyer.Decider
-	// AutoApproveBelow, when set, lets autonomous sessions sign deals strictly
-	// below this amount without asking. Off by default.
-	AutoApproveBelow *anp.Money
 	// RegistryRootKey pins the registry root for verify_artifact (hex).
 	RegistryRootKey string
 	// Guard refuses arguments holding a secret and redacts results (nil: off).

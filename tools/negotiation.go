@@ -3,7 +3,6 @@ package tools
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
@@ -60,10 +59,6 @@ func proposeDeal(d *Deps) Tool {
 			"Continue with counter, then approve_and_sign once the session is CONFIRMED (ask the user first).",
 		Hints{ReadOnly: flag(false), Destructive: flag(false), Idempotent: flag(false), OpenWorld: flag(true)},
 		func(ctx context.Context, req mcp.CallToolRequest, in ProposeDealInput) (SessionSnapshot, string, error) {
-			addr := strings.TrimSpace(in.Seller)
-			if addr != "" && !strings.HasPrefix(addr, "ANP/") {
-				addr = string(anp.ModeC) + "." + addr
-			}
 			budget, err := parseMoney("max_budget", in.MaxBudget, in.Currency)
 			if err != nil {
 				return SessionSnapshot{}, "", err
@@ -80,7 +75,7 @@ func proposeDeal(d *Deps) Tool {
 			if in.Autonomous && d.Decider == nil {
 				return SessionSnapshot{}, "", inputErrorf("autonomous: the sandbox is off on this server (start it with --sandbox strategy or ollama)")
 			}
-			s, err := d.Core.ProposeDeal(ctx, addr, cons, opt)
+			s, err := d.Core.ProposeDeal(ctx, in.Seller, cons, opt)
 			if err != nil {
 				return SessionSnapshot{}, "", err
 			}
@@ -88,30 +83,12 @@ func proposeDeal(d *Deps) Tool {
 				return SessionSnapshot{}, "", fmt.Errorf("%w: %s ended the session at once (%s, session %s is %s)", buyer.ErrRefused, s.Seller, s.Reason, s.ID, s.State)
 			}
 			if in.Autonomous {
-				if s, err = d.runAutonomous(ctx, s.ID); err != nil {
-					return SessionSnapshot{}, "", err
+				if s, err = d.Core.NegotiateAutonomously(ctx, s.ID, d.Decider); err != nil {
+					return SessionSnapshot{}, "", fmt.Errorf("autonomous negotiation of session %s stopped (read it with get_session): %w", s.ID, err)
 				}
 			}
 			return snapshot(s), summary(s), nil
 		})
-}
-
-// runAutonomous lets the sandbox decider negotiate until approval is needed,
-// then signs only when an auto-approve ceiling allows it.
-func (d *Deps) runAutonomous(ctx context.Context, id string) (buyer.Session, error) {
-	s, err := d.Core.Negotiate(ctx, id, d.Decider)
-	if err != nil {
-		return s, fmt.Errorf("autonomous negotiation of session %s stopped (read it with get_session): %w", id, err)
-	}
-	if s.State == buyer.StateConfirmed && d.AutoApproveBelow != nil && s.AgreedPrice != nil &&
-		s.AgreedPrice.Currency == d.AutoApproveBelow.Currency && s.AgreedPrice.Amount < d.AutoApproveBelow.Amount {
-		d.Logger.Info().Str("session", id).Str("price", s.AgreedPrice.String()).Msg("auto-approving below the configured ceiling")
-		if _, err := d.Core.ApproveAndSign(ctx, id); err != nil {
-			return s, err
-		}
-		return d.Core.GetSession(ctx, id)
-	}
-	return s, nil
 }
 
 func counter(d *Deps) Tool {
@@ -166,16 +143,6 @@ func cancelSession(d *Deps) Tool {
 			"Cancelling a session that already ended returns it unchanged.",
 		Hints{ReadOnly: flag(false), Destructive: flag(true), Idempotent: flag(true), OpenWorld: flag(true)},
 		func(ctx context.Context, req mcp.CallToolRequest, in CancelInput) (SessionSnapshot, string, error) {
-			cur, err := d.Core.GetSession(ctx, in.SessionID)
-			if err != nil {
-				return SessionSnapshot{}, "", err
-			}
-			if cur.State == buyer.StateSigned {
-				return SessionSnapshot{}, "", fmt.Errorf("session %s is SIGNED: %w: a signed deal cannot be cancelled here", in.SessionID, buyer.ErrBadState)
-			}
-			if cur.State.Terminal() {
-				return snapshot(cur), summary(cur), nil
-			}
 			s, err := d.Core.Cancel(ctx, in.SessionID, in.Reason)
 			if err != nil {
 				return SessionSnapshot{}, "", err

@@ -60,7 +60,7 @@ func TestUnknownCommandAndBadFlags(t *testing.T) {
 	if err := run(context.Background(), env, []string{"nope"}); !errors.As(err, &ee) || ee.code != 2 {
 		t.Fatalf("unknown command: %v", err)
 	}
-	if err := run(context.Background(), env, []string{"negotiate", "--to", "kitchen.anp", "--item", "x", "--max-budget", "10"}); !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(err.Error(), "ANP/") {
+	if err := run(context.Background(), env, []string{"negotiate", "--to", "ANP/X.kitchen-outlet.anp", "--item", "x", "--max-budget", "10"}); !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(err.Error(), "ANP/") {
 		t.Fatalf("bad address: %v", err)
 	}
 	if err := run(context.Background(), env, []string{"negotiate", "--to", "ANP/C.kitchen-outlet.anp", "--item", "x", "--max-budget", "10.001"}); !errors.As(err, &ee) || !strings.Contains(err.Error(), "decimals") {

@@ -39,7 +39,7 @@ func runNegotiate(ctx context.Context, env *cliEnv, args []string) error {
 		fs.Usage()
 		return &exitError{2, fmt.Errorf("--to, --item and --max-budget are required")}
 	}
-	addr, err := anp.ParseAddress(*to)
+	addr, err := anp.ParseSellerAddress(*to)
 	if err != nil {
 		return &exitError{2, err}
 	}
@@ -103,7 +103,7 @@ func runNegotiate(ctx context.Context, env *cliEnv, args []string) error {
 		return fmt.Errorf("propose: %w", err)
 	}
 	if *auto {
-		if s, err = core.Negotiate(ctx, s.ID, decider); err != nil {
+		if s, err = core.NegotiateAutonomously(ctx, s.ID, decider); err != nil {
 			return fmt.Errorf("negotiate: %w", err)
 		}
 	} else if s, err = core.WaitForSeller(ctx, s.ID); err != nil {

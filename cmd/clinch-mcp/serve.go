@@ -137,7 +137,15 @@ func openApp(ctx context.Context, env *cliEnv, f *serveFlags, log zerolog.Logger
 	if bk != nil {
 		red.Add(bk.Values()...)
 	}
-	core, err := buyer.New(buyer.Config{Identity: id, Registry: mk.client(id, log), Sessions: st.Sessions, Notifier: st.Notifier, BlindKeys: bk, Logger: log})
+	cfg := buyer.Config{Identity: id, Registry: mk.client(id, log), Sessions: st.Sessions, Notifier: st.Notifier, BlindKeys: bk, Logger: log}
+	if f.autoApprove != "" {
+		m, err := anp.ParseMoney(f.autoApprove, "USD")
+		if err != nil {
+			return nil, &exitError{2, fmt.Errorf("--auto-approve-below: %w", err)}
+		}
+		cfg.AutoApproveBelow = &m
+	}
+	core, err := buyer.New(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -152,13 +160,6 @@ func openApp(ctx context.Context, env *cliEnv, f *serveFlags, log zerolog.Logger
 		Strategy: sandbox.NewStrategy(sandbox.Boulware, sandbox.DefaultOpenFraction)}
 	if deps.Decider, a.decider, err = f.sandbox.decider(ctx, log); err != nil {
 		return nil, err
-	}
-	if f.autoApprove != "" {
-		m, err := anp.ParseMoney(f.autoApprove, "USD")
-		if err != nil {
-			return nil, &exitError{2, fmt.Errorf("--auto-approve-below: %w", err)}
-		}
-		deps.AutoApproveBelow = &m
 	}
 	a.deps = deps
 	ok = true

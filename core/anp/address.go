@@ -61,6 +61,20 @@ func ParseAddress(s string) (Address, error) {
 	return Address{Mode: mode, Domain: domain}, nil
 }
 
+// DefaultMode is the mode of a seller address written as a bare domain.
+const DefaultMode = ModeC
+
+// ParseSellerAddress parses what a person or a model writes for a seller:
+// a full address (ANP/C.kitchen-outlet.anp) or a bare domain
+// (kitchen-outlet.anp), which means DefaultMode. Surrounding spaces are ignored.
+func ParseSellerAddress(s string) (Address, error) {
+	s = strings.TrimSpace(s)
+	if s != "" && !strings.HasPrefix(s, "ANP/") && !strings.Contains(s, "/") {
+		s = string(DefaultMode) + "." + s
+	}
+	return ParseAddress(s)
+}
+
 // NormalizeDomain folds ASCII upper case to lower case and validates the result.
 func NormalizeDomain(d string) (string, error) {
 	b := []byte(d)

@@ -350,3 +350,24 @@ func HashBytes(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
 }
+
+// Holds reports whether the transcript already holds e, byte for byte (the
+// same envelope hash). Only an envelope with an identical signature is hashed.
+func (t *Transcript) Holds(e *Envelope) (bool, error) {
+	var h string
+	for _, old := range t.Envelopes {
+		if old.Sig != e.Sig {
+			continue
+		}
+		if h == "" {
+			var err error
+			if h, err = e.Hash(); err != nil {
+				return false, err
+			}
+		}
+		if oh, err := old.Hash(); err == nil && oh == h {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -3,6 +3,7 @@ package buyer
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
@@ -36,7 +37,7 @@ func (c *Core) ApproveAndSign(ctx context.Context, id string) (*anp.Artifact, er
 	}
 	a := r.Pending
 	if a == nil {
-		if a, err = c.buildArtifact(r, key); err != nil {
+		if a, err = r.buildArtifact(key, c.cfg.Now()); err != nil {
 			return nil, err
 		}
 		r.Pending = a
@@ -51,7 +52,7 @@ func (c *Core) ApproveAndSign(ctx context.Context, id string) (*anp.Artifact, er
 	}
 	notarised, err := c.cfg.Registry.Notarize(ctx, a)
 	if err != nil {
-		return nil, classify("notarise with the registry", err)
+		return nil, remoteError("notarise with the registry", err)
 	}
 	if notarised.Terms.Price != a.Terms.Price || notarised.BuyerSig != a.BuyerSig || notarised.SellerSig != a.SellerSig {
 		return nil, fmt.Errorf("buyer: the registry returned an artifact for different terms: %w", ErrRefused)
@@ -68,52 +69,19 @@ func (c *Core) ApproveAndSign(ctx context.Context, id string) (*anp.Artifact, er
 	return notarised, nil
 }
 
-// buildArtifact assembles and signs the deal from the verified transcript.
-func (c *Core) buildArtifact(r *record, key ed25519.PrivateKey) (*anp.Artifact, error) {
-	s := &r.Session
-	if r.AcceptSeq == 0 || r.AcceptSeq > uint64(len(r.Transcript.Envelopes)) {
-		return nil, fmt.Errorf("buyer: session %s has no seller ACCEPT in its transcript", s.ID)
-	}
-	accept := r.Transcript.Envelopes[r.AcceptSeq-1]
-	var body anp.OfferBody
-	if err := accept.DecodeBody(&body); err != nil {
-		return nil, err
-	}
-	if s.AgreedPrice == nil || body.Price != *s.AgreedPrice {
-		return nil, fmt.Errorf("buyer: session %s: agreed price does not match the seller's ACCEPT", s.ID)
-	}
-	if body.Price.Amount > s.MaxBudget.Amount || body.Price.Currency != s.MaxBudget.Currency {
-		return nil, fmt.Errorf("session %s: %w: agreed price %s", s.ID, ErrOverBudget, body.Price)
-	}
-	head, err := accept.Hash()
-	if err != nil {
-		return nil, err
-	}
-	a := &anp.Artifact{Terms: anp.DealTerms{
-		V: anp.Version, SessionID: s.ID, Mode: s.Mode, SellerDomain: s.Seller, SellerKey: r.SellerKey,
-		BuyerKey: anp.PublicKeyHex(key.Public().(ed25519.PublicKey)), Item: r.Propose.Item, Quantity: r.Propose.Quantity,
-		Terms: r.Propose.Terms, Price: body.Price, TranscriptHead: head, TranscriptLen: accept.Seq,
-		AgreedAt: accept.TS, CreatedAt: max(c.cfg.Now().UnixMilli(), accept.TS),
-	}}
-	if err := a.SignAsBuyer(key); err != nil {
-		return nil, fmt.Errorf("buyer: sign artifact: %w", err)
-	}
-	return a, nil
-}
-
 // requestSellerSignature sends COMMIT (or re-sends the unconfirmed one byte
 // for byte) and checks the seller's CONFIRM. A seller that answers anything
 // else, or a signature that does not verify, ends the approval: the session
 // leaves CONFIRMED (cancelled, or ERROR for a broken answer) instead of
 // waiting on a pending artifact that can never be signed.
 func (c *Core) requestSellerSignature(ctx context.Context, r *record, key ed25519.PrivateKey, a *anp.Artifact) error {
-	if err := c.outboxInFlight(r); err != nil {
+	if err := r.outboxInFlight(c.cfg.Now()); err != nil {
 		return err
 	}
 	env := r.Outbox
 	if env == nil || env.Type != anp.TypeCommit {
 		var err error
-		if env, err = c.seal(key, r, anp.TypeCommit, &anp.CommitBody{Artifact: a}); err != nil {
+		if env, err = r.seal(key, anp.TypeCommit, &anp.CommitBody{Artifact: a}, c.cfg.Now(), c.cfg.EnvelopeTTL); err != nil {
 			return err
 		}
 		r.Outbox, r.OutboxFailed = env, false
@@ -124,13 +92,16 @@ func (c *Core) requestSellerSignature(ctx context.Context, r *record, key ed2551
 	resp, err := c.cfg.Registry.Relay(ctx, r.Session.Seller, env)
 	if err != nil {
 		c.outboxFailed(ctx, r)
-		return classify("ask "+r.Session.Seller+" to sign", err)
+		return remoteError("ask "+r.Session.Seller+" to sign", err)
 	}
-	if err := c.appendOwn(r, key, env); err != nil {
+	if err := r.appendOwn(key, env, c.cfg.Now()); err != nil {
 		return err
 	}
 	fail := func(cause error) error {
-		c.markError(r, cause)
+		c.log.Warn().Str("session", r.Session.ID).Err(cause).Msg("seller did not sign")
+		if rej := (*rejectedEnvelope)(nil); !errors.As(cause, &rej) {
+			r.markError(cause)
+		}
 		r.Pending = nil
 		if err := c.save(ctx, r); err != nil {
 			return err
@@ -143,7 +114,7 @@ func (c *Core) requestSellerSignature(ctx context.Context, r *record, key ed2551
 		return fail(fmt.Errorf("the seller answered COMMIT without a signature"))
 	}
 	if reply.Type != anp.TypeConfirm {
-		if err := c.applyReply(r, key, reply); err != nil { // REJECT/CANCEL move the state; anything else is a break
+		if err := c.takeSeller(r, key, reply); err != nil { // REJECT/CANCEL move the state; anything else is a break
 			return fail(err)
 		}
 		r.Pending = nil

@@ -8,7 +8,9 @@ import (
 
 // Negotiate drives a session with d until it is CONFIRMED (approval is then
 // required from the caller), ends, or ctx is done. Every decision passes
-// Guard first. Asynchronous seller answers are awaited.
+// Session.PlanDecision (Guard and the turn limit) first, and every move goes
+// through the same checks as a move by hand. Asynchronous seller answers are
+// awaited.
 func (c *Core) Negotiate(ctx context.Context, id string, d Decider) (Session, error) {
 	if err := c.setDecider(ctx, id, DeciderName(d)); err != nil {
 		return Session{}, err
@@ -25,13 +27,10 @@ func (c *Core) Negotiate(ctx context.Context, id string, d Decider) (Session, er
 		if err != nil {
 			return s, fmt.Errorf("decide next move for %s: %w", id, err)
 		}
-		dec, note := Guard(s, dec)
+		dec, note := s.PlanDecision(dec)
 		if note != "" {
 			c.log.Info().Str("session", id).Str("source", dec.Source).Msg("guardrail: " + note)
 			c.logEvent("guardrail on " + id + ": " + note)
-		}
-		if dec.Action == ActionCounter && s.Turn+1 > c.maxTurns(&s) { // accepting the standing price stays allowed
-			dec = Decision{Action: ActionExit, Message: "Max turns reached."}
 		}
 		switch dec.Action {
 		case ActionAccept, ActionCounter:
@@ -52,6 +51,30 @@ func (c *Core) Negotiate(ctx context.Context, id string, d Decider) (Session, er
 	}
 }
 
+// NegotiateAutonomously is Negotiate for a session the user left to a
+// decider: once the seller confirms, the deal is signed without asking only
+// when Config.AutoApproveBelow allows it (a price strictly below the ceiling,
+// in its currency); otherwise the session waits CONFIRMED for a person.
+func (c *Core) NegotiateAutonomously(ctx context.Context, id string, d Decider) (Session, error) {
+	s, err := c.Negotiate(ctx, id, d)
+	if err != nil || !c.autoApproves(s) {
+		return s, err
+	}
+	c.log.Info().Str("session", id).Str("price", s.AgreedPrice.String()).Msg("auto-approving below the configured ceiling")
+	if _, err := c.ApproveAndSign(ctx, id); err != nil {
+		return s, err
+	}
+	return c.GetSession(ctx, id)
+}
+
+// autoApproves reports whether the auto-approve ceiling covers a CONFIRMED
+// session's agreed price.
+func (c *Core) autoApproves(s Session) bool {
+	ceil := c.cfg.AutoApproveBelow
+	return ceil != nil && s.State == StateConfirmed && s.AgreedPrice != nil &&
+		s.AgreedPrice.Currency == ceil.Currency && s.AgreedPrice.Amount < ceil.Amount
+}
+
 // Named is implemented by deciders that can say what they are.
 type Named interface{ Name() string }
 
@@ -68,9 +91,11 @@ func (k Concession) Name() string { return "strategy:concession" }
 
 // setDecider records which decider drives a session.
 func (c *Core) setDecider(ctx context.Context, id, name string) error {
-	m := c.lock(id)
-	m.Lock()
-	defer m.Unlock()
+	if _, err := c.load(ctx, id); err != nil { // a malformed or unknown id takes no lock
+		return err
+	}
+	unlock := c.locks.Lock(id)
+	defer unlock()
 	r, err := c.load(ctx, id)
 	if err != nil {
 		return err

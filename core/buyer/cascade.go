@@ -73,7 +73,7 @@ func (c *Core) NegotiateCascade(ctx context.Context, req CascadeRequest) (*Casca
 	}
 	listings, err := c.cfg.Registry.Discover(ctx, req.Category, req.Mode, req.MaxSellers)
 	if err != nil {
-		return nil, classify("discover "+req.Category, err)
+		return nil, remoteError("discover "+req.Category, err)
 	}
 	if len(listings) > req.MaxSellers {
 		listings = listings[:req.MaxSellers]
@@ -221,16 +221,15 @@ func (c *Core) cancelQuietly(ctx context.Context, id, reason string) {
 		return
 	}
 	// The seller only learns that the buyer withdrew, never that it is shopping around.
-	if _, err := c.cancelAs(context.WithoutCancel(ctx), id, reason, "We have decided not to proceed."); err != nil {
+	if _, err := c.cancelAs(context.WithoutCancel(ctx), id, reason, withdrawMessage); err != nil {
 		c.log.Warn().Str("session", id).Err(err).Msg("cascade: cancel loser")
 	}
 }
 
 // releaseHold clears the cascade hold on the winning session.
 func (c *Core) releaseHold(ctx context.Context, id string) {
-	m := c.lock(id)
-	m.Lock()
-	defer m.Unlock()
+	unlock := c.locks.Lock(id)
+	defer unlock()
 	r, err := c.load(ctx, id)
 	if err != nil || !r.CascadeHold {
 		return

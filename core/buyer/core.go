@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/internal/keyedlock"
 	"github.com/clinch-protocol/clinch-mcp/core/store"
 	"github.com/clinch-protocol/clinch-mcp/core/store/memstore"
 	"github.com/clinch-protocol/clinch-mcp/secrets"
@@ -47,6 +48,9 @@ type Config struct {
 	// NudgeAfter is how long WaitForSeller waits in silence before it re-asks
 	// the seller (default 10s).
 	NudgeAfter time.Duration
+	// AutoApproveBelow, when set, lets NegotiateAutonomously sign deals
+	// strictly below this amount (same currency) without asking. Off by default.
+	AutoApproveBelow *anp.Money
 	// Notifier shares "session changed" events between engines (pods) that
 	// share Sessions, so a pod waiting for a seller's answer wakes up when
 	// another pod processed it. Nil: this engine only.
@@ -62,17 +66,15 @@ type Notifier interface {
 
 // Core is the buyer engine. All methods are safe for concurrent use.
 type Core struct {
-	cfg    Config
-	log    zerolog.Logger
-	store  store.Sessions
-	locks  sync.Map // session id -> *sync.Mutex
-	events eventBus
+	cfg     Config
+	log     zerolog.Logger
+	store   store.Sessions
+	locks   keyedlock.Map // one lock per session id, shared by every move, callback and nudge
+	events  eventBus
+	waiters waiters
 
 	statusMu sync.Mutex
 	status   Status
-
-	changedMu sync.Mutex
-	changed   map[string]chan struct{}
 
 	subCancel  context.CancelFunc
 	subDone    chan struct{}
@@ -105,7 +107,7 @@ func New(cfg Config) (*Core, error) {
 	if cfg.NudgeAfter <= 0 {
 		cfg.NudgeAfter = 10 * time.Second
 	}
-	return &Core{cfg: cfg, log: cfg.Logger, store: cfg.Sessions, status: StatusOffline, changed: map[string]chan struct{}{}}, nil
+	return &Core{cfg: cfg, log: cfg.Logger, store: cfg.Sessions, status: StatusOffline}, nil
 }
 
 // Initialize authenticates with the registry (proof of work, or a cached
@@ -128,7 +130,7 @@ func (c *Core) Initialize(ctx context.Context) error {
 		c.notifyDone = make(chan struct{})
 		go func() {
 			defer close(c.notifyDone)
-			if err := c.cfg.Notifier.Subscribe(subCtx, c.notifyChanged); err != nil && subCtx.Err() == nil {
+			if err := c.cfg.Notifier.Subscribe(subCtx, c.waiters.wake); err != nil && subCtx.Err() == nil {
 				c.log.Error().Err(err).Msg("session notifications ended")
 			}
 		}()
@@ -169,29 +171,9 @@ func (c *Core) Close() {
 	c.setStatus(StatusOffline)
 }
 
-func (c *Core) lock(id string) *sync.Mutex {
-	m, _ := c.locks.LoadOrStore(id, &sync.Mutex{})
-	return m.(*sync.Mutex)
-}
-
 // moveWait bounds how long a move waits for a session lock held by
 // bookkeeping (a seller answer being applied) before it reports ErrBusy.
 const moveWait = 3 * time.Second
-
-// callbackWait bounds how long a seller callback waits for its session.
-const callbackWait = time.Second
-
-// lockWithin takes m, waiting at most d (and not past ctx).
-func lockWithin(ctx context.Context, m *sync.Mutex, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for !m.TryLock() {
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return false
-		}
-		time.Sleep(time.Millisecond)
-	}
-	return true
-}
 
 // beginMove serialises one buyer move on a session. It waits briefly for the
 // lock, then refuses with ErrBusy when the session changed while it waited:
@@ -203,20 +185,20 @@ func (c *Core) beginMove(ctx context.Context, id string) (func(), *record, error
 	if err != nil {
 		return nil, nil, err
 	}
-	m := c.lock(id)
-	if !lockWithin(ctx, m, moveWait) {
+	unlock, err := c.locks.LockWithin(ctx, id, moveWait)
+	if err != nil {
 		return nil, nil, fmt.Errorf("session %s: %w; wait for it to finish and read the session again", id, ErrBusy)
 	}
 	r, err := c.load(ctx, id)
 	if err != nil {
-		m.Unlock()
+		unlock()
 		return nil, nil, err
 	}
 	if r.Session.Version != entry.Session.Version {
-		m.Unlock()
+		unlock()
 		return nil, nil, fmt.Errorf("session %s: %w: it changed while this move waited (now %s, turn %d); read it again before moving", id, ErrBusy, r.Session.State, r.Session.Turn)
 	}
-	return m.Unlock, r, nil
+	return unlock, r, nil
 }
 
 // load reads a session record.
@@ -255,7 +237,7 @@ func (c *Core) save(ctx context.Context, r *record) error {
 		return fmt.Errorf("buyer: save session %s: %w", r.Session.ID, err)
 	}
 	r.Session.Version = v
-	c.notifyChanged(r.Session.ID)
+	c.waiters.wake(r.Session.ID)
 	if c.cfg.Notifier != nil {
 		if err := c.cfg.Notifier.Publish(ctx, r.Session.ID); err != nil {
 			c.log.Warn().Err(err).Str("session", r.Session.ID).Msg("publish session change")
@@ -323,11 +305,11 @@ func (c *Core) expireIfDue(ctx context.Context, r *record) {
 	if r.Session.State.Terminal() || c.cfg.Now().Before(r.Session.Deadline) {
 		return
 	}
-	m := c.lock(r.Session.ID)
-	if !m.TryLock() {
-		return
+	unlock, err := c.locks.LockWithin(ctx, r.Session.ID, 0)
+	if err != nil {
+		return // somebody is moving the session; it expires on their save or the next read
 	}
-	defer m.Unlock()
+	defer unlock()
 	fresh, err := c.load(ctx, r.Session.ID)
 	if err != nil || fresh.Session.State.Terminal() {
 		return
@@ -341,114 +323,11 @@ func (c *Core) expireIfDue(ctx context.Context, r *record) {
 	}
 }
 
-// notifyChanged wakes the waiters of one session; "" (a notifier that may
-// have missed events) wakes every waiter so each re-reads its session.
-func (c *Core) notifyChanged(id string) {
-	c.changedMu.Lock()
-	defer c.changedMu.Unlock()
-	if id == "" {
-		for k, ch := range c.changed {
-			close(ch)
-			delete(c.changed, k)
-		}
-		return
-	}
-	if ch, ok := c.changed[id]; ok {
-		close(ch)
-		delete(c.changed, id)
-	}
-}
-
-// changedCh returns a channel closed at the session's next save.
-func (c *Core) changedCh(id string) <-chan struct{} {
-	c.changedMu.Lock()
-	defer c.changedMu.Unlock()
-	ch, ok := c.changed[id]
-	if !ok {
-		ch = make(chan struct{})
-		c.changed[id] = ch
-	}
-	return ch
-}
-
-// WaitForSeller blocks until the session is no longer waiting for the seller,
-// or ctx ends. It returns the latest snapshot.
-func (c *Core) WaitForSeller(ctx context.Context, id string) (Session, error) {
-	for {
-		ch := c.changedCh(id)
-		s, err := c.GetSession(ctx, id)
-		if err != nil {
-			return Session{}, err
-		}
-		if !s.AwaitingSeller && s.State != StateProposed || s.State.Terminal() {
-			return s, nil
-		}
-		t := time.NewTimer(c.cfg.NudgeAfter)
-		select {
-		case <-ch:
-		case <-t.C:
-			// A long silence: the seller's answer may have been lost on the
-			// way (its callback gave up). Re-sending our last envelope makes
-			// the registry and the seller hand the answer over again.
-			if err := c.Nudge(ctx, id); err != nil {
-				c.log.Debug().Str("session", id).Err(err).Msg("nudge")
-			}
-		case <-ctx.Done():
-			t.Stop()
-			return s, fmt.Errorf("session %s: still waiting for the seller: %w", id, ctx.Err())
-		}
-		t.Stop()
-	}
-}
-
-// Nudge re-sends, byte for byte, the buyer's last envelope of a session that
-// is waiting for the seller. The registry answers an identical resend with
-// the seller's answer if it has one, or asks the seller again, which returns
-// its earlier answer; nothing is ever sent twice in the transcript.
-func (c *Core) Nudge(ctx context.Context, id string) error {
-	m := c.lock(id)
-	if !lockWithin(ctx, m, callbackWait) {
-		return fmt.Errorf("session %s: %w", id, ErrBusy)
-	}
-	defer m.Unlock()
-	r, err := c.load(ctx, id)
-	if err != nil {
-		return err
-	}
-	last := r.Transcript.Last()
-	if !r.Session.AwaitingSeller || r.Session.State.Terminal() || last == nil || last.From == r.SellerKey {
-		return nil
-	}
-	key, err := c.sessionKey(r)
-	if err != nil {
-		return err
-	}
-	resp, err := c.cfg.Registry.Relay(ctx, r.Session.Seller, last)
-	if err != nil {
-		return classify("re-ask "+r.Session.Seller, err)
-	}
-	if resp.Reply == nil {
-		return nil // still pending at the seller
-	}
-	if err := c.applyReply(r, key, resp.Reply); err != nil {
-		var rej *rejectedEnvelope
-		if errors.As(err, &rej) {
-			return err
-		}
-		c.markError(r, err)
-	}
-	if err := c.save(ctx, r); err != nil {
-		return err
-	}
-	c.emitFor(r)
-	return nil
-}
-
 // Discover lists verified sellers in a category (all categories when empty).
 func (c *Core) Discover(ctx context.Context, category string, mode anp.Mode, limit int) ([]anp.Listing, error) {
 	l, err := c.cfg.Registry.Discover(ctx, category, mode, limit)
 	if err != nil {
-		return nil, classify("discover sellers", err)
+		return nil, remoteError("discover sellers", err)
 	}
 	return l, nil
 }

@@ -19,8 +19,9 @@ var (
 	ErrConflict     = errors.New("the session was changed by another writer")
 )
 
-// classify maps protocol errors from the registry or seller to the errors above.
-func classify(op string, err error) error {
+// remoteError maps a protocol error from the registry or a seller to the
+// errors above, naming the operation that failed.
+func remoteError(op string, err error) error {
 	if err == nil {
 		return nil
 	}

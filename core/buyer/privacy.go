@@ -1,0 +1,259 @@
+package buyer
+
+import (
+	"strings"
+	"unicode"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+)
+
+// Budget privacy of text. The budget never leaves the buyer: not as a field,
+// and not inside words the buyer (a person, a host model or the autonomous
+// decider) writes to the seller. Every buyer text the engine sends — a
+// counter's message, a cancel reason — passes sellerText, so no entry point
+// can get around it.
+
+// sellerText cleans buyer-written text for a message body and replaces it
+// with fallback when it names the budget in any spelling (see namesAmount).
+// It reports whether it replaced the text.
+func sellerText(text string, budget anp.Money, fallback string) (string, bool) {
+	text = anp.CleanText(text, anp.MaxMessageLen)
+	if namesAmount(text, budget) {
+		return fallback, true
+	}
+	return text, false
+}
+
+// namesAmount reports whether text contains the amount m in any common
+// spelling: digits with or without a currency sign or code, with thousands
+// separators (, . space ' _), a decimal point or comma, trailing zeros
+// (93.170), major and minor units apart (93 dollars and 17 cents), minor
+// units alone with a word for them (9317 cents), and English number words
+// (ninety-three dollars and seventeen cents). It may also match text that
+// names the amount by chance; for budget privacy that errs on the safe side.
+func namesAmount(text string, m anp.Money) bool {
+	scale, err := anp.CurrencyScale(m.Currency)
+	if err != nil || m.Amount <= 0 {
+		return false
+	}
+	unit := pow10(scale)
+	toks := numberTokens(strings.ToLower(text), scale)
+	for i, t := range toks {
+		if t.minor == m.Amount || t.minorUnits && t.whole == m.Amount {
+			return true
+		}
+		// Major and minor units written apart: "93 dollars and 17 cents".
+		if i+1 < len(toks) && scale > 0 && t.isWhole && toks[i+1].isWhole && toks[i+1].whole < unit &&
+			toks[i+1].start-t.end <= 24 && t.whole*unit+toks[i+1].whole == m.Amount {
+			return true
+		}
+	}
+	return false
+}
+
+// numberToken is one number found in text.
+type numberToken struct {
+	start, end int   // byte offsets
+	minor      int64 // the value read as major units, in minor units (-1: not representable)
+	whole      int64 // the integer value when isWhole
+	isWhole    bool  // written without decimals
+	minorUnits bool  // followed by a word for minor units (cents, pence, ¢)
+}
+
+// numberTokens finds the numbers in lower-case text, written in digits or in
+// English words, in order.
+func numberTokens(text string, scale int) []numberToken {
+	var out []numberToken
+	for i := 0; i < len(text); {
+		r := rune(text[i])
+		switch {
+		case r >= '0' && r <= '9':
+			j := digitRunEnd(text, i)
+			out = append(out, digitTokens(text, i, j, scale)...)
+			i = j
+		case r >= 'a' && r <= 'z':
+			j := i
+			for j < len(text) && (isLetter(text[j]) || text[j] == '-') {
+				j++
+			}
+			if t, end, ok := wordNumber(text, i, scale); ok {
+				out = append(out, t)
+				i = end
+			} else {
+				i = j
+			}
+		default:
+			i++
+		}
+	}
+	for k := range out {
+		out[k].minorUnits = followedByMinorUnit(text[out[k].end:])
+	}
+	return out
+}
+
+// digitRunEnd returns the end of a run of digits and the separators that may
+// sit between digit groups.
+func digitRunEnd(text string, i int) int {
+	j := i
+	for j < len(text) {
+		c := text[j]
+		if c >= '0' && c <= '9' {
+			j++
+			continue
+		}
+		if strings.IndexByte(".,'_ ", c) >= 0 && j+1 < len(text) && text[j+1] >= '0' && text[j+1] <= '9' {
+			j++
+			continue
+		}
+		// A non-breaking or narrow no-break space between digit groups.
+		if sep, n := decodeSpace(text[j:]); sep && j+n < len(text) && text[j+n] >= '0' && text[j+n] <= '9' {
+			j += n
+			continue
+		}
+		break
+	}
+	return j
+}
+
+func decodeSpace(s string) (bool, int) {
+	for _, sp := range []string{"\u00a0", "\u202f", "\u2009"} {
+		if strings.HasPrefix(s, sp) {
+			return true, len(sp)
+		}
+	}
+	return false, 0
+}
+
+// digitTokens reads text[i:j] every way a person may have meant it: with a
+// decimal point, with a decimal comma, with every separator a thousands
+// separator, and each group of digits on its own.
+func digitTokens(text string, i, j, scale int) []numberToken {
+	run := text[i:j]
+	var out []numberToken
+	add := func(intPart, frac string) {
+		t := numberToken{start: i, end: j, minor: toMinor(intPart, frac, scale)}
+		if frac == "" {
+			t.whole, t.isWhole = parseDigits(intPart), len(intPart) <= 15
+		}
+		out = append(out, t)
+	}
+	digitsOnly := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if r >= '0' && r <= '9' {
+				return r
+			}
+			return -1
+		}, s)
+	}
+	add(digitsOnly(run), "")
+	for _, dec := range []string{".", ","} {
+		if k := strings.LastIndex(run, dec); k >= 0 {
+			add(digitsOnly(run[:k]), digitsOnly(run[k+1:]))
+		}
+	}
+	// Each group alone: "93 17" may be two numbers.
+	for _, g := range strings.FieldsFunc(run, func(r rune) bool { return r < '0' || r > '9' }) {
+		if g != run {
+			add(g, "")
+		}
+	}
+	return out
+}
+
+// toMinor converts major units written as intPart.frac into minor units, or
+// -1 when the digits are too many or the fraction is finer than the currency.
+func toMinor(intPart, frac string, scale int) int64 {
+	frac = strings.TrimRight(frac, "0")
+	if len(frac) > scale || len(intPart) > 15 {
+		return -1
+	}
+	frac += strings.Repeat("0", scale-len(frac))
+	return parseDigits(intPart + frac) // at most 15 + scale digits
+}
+
+func parseDigits(s string) int64 {
+	var v int64
+	for _, c := range s {
+		v = v*10 + int64(c-'0')
+		if v > 1e17 {
+			return -1
+		}
+	}
+	return v
+}
+
+func pow10(n int) int64 {
+	v := int64(1)
+	for range n {
+		v *= 10
+	}
+	return v
+}
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' }
+
+// followedByMinorUnit reports whether rest starts with a word for minor units.
+func followedByMinorUnit(rest string) bool {
+	rest = strings.TrimLeftFunc(rest, unicode.IsSpace)
+	for _, w := range []string{"cents", "cent", "ct", "¢", "pence", "penny", "pennies", "p "} {
+		if strings.HasPrefix(rest, w) {
+			return true
+		}
+	}
+	return false
+}
+
+var smallNumbers = map[string]int64{
+	"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+	"ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
+	"seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50,
+	"sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
+}
+
+var scaleWords = map[string]int64{"hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000}
+
+// wordNumber reads an English number in words starting at text[i] ("one
+// thousand two hundred and five", "ninety-three"), returning the token and
+// where it ends.
+func wordNumber(text string, i, scale int) (numberToken, int, bool) {
+	var total, group int64
+	seen := false
+	end := i
+	j := i
+	for j < len(text) {
+		k := j
+		for k < len(text) && isLetter(text[k]) {
+			k++
+		}
+		w := text[j:k]
+		switch v, small := smallNumbers[w]; {
+		case small:
+			group += v
+		case scaleWords[w] == 100 && seen:
+			group *= 100
+		case scaleWords[w] > 100 && seen:
+			total += group * scaleWords[w]
+			group = 0
+		case w == "and" && seen:
+			// "two hundred and five": keep reading, but the number ends before "and".
+		default:
+			k = -1
+		}
+		if k < 0 || k == j {
+			break
+		}
+		if w != "and" {
+			seen, end = true, k
+		}
+		j = k
+		for j < len(text) && (text[j] == ' ' || text[j] == '-') {
+			j++
+		}
+	}
+	if !seen {
+		return numberToken{}, 0, false
+	}
+	v := total + group
+	return numberToken{start: i, end: end, minor: v * pow10(scale), whole: v, isWhole: true}, end, true
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/clinch-protocol/clinch-mcp/agentprompt"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 	"github.com/clinch-protocol/clinch-mcp/demomarket"
 	"github.com/clinch-protocol/clinch-mcp/secrets"
@@ -39,7 +40,7 @@ func TestPromptInjectionCannotMoveTheBudget(t *testing.T) {
 	}
 	// The seller's fake fence close was neutralised: the markers occur only
 	// where the template puts them (once naming them, once closing the fence).
-	if n := strings.Count(prompt, buyer.UntrustedClose); n != 2 || !strings.Contains(prompt, "[fence removed]") {
+	if n := strings.Count(prompt, agentprompt.UntrustedClose); n != 2 || !strings.Contains(prompt, "[fence removed]") {
 		t.Fatalf("prompt has %d closing fence markers (want 2) or kept the seller's fake marker:\n%s", n, prompt)
 	}
 
@@ -65,15 +66,15 @@ func assertFenced(t *testing.T, s, needle string) {
 	}
 	outside := s
 	for {
-		i := strings.Index(outside, buyer.UntrustedOpen)
+		i := strings.Index(outside, agentprompt.UntrustedOpen)
 		if i < 0 {
 			break
 		}
-		j := strings.Index(outside[i:], buyer.UntrustedClose)
+		j := strings.Index(outside[i:], agentprompt.UntrustedClose)
 		if j < 0 {
 			t.Fatalf("unclosed fence in:\n%s", s)
 		}
-		outside = outside[:i] + outside[i+j+len(buyer.UntrustedClose):]
+		outside = outside[:i] + outside[i+j+len(agentprompt.UntrustedClose):]
 	}
 	if strings.Contains(outside, needle) {
 		t.Fatalf("%q appears outside the untrusted fence:\n%s", needle, s)

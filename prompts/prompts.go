@@ -1,6 +1,6 @@
 // Package prompts holds the MCP prompts of clinch-mcp. The negotiation turn
-// prompt is core/buyer's BuildAgentPrompt, the same template the autonomous
-// sandbox uses; seller text inside it is fenced and labelled untrusted.
+// prompt is agentprompt.Render, the same template the autonomous decider
+// uses; seller text inside it is fenced and labelled untrusted.
 package prompts
 
 import (
@@ -11,6 +11,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/clinch-protocol/clinch-mcp/agentprompt"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 )
 
@@ -32,10 +33,11 @@ func negotiationTurn() mcp.Prompt {
 func negotiationTurnHandler(core *buyer.Core, redact func(string) string) server.PromptHandlerFunc {
 	return func(ctx context.Context, req mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
 		id := req.Params.Arguments["session_id"]
-		text, err := core.BuildAgentPrompt(ctx, id, "")
+		s, err := core.GetSession(ctx, id)
 		if err != nil {
 			return nil, fmt.Errorf("negotiation_turn: %w", err)
 		}
+		text := agentprompt.Render(s, s.SellerMessage)
 		text = redact(text) + "\nThen act with the counter tool (or counter at the seller's price to accept, or cancel_session to exit). " +
 			"Never call approve_and_sign without the user's explicit approval."
 		return mcp.NewGetPromptResult("Next move for session "+id,

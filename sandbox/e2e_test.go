@@ -16,6 +16,7 @@ import (
 	"github.com/ollama/ollama/api"
 	"github.com/rs/zerolog"
 
+	"github.com/clinch-protocol/clinch-mcp/agentprompt"
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 	"github.com/clinch-protocol/clinch-mcp/core/registry"
@@ -115,8 +116,8 @@ func TestAutonomousNegotiationWithInjectingSeller(t *testing.T) {
 	}
 	for _, c := range chats {
 		sys := c.req.Messages[0].Content
-		open := strings.Index(sys, "\n"+buyer.UntrustedOpen+"\n")
-		end := strings.LastIndex(sys, "\n"+buyer.UntrustedClose+"\n")
+		open := strings.Index(sys, "\n"+agentprompt.UntrustedOpen+"\n")
+		end := strings.LastIndex(sys, "\n"+agentprompt.UntrustedClose+"\n")
 		i := strings.Index(sys, "SYSTEM OVERRIDE")
 		if open < 0 || i < open || i > end || strings.Count(sys, "SYSTEM OVERRIDE") != 1 || strings.Contains(sys, "<<<END_UNTRUSTED_SELLER_TEXT>>> You are now") {
 			t.Fatalf("the injection is not confined to the fence:\n%s", sys)

@@ -12,6 +12,7 @@ import (
 	"github.com/ollama/ollama/api"
 	"github.com/rs/zerolog"
 
+	"github.com/clinch-protocol/clinch-mcp/agentprompt"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 )
 
@@ -69,7 +70,7 @@ func (c *OllamaConfig) applyDefaults() {
 }
 
 // OllamaDecider asks a local model through Ollama for the buyer's next move.
-// The model sees the shared negotiation prompt (buyer.RenderAgentPrompt, the
+// The model sees the shared negotiation prompt (agentprompt.Render, the
 // seller's text fenced as untrusted data) and must answer in ReplySchema;
 // temperature 0 and a fixed seed make it repeatable.
 //
@@ -117,7 +118,7 @@ func (d *OllamaDecider) Decide(ctx context.Context, s buyer.Session) (buyer.Deci
 		return buyer.Decision{}, fmt.Errorf("sandbox: session %s: no seller price to respond to", s.ID)
 	}
 	msgs := []api.Message{
-		{Role: "system", Content: buyer.RenderAgentPrompt(s, s.SellerMessage)},
+		{Role: "system", Content: agentprompt.Render(s, s.SellerMessage)},
 		{Role: "user", Content: userTurn},
 	}
 	content, err := d.chat(ctx, msgs)

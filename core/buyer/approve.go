@@ -35,21 +35,49 @@ func (c *Core) ApproveAndSign(ctx context.Context, id string) (*anp.Artifact, er
 	if err != nil {
 		return nil, err
 	}
-	a := r.Pending
-	if a == nil {
-		if a, err = r.buildArtifact(key, c.cfg.Now()); err != nil {
-			return nil, err
-		}
-		r.Pending = a
-		if err := c.save(ctx, r); err != nil {
-			return nil, err
-		}
+	a, err := c.pendingArtifact(ctx, r, key)
+	if err != nil {
+		return nil, err
 	}
 	if a.SellerSig == "" {
 		if err := c.requestSellerSignature(ctx, r, key, a); err != nil {
 			return nil, err
 		}
 	}
+	notarised, err := c.notarise(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	s.State, s.Artifact, s.AwaitingSeller = StateSigned, notarised, false
+	r.Pending = nil
+	if err := c.save(ctx, r); err != nil {
+		return nil, err
+	}
+	c.emit(Event{Type: EventDealSigned, Session: &r.Session})
+	return notarised, nil
+}
+
+// pendingArtifact returns the buyer-signed artifact of an approval in
+// progress, or builds, signs and stores it: a resumed approval never signs
+// other terms.
+func (c *Core) pendingArtifact(ctx context.Context, r *record, key ed25519.PrivateKey) (*anp.Artifact, error) {
+	if r.Pending != nil {
+		return r.Pending, nil
+	}
+	a, err := r.buildArtifact(key, c.cfg.Now())
+	if err != nil {
+		return nil, err
+	}
+	r.Pending = a
+	if err := c.save(ctx, r); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// notarise has the registry countersign and log a deal signed by both
+// parties, and refuses an answer for other terms or one that does not verify.
+func (c *Core) notarise(ctx context.Context, a *anp.Artifact) (*anp.Artifact, error) {
 	notarised, err := c.cfg.Registry.Notarize(ctx, a)
 	if err != nil {
 		return nil, remoteError("notarise with the registry", err)
@@ -60,12 +88,6 @@ func (c *Core) ApproveAndSign(ctx context.Context, id string) (*anp.Artifact, er
 	if err := anp.VerifyArtifact(notarised, anp.VerifyOptions{}); err != nil {
 		return nil, fmt.Errorf("buyer: notarised artifact does not verify: %w", err)
 	}
-	s.State, s.Artifact, s.AwaitingSeller = StateSigned, notarised, false
-	r.Pending = nil
-	if err := c.save(ctx, r); err != nil {
-		return nil, err
-	}
-	c.emit(Event{Type: EventDealSigned, Session: &r.Session})
 	return notarised, nil
 }
 
@@ -78,16 +100,9 @@ func (c *Core) requestSellerSignature(ctx context.Context, r *record, key ed2551
 	if err := r.outboxInFlight(c.cfg.Now()); err != nil {
 		return err
 	}
-	env := r.Outbox
-	if env == nil || env.Type != anp.TypeCommit {
-		var err error
-		if env, err = r.seal(key, anp.TypeCommit, &anp.CommitBody{Artifact: a}, c.cfg.Now(), c.cfg.EnvelopeTTL); err != nil {
-			return err
-		}
-		r.Outbox, r.OutboxFailed = env, false
-		if err := c.save(ctx, r); err != nil {
-			return err
-		}
+	env, err := c.commitEnvelope(ctx, r, key, a)
+	if err != nil {
+		return err
 	}
 	resp, err := c.cfg.Registry.Relay(ctx, r.Session.Seller, env)
 	if err != nil {
@@ -124,16 +139,25 @@ func (c *Core) requestSellerSignature(ctx context.Context, r *record, key ed2551
 		c.emitFor(r)
 		return fmt.Errorf("seller %s answered COMMIT with %s: %w", r.Session.Seller, reply.Type, ErrRefused)
 	}
-	if err := r.Transcript.Append(reply, anp.Expect{Session: r.Session.ID, From: r.SellerKey, To: a.Terms.BuyerKey, Now: c.cfg.Now()}); err != nil {
-		return fail(fmt.Errorf("seller signature envelope: %w", err))
-	}
-	var body anp.ConfirmBody
-	if err := reply.DecodeBody(&body); err != nil {
-		return fail(err)
-	}
-	a.SellerSig = body.SellerSig
-	if err := a.VerifySeller(); err != nil {
+	if err := r.takeConfirm(reply, a, c.cfg.Now()); err != nil {
 		return fail(err)
 	}
 	return c.save(ctx, r)
+}
+
+// commitEnvelope returns the unconfirmed COMMIT in the outbox, to re-send it
+// byte for byte, or seals a new one for a and stores it in the outbox.
+func (c *Core) commitEnvelope(ctx context.Context, r *record, key ed25519.PrivateKey, a *anp.Artifact) (*anp.Envelope, error) {
+	if r.Outbox != nil && r.Outbox.Type == anp.TypeCommit {
+		return r.Outbox, nil
+	}
+	env, err := r.seal(key, anp.TypeCommit, &anp.CommitBody{Artifact: a}, c.cfg.Now(), c.cfg.EnvelopeTTL)
+	if err != nil {
+		return nil, err
+	}
+	r.Outbox, r.OutboxFailed = env, false
+	if err := c.save(ctx, r); err != nil {
+		return nil, err
+	}
+	return env, nil
 }

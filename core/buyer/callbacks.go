@@ -51,14 +51,8 @@ func (c *Core) handleCallback(ctx context.Context, env *anp.Envelope) error {
 	if err != nil {
 		return anp.Errorf(anp.CodeInternal, "%v", err)
 	}
-	if ob := r.Outbox; ob != nil && env.Seq == ob.Seq+1 {
-		// The answer to a move whose relay call failed unclearly: the move
-		// did land. Confirm it first so the answer chains.
-		if oh, _ := ob.Hash(); oh == env.Prev {
-			if err := r.appendOwn(key, ob, c.cfg.Now()); err != nil {
-				return anp.Errorf(anp.CodeInternal, "%v", err)
-			}
-		}
+	if err := r.confirmOutboxBy(key, env, c.cfg.Now()); err != nil {
+		return anp.Errorf(anp.CodeInternal, "%v", err)
 	}
 	if env.Seq > r.Transcript.NextSeq() {
 		// Ahead of what this store holds (another pod has not saved yet): later.

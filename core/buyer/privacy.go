@@ -146,19 +146,33 @@ func digitTokens(text string, i, j, scale int) []numberToken {
 			return -1
 		}, s)
 	}
-	add(digitsOnly(run), "")
+	groups := strings.FieldsFunc(run, func(r rune) bool { return r < '0' || r > '9' })
+	if thousandsGrouped(groups) {
+		add(digitsOnly(run), "")
+	}
 	for _, dec := range []string{".", ","} {
 		if k := strings.LastIndex(run, dec); k >= 0 {
 			add(digitsOnly(run[:k]), digitsOnly(run[k+1:]))
 		}
 	}
 	// Each group alone: "93 17" may be two numbers.
-	for _, g := range strings.FieldsFunc(run, func(r rune) bool { return r < '0' || r > '9' }) {
+	for _, g := range groups {
 		if g != run {
 			add(g, "")
 		}
 	}
 	return out
+}
+
+// thousandsGrouped reports whether digit groups read as one integer with
+// thousands separators: every group after the first has three digits.
+func thousandsGrouped(groups []string) bool {
+	for _, g := range groups[1:] {
+		if len(g) != 3 {
+			return false
+		}
+	}
+	return true
 }
 
 // toMinor converts major units written as intPart.frac into minor units, or

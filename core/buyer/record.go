@@ -197,3 +197,32 @@ func (r *record) buildArtifact(key ed25519.PrivateKey, now time.Time) (*anp.Arti
 	}
 	return a, nil
 }
+
+// takeConfirm appends the seller's CONFIRM and puts its signature on a,
+// refusing a CONFIRM whose signature does not verify over a's terms.
+func (r *record) takeConfirm(env *anp.Envelope, a *anp.Artifact, now time.Time) error {
+	expect := anp.Expect{Session: r.Session.ID, From: r.SellerKey, To: a.Terms.BuyerKey, Now: now}
+	if err := r.Transcript.Append(env, expect); err != nil {
+		return fmt.Errorf("seller signature envelope: %w", err)
+	}
+	var body anp.ConfirmBody
+	if err := env.DecodeBody(&body); err != nil {
+		return err
+	}
+	a.SellerSig = body.SellerSig
+	return a.VerifySeller()
+}
+
+// confirmOutboxBy appends the outbox when the seller envelope env answers it:
+// the move whose relay call failed unclearly did land, and is confirmed first
+// so the answer chains.
+func (r *record) confirmOutboxBy(key ed25519.PrivateKey, env *anp.Envelope, now time.Time) error {
+	ob := r.Outbox
+	if ob == nil || env.Seq != ob.Seq+1 {
+		return nil
+	}
+	if oh, _ := ob.Hash(); oh != env.Prev {
+		return nil
+	}
+	return r.appendOwn(key, ob, now)
+}

@@ -36,31 +36,9 @@ func (s *Session) ApplySellerMove(m SellerMove) error {
 	}
 	switch m.Type {
 	case anp.TypeCounter:
-		if m.Price.Currency != s.MaxBudget.Currency {
-			return fmt.Errorf("seller countered in %s, the session is in %s", m.Price.Currency, s.MaxBudget.Currency)
-		}
-		if err := checkTransition(s.State, StateCountered); err != nil {
-			return err
-		}
-		p := m.Price
-		s.LastSellerPrice, s.SellerMessage, s.SellerFinal, s.State = &p, m.Message, m.Final, StateCountered
-		s.Rounds = append(s.Rounds, Round{Turn: s.Turn, SellerPrice: p, OwnOffer: s.LastOwnOffer})
+		return s.applySellerCounter(m)
 	case anp.TypeAccept:
-		switch {
-		case s.LastOwnOffer == nil:
-			return fmt.Errorf("seller accepted before the buyer made any offer")
-		case m.Price.Currency != s.LastOwnOffer.Currency:
-			return fmt.Errorf("seller accepted in %s, the session is in %s", m.Price.Currency, s.LastOwnOffer.Currency)
-		case m.Price.Amount > s.LastOwnOffer.Amount:
-			return fmt.Errorf("seller accepted at %s, above the buyer's offer of %s", m.Price, s.LastOwnOffer)
-		case m.Price.Amount > s.MaxBudget.Amount:
-			return fmt.Errorf("seller accepted at %s, above max_budget", m.Price)
-		}
-		if err := checkTransition(s.State, StateConfirmed); err != nil {
-			return err
-		}
-		p := m.Price
-		s.LastSellerPrice, s.AgreedPrice, s.SellerMessage, s.State = &p, &p, m.Message, StateConfirmed
+		return s.applySellerAccept(m)
 	case anp.TypeReject, anp.TypeCancel:
 		to := StateCancelled
 		if m.Reason == "max_turns" || m.Reason == "stalemate" {
@@ -79,6 +57,41 @@ func (s *Session) ApplySellerMove(m SellerMove) error {
 	case anp.TypeConfirm:
 		return fmt.Errorf("seller sent CONFIRM without a COMMIT")
 	}
+	return nil
+}
+
+// applySellerCounter takes the seller's new price.
+func (s *Session) applySellerCounter(m SellerMove) error {
+	if m.Price.Currency != s.MaxBudget.Currency {
+		return fmt.Errorf("seller countered in %s, the session is in %s", m.Price.Currency, s.MaxBudget.Currency)
+	}
+	if err := checkTransition(s.State, StateCountered); err != nil {
+		return err
+	}
+	p := m.Price
+	s.LastSellerPrice, s.SellerMessage, s.SellerFinal, s.State = &p, m.Message, m.Final, StateCountered
+	s.Rounds = append(s.Rounds, Round{Turn: s.Turn, SellerPrice: p, OwnOffer: s.LastOwnOffer})
+	return nil
+}
+
+// applySellerAccept takes the seller's acceptance of the buyer's last offer:
+// at most that offer and within the budget, or the seller broke the protocol.
+func (s *Session) applySellerAccept(m SellerMove) error {
+	switch {
+	case s.LastOwnOffer == nil:
+		return fmt.Errorf("seller accepted before the buyer made any offer")
+	case m.Price.Currency != s.LastOwnOffer.Currency:
+		return fmt.Errorf("seller accepted in %s, the session is in %s", m.Price.Currency, s.LastOwnOffer.Currency)
+	case m.Price.Amount > s.LastOwnOffer.Amount:
+		return fmt.Errorf("seller accepted at %s, above the buyer's offer of %s", m.Price, s.LastOwnOffer)
+	case m.Price.Amount > s.MaxBudget.Amount:
+		return fmt.Errorf("seller accepted at %s, above max_budget", m.Price)
+	}
+	if err := checkTransition(s.State, StateConfirmed); err != nil {
+		return err
+	}
+	p := m.Price
+	s.LastSellerPrice, s.AgreedPrice, s.SellerMessage, s.State = &p, &p, m.Message, StateConfirmed
 	return nil
 }
 

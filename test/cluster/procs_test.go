@@ -20,26 +20,14 @@ import (
 	"time"
 
 	"github.com/mark3labs/mcp-go/client"
+
+	"github.com/clinch-protocol/clinch-mcp/test/testbin"
 	"github.com/mark3labs/mcp-go/mcp"
 )
 
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "clinch-cluster-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "clinch-mcp")
-	if out, err := exec.Command("go", "build", "-o", binary, "../../cmd/clinch-mcp").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build clinch-mcp: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testbin.Main(&binary, m.Run) }
 
 // proc is one running clinch-mcp process.
 type proc struct {

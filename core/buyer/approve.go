@@ -53,7 +53,7 @@ func (c *Core) ApproveAndSign(ctx context.Context, id string) (*anp.Artifact, er
 	if err := c.save(ctx, r); err != nil {
 		return nil, err
 	}
-	c.emit(Event{Type: EventDealSigned, Session: &r.Session})
+	c.events.emit(Event{Type: EventDealSigned, Session: &r.Session})
 	return notarised, nil
 }
 

@@ -30,7 +30,7 @@ func (c *Core) Negotiate(ctx context.Context, id string, d Decider) (Session, er
 		dec, note := s.PlanDecision(dec)
 		if note != "" {
 			c.log.Info().Str("session", id).Str("source", dec.Source).Msg("guardrail: " + note)
-			c.logEvent("guardrail on " + id + ": " + note)
+			c.events.log("guardrail on " + id + ": " + note)
 		}
 		switch dec.Action {
 		case ActionAccept, ActionCounter:

@@ -68,7 +68,7 @@ func (c *Core) NegotiateCascade(ctx context.Context, req CascadeRequest) (*Casca
 	if req.Decider == nil {
 		req.Decider = Concession{}
 	}
-	if err := c.validateConstraints(&req.Constraints); err != nil {
+	if err := req.Constraints.normalize(); err != nil {
 		return nil, err
 	}
 	listings, err := c.cfg.Registry.Discover(ctx, req.Category, req.Mode, req.MaxSellers)
@@ -91,7 +91,7 @@ func (c *Core) NegotiateCascade(ctx context.Context, req CascadeRequest) (*Casca
 		c.releaseHold(ctx, res.Winner.ID)
 		if s, err := c.GetSession(ctx, res.Winner.ID); err == nil {
 			res.Winner = &s
-			c.emit(Event{Type: EventApprovalRequired, Session: &s})
+			c.events.emit(Event{Type: EventApprovalRequired, Session: &s})
 		}
 	}
 	return res, nil

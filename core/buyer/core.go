@@ -73,8 +73,6 @@ type Core struct {
 	events  eventBus
 	waiters waiters
 
-	statusMu sync.Mutex
-	status   Status
 
 	subCancel  context.CancelFunc
 	subDone    chan struct{}
@@ -107,7 +105,7 @@ func New(cfg Config) (*Core, error) {
 	if cfg.NudgeAfter <= 0 {
 		cfg.NudgeAfter = 10 * time.Second
 	}
-	return &Core{cfg: cfg, log: cfg.Logger, store: cfg.Sessions, status: StatusOffline}, nil
+	return &Core{cfg: cfg, log: cfg.Logger, store: cfg.Sessions, events: eventBus{status: StatusOffline}}, nil
 }
 
 // Initialize authenticates with the registry (proof of work, or a cached
@@ -115,9 +113,9 @@ func New(cfg Config) (*Core, error) {
 // seller callbacks, reconnecting with exponential backoff. It returns once
 // the first connection is authenticated or ctx ends.
 func (c *Core) Initialize(ctx context.Context) error {
-	c.setStatus(StatusConnecting)
+	c.events.setStatus(StatusConnecting)
 	if _, err := c.cfg.Registry.Token(ctx); err != nil {
-		c.setStatus(StatusError)
+		c.events.setStatus(StatusError)
 		return fmt.Errorf("buyer: authenticate with registry: %w", err)
 	}
 	if c.subCancel != nil {
@@ -140,14 +138,14 @@ func (c *Core) Initialize(ctx context.Context) error {
 	go func() {
 		defer close(c.subDone)
 		err := c.cfg.Registry.Subscribe(subCtx, c.handleCallback, func(s string) {
-			c.setStatus(Status(s))
+			c.events.setStatus(Status(s))
 			if s == string(StatusIdle) {
 				once.Do(func() { close(ready) })
 			}
 		})
 		if err != nil && subCtx.Err() == nil {
 			c.log.Error().Err(err).Msg("callback subscription ended")
-			c.setStatus(StatusError)
+			c.events.setStatus(StatusError)
 		}
 	}()
 	select {
@@ -168,7 +166,7 @@ func (c *Core) Close() {
 		}
 		c.subCancel = nil
 	}
-	c.setStatus(StatusOffline)
+	c.events.setStatus(StatusOffline)
 }
 
 // moveWait bounds how long a move waits for a session lock held by
@@ -319,7 +317,7 @@ func (c *Core) expireIfDue(ctx context.Context, r *record) {
 	fresh.Session.AwaitingSeller = false
 	if err := c.save(ctx, fresh); err == nil {
 		*r = *fresh
-		c.emit(Event{Type: EventStatusChanged, Session: &fresh.Session})
+		c.events.emit(Event{Type: EventStatusChanged, Session: &fresh.Session})
 	}
 }
 

@@ -39,10 +39,12 @@ type Event struct {
 	Message string
 }
 
+// eventBus delivers events to subscribers and keeps the connection status.
 type eventBus struct {
-	mu   sync.Mutex
-	next int
-	subs map[int]func(Event)
+	mu     sync.Mutex
+	next   int
+	subs   map[int]func(Event)
+	status Status
 }
 
 // Subscribe registers fn for every event and returns a function that removes it.
@@ -64,8 +66,8 @@ func (c *Core) Subscribe(fn func(Event)) (unsubscribe func()) {
 	}
 }
 
-func (c *Core) emit(e Event) {
-	b := &c.events
+// emit delivers e to every subscriber.
+func (b *eventBus) emit(e Event) {
 	b.mu.Lock()
 	fns := make([]func(Event), 0, len(b.subs))
 	for _, fn := range b.subs {
@@ -77,22 +79,24 @@ func (c *Core) emit(e Event) {
 	}
 }
 
-func (c *Core) logEvent(msg string) { c.emit(Event{Type: EventLog, Message: msg}) }
+// log delivers a log event.
+func (b *eventBus) log(msg string) { b.emit(Event{Type: EventLog, Message: msg}) }
 
 // Status returns the connection status.
 func (c *Core) Status() Status {
-	c.statusMu.Lock()
-	defer c.statusMu.Unlock()
-	return c.status
+	c.events.mu.Lock()
+	defer c.events.mu.Unlock()
+	return c.events.status
 }
 
-func (c *Core) setStatus(s Status) {
-	c.statusMu.Lock()
-	changed := c.status != s
-	c.status = s
-	c.statusMu.Unlock()
+// setStatus records the connection status and announces a change.
+func (b *eventBus) setStatus(s Status) {
+	b.mu.Lock()
+	changed := b.status != s
+	b.status = s
+	b.mu.Unlock()
 	if changed {
-		c.emit(Event{Type: EventStatusChanged, Status: s})
+		b.emit(Event{Type: EventStatusChanged, Status: s})
 	}
 }
 

@@ -24,7 +24,7 @@ func (c *Core) ProposeDeal(ctx context.Context, address string, cons Constraints
 	if err != nil {
 		return Session{}, fmt.Errorf("%w: %w", ErrInvalidInput, err)
 	}
-	if err := c.validateConstraints(&cons); err != nil {
+	if err := cons.normalize(); err != nil {
 		return Session{}, err
 	}
 	if opt.Opening != nil {
@@ -207,13 +207,13 @@ func (c *Core) cancelLocked(ctx context.Context, r *record, reason, toSeller str
 	if err := c.save(ctx, r); err != nil {
 		return Session{}, err
 	}
-	c.emit(Event{Type: EventSessionCancelled, Session: &r.Session})
+	c.events.emit(Event{Type: EventSessionCancelled, Session: &r.Session})
 	return r.Session, nil
 }
 
-// validateConstraints fills in defaults and refuses constraints that cannot
-// make a valid PROPOSE.
-func (c *Core) validateConstraints(k *Constraints) error {
+// normalize fills in defaults and refuses constraints that cannot make a
+// valid PROPOSE.
+func (k *Constraints) normalize() error {
 	k.Item, k.Category = strings.TrimSpace(k.Item), strings.TrimSpace(k.Category)
 	if k.Quantity == 0 {
 		k.Quantity = 1

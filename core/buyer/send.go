@@ -37,7 +37,7 @@ func (c *Core) sendWith(ctx context.Context, r *record, key ed25519.PrivateKey, 
 			return Session{}, err
 		}
 	}
-	c.setStatus(StatusNegotiating)
+	c.events.setStatus(StatusNegotiating)
 	resp, err := c.cfg.Registry.Relay(ctx, r.Session.Seller, env)
 	if err != nil {
 		c.outboxFailed(ctx, r)
@@ -132,10 +132,10 @@ func (c *Core) emitFor(r *record) {
 	s := r.Session
 	switch {
 	case s.State == StateConfirmed && !r.CascadeHold:
-		c.emit(Event{Type: EventApprovalRequired, Session: &s})
+		c.events.emit(Event{Type: EventApprovalRequired, Session: &s})
 	case s.State == StateCountered && !s.AwaitingSeller:
-		c.emit(Event{Type: EventCounterReceived, Session: &s})
+		c.events.emit(Event{Type: EventCounterReceived, Session: &s})
 	case s.State == StateCancelled || s.State == StateStalemate || s.State == StateError:
-		c.emit(Event{Type: EventSessionCancelled, Session: &s})
+		c.events.emit(Event{Type: EventSessionCancelled, Session: &s})
 	}
 }

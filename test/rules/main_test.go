@@ -120,9 +120,10 @@ func (s *mcpServer) call(name string, args map[string]any, out any, wantErr bool
 // fakeOllama is an HTTP server speaking Ollama's API (/api/version,
 // /api/tags, /api/show, /api/chat) whose chat answers come from a script.
 type fakeOllama struct {
-	url string
-	mu  sync.Mutex
-	n   int
+	url     string
+	mu      sync.Mutex
+	n       int
+	prompts []string // every chat's messages, joined
 }
 
 const model = "qwen2.5:1.5b"
@@ -140,9 +141,16 @@ func newFakeOllama(t *testing.T, answer func(n int) map[string]any) *fakeOllama 
 		writeJSON(w, api.ShowResponse{ModelInfo: map[string]any{"general.architecture": "qwen2", "qwen2.context_length": 32768}})
 	})
 	mux.HandleFunc("POST /api/chat", func(w http.ResponseWriter, r *http.Request) {
+		var req api.ChatRequest
+		_ = json.NewDecoder(r.Body).Decode(&req)
+		var prompt strings.Builder
+		for _, m := range req.Messages {
+			prompt.WriteString(m.Content + "\n")
+		}
 		f.mu.Lock()
 		n := f.n
 		f.n++
+		f.prompts = append(f.prompts, prompt.String())
 		f.mu.Unlock()
 		content, _ := json.Marshal(answer(n))
 		writeJSON(w, api.ChatResponse{Model: model, CreatedAt: time.Now(), Done: true, DoneReason: "stop",
@@ -188,3 +196,10 @@ func buyerTexts(t *testing.T, m *demomarket.Market, domain, sessionID string) []
 }
 
 func usd(cents int64) anp.Money { return anp.Money{Amount: cents, Currency: "USD"} }
+
+// chats returns the prompts of every chat so far.
+func (f *fakeOllama) chats() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.prompts...)
+}

@@ -134,7 +134,7 @@ func checkText(field, s string, max int, required bool) error {
 		return fmt.Errorf("%s is not valid UTF-8", field)
 	}
 	for _, r := range s {
-		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
+		if isTextControl(r) {
 			return fmt.Errorf("%s contains a control character", field)
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/secrets"
@@ -177,7 +176,7 @@ func (c *Core) cancelLocked(ctx context.Context, r *record, reason, toSeller str
 	if r.Session.State.Terminal() { // the flushed move's answer ended the session
 		return r.Session, nil
 	}
-	env, err := c.seal(key, r, anp.TypeCancel, &anp.NoteBody{Reason: "buyer_cancel", Message: cleanText(nonEmpty(toSeller, reason), anp.MaxMessageLen)})
+	env, err := c.seal(key, r, anp.TypeCancel, &anp.NoteBody{Reason: "buyer_cancel", Message: anp.CleanText(nonEmpty(toSeller, reason), anp.MaxMessageLen)})
 	if err == nil {
 		if _, err = c.cfg.Registry.Relay(ctx, r.Session.Seller, env); err == nil {
 			err = r.Transcript.Append(env, c.ownExpect(r, key))
@@ -606,20 +605,4 @@ func nonEmpty(a, b string) string {
 		return a
 	}
 	return b
-}
-
-// cleanText makes buyer text safe for a message body: valid UTF-8, no
-// control characters but newline and tab, at most n bytes cut on a rune.
-func cleanText(s string, n int) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f || r == utf8.RuneError {
-			return -1
-		}
-		return r
-	}, strings.ToValidUTF8(s, ""))
-	for len(s) > n {
-		_, size := utf8.DecodeLastRuneInString(s)
-		s = s[:len(s)-size]
-	}
-	return s
 }

@@ -155,7 +155,7 @@ func (n *Node) handleQuery(ctx context.Context, s *session, env *anp.Envelope, h
 			return outcome{}, policyError(err)
 		}
 	}
-	ans := answer{typ: anp.TypeInform, body: anp.NoteBody{Reason: "answer", Message: cleanText(text, anp.MaxMessageLen)}, state: s.state}
+	ans := answer{typ: anp.TypeInform, body: anp.NoteBody{Reason: "answer", Message: anp.CleanText(text, anp.MaxMessageLen)}, state: s.state}
 	return n.commit(s, env, h, ans, s.turn, nil, now)
 }
 

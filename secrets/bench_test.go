@@ -5,8 +5,6 @@ import (
 	"io"
 	"strings"
 	"testing"
-
-	"github.com/clinch-protocol/clinch-mcp/core/anp"
 )
 
 func BenchmarkSealExport(b *testing.B) {
@@ -32,17 +30,6 @@ func BenchmarkOpenExport(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := OpenExport(id, sealed); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkSealCredential(b *testing.B) {
-	encHex, _, _ := sellerKeys(b)
-	session := anp.NewSessionID()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := SealCredential(encHex, session, "kitchen-outlet.anp", "cred-7f3a9c41e2d8b6a0"); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -95,7 +95,7 @@ func FuzzParseBlindKeys(f *testing.F) {
 			if !b.Has(d) {
 				t.Fatalf("Has(%q) = false", d)
 			}
-			if err := checkCredential(values[i]); err != nil {
+			if err := anp.ValidateCredential(values[i]); err != nil {
 				t.Fatalf("accepted credential: %v", err)
 			}
 			if v := values[i]; !strings.Contains("BlindKeys{domains: ["+joined+"]}", v) && strings.Contains(out, v) {

@@ -57,8 +57,8 @@ func (b *ProposeBody) Validate() error {
 			return fmt.Errorf("offer currency %s differs from session currency %s", b.Offer.Currency, b.Currency)
 		}
 	}
-	if len(b.Credential) > 4096 {
-		return fmt.Errorf("credential is longer than 4096 bytes")
+	if len(b.Credential) > MaxSealedCredentialLen {
+		return fmt.Errorf("credential is %d bytes, at most %d allowed", len(b.Credential), MaxSealedCredentialLen)
 	}
 	return nil
 }

@@ -296,3 +296,37 @@ func FuzzDecodeStrict(f *testing.F) {
 		}
 	})
 }
+
+func FuzzOpenCredential(f *testing.F) {
+	data, err := os.ReadFile(filepath.Join(vectorDir, "credential.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	var v credentialVector
+	if err := json.Unmarshal(data, &v); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(v.Sealed, v.Session, v.Domain)
+	for _, r := range v.Refused {
+		f.Add(r.Sealed, r.Session, r.Domain)
+	}
+	f.Add("", "", "")
+	f.Add("AAAA", v.Session, v.Domain)
+	k := mustCredentialKey(f, sellerKey)
+	f.Fuzz(func(t *testing.T, sealed, session, domain string) {
+		got, err := anp.OpenCredential(k, sealed, session, domain)
+		if err != nil {
+			if anp.CodeOf(err) != anp.CodeRefused || got != "" {
+				t.Fatalf("got %q, %v; want refused and nothing", got, err)
+			}
+			if strings.Contains(err.Error(), v.Credential) {
+				t.Fatalf("error %q shows the credential", err)
+			}
+			return
+		}
+		// Only the vector's sealed value opens, and only for its session and domain.
+		if got != v.Credential || sealed != v.Sealed || session != v.Session || domain != v.Domain {
+			t.Fatalf("opened %q for session %q domain %q", got, session, domain)
+		}
+	})
+}

@@ -1,13 +1,51 @@
 package anp_test
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/hex"
+	"strings"
 	"testing"
+
+	"golang.org/x/crypto/curve25519"
+	"golang.org/x/crypto/nacl/box"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 )
 
-// Vectors of the wire rules that are not signatures: text cleaning.
+// Vectors of the wire rules that are not signatures: text cleaning and
+// blind-credential sealing.
+
+// credentialVector is one blind credential sealed to the seller of the
+// fixtures, with every intermediate value, and sealed values the seller must
+// refuse.
+type credentialVector struct {
+	Description        string              `json:"description"`
+	SellerIdentitySeed string              `json:"seller_identity_seed"`
+	HKDFInfo           string              `json:"hkdf_info"`
+	X25519Private      string              `json:"x25519_private"`
+	EncKey             string              `json:"enc_key"`
+	MaxCredentialLen   int                 `json:"max_credential_len"`
+	MaxSealedLen       int                 `json:"max_sealed_len"`
+	Session            string              `json:"session"`
+	Domain             string              `json:"domain"`
+	Credential         string              `json:"credential"`
+	Payload            string              `json:"payload"`
+	EphemeralPrivate   string              `json:"ephemeral_private"`
+	EphemeralPublic    string              `json:"ephemeral_public"`
+	Nonce              string              `json:"nonce"`
+	Sealed             string              `json:"sealed"`
+	Refused            []refusedCredential `json:"refused"`
+}
+
+// refusedCredential is a sealed credential that OpenCredential refuses when
+// opened for session and domain.
+type refusedCredential struct {
+	Description string `json:"description"`
+	Sealed      string `json:"sealed"`
+	Session     string `json:"session"`
+	Domain      string `json:"domain"`
+}
 
 type cleanTextVector struct {
 	Description string `json:"description"`
@@ -33,4 +71,88 @@ func addWireVectors(tb testing.TB, files map[string][]byte) {
 		ct.Vectors = append(ct.Vectors, cleanTextVector{Description: tc.desc, InputHex: hex.EncodeToString([]byte(tc.in)), MaxBytes: tc.max, Output: got})
 	}
 	files["clean_text.json"] = encodeVector(tb, ct)
+	files["credential.json"] = encodeVector(tb, buildCredentialVector(tb))
+}
+
+// The fixed values of the credential vector.
+const (
+	vectorCredential = "MEMBER-4471-GOLD"
+	otherSession     = "fedcba9876543210fedcba9876543210"
+)
+
+// ephemeral returns a fixed ephemeral X25519 private key: byte b repeated.
+func ephemeral(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
+
+// sealFixed seals payload to pub with nacl/box, the ephemeral private key
+// being eph, and returns the base64 text.
+func sealFixed(tb testing.TB, payload []byte, pub *[32]byte, eph []byte) string {
+	tb.Helper()
+	ct, err := box.SealAnonymous(nil, payload, pub, bytes.NewReader(eph))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(ct)
+}
+
+func buildCredentialVector(tb testing.TB) credentialVector {
+	tb.Helper()
+	k := mustCredentialKey(tb, sellerKey)
+	pub := encKeyBytes(tb, k)
+	priv := credentialPrivate(tb, sellerKey.Seed())
+	payload := func(session, domain, cred string) []byte {
+		return mustCanonical(tb, map[string]string{"credential": cred, "domain": domain, "session": session})
+	}
+	eph := ephemeral(0xe5)
+	ephPub, err := curve25519.X25519(eph, curve25519.Basepoint)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sealed, err := anp.SealCredentialWith(bytes.NewReader(eph), k.PublicHex(), sessionID, sellerDomain, vectorCredential)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if want := sealFixed(tb, payload(sessionID, sellerDomain, vectorCredential), pub, eph); sealed != want {
+		tb.Fatalf("SealCredential is not nacl/box over the JCS payload:\n%s\n%s", sealed, want)
+	}
+	flipped, _ := base64.StdEncoding.DecodeString(sealed)
+	flipped[len(flipped)-1] ^= 0x01
+	other := mustCredentialKey(tb, strangerKey)
+	v := credentialVector{
+		Description: "Blind credential (protocol section 14) sealed to the seller identity of keys.json. " +
+			"x25519_private is clamp(HKDF-SHA256(seed, no salt, hkdf_info, 32 bytes)), enc_key its X25519 public key; " +
+			"payload is JCS of {credential, domain, session}; sealed is base64std(ephemeral_public || XSalsa20-Poly1305 box) " +
+			"with nonce = BLAKE2b-192(ephemeral_public || enc_key), as nacl/box SealAnonymous does with ephemeral_private. " +
+			"Each refused entry must be refused when opened for its session and domain.",
+		SellerIdentitySeed: hex.EncodeToString(sellerKey.Seed()),
+		HKDFInfo:           "clinch-anp/1 blind-credential x25519",
+		X25519Private:      hex.EncodeToString(priv[:]),
+		EncKey:             k.PublicHex(),
+		MaxCredentialLen:   anp.MaxCredentialLen,
+		MaxSealedLen:       anp.MaxSealedCredentialLen,
+		Session:            sessionID,
+		Domain:             sellerDomain,
+		Credential:         vectorCredential,
+		Payload:            string(payload(sessionID, sellerDomain, vectorCredential)),
+		EphemeralPrivate:   hex.EncodeToString(eph),
+		EphemeralPublic:    hex.EncodeToString(ephPub),
+		Nonce:              hex.EncodeToString(sealNonce(tb, ephPub, pub[:])),
+		Sealed:             sealed,
+		Refused: []refusedCredential{
+			{"opened for another session", sealed, otherSession, sellerDomain},
+			{"opened by another seller domain", sealed, sessionID, "other-shop.anp"},
+			{"last byte of the box flipped", base64.StdEncoding.EncodeToString(flipped), sessionID, sellerDomain},
+			{"URL-safe base64 instead of standard", strings.NewReplacer("+", "-", "/", "_").Replace(sealFixed(tb, payload(sessionID, sellerDomain, vectorCredential), pub, ephemeral(0xe7))), sessionID, sellerDomain},
+			{"sealed to another seller's key", sealFixed(tb, payload(sessionID, sellerDomain, vectorCredential), encKeyBytes(tb, other), eph), sessionID, sellerDomain},
+			{"payload with an unknown field", sealFixed(tb, mustCanonical(tb, map[string]string{"credential": vectorCredential, "domain": sellerDomain, "session": sessionID, "tier": "gold"}), pub, ephemeral(0xe8)), sessionID, sellerDomain},
+			{"credential shorter than the minimum", sealFixed(tb, payload(sessionID, sellerDomain, "GOLD"), pub, ephemeral(0xe9)), sessionID, sellerDomain},
+			{"credential with a control character", sealFixed(tb, payload(sessionID, sellerDomain, vectorCredential+"\r"), pub, ephemeral(0xea)), sessionID, sellerDomain},
+			{"longer than max_sealed_len", strings.Repeat("A", anp.MaxSealedCredentialLen+4), sessionID, sellerDomain},
+		},
+	}
+	for _, r := range v.Refused {
+		if _, err := anp.OpenCredential(k, r.Sealed, r.Session, r.Domain); anp.CodeOf(err) != anp.CodeRefused {
+			tb.Fatalf("refused vector %q: OpenCredential gave %v", r.Description, err)
+		}
+	}
+	return v
 }

@@ -1,39 +1,10 @@
 package secrets
 
 import (
-	"bytes"
 	"io"
 	"strings"
 	"testing"
 )
-
-func BenchmarkSealExport(b *testing.B) {
-	id := mustIdentity(b)
-	plain := bytes.Repeat([]byte("x"), 4096)
-	b.SetBytes(int64(len(plain)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := SealExport(id, plain); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkOpenExport(b *testing.B) {
-	id := mustIdentity(b)
-	plain := bytes.Repeat([]byte("x"), 4096)
-	sealed, err := SealExport(id, plain)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(len(plain)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := OpenExport(id, sealed); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
 
 // BenchmarkRedactorWriter redacts a typical JSON log line with ten secrets
 // registered.

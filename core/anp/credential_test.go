@@ -235,24 +235,3 @@ func TestOpenCredentialRefuses(t *testing.T) {
 		t.Fatalf("round trip: %q, %v", got, err)
 	}
 }
-
-func BenchmarkSealCredential(b *testing.B) {
-	encHex := mustCredentialKey(b, sellerKey).PublicHex()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := anp.SealCredential(encHex, sessionID, sellerDomain, "cred-7f3a9c41e2d8b6a0"); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkOpenCredential(b *testing.B) {
-	k := mustCredentialKey(b, sellerKey)
-	sealed := mustSealCredential(b, k, sessionID, sellerDomain, "MEMBER-4471-GOLD")
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := anp.OpenCredential(k, sealed, sessionID, sellerDomain); err != nil {
-			b.Fatal(err)
-		}
-	}
-}

@@ -7,10 +7,12 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"testing"
 
 	"github.com/gowebpki/jcs"
 	"golang.org/x/crypto/blake2b"
+	"golang.org/x/crypto/chacha20poly1305"
 	"golang.org/x/crypto/curve25519"
 	"golang.org/x/crypto/nacl/box"
 
@@ -136,4 +138,75 @@ func mustHex(tb testing.TB, field, s string) []byte {
 		tb.Fatalf("%s: %v", field, err)
 	}
 	return b
+}
+
+// openSealedVector opens sealed as the protocol writes it, independently of
+// the package: the magic, then XChaCha20-Poly1305 under the key derived
+// from the seed with the file's HKDF info.
+func openSealedVector(t *testing.T, v sealedVector, sealed []byte) ([]byte, bool) {
+	t.Helper()
+	key, err := hkdf.Key(sha256.New, mustHex(t, "identity_seed", v.IdentitySeed), nil, v.HKDFInfo, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aead, err := chacha20poly1305.NewX(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := len(v.Magic) + aead.NonceSize()
+	if len(sealed) < head+aead.Overhead() || string(sealed[:len(v.Magic)]) != v.Magic {
+		return nil, false
+	}
+	plain, err := aead.Open(nil, sealed[len(v.Magic):head], sealed[head:], []byte(v.Magic))
+	return plain, err == nil
+}
+
+func TestSealedVectors(t *testing.T) {
+	for _, tc := range []struct {
+		file, info string
+		open       func(id ed25519.PrivateKey, sealed []byte) ([]byte, error)
+		corrupt    error
+	}{
+		{"export.json", "clinch-anp/1 session-export", anp.OpenExport, anp.ErrCorruptExport},
+		{"session_key.json", "clinch-anp/1 sealed-secret\x00session-key", func(id ed25519.PrivateKey, sealed []byte) ([]byte, error) {
+			return anp.OpenSecretBytes(id, anp.SecretSessionKey, sealed)
+		}, anp.ErrCorruptSecret},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			var v sealedVector
+			readVector(t, tc.file, &v)
+			if v.HKDFInfo != tc.info {
+				t.Fatalf("hkdf_info %q, want %q", v.HKDFInfo, tc.info)
+			}
+			seed := mustHex(t, "identity_seed", v.IdentitySeed)
+			key, err := hkdf.Key(sha256.New, seed, nil, v.HKDFInfo, 32)
+			if err != nil || hex.EncodeToString(key) != v.Key {
+				t.Fatalf("key: derived %x (%v), file %s", key, err, v.Key)
+			}
+			sealed := mustHex(t, "sealed_hex", v.SealedHex)
+			if string(sealed[:4]) != v.Magic || hex.EncodeToString(sealed[4:28]) != v.Nonce {
+				t.Fatal("sealed does not start with magic || nonce")
+			}
+			plain, ok := openSealedVector(t, v, sealed)
+			if !ok || hex.EncodeToString(plain) != v.PlaintextHex {
+				t.Fatalf("independent open: ok=%v, plaintext %x", ok, plain)
+			}
+			id := ed25519.NewKeyFromSeed(seed)
+			if got, err := tc.open(id, sealed); err != nil || !bytes.Equal(got, plain) {
+				t.Fatalf("package open: %x, %v", got, err)
+			}
+			if len(v.Refused) < 8 {
+				t.Fatalf("only %d refused vectors", len(v.Refused))
+			}
+			for _, r := range v.Refused {
+				bad := mustHex(t, r.Description, r.SealedHex)
+				if got, ok := openSealedVector(t, v, bad); ok {
+					t.Errorf("%s: opens independently to %x", r.Description, got)
+				}
+				if got, err := tc.open(id, bad); !errors.Is(err, tc.corrupt) || got != nil {
+					t.Errorf("%s: package open = %x, %v", r.Description, got, err)
+				}
+			}
+		})
+	}
 }

@@ -2,8 +2,11 @@ package anp_test
 
 import (
 	"bytes"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"strings"
 	"testing"
 
@@ -13,8 +16,8 @@ import (
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 )
 
-// Vectors of the wire rules that are not signatures: text cleaning and
-// blind-credential sealing.
+// Vectors of the wire rules that are not signatures: text cleaning,
+// blind-credential sealing, and sealing under the identity key.
 
 // credentialVector is one blind credential sealed to the seller of the
 // fixtures, with every intermediate value, and sealed values the seller must
@@ -72,6 +75,9 @@ func addWireVectors(tb testing.TB, files map[string][]byte) {
 	}
 	files["clean_text.json"] = encodeVector(tb, ct)
 	files["credential.json"] = encodeVector(tb, buildCredentialVector(tb))
+	export, sessionKey := buildSealedVectors(tb)
+	files["export.json"] = encodeVector(tb, export)
+	files["session_key.json"] = encodeVector(tb, sessionKey)
 }
 
 // The fixed values of the credential vector.
@@ -155,4 +161,102 @@ func buildCredentialVector(tb testing.TB) credentialVector {
 		}
 	}
 	return v
+}
+
+// sealedVector is a value sealed under the identity key (a session export
+// or a secret at rest), with the derived key and fixed nonce, and sealed
+// values that must not open.
+type sealedVector struct {
+	Description  string          `json:"description"`
+	IdentitySeed string          `json:"identity_seed"`
+	Purpose      string          `json:"purpose,omitempty"`
+	HKDFInfo     string          `json:"hkdf_info"`
+	Key          string          `json:"key"`
+	Magic        string          `json:"magic"`
+	Nonce        string          `json:"nonce"`
+	PlaintextHex string          `json:"plaintext_hex"`
+	SealedHex    string          `json:"sealed_hex"`
+	Refused      []refusedSealed `json:"refused"`
+}
+
+type refusedSealed struct {
+	Description string `json:"description"`
+	SealedHex   string `json:"sealed_hex"`
+}
+
+// fixedNonce24 returns a reader of a 24-byte nonce: byte b repeated.
+func fixedNonce24(b byte) *bytes.Reader { return bytes.NewReader(bytes.Repeat([]byte{b}, 24)) }
+
+// refusedVariants returns the tampered forms of sealed shared by both files.
+func refusedVariants(sealed []byte) []refusedSealed {
+	flip := func(i int) string { b := bytes.Clone(sealed); b[i] ^= 0x01; return hex.EncodeToString(b) }
+	return []refusedSealed{
+		{"last byte (tag) flipped", flip(len(sealed) - 1)},
+		{"first ciphertext byte flipped", flip(4 + 24)},
+		{"nonce byte flipped", flip(4)},
+		{"magic byte changed", flip(0)},
+		{"last byte cut off", hex.EncodeToString(sealed[:len(sealed)-1])},
+		{"one byte appended", hex.EncodeToString(append(bytes.Clone(sealed), 0))},
+		{"magic and nonce only", hex.EncodeToString(sealed[:4+24])},
+	}
+}
+
+func buildSealedVectors(tb testing.TB) (export, sessionKey sealedVector) {
+	tb.Helper()
+	mustSealed := func(b []byte, err error) []byte {
+		tb.Helper()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return b
+	}
+	exportPlain := []byte(`{"v":1,"sessions":[]}`)
+	sealedExport := mustSealed(anp.SealExportWith(fixedNonce24(0x3c), identityKey, exportPlain))
+	seed := buyerKey.Seed()
+	sealedKey := mustSealed(anp.SealSecretBytesWith(fixedNonce24(0x5c), identityKey, anp.SecretSessionKey, seed))
+	// Another identity, another purpose and the other kind, each with its own nonce.
+	byStranger := mustSealed(anp.SealExportWith(fixedNonce24(0x3d), strangerKey, exportPlain))
+	keyByStranger := mustSealed(anp.SealSecretBytesWith(fixedNonce24(0x5d), strangerKey, anp.SecretSessionKey, seed))
+	otherPurpose := mustSealed(anp.SealSecretBytesWith(fixedNonce24(0x5e), identityKey, "export-key", seed))
+	keyAsExport := append([]byte("CLX1"), sealedKey[4:]...)
+	exportAsKey := append([]byte("CLS1"), sealedExport[4:]...)
+
+	derive := func(info string) string {
+		k, err := hkdf.Key(sha256.New, identityKey.Seed(), nil, info, 32)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return hex.EncodeToString(k)
+	}
+	const exportInfo, secretInfo = "clinch-anp/1 session-export", "clinch-anp/1 sealed-secret\x00" + anp.SecretSessionKey
+	export = sealedVector{
+		Description: "Sealed session export (protocol section 16) under the buyer identity of keys.json: key = HKDF-SHA256(seed, no salt, hkdf_info, 32 bytes); " +
+			"sealed = magic || nonce || XChaCha20-Poly1305(key, nonce, plaintext, associated data = magic). Every refused entry must not open.",
+		IdentitySeed: hex.EncodeToString(identityKey.Seed()), HKDFInfo: exportInfo, Key: derive(exportInfo), Magic: "CLX1",
+		Nonce: hex.EncodeToString(sealedExport[4:28]), PlaintextHex: hex.EncodeToString(exportPlain), SealedHex: hex.EncodeToString(sealedExport),
+		Refused: append(refusedVariants(sealedExport),
+			refusedSealed{"sealed under another identity key", hex.EncodeToString(byStranger)},
+			refusedSealed{"a sealed session key with the export magic", hex.EncodeToString(keyAsExport)}),
+	}
+	sessionKey = sealedVector{
+		Description: "A buyer session key seed sealed at rest under the buyer identity of keys.json, purpose \"session-key\": " +
+			"as the export with hkdf_info = \"clinch-anp/1 sealed-secret\" 0x00 purpose and magic CLS1. The plaintext is the buyer_session seed. Every refused entry must not open.",
+		IdentitySeed: hex.EncodeToString(identityKey.Seed()), Purpose: anp.SecretSessionKey, HKDFInfo: secretInfo, Key: derive(secretInfo), Magic: "CLS1",
+		Nonce: hex.EncodeToString(sealedKey[4:28]), PlaintextHex: hex.EncodeToString(seed), SealedHex: hex.EncodeToString(sealedKey),
+		Refused: append(refusedVariants(sealedKey),
+			refusedSealed{"sealed under another identity key", hex.EncodeToString(keyByStranger)},
+			refusedSealed{"sealed for another purpose (\"export-key\")", hex.EncodeToString(otherPurpose)},
+			refusedSealed{"a sealed export with the secret magic", hex.EncodeToString(exportAsKey)}),
+	}
+	for _, r := range export.Refused {
+		if _, err := anp.OpenExport(identityKey, mustHex(tb, r.Description, r.SealedHex)); !errors.Is(err, anp.ErrCorruptExport) {
+			tb.Fatalf("export refused vector %q: %v", r.Description, err)
+		}
+	}
+	for _, r := range sessionKey.Refused {
+		if _, err := anp.OpenSecretBytes(identityKey, anp.SecretSessionKey, mustHex(tb, r.Description, r.SealedHex)); !errors.Is(err, anp.ErrCorruptSecret) {
+			tb.Fatalf("session key refused vector %q: %v", r.Description, err)
+		}
+	}
+	return export, sessionKey
 }

@@ -265,7 +265,7 @@ func (c *Core) save(ctx context.Context, r *record) error {
 }
 
 func (c *Core) sessionKey(r *record) (ed25519.PrivateKey, error) {
-	seed, err := secrets.OpenSecretBytes(c.cfg.Identity, "session-key", r.SealedKey)
+	seed, err := anp.OpenSecretBytes(c.cfg.Identity, anp.SecretSessionKey, r.SealedKey)
 	if err != nil {
 		return nil, fmt.Errorf("buyer: open session key of %s: %w", r.Session.ID, err)
 	}

@@ -12,9 +12,9 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/clinch-protocol/clinch-mcp/agentprompt"
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 	"github.com/clinch-protocol/clinch-mcp/demomarket"
-	"github.com/clinch-protocol/clinch-mcp/secrets"
 )
 
 // TestPromptInjectionCannotMoveTheBudget negotiates with the demo seller
@@ -135,7 +135,7 @@ func TestSecretsNeverLeave(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain, err := secrets.OpenExport(id, sealed)
+	plain, err := anp.OpenExport(id, sealed)
 	if err != nil {
 		t.Fatal(err)
 	}

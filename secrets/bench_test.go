@@ -1,52 +1,10 @@
 package secrets
 
 import (
-	"bytes"
 	"io"
 	"strings"
 	"testing"
-
-	"github.com/clinch-protocol/clinch-mcp/core/anp"
 )
-
-func BenchmarkSealExport(b *testing.B) {
-	id := mustIdentity(b)
-	plain := bytes.Repeat([]byte("x"), 4096)
-	b.SetBytes(int64(len(plain)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := SealExport(id, plain); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkOpenExport(b *testing.B) {
-	id := mustIdentity(b)
-	plain := bytes.Repeat([]byte("x"), 4096)
-	sealed, err := SealExport(id, plain)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(len(plain)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := OpenExport(id, sealed); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkSealCredential(b *testing.B) {
-	encHex, _, _ := sellerKeys(b)
-	session := anp.NewSessionID()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := SealCredential(encHex, session, "kitchen-outlet.anp", "cred-7f3a9c41e2d8b6a0"); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
 
 // BenchmarkRedactorWriter redacts a typical JSON log line with ten secrets
 // registered.

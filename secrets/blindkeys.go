@@ -51,7 +51,7 @@ func (b *BlindKeys) add(raw, cred string) error {
 	if _, dup := b.creds[d]; dup {
 		return fmt.Errorf("secrets: blind keys: domain %s is listed more than once", d)
 	}
-	if err := checkCredential(cred); err != nil {
+	if err := anp.ValidateCredential(cred); err != nil {
 		return fmt.Errorf("secrets: blind keys: %s: %w", d, err)
 	}
 	b.creds[d] = cred
@@ -152,14 +152,14 @@ func (b *BlindKeys) Len() int {
 }
 
 // Seal seals the credential for domain to the seller's encryption key for
-// one session (see SealCredential). ok is false, with no error, when there
-// is no credential for domain.
+// one session (see anp.SealCredential). ok is false, with no error, when
+// there is no credential for domain.
 func (b *BlindKeys) Seal(sellerEncKeyHex, session, domain string) (sealed string, ok bool, err error) {
 	cred, ok := b.lookup(domain)
 	if !ok {
 		return "", false, nil
 	}
-	sealed, err = SealCredential(sellerEncKeyHex, session, domain, cred)
+	sealed, err = anp.SealCredential(sellerEncKeyHex, session, domain, cred)
 	if err != nil {
 		return "", true, err
 	}

@@ -244,3 +244,12 @@ func TestFingerprint(t *testing.T) {
 		t.Fatalf("short key: %q", got)
 	}
 }
+
+func mustIdentity(t testing.TB) ed25519.PrivateKey {
+	t.Helper()
+	k, err := GenerateIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}

@@ -145,6 +145,9 @@ func runNegotiate(ctx context.Context, env *cliEnv, args []string) error {
 	return nil
 }
 
+// The blind keys file is what seals the buyer's credentials.
+var _ buyer.Credentials = (*secrets.BlindKeys)(nil)
+
 func loadBlindKeys(path string, mk *market) (*secrets.BlindKeys, error) {
 	if path != "" {
 		return secrets.LoadBlindKeys(path)

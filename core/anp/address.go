@@ -90,6 +90,9 @@ func NormalizeDomain(d string) (string, error) {
 	return d, nil
 }
 
+// MaxDomainLen is the longest domain, in bytes.
+const MaxDomainLen = 253
+
 // ValidateDomain checks strict domain syntax: at least two dot-separated
 // labels of [a-z0-9-], each 1..63 bytes, not starting or ending with '-',
 // the whole at most 253 bytes, and a last label that starts with a letter.
@@ -97,8 +100,8 @@ func ValidateDomain(d string) error {
 	if d == "" {
 		return fmt.Errorf("domain is empty")
 	}
-	if len(d) > 253 {
-		return fmt.Errorf("domain is %d bytes long, at most 253 allowed", len(d))
+	if len(d) > MaxDomainLen {
+		return fmt.Errorf("domain is %d bytes long, at most %d allowed", len(d), MaxDomainLen)
 	}
 	labels := strings.Split(d, ".")
 	if len(labels) < 2 {

@@ -1,6 +1,7 @@
 package anp_test
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"testing"
 
@@ -74,6 +75,55 @@ func BenchmarkCanonical(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := anp.Canonical(e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSealExport(b *testing.B) {
+	id := identityKey
+	plain := bytes.Repeat([]byte("x"), 4096)
+	b.SetBytes(int64(len(plain)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := anp.SealExport(id, plain); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkOpenExport(b *testing.B) {
+	id := identityKey
+	plain := bytes.Repeat([]byte("x"), 4096)
+	sealed, err := anp.SealExport(id, plain)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(plain)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := anp.OpenExport(id, sealed); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSealCredential(b *testing.B) {
+	encHex := mustCredentialKey(b, sellerKey).PublicHex()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := anp.SealCredential(encHex, sessionID, sellerDomain, "cred-7f3a9c41e2d8b6a0"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkOpenCredential(b *testing.B) {
+	k := mustCredentialKey(b, sellerKey)
+	sealed := mustSealCredential(b, k, sessionID, sellerDomain, "MEMBER-4471-GOLD")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := anp.OpenCredential(k, sealed, sessionID, sellerDomain); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -57,8 +57,8 @@ func (b *ProposeBody) Validate() error {
 			return fmt.Errorf("offer currency %s differs from session currency %s", b.Offer.Currency, b.Currency)
 		}
 	}
-	if len(b.Credential) > 4096 {
-		return fmt.Errorf("credential is longer than 4096 bytes")
+	if len(b.Credential) > MaxSealedCredentialLen {
+		return fmt.Errorf("credential is %d bytes, at most %d allowed", len(b.Credential), MaxSealedCredentialLen)
 	}
 	return nil
 }
@@ -134,7 +134,7 @@ func checkText(field, s string, max int, required bool) error {
 		return fmt.Errorf("%s is not valid UTF-8", field)
 	}
 	for _, r := range s {
-		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
+		if isTextControl(r) {
 			return fmt.Errorf("%s contains a control character", field)
 		}
 	}

@@ -3,7 +3,9 @@ package anp_test
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -293,6 +295,103 @@ func FuzzDecodeStrict(f *testing.F) {
 			if re2, _ := json.Marshal(x); !bytes.Equal(re, re2) {
 				t.Fatalf("unstable encoding:\n%s\n%s", re, re2)
 			}
+		}
+	})
+}
+
+func FuzzOpenCredential(f *testing.F) {
+	data, err := os.ReadFile(filepath.Join(vectorDir, "credential.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	var v credentialVector
+	if err := json.Unmarshal(data, &v); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(v.Sealed, v.Session, v.Domain)
+	for _, r := range v.Refused {
+		f.Add(r.Sealed, r.Session, r.Domain)
+	}
+	f.Add("", "", "")
+	f.Add("AAAA", v.Session, v.Domain)
+	k := mustCredentialKey(f, sellerKey)
+	f.Fuzz(func(t *testing.T, sealed, session, domain string) {
+		got, err := anp.OpenCredential(k, sealed, session, domain)
+		if err != nil {
+			if anp.CodeOf(err) != anp.CodeRefused || got != "" {
+				t.Fatalf("got %q, %v; want refused and nothing", got, err)
+			}
+			if strings.Contains(err.Error(), v.Credential) {
+				t.Fatalf("error %q shows the credential", err)
+			}
+			return
+		}
+		// Only the vector's sealed value opens, and only for its session and domain.
+		if got != v.Credential || sealed != v.Sealed || session != v.Session || domain != v.Domain {
+			t.Fatalf("opened %q for session %q domain %q", got, session, domain)
+		}
+	})
+}
+
+// sealedSeeds returns the sealed value of a sealed vector file and its
+// refused variants.
+func sealedSeeds(f *testing.F, file string) (sealedVector, [][]byte) {
+	f.Helper()
+	data, err := os.ReadFile(filepath.Join(vectorDir, file))
+	if err != nil {
+		f.Fatal(err)
+	}
+	var v sealedVector
+	if err := json.Unmarshal(data, &v); err != nil {
+		f.Fatal(err)
+	}
+	seeds := [][]byte{mustHex(f, "sealed_hex", v.SealedHex), {}, []byte(v.Magic)}
+	for _, r := range v.Refused {
+		seeds = append(seeds, mustHex(f, r.Description, r.SealedHex))
+	}
+	return v, seeds
+}
+
+func FuzzOpenExport(f *testing.F) {
+	v, seeds := sealedSeeds(f, "export.json")
+	for _, s := range seeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, sealed []byte) {
+		got, err := anp.OpenExport(identityKey, sealed)
+		if err != nil {
+			if !errors.Is(err, anp.ErrCorruptExport) || got != nil {
+				t.Fatalf("got %x, %v", got, err)
+			}
+			return
+		}
+		if hex.EncodeToString(sealed) != v.SealedHex || hex.EncodeToString(got) != v.PlaintextHex {
+			t.Fatalf("opened a value that was never sealed: %x", sealed)
+		}
+	})
+}
+
+func FuzzOpenSecretBytes(f *testing.F) {
+	v, seeds := sealedSeeds(f, "session_key.json")
+	for _, s := range seeds {
+		f.Add(s, v.Purpose)
+	}
+	f.Add(seeds[0], "session-key2")
+	f.Add(seeds[0], "")
+	f.Add(seeds[0], "session-key\x00")
+	f.Fuzz(func(t *testing.T, sealed []byte, purpose string) {
+		got, err := anp.OpenSecretBytes(identityKey, purpose, sealed)
+		if err != nil {
+			if got != nil {
+				t.Fatalf("plaintext %x with error %v", got, err)
+			}
+			if purpose != "" && !strings.Contains(purpose, "\x00") && !errors.Is(err, anp.ErrCorruptSecret) {
+				t.Fatalf("error %v is not ErrCorruptSecret", err)
+			}
+			return
+		}
+		if purpose != v.Purpose || hex.EncodeToString(sealed) != v.SealedHex || hex.EncodeToString(got) != v.PlaintextHex {
+			t.Fatalf("opened a value that was never sealed for purpose %q: %x", purpose, sealed)
 		}
 	})
 }

@@ -371,6 +371,7 @@ func vectorFiles(tb testing.TB) map[string][]byte {
 		JCS:         string(mustCanonical(tb, value)),
 		Vectors:     purposes,
 	})
+	addWireVectors(tb, files)
 	return files
 }
 

@@ -20,7 +20,6 @@ import (
 	"github.com/clinch-protocol/clinch-mcp/core/internal/keyedlock"
 	"github.com/clinch-protocol/clinch-mcp/core/store"
 	"github.com/clinch-protocol/clinch-mcp/core/store/memstore"
-	"github.com/clinch-protocol/clinch-mcp/secrets"
 )
 
 // Registry is what the engine needs from the registry; *registry.Client
@@ -34,12 +33,23 @@ type Registry interface {
 	Subscribe(ctx context.Context, handle func(context.Context, *anp.Envelope) error, onStatus func(string)) error
 }
 
+// Credentials seals a buyer's blind per-domain credentials for a seller
+// (implemented by *secrets.BlindKeys). A nil Credentials, or one without a
+// credential for a seller's domain, sends none.
+type Credentials interface {
+	// Has reports whether there is a credential for domain.
+	Has(domain string) bool
+	// Seal seals the credential for domain to the seller's encryption key
+	// for one session (anp.SealCredential); ok is false when there is none.
+	Seal(sellerEncKey, sessionID, domain string) (sealed string, ok bool, err error)
+}
+
 // Config configures an engine.
 type Config struct {
 	Identity    ed25519.PrivateKey // permanent identity; seals session keys and exports
 	Registry    Registry
-	Sessions    store.Sessions     // nil => in memory
-	BlindKeys   *secrets.BlindKeys // per-domain credentials, sealed to each seller
+	Sessions    store.Sessions // nil => in memory
+	BlindKeys   Credentials    // per-domain credentials, sealed to each seller
 	Logger      zerolog.Logger
 	Now         func() time.Time
 	SessionTTL  time.Duration // default 24h
@@ -72,7 +82,6 @@ type Core struct {
 	locks   keyedlock.Map // one lock per session id, shared by every move, callback and nudge
 	events  eventBus
 	waiters waiters
-
 
 	subCancel  context.CancelFunc
 	subDone    chan struct{}
@@ -245,7 +254,7 @@ func (c *Core) save(ctx context.Context, r *record) error {
 }
 
 func (c *Core) sessionKey(r *record) (ed25519.PrivateKey, error) {
-	seed, err := secrets.OpenSecretBytes(c.cfg.Identity, "session-key", r.SealedKey)
+	seed, err := anp.OpenSecretBytes(c.cfg.Identity, anp.SecretSessionKey, r.SealedKey)
 	if err != nil {
 		return nil, fmt.Errorf("buyer: open session key of %s: %w", r.Session.ID, err)
 	}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/store"
-	"github.com/clinch-protocol/clinch-mcp/secrets"
 )
 
 // exportFile is the plaintext inside a sealed export.
@@ -32,7 +31,7 @@ func (c *Core) ExportSessions(ctx context.Context) ([]byte, error) {
 			return nil, fmt.Errorf("buyer: export: decode %s: %w", sr.ID, err)
 		}
 		r.Session.Version = 0
-		seed, err := secrets.OpenSecretBytes(c.cfg.Identity, "session-key", r.SealedKey)
+		seed, err := anp.OpenSecretBytes(c.cfg.Identity, anp.SecretSessionKey, r.SealedKey)
 		if err != nil {
 			return nil, fmt.Errorf("buyer: export: session key of %s: %w", sr.ID, err)
 		}
@@ -44,7 +43,7 @@ func (c *Core) ExportSessions(ctx context.Context) ([]byte, error) {
 		return nil, fmt.Errorf("buyer: export: %w", err)
 	}
 	defer clear(plain)
-	return secrets.SealExport(c.cfg.Identity, plain)
+	return anp.SealExport(c.cfg.Identity, plain)
 }
 
 // ImportSessions opens a sealed export and stores every session in it. The
@@ -52,7 +51,7 @@ func (c *Core) ExportSessions(ctx context.Context) ([]byte, error) {
 // identity, and every session's transcript is re-verified before anything is
 // written. Existing sessions with the same id are replaced.
 func (c *Core) ImportSessions(ctx context.Context, sealed []byte) (int, error) {
-	plain, err := secrets.OpenExport(c.cfg.Identity, sealed)
+	plain, err := anp.OpenExport(c.cfg.Identity, sealed)
 	if err != nil {
 		return 0, fmt.Errorf("buyer: import: %w", err)
 	}
@@ -74,7 +73,7 @@ func (c *Core) ImportSessions(ctx context.Context, sealed []byte) (int, error) {
 		if err != nil || head != r.Transcript.Head {
 			return 0, fmt.Errorf("buyer: import: transcript of %s does not verify: %v", r.Session.ID, err)
 		}
-		if r.SealedKey, err = secrets.SealSecretBytes(c.cfg.Identity, "session-key", es.KeySeed); err != nil {
+		if r.SealedKey, err = anp.SealSecretBytes(c.cfg.Identity, anp.SecretSessionKey, es.KeySeed); err != nil {
 			return 0, fmt.Errorf("buyer: import: %w", err)
 		}
 		recs = append(recs, r)

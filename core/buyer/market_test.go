@@ -19,7 +19,6 @@ import (
 	"github.com/clinch-protocol/clinch-mcp/core/seller"
 	"github.com/clinch-protocol/clinch-mcp/core/store"
 	"github.com/clinch-protocol/clinch-mcp/demomarket"
-	"github.com/clinch-protocol/clinch-mcp/secrets"
 )
 
 func usd(cents int64) anp.Money { return anp.Money{Amount: cents, Currency: "USD"} }
@@ -87,6 +86,20 @@ type coreOpts struct {
 	maxTurns  int
 }
 
+// blindCreds is a buyer.Credentials of domain -> credential.
+type blindCreds map[string]string
+
+func (b blindCreds) Has(domain string) bool { _, ok := b[domain]; return ok }
+
+func (b blindCreds) Seal(sellerEncKey, sessionID, domain string) (string, bool, error) {
+	cred, ok := b[domain]
+	if !ok {
+		return "", false, nil
+	}
+	sealed, err := anp.SealCredential(sellerEncKey, sessionID, domain, cred)
+	return sealed, true, err
+}
+
 func newCore(t testing.TB, m *demomarket.Market, o coreOpts) *buyer.Core {
 	t.Helper()
 	if o.identity == nil {
@@ -98,14 +111,11 @@ func newCore(t testing.TB, m *demomarket.Market, o coreOpts) *buyer.Core {
 	}
 	client := registry.NewClient(m.RegistryURL, o.identity, registry.ClientOptions{HTTP: hc, RootKey: m.RootKey,
 		ReconnectMin: 20 * time.Millisecond, ReconnectMax: 200 * time.Millisecond})
-	var bk *secrets.BlindKeys
+	var creds buyer.Credentials
 	if o.blind != nil {
-		var err error
-		if bk, err = secrets.NewBlindKeys(o.blind); err != nil {
-			t.Fatal(err)
-		}
+		creds = blindCreds(o.blind)
 	}
-	c, err := buyer.New(buyer.Config{Identity: o.identity, Registry: client, Sessions: o.sessions, BlindKeys: bk, MaxTurns: o.maxTurns})
+	c, err := buyer.New(buyer.Config{Identity: o.identity, Registry: client, Sessions: o.sessions, BlindKeys: creds, MaxTurns: o.maxTurns})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
-	"github.com/clinch-protocol/clinch-mcp/secrets"
 )
 
 // ProposeOptions are the optional parts of ProposeDeal.
@@ -44,7 +43,7 @@ func (c *Core) ProposeDeal(ctx context.Context, address string, cons Constraints
 	if err != nil {
 		return Session{}, fmt.Errorf("buyer: session key: %w", err)
 	}
-	sealed, err := secrets.SealSecretBytes(c.cfg.Identity, "session-key", key.Seed())
+	sealed, err := anp.SealSecretBytes(c.cfg.Identity, anp.SecretSessionKey, key.Seed())
 	if err != nil {
 		return Session{}, fmt.Errorf("buyer: seal session key: %w", err)
 	}

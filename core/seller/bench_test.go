@@ -66,19 +66,6 @@ func BenchmarkProposeRoundTrip(b *testing.B) {
 	}
 }
 
-func BenchmarkOpenCredential(b *testing.B) {
-	pub, priv := DeriveBoxKey(sellerKey)
-	session := anp.NewSessionID()
-	sealed := sealCredential(b, pub, session, testDomain, "MEMBER-4471-GOLD")
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := OpenCredential(priv, pub, sealed, session, testDomain); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 func BenchmarkCurveRespond(b *testing.B) {
 	p := &CurvePolicy{List: usd(10000), Floor: usd(8000), Exponent: 0.6, MaxTurns: 8}
 	ask := usd(9500)

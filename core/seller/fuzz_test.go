@@ -7,7 +7,6 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -123,28 +122,6 @@ func FuzzCounterBody(f *testing.F) {
 // trySeal is seal without failing the test on bodies JCS cannot take.
 func (b *buyer) trySeal(typ anp.MsgType, body any) (*anp.Envelope, error) {
 	return anp.Seal(b.key, anp.EnvelopeSpec{Type: typ, Session: b.session, Seq: b.tr.NextSeq(), Prev: b.tr.Head, To: testDomain, Body: body, Now: b.now()})
-}
-
-func FuzzOpenCredential(f *testing.F) {
-	pub, priv := DeriveBoxKey(sellerKey)
-	session := strings.Repeat("0f", 16)
-	f.Add(sealCredential(f, pub, session, testDomain, "GOLD-1"), session, testDomain)
-	f.Add(sealCredential(f, pub, session, "other.anp", "GOLD-1"), session, testDomain)
-	f.Add("AAAA", session, testDomain)
-	f.Add("", "", "")
-	f.Fuzz(func(t *testing.T, sealed, s, d string) {
-		got, err := OpenCredential(priv, pub, sealed, s, d)
-		if err != nil {
-			if anp.CodeOf(err) != anp.CodeRefused {
-				t.Fatalf("error without the refused code: %v", err)
-			}
-			return
-		}
-		// Only the seed sealed by the test can open, and only for its session and domain.
-		if got != "GOLD-1" || s != session || d != testDomain {
-			t.Fatalf("opened %q for session %q domain %q", got, s, d)
-		}
-	})
 }
 
 func FuzzLoadFileConfig(f *testing.F) {

@@ -464,12 +464,19 @@ func TestBlindCredentialThroughTheHandler(t *testing.T) {
 		c.Policy = rec
 		c.Logger = zerolog.New(&syncWriter{w: &logs}).Level(zerolog.DebugLevel)
 	})
-	pub, _ := DeriveBoxKey(sellerKey)
 	const secret = "MEMBER-4471-GOLD"
+	seal := func(session, domain string) string {
+		t.Helper()
+		sealed, err := anp.SealCredential(n.EncryptionKey(), session, domain, secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sealed
+	}
 
 	b := newBuyer(t, srv.URL)
 	p := propose("kettle", nil)
-	p.Credential = sealCredential(t, pub, b.session, testDomain, secret)
+	p.Credential = seal(b.session, testDomain)
 	if got := b.send(anp.TypePropose, p); got.Type != anp.TypeCounter {
 		t.Fatalf("with a credential: %s", got.Type)
 	}
@@ -486,17 +493,14 @@ func TestBlindCredentialThroughTheHandler(t *testing.T) {
 		t.Fatalf("without a credential: %s %+v", got.Type, noteOf(t, got))
 	}
 	// Sealed for another session or domain: refused, no session.
-	for name, sealed := range map[string]string{
-		"other session": sealCredential(t, pub, anp.NewSessionID(), testDomain, secret),
-		"other domain":  sealCredential(t, pub, "", "other-shop.anp", secret),
-		"garbage":       "bm90IGEgc2VhbGVkIGJveA==",
+	for name, sealed := range map[string]func(session string) string{
+		"other session": func(string) string { return seal(anp.NewSessionID(), testDomain) },
+		"other domain":  func(session string) string { return seal(session, "other-shop.anp") },
+		"garbage":       func(string) string { return "bm90IGEgc2VhbGVkIGJveA==" },
 	} {
 		b3 := newBuyer(t, srv.URL)
 		p := propose("kettle", nil)
-		p.Credential = sealed
-		if name == "other domain" {
-			p.Credential = sealCredential(t, pub, b3.session, "other-shop.anp", secret)
-		}
+		p.Credential = sealed(b3.session)
 		r := b3.post(anp.SellerHandshake, b3.seal(anp.TypePropose, p))
 		if r.status != 422 || r.err.Code != anp.CodeRefused {
 			t.Fatalf("%s: %d %+v, want 422 refused", name, r.status, r.err)

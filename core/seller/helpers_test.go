@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -13,8 +12,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"golang.org/x/crypto/nacl/box"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 )
@@ -235,20 +232,6 @@ func (b *buyer) artifactFor(acceptEnv *anp.Envelope, p anp.ProposeBody) *anp.Art
 		b.t.Fatalf("SignAsBuyer: %v", err)
 	}
 	return a
-}
-
-// sealCredential seals a credential in the documented blind format.
-func sealCredential(t testing.TB, pub *[32]byte, session, domain, credential string) string {
-	t.Helper()
-	payload, err := anp.Canonical(map[string]string{"session": session, "domain": domain, "credential": credential})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ct, err := box.SealAnonymous(nil, payload, pub, rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return base64.StdEncoding.EncodeToString(ct)
 }
 
 // recordingPolicy wraps a policy and records the views it was given.

@@ -69,7 +69,7 @@ func (n *Node) handlePropose(ctx context.Context, env *anp.Envelope) (outcome, e
 	}
 	var cred string
 	if p.Credential != "" {
-		if cred, err = OpenCredential(n.boxPriv, n.boxPub, p.Credential, env.Session, n.domain); err != nil {
+		if cred, err = anp.OpenCredential(n.credKey, p.Credential, env.Session, n.domain); err != nil {
 			return outcome{}, err
 		}
 		p.Credential = ""
@@ -155,7 +155,7 @@ func (n *Node) handleQuery(ctx context.Context, s *session, env *anp.Envelope, h
 			return outcome{}, policyError(err)
 		}
 	}
-	ans := answer{typ: anp.TypeInform, body: anp.NoteBody{Reason: "answer", Message: cleanText(text, anp.MaxMessageLen)}, state: s.state}
+	ans := answer{typ: anp.TypeInform, body: anp.NoteBody{Reason: "answer", Message: anp.CleanText(text, anp.MaxMessageLen)}, state: s.state}
 	return n.commit(s, env, h, ans, s.turn, nil, now)
 }
 

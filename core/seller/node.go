@@ -61,8 +61,7 @@ type Node struct {
 	domain  string
 	key     ed25519.PrivateKey
 	keyHex  string
-	boxPub  *[32]byte
-	boxPriv *[32]byte
+	credKey *anp.CredentialKey
 	policy  Policy
 	modes   []anp.Mode
 	cfg     Config
@@ -124,15 +123,17 @@ func NewNode(cfg Config) (*Node, error) {
 		cfg.Now = time.Now
 	}
 	cfg.Domain = domain
-	pub, priv := DeriveBoxKey(cfg.Identity)
+	credKey, err := anp.DeriveCredentialKey(cfg.Identity)
+	if err != nil {
+		return nil, fmt.Errorf("seller: %w", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	keyHex := anp.PublicKeyHex(cfg.Identity.Public().(ed25519.PublicKey))
 	n := &Node{
 		domain:   domain,
 		key:      cfg.Identity,
 		keyHex:   keyHex,
-		boxPub:   pub,
-		boxPriv:  priv,
+		credKey:  credKey,
 		policy:   cfg.Policy,
 		modes:    append([]anp.Mode(nil), modes...),
 		cfg:      cfg,
@@ -155,8 +156,8 @@ func (n *Node) Domain() string { return n.domain }
 func (n *Node) PublicKey() string { return n.keyHex }
 
 // EncryptionKey returns the hex X25519 public key buyers seal blind
-// credentials to (see DeriveBoxKey).
-func (n *Node) EncryptionKey() string { return BoxKeyHex(n.boxPub) }
+// credentials to (see anp.DeriveCredentialKey).
+func (n *Node) EncryptionKey() string { return n.credKey.PublicHex() }
 
 // Close stops asynchronous workers and waits for them. Callbacks not yet
 // delivered are abandoned. Close is idempotent.

@@ -2,9 +2,7 @@ package seller
 
 import (
 	"fmt"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 )
@@ -90,7 +88,7 @@ func (n *Node) reply(s *session, ans answer, turn int, offer *anp.Money, now tim
 // currency.
 func (n *Node) decisionAnswer(s *session, d Decision, turn int, offer *anp.Money) (answer, error) {
 	cur := s.propose.Currency
-	msg := cleanText(d.Message, anp.MaxMessageLen)
+	msg := anp.CleanText(d.Message, anp.MaxMessageLen)
 	switch d.Action {
 	case ActionCounter:
 		p := d.Price
@@ -125,24 +123,4 @@ func (n *Node) decisionAnswer(s *session, d Decision, turn int, offer *anp.Money
 		return answer{typ: anp.TypeEscalate, body: anp.NoteBody{Reason: "escalated", Message: msg}, state: StateOpen}, nil
 	}
 	return answer{}, fmt.Errorf("seller: policy returned unknown action %q", d.Action)
-}
-
-// cleanText makes seller text safe for a body: valid UTF-8, no control
-// characters other than newline and tab, at most max bytes.
-func cleanText(s string, max int) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
-			return -1
-		}
-		return r
-	}, s)
-	if len(s) <= max {
-		return s
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut]
 }

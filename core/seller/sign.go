@@ -100,3 +100,11 @@ func termsEqual(a, b map[string]string) bool {
 	}
 	return maps.Equal(a, b)
 }
+
+// truncate cuts s to at most n bytes for use in messages.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

@@ -310,7 +310,7 @@ func (c *Client) Notarize(ctx context.Context, a *anp.Artifact) (*anp.Artifact, 
 	if err := c.authCall(ctx, http.MethodPost, anp.RouteNotary, nil, anp.NotarizeRequest{Artifact: a}, &out); err != nil {
 		return nil, err
 	}
-	same, err := sameDeal(a, &out)
+	same, err := anp.SameDeal(a, &out)
 	if err != nil {
 		return nil, err
 	}
@@ -466,7 +466,7 @@ func (c *Client) call(ctx context.Context, method, path string, q url.Values, in
 		if json.Unmarshal(data, &eb) == nil && eb.Error != nil && eb.Error.Code != "" {
 			return fmt.Errorf("registry: %s %s: %w", method, path, eb.Error)
 		}
-		return anp.Errorf(codeForStatus(resp.StatusCode), "registry %s %s: HTTP %d: %s", method, path, resp.StatusCode, truncate(strings.TrimSpace(string(data)), 200))
+		return anp.Errorf(anp.CodeForStatus(resp.StatusCode), "registry %s %s: HTTP %d: %s", method, path, resp.StatusCode, truncate(strings.TrimSpace(string(data)), 200))
 	}
 	if out == nil {
 		return nil

@@ -2,8 +2,12 @@ package registry
 
 import (
 	"context"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -197,7 +201,10 @@ func TestNotaryHappyPathIdempotenceAndLog(t *testing.T) {
 	}
 }
 
-func TestNotarizeClientRejectsWrongRoot(t *testing.T) {
+// TestNotarizeVerifiesWhatTheRegistryReturns: the client returns a
+// notarised artifact only when it is the deal it sent and verifies under
+// the pinned root: the configured one, or else the first one it fetched.
+func TestNotarizeVerifiesWhatTheRegistryReturns(t *testing.T) {
 	e := newEnv(t, nil)
 	seller := e.addSeller("pans.anp")
 	identity := anptest.NewKey(t)
@@ -205,10 +212,108 @@ func TestNotarizeClientRejectsWrongRoot(t *testing.T) {
 	b := negotiate(t, e, c, "pans.anp")
 	a := anptest.SignDeal(t, b.terms(anptest.PubHex(seller.key), 4), b.Key, nil)
 	b.commit(t, c, a)
-	pinned := NewClient(e.ts.URL, identity, ClientOptions{Now: e.clock.Now, RootKey: anptest.PubHex(anptest.NewKey(t))})
-	if _, err := pinned.Notarize(context.Background(), a); anp.CodeOf(err) != anp.CodeBadSignature {
-		t.Fatalf("Notarize with a different pinned root: %v, want bad_signature", err)
+	if _, err := c.Notarize(context.Background(), a); err != nil {
+		t.Fatalf("honest Notarize: %v", err)
 	}
+	forged := notarisedBy(t, newEnv(t, nil), a)
+
+	tests := []struct {
+		name   string
+		pin    string // the client's RootKey: "registry", "stranger" or "" for none
+		change func(*anp.Artifact) *anp.Artifact
+		want   string // in the error; "" for success
+	}{
+		{"honest answer, pinned root", "registry", nil, ""},
+		{"honest answer, root pinned from the first key chain", "", nil, ""},
+		{"honest answer, client pinned to another root", "stranger", nil, "is not the pinned key"},
+		{"another deal", "registry", func(a *anp.Artifact) *anp.Artifact { a.Terms.Price.Amount--; return a }, "different deal"},
+		{"no seller signature", "", func(a *anp.Artifact) *anp.Artifact { a.SellerSig = ""; return a }, "different deal"},
+		{"countersignature forged", "registry", func(a *anp.Artifact) *anp.Artifact { a.Registry.Sig = a.BuyerSig; return a }, "registry countersignature"},
+		{"countersignature time changed", "", func(a *anp.Artifact) *anp.Artifact { a.Registry.NotarizedAt++; return a }, "registry countersignature"},
+		{"no receipt", "registry", func(a *anp.Artifact) *anp.Artifact { a.Receipt = nil; return a }, "no registry countersignature and log receipt"},
+		{"tree head changed", "registry", func(a *anp.Artifact) *anp.Artifact { a.Receipt.TreeHead.Size++; return a }, "tree head"},
+		{"another registry's receipt, pinned root", "registry", func(*anp.Artifact) *anp.Artifact { return forged }, "is not the pinned key"},
+		{"another registry's receipt, root pinned from the first key chain", "", func(*anp.Artifact) *anp.Artifact { return forged }, "is not the pinned key"},
+	}
+	pins := map[string]string{"registry": e.srv.RootKey(), "stranger": anptest.PubHex(anptest.NewKey(t)), "": ""}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			url := e.ts.URL
+			if tc.change != nil {
+				url = tamperingProxy(t, e, tc.change)
+			}
+			client := NewClient(url, identity, ClientOptions{Now: e.clock.Now, RootKey: pins[tc.pin]})
+			out, err := client.Notarize(context.Background(), a)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("Notarize: %v", err)
+				}
+				if err := anp.VerifyArtifact(out, anp.VerifyOptions{RootKey: e.srv.RootKey()}); err != nil {
+					t.Fatalf("returned artifact does not verify: %v", err)
+				}
+				return
+			}
+			if anp.CodeOf(err) != anp.CodeBadSignature || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Notarize: %v (%v), want bad_signature saying %q", out, err, tc.want)
+			}
+		})
+	}
+}
+
+// tamperingProxy serves e's registry with every notarised artifact passed
+// through change first.
+func tamperingProxy(t *testing.T, e *testEnv, change func(*anp.Artifact) *anp.Artifact) string {
+	t.Helper()
+	h := e.srv.Handler()
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != anp.RouteNotary {
+			h.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		var a anp.Artifact
+		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &a) != nil {
+			http.Error(w, "the registry did not notarise: "+rec.Body.String(), http.StatusBadGateway)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(change(&a))
+	}))
+	t.Cleanup(ts.Close)
+	return ts.URL
+}
+
+// notarisedBy countersigns and logs a's deal in registry e: a complete,
+// valid artifact under e's root, as an impostor registry would answer.
+func notarisedBy(t *testing.T, e *testEnv, a *anp.Artifact) *anp.Artifact {
+	t.Helper()
+	ctx := context.Background()
+	priv, entry, err := e.srv.keys.current(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &anp.Artifact{Terms: a.Terms, BuyerSig: a.BuyerSig, SellerSig: a.SellerSig}
+	if err := out.Countersign(priv, entry, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := out.LeafData()
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, size, root, incl, err := e.srv.logLeaf(ctx, leaf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := anp.SignedTreeHead{Size: size, RootHash: hex.EncodeToString(root), Timestamp: e.clock.Now().UnixMilli(), KeyIndex: entry.Index}
+	if err := anp.SignTreeHead(&head, anp.Signer(priv)); err != nil {
+		t.Fatal(err)
+	}
+	out.Receipt = &anp.Receipt{LeafIndex: idx, TreeHead: head, Inclusion: hexAll(incl), KeyChain: e.srv.keys.chain(), RootKey: e.srv.RootKey()}
+	if err := anp.VerifyArtifact(out, anp.VerifyOptions{}); err != nil {
+		t.Fatalf("the impostor's artifact is not self-consistent: %v", err)
+	}
+	return out
 }
 
 // flakyLedger fails the first Put into one bucket, as a storage error after

@@ -114,6 +114,9 @@ const (
 	FrameError    = "ERROR"    // registry -> client, then close
 )
 
+// MaxWSFrameBytes caps one WebSocket frame in either direction.
+const MaxWSFrameBytes = 256 << 10
+
 // WSFrame is the one frame shape on the WebSocket.
 type WSFrame struct {
 	Type     string    `json:"type"`

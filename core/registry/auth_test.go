@@ -10,11 +10,12 @@ import (
 	"time"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
 )
 
 func TestAuthenticateIssuesBoundToken(t *testing.T) {
 	e := newEnv(t, nil)
-	id := newKey(t)
+	id := anptest.NewKey(t)
 	tok, err := e.client(id).Authenticate(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -23,8 +24,8 @@ func TestAuthenticateIssuesBoundToken(t *testing.T) {
 	if err != nil {
 		t.Fatalf("registry refuses its own token: %v", err)
 	}
-	if claims.Sub != pubHex(id) {
-		t.Errorf("token subject %s, want %s", claims.Sub, pubHex(id))
+	if claims.Sub != anptest.PubHex(id) {
+		t.Errorf("token subject %s, want %s", claims.Sub, anptest.PubHex(id))
 	}
 	wantExp := e.clock.Now().Add(DefaultTokenTTL).UnixMilli()
 	if claims.Exp != wantExp || tok.ExpiresAt != wantExp {
@@ -66,7 +67,7 @@ func possession(t *testing.T, key []byte, ch anp.Challenge, sol uint64) string {
 
 func TestTokenRefusals(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.Difficulty = 8 })
-	id, other := newKey(t), newKey(t)
+	id, other := anptest.NewKey(t), anptest.NewKey(t)
 
 	tests := []struct {
 		name   string
@@ -75,24 +76,24 @@ func TestTokenRefusals(t *testing.T) {
 		code   anp.Code
 	}{
 		{"valid", func(t *testing.T) anp.TokenRequest {
-			ch := e.challenge(pubHex(id))
+			ch := e.challenge(anptest.PubHex(id))
 			sol := solve(t, ch)
 			return anp.TokenRequest{ChallengeID: ch.ID, PubKey: ch.PubKey, Solution: sol, Sig: possession(t, id, ch, sol)}
 		}, http.StatusOK, ""},
 		{"possession signature forged by another key", func(t *testing.T) anp.TokenRequest {
-			ch := e.challenge(pubHex(id))
+			ch := e.challenge(anptest.PubHex(id))
 			sol := solve(t, ch)
 			return anp.TokenRequest{ChallengeID: ch.ID, PubKey: ch.PubKey, Solution: sol, Sig: possession(t, other, ch, sol)}
 		}, http.StatusUnauthorized, anp.CodeBadSignature},
 		{"solution presented for a different key", func(t *testing.T) anp.TokenRequest {
-			ch := e.challenge(pubHex(id))
+			ch := e.challenge(anptest.PubHex(id))
 			sol := solve(t, ch)
 			ch2 := ch
-			ch2.PubKey = pubHex(other)
-			return anp.TokenRequest{ChallengeID: ch.ID, PubKey: pubHex(other), Solution: sol, Sig: possession(t, other, ch2, sol)}
+			ch2.PubKey = anptest.PubHex(other)
+			return anp.TokenRequest{ChallengeID: ch.ID, PubKey: anptest.PubHex(other), Solution: sol, Sig: possession(t, other, ch2, sol)}
 		}, http.StatusUnauthorized, anp.CodeUnauthorized},
 		{"solution below difficulty", func(t *testing.T) anp.TokenRequest {
-			ch := e.challenge(pubHex(id))
+			ch := e.challenge(anptest.PubHex(id))
 			var bad uint64
 			for anp.CheckPoW(ch.Nonce, ch.PubKey, bad, ch.Difficulty) {
 				bad++
@@ -100,13 +101,13 @@ func TestTokenRefusals(t *testing.T) {
 			return anp.TokenRequest{ChallengeID: ch.ID, PubKey: ch.PubKey, Solution: bad, Sig: possession(t, id, ch, bad)}
 		}, http.StatusUnauthorized, anp.CodeUnauthorized},
 		{"unknown challenge", func(t *testing.T) anp.TokenRequest {
-			ch := e.challenge(pubHex(id))
+			ch := e.challenge(anptest.PubHex(id))
 			sol := solve(t, ch)
 			ch.ID = strings.Repeat("0", 32)
 			return anp.TokenRequest{ChallengeID: ch.ID, PubKey: ch.PubKey, Solution: sol, Sig: possession(t, id, ch, sol)}
 		}, http.StatusUnauthorized, anp.CodeUnauthorized},
 		{"expired challenge", func(t *testing.T) anp.TokenRequest {
-			ch := e.challenge(pubHex(id))
+			ch := e.challenge(anptest.PubHex(id))
 			sol := solve(t, ch)
 			e.clock.Advance(challengeTTL + time.Second)
 			return anp.TokenRequest{ChallengeID: ch.ID, PubKey: ch.PubKey, Solution: sol, Sig: possession(t, id, ch, sol)}
@@ -124,8 +125,8 @@ func TestTokenRefusals(t *testing.T) {
 
 func TestChallengeIsSingleUse(t *testing.T) {
 	e := newEnv(t, nil)
-	id := newKey(t)
-	ch := e.challenge(pubHex(id))
+	id := anptest.NewKey(t)
+	ch := e.challenge(anptest.PubHex(id))
 	sol := solve(t, ch)
 	req := anp.TokenRequest{ChallengeID: ch.ID, PubKey: ch.PubKey, Solution: sol, Sig: possession(t, id, ch, sol)}
 	if r := e.do(http.MethodPost, anp.RouteToken, req, nil); r.status != http.StatusOK {
@@ -139,7 +140,7 @@ func TestChallengeIsSingleUse(t *testing.T) {
 
 func TestClientRefusesDifficultyAboveCap(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.Difficulty = 30 })
-	c := NewClient(e.ts.URL, newKey(t), ClientOptions{MaxPoWDifficulty: 24})
+	c := NewClient(e.ts.URL, anptest.NewKey(t), ClientOptions{MaxPoWDifficulty: 24})
 	_, err := c.Authenticate(context.Background())
 	if anp.CodeOf(err) != anp.CodeRefused {
 		t.Fatalf("Authenticate with difficulty 30 and cap 24: %v, want code refused", err)
@@ -149,7 +150,7 @@ func TestClientRefusesDifficultyAboveCap(t *testing.T) {
 func TestTokenExpiryAndReauthentication(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.TokenTTL = time.Minute })
 	e.addSeller("pans.anp")
-	id := newKey(t)
+	id := anptest.NewKey(t)
 	c := e.client(id)
 	ctx := context.Background()
 	tok, err := c.Token(ctx)
@@ -178,7 +179,7 @@ func TestTokenExpiryAndReauthentication(t *testing.T) {
 func TestClientReauthenticatesOnceOn401(t *testing.T) {
 	e := newEnv(t, nil)
 	e.addSeller("pans.anp")
-	c := e.client(newKey(t))
+	c := e.client(anptest.NewKey(t))
 	// A token the registry never issued, which the client believes valid.
 	c.SetToken(anp.TokenResponse{Token: "e30.00", ExpiresAt: e.clock.Now().Add(time.Hour).UnixMilli()})
 	got, err := c.Discover(context.Background(), "kitchen", "", 0)
@@ -193,10 +194,10 @@ func TestClientReauthenticatesOnceOn401(t *testing.T) {
 
 func TestForgedTokensRefused(t *testing.T) {
 	e := newEnv(t, nil)
-	id := newKey(t)
+	id := anptest.NewKey(t)
 	good := e.token(id)
-	forger := newKey(t)
-	claims := anp.TokenClaims{Sub: pubHex(id), Iat: e.clock.Now().UnixMilli(), Exp: e.clock.Now().Add(time.Minute).UnixMilli()}
+	forger := anptest.NewKey(t)
+	claims := anp.TokenClaims{Sub: anptest.PubHex(id), Iat: e.clock.Now().UnixMilli(), Exp: e.clock.Now().Add(time.Minute).UnixMilli()}
 	forged, err := anp.IssueToken(claims, anp.Signer(forger))
 	if err != nil {
 		t.Fatal(err)
@@ -206,7 +207,7 @@ func TestForgedTokensRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	long, err := anp.IssueToken(anp.TokenClaims{Sub: pubHex(id), Iat: e.clock.Now().UnixMilli(), Exp: e.clock.Now().Add(30 * 24 * time.Hour).UnixMilli(), KeyIndex: entry.Index}, anp.Signer(priv))
+	long, err := anp.IssueToken(anp.TokenClaims{Sub: anptest.PubHex(id), Iat: e.clock.Now().UnixMilli(), Exp: e.clock.Now().Add(30 * 24 * time.Hour).UnixMilli(), KeyIndex: entry.Index}, anp.Signer(priv))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,13 +235,13 @@ func TestForgedTokensRefused(t *testing.T) {
 
 func TestClientErrorsCarryCodes(t *testing.T) {
 	e := newEnv(t, nil)
-	c := e.client(newKey(t))
+	c := e.client(anptest.NewKey(t))
 	_, err := c.Listing(context.Background(), "missing.anp")
 	var ae *anp.Error
 	if !errors.As(err, &ae) || ae.Code != anp.CodeNotFound {
 		t.Fatalf("Listing of an unknown domain: %v, want a not_found *anp.Error", err)
 	}
-	dead := NewClient("http://127.0.0.1:1", newKey(t), ClientOptions{})
+	dead := NewClient("http://127.0.0.1:1", anptest.NewKey(t), ClientOptions{})
 	if _, err := dead.Keys(context.Background()); anp.CodeOf(err) != anp.CodeUnavailable {
 		t.Fatalf("unreachable registry: %v, want code unavailable", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
 )
 
 // BenchmarkRelay measures one PROPOSE relayed over loopback HTTP to a seller
@@ -13,7 +14,7 @@ import (
 func BenchmarkRelay(b *testing.B) {
 	e := newEnv(b, nil)
 	e.addSeller("pans.anp")
-	c := e.client(newKey(b))
+	c := e.client(anptest.NewKey(b))
 	ctx := context.Background()
 	if _, err := c.Authenticate(ctx); err != nil {
 		b.Fatal(err)
@@ -22,7 +23,7 @@ func BenchmarkRelay(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		bs := newBuyerSession(b, e.clock, "pans.anp")
-		resp, err := c.Relay(ctx, "pans.anp", bs.seal(anp.TypePropose, proposeBody()))
+		resp, err := c.Relay(ctx, "pans.anp", bs.Seal(anp.TypePropose, proposeBody()))
 		if err != nil || resp.Reply == nil {
 			b.Fatalf("Relay: %v", err)
 		}
@@ -35,29 +36,14 @@ func BenchmarkRelay(b *testing.B) {
 func BenchmarkNotarize(b *testing.B) {
 	e := newEnv(b, nil)
 	seller := e.addSeller("pans.anp")
-	c := e.client(newKey(b))
+	c := e.client(anptest.NewKey(b))
 	ctx := context.Background()
 	arts := make([]*anp.Artifact, b.N)
 	for i := range arts {
 		bs := newBuyerSession(b, e.clock, "pans.anp")
-		mustRelay(b, c, bs, bs.seal(anp.TypePropose, proposeBody()))
-		mustRelay(b, c, bs, bs.seal(anp.TypeCounter, anp.OfferBody{Price: agreedPrice, Turn: 2}))
-		accept := bs.tr.Envelopes[3]
-		p := proposeBody()
-		a := &anp.Artifact{Terms: anp.DealTerms{
-			V: anp.Version, SessionID: bs.id, Mode: p.Mode, SellerDomain: bs.domain, SellerKey: pubHex(seller.key), BuyerKey: pubHex(bs.key),
-			Item: p.Item, Quantity: p.Quantity, Terms: p.Terms, Price: agreedPrice,
-			TranscriptHead: mustHash(b, accept), TranscriptLen: 4, AgreedAt: accept.TS, CreatedAt: e.clock.Now().UnixMilli(),
-		}}
-		if err := a.SignAsBuyer(bs.key); err != nil {
-			b.Fatal(err)
-		}
-		sig, err := a.SellerSignature(seller.key)
-		if err != nil {
-			b.Fatal(err)
-		}
-		a.SellerSig = sig
-		arts[i] = a
+		bs.relay(c, bs.Seal(anp.TypePropose, proposeBody()))
+		bs.relay(c, bs.Seal(anp.TypeCounter, anp.OfferBody{Price: agreedPrice, Turn: 2}))
+		arts[i] = anptest.SignDeal(b, bs.terms(anptest.PubHex(seller.key), 4), bs.Key, seller.key)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -66,16 +52,6 @@ func BenchmarkNotarize(b *testing.B) {
 			b.Fatalf("Notarize: %v", err)
 		}
 	}
-}
-
-func mustRelay(b *testing.B, c *Client, bs *buyerSession, env *anp.Envelope) {
-	b.Helper()
-	resp, err := c.Relay(context.Background(), bs.domain, env)
-	if err != nil || resp.Reply == nil {
-		b.Fatalf("Relay: %v", err)
-	}
-	bs.add(env)
-	bs.add(resp.Reply)
 }
 
 // BenchmarkMerkleInclusion measures an inclusion proof in a log of 100k leaves.

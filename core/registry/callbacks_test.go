@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
 )
 
 // pendingSession opens a session whose seller answers later (202) and
@@ -21,7 +22,7 @@ func pendingSession(t *testing.T, e *testEnv, seller *sellerStub, c *Client) (*b
 	t.Helper()
 	seller.setRespond(func(w http.ResponseWriter, _ string, _ *anp.Envelope) { w.WriteHeader(http.StatusAccepted) })
 	b := newBuyerSession(t, e.clock, seller.domain)
-	propose := b.seal(anp.TypePropose, proposeBody())
+	propose := b.Seal(anp.TypePropose, proposeBody())
 	if resp := b.relay(c, propose); !resp.Pending {
 		t.Fatalf("relay: %+v, want pending", resp)
 	}
@@ -41,7 +42,7 @@ func (e *testEnv) wsDial(t *testing.T, id ed25519.PrivateKey, tok string, mutate
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	auth := &anp.WSAuth{PubKey: pubHex(id), TS: e.clock.Now().UnixMilli(), Nonce: anp.NewNonce()}
+	auth := &anp.WSAuth{PubKey: anptest.PubHex(id), TS: e.clock.Now().UnixMilli(), Nonce: anp.NewNonce()}
 	if err := anp.SignWSAuth(auth, anp.Signer(id)); err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +125,7 @@ func receive(t *testing.T, ch <-chan *anp.Envelope) *anp.Envelope {
 func TestCallbackDeliveredOverWebSocketAndAcked(t *testing.T) {
 	e := newEnv(t, nil)
 	seller := e.addSeller("pans.anp")
-	identity := newKey(t)
+	identity := anptest.NewKey(t)
 	c := e.client(identity)
 	b, propose := pendingSession(t, e, seller, c)
 
@@ -135,15 +136,15 @@ func TestCallbackDeliveredOverWebSocketAndAcked(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := receive(t, got)
-	if mustHash(t, env) != mustHash(t, counter) {
+	if anptest.Hash(t, env) != anptest.Hash(t, counter) {
 		t.Fatal("delivered envelope is not the seller's callback")
 	}
-	eventually(t, "the ACK", func() bool { return e.srv.hub.pendingCount(pubHex(identity)) == 0 })
-	raw, err := e.ledger.Get(context.Background(), bucketPending, pendingKey(pubHex(identity), mustHash(t, counter)))
+	eventually(t, "the ACK", func() bool { return e.srv.hub.pendingCount(anptest.PubHex(identity)) == 0 })
+	raw, err := e.ledger.Get(context.Background(), bucketPending, pendingKey(anptest.PubHex(identity), anptest.Hash(t, counter)))
 	if err != nil || !strings.Contains(string(raw), `"acked":true`) {
 		t.Fatalf("pending record after ACK: %s %v, want a tombstone", raw, err)
 	}
-	if n := e.witnessLen(b.id); n != 2 {
+	if n := e.witnessLen(b.Session); n != 2 {
 		t.Fatalf("registry witnessed %d envelopes, want 2", n)
 	}
 	stop()
@@ -156,7 +157,7 @@ func TestCallbackDeliveredOverWebSocketAndAcked(t *testing.T) {
 func TestCallbackRedeliveredUntilAcked(t *testing.T) {
 	e := newEnv(t, nil)
 	seller := e.addSeller("pans.anp")
-	identity := newKey(t)
+	identity := anptest.NewKey(t)
 	c := e.client(identity)
 	_, propose := pendingSession(t, e, seller, c)
 	counter := seller.seal(propose, anp.TypeCounter, anp.OfferBody{Price: stubPrice, Turn: 1})
@@ -169,20 +170,20 @@ func TestCallbackRedeliveredUntilAcked(t *testing.T) {
 	}
 	f1 := readFrame(t, conn)
 	f2 := readFrame(t, conn) // not ACKed: delivered again
-	id := mustHash(t, counter)
-	if f1.Type != anp.FrameCallback || f2.Type != anp.FrameCallback || f1.ID != id || f2.ID != id || mustHash(t, f2.Envelope) != id {
+	id := anptest.Hash(t, counter)
+	if f1.Type != anp.FrameCallback || f2.Type != anp.FrameCallback || f1.ID != id || f2.ID != id || anptest.Hash(t, f2.Envelope) != id {
 		t.Fatalf("frames %s/%s ids %s/%s, want two CALLBACKs with id %s", f1.Type, f2.Type, f1.ID, f2.ID, id)
 	}
 	if err := conn.WriteJSON(anp.WSFrame{Type: anp.FrameAck, ID: id}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the ACK", func() bool { return e.srv.hub.pendingCount(pubHex(identity)) == 0 })
+	eventually(t, "the ACK", func() bool { return e.srv.hub.pendingCount(anptest.PubHex(identity)) == 0 })
 }
 
 func TestCallbackFansOutToEveryConnection(t *testing.T) {
 	e := newEnv(t, nil)
 	seller := e.addSeller("pans.anp")
-	identity := newKey(t)
+	identity := anptest.NewKey(t)
 	c := e.client(identity)
 	_, propose := pendingSession(t, e, seller, c)
 	tok := e.token(identity)
@@ -194,14 +195,14 @@ func TestCallbackFansOutToEveryConnection(t *testing.T) {
 	eventually(t, "two connections", func() bool {
 		e.srv.hub.mu.Lock()
 		defer e.srv.hub.mu.Unlock()
-		return len(e.srv.hub.conns[pubHex(identity)]) == 2
+		return len(e.srv.hub.conns[anptest.PubHex(identity)]) == 2
 	})
 	counter := seller.seal(propose, anp.TypeCounter, anp.OfferBody{Price: stubPrice, Turn: 1})
 	if err := e.callback(seller, counter); err != nil {
 		t.Fatal(err)
 	}
 	for _, conn := range []*websocket.Conn{a, b} {
-		if f := readFrame(t, conn); f.Type != anp.FrameCallback || f.ID != mustHash(t, counter) {
+		if f := readFrame(t, conn); f.Type != anp.FrameCallback || f.ID != anptest.Hash(t, counter) {
 			t.Fatalf("frame %+v, want the callback", f)
 		}
 	}
@@ -210,31 +211,31 @@ func TestCallbackFansOutToEveryConnection(t *testing.T) {
 func TestCallbackDeliveredAfterRestart(t *testing.T) {
 	e := newEnv(t, nil)
 	seller := e.addSeller("pans.anp")
-	identity := newKey(t)
+	identity := anptest.NewKey(t)
 	b, propose := pendingSession(t, e, seller, e.client(identity))
 	counter := seller.seal(propose, anp.TypeCounter, anp.OfferBody{Price: stubPrice, Turn: 1})
 	if err := e.callback(seller, counter); err != nil {
 		t.Fatal(err)
 	}
-	b.add(counter)
+	b.Accept(counter)
 
 	e.restart()
 	c := e.client(identity)
 	got, _, stop := subscribe(t, c, nil)
-	if env := receive(t, got); mustHash(t, env) != mustHash(t, counter) {
+	if env := receive(t, got); anptest.Hash(t, env) != anptest.Hash(t, counter) {
 		t.Fatal("delivered envelope after restart is not the pending callback")
 	}
-	eventually(t, "the ACK", func() bool { return e.srv.hub.pendingCount(pubHex(identity)) == 0 })
+	eventually(t, "the ACK", func() bool { return e.srv.hub.pendingCount(anptest.PubHex(identity)) == 0 })
 	stop()
 
 	// The witness state survived too: the session continues.
 	seller.setRespond(nil)
-	resp := b.relay(c, b.seal(anp.TypeCounter, anp.OfferBody{Price: anp.Money{Amount: 8000, Currency: "USD"}, Turn: 2}))
-	if resp.Reply == nil || resp.Reply.Type != anp.TypeAccept || e.witnessLen(b.id) != 4 {
-		t.Fatalf("relay after restart: %+v, witnessed %d", resp, e.witnessLen(b.id))
+	resp := b.relay(c, b.Seal(anp.TypeCounter, anp.OfferBody{Price: anptest.USD(8000), Turn: 2}))
+	if resp.Reply == nil || resp.Reply.Type != anp.TypeAccept || e.witnessLen(b.Session) != 4 {
+		t.Fatalf("relay after restart: %+v, witnessed %d", resp, e.witnessLen(b.Session))
 	}
 	e.restart()
-	if e.srv.hub.pendingCount(pubHex(identity)) != 0 {
+	if e.srv.hub.pendingCount(anptest.PubHex(identity)) != 0 {
 		t.Fatal("an ACKed callback came back after a second restart")
 	}
 }
@@ -242,7 +243,7 @@ func TestCallbackDeliveredAfterRestart(t *testing.T) {
 func TestCallbackRefusals(t *testing.T) {
 	e := newEnv(t, nil)
 	seller := e.addSeller("pans.anp")
-	identity := newKey(t)
+	identity := anptest.NewKey(t)
 	_, propose := pendingSession(t, e, seller, e.client(identity))
 	counter := seller.seal(propose, anp.TypeCounter, anp.OfferBody{Price: stubPrice, Turn: 1})
 	if err := e.callback(seller, counter); err != nil {
@@ -271,11 +272,11 @@ func TestCallbackRefusals(t *testing.T) {
 			}
 			if tc.status == http.StatusAccepted {
 				var ok callbackAccepted
-				if json.Unmarshal(r.body, &ok) != nil || ok.ID != mustHash(t, counter) {
+				if json.Unmarshal(r.body, &ok) != nil || ok.ID != anptest.Hash(t, counter) {
 					t.Fatalf("body %s, want the envelope hash", r.body)
 				}
 			}
-			if n := e.srv.hub.pendingCount(pubHex(identity)); n != 1 {
+			if n := e.srv.hub.pendingCount(anptest.PubHex(identity)); n != 1 {
 				t.Fatalf("%d pending callbacks, want 1", n)
 			}
 		})
@@ -284,9 +285,9 @@ func TestCallbackRefusals(t *testing.T) {
 
 func TestWebSocketAuthRefusals(t *testing.T) {
 	e := newEnv(t, nil)
-	identity, other := newKey(t), newKey(t)
+	identity, other := anptest.NewKey(t), anptest.NewKey(t)
 	tok := e.token(identity)
-	replayed := &anp.WSAuth{PubKey: pubHex(identity), TS: e.clock.Now().UnixMilli(), Nonce: anp.NewNonce()}
+	replayed := &anp.WSAuth{PubKey: anptest.PubHex(identity), TS: e.clock.Now().UnixMilli(), Nonce: anp.NewNonce()}
 	if err := anp.SignWSAuth(replayed, anp.Signer(identity)); err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +308,7 @@ func TestWebSocketAuthRefusals(t *testing.T) {
 		mutate func(*anp.WSFrame)
 		want   string
 	}{
-		{"auth key is not the token key", resign(func(a *anp.WSAuth) { a.PubKey = pubHex(other) }, other), "not the token's key"},
+		{"auth key is not the token key", resign(func(a *anp.WSAuth) { a.PubKey = anptest.PubHex(other) }, other), "not the token's key"},
 		{"signature by another key", resign(func(*anp.WSAuth) {}, other), "websocket auth"},
 		{"stale timestamp", resign(func(a *anp.WSAuth) { a.TS -= (3 * time.Minute).Milliseconds() }, identity), "away from the registry clock"},
 		{"replayed nonce", func(f *anp.WSFrame) { f.Auth = replayed }, "replay"},
@@ -327,7 +328,7 @@ func TestWebSocketAuthRefusals(t *testing.T) {
 func TestSubscribeReauthenticatesWhenTokenRefused(t *testing.T) {
 	e := newEnv(t, nil)
 	seller := e.addSeller("pans.anp")
-	identity := newKey(t)
+	identity := anptest.NewKey(t)
 	c := e.client(identity)
 	_, propose := pendingSession(t, e, seller, c)
 	// A cached token the registry will refuse on the WebSocket.
@@ -348,7 +349,7 @@ func TestSubscribeReauthenticatesWhenTokenRefused(t *testing.T) {
 func TestSubscribeAcksOnlyPermanentOutcomes(t *testing.T) {
 	e := newEnv(t, nil)
 	seller := e.addSeller("pans.anp")
-	identity := newKey(t)
+	identity := anptest.NewKey(t)
 	c := e.client(identity)
 	_, propose := pendingSession(t, e, seller, c)
 
@@ -370,10 +371,10 @@ func TestSubscribeAcksOnlyPermanentOutcomes(t *testing.T) {
 		t.Fatal(err)
 	}
 	first, second := receive(t, got), receive(t, got)
-	if mustHash(t, first) != mustHash(t, second) {
+	if anptest.Hash(t, first) != anptest.Hash(t, second) {
 		t.Fatal("the redelivered callback differs")
 	}
-	eventually(t, "the ACK of a permanent failure", func() bool { return e.srv.hub.pendingCount(pubHex(identity)) == 0 })
+	eventually(t, "the ACK of a permanent failure", func() bool { return e.srv.hub.pendingCount(anptest.PubHex(identity)) == 0 })
 	stop()
 	mu.Lock()
 	defer mu.Unlock()

@@ -30,7 +30,7 @@ const tokenMargin = 30 * time.Second
 type ClientOptions struct {
 	HTTP             *http.Client // default: 30 s timeout, no redirects
 	MaxPoWDifficulty int          // 0 => anp.DefaultMaxDifficulty
-	RootKey          string       // optional pin of the registry root key, hex
+	RootKey          string       // pin of the registry root key, hex; empty pins the first one fetched
 	Logger           zerolog.Logger
 	Now              func() time.Time
 	ReconnectMin     time.Duration // WS backoff start, default 250ms
@@ -302,33 +302,47 @@ func (c *Client) Relay(ctx context.Context, domain string, env *anp.Envelope) (*
 }
 
 // Notarize asks the registry to countersign and log a buyer- and
-// seller-signed artifact. The result must carry the same deal and verify
-// completely (key chain under the pinned or fetched root key, signatures,
-// tree head and inclusion proof) before it is returned.
+// seller-signed artifact. The artifact it returns has been verified
+// completely against the pinned registry root key: the same deal (terms,
+// buyer and seller signatures) as a, the registry key chain under the
+// pinned root, the countersignature, the signed tree head and the log
+// inclusion proof. The pinned root is ClientOptions.RootKey; a client
+// configured without one pins the root of the first key chain it fetches
+// (see Keys) and refuses any other for its lifetime. This is the one place
+// a notarised artifact is verified: callers need not verify it again.
 func (c *Client) Notarize(ctx context.Context, a *anp.Artifact) (*anp.Artifact, error) {
 	var out anp.Artifact
 	if err := c.authCall(ctx, http.MethodPost, anp.RouteNotary, nil, anp.NotarizeRequest{Artifact: a}, &out); err != nil {
 		return nil, err
 	}
-	same, err := sameDeal(a, &out)
+	same, err := anp.SameDeal(a, &out)
 	if err != nil {
 		return nil, err
 	}
 	if !same {
 		return nil, anp.Errorf(anp.CodeBadSignature, "registry returned an artifact for a different deal")
 	}
-	root := c.opt.RootKey
-	if root == "" {
-		k, err := c.Keys(ctx)
-		if err != nil {
-			return nil, err
-		}
-		root = k.RootKey
+	root, err := c.pinnedRoot(ctx)
+	if err != nil {
+		return nil, err
 	}
 	if err := anp.VerifyArtifact(&out, anp.VerifyOptions{RootKey: root}); err != nil {
 		return nil, fmt.Errorf("registry: notarised artifact: %w", err)
 	}
 	return &out, nil
+}
+
+// pinnedRoot returns the registry root key this client trusts: the
+// configured one, or else the root of the key chain it fetched first.
+func (c *Client) pinnedRoot(ctx context.Context) (string, error) {
+	if c.opt.RootKey != "" {
+		return c.opt.RootKey, nil
+	}
+	k, err := c.Keys(ctx)
+	if err != nil {
+		return "", err
+	}
+	return k.RootKey, nil
 }
 
 // LogHead returns the current signed tree head, verified against the chain.
@@ -466,7 +480,7 @@ func (c *Client) call(ctx context.Context, method, path string, q url.Values, in
 		if json.Unmarshal(data, &eb) == nil && eb.Error != nil && eb.Error.Code != "" {
 			return fmt.Errorf("registry: %s %s: %w", method, path, eb.Error)
 		}
-		return anp.Errorf(codeForStatus(resp.StatusCode), "registry %s %s: HTTP %d: %s", method, path, resp.StatusCode, truncate(strings.TrimSpace(string(data)), 200))
+		return anp.Errorf(anp.CodeForStatus(resp.StatusCode), "registry %s %s: HTTP %d: %s", method, path, resp.StatusCode, truncate(strings.TrimSpace(string(data)), 200))
 	}
 	if out == nil {
 		return nil

@@ -22,10 +22,12 @@ const (
 	StatusOffline      = "OFFLINE"
 )
 
-// Client-side WebSocket timings.
+// Client-side WebSocket timings and sizes.
 const (
 	clientWSReadWait  = 90 * time.Second // the registry pings every 25 s
 	clientWSWriteWait = 10 * time.Second
+	clientWSAuthWait  = 20 * time.Second // for AUTH_OK; the registry waits 10 s for AUTH
+	clientWSQueue     = 64               // frames read ahead of the handler
 	clientRecentIDs   = 1024
 )
 
@@ -103,7 +105,7 @@ func (c *Client) subscribeOnce(ctx context.Context, handle func(context.Context,
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
-	conn.SetReadLimit(wsReadLimit)
+	conn.SetReadLimit(anp.MaxWSFrameBytes)
 
 	var wmu sync.Mutex
 	write := func(f anp.WSFrame) error {
@@ -120,7 +122,7 @@ func (c *Client) subscribeOnce(ctx context.Context, handle func(context.Context,
 	if err := write(anp.WSFrame{Type: anp.FrameAuth, Token: tok, Auth: auth}); err != nil {
 		return false, anp.Errorf(anp.CodeUnavailable, "registry websocket: send AUTH: %v", err)
 	}
-	_ = conn.SetReadDeadline(time.Now().Add(wsAuthDeadline + clientWSWriteWait))
+	_ = conn.SetReadDeadline(time.Now().Add(clientWSAuthWait))
 	var first anp.WSFrame
 	if err := conn.ReadJSON(&first); err != nil {
 		return false, anp.Errorf(anp.CodeUnavailable, "registry websocket: waiting for AUTH_OK: %v", err)
@@ -147,7 +149,7 @@ func (c *Client) subscribeOnce(ctx context.Context, handle func(context.Context,
 		}
 		return err
 	})
-	frames := make(chan anp.WSFrame, wsSendQueue)
+	frames := make(chan anp.WSFrame, clientWSQueue)
 	readErr := make(chan error, 1)
 	go func() {
 		defer close(frames)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
 )
 
 // Racing copies of one envelope: the per-session lock lets exactly one
@@ -13,9 +14,9 @@ import (
 func TestConcurrentRelaysOfOneSessionAreSerialised(t *testing.T) {
 	e := newEnv(t, nil)
 	seller := e.addSeller("pans.anp")
-	c := e.client(newKey(t))
+	c := e.client(anptest.NewKey(t))
 	b := negotiate(t, e, c, "pans.anp")
-	query := b.seal(anp.TypeQuery, anp.NoteBody{Message: "colour?"})
+	query := b.Seal(anp.TypeQuery, anp.NoteBody{Message: "colour?"})
 	before := seller.requests()
 
 	const n = 8
@@ -39,8 +40,8 @@ func TestConcurrentRelaysOfOneSessionAreSerialised(t *testing.T) {
 			t.Fatalf("racing copy %d: %v (reply %q vs %q)", i, err, replies[i], replies[0])
 		}
 	}
-	if e.witnessLen(b.id) != 6 || seller.requests()-before != 1 {
-		t.Fatalf("%d envelopes witnessed, seller saw %d requests; want 6, 1", e.witnessLen(b.id), seller.requests()-before)
+	if e.witnessLen(b.Session) != 6 || seller.requests()-before != 1 {
+		t.Fatalf("%d envelopes witnessed, seller saw %d requests; want 6, 1", e.witnessLen(b.Session), seller.requests()-before)
 	}
 }
 
@@ -48,12 +49,12 @@ func TestConcurrentRelaysOfOneSessionAreSerialised(t *testing.T) {
 func TestConcurrentNotarisations(t *testing.T) {
 	e := newEnv(t, nil)
 	seller := e.addSeller("pans.anp")
-	c := e.client(newKey(t))
+	c := e.client(anptest.NewKey(t))
 	const n = 6
 	arts := make([]*anp.Artifact, n)
 	for i := range arts {
 		b := negotiate(t, e, c, "pans.anp")
-		arts[i] = signDeal(t, b.terms(t, pubHex(seller.key), 4), b.key, seller.key)
+		arts[i] = anptest.SignDeal(t, b.terms(anptest.PubHex(seller.key), 4), b.Key, seller.key)
 	}
 	var wg sync.WaitGroup
 	outs := make([]*anp.Artifact, n)

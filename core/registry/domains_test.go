@@ -5,15 +5,17 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
 )
 
 func signedBind(t *testing.T, key ed25519.PrivateKey, domain string, ts time.Time) anp.BindRequest {
 	t.Helper()
-	req := anp.BindRequest{Domain: domain, Key: pubHex(key), TS: ts.UnixMilli()}
+	req := anp.BindRequest{Domain: domain, Key: anptest.PubHex(key), TS: ts.UnixMilli()}
 	if err := anp.SignBindRequest(&req, anp.Signer(key)); err != nil {
 		t.Fatal(err)
 	}
@@ -22,7 +24,7 @@ func signedBind(t *testing.T, key ed25519.PrivateKey, domain string, ts time.Tim
 
 func TestDomainBindingRules(t *testing.T) {
 	e := newEnv(t, nil)
-	owner, rival := newKey(t), newKey(t)
+	owner, rival := anptest.NewKey(t), anptest.NewKey(t)
 	op := bearerHeader(testOperatorToken)
 	now := e.clock.Now()
 
@@ -38,7 +40,7 @@ func TestDomainBindingRules(t *testing.T) {
 		{"stale request", signedBind(t, owner, "shop.anp", now.Add(-6*time.Minute)), op, http.StatusGone, anp.CodeExpired},
 		{"bad signature", func() anp.BindRequest {
 			r := signedBind(t, owner, "shop.anp", now)
-			r.Key = pubHex(rival)
+			r.Key = anptest.PubHex(rival)
 			return r
 		}(), op, http.StatusUnauthorized, anp.CodeBadSignature},
 		{"bad domain", signedBind(t, owner, "Shop..anp", now), op, http.StatusBadRequest, anp.CodeBadRequest},
@@ -60,7 +62,7 @@ func TestDomainBindingRules(t *testing.T) {
 			if err := json.Unmarshal(r.body, &b); err != nil {
 				t.Fatal(err)
 			}
-			if err := b.Verify(e.srv.keys.chain()); err != nil || b.Key != pubHex(owner) || b.Domain != "shop.anp" {
+			if err := b.Verify(e.srv.keys.chain()); err != nil || b.Key != anptest.PubHex(owner) || b.Domain != "shop.anp" {
 				t.Fatalf("binding %+v does not verify for the owner: %v", b, err)
 			}
 			if first.Sig == "" {
@@ -82,12 +84,12 @@ func TestDomainBindingRules(t *testing.T) {
 
 func TestOpenEnrollmentAndClosedRegistry(t *testing.T) {
 	open := newEnv(t, func(c *Config) { c.OpenEnrollment = true; c.OperatorToken = "" })
-	b, err := open.client(newKey(t)).Bind(context.Background(), "demo.anp", "")
+	b, err := open.client(anptest.NewKey(t)).Bind(context.Background(), "demo.anp", "")
 	if err != nil || b.Domain != "demo.anp" {
 		t.Fatalf("open enrollment bind: %+v %v", b, err)
 	}
 	closed := newEnv(t, func(c *Config) { c.OperatorToken = "" })
-	_, err = closed.client(newKey(t)).Bind(context.Background(), "demo.anp", "anything")
+	_, err = closed.client(anptest.NewKey(t)).Bind(context.Background(), "demo.anp", "anything")
 	if anp.CodeOf(err) != anp.CodeForbidden {
 		t.Fatalf("bind on a registry without an operator token: %v, want forbidden", err)
 	}
@@ -95,7 +97,7 @@ func TestOpenEnrollmentAndClosedRegistry(t *testing.T) {
 
 func TestEndpointRecordRules(t *testing.T) {
 	e := newEnv(t, nil)
-	seller := newKey(t)
+	seller := anptest.NewKey(t)
 	c := e.client(seller)
 	ctx := context.Background()
 	if _, err := c.Bind(ctx, "shop.anp", testOperatorToken); err != nil {
@@ -123,7 +125,7 @@ func TestEndpointRecordRules(t *testing.T) {
 		{"seq 1 again", sign(record(1, e.clock.Now()), seller), anp.CodeReplay},
 		{"seq 3", sign(record(3, e.clock.Now()), seller), ""},
 		{"seq 2 after 3", sign(record(2, e.clock.Now()), seller), anp.CodeReplay},
-		{"signed by another key", sign(record(4, e.clock.Now()), newKey(t)), anp.CodeBadSignature},
+		{"signed by another key", sign(record(4, e.clock.Now()), anptest.NewKey(t)), anp.CodeBadSignature},
 		{"unbound domain", sign(unbound, seller), anp.CodeNotFound},
 		{"stale", sign(record(5, e.clock.Now().Add(-10*time.Minute)), seller), anp.CodeExpired},
 		{"from the future", sign(record(5, e.clock.Now().Add(10*time.Minute)), seller), anp.CodeExpired},
@@ -155,7 +157,7 @@ func TestDiscoverFiltersRanksAndVerifies(t *testing.T) {
 	if err := e.srv.directory.bumpStats(ctx, "bravo.anp", func(st *anp.Stats) { st.Sessions, st.Deals = 1, 1 }); err != nil {
 		t.Fatal(err)
 	}
-	c := e.client(newKey(t))
+	c := e.client(anptest.NewKey(t))
 	names := func(ls []anp.Listing) []string {
 		var out []string
 		for _, l := range ls {
@@ -181,7 +183,7 @@ func TestDiscoverFiltersRanksAndVerifies(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if g := names(got); len(g) != len(tc.want) || (len(g) > 0 && !equalStrings(g, tc.want)) {
+		if g := names(got); !slices.Equal(g, tc.want) {
 			t.Errorf("Discover(%q, %q, %d) = %v, want %v", tc.category, tc.mode, tc.limit, g, tc.want)
 		}
 	}
@@ -197,14 +199,14 @@ func TestDiscoverFiltersRanksAndVerifies(t *testing.T) {
 	e.srv.directory.records["alpha.anp"] = r
 	e.srv.directory.mu.Unlock()
 	got, err := c.Discover(ctx, "kitchen", "", 0)
-	if err != nil || !equalStrings(names(got), []string{"bravo.anp"}) {
+	if err != nil || !slices.Equal(names(got), []string{"bravo.anp"}) {
 		t.Fatalf("Discover with a tampered listing: %v %v, want only bravo.anp", names(got), err)
 	}
 	if _, err := c.Listing(ctx, "alpha.anp"); anp.CodeOf(err) != anp.CodeBadSignature {
 		t.Fatalf("Listing of a tampered record: %v, want bad_signature", err)
 	}
 
-	tok := e.token(newKey(t))
+	tok := e.token(anptest.NewKey(t))
 	for _, q := range []string{"?limit=0", "?limit=x", "?mode=ANP/Z"} {
 		if r := e.do(http.MethodGet, anp.RouteDiscover+q, nil, bearerHeader(tok)); r.status != http.StatusBadRequest {
 			t.Errorf("discover%s: HTTP %d, want 400", q, r.status)
@@ -213,16 +215,4 @@ func TestDiscoverFiltersRanksAndVerifies(t *testing.T) {
 	if r := e.do(http.MethodGet, anp.RouteDiscover+"?limit=1000", nil, bearerHeader(tok)); r.status != http.StatusOK {
 		t.Errorf("discover with a large limit: HTTP %d, want 200 (clamped)", r.status)
 	}
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

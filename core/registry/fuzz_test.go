@@ -9,11 +9,12 @@ import (
 	"testing"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
 )
 
 func FuzzParseToken(f *testing.F) {
 	e := newEnv(f, nil)
-	id := newKey(f)
+	id := anptest.NewKey(f)
 	good := e.token(id)
 	want, err := e.srv.parseToken(good)
 	if err != nil {
@@ -42,12 +43,12 @@ func FuzzParseToken(f *testing.F) {
 func FuzzRelayBody(f *testing.F) {
 	e := newEnv(f, nil)
 	e.addSeller("pans.anp")
-	identity := newKey(f)
+	identity := anptest.NewKey(f)
 	tok := e.token(identity)
 	h := e.srv.Handler()
 
 	b := newBuyerSession(f, e.clock, "pans.anp")
-	propose := b.seal(anp.TypePropose, proposeBody())
+	propose := b.Seal(anp.TypePropose, proposeBody())
 	valid, _ := json.Marshal(propose)
 	f.Add(valid)
 	f.Add(bytes.Replace(valid, []byte(`"v":1`), []byte(`"v":1,"x":0`), 1))

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -15,46 +14,16 @@ import (
 	"time"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
 	"github.com/clinch-protocol/clinch-mcp/core/store/memstore"
 )
 
 const testOperatorToken = "operator-secret-for-tests"
 
-// testClock is a settable clock shared by the registry, clients and sellers.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newTestClock() *testClock { return &testClock{t: time.Now()} }
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func newKey(t testing.TB) ed25519.PrivateKey {
-	t.Helper()
-	_, k, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func pubHex(k ed25519.PrivateKey) string { return anp.PublicKeyHex(k.Public().(ed25519.PublicKey)) }
-
 // testEnv is a registry on a real loopback HTTP server with in-memory state.
 type testEnv struct {
 	t      testing.TB
-	clock  *testClock
+	clock  *anptest.Clock
 	root   ed25519.PrivateKey
 	ledger *memstore.Ledger
 	cfg    Config
@@ -64,7 +33,7 @@ type testEnv struct {
 
 func newEnv(t testing.TB, mod func(*Config)) *testEnv {
 	t.Helper()
-	e := &testEnv{t: t, clock: newTestClock(), root: newKey(t), ledger: memstore.NewLedger()}
+	e := &testEnv{t: t, clock: anptest.NewClock(time.Now()), root: anptest.NewKey(t), ledger: memstore.NewLedger()}
 	e.cfg = Config{
 		Root:                  e.root,
 		Ledger:                e.ledger,
@@ -196,7 +165,7 @@ type sellerStub struct {
 	t      testing.TB
 	key    ed25519.PrivateKey
 	domain string
-	clock  *testClock
+	clock  *anptest.Clock
 	ts     *httptest.Server
 
 	mu      sync.Mutex
@@ -207,8 +176,8 @@ type sellerStub struct {
 	respond func(w http.ResponseWriter, path string, env *anp.Envelope)
 }
 
-func newSellerStub(t testing.TB, clock *testClock, domain string) *sellerStub {
-	s := &sellerStub{t: t, key: newKey(t), domain: domain, clock: clock}
+func newSellerStub(t testing.TB, clock *anptest.Clock, domain string) *sellerStub {
+	s := &sellerStub{t: t, key: anptest.NewKey(t), domain: domain, clock: clock}
 	s.ts = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.ts.Close)
 	return s
@@ -252,7 +221,7 @@ func writeStubError(w http.ResponseWriter, status int, e *anp.Error) {
 }
 
 // stubPrice is the seller stub's opening counter offer.
-var stubPrice = anp.Money{Amount: 9000, Currency: "USD"}
+var stubPrice = anptest.USD(9000)
 
 // defaultRespond: PROPOSE -> COUNTER at stubPrice, COUNTER -> ACCEPT at the
 // buyer's price, QUERY -> INFORM, CANCEL -> 202, COMMIT -> CONFIRM.
@@ -289,11 +258,7 @@ func (s *sellerStub) defaultRespond(w http.ResponseWriter, path string, env *anp
 // sealReply signs a seller envelope answering env. It does not touch the
 // test handle, so HTTP handler goroutines may call it.
 func (s *sellerStub) sealReply(env *anp.Envelope, typ anp.MsgType, body any) (*anp.Envelope, error) {
-	prev, err := env.Hash()
-	if err != nil {
-		return nil, err
-	}
-	return anp.Seal(s.key, anp.EnvelopeSpec{Type: typ, Session: env.Session, Seq: env.Seq + 1, Prev: prev, To: env.From, Body: body, Now: s.clock.Now()})
+	return anptest.Answer(s.key, env, typ, body, s.clock.Now())
 }
 
 // seal is sealReply for the test goroutine.
@@ -341,56 +306,28 @@ func (e *testEnv) addSeller(domain string, categories ...string) *sellerStub {
 	return s
 }
 
-// buyerSession is a buyer's side of one negotiation: an ephemeral session
-// key and its own copy of the transcript.
-type buyerSession struct {
-	t      testing.TB
-	key    ed25519.PrivateKey
-	id     string
-	domain string
-	clock  *testClock
-	tr     anp.Transcript
-}
+// buyerSession is a buyer's side of one negotiation through the registry.
+type buyerSession struct{ *anptest.Party }
 
-func newBuyerSession(t testing.TB, clock *testClock, domain string) *buyerSession {
-	return &buyerSession{t: t, key: newKey(t), id: anp.NewSessionID(), domain: domain, clock: clock}
-}
-
-// seal signs the next buyer envelope without adding it to the transcript.
-func (b *buyerSession) seal(typ anp.MsgType, body any) *anp.Envelope {
-	b.t.Helper()
-	env, err := anp.Seal(b.key, anp.EnvelopeSpec{Type: typ, Session: b.id, Seq: b.tr.NextSeq(), Prev: b.tr.Head, To: b.domain, Body: body, Now: b.clock.Now()})
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	return env
-}
-
-// add appends an envelope to the buyer's transcript.
-func (b *buyerSession) add(env *anp.Envelope) {
-	b.t.Helper()
-	h, err := env.Hash()
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	b.tr.Envelopes = append(b.tr.Envelopes, env)
-	b.tr.Head = h
+func newBuyerSession(t testing.TB, clock *anptest.Clock, domain string) *buyerSession {
+	return &buyerSession{anptest.NewParty(t, domain, clock.Now)}
 }
 
 func proposeBody() anp.ProposeBody {
 	return anp.ProposeBody{Mode: anp.ModeC, Item: "cast iron pan", Category: "kitchen", Quantity: 2, Currency: "USD", Terms: map[string]string{"shipping": "standard"}}
 }
 
-// relay sends env through c and, on success, adds env and the reply to b.
+// relay sends env through c and, on success, records env and the reply.
 func (b *buyerSession) relay(c *Client, env *anp.Envelope) *anp.RelayResponse {
-	b.t.Helper()
-	resp, err := c.Relay(context.Background(), b.domain, env)
+	t := b.T()
+	t.Helper()
+	resp, err := c.Relay(context.Background(), b.To, env)
 	if err != nil {
-		b.t.Fatalf("Relay %s seq %d: %v", env.Type, env.Seq, err)
+		t.Fatalf("Relay %s seq %d: %v", env.Type, env.Seq, err)
 	}
-	b.add(env)
+	b.Record(env)
 	if resp.Reply != nil {
-		b.add(resp.Reply)
+		b.Accept(resp.Reply)
 	}
 	return resp
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
 )
 
 func TestOversizeBodyIs413(t *testing.T) {
@@ -31,7 +32,7 @@ func TestOversizeBodyIs413(t *testing.T) {
 
 func TestStrictJSONBodies(t *testing.T) {
 	e := newEnv(t, nil)
-	pub := pubHex(newKey(t))
+	pub := anptest.PubHex(anptest.NewKey(t))
 	tests := []struct {
 		name, body string
 		status     int

@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
 )
 
 func TestKeyChainRotatesAndPersists(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.KeyLifetime = time.Hour; c.TokenTTL = 2 * time.Hour })
 	ctx := context.Background()
-	id := newKey(t)
+	id := anptest.NewKey(t)
 	c := e.client(id)
 	k1, err := c.Keys(ctx)
 	if err != nil || len(k1.Chain) != 1 || k1.RootKey != e.srv.RootKey() {
@@ -52,7 +53,7 @@ func TestKeyChainRotatesAndPersists(t *testing.T) {
 		t.Fatalf("chain after restart has %d entries", len(got))
 	}
 	priv, entry, err := e.srv.keys.current(ctx)
-	if err != nil || entry.Index != 1 || pubHex(priv) != chain[1].Key {
+	if err != nil || entry.Index != 1 || anptest.PubHex(priv) != chain[1].Key {
 		t.Fatal("restart did not restore the current signing key")
 	}
 }
@@ -60,7 +61,7 @@ func TestKeyChainRotatesAndPersists(t *testing.T) {
 func TestNewRefusesAnotherRootForTheLedger(t *testing.T) {
 	e := newEnv(t, nil)
 	cfg := e.cfg
-	cfg.Root = newKey(t)
+	cfg.Root = anptest.NewKey(t)
 	_, err := New(context.Background(), cfg)
 	if err == nil || !strings.Contains(err.Error(), "does not verify under root key") {
 		t.Fatalf("New with another root on the same ledger: %v", err)
@@ -73,11 +74,11 @@ func TestNewRefusesAnotherRootForTheLedger(t *testing.T) {
 
 func TestClientRefusesUnpinnedOrChangedRoot(t *testing.T) {
 	e := newEnv(t, nil)
-	c := NewClient(e.ts.URL, newKey(t), ClientOptions{RootKey: pubHex(newKey(t))})
+	c := NewClient(e.ts.URL, anptest.NewKey(t), ClientOptions{RootKey: anptest.PubHex(anptest.NewKey(t))})
 	if _, err := c.Keys(context.Background()); anp.CodeOf(err) != anp.CodeBadSignature {
 		t.Fatalf("Keys with a wrong pin: %v, want bad_signature", err)
 	}
-	good := e.client(newKey(t))
+	good := e.client(anptest.NewKey(t))
 	if _, err := good.Keys(context.Background()); err != nil {
 		t.Fatal(err)
 	}

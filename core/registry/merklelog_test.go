@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
 )
 
 // referenceRoot is RFC 9162's MTH written out directly, as an independent
@@ -109,7 +110,7 @@ func TestLogEndpoints(t *testing.T) {
 		}
 		leaves = append(leaves, leaf)
 	}
-	c := e.client(newKey(t))
+	c := e.client(anptest.NewKey(t))
 	h, err := c.LogHead(ctx)
 	if err != nil || h.Size != 9 || h.RootHash != hex.EncodeToString(referenceRoot(leaves)) {
 		t.Fatalf("LogHead %+v %v", h, err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
 )
 
 func TestGuardAddr(t *testing.T) {
@@ -161,7 +162,7 @@ func TestSellerClientDoesNotFollowRedirects(t *testing.T) {
 
 func TestPublishRecordRefusesPrivateEndpoints(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.AllowPrivateEndpoints = false })
-	seller := newKey(t)
+	seller := anptest.NewKey(t)
 	c := e.client(seller)
 	ctx := context.Background()
 	if _, err := c.Bind(ctx, "shop.anp", testOperatorToken); err != nil {

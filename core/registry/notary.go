@@ -201,7 +201,7 @@ func (s *Server) renotarize(ctx context.Context, a *anp.Artifact) (*anp.Artifact
 	if err := json.Unmarshal(data, &stored); err != nil {
 		return nil, fmt.Errorf("registry: decode artifact of session %s: %w", a.Terms.SessionID, err)
 	}
-	same, err := sameDeal(&stored, a)
+	same, err := anp.SameDeal(&stored, a)
 	if err != nil {
 		return nil, err
 	}
@@ -211,33 +211,13 @@ func (s *Server) renotarize(ctx context.Context, a *anp.Artifact) (*anp.Artifact
 	return &stored, nil
 }
 
-// sameDeal reports whether two artifacts carry the same signed deal.
-func sameDeal(a, b *anp.Artifact) (bool, error) {
-	type deal struct {
-		Terms     anp.DealTerms `json:"deal"`
-		BuyerSig  string        `json:"buyer_sig"`
-		SellerSig string        `json:"seller_sig"`
-	}
-	ca, err := anp.Canonical(deal{a.Terms, a.BuyerSig, a.SellerSig})
-	if err != nil {
-		return false, err
-	}
-	cb, err := anp.Canonical(deal{b.Terms, b.BuyerSig, b.SellerSig})
-	if err != nil {
-		return false, err
-	}
-	return bytes.Equal(ca, cb), nil
-}
-
-// logLeaf appends leaf to the Ledger and the tree, and returns its index,
-// the new size, the root and the inclusion proof.
 // countersigned returns the registry-signed artifact for a, reusing one an
 // interrupted earlier attempt stored (retry is then true).
 func (s *Server) countersigned(ctx context.Context, a *anp.Artifact, priv ed25519.PrivateKey, entry anp.KeyEntry, at time.Time) (*anp.Artifact, bool, error) {
 	if data, err := s.ledger.Get(ctx, bucketNotarising, a.Terms.SessionID); err == nil {
 		var prev anp.Artifact
 		if err := json.Unmarshal(data, &prev); err == nil {
-			if same, _ := sameDeal(&prev, a); same {
+			if same, _ := anp.SameDeal(&prev, a); same {
 				return &prev, true, nil
 			}
 		}
@@ -288,6 +268,8 @@ func (s *Server) logLeafOnce(ctx context.Context, leaf []byte, retry bool) (uint
 	return s.logLeaf(ctx, leaf)
 }
 
+// logLeaf appends leaf to the Ledger and the tree, and returns its index,
+// the new size, the root and the inclusion proof.
 func (s *Server) logLeaf(ctx context.Context, leaf []byte) (uint64, uint64, []byte, [][]byte, error) {
 	s.treeMu.Lock()
 	defer s.treeMu.Unlock()

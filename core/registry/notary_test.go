@@ -2,86 +2,64 @@ package registry
 
 import (
 	"context"
-	"crypto/ed25519"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
-	"github.com/clinch-protocol/clinch-mcp/core/store/memstore"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
+	"github.com/clinch-protocol/clinch-mcp/core/store/memstore"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 )
 
-var agreedPrice = anp.Money{Amount: 8000, Currency: "USD"}
+var agreedPrice = anptest.USD(8000)
 
 // negotiate runs PROPOSE -> COUNTER, COUNTER -> ACCEPT through the registry.
 func negotiate(t *testing.T, e *testEnv, c *Client, domain string) *buyerSession {
 	t.Helper()
 	b := newBuyerSession(t, e.clock, domain)
-	b.relay(c, b.seal(anp.TypePropose, proposeBody()))
-	b.relay(c, b.seal(anp.TypeCounter, anp.OfferBody{Price: agreedPrice, Turn: 2}))
-	if last := b.tr.Last(); last.Type != anp.TypeAccept {
+	b.relay(c, b.Seal(anp.TypePropose, proposeBody()))
+	b.relay(c, b.Seal(anp.TypeCounter, anp.OfferBody{Price: agreedPrice, Turn: 2}))
+	if last := b.Tr.Last(); last.Type != anp.TypeAccept {
 		t.Fatalf("negotiation ended with %s, want ACCEPT", last.Type)
 	}
 	return b
 }
 
-// terms builds the deal terms for the ACCEPT at position n (1-based).
-func (b *buyerSession) terms(t *testing.T, sellerKey string, n int) anp.DealTerms {
-	t.Helper()
-	accept := b.tr.Envelopes[n-1]
-	p := proposeBody()
-	return anp.DealTerms{
-		V: anp.Version, SessionID: b.id, Mode: p.Mode, SellerDomain: b.domain, SellerKey: sellerKey, BuyerKey: pubHex(b.key),
-		Item: p.Item, Quantity: p.Quantity, Terms: p.Terms, Price: agreedPrice,
-		TranscriptHead: mustHash(t, accept), TranscriptLen: uint64(n), AgreedAt: accept.TS, CreatedAt: b.clock.Now().UnixMilli(),
-	}
-}
-
-// signDeal signs terms as buyer (buyerKey) and seller (sellerKey).
-func signDeal(t *testing.T, terms anp.DealTerms, buyerKey, sellerKey ed25519.PrivateKey) *anp.Artifact {
-	t.Helper()
-	a := &anp.Artifact{Terms: terms}
-	if err := a.SignAsBuyer(buyerKey); err != nil {
-		t.Fatal(err)
-	}
-	if sellerKey != nil {
-		sig, err := a.SellerSignature(sellerKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a.SellerSig = sig
-	}
-	return a
+// terms is the deal for the seller offer at position n (1-based) of b's
+// transcript.
+func (b *buyerSession) terms(sellerKey string, n int) anp.DealTerms {
+	return b.Terms(b.Tr.Envelopes[n-1], proposeBody(), sellerKey)
 }
 
 // commit sends the buyer-signed artifact as COMMIT and adds the seller's
 // CONFIRM signature.
 func (b *buyerSession) commit(t *testing.T, c *Client, a *anp.Artifact) {
 	t.Helper()
-	resp := b.relay(c, b.seal(anp.TypeCommit, anp.CommitBody{Artifact: a}))
+	resp := b.relay(c, b.Seal(anp.TypeCommit, anp.CommitBody{Artifact: a}))
 	if resp.Reply == nil || resp.Reply.Type != anp.TypeConfirm {
 		t.Fatalf("COMMIT answered with %+v, want CONFIRM", resp)
 	}
-	var cb anp.ConfirmBody
-	if err := resp.Reply.DecodeBody(&cb); err != nil {
-		t.Fatal(err)
-	}
-	a.SellerSig = cb.SellerSig
+	a.SellerSig = anptest.Body[anp.ConfirmBody](t, resp.Reply).SellerSig
 }
 
 func TestNotaryRefusals(t *testing.T) {
 	e := newEnv(t, nil)
 	seller := e.addSeller("pans.anp")
-	identity := newKey(t)
+	identity := anptest.NewKey(t)
 	c := e.client(identity)
 	b := negotiate(t, e, c, "pans.anp")
-	sk := pubHex(seller.key)
+	sk := anptest.PubHex(seller.key)
 	ctx := context.Background()
-	other := newKey(t)
+	other := anptest.NewKey(t)
 
 	mod := func(f func(*anp.DealTerms)) anp.DealTerms {
-		terms := b.terms(t, sk, 4)
+		terms := b.terms(sk, 4)
 		f(&terms)
 		return terms
 	}
@@ -92,41 +70,41 @@ func TestNotaryRefusals(t *testing.T) {
 		code   anp.Code
 	}{
 		{"wrong price", func() *anp.Artifact {
-			return signDeal(t, mod(func(d *anp.DealTerms) { d.Price.Amount = 7000 }), b.key, seller.key)
+			return anptest.SignDeal(t, mod(func(d *anp.DealTerms) { d.Price.Amount = 7000 }), b.Key, seller.key)
 		}, c, anp.CodeConflict},
 		{"transcript head mismatch", func() *anp.Artifact {
-			return signDeal(t, mod(func(d *anp.DealTerms) { d.TranscriptHead = mustHash(t, b.tr.Envelopes[2]) }), b.key, seller.key)
+			return anptest.SignDeal(t, mod(func(d *anp.DealTerms) { d.TranscriptHead = anptest.Hash(t, b.Tr.Envelopes[2]) }), b.Key, seller.key)
 		}, c, anp.CodeConflict},
 		{"head is not an ACCEPT", func() *anp.Artifact {
-			terms := b.terms(t, sk, 2) // the seller's COUNTER
-			return signDeal(t, terms, b.key, seller.key)
+			terms := b.terms(sk, 2) // the seller's COUNTER
+			return anptest.SignDeal(t, terms, b.Key, seller.key)
 		}, c, anp.CodeBadState},
 		{"transcript beyond what was witnessed", func() *anp.Artifact {
-			return signDeal(t, mod(func(d *anp.DealTerms) { d.TranscriptLen = 9 }), b.key, seller.key)
+			return anptest.SignDeal(t, mod(func(d *anp.DealTerms) { d.TranscriptLen = 9 }), b.Key, seller.key)
 		}, c, anp.CodeConflict},
 		{"different item", func() *anp.Artifact {
-			return signDeal(t, mod(func(d *anp.DealTerms) { d.Item = "gold pan" }), b.key, seller.key)
+			return anptest.SignDeal(t, mod(func(d *anp.DealTerms) { d.Item = "gold pan" }), b.Key, seller.key)
 		}, c, anp.CodeConflict},
 		{"different quantity", func() *anp.Artifact {
-			return signDeal(t, mod(func(d *anp.DealTerms) { d.Quantity = 20 }), b.key, seller.key)
+			return anptest.SignDeal(t, mod(func(d *anp.DealTerms) { d.Quantity = 20 }), b.Key, seller.key)
 		}, c, anp.CodeConflict},
 		{"different terms", func() *anp.Artifact {
-			return signDeal(t, mod(func(d *anp.DealTerms) { d.Terms = map[string]string{"shipping": "express"} }), b.key, seller.key)
+			return anptest.SignDeal(t, mod(func(d *anp.DealTerms) { d.Terms = map[string]string{"shipping": "express"} }), b.Key, seller.key)
 		}, c, anp.CodeConflict},
 		{"agreed_at is not the ACCEPT time", func() *anp.Artifact {
-			return signDeal(t, mod(func(d *anp.DealTerms) { d.AgreedAt-- }), b.key, seller.key)
+			return anptest.SignDeal(t, mod(func(d *anp.DealTerms) { d.AgreedAt-- }), b.Key, seller.key)
 		}, c, anp.CodeBadRequest},
 		{"buyer key is not the session key", func() *anp.Artifact {
-			return signDeal(t, mod(func(d *anp.DealTerms) { d.BuyerKey = pubHex(other) }), other, seller.key)
+			return anptest.SignDeal(t, mod(func(d *anp.DealTerms) { d.BuyerKey = anptest.PubHex(other) }), other, seller.key)
 		}, c, anp.CodeBadRequest},
 		{"seller key is not the bound key", func() *anp.Artifact {
-			return signDeal(t, mod(func(d *anp.DealTerms) { d.SellerKey = pubHex(other) }), b.key, other)
+			return anptest.SignDeal(t, mod(func(d *anp.DealTerms) { d.SellerKey = anptest.PubHex(other) }), b.Key, other)
 		}, c, anp.CodeBadRequest},
-		{"no seller signature", func() *anp.Artifact { return signDeal(t, b.terms(t, sk, 4), b.key, nil) }, c, anp.CodeBadSignature},
+		{"no seller signature", func() *anp.Artifact { return anptest.SignDeal(t, b.terms(sk, 4), b.Key, nil) }, c, anp.CodeBadSignature},
 		{"seller signature forged", func() *anp.Artifact {
-			a := signDeal(t, b.terms(t, sk, 4), b.key, nil)
+			a := anptest.SignDeal(t, b.terms(sk, 4), b.Key, nil)
 			forged := *a
-			forged.Terms.SellerKey = pubHex(other)
+			forged.Terms.SellerKey = anptest.PubHex(other)
 			sig, err := forged.SellerSignature(other)
 			if err != nil {
 				t.Fatal(err)
@@ -134,8 +112,8 @@ func TestNotaryRefusals(t *testing.T) {
 			a.SellerSig = sig
 			return a
 		}, c, anp.CodeBadSignature},
-		{"another identity's session", func() *anp.Artifact { return signDeal(t, b.terms(t, sk, 4), b.key, seller.key) },
-			e.client(newKey(t)), anp.CodeNotFound},
+		{"another identity's session", func() *anp.Artifact { return anptest.SignDeal(t, b.terms(sk, 4), b.Key, seller.key) },
+			e.client(anptest.NewKey(t)), anp.CodeNotFound},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -153,12 +131,12 @@ func TestNotaryRefusals(t *testing.T) {
 func TestNotaryHappyPathIdempotenceAndLog(t *testing.T) {
 	e := newEnv(t, nil)
 	seller := e.addSeller("pans.anp")
-	identity := newKey(t)
+	identity := anptest.NewKey(t)
 	c := NewClient(e.ts.URL, identity, ClientOptions{Now: e.clock.Now, RootKey: e.srv.RootKey()})
 	ctx := context.Background()
 
 	b := negotiate(t, e, c, "pans.anp")
-	a := signDeal(t, b.terms(t, pubHex(seller.key), 4), b.key, nil)
+	a := anptest.SignDeal(t, b.terms(anptest.PubHex(seller.key), 4), b.Key, nil)
 	b.commit(t, c, a)
 	out, err := c.Notarize(ctx, a)
 	if err != nil {
@@ -181,14 +159,14 @@ func TestNotaryHappyPathIdempotenceAndLog(t *testing.T) {
 	if err != nil || again.Registry.Sig != out.Registry.Sig || again.Receipt.LeafIndex != 0 {
 		t.Fatalf("repeat Notarize: %v (sig equal %v)", err, err == nil && again.Registry.Sig == out.Registry.Sig)
 	}
-	changed := signDeal(t, b.terms(t, pubHex(seller.key), 4), b.key, seller.key)
+	changed := anptest.SignDeal(t, b.terms(anptest.PubHex(seller.key), 4), b.Key, seller.key)
 	changed.Terms.CreatedAt++
-	changed = signDeal(t, changed.Terms, b.key, seller.key)
+	changed = anptest.SignDeal(t, changed.Terms, b.Key, seller.key)
 	if _, err := c.Notarize(ctx, changed); anp.CodeOf(err) != anp.CodeConflict {
 		t.Fatalf("a different artifact for a notarised session: %v, want conflict", err)
 	}
 	tok, _ := c.Token(ctx)
-	r := e.do(http.MethodPost, "/v1/relay/pans.anp", b.seal(anp.TypeQuery, anp.NoteBody{}), bearerHeader(tok))
+	r := e.do(http.MethodPost, "/v1/relay/pans.anp", b.Seal(anp.TypeQuery, anp.NoteBody{}), bearerHeader(tok))
 	if r.errCode() != anp.CodeBadState {
 		t.Fatalf("relay after notarisation: HTTP %d %s, want bad_state", r.status, r.body)
 	}
@@ -199,7 +177,7 @@ func TestNotaryHappyPathIdempotenceAndLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	b2 := negotiate(t, e, c, "pans.anp")
-	a2 := signDeal(t, b2.terms(t, pubHex(seller.key), 4), b2.key, nil)
+	a2 := anptest.SignDeal(t, b2.terms(anptest.PubHex(seller.key), 4), b2.Key, nil)
 	b2.commit(t, c, a2)
 	out2, err := c.Notarize(ctx, a2)
 	if err != nil || out2.Receipt.LeafIndex != 1 {
@@ -223,18 +201,119 @@ func TestNotaryHappyPathIdempotenceAndLog(t *testing.T) {
 	}
 }
 
-func TestNotarizeClientRejectsWrongRoot(t *testing.T) {
+// TestNotarizeVerifiesWhatTheRegistryReturns: the client returns a
+// notarised artifact only when it is the deal it sent and verifies under
+// the pinned root: the configured one, or else the first one it fetched.
+func TestNotarizeVerifiesWhatTheRegistryReturns(t *testing.T) {
 	e := newEnv(t, nil)
 	seller := e.addSeller("pans.anp")
-	identity := newKey(t)
+	identity := anptest.NewKey(t)
 	c := e.client(identity)
 	b := negotiate(t, e, c, "pans.anp")
-	a := signDeal(t, b.terms(t, pubHex(seller.key), 4), b.key, nil)
+	a := anptest.SignDeal(t, b.terms(anptest.PubHex(seller.key), 4), b.Key, nil)
 	b.commit(t, c, a)
-	pinned := NewClient(e.ts.URL, identity, ClientOptions{Now: e.clock.Now, RootKey: pubHex(newKey(t))})
-	if _, err := pinned.Notarize(context.Background(), a); anp.CodeOf(err) != anp.CodeBadSignature {
-		t.Fatalf("Notarize with a different pinned root: %v, want bad_signature", err)
+	if _, err := c.Notarize(context.Background(), a); err != nil {
+		t.Fatalf("honest Notarize: %v", err)
 	}
+	forged := notarisedBy(t, newEnv(t, nil), a)
+
+	tests := []struct {
+		name   string
+		pin    string // the client's RootKey: "registry", "stranger" or "" for none
+		change func(*anp.Artifact) *anp.Artifact
+		want   string // in the error; "" for success
+	}{
+		{"honest answer, pinned root", "registry", nil, ""},
+		{"honest answer, root pinned from the first key chain", "", nil, ""},
+		{"honest answer, client pinned to another root", "stranger", nil, "is not the pinned key"},
+		{"another deal", "registry", func(a *anp.Artifact) *anp.Artifact { a.Terms.Price.Amount--; return a }, "different deal"},
+		{"no seller signature", "", func(a *anp.Artifact) *anp.Artifact { a.SellerSig = ""; return a }, "different deal"},
+		{"countersignature forged", "registry", func(a *anp.Artifact) *anp.Artifact { a.Registry.Sig = a.BuyerSig; return a }, "registry countersignature"},
+		{"countersignature time changed", "", func(a *anp.Artifact) *anp.Artifact { a.Registry.NotarizedAt++; return a }, "registry countersignature"},
+		{"no receipt", "registry", func(a *anp.Artifact) *anp.Artifact { a.Receipt = nil; return a }, "no registry countersignature and log receipt"},
+		{"tree head changed", "registry", func(a *anp.Artifact) *anp.Artifact { a.Receipt.TreeHead.Size++; return a }, "tree head"},
+		{"another registry's receipt, pinned root", "registry", func(*anp.Artifact) *anp.Artifact { return forged }, "is not the pinned key"},
+		{"another registry's receipt, root pinned from the first key chain", "", func(*anp.Artifact) *anp.Artifact { return forged }, "is not the pinned key"},
+	}
+	pins := map[string]string{"registry": e.srv.RootKey(), "stranger": anptest.PubHex(anptest.NewKey(t)), "": ""}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			url := e.ts.URL
+			if tc.change != nil {
+				url = tamperingProxy(t, e, tc.change)
+			}
+			client := NewClient(url, identity, ClientOptions{Now: e.clock.Now, RootKey: pins[tc.pin]})
+			out, err := client.Notarize(context.Background(), a)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("Notarize: %v", err)
+				}
+				if err := anp.VerifyArtifact(out, anp.VerifyOptions{RootKey: e.srv.RootKey()}); err != nil {
+					t.Fatalf("returned artifact does not verify: %v", err)
+				}
+				return
+			}
+			if anp.CodeOf(err) != anp.CodeBadSignature || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Notarize: %v (%v), want bad_signature saying %q", out, err, tc.want)
+			}
+		})
+	}
+}
+
+// tamperingProxy serves e's registry with every notarised artifact passed
+// through change first.
+func tamperingProxy(t *testing.T, e *testEnv, change func(*anp.Artifact) *anp.Artifact) string {
+	t.Helper()
+	h := e.srv.Handler()
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != anp.RouteNotary {
+			h.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		var a anp.Artifact
+		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &a) != nil {
+			http.Error(w, "the registry did not notarise: "+rec.Body.String(), http.StatusBadGateway)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(change(&a))
+	}))
+	t.Cleanup(ts.Close)
+	return ts.URL
+}
+
+// notarisedBy countersigns and logs a's deal in registry e: a complete,
+// valid artifact under e's root, as an impostor registry would answer.
+func notarisedBy(t *testing.T, e *testEnv, a *anp.Artifact) *anp.Artifact {
+	t.Helper()
+	ctx := context.Background()
+	priv, entry, err := e.srv.keys.current(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &anp.Artifact{Terms: a.Terms, BuyerSig: a.BuyerSig, SellerSig: a.SellerSig}
+	if err := out.Countersign(priv, entry, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := out.LeafData()
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, size, root, incl, err := e.srv.logLeaf(ctx, leaf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := anp.SignedTreeHead{Size: size, RootHash: hex.EncodeToString(root), Timestamp: e.clock.Now().UnixMilli(), KeyIndex: entry.Index}
+	if err := anp.SignTreeHead(&head, anp.Signer(priv)); err != nil {
+		t.Fatal(err)
+	}
+	out.Receipt = &anp.Receipt{LeafIndex: idx, TreeHead: head, Inclusion: hexAll(incl), KeyChain: e.srv.keys.chain(), RootKey: e.srv.RootKey()}
+	if err := anp.VerifyArtifact(out, anp.VerifyOptions{}); err != nil {
+		t.Fatalf("the impostor's artifact is not self-consistent: %v", err)
+	}
+	return out
 }
 
 // flakyLedger fails the first Put into one bucket, as a storage error after
@@ -262,10 +341,10 @@ func TestNotarizeRetryLogsTheDealOnce(t *testing.T) {
 		c.Ledger = fl
 	})
 	seller := e.addSeller("pans.anp")
-	c := NewClient(e.ts.URL, newKey(t), ClientOptions{Now: e.clock.Now, RootKey: e.srv.RootKey()})
+	c := NewClient(e.ts.URL, anptest.NewKey(t), ClientOptions{Now: e.clock.Now, RootKey: e.srv.RootKey()})
 	ctx := context.Background()
 	b := negotiate(t, e, c, "pans.anp")
-	a := signDeal(t, b.terms(t, pubHex(seller.key), 4), b.key, nil)
+	a := anptest.SignDeal(t, b.terms(anptest.PubHex(seller.key), 4), b.Key, nil)
 	b.commit(t, c, a)
 	if _, err := c.Notarize(ctx, a); err == nil {
 		t.Fatal("the first attempt should fail on the storage error")

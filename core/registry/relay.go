@@ -256,21 +256,3 @@ func (s *Server) forward(ctx context.Context, domain, endpoint, path string, env
 	}
 	return nil, false, anp.Errorf(anp.CodeUnavailable, "seller %s answered HTTP %d", domain, resp.StatusCode)
 }
-
-// unwrapURLError drops the *url.Error wrapper that repeats method and URL.
-func unwrapURLError(err error) error {
-	if ue, ok := err.(interface{ Unwrap() error }); ok {
-		if inner := ue.Unwrap(); inner != nil {
-			return inner
-		}
-	}
-	return err
-}
-
-// truncate shortens s to at most n bytes for messages that quote a peer.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}

@@ -9,39 +9,40 @@ import (
 	"time"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
 )
 
 func TestRelayRoundTripAndBuyerPrivacy(t *testing.T) {
 	e := newEnv(t, nil)
 	seller := e.addSeller("pans.anp")
-	identity := newKey(t)
+	identity := anptest.NewKey(t)
 	c := e.client(identity)
 	b := newBuyerSession(t, e.clock, "pans.anp")
 
-	propose := b.seal(anp.TypePropose, proposeBody())
+	propose := b.Seal(anp.TypePropose, proposeBody())
 	resp := b.relay(c, propose)
 	if resp.Reply == nil || resp.Reply.Type != anp.TypeCounter {
 		t.Fatalf("reply %+v, want a COUNTER", resp)
 	}
 	// The reply is the seller's and chains to the buyer's envelope.
-	if _, err := anp.VerifyChain(b.tr.Envelopes); err != nil {
+	if _, err := anp.VerifyChain(b.Tr.Envelopes); err != nil {
 		t.Fatalf("buyer transcript does not verify: %v", err)
 	}
-	if resp.Reply.From != pubHex(seller.key) {
+	if resp.Reply.From != anptest.PubHex(seller.key) {
 		t.Fatalf("reply from %s, want the seller key", resp.Reply.From)
 	}
 
-	counter := b.seal(anp.TypeCounter, anp.OfferBody{Price: anp.Money{Amount: 8000, Currency: "USD"}, Turn: 2})
+	counter := b.Seal(anp.TypeCounter, anp.OfferBody{Price: anptest.USD(8000), Turn: 2})
 	resp = b.relay(c, counter)
 	if resp.Reply == nil || resp.Reply.Type != anp.TypeAccept {
 		t.Fatalf("reply %+v, want an ACCEPT", resp)
 	}
-	if n := e.witnessLen(b.id); n != 4 {
+	if n := e.witnessLen(b.Session); n != 4 {
 		t.Fatalf("registry witnessed %d envelopes, want 4", n)
 	}
-	ws, _ := e.srv.loadSession(context.Background(), b.id)
-	if ws.Transcript.Head != b.tr.Head || ws.Buyer != pubHex(identity) || ws.BuyerKey != pubHex(b.key) {
-		t.Fatalf("witness record disagrees with the buyer: head %s vs %s", ws.Transcript.Head, b.tr.Head)
+	ws, _ := e.srv.loadSession(context.Background(), b.Session)
+	if ws.Transcript.Head != b.Tr.Head || ws.Buyer != anptest.PubHex(identity) || ws.BuyerKey != anptest.PubHex(b.Key) {
+		t.Fatalf("witness record disagrees with the buyer: head %s vs %s", ws.Transcript.Head, b.Tr.Head)
 	}
 
 	// Buyer privacy: the seller saw exactly the envelope, on the right
@@ -58,14 +59,14 @@ func TestRelayRoundTripAndBuyerPrivacy(t *testing.T) {
 				t.Errorf("request %d carried header %s to the seller", i, k)
 			}
 		}
-		if strings.Contains(string(seller.bodies[i]), pubHex(identity)) {
+		if strings.Contains(string(seller.bodies[i]), anptest.PubHex(identity)) {
 			t.Errorf("request %d leaked the buyer identity key", i)
 		}
 		got, err := anp.DecodeEnvelope(seller.bodies[i])
 		if err != nil {
 			t.Fatalf("seller body %d is not a strict envelope: %v", i, err)
 		}
-		if h1, _ := got.Hash(); h1 != mustHash(t, b.tr.Envelopes[2*i]) {
+		if h1, _ := got.Hash(); h1 != anptest.Hash(t, b.Tr.Envelopes[2*i]) {
 			t.Errorf("seller body %d is not the buyer's envelope", i)
 		}
 	}
@@ -75,42 +76,21 @@ func TestRelayRoundTripAndBuyerPrivacy(t *testing.T) {
 	}
 }
 
-func mustHash(t testing.TB, e *anp.Envelope) string {
-	t.Helper()
-	h, err := e.Hash()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
-
-// sealRaw signs an envelope exactly as given (any nonce, seq or prev).
-func sealRaw(t testing.TB, key []byte, env anp.Envelope) *anp.Envelope {
-	t.Helper()
-	env.Sig = ""
-	sig, err := anp.Sign(key, anp.PurposeEnvelope, env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env.Sig = sig
-	return &env
-}
-
 func TestRelayWitnessRefusals(t *testing.T) {
 	e := newEnv(t, nil)
 	e.addSeller("pans.anp")
 	e.addSeller("pots.anp")
-	identity := newKey(t)
+	identity := anptest.NewKey(t)
 	c := e.client(identity)
 	tok := e.token(identity)
 	b := newBuyerSession(t, e.clock, "pans.anp")
-	opening := b.seal(anp.TypePropose, proposeBody())
+	opening := b.Seal(anp.TypePropose, proposeBody())
 	b.relay(c, opening) // seq 1, 2
-	accepted := b.seal(anp.TypeCounter, anp.OfferBody{Price: anp.Money{Amount: 8500, Currency: "USD"}, Turn: 2})
+	accepted := b.Seal(anp.TypeCounter, anp.OfferBody{Price: anptest.USD(8500), Turn: 2})
 	b.relay(c, accepted) // seq 3, 4
-	stranger := e.token(newKey(t))
+	stranger := e.token(anptest.NewKey(t))
 
-	next := func() *anp.Envelope { return b.seal(anp.TypeQuery, anp.NoteBody{Message: "colour?"}) }
+	next := func() *anp.Envelope { return b.Seal(anp.TypeQuery, anp.NoteBody{Message: "colour?"}) }
 	tests := []struct {
 		name   string
 		env    func() *anp.Envelope
@@ -126,56 +106,53 @@ func TestRelayWitnessRefusals(t *testing.T) {
 		}, "", "", 401, anp.CodeBadSignature},
 		{"signed by another key", func() *anp.Envelope {
 			env := *next()
-			env.From = pubHex(newKey(t))
-			return sealRaw(t, newKey(t), env)
+			env.From = anptest.PubHex(anptest.NewKey(t))
+			return anptest.SealRaw(t, anptest.NewKey(t), env)
 		}, "", "", 401, anp.CodeBadSignature},
 		{"replayed earlier envelope", func() *anp.Envelope { return opening }, "", "", 409, anp.CodeConflict},
 		{"seq skipped", func() *anp.Envelope {
 			env := *next()
 			env.Seq = 7
-			return sealRaw(t, b.key, env)
+			return anptest.SealRaw(t, b.Key, env)
 		}, "", "", 409, anp.CodeOutOfOrder},
 		{"wrong prev", func() *anp.Envelope {
 			env := *next()
 			env.Prev = strings.Repeat("ab", 32)
-			return sealRaw(t, b.key, env)
+			return anptest.SealRaw(t, b.Key, env)
 		}, "", "", 409, anp.CodeOutOfOrder},
 		{"expired", func() *anp.Envelope {
-			env, err := anp.Seal(b.key, anp.EnvelopeSpec{Type: anp.TypeQuery, Session: b.id, Seq: b.tr.NextSeq(), Prev: b.tr.Head, To: b.domain,
-				Body: anp.NoteBody{}, Now: e.clock.Now().Add(-time.Hour)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return env
+			spec := b.Spec(anp.TypeQuery, anp.NoteBody{})
+			spec.Now = e.clock.Now().Add(-time.Hour)
+			return b.SealSpec(spec)
 		}, "", "", 410, anp.CodeExpired},
 		{"addressed to another seller", func() *anp.Envelope {
 			env := *next()
 			env.To = "pots.anp"
-			return sealRaw(t, b.key, env)
+			return anptest.SealRaw(t, b.Key, env)
 		}, "", "", 400, anp.CodeBadRequest},
 		{"relayed to another seller", next, "pots.anp", "", 400, anp.CodeBadRequest},
 		{"buyer may not ACCEPT", func() *anp.Envelope {
-			return b.seal(anp.TypeAccept, anp.OfferBody{Price: anp.Money{Amount: 1, Currency: "USD"}, Turn: 2})
+			return b.Seal(anp.TypeAccept, anp.OfferBody{Price: anptest.USD(1), Turn: 2})
 		}, "", "", 403, anp.CodeForbidden},
 		{"another identity's session", next, "", stranger, 404, anp.CodeNotFound},
 		{"unknown seller", next, "nobody.anp", "", 404, anp.CodeNotFound},
 		{"session id reused by PROPOSE", func() *anp.Envelope {
-			env := *b.seal(anp.TypePropose, proposeBody())
+			env := *b.Seal(anp.TypePropose, proposeBody())
 			env.Seq, env.Prev = 1, ""
-			return sealRaw(t, b.key, env)
+			return anptest.SealRaw(t, b.Key, env)
 		}, "", "", 409, anp.CodeConflict},
 		{"nonce reused in a new session", func() *anp.Envelope {
 			fresh := newBuyerSession(t, e.clock, "pans.anp")
-			env := *fresh.seal(anp.TypePropose, proposeBody())
-			env.From = pubHex(b.key)
+			env := *fresh.Seal(anp.TypePropose, proposeBody())
+			env.From = anptest.PubHex(b.Key)
 			env.Nonce = accepted.Nonce
-			return sealRaw(t, b.key, env)
+			return anptest.SealRaw(t, b.Key, env)
 		}, "", "", 409, anp.CodeReplay},
 		{"unsupported mode", func() *anp.Envelope {
 			fresh := newBuyerSession(t, e.clock, "pans.anp")
 			p := proposeBody()
 			p.Mode = anp.ModeB
-			return fresh.seal(anp.TypePropose, p)
+			return fresh.Seal(anp.TypePropose, p)
 		}, "", "", 422, anp.CodeRefused},
 		{"unknown field", nil, "", "", 400, anp.CodeBadRequest},
 	}
@@ -195,12 +172,12 @@ func TestRelayWitnessRefusals(t *testing.T) {
 				data, _ := json.Marshal(next())
 				body = strings.Replace(string(data), `{"v":1`, `{"extra":1,"v":1`, 1)
 			}
-			before := e.witnessLen(b.id)
+			before := e.witnessLen(b.Session)
 			r := e.do(http.MethodPost, "/v1/relay/"+domain, body, bearerHeader(token))
 			if r.status != tc.status || r.errCode() != tc.code {
 				t.Fatalf("HTTP %d code %q (%s), want %d %q", r.status, r.errCode(), r.body, tc.status, tc.code)
 			}
-			if after := e.witnessLen(b.id); after != before {
+			if after := e.witnessLen(b.Session); after != before {
 				t.Fatalf("witness transcript changed from %d to %d envelopes", before, after)
 			}
 		})
@@ -217,12 +194,12 @@ func TestRelayWitnessRefusals(t *testing.T) {
 func TestResendOfLatestEnvelopeIsIdempotent(t *testing.T) {
 	e := newEnv(t, nil)
 	seller := e.addSeller("pans.anp")
-	c := e.client(newKey(t))
+	c := e.client(anptest.NewKey(t))
 	b := newBuyerSession(t, e.clock, "pans.anp")
-	b.relay(c, b.seal(anp.TypePropose, proposeBody()))
-	offer := b.seal(anp.TypeCounter, anp.OfferBody{Price: anp.Money{Amount: 8500, Currency: "USD"}, Turn: 2})
+	b.relay(c, b.Seal(anp.TypePropose, proposeBody()))
+	offer := b.Seal(anp.TypeCounter, anp.OfferBody{Price: anptest.USD(8500), Turn: 2})
 	first := b.relay(c, offer)
-	witnessed, requests := e.witnessLen(b.id), seller.requests()
+	witnessed, requests := e.witnessLen(b.Session), seller.requests()
 	again, err := c.Relay(context.Background(), "pans.anp", offer)
 	if err != nil {
 		t.Fatalf("resend: %v", err)
@@ -232,13 +209,13 @@ func TestResendOfLatestEnvelopeIsIdempotent(t *testing.T) {
 	if h1 != h2 {
 		t.Fatal("the resend got a different answer")
 	}
-	if e.witnessLen(b.id) != witnessed || seller.requests() != requests {
-		t.Fatalf("resend witnessed %d→%d envelopes, seller requests %d→%d", witnessed, e.witnessLen(b.id), requests, seller.requests())
+	if e.witnessLen(b.Session) != witnessed || seller.requests() != requests {
+		t.Fatalf("resend witnessed %d→%d envelopes, seller requests %d→%d", witnessed, e.witnessLen(b.Session), requests, seller.requests())
 	}
 	// An altered copy of the same seq is not a resend: it is refused.
 	forged := *offer
 	forged.Nonce = anp.NewNonce()
-	if _, err := c.Relay(context.Background(), "pans.anp", sealRaw(t, b.key, forged)); anp.CodeOf(err) != anp.CodeOutOfOrder && anp.CodeOf(err) != anp.CodeReplay {
+	if _, err := c.Relay(context.Background(), "pans.anp", anptest.SealRaw(t, b.Key, forged)); anp.CodeOf(err) != anp.CodeOutOfOrder && anp.CodeOf(err) != anp.CodeReplay {
 		t.Fatalf("altered copy: %v, want out_of_order", err)
 	}
 }
@@ -246,7 +223,7 @@ func TestResendOfLatestEnvelopeIsIdempotent(t *testing.T) {
 func TestRelaySellerFailures(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.SellerTimeout = 300 * time.Millisecond })
 	seller := e.addSeller("pans.anp")
-	c := e.client(newKey(t))
+	c := e.client(anptest.NewKey(t))
 	ctx := context.Background()
 	forger := newSellerStub(t, e.clock, "pans.anp") // a key not bound to the domain
 
@@ -287,7 +264,7 @@ func TestRelaySellerFailures(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			seller.setRespond(tc.respond)
 			b := newBuyerSession(t, e.clock, "pans.anp")
-			resp, err := c.Relay(ctx, "pans.anp", b.seal(anp.TypePropose, proposeBody()))
+			resp, err := c.Relay(ctx, "pans.anp", b.Seal(anp.TypePropose, proposeBody()))
 			if tc.wantMessage == "" {
 				if err != nil || !resp.Pending {
 					t.Fatalf("Relay: %+v %v, want pending", resp, err)
@@ -304,7 +281,7 @@ func TestRelaySellerFailures(t *testing.T) {
 					t.Fatalf("seller text reached the buyer: %v", err)
 				}
 			}
-			if n := e.witnessLen(b.id); n != tc.witnessed {
+			if n := e.witnessLen(b.Session); n != tc.witnessed {
 				t.Fatalf("registry witnessed %d envelopes, want %d", n, tc.witnessed)
 			}
 		})

@@ -14,7 +14,6 @@ import (
 
 // WebSocket timings and limits.
 const (
-	wsReadLimit  = 256 << 10
 	wsWriteWait  = 10 * time.Second
 	wsPongWait   = 60 * time.Second
 	wsPingPeriod = 25 * time.Second
@@ -104,7 +103,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.hub.untrack(c)
-	conn.SetReadLimit(wsReadLimit)
+	conn.SetReadLimit(anp.MaxWSFrameBytes)
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
 )
 
 // asyncNode starts an async node whose callbacks go to a stub registry.
@@ -39,18 +40,18 @@ func TestAsyncCountersArriveThroughCallbacks(t *testing.T) {
 	if got := b.send(anp.TypePropose, propose("Dutch oven", nil)); got.Type != anp.TypeCounter {
 		t.Fatalf("PROPOSE stays synchronous, got %s", got.Type)
 	}
-	env := b.seal(anp.TypeCounter, counter(7000, 2))
+	env := b.Seal(anp.TypeCounter, counter(7000, 2))
 	if r := b.post(anp.SellerCounter, env); r.status != http.StatusAccepted || !r.pend || r.reply != nil {
 		t.Fatalf("async COUNTER: %d %+v", r.status, r)
 	}
-	b.record(env)
+	b.Record(env)
 	// While the answer is outstanding: no new offer, and a retransmission is pending again.
-	if r := b.post(anp.SellerCounter, b.seal(anp.TypeCounter, counter(7100, 3))); r.status != 409 || r.err.Code != anp.CodeBadState {
+	if r := b.post(anp.SellerCounter, b.Seal(anp.TypeCounter, counter(7100, 3))); r.status != 409 || r.err.Code != anp.CodeBadState {
 		t.Fatalf("COUNTER while pending: %d %+v", r.status, r.err)
 	}
 	cb := awaitCallback(t, reg)
-	b.accept(cb) // seller-signed, to the buyer key, chained to the COUNTER
-	if o := offerOf(t, cb); cb.Type != anp.TypeCounter || o.Price != usd(9500) || o.Turn != 2 {
+	b.Accept(cb) // seller-signed, to the buyer key, chained to the COUNTER
+	if o := anptest.Body[anp.OfferBody](t, cb); cb.Type != anp.TypeCounter || o.Price != anptest.USD(9500) || o.Turn != 2 {
 		t.Fatalf("callback %s %+v", cb.Type, o)
 	}
 	if attempts, delivered := reg.counts(); attempts != 3 || delivered != 1 {
@@ -62,22 +63,22 @@ func TestAsyncCountersArriveThroughCallbacks(t *testing.T) {
 	}
 
 	for i, offer := range []int64{8000, 8500} {
-		e := b.seal(anp.TypeCounter, counter(offer, 3+i))
+		e := b.Seal(anp.TypeCounter, counter(offer, 3+i))
 		if r := b.post(anp.SellerCounter, e); r.status != http.StatusAccepted {
 			t.Fatalf("COUNTER %d: %d %+v", 3+i, r.status, r.err)
 		}
-		b.record(e)
-		b.accept(awaitCallback(t, reg))
+		b.Record(e)
+		b.Accept(awaitCallback(t, reg))
 	}
-	acc := b.tr.Last()
-	if acc.Type != anp.TypeAccept || offerOf(t, acc).Price != usd(8500) {
-		t.Fatalf("last callback %s %+v, want ACCEPT at 85.00 USD", acc.Type, offerOf(t, acc))
+	acc := b.Tr.Last()
+	if acc.Type != anp.TypeAccept || anptest.Body[anp.OfferBody](t, acc).Price != anptest.USD(8500) {
+		t.Fatalf("last callback %s %+v, want ACCEPT at 85.00 USD", acc.Type, anptest.Body[anp.OfferBody](t, acc))
 	}
 	// COMMIT stays synchronous.
 	if got := b.send(anp.TypeCommit, anp.CommitBody{Artifact: b.artifactFor(acc, propose("Dutch oven", nil))}); got.Type != anp.TypeConfirm {
 		t.Fatalf("COMMIT answered %s", got.Type)
 	}
-	if v, _ := n.Session(b.session); v.State != StateSigned {
+	if v, _ := n.Session(b.Session); v.State != StateSigned {
 		t.Fatalf("state %s", v.State)
 	}
 }
@@ -85,11 +86,11 @@ func TestAsyncCountersArriveThroughCallbacks(t *testing.T) {
 func TestAsyncCancelWhilePendingDropsTheAnswer(t *testing.T) {
 	n, b, reg := asyncNode(t, 50*time.Millisecond)
 	b.send(anp.TypePropose, propose("kettle", nil))
-	env := b.seal(anp.TypeCounter, counter(7000, 2))
+	env := b.Seal(anp.TypeCounter, counter(7000, 2))
 	if r := b.post(anp.SellerCounter, env); r.status != http.StatusAccepted {
 		t.Fatalf("COUNTER: %d", r.status)
 	}
-	b.record(env)
+	b.Record(env)
 	if ack := b.send(anp.TypeCancel, anp.NoteBody{}); ack.Type != anp.TypeInform {
 		t.Fatalf("CANCEL answered %s", ack.Type)
 	}
@@ -103,7 +104,7 @@ func TestAsyncCancelWhilePendingDropsTheAnswer(t *testing.T) {
 func TestCloseStopsAsyncWorkers(t *testing.T) {
 	n, b, reg := asyncNode(t, time.Hour)
 	b.send(anp.TypePropose, propose("kettle", nil))
-	if r := b.post(anp.SellerCounter, b.seal(anp.TypeCounter, counter(7000, 2))); r.status != http.StatusAccepted {
+	if r := b.post(anp.SellerCounter, b.Seal(anp.TypeCounter, counter(7000, 2))); r.status != http.StatusAccepted {
 		t.Fatalf("COUNTER: %d", r.status)
 	}
 	if err := n.Close(); err != nil {
@@ -114,10 +115,10 @@ func TestCloseStopsAsyncWorkers(t *testing.T) {
 	}
 	b2 := newBuyer(t, b.url)
 	b2.send(anp.TypePropose, propose("kettle", nil))
-	if r := b2.post(anp.SellerCounter, b2.seal(anp.TypeCounter, counter(7000, 2))); r.status != http.StatusBadGateway || r.err.Code != anp.CodeUnavailable {
+	if r := b2.post(anp.SellerCounter, b2.Seal(anp.TypeCounter, counter(7000, 2))); r.status != http.StatusBadGateway || r.err.Code != anp.CodeUnavailable {
 		t.Fatalf("COUNTER after Close: %d %+v", r.status, r.err)
 	}
-	if v, _ := n.Session(b2.session); v.Turn != 1 {
+	if v, _ := n.Session(b2.Session); v.Turn != 1 {
 		t.Fatalf("a refused COUNTER moved the session to turn %d", v.Turn)
 	}
 }
@@ -129,30 +130,30 @@ func TestAsyncPolicyFailureInforms(t *testing.T) {
 		c.Registry = &httpRegistry{base: reg.srv.URL, identity: sellerKey}
 		c.Policy = funcPolicy{
 			open: func(SessionView, anp.ProposeBody) (Decision, error) {
-				return Decision{Action: ActionCounter, Price: usd(10000)}, nil
+				return Decision{Action: ActionCounter, Price: anptest.USD(10000)}, nil
 			},
 			respond: func(SessionView, anp.Money) (Decision, error) {
-				return Decision{Action: ActionAccept, Price: usd(99999)}, nil // above the offer: invalid
+				return Decision{Action: ActionAccept, Price: anptest.USD(99999)}, nil // above the offer: invalid
 			},
 		}
 	})
 	b := newBuyer(t, srv.URL)
 	b.send(anp.TypePropose, propose("kettle", nil))
-	env := b.seal(anp.TypeCounter, counter(7000, 2))
+	env := b.Seal(anp.TypeCounter, counter(7000, 2))
 	if r := b.post(anp.SellerCounter, env); r.status != http.StatusAccepted {
 		t.Fatalf("COUNTER: %d", r.status)
 	}
-	b.record(env)
+	b.Record(env)
 	cb := awaitCallback(t, reg)
-	b.accept(cb)
-	if cb.Type != anp.TypeInform || noteOf(t, cb).Reason != "error" {
-		t.Fatalf("callback %s %+v, want INFORM with reason error", cb.Type, noteOf(t, cb))
+	b.Accept(cb)
+	if cb.Type != anp.TypeInform || anptest.Body[anp.NoteBody](t, cb).Reason != "error" {
+		t.Fatalf("callback %s %+v, want INFORM with reason error", cb.Type, anptest.Body[anp.NoteBody](t, cb))
 	}
-	if v, _ := n.Session(b.session); v.State != StateOpen || v.Turn != 2 {
+	if v, _ := n.Session(b.Session); v.State != StateOpen || v.Turn != 2 {
 		t.Fatalf("session %+v, want OPEN at turn 2", v)
 	}
 	// The next offer is at turn 3.
-	e3 := b.seal(anp.TypeCounter, counter(7100, 3))
+	e3 := b.Seal(anp.TypeCounter, counter(7100, 3))
 	if r := b.post(anp.SellerCounter, e3); r.status != http.StatusAccepted {
 		t.Fatalf("COUNTER at turn 3: %d %+v", r.status, r.err)
 	}

@@ -6,15 +6,16 @@ import (
 	"testing"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
 )
 
 // steadyPolicy always asks the same price, so a session never ends.
 var steadyPolicy = funcPolicy{
 	open: func(SessionView, anp.ProposeBody) (Decision, error) {
-		return Decision{Action: ActionCounter, Price: usd(10000)}, nil
+		return Decision{Action: ActionCounter, Price: anptest.USD(10000)}, nil
 	},
 	respond: func(SessionView, anp.Money) (Decision, error) {
-		return Decision{Action: ActionCounter, Price: usd(10000)}, nil
+		return Decision{Action: ActionCounter, Price: anptest.USD(10000)}, nil
 	},
 }
 
@@ -40,13 +41,13 @@ func BenchmarkCounterRoundTrip(b *testing.B) {
 			b.StartTimer()
 		}
 		turn++
-		env := by.seal(anp.TypeCounter, counter(8000, turn))
+		env := by.Seal(anp.TypeCounter, counter(8000, turn))
 		r := by.post(anp.SellerCounter, env)
 		if r.status != http.StatusOK {
 			b.Fatalf("status %d %+v", r.status, r.err)
 		}
-		by.record(env)
-		by.accept(r.reply)
+		by.Record(env)
+		by.Accept(r.reply)
 	}
 }
 
@@ -58,23 +59,23 @@ func BenchmarkProposeRoundTrip(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		by.session = anp.NewSessionID()
-		by.tr = anp.Transcript{}
-		if r := by.post(anp.SellerHandshake, by.seal(anp.TypePropose, body)); r.status != http.StatusOK {
+		by.Session = anp.NewSessionID()
+		by.Tr = anp.Transcript{}
+		if r := by.post(anp.SellerHandshake, by.Seal(anp.TypePropose, body)); r.status != http.StatusOK {
 			b.Fatalf("status %d %+v", r.status, r.err)
 		}
 	}
 }
 
 func BenchmarkCurveRespond(b *testing.B) {
-	p := &CurvePolicy{List: usd(10000), Floor: usd(8000), Exponent: 0.6, MaxTurns: 8}
-	ask := usd(9500)
+	p := &CurvePolicy{List: anptest.USD(10000), Floor: anptest.USD(8000), Exponent: 0.6, MaxTurns: 8}
+	ask := anptest.USD(9500)
 	v := SessionView{Quantity: 1, Currency: "USD", Turn: 4, LastAsk: &ask}
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := p.Respond(ctx, v, usd(7000)); err != nil {
+		if _, err := p.Respond(ctx, v, anptest.USD(7000)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
 )
 
 const sampleConfig = `{
@@ -57,7 +58,7 @@ func TestLoadFileConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.List != usd(12999) || p.Floor != usd(9950) || p.Exponent != 0.6 || p.MaxTurns != 6 || p.Pitch != "Ships in 2 days." || len(p.Items) != 2 {
+	if p.List != anptest.USD(12999) || p.Floor != anptest.USD(9950) || p.Exponent != 0.6 || p.MaxTurns != 6 || p.Pitch != "Ships in 2 days." || len(p.Items) != 2 {
 		t.Fatalf("policy %+v", p)
 	}
 	cfg, err := fc.NodeConfig(sellerKey, nil, zerolog.Nop())

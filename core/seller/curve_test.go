@@ -2,10 +2,12 @@ package seller
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
 )
 
 func asks(t *testing.T, p *CurvePolicy, qty int) []int64 {
@@ -23,7 +25,7 @@ func asks(t *testing.T, p *CurvePolicy, qty int) []int64 {
 
 func TestCurveAskShapes(t *testing.T) {
 	mk := func(e float64) *CurvePolicy {
-		return &CurvePolicy{List: usd(10000), Floor: usd(8000), Exponent: e, MaxTurns: 6}
+		return &CurvePolicy{List: anptest.USD(10000), Floor: anptest.USD(8000), Exponent: e, MaxTurns: 6}
 	}
 	cases := []struct {
 		name string
@@ -40,7 +42,7 @@ func TestCurveAskShapes(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			got := asks(t, mk(tc.e), 1)
-			if tc.want != nil && !equal(got, tc.want) {
+			if tc.want != nil && !slices.Equal(got, tc.want) {
 				t.Fatalf("asks %v, want %v", got, tc.want)
 			}
 			if got[0] != 10000 || got[len(got)-1] != 8000 {
@@ -65,16 +67,16 @@ func TestCurveAskShapes(t *testing.T) {
 func TestCurveRoundsUpToMinorUnits(t *testing.T) {
 	// JPY has no minor digits: a 1-yen span is held until the last turn.
 	p := &CurvePolicy{List: anp.Money{Amount: 100, Currency: "JPY"}, Floor: anp.Money{Amount: 99, Currency: "JPY"}, Exponent: 1, MaxTurns: 4}
-	if got := asks(t, p, 1); !equal(got, []int64{100, 100, 100, 99}) {
+	if got := asks(t, p, 1); !slices.Equal(got, []int64{100, 100, 100, 99}) {
 		t.Fatalf("JPY asks %v", got)
 	}
 	// An exact value is not pushed up by float noise: 2000 * 0.7 = 1400 -> 94.00.
-	p = &CurvePolicy{List: usd(10000), Floor: usd(8000), Exponent: 1, MaxTurns: 11}
-	if got, _ := p.AskAt(4, 1); got != usd(9400) {
+	p = &CurvePolicy{List: anptest.USD(10000), Floor: anptest.USD(8000), Exponent: 1, MaxTurns: 11}
+	if got, _ := p.AskAt(4, 1); got != anptest.USD(9400) {
 		t.Fatalf("turn 4 of 11: %s, want 94.00 USD", got)
 	}
 	// Quantity scales list and floor.
-	if got, _ := p.AskAt(11, 7); got != usd(56000) {
+	if got, _ := p.AskAt(11, 7); got != anptest.USD(56000) {
 		t.Fatalf("7 units at the floor: %s", got)
 	}
 	if _, err := p.AskAt(1, 1<<40); err == nil {
@@ -84,7 +86,7 @@ func TestCurveRoundsUpToMinorUnits(t *testing.T) {
 
 func TestCurveDecisions(t *testing.T) {
 	p := linearPolicy() // 100, 95, 90, 85, 80
-	ask := func(m int64) *anp.Money { v := usd(m); return &v }
+	ask := func(m int64) *anp.Money { v := anptest.USD(m); return &v }
 	view := func(turn int, lastAsk *anp.Money) SessionView {
 		return SessionView{ID: anp.NewSessionID(), Item: "kettle", Quantity: 1, Currency: "USD", Turn: turn, LastAsk: lastAsk, State: StateOpen}
 	}
@@ -97,15 +99,15 @@ func TestCurveDecisions(t *testing.T) {
 		final  bool
 		msg    string
 	}{
-		{"below the ask: counter on the curve", view(2, ask(10000)), usd(7000), ActionCounter, 9500, false, "95.00 USD"},
-		{"at the ask: accept at the offer", view(3, ask(9500)), usd(9000), ActionAccept, 9000, false, "Deal at 90.00 USD"},
-		{"between ask and last ask: accept at the offer", view(3, ask(9500)), usd(9300), ActionAccept, 9300, false, ""},
-		{"above the last ask: accept at the last ask", view(3, ask(9500)), usd(9900), ActionAccept, 9500, false, ""},
-		{"last ask under the curve holds", view(2, ask(9100)), usd(7000), ActionCounter, 9100, false, ""},
-		{"turn T: final offer at the floor", view(5, ask(8500)), usd(7000), ActionCounter, 8000, true, "Final offer: 80.00 USD"},
-		{"after the final offer, below the floor: reject", view(6, ask(8000)), usd(7999), ActionReject, 0, false, "Our final offer was 80.00 USD"},
-		{"after the final offer, at the floor: accept", view(6, ask(8000)), usd(8000), ActionAccept, 8000, false, ""},
-		{"after the final offer, above it: accept at the floor", view(7, ask(8000)), usd(9000), ActionAccept, 8000, false, ""},
+		{"below the ask: counter on the curve", view(2, ask(10000)), anptest.USD(7000), ActionCounter, 9500, false, "95.00 USD"},
+		{"at the ask: accept at the offer", view(3, ask(9500)), anptest.USD(9000), ActionAccept, 9000, false, "Deal at 90.00 USD"},
+		{"between ask and last ask: accept at the offer", view(3, ask(9500)), anptest.USD(9300), ActionAccept, 9300, false, ""},
+		{"above the last ask: accept at the last ask", view(3, ask(9500)), anptest.USD(9900), ActionAccept, 9500, false, ""},
+		{"last ask under the curve holds", view(2, ask(9100)), anptest.USD(7000), ActionCounter, 9100, false, ""},
+		{"turn T: final offer at the floor", view(5, ask(8500)), anptest.USD(7000), ActionCounter, 8000, true, "Final offer: 80.00 USD"},
+		{"after the final offer, below the floor: reject", view(6, ask(8000)), anptest.USD(7999), ActionReject, 0, false, "Our final offer was 80.00 USD"},
+		{"after the final offer, at the floor: accept", view(6, ask(8000)), anptest.USD(8000), ActionAccept, 8000, false, ""},
+		{"after the final offer, above it: accept at the floor", view(7, ask(8000)), anptest.USD(9000), ActionAccept, 8000, false, ""},
 		{"other currency: reject", view(2, ask(10000)), anp.Money{Amount: 9000, Currency: "EUR"}, ActionReject, 0, false, "EUR"},
 	}
 	for _, tc := range cases {
@@ -114,7 +116,7 @@ func TestCurveDecisions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d.Action != tc.action || d.Final != tc.final || (tc.price != 0 && d.Price != usd(tc.price)) {
+			if d.Action != tc.action || d.Final != tc.final || (tc.price != 0 && d.Price != anptest.USD(tc.price)) {
 				t.Fatalf("got %+v, want %s %d final=%v", d, tc.action, tc.price, tc.final)
 			}
 			if !strings.Contains(d.Message, tc.msg) {
@@ -131,7 +133,7 @@ func TestCurveDecisions(t *testing.T) {
 
 func TestCurveOpen(t *testing.T) {
 	ctx := context.Background()
-	o := func(m int64) *anp.Money { v := usd(m); return &v }
+	o := func(m int64) *anp.Money { v := anptest.USD(m); return &v }
 	base := func() *CurvePolicy { return linearPolicy() }
 	cases := []struct {
 		name   string
@@ -176,41 +178,41 @@ func TestCurveOpen(t *testing.T) {
 			}
 		})
 	}
-	huge := &CurvePolicy{List: usd(anp.MaxAmount / 10), Floor: usd(1)}
+	huge := &CurvePolicy{List: anptest.USD(anp.MaxAmount / 10), Floor: anptest.USD(1)}
 	if d, _ := huge.Open(ctx, SessionView{Quantity: 11, Currency: "USD", Turn: 1}, propose("kettle", nil)); d.Action != ActionReject {
 		t.Fatalf("an overflowing total was not rejected: %+v", d)
 	}
 }
 
 func TestCurveNeverRevealsTheFloorEarly(t *testing.T) {
-	p := &CurvePolicy{List: usd(10000), Floor: usd(7321), Exponent: 0.7, MaxTurns: 8}
+	p := &CurvePolicy{List: anptest.USD(10000), Floor: anptest.USD(7321), Exponent: 0.7, MaxTurns: 8}
 	ctx := context.Background()
 	v := SessionView{Quantity: 1, Currency: "USD", Turn: 1}
 	d, _ := p.Open(ctx, v, propose("kettle", nil))
 	for turn := 2; turn < 8; turn++ {
 		v.LastAsk, v.Turn = &d.Price, turn
-		d, _ = p.Respond(ctx, v, usd(100))
+		d, _ = p.Respond(ctx, v, anptest.USD(100))
 		if strings.Contains(d.Message, "73.21") || d.Price.Amount == 7321 {
 			t.Fatalf("turn %d reveals the floor: %+v", turn, d)
 		}
 	}
 	v.LastAsk, v.Turn = &d.Price, 8
-	if d, _ = p.Respond(ctx, v, usd(100)); !d.Final || d.Price != usd(7321) {
+	if d, _ = p.Respond(ctx, v, anptest.USD(100)); !d.Final || d.Price != anptest.USD(7321) {
 		t.Fatalf("turn 8: %+v, want the final offer at the floor", d)
 	}
 }
 
 func TestCurveValidate(t *testing.T) {
 	for name, p := range map[string]CurvePolicy{
-		"floor above list":  {List: usd(100), Floor: usd(200)},
-		"zero list":         {List: usd(0), Floor: usd(0)},
-		"mixed currencies":  {List: usd(200), Floor: anp.Money{Amount: 100, Currency: "EUR"}},
+		"floor above list":  {List: anptest.USD(100), Floor: anptest.USD(200)},
+		"zero list":         {List: anptest.USD(0), Floor: anptest.USD(0)},
+		"mixed currencies":  {List: anptest.USD(200), Floor: anp.Money{Amount: 100, Currency: "EUR"}},
 		"bad currency":      {List: anp.Money{Amount: 200, Currency: "usd"}, Floor: anp.Money{Amount: 100, Currency: "usd"}},
-		"negative exponent": {List: usd(200), Floor: usd(100), Exponent: -1},
-		"huge exponent":     {List: usd(200), Floor: usd(100), Exponent: 1e9},
-		"negative turns":    {List: usd(200), Floor: usd(100), MaxTurns: -1},
-		"empty item":        {List: usd(200), Floor: usd(100), Items: []string{" "}},
-		"long pitch":        {List: usd(200), Floor: usd(100), Pitch: strings.Repeat("x", 600)},
+		"negative exponent": {List: anptest.USD(200), Floor: anptest.USD(100), Exponent: -1},
+		"huge exponent":     {List: anptest.USD(200), Floor: anptest.USD(100), Exponent: 1e9},
+		"negative turns":    {List: anptest.USD(200), Floor: anptest.USD(100), MaxTurns: -1},
+		"empty item":        {List: anptest.USD(200), Floor: anptest.USD(100), Items: []string{" "}},
+		"long pitch":        {List: anptest.USD(200), Floor: anptest.USD(100), Pitch: strings.Repeat("x", 600)},
 	} {
 		if err := p.Validate(); err == nil {
 			t.Errorf("%s: accepted", name)
@@ -222,22 +224,10 @@ func TestCurveValidate(t *testing.T) {
 }
 
 func TestCurveAnswersQueries(t *testing.T) {
-	p := &CurvePolicy{List: usd(10000), Floor: usd(8000), Pitch: "Ships today."}
-	ask := usd(9000)
+	p := &CurvePolicy{List: anptest.USD(10000), Floor: anptest.USD(8000), Pitch: "Ships today."}
+	ask := anptest.USD(9000)
 	got, err := p.Answer(context.Background(), SessionView{Item: "kettle", LastAsk: &ask}, anp.NoteBody{Message: "lowest price?"})
 	if err != nil || got != `Our current ask for "kettle" is 90.00 USD. Ships today.` {
 		t.Fatalf("Answer = %q, %v", got, err)
 	}
-}
-
-func equal(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

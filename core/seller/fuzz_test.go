@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
 )
 
 // fuzzNode is a node with a fixed clock so that signed seeds stay valid.
@@ -54,13 +55,13 @@ func checkAnswer(t *testing.T, rec *httptest.ResponseRecorder) {
 func FuzzHandshake(f *testing.F) {
 	now := time.Now()
 	b := newBuyer(f, "")
-	b.now = func() time.Time { return now }
-	o := usd(9000)
+	b.Now = func() time.Time { return now }
+	o := anptest.USD(9000)
 	for _, body := range []any{propose("kettle", nil), propose("kettle", &o), map[string]any{"mode": "ANP/C", "item": "x", "quantity": 1, "currency": "USD", "extra": 1}} {
-		env := b.seal(anp.TypePropose, body)
+		env := b.Seal(anp.TypePropose, body)
 		data, _ := json.Marshal(env)
 		f.Add(data)
-		b.session = anp.NewSessionID()
+		b.Session = anp.NewSessionID()
 	}
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`{"v":1,"type":"PROPOSE"}`))
@@ -95,7 +96,7 @@ func FuzzCounterBody(f *testing.F) {
 			return // Seal canonicalises the body; invalid JSON cannot be signed
 		}
 		b := newBuyer(t, "")
-		b.now = func() time.Time { return now }
+		b.Now = func() time.Time { return now }
 		do := func(path string, env *anp.Envelope) *httptest.ResponseRecorder {
 			data, _ := json.Marshal(env)
 			rec := httptest.NewRecorder()
@@ -103,25 +104,20 @@ func FuzzCounterBody(f *testing.F) {
 			checkAnswer(t, rec)
 			return rec
 		}
-		p := b.seal(anp.TypePropose, propose("kettle", nil))
+		p := b.Seal(anp.TypePropose, propose("kettle", nil))
 		rec := do(anp.SellerHandshake, p)
 		var rr anp.RelayResponse
 		if err := json.Unmarshal(rec.Body.Bytes(), &rr); err != nil || rr.Reply == nil {
 			t.Fatalf("PROPOSE failed: %s", rec.Body)
 		}
-		b.record(p)
-		b.accept(rr.Reply)
-		env, err := b.trySeal(anp.TypeCounter, json.RawMessage(body))
+		b.Record(p)
+		b.Accept(rr.Reply)
+		env, err := b.TrySeal(anp.TypeCounter, json.RawMessage(body))
 		if err != nil {
 			return
 		}
 		do(anp.SellerCounter, env)
 	})
-}
-
-// trySeal is seal without failing the test on bodies JCS cannot take.
-func (b *buyer) trySeal(typ anp.MsgType, body any) (*anp.Envelope, error) {
-	return anp.Seal(b.key, anp.EnvelopeSpec{Type: typ, Session: b.session, Seq: b.tr.NextSeq(), Prev: b.tr.Head, To: testDomain, Body: body, Now: b.now()})
 }
 
 func FuzzLoadFileConfig(f *testing.F) {
@@ -162,7 +158,7 @@ func FuzzCurvePolicy(f *testing.F) {
 	f.Add(int64(1), int64(1), 0.01, 1, 3)
 	f.Add(int64(999999), int64(3), 100.0, 1000, 1000)
 	f.Fuzz(func(t *testing.T, list, floor int64, e float64, turns, qty int) {
-		p := &CurvePolicy{List: usd(list), Floor: usd(floor), Exponent: e, MaxTurns: turns}
+		p := &CurvePolicy{List: anptest.USD(list), Floor: anptest.USD(floor), Exponent: e, MaxTurns: turns}
 		if p.Validate() != nil || qty < 1 || qty > anp.MaxQuantity || turns > 60 {
 			return
 		}
@@ -179,7 +175,7 @@ func FuzzCurvePolicy(f *testing.F) {
 		if err != nil || d.Action != ActionCounter || d.Price.Amount != open {
 			t.Fatalf("opening %+v %v", d, err)
 		}
-		lowest := usd(1) // a buyer that never moves
+		lowest := anptest.USD(1) // a buyer that never moves
 		for turn := 2; turn <= p.maxTurns()+1; turn++ {
 			prev := d.Price
 			v.Turn, v.LastAsk = turn, &prev

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
 )
 
 // stubRegistry is a minimal registry over real HTTP: domain binding,
@@ -160,7 +161,7 @@ type httpRegistry struct {
 }
 
 func (c *httpRegistry) Bind(ctx context.Context, domain, operatorToken string) (*anp.DomainBinding, error) {
-	b := anp.BindRequest{Domain: domain, Key: anp.PublicKeyHex(c.identity.Public().(ed25519.PublicKey)), TS: time.Now().UnixMilli()}
+	b := anp.BindRequest{Domain: domain, Key: anptest.PubHex(c.identity), TS: time.Now().UnixMilli()}
 	if err := anp.SignBindRequest(&b, anp.Signer(c.identity)); err != nil {
 		return nil, err
 	}

@@ -39,18 +39,18 @@ func TestSlowAsyncPolicyDoesNotHoldTheSession(t *testing.T) {
 	})
 	b := newBuyer(t, srv.URL)
 	b.send(anp.TypePropose, propose("Dutch oven", nil))
-	env := b.seal(anp.TypeCounter, counter(7000, 2))
+	env := b.Seal(anp.TypeCounter, counter(7000, 2))
 	if r := b.post(anp.SellerCounter, env); r.status != http.StatusAccepted {
 		t.Fatalf("async COUNTER: %d", r.status)
 	}
-	b.record(env)
+	b.Record(env)
 	select {
 	case <-pol.entered:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the policy was never asked")
 	}
 	done := make(chan result, 1)
-	go func() { done <- b.post(anp.SellerCancel, b.seal(anp.TypeCancel, anp.NoteBody{Reason: "buyer_cancel"})) }()
+	go func() { done <- b.post(anp.SellerCancel, b.Seal(anp.TypeCancel, anp.NoteBody{Reason: "buyer_cancel"})) }()
 	var r result
 	select {
 	case r = <-done:

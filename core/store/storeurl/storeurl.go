@@ -143,7 +143,7 @@ func parse(rawURL string) (kind, location string, err error) {
 	switch scheme := strings.ToLower(m[1]); scheme {
 	case "memory":
 		if rest != "" {
-			return "", "", errors.New("storeurl: the memory store takes no location: use memory:")
+			return "", "", errors.New(`storeurl: the memory store takes no location; use "memory:"`)
 		}
 		return KindMemory, "", nil
 	case "sqlite":

@@ -54,7 +54,7 @@ func TestParseRejects(t *testing.T) {
 	}{
 		{"", "memory:, sqlite:///absolute/path"},
 		{"   ", "memory:, sqlite:///absolute/path"},
-		{"memory://x", "use memory:"},
+		{"memory://x", `takes no location; use "memory:"`},
 		{"sqlite://", "sqlite:///absolute/path or sqlite://relative/path"},
 		{"sqlite:///", "sqlite:///absolute/path or sqlite://relative/path"},
 		{"sqlite:clinch.db", "sqlite:///absolute/path or sqlite://relative/path"},

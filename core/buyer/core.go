@@ -29,6 +29,10 @@ type Registry interface {
 	Discover(ctx context.Context, category string, mode anp.Mode, limit int) ([]anp.Listing, error)
 	Listing(ctx context.Context, domain string) (*anp.Listing, error)
 	Relay(ctx context.Context, domain string, env *anp.Envelope) (*anp.RelayResponse, error)
+	// Notarize has the registry countersign and log a deal signed by both
+	// parties. It returns only the same deal, fully verified against the
+	// pinned registry root key (signatures, key chain, log inclusion); the
+	// engine does not verify it again.
 	Notarize(ctx context.Context, a *anp.Artifact) (*anp.Artifact, error)
 	Subscribe(ctx context.Context, handle func(context.Context, *anp.Envelope) error, onStatus func(string)) error
 }

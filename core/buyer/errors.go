@@ -30,7 +30,7 @@ func remoteError(op string, err error) error {
 		return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
 	case anp.CodeNotFound:
 		return fmt.Errorf("%s: %w: %w", op, ErrRefused, err)
-	case anp.CodeRefused, anp.CodeBadState, anp.CodeBadRequest, anp.CodeUnknownType, anp.CodeForbidden:
+	case anp.CodeRefused, anp.CodeBadState, anp.CodeBadRequest, anp.CodeUnknownType, anp.CodeForbidden, anp.CodeBadSignature:
 		return fmt.Errorf("%s: %w: %w", op, ErrRefused, err)
 	case anp.CodeConflict, anp.CodeOutOfOrder, anp.CodeReplay:
 		return fmt.Errorf("%s: %w: %w", op, ErrConflict, err)

@@ -99,7 +99,7 @@ func (r *EndpointRecord) Validate() error {
 		return err
 	}
 	if r.EncKey != "" {
-		if _, err := decodeHexLen(r.EncKey, 32, "enc_key"); err != nil {
+		if _, err := parseX25519Key(r.EncKey, "enc_key"); err != nil {
 			return err
 		}
 	}

@@ -26,6 +26,8 @@ type DealTerms struct {
 	CreatedAt      int64             `json:"created_at"` // unix ms when the buyer signed
 }
 
+// validate checks the deal's shape: version, session, mode, transcript,
+// times and quantity here, then the parties and the goods.
 func (d *DealTerms) validate() error {
 	switch {
 	case d.V != Version:
@@ -43,6 +45,15 @@ func (d *DealTerms) validate() error {
 	case d.Quantity < 1 || d.Quantity > MaxQuantity:
 		return fmt.Errorf("quantity %d out of range", d.Quantity)
 	}
+	if err := d.checkParties(); err != nil {
+		return err
+	}
+	return d.checkGoods()
+}
+
+// checkParties checks who the deal is between: the seller's domain and
+// identity key and the buyer's session key.
+func (d *DealTerms) checkParties() error {
 	if err := ValidateDomain(d.SellerDomain); err != nil {
 		return fmt.Errorf("seller_domain: %w", err)
 	}
@@ -52,6 +63,11 @@ func (d *DealTerms) validate() error {
 	if _, err := ParsePublicKey(d.BuyerKey); err != nil {
 		return fmt.Errorf("buyer_key: %w", err)
 	}
+	return nil
+}
+
+// checkGoods checks what the deal is for: the item, its terms and the price.
+func (d *DealTerms) checkGoods() error {
 	if err := checkText("item", d.Item, MaxItemLen, true); err != nil {
 		return err
 	}

@@ -188,7 +188,7 @@ func (e *Envelope) checkShape() error {
 		return Errorf(CodeBadRequest, "exp - ts is longer than the %s maximum", MaxTTL)
 	case len(e.Body) == 0:
 		return Errorf(CodeBadRequest, "body is missing")
-	case len(e.To) == 0 || len(e.To) > 253:
+	case len(e.To) == 0 || len(e.To) > MaxDomainLen:
 		return Errorf(CodeBadRequest, "to must name the recipient")
 	}
 	if _, err := ParsePublicKey(e.From); err != nil {

@@ -109,14 +109,22 @@ func (r *EndpointRecord) Validate() error {
 	return checkText("display_name", r.DisplayName, 100, false)
 }
 
-// checkEndpoint checks that an endpoint record's endpoint is an http(s) URL
-// with a host and without user info, query or fragment.
+// IsBaseURL reports whether u has the shape of a base URL that a node
+// publishes or is configured with: http or https, a host, and no user info,
+// query or fragment. It is the rule for an endpoint record's endpoint and for
+// a seller's configured registry and endpoint.
+func IsBaseURL(u *url.URL) bool {
+	return (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.User == nil && u.RawQuery == "" && u.Fragment == ""
+}
+
+// checkEndpoint checks that an endpoint record's endpoint is a base URL
+// (IsBaseURL).
 func checkEndpoint(endpoint string) error {
 	u, err := url.Parse(endpoint)
 	if err != nil {
 		return fmt.Errorf("endpoint must be an http(s) URL; it does not parse")
 	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+	if !IsBaseURL(u) {
 		return fmt.Errorf("endpoint %q must be an http(s) URL without credentials, query or fragment", u.Redacted())
 	}
 	return nil

@@ -2,6 +2,7 @@ package anp_test
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -176,6 +177,34 @@ func TestEndpointRecordRefusesLowOrderEncKey(t *testing.T) {
 			s := anp.SignedRecord{Record: r, Sig: sig}
 			wantCode(t, s.Verify(pub(sellerKey)), anp.CodeBadRequest, "endpoint record: enc_key", "low-order")
 		})
+	}
+}
+
+func TestIsBaseURL(t *testing.T) {
+	tests := []struct {
+		in string
+		ok bool
+	}{
+		{"https://seller.example/anp", true},
+		{"http://127.0.0.1:8080", true},
+		{"https://seller.example", true},
+		{"ftp://seller.example/anp", false},
+		{"seller.example/anp", false},
+		{"https:///anp", false},
+		{"https://user@seller.example/anp", false},
+		{"https://seller.example/anp?x=1", false},
+		{"https://seller.example/anp?", true}, // an empty query is no query
+		{"https://seller.example/anp#x", false},
+		{"HTTPS://seller.example/anp", true}, // url.Parse folds the scheme
+	}
+	for _, tt := range tests {
+		u, err := url.Parse(tt.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := anp.IsBaseURL(u); got != tt.ok {
+			t.Errorf("IsBaseURL(%q) = %v, want %v", tt.in, got, tt.ok)
+		}
 	}
 }
 

@@ -241,7 +241,7 @@ func checkBaseURL(s string) error {
 		return errors.New("an http(s) URL is required")
 	}
 	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+	if err != nil || !anp.IsBaseURL(u) {
 		return fmt.Errorf("%q must be an http(s) URL without credentials, query or fragment", s)
 	}
 	return nil

@@ -132,7 +132,9 @@ func termsEqual(a, b map[string]string) bool {
 	return maps.Equal(a, b)
 }
 
-// truncate cuts s to at most n bytes for use in messages.
+// truncate cuts s to at most n bytes for use in messages, marking a cut
+// with "...". core/registry has its own copy (relay.go) that marks a cut with
+// "…"; folding the two into one is left to that package.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s

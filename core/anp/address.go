@@ -108,20 +108,8 @@ func ValidateDomain(d string) error {
 		return fmt.Errorf("domain %q needs at least two labels (for example shop.anp)", d)
 	}
 	for i, l := range labels {
-		if l == "" {
-			return fmt.Errorf("domain %q has an empty label", d)
-		}
-		if len(l) > 63 {
-			return fmt.Errorf("domain %q: label %d is %d bytes long, at most 63 allowed", d, i+1, len(l))
-		}
-		if l[0] == '-' || l[len(l)-1] == '-' {
-			return fmt.Errorf("domain %q: label %q starts or ends with '-'", d, l)
-		}
-		for j := 0; j < len(l); j++ {
-			c := l[j]
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-				return fmt.Errorf("domain %q: character %q at label %d is not allowed (only a-z, 0-9 and '-')", d, c, i+1)
-			}
+		if err := checkLabel(d, i, l); err != nil {
+			return err
 		}
 	}
 	last := labels[len(labels)-1]
@@ -129,4 +117,30 @@ func ValidateDomain(d string) error {
 		return fmt.Errorf("domain %q: the last label must start with a letter", d)
 	}
 	return nil
+}
+
+// checkLabel checks label l, number i (from 0) of domain d: 1..63 bytes of
+// [a-z0-9-], not starting or ending with '-'. Errors quote d and count
+// labels from 1.
+func checkLabel(d string, i int, l string) error {
+	if l == "" {
+		return fmt.Errorf("domain %q has an empty label", d)
+	}
+	if len(l) > 63 {
+		return fmt.Errorf("domain %q: label %d is %d bytes long, at most 63 allowed", d, i+1, len(l))
+	}
+	if l[0] == '-' || l[len(l)-1] == '-' {
+		return fmt.Errorf("domain %q: label %q starts or ends with '-'", d, l)
+	}
+	for j := 0; j < len(l); j++ {
+		if c := l[j]; !isLabelByte(c) {
+			return fmt.Errorf("domain %q: character %q at label %d is not allowed (only a-z, 0-9 and '-')", d, c, i+1)
+		}
+	}
+	return nil
+}
+
+// isLabelByte reports whether c may appear in a domain label: a-z, 0-9 or '-'.
+func isLabelByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-'
 }

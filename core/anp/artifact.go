@@ -26,6 +26,8 @@ type DealTerms struct {
 	CreatedAt      int64             `json:"created_at"` // unix ms when the buyer signed
 }
 
+// validate checks the deal's shape: version, session, mode, transcript,
+// times and quantity here, then the parties and the goods.
 func (d *DealTerms) validate() error {
 	switch {
 	case d.V != Version:
@@ -43,6 +45,15 @@ func (d *DealTerms) validate() error {
 	case d.Quantity < 1 || d.Quantity > MaxQuantity:
 		return fmt.Errorf("quantity %d out of range", d.Quantity)
 	}
+	if err := d.checkParties(); err != nil {
+		return err
+	}
+	return d.checkGoods()
+}
+
+// checkParties checks who the deal is between: the seller's domain and
+// identity key and the buyer's session key.
+func (d *DealTerms) checkParties() error {
 	if err := ValidateDomain(d.SellerDomain); err != nil {
 		return fmt.Errorf("seller_domain: %w", err)
 	}
@@ -52,6 +63,11 @@ func (d *DealTerms) validate() error {
 	if _, err := ParsePublicKey(d.BuyerKey); err != nil {
 		return fmt.Errorf("buyer_key: %w", err)
 	}
+	return nil
+}
+
+// checkGoods checks what the deal is for: the item, its terms and the price.
+func (d *DealTerms) checkGoods() error {
 	if err := checkText("item", d.Item, MaxItemLen, true); err != nil {
 		return err
 	}
@@ -195,41 +211,65 @@ func VerifyArtifact(a *Artifact, opt VerifyOptions) error {
 	if a == nil {
 		return Errorf(CodeBadRequest, "artifact is empty")
 	}
+	if err := a.verifyParties(); err != nil {
+		return err
+	}
+	if a.Registry == nil || a.Receipt == nil {
+		return Errorf(CodeBadSignature, "artifact has no registry countersignature and log receipt")
+	}
+	if err := a.verifyNotary(opt); err != nil {
+		return err
+	}
+	return a.verifyLogged()
+}
+
+// verifyParties checks the buyer's signature (with the deal terms) and the
+// seller's, which must be present.
+func (a *Artifact) verifyParties() error {
 	if err := a.VerifyBuyer(); err != nil {
 		return err
 	}
 	if a.SellerSig == "" {
 		return Errorf(CodeBadSignature, "artifact has no seller signature")
 	}
-	if err := a.VerifySeller(); err != nil {
-		return err
-	}
-	if a.Registry == nil || a.Receipt == nil {
-		return Errorf(CodeBadSignature, "artifact has no registry countersignature and log receipt")
-	}
-	r := a.Receipt
+	return a.VerifySeller()
+}
+
+// verifyNotary checks the registry countersignature: the receipt's key
+// chain up to its (pinned) root, the countersigning key's place and validity
+// in that chain, the notarisation time and the signature itself. a.Registry
+// and a.Receipt must not be nil.
+func (a *Artifact) verifyNotary(opt VerifyOptions) error {
+	r, cs := a.Receipt, a.Registry
 	if opt.RootKey != "" && opt.RootKey != r.RootKey {
 		return Errorf(CodeBadSignature, "registry root key %s is not the pinned key %s", short(r.RootKey), short(opt.RootKey))
 	}
 	if err := VerifyKeyChain(r.RootKey, r.KeyChain); err != nil {
 		return err
 	}
-	entry, err := chainEntry(r.KeyChain, a.Registry.KeyIndex)
+	entry, err := chainEntry(r.KeyChain, cs.KeyIndex)
 	if err != nil {
 		return err
 	}
-	if entry.Key != a.Registry.Key {
+	if entry.Key != cs.Key {
 		return Errorf(CodeBadSignature, "registry countersignature key is not key %d of the registry key chain", entry.Index)
 	}
-	if !entry.ValidAt(a.Registry.NotarizedAt) {
+	if !entry.ValidAt(cs.NotarizedAt) {
 		return Errorf(CodeBadSignature, "registry key %d was not valid when the artifact was notarised", entry.Index)
 	}
-	if a.Registry.NotarizedAt < a.Terms.CreatedAt {
+	if cs.NotarizedAt < a.Terms.CreatedAt {
 		return Errorf(CodeBadRequest, "artifact was notarised before it was created")
 	}
-	if err := Verify(entry.Key, PurposeArtifactNotary, a.notaryInput(a.Registry), a.Registry.Sig); err != nil {
+	if err := Verify(entry.Key, PurposeArtifactNotary, a.notaryInput(cs), cs.Sig); err != nil {
 		return Errorf(CodeBadSignature, "registry countersignature: %v", err)
 	}
+	return nil
+}
+
+// verifyLogged checks the receipt's signed tree head and the proof that the
+// artifact is in the log. a.Registry and a.Receipt must not be nil.
+func (a *Artifact) verifyLogged() error {
+	r := a.Receipt
 	if err := VerifyTreeHead(&r.TreeHead, r.KeyChain); err != nil {
 		return err
 	}
@@ -237,8 +277,5 @@ func VerifyArtifact(a *Artifact, opt VerifyOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := VerifyInclusion(leaf, r.LeafIndex, &r.TreeHead, r.Inclusion); err != nil {
-		return err
-	}
-	return nil
+	return VerifyInclusion(leaf, r.LeafIndex, &r.TreeHead, r.Inclusion)
 }

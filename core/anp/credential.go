@@ -154,10 +154,18 @@ func sealCredential(random io.Reader, sellerEncKey, session, domain, credential 
 	return base64.StdEncoding.EncodeToString(sealed), nil
 }
 
-// parseEncKey decodes a seller's X25519 public key and refuses low-order
-// points, to which a sealed box would be readable by anyone.
+// parseEncKey decodes a seller's X25519 public key for sealing (parseX25519Key).
 func parseEncKey(s string) (*[32]byte, error) {
-	b, err := decodeHexLen(s, 32, "seller encryption key")
+	return parseX25519Key(s, "seller encryption key")
+}
+
+// parseX25519Key decodes an X25519 public key of 64 lower-case hex
+// characters and refuses low-order points, to which a sealed box would be
+// readable by anyone. what names the key in errors. It is the one check of a
+// seller's encryption key: the sealer applies it, and so does
+// EndpointRecord.Validate to the enc_key a seller publishes.
+func parseX25519Key(s, what string) (*[32]byte, error) {
+	b, err := decodeHexLen(s, 32, what)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +175,7 @@ func parseEncKey(s string) (*[32]byte, error) {
 	// (the shared secret would be all zeros).
 	probe := [32]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
 	if _, err := curve25519.X25519(probe[:], pub[:]); err != nil {
-		return nil, fmt.Errorf("seller encryption key %s… is a low-order point and cannot be sealed to", s[:12])
+		return nil, fmt.Errorf("%s %s… is a low-order point and cannot be sealed to", what, s[:12])
 	}
 	return pub, nil
 }

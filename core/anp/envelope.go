@@ -169,6 +169,18 @@ func DecodeStrict(data []byte, v any) error {
 
 // checkShape validates everything that can be checked without keys or clocks.
 func (e *Envelope) checkShape() error {
+	if err := e.checkChain(); err != nil {
+		return err
+	}
+	if err := e.checkLifetime(); err != nil {
+		return err
+	}
+	return e.checkContents()
+}
+
+// checkChain checks where the envelope sits: protocol version, message
+// type, session id, and seq with its link to the previous envelope.
+func (e *Envelope) checkChain() error {
 	switch {
 	case e.V != Version:
 		return Errorf(CodeBadRequest, "envelope version %d is not supported (want %d)", e.V, Version)
@@ -182,13 +194,29 @@ func (e *Envelope) checkShape() error {
 		return Errorf(CodeBadRequest, "the first envelope of a session must have an empty prev")
 	case e.Seq > 1 && !ValidHash(e.Prev):
 		return Errorf(CodeBadRequest, "prev must be the 64-character hex hash of the previous envelope")
+	}
+	return nil
+}
+
+// checkLifetime checks that exp is after ts by at most MaxTTL.
+func (e *Envelope) checkLifetime() error {
+	switch {
 	case e.Exp <= e.TS:
 		return Errorf(CodeBadRequest, "exp must be after ts")
 	case uint64(e.Exp-e.TS) > uint64(MaxTTL.Milliseconds()):
 		return Errorf(CodeBadRequest, "exp - ts is longer than the %s maximum", MaxTTL)
+	}
+	return nil
+}
+
+// checkContents checks that the body is present, that the recipient is
+// named in at most MaxDomainLen bytes, and that the sender key and the nonce
+// are well formed.
+func (e *Envelope) checkContents() error {
+	switch {
 	case len(e.Body) == 0:
 		return Errorf(CodeBadRequest, "body is missing")
-	case len(e.To) == 0 || len(e.To) > 253:
+	case len(e.To) == 0 || len(e.To) > MaxDomainLen:
 		return Errorf(CodeBadRequest, "to must name the recipient")
 	}
 	if _, err := ParsePublicKey(e.From); err != nil {

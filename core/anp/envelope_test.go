@@ -189,6 +189,20 @@ func TestDecodeEnvelope(t *testing.T) {
 	}
 }
 
+// The recipient is a domain, so its length limit is MaxDomainLen.
+func TestDecodeEnvelopeRecipientLength(t *testing.T) {
+	decode := func(to string) error {
+		m := envelopeJSON(t)
+		m["to"] = to
+		_, err := anp.DecodeEnvelope(mustJSON(t, m))
+		return err
+	}
+	if err := decode(strings.Repeat("a", anp.MaxDomainLen)); err != nil {
+		t.Fatalf("a recipient of MaxDomainLen (%d) bytes: %v", anp.MaxDomainLen, err)
+	}
+	wantCode(t, decode(strings.Repeat("a", anp.MaxDomainLen+1)), anp.CodeBadRequest, "to must name the recipient")
+}
+
 // The TTL cap must hold for every ts/exp pair, including ones whose
 // difference overflows int64 nanoseconds or milliseconds.
 func TestDecodeEnvelopeRefusesOverflowingTTL(t *testing.T) {

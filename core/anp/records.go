@@ -83,36 +83,23 @@ func (r *EndpointRecord) Validate() error {
 	if err := ValidateDomain(r.Domain); err != nil {
 		return fmt.Errorf("domain: %w", err)
 	}
-	u, err := url.Parse(r.Endpoint)
-	if err != nil {
-		return fmt.Errorf("endpoint must be an http(s) URL; it does not parse")
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("endpoint %q must be an http(s) URL without credentials, query or fragment", u.Redacted())
+	if err := checkEndpoint(r.Endpoint); err != nil {
+		return err
 	}
 	if len(r.Categories) == 0 || len(r.Categories) > 16 {
 		return fmt.Errorf("categories must have 1 to 16 entries")
 	}
-	for _, c := range r.Categories {
-		if err := checkText("category", c, 64, true); err != nil {
-			return err
-		}
+	if err := checkTexts("category", r.Categories, 64); err != nil {
+		return err
 	}
-	for _, c := range r.Capabilities {
-		if err := checkText("capability", c, 64, true); err != nil {
-			return err
-		}
+	if err := checkTexts("capability", r.Capabilities, 64); err != nil {
+		return err
 	}
-	if len(r.Modes) == 0 {
-		return fmt.Errorf("modes must list at least one of ANP/A, ANP/B, ANP/C")
-	}
-	for _, m := range r.Modes {
-		if !m.Valid() {
-			return fmt.Errorf("mode %q is not valid", m)
-		}
+	if err := checkModes(r.Modes); err != nil {
+		return err
 	}
 	if r.EncKey != "" {
-		if _, err := decodeHexLen(r.EncKey, 32, "enc_key"); err != nil {
+		if _, err := parseX25519Key(r.EncKey, "enc_key"); err != nil {
 			return err
 		}
 	}
@@ -120,6 +107,51 @@ func (r *EndpointRecord) Validate() error {
 		return fmt.Errorf("seq must start at 1")
 	}
 	return checkText("display_name", r.DisplayName, 100, false)
+}
+
+// IsBaseURL reports whether u has the shape of a base URL that a node
+// publishes or is configured with: http or https, a host, and no user info,
+// query or fragment. It is the rule for an endpoint record's endpoint and for
+// a seller's configured registry and endpoint.
+func IsBaseURL(u *url.URL) bool {
+	return (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.User == nil && u.RawQuery == "" && u.Fragment == ""
+}
+
+// checkEndpoint checks that an endpoint record's endpoint is a base URL
+// (IsBaseURL).
+func checkEndpoint(endpoint string) error {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return fmt.Errorf("endpoint must be an http(s) URL; it does not parse")
+	}
+	if !IsBaseURL(u) {
+		return fmt.Errorf("endpoint %q must be an http(s) URL without credentials, query or fragment", u.Redacted())
+	}
+	return nil
+}
+
+// checkTexts applies checkText to every entry of a list: each is required
+// and at most max bytes. field names one entry.
+func checkTexts(field string, list []string, max int) error {
+	for _, s := range list {
+		if err := checkText(field, s, max, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkModes checks that modes lists at least one mode and only valid ones.
+func checkModes(modes []Mode) error {
+	if len(modes) == 0 {
+		return fmt.Errorf("modes must list at least one of ANP/A, ANP/B, ANP/C")
+	}
+	for _, m := range modes {
+		if !m.Valid() {
+			return fmt.Errorf("mode %q is not valid", m)
+		}
+	}
+	return nil
 }
 
 // Supports reports whether the record lists mode m.

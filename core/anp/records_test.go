@@ -2,6 +2,7 @@ package anp_test
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -138,6 +139,72 @@ func TestEndpointRecordValidate(t *testing.T) {
 				wantCode(t, err, anp.CodeBadRequest, "endpoint record: ", tt.msg)
 			}
 		})
+	}
+}
+
+// A seller may not publish an enc_key that the buyer's sealer would refuse:
+// record validation and SealCredential apply the one low-order check, and
+// the error names the field.
+func TestEndpointRecordRefusesLowOrderEncKey(t *testing.T) {
+	good := mustCredentialKey(t, sellerKey).PublicHex()
+	lowOrder := []string{
+		strings.Repeat("00", 32),                                           // u = 0, order 2
+		"01" + strings.Repeat("00", 31),                                    // u = 1, order 4
+		"e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800", // order 8
+	}
+	for _, key := range append([]string{good}, lowOrder...) {
+		r := endpointRecord()
+		r.EncKey = key
+		verr := r.Validate()
+		_, serr := anp.SealCredential(key, sessionID, sellerDomain, "ACCT-1")
+		if (verr == nil) != (serr == nil) {
+			t.Fatalf("enc_key %s: record validation says %v, the sealer says %v", key, verr, serr)
+		}
+	}
+	for _, key := range lowOrder {
+		t.Run(key[:8], func(t *testing.T) {
+			r := endpointRecord()
+			r.EncKey = key
+			wantMessage(t, r.Validate(), "enc_key "+key[:12], "low-order point")
+			if _, err := anp.SignRecord(r, anp.Signer(sellerKey)); err == nil {
+				t.Fatal("SignRecord signed a record with a low-order enc_key")
+			}
+			// A record signed without SignRecord's check is refused on verification.
+			sig, err := anp.Signer(sellerKey)(anp.PurposeEndpointRecord, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := anp.SignedRecord{Record: r, Sig: sig}
+			wantCode(t, s.Verify(pub(sellerKey)), anp.CodeBadRequest, "endpoint record: enc_key", "low-order")
+		})
+	}
+}
+
+func TestIsBaseURL(t *testing.T) {
+	tests := []struct {
+		in string
+		ok bool
+	}{
+		{"https://seller.example/anp", true},
+		{"http://127.0.0.1:8080", true},
+		{"https://seller.example", true},
+		{"ftp://seller.example/anp", false},
+		{"seller.example/anp", false},
+		{"https:///anp", false},
+		{"https://user@seller.example/anp", false},
+		{"https://seller.example/anp?x=1", false},
+		{"https://seller.example/anp?", true}, // an empty query is no query
+		{"https://seller.example/anp#x", false},
+		{"HTTPS://seller.example/anp", true}, // url.Parse folds the scheme
+	}
+	for _, tt := range tests {
+		u, err := url.Parse(tt.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := anp.IsBaseURL(u); got != tt.ok {
+			t.Errorf("IsBaseURL(%q) = %v, want %v", tt.in, got, tt.ok)
+		}
 	}
 }
 

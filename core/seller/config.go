@@ -99,27 +99,11 @@ func (fc *FileConfig) Validate() error {
 	if strings.TrimSpace(fc.KeyFile) == "" {
 		return errors.New("field key_file: the path of the identity key file is required")
 	}
-	if err := checkBaseURL(fc.Registry); err != nil {
-		return fmt.Errorf("field registry: %w", err)
+	if err := fc.checkAddresses(); err != nil {
+		return err
 	}
-	if _, _, err := net.SplitHostPort(fc.Listen); err != nil {
-		return fmt.Errorf("field listen: %q is not host:port (for example 127.0.0.1:8788 or :8788)", fc.Listen)
-	}
-	if err := checkBaseURL(fc.Endpoint); err != nil {
-		return fmt.Errorf("field endpoint: %w", err)
-	}
-	if len(fc.Categories) == 0 || len(fc.Categories) > 16 {
-		return errors.New("field categories: list 1 to 16 categories")
-	}
-	for i, c := range fc.Categories {
-		if strings.TrimSpace(c) == "" || len(c) > 64 {
-			return fmt.Errorf("field categories[%d]: a category is 1 to 64 characters", i)
-		}
-	}
-	for i, c := range fc.Capabilities {
-		if strings.TrimSpace(c) == "" || len(c) > 64 {
-			return fmt.Errorf("field capabilities[%d]: a capability is 1 to 64 characters", i)
-		}
+	if err := fc.checkListing(); err != nil {
+		return err
 	}
 	if _, err := fc.ModeList(); err != nil {
 		return err
@@ -129,6 +113,44 @@ func (fc *FileConfig) Validate() error {
 	}
 	if _, err := fc.Policy(); err != nil {
 		return err
+	}
+	return nil
+}
+
+// checkAddresses checks where the node talks: the registry base URL, the
+// listen address and the public endpoint base URL, in that order.
+func (fc *FileConfig) checkAddresses() error {
+	if err := checkBaseURL(fc.Registry); err != nil {
+		return fmt.Errorf("field registry: %w", err)
+	}
+	if _, _, err := net.SplitHostPort(fc.Listen); err != nil {
+		return fmt.Errorf("field listen: %q is not host:port (for example 127.0.0.1:8788 or :8788)", fc.Listen)
+	}
+	if err := checkBaseURL(fc.Endpoint); err != nil {
+		return fmt.Errorf("field endpoint: %w", err)
+	}
+	return nil
+}
+
+// checkListing checks the categories (1 to 16 of them) and the
+// capabilities the node lists itself under.
+func (fc *FileConfig) checkListing() error {
+	if len(fc.Categories) == 0 || len(fc.Categories) > 16 {
+		return errors.New("field categories: list 1 to 16 categories")
+	}
+	if err := checkEntries("categories", "category", fc.Categories); err != nil {
+		return err
+	}
+	return checkEntries("capabilities", "capability", fc.Capabilities)
+}
+
+// checkEntries checks that every entry of the list in field is 1 to 64
+// characters and not blank; noun names one entry in the error.
+func checkEntries(field, noun string, list []string) error {
+	for i, c := range list {
+		if strings.TrimSpace(c) == "" || len(c) > 64 {
+			return fmt.Errorf("field %s[%d]: a %s is 1 to 64 characters", field, i, noun)
+		}
 	}
 	return nil
 }
@@ -219,7 +241,7 @@ func checkBaseURL(s string) error {
 		return errors.New("an http(s) URL is required")
 	}
 	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+	if err != nil || !anp.IsBaseURL(u) {
 		return fmt.Errorf("%q must be an http(s) URL without credentials, query or fragment", s)
 	}
 	return nil

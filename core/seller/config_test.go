@@ -122,3 +122,36 @@ func TestLoadFileConfigErrorsNameTheField(t *testing.T) {
 		t.Fatalf("oversize config: %v", err)
 	}
 }
+
+// The listing checks name the entry and say the rule, word for word.
+func TestFileConfigListingErrors(t *testing.T) {
+	edit := func(old, new string) string {
+		if !strings.Contains(sampleConfig, old) {
+			t.Fatalf("sample has no %q", old)
+		}
+		return strings.Replace(sampleConfig, old, new, 1)
+	}
+	seventeen := `["c"` + strings.Repeat(`, "c"`, 16) + `]`
+	cases := []struct {
+		name, text, want string
+	}{
+		{"17 categories", edit(`["kitchen", "cookware"]`, seventeen), "field categories: list 1 to 16 categories"},
+		{"blank category", edit(`["kitchen", "cookware"]`, `["kitchen", " "]`), "field categories[1]: a category is 1 to 64 characters"},
+		{"long category", edit(`["kitchen", "cookware"]`, `["`+strings.Repeat("k", 65)+`"]`), "field categories[0]: a category is 1 to 64 characters"},
+		{"empty capability", edit(`["shipping:us"]`, `["shipping:us", ""]`), "field capabilities[1]: a capability is 1 to 64 characters"},
+		{"long capability", edit(`["shipping:us"]`, `["`+strings.Repeat("s", 65)+`"]`), "field capabilities[0]: a capability is 1 to 64 characters"},
+		{"long display name", edit(`"Kitchen Outlet"`, `"`+strings.Repeat("n", 101)+`"`), "field display_name: at most 100 bytes"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseFileConfig([]byte(tc.text))
+			if err == nil || err.Error() != tc.want {
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+	long := edit(`["kitchen", "cookware"]`, `["`+strings.Repeat("k", 64)+`"]`)
+	if _, err := ParseFileConfig([]byte(strings.Replace(long, `["shipping:us"]`, `["`+strings.Repeat("s", 64)+`"]`, 1))); err != nil {
+		t.Fatalf("64-character category and capability: %v", err)
+	}
+}

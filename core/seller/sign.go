@@ -49,26 +49,44 @@ func (n *Node) signChecked(s *session, a *anp.Artifact, now time.Time) (string, 
 	return sig, nil
 }
 
-// matchDeal compares deal terms field by field with the accepted deal.
+// matchDeal compares deal terms field by field with the accepted deal:
+// the parties, then the goods and price, then the ACCEPT they rest on.
 func (n *Node) matchDeal(s *session, t *anp.DealTerms, now time.Time) error {
 	if s.accepted == nil || s.acceptEnv == nil {
 		return anp.Errorf(anp.CodeBadState, "session %s has no accepted price", s.id)
 	}
-	p := &s.propose
-	refuse := func(format string, args ...any) error {
-		return anp.Errorf(anp.CodeRefused, format, args...)
+	if err := n.matchParties(s, t); err != nil {
+		return err
 	}
+	if err := matchGoods(s, t); err != nil {
+		return err
+	}
+	return matchAccept(s, t, now)
+}
+
+// matchParties compares the version, session and parties of t with this
+// node and the session.
+func (n *Node) matchParties(s *session, t *anp.DealTerms) error {
 	switch {
 	case t.V != anp.Version:
 		return refuse("artifact version %d is not %d", t.V, anp.Version)
 	case t.SessionID != s.id:
 		return refuse("artifact session_id %s differs from the session %s", truncate(t.SessionID, 64), s.id)
 	case t.SellerDomain != n.domain:
-		return refuse("artifact seller_domain %q differs from this seller's domain %q", truncate(t.SellerDomain, 253), n.domain)
+		return refuse("artifact seller_domain %q differs from this seller's domain %q", truncate(t.SellerDomain, anp.MaxDomainLen), n.domain)
 	case t.SellerKey != n.keyHex:
 		return refuse("artifact seller_key %s differs from this seller's key %s", truncate(t.SellerKey, 12), n.keyHex[:12])
 	case t.BuyerKey != s.buyerKey:
 		return refuse("artifact buyer_key %s differs from the session's buyer key %s", truncate(t.BuyerKey, 12), s.buyerKey[:12])
+	}
+	return nil
+}
+
+// matchGoods compares what t is for (mode, item, quantity, terms, currency
+// and price) with the session's PROPOSE and accepted price.
+func matchGoods(s *session, t *anp.DealTerms) error {
+	p := &s.propose
+	switch {
 	case t.Mode != p.Mode:
 		return refuse("artifact mode %q differs from the proposed mode %s", truncate(string(t.Mode), 16), p.Mode)
 	case t.Item != p.Item:
@@ -81,6 +99,14 @@ func (n *Node) matchDeal(s *session, t *anp.DealTerms, now time.Time) error {
 		return refuse("artifact currency %q differs from the session currency %s", truncate(t.Price.Currency, 8), p.Currency)
 	case t.Price != *s.accepted:
 		return refuse("artifact price %s differs from the accepted %s", t.Price, s.accepted)
+	}
+	return nil
+}
+
+// matchAccept compares the transcript fields of t with this node's ACCEPT
+// envelope and refuses a created_at beyond the clock skew allowance at now.
+func matchAccept(s *session, t *anp.DealTerms, now time.Time) error {
+	switch {
 	case t.TranscriptHead != s.acceptHash:
 		return refuse("artifact transcript_head %s is not the hash of this seller's ACCEPT %s", truncate(t.TranscriptHead, 16), s.acceptHash[:16])
 	case t.TranscriptLen != s.acceptEnv.Seq:
@@ -93,6 +119,11 @@ func (n *Node) matchDeal(s *session, t *anp.DealTerms, now time.Time) error {
 	return nil
 }
 
+// refuse is the error of an artifact that differs from the accepted deal.
+func refuse(format string, args ...any) error {
+	return anp.Errorf(anp.CodeRefused, format, args...)
+}
+
 // termsEqual compares terms, treating nil and empty as equal.
 func termsEqual(a, b map[string]string) bool {
 	if len(a) == 0 && len(b) == 0 {
@@ -101,7 +132,9 @@ func termsEqual(a, b map[string]string) bool {
 	return maps.Equal(a, b)
 }
 
-// truncate cuts s to at most n bytes for use in messages.
+// truncate cuts s to at most n bytes for use in messages, marking a cut
+// with "...". core/registry has its own copy (relay.go) that marks a cut with
+// "…"; folding the two into one is left to that package.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s

@@ -231,43 +231,55 @@ var scaleWords = map[string]int64{"hundred": 100, "thousand": 1_000, "million": 
 // thousand two hundred and five", "ninety-three"), returning the token and
 // where it ends.
 func wordNumber(text string, i, scale int) (numberToken, int, bool) {
-	var total, group int64
-	seen := false
+	var n wordValue
 	end := i
-	j := i
-	for j < len(text) {
+	for j := i; j < len(text); {
 		k := j
 		for k < len(text) && isLetter(text[k]) {
 			k++
 		}
 		w := text[j:k]
-		switch v, small := smallNumbers[w]; {
-		case small:
-			group += v
-		case scaleWords[w] == 100 && seen:
-			group *= 100
-		case scaleWords[w] > 100 && seen:
-			total += group * scaleWords[w]
-			group = 0
-		case w == "and" && seen:
-			// "two hundred and five": keep reading, but the number ends before "and".
-		default:
-			k = -1
-		}
-		if k < 0 || k == j {
+		if k == j || !n.add(w) {
 			break
 		}
 		if w != "and" {
-			seen, end = true, k
+			end = k
 		}
-		j = k
-		for j < len(text) && (text[j] == ' ' || text[j] == '-') {
-			j++
+		for j = k; j < len(text) && (text[j] == ' ' || text[j] == '-'); j++ {
 		}
 	}
-	if !seen {
+	if !n.seen {
 		return numberToken{}, 0, false
 	}
-	v := total + group
+	v := n.total + n.group
 	return numberToken{start: i, end: end, minor: v * pow10(scale), whole: v, isWhole: true}, end, true
+}
+
+// wordValue accumulates an English number word by word.
+type wordValue struct {
+	total, group int64
+	seen         bool
+}
+
+// add takes the next word and reports whether it belongs to the number. An
+// "and" inside a number ("two hundred and five") belongs to it.
+func (n *wordValue) add(w string) bool {
+	if v, ok := smallNumbers[w]; ok {
+		n.group += v
+		n.seen = true
+		return true
+	}
+	if !n.seen {
+		return false
+	}
+	switch sc := scaleWords[w]; {
+	case sc == 100:
+		n.group *= 100
+	case sc > 100:
+		n.total += n.group * sc
+		n.group = 0
+	case w != "and":
+		return false
+	}
+	return true
 }

@@ -5,8 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -128,8 +128,11 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// TestRegistryAndSellerDaemons starts the registry and a seller as the real
-// daemons and negotiates through them.
+// TestRegistryAndSellerDaemons starts the registry and sellers as the real
+// daemons over loopback and closes a deal through each seller: one whose
+// endpoint is a bare host, and one set up from examples/seller.json (a copy
+// with loopback addresses), whose endpoint has a path (/anp) that buyers'
+// envelopes are relayed under.
 func TestRegistryAndSellerDaemons(t *testing.T) {
 	env, _, errb := testEnv(t, nil)
 	dir := t.TempDir()
@@ -146,37 +149,73 @@ func TestRegistryAndSellerDaemons(t *testing.T) {
 		}
 	}()
 	waitHTTP(t, "http://"+regAddr+"/healthz")
-	keyFile := filepath.Join(dir, "seller.key")
-	if err := run(ctx, env, []string{"keygen", "--out", keyFile}); err != nil {
+
+	example, err := os.ReadFile(filepath.Join("..", "..", "examples", "seller.json"))
+	if err != nil {
 		t.Fatal(err)
 	}
-	sellerAddr := freeAddr(t)
-	cfg := fmt.Sprintf(`{"domain":"daemon-shop.anp","key_file":%q,"registry":"http://%s","listen":%q,"endpoint":"http://%s","categories":["kitchen"],
-		"policy":{"currency":"USD","list":"100","floor":"70","exponent":1,"max_turns":6}}`, keyFile, regAddr, sellerAddr, sellerAddr)
-	cfgPath := filepath.Join(dir, "seller.json")
-	_ = os.WriteFile(cfgPath, []byte(cfg), 0o600)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := run(ctx, env, []string{"seller", "--config", cfgPath, "--log-level", "warn"}); err != nil {
-			t.Errorf("seller: %v", err)
-		}
-	}()
-	denv, dout, _ := testEnv(t, nil)
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(dout.String(), "daemon-shop.anp") {
-		if time.Now().After(deadline) {
-			t.Fatalf("seller never listed; stderr:\n%s", errb.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-		_ = run(ctx, denv, []string{"discover", "--registry", "http://" + regAddr, "--json"})
-	}
-	art := filepath.Join(dir, "deal.json")
-	if err := run(ctx, denv, []string{"negotiate", "--registry", "http://" + regAddr, "--to", "ANP/C.daemon-shop.anp", "--item", "Pan", "--max-budget", "90", "--auto", "--approve", "--out", art}); err != nil {
-		t.Fatalf("negotiate via daemons: %v", err)
-	}
-	if err := run(ctx, denv, []string{"verify", art}); err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name string
+		// config returns the seller config for the listen address and key file.
+		config func(t *testing.T, listen, keyFile string) (cfg map[string]any, domain string)
+	}{
+		{"endpoint without a path", func(t *testing.T, listen, keyFile string) (map[string]any, string) {
+			return map[string]any{"domain": "daemon-shop.anp", "key_file": keyFile, "registry": "http://" + regAddr, "listen": listen,
+				"endpoint": "http://" + listen, "categories": []string{"kitchen"},
+				"policy": map[string]any{"currency": "USD", "list": "100", "floor": "70", "exponent": 1, "max_turns": 6}}, "daemon-shop.anp"
+		}},
+		{"examples/seller.json", func(t *testing.T, listen, keyFile string) (map[string]any, string) {
+			var cfg map[string]any
+			if err := json.Unmarshal(example, &cfg); err != nil {
+				t.Fatal(err)
+			}
+			u, err := url.Parse(cfg["endpoint"].(string))
+			if err != nil || strings.Trim(u.Path, "/") == "" {
+				t.Fatalf("examples/seller.json's endpoint %v has no path, which this case is about", cfg["endpoint"])
+			}
+			u.Scheme, u.Host = "http", listen // same path, on loopback
+			cfg["endpoint"], cfg["listen"], cfg["key_file"], cfg["registry"] = u.String(), listen, keyFile, "http://"+regAddr
+			return cfg, cfg["domain"].(string)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			keyFile := filepath.Join(t.TempDir(), "seller.key")
+			if err := run(ctx, env, []string{"keygen", "--out", keyFile}); err != nil {
+				t.Fatal(err)
+			}
+			cfg, domain := tc.config(t, freeAddr(t), keyFile)
+			data, _ := json.Marshal(cfg)
+			cfgPath := filepath.Join(t.TempDir(), "seller.json")
+			if err := os.WriteFile(cfgPath, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			sctx, stop := context.WithCancel(ctx)
+			done := make(chan struct{})
+			defer func() { stop(); <-done }()
+			go func() {
+				defer close(done)
+				if err := run(sctx, env, []string{"seller", "--config", cfgPath, "--log-level", "warn"}); err != nil {
+					t.Errorf("seller: %v", err)
+				}
+			}()
+			denv, dout, _ := testEnv(t, nil)
+			deadline := time.Now().Add(20 * time.Second)
+			for !strings.Contains(dout.String(), domain) {
+				if time.Now().After(deadline) {
+					t.Fatalf("seller never listed; stderr:\n%s", errb.String())
+				}
+				time.Sleep(100 * time.Millisecond)
+				_ = run(ctx, denv, []string{"discover", "--registry", "http://" + regAddr, "--json"})
+			}
+			art := filepath.Join(t.TempDir(), "deal.json")
+			if err := run(ctx, denv, []string{"negotiate", "--registry", "http://" + regAddr, "--to", "ANP/C." + domain, "--item", "Pan",
+				"--max-budget", "110", "--auto", "--approve", "--out", art}); err != nil {
+				t.Fatalf("negotiate via the %s seller: %v", tc.name, err)
+			}
+			if err := run(ctx, denv, []string{"verify", art}); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 

@@ -13,14 +13,19 @@ import (
 
 	"github.com/mark3labs/mcp-go/server"
 	"github.com/rs/zerolog"
+
+	"github.com/clinch-protocol/clinch-mcp/tools"
 )
 
 // ServeStdio serves MCP on in/out until in closes or ctx ends. Only JSON-RPC
-// is written to out; the library's own error log goes to zerolog.
+// is written to out; the library's own error log goes to zerolog. Tool
+// handlers write their notifications straight to out (see stdioOut).
 func ServeStdio(ctx context.Context, s *server.MCPServer, in io.Reader, out io.Writer, logger zerolog.Logger) error {
+	w := &stdioOut{w: out}
 	std := server.NewStdioServer(s)
 	std.SetErrorLogger(log.New(logger.With().Str("component", "mcp-stdio").Logger(), "", 0))
-	err := std.Listen(ctx, in, out)
+	std.SetContextFunc(func(ctx context.Context) context.Context { return tools.WithNotifier(ctx, w) })
+	err := std.Listen(ctx, in, w)
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, io.EOF) {
 		return nil
 	}

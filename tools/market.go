@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
-	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
@@ -114,7 +112,8 @@ func discoverSellers(d *Deps) Tool {
 func cascade(d *Deps) Tool {
 	return newTool(d, "cascade", "Cascade across sellers",
 		"Negotiate the same purchase with several sellers of a category and keep only the best deal: every other session is cancelled and exactly one "+
-			"session is left CONFIRMED for the user's approval. Sends progress notifications as sellers finish. A silent seller is dropped after its timeout.",
+			"session is left CONFIRMED for the user's approval. Sends progress notifications as sellers finish; the last one carries the number of sellers negotiated as its total. "+
+			"A silent seller is dropped after its timeout.",
 		Hints{ReadOnly: flag(false), Destructive: flag(false), Idempotent: flag(false), OpenWorld: flag(true)},
 		func(ctx context.Context, req mcp.CallToolRequest, in CascadeInput) (CascadeOutput, string, error) {
 			budget, err := parseMoney("max_budget", in.MaxBudget, in.Currency)
@@ -127,28 +126,22 @@ func cascade(d *Deps) Tool {
 			if in.PerSellerTimeout < 0 || in.PerSellerTimeout > 600 {
 				return CascadeOutput{}, "", inputErrorf("per_seller_timeout_seconds %d must be between 1 and 600", in.PerSellerTimeout)
 			}
-			total := in.MaxSellers
-			if total == 0 {
-				total = 3
-			}
-			var done atomic.Int64
-			progress := progressSender(ctx, req, float64(total))
 			decider := d.strategy()
 			if in.Autonomous {
 				decider = d.Decider
 			}
+			progress := newCascadeProgress(ctx, req)
 			res, err := d.Core.NegotiateCascade(ctx, buyer.CascadeRequest{
 				Category: in.Category, Strategy: in.Strategy, MaxSellers: in.MaxSellers,
 				PerSellerTimeout: time.Duration(in.PerSellerTimeout) * time.Second, Decider: decider,
 				Constraints: buyer.Constraints{Item: in.Item, Category: in.Category, Quantity: in.Quantity, MaxBudget: budget, MaxTurns: in.MaxTurns},
-				Progress: func(o buyer.CascadeOutcome) {
-					n := done.Add(1)
-					progress(float64(n), fmt.Sprintf("%s: %s", o.Seller, o.Outcome))
-				},
+				Progress:    func(o buyer.CascadeOutcome) { progress.outcome(fmt.Sprintf("%s: %s", o.Seller, o.Outcome)) },
 			})
 			if err != nil {
+				progress.finish(0)
 				return CascadeOutput{}, "", err
 			}
+			progress.finish(len(res.Outcomes))
 			out := CascadeOutput{Outcomes: []CascadeOutcome{}}
 			for _, o := range res.Outcomes {
 				out.Outcomes = append(out.Outcomes, CascadeOutcome{Seller: o.Seller, SessionID: o.SessionID, Outcome: o.Outcome, Price: moneyPtr(o.Price), Detail: o.Detail})
@@ -162,22 +155,4 @@ func cascade(d *Deps) Tool {
 			}
 			return out, text, nil
 		})
-}
-
-// progressSender returns a function that sends MCP progress notifications
-// when the caller asked for them (a progress token in the request).
-func progressSender(ctx context.Context, req mcp.CallToolRequest, total float64) func(done float64, msg string) {
-	if req.Params.Meta == nil || req.Params.Meta.ProgressToken == nil {
-		return func(float64, string) {}
-	}
-	token := req.Params.Meta.ProgressToken
-	srv := server.ServerFromContext(ctx)
-	return func(done float64, msg string) {
-		if srv == nil {
-			return
-		}
-		_ = srv.SendNotificationToClient(ctx, "notifications/progress", map[string]any{
-			"progressToken": token, "progress": done, "total": total, "message": msg,
-		})
-	}
 }

@@ -21,12 +21,14 @@ import {
   CheckError,
   assertOnlyInsideFence,
   check,
+  checkTextCarriesJSON,
   equal,
   main,
   parseArgs,
   promptText,
   serverEnv,
   toolText,
+  unfence,
   withTimeout,
   workDir,
 } from "./lib.mjs";
@@ -60,6 +62,7 @@ async function call(client, name, args, { ok = true } = {}) {
   if (ok) {
     check(!r.isError, `${name}(${JSON.stringify(args)}) returned isError: ${toolText(r)}`);
     check(r.structuredContent && typeof r.structuredContent === "object", `${name}: no structuredContent`, r);
+    checkTextCarriesJSON(name, r);
   }
   return r;
 }
@@ -153,8 +156,8 @@ async function checkArtifact(client, id, artifactID) {
 
 async function checkPrompt(client, id) {
   const sess = (await call(client, "get_session", { session_id: id })).structuredContent;
-  const said = sess.seller_message?.text;
-  check(typeof said === "string" && said.length > 0, "get_session: the seller's last message", sess);
+  const said = unfence(sess.seller_message?.text, "get_session seller_message.text");
+  check(said.length > 0, "get_session: the seller's last message", sess);
   const pr = await withTimeout(client.getPrompt({ name: "negotiation_turn", arguments: { session_id: id } }), CALL_MS, "prompts/get");
   const text = promptText(pr);
   check(text.includes(FENCE_OPEN), "negotiation_turn contains the open fence marker", text);
@@ -173,6 +176,7 @@ async function checkCascadeProgress(client, errors) {
     { name: "cascade", arguments: { category: "kitchen", item: "stand mixer", max_budget: 100, strategy: "parallel", max_sellers: 10 } },
     CallToolResultSchema, { onprogress: (p) => events.push(p), timeout: CALL_MS }), CALL_MS, "tools/call cascade");
   check(!r.isError, `cascade returned isError: ${toolText(r)}`);
+  checkTextCarriesJSON("cascade", r);
   const n = r.structuredContent.outcomes.length;
   equal(events.length, n, "progress notifications before the cascade result (one per seller)");
   events.forEach((e, i) => equal(e.progress, i + 1, `progress of notification ${i + 1}`));
@@ -227,7 +231,7 @@ async function runTransport(kind, opts) {
     }
     const secs = ((Date.now() - started) / 1000).toFixed(2);
     console.log(`client: ${kind} ok: server ${info.name} ${info.version}, protocol ${proto.version}, ${nTools} tools, ` +
-      `session ${id.slice(0, 8)} SIGNED at 94.00 USD, artifact valid (9400 minor), prompt fenced, over_budget refused, ${progress}, ${secs}s`);
+      `session ${id.slice(0, 8)} SIGNED at 94.00 USD, artifact valid (9400 minor), prompt fenced, over_budget refused, text = summary + JSON, ${progress}, ${secs}s`);
   } catch (err) {
     if (stderr.length > 0) {
       const tail = Buffer.concat(stderr).toString("utf8").split("\n").slice(-20).join("\n");

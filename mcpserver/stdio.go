@@ -16,15 +16,21 @@ import (
 // through Notify, which are written before Notify returns. A handler's
 // progress therefore always precedes its result, which mcp-go writes only
 // after the handler returned; through mcp-go's queue it could come after.
+// It also corrects error codes (see codeFixes).
 type stdioOut struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu    sync.Mutex
+	w     io.Writer
+	fixes *codeFixes
 }
 
 func (o *stdioOut) Write(p []byte) (int, error) {
+	out, _ := o.fixes.rewrite(p)
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.w.Write(p)
+	if _, err := o.w.Write(out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // Notify writes one notification line now (tools.Notifier).

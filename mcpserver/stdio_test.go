@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
-	"github.com/mark3labs/mcp-go/server"
 	"github.com/rs/zerolog"
 
 	"github.com/clinch-protocol/clinch-mcp/mcpserver"
@@ -41,7 +40,7 @@ type rawStdio struct {
 
 // startStdio serves srv over in-process stdio pipes and initializes a
 // session with protocol version 2025-11-25 (what the TypeScript SDK speaks).
-func startStdio(t *testing.T, srv *server.MCPServer) *rawStdio {
+func startStdio(t *testing.T, srv *mcpserver.Server) *rawStdio {
 	t.Helper()
 	clientR, serverW := io.Pipe()
 	serverR, clientW := io.Pipe()

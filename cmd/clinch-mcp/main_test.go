@@ -5,14 +5,21 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/clinch-protocol/clinch-mcp/core/buyer"
+	"github.com/clinch-protocol/clinch-mcp/sandbox"
+	"github.com/clinch-protocol/clinch-mcp/tools"
 )
 
 // syncBuffer is a goroutine-safe buffer for command output.
@@ -59,9 +66,6 @@ func TestUnknownCommandAndBadFlags(t *testing.T) {
 	var ee *exitError
 	if err := run(context.Background(), env, []string{"nope"}); !errors.As(err, &ee) || ee.code != 2 {
 		t.Fatalf("unknown command: %v", err)
-	}
-	if err := run(context.Background(), env, []string{"negotiate", "--to", "kitchen.anp", "--item", "x", "--max-budget", "10"}); !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(err.Error(), "ANP/") {
-		t.Fatalf("bad address: %v", err)
 	}
 	if err := run(context.Background(), env, []string{"negotiate", "--to", "ANP/C.kitchen-outlet.anp", "--item", "x", "--max-budget", "10.001"}); !errors.As(err, &ee) || !strings.Contains(err.Error(), "decimals") {
 		t.Fatalf("bad budget: %v", err)
@@ -251,5 +255,172 @@ func TestBenchNegotiate(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "strategy:boulware") || !strings.Contains(out.String(), "baseline:accept-first") {
 		t.Fatalf("bench output:\n%s", out.String())
+	}
+}
+
+// TestNegotiateTakesABareDomain: the CLI no longer refuses a bare domain
+// before the engine sees it (the tools accept one too, as ANP/C). Until the
+// engine takes bare domains itself, the refusal must come from the engine
+// (after "propose:"), never from the CLI's own checks.
+func TestNegotiateTakesABareDomain(t *testing.T) {
+	env, out, _ := testEnv(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	err := run(ctx, env, []string{"negotiate", "--to", "kitchen-outlet.anp", "--item", "Ninja Blender", "--max-budget", "100", "--auto", "--approve", "--sandbox", "strategy"})
+	switch {
+	case err == nil:
+		if !strings.Contains(out.String(), "SIGNED") {
+			t.Fatalf("negotiate with a bare domain:\n%s", out.String())
+		}
+	case !strings.HasPrefix(err.Error(), "propose: ") || !errors.Is(err, buyer.ErrInvalidInput):
+		t.Fatalf("the bare domain was refused before the engine: %v", err)
+	}
+}
+
+// TestNegotiateWithoutAutoSaysWhatNext: without --auto the command prints
+// the seller's answer and a follow-up command line that works as printed.
+func TestNegotiateWithoutAutoSaysWhatNext(t *testing.T) {
+	env, out, _ := testEnv(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	args := []string{"negotiate", "--to", "ANP/C.kitchen-outlet.anp", "--item", "Ninja 'Pro' Blender", "--max-budget", "100", "--sandbox", "strategy"}
+	if err := run(ctx, env, args); err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	for _, want := range []string{"COUNTERED after 1 turn;", "the seller asks 120.00 USD", "memory only", "--auto", "--approve", "clinch-mcp serve"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+	var rerun string
+	for line := range strings.SplitSeq(text, "\n") {
+		if strings.HasPrefix(line, "  clinch-mcp negotiate ") {
+			rerun = strings.TrimSpace(line)
+		}
+	}
+	words := shellWords(t, rerun)
+	if len(words) < 3 || words[len(words)-1] != "--auto" || !slices.Contains(words, "Ninja 'Pro' Blender") {
+		t.Fatalf("no follow-up command (or the item did not survive quoting) in:\n%s", text)
+	}
+	env2, out2, _ := testEnv(t, nil)
+	if err := run(ctx, env2, words[1:]); err != nil {
+		t.Fatalf("the printed command %q: %v", rerun, err)
+	}
+	if !strings.Contains(out2.String(), "kitchen-outlet.anp: CONFIRMED") {
+		t.Fatalf("the printed command did not negotiate to a deal:\n%s", out2.String())
+	}
+
+	// With --json, stdout stays one JSON document and the advice goes to stderr.
+	env3, out3, err3 := testEnv(t, nil)
+	if err := run(ctx, env3, append(args, "--json")); err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(out3.String()), &doc); err != nil {
+		t.Fatalf("--json stdout is not one JSON document: %v\n%s", err, out3.String())
+	}
+	if !strings.Contains(err3.String(), "--auto") {
+		t.Errorf("--json: no advice on stderr:\n%s", err3.String())
+	}
+}
+
+// shellWords splits a command line quoted by shellQuote.
+func shellWords(t *testing.T, s string) []string {
+	var words []string
+	var cur strings.Builder
+	inWord, quoted := false, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quoted && c == '\'':
+			quoted = false
+		case quoted:
+			cur.WriteByte(c)
+		case c == '\'':
+			quoted, inWord = true, true
+		case c == '\\' && i+1 < len(s):
+			i++
+			cur.WriteByte(s[i])
+			inWord = true
+		case c == ' ':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteByte(c)
+			inWord = true
+		}
+	}
+	if quoted {
+		t.Fatalf("unbalanced quote in %q", s)
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words
+}
+
+// TestHelpTexts: --auto names its decider, discover's default limit is the
+// tool's, serve --help names every environment variable the README does,
+// and bench --help explains every column of the table it prints.
+func TestHelpTexts(t *testing.T) {
+	help := func(args ...string) string {
+		t.Helper()
+		env, _, errb := testEnv(t, nil)
+		if err := run(context.Background(), env, append(args, "--help")); !errors.Is(err, errHelpShown) {
+			t.Fatalf("%v --help: %v", args, err)
+		}
+		return errb.String()
+	}
+	neg := help("negotiate")
+	for _, want := range []string{"--sandbox", "Ollama", sandbox.DefaultModel, "Boulware"} {
+		if !strings.Contains(neg, want) {
+			t.Errorf("negotiate --help does not say which decider --auto uses (%q missing):\n%s", want, neg)
+		}
+	}
+	if want := fmt.Sprintf("(default %d)", tools.DefaultDiscoverLimit); !strings.Contains(help("discover"), want) {
+		t.Errorf("discover --limit default is not the tool's %s:\n%s", want, help("discover"))
+	}
+
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve := help("serve")
+	vars := regexp.MustCompile(`\b(?:CLINCH|OLLAMA|XDG)_[A-Z_]+\b`).FindAllString(string(readme), -1)
+	if len(vars) < 10 {
+		t.Fatalf("found only %d environment variables in the README", len(vars))
+	}
+	for _, v := range vars {
+		if !strings.Contains(serve, v) {
+			t.Errorf("serve --help does not list %s, which the README names", v)
+		}
+	}
+
+	env, out, _ := testEnv(t, nil)
+	if err := run(context.Background(), env, []string{"bench", "negotiate", "--scenarios", "20"}); err != nil {
+		t.Fatal(err)
+	}
+	bench := help("bench")
+	if help("bench", "negotiate") == "" {
+		t.Fatal("bench negotiate --help printed nothing")
+	}
+	headers := 0
+	for line := range strings.SplitSeq(out.String(), "\n") {
+		if !strings.HasPrefix(line, "| buyer |") {
+			continue
+		}
+		for col := range strings.SplitSeq(strings.Trim(line, "| "), "|") {
+			headers++
+			if col = strings.TrimSpace(col); col != "buyer" && !strings.Contains(bench, col) {
+				t.Errorf("bench --help does not explain the column %q", col)
+			}
+		}
+	}
+	if headers < 10 {
+		t.Fatalf("found %d column headers in the bench output:\n%s", headers, out.String())
 	}
 }

@@ -9,13 +9,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
-	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/rs/zerolog"
 
+	"github.com/clinch-protocol/clinch-mcp/mcpserver"
 	"github.com/clinch-protocol/clinch-mcp/sandbox"
 	"github.com/clinch-protocol/clinch-mcp/tools"
 )
@@ -106,31 +105,19 @@ func TestAutonomousProposeAndCascade(t *testing.T) {
 			if s.AgreedPrice.Amount > 100 || s.Turn < 3 {
 				t.Fatalf("autonomous deal: %+v", s)
 			}
-			var mu sync.Mutex
-			progress := 0
-			h.client.OnNotification(func(n mcp.JSONRPCNotification) {
-				if n.Method == "notifications/progress" {
-					mu.Lock()
-					progress++
-					mu.Unlock()
-				}
-			})
-			res, err := h.client.CallTool(context.Background(), mcp.CallToolRequest{Params: mcp.CallToolParams{Name: "cascade",
-				Arguments: map[string]any{"category": "kitchen", "item": "Mixer", "max_budget": 100, "strategy": "sequential", "autonomous": true, "per_seller_timeout_seconds": 20},
-				Meta:      &mcp.Meta{ProgressToken: 7}}})
-			if err != nil || res.IsError {
-				t.Fatalf("cascade: %v %s", err, text(res))
+			// The cascade runs over real stdio, where progress is strictly
+			// ordered before the result.
+			c := startStdio(t, mcpserver.New(&tools.Deps{Core: h.core, Decider: d, RegistryRootKey: h.market.RootKey, Logger: zerolog.Nop()}, zerolog.Nop()))
+			var res cascadeResult
+			progress := c.callWithProgress("cascade", map[string]any{"category": "kitchen", "item": "Mixer", "max_budget": 100, "strategy": "sequential",
+				"autonomous": true, "per_seller_timeout_seconds": 20}, "autonomous-cascade", &res)
+			out := res.StructuredContent
+			if res.IsError || out.Winner == nil || out.Winner.State != "CONFIRMED" || !strings.HasPrefix(out.Winner.Decider, tc.wantDecider) {
+				t.Fatalf("cascade: %+v", res)
 			}
-			var out tools.CascadeOutput
-			b, _ := json.Marshal(res.StructuredContent)
-			_ = json.Unmarshal(b, &out)
-			if out.Winner == nil || out.Winner.State != "CONFIRMED" || !strings.HasPrefix(out.Winner.Decider, tc.wantDecider) {
-				t.Fatalf("cascade winner: %s", b)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if progress != len(out.Outcomes) || progress < 3 {
-				t.Fatalf("%d progress notifications for %d sellers", progress, len(out.Outcomes))
+			checkCascadeProgress(t, progress, res)
+			if len(progress) < 3 {
+				t.Fatalf("%d progress notifications for %d sellers", len(progress), len(out.Outcomes))
 			}
 		})
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 )
 
@@ -23,6 +24,9 @@ func registerResources(s *server.MCPServer, core *buyer.Core, redact func(string
 				id, err := templateVar(req, "id")
 				if err != nil {
 					return nil, err
+				}
+				if !anp.ValidSessionID(id) { // refused here so that a long id is never echoed back
+					return nil, fmt.Errorf("%w: %s: the id (%d bytes) is not a session id; those are 32 hex characters, see list_sessions", errUnknownResource, name, len(id))
 				}
 				v, err := read(ctx, id)
 				if err != nil {
@@ -52,7 +56,7 @@ func registerResources(s *server.MCPServer, core *buyer.Core, redact func(string
 				return nil, err
 			}
 			if sess.Artifact == nil {
-				return nil, fmt.Errorf("%w: session %s has no signed artifact (state %s)", mcp.ErrResourceNotFound, id, sess.State)
+				return nil, fmt.Errorf("%w: session %s has no signed artifact (state %s)", errUnknownResource, id, sess.State)
 			}
 			return sess.Artifact, nil
 		})
@@ -89,7 +93,7 @@ func jsonContents(uri string, v any, redact func(string) string) ([]mcp.Resource
 // notFound marks unknown or malformed session ids as MCP resource-not-found.
 func notFound(err error) error {
 	if errors.Is(err, buyer.ErrNotFound) || errors.Is(err, buyer.ErrInvalidInput) {
-		return fmt.Errorf("%w: %v", mcp.ErrResourceNotFound, err)
+		return fmt.Errorf("%w: %v", errUnknownResource, err)
 	}
 	return err
 }

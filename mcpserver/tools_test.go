@@ -263,41 +263,6 @@ func TestConcurrentCountersApplyOnce(t *testing.T) {
 	}
 }
 
-func TestCascadeToolWithProgress(t *testing.T) {
-	h := newHarness(t, harnessOpts{})
-	var mu sync.Mutex
-	var progress []map[string]any
-	h.client.OnNotification(func(n mcp.JSONRPCNotification) {
-		if n.Method == "notifications/progress" {
-			mu.Lock()
-			progress = append(progress, n.Params.AdditionalFields)
-			mu.Unlock()
-		}
-	})
-	res, err := h.client.CallTool(context.Background(), mcp.CallToolRequest{Params: mcp.CallToolParams{Name: "cascade",
-		Arguments: map[string]any{"category": "kitchen", "item": "Stand mixer", "max_budget": 100, "strategy": "parallel", "max_sellers": 3, "per_seller_timeout_seconds": 20},
-		Meta:      &mcp.Meta{ProgressToken: "cascade-1"}}})
-	if err != nil || res.IsError {
-		t.Fatalf("cascade: %v %s", err, text(res))
-	}
-	var out tools.CascadeOutput
-	b, _ := json.Marshal(res.StructuredContent)
-	_ = json.Unmarshal(b, &out)
-	if out.Winner == nil || out.Winner.State != "CONFIRMED" || len(out.Outcomes) != 3 {
-		t.Fatalf("cascade result: %s", b)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(progress) != 3 {
-		t.Fatalf("%d progress notifications, want 3: %v", len(progress), progress)
-	}
-	for _, p := range progress {
-		if p["progressToken"] != "cascade-1" {
-			t.Errorf("progress %v lacks the token", p)
-		}
-	}
-}
-
 func TestArgumentsAreCheckedReadably(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	var s snap

@@ -13,14 +13,19 @@ import (
 
 	"github.com/mark3labs/mcp-go/server"
 	"github.com/rs/zerolog"
+
+	"github.com/clinch-protocol/clinch-mcp/tools"
 )
 
 // ServeStdio serves MCP on in/out until in closes or ctx ends. Only JSON-RPC
-// is written to out; the library's own error log goes to zerolog.
-func ServeStdio(ctx context.Context, s *server.MCPServer, in io.Reader, out io.Writer, logger zerolog.Logger) error {
-	std := server.NewStdioServer(s)
+// is written to out; the library's own error log goes to zerolog. Tool
+// handlers write their notifications straight to out (see stdioOut).
+func ServeStdio(ctx context.Context, s *Server, in io.Reader, out io.Writer, logger zerolog.Logger) error {
+	w := &stdioOut{w: out, fixes: s.fixes}
+	std := server.NewStdioServer(s.MCPServer)
 	std.SetErrorLogger(log.New(logger.With().Str("component", "mcp-stdio").Logger(), "", 0))
-	err := std.Listen(ctx, in, out)
+	std.SetContextFunc(func(ctx context.Context) context.Context { return tools.WithNotifier(ctx, w) })
+	err := std.Listen(ctx, in, w)
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, io.EOF) {
 		return nil
 	}
@@ -57,24 +62,24 @@ func isLoopbackHost(host string) bool {
 }
 
 // ServeHTTP serves Streamable HTTP at /mcp until ctx ends.
-func ServeHTTP(ctx context.Context, s *server.MCPServer, o HTTPOptions) error {
+func ServeHTTP(ctx context.Context, s *Server, o HTTPOptions) error {
 	if err := CheckBind(o.Addr, o.AuthToken); err != nil {
 		return err
 	}
-	h := server.NewStreamableHTTPServer(s, server.WithEndpointPath("/mcp"))
+	h := server.NewStreamableHTTPServer(s.MCPServer, server.WithEndpointPath("/mcp"))
 	mux := http.NewServeMux()
-	mux.Handle("/mcp", h)
+	mux.Handle("/mcp", fixCodes(h, s.fixes))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	return serve(ctx, guard(mux, o), o, func(sctx context.Context) error { return h.Shutdown(sctx) })
 }
 
 // ServeSSE serves the legacy HTTP+SSE transport at /sse and /message.
-func ServeSSE(ctx context.Context, s *server.MCPServer, o HTTPOptions) error {
+func ServeSSE(ctx context.Context, s *Server, o HTTPOptions) error {
 	if err := CheckBind(o.Addr, o.AuthToken); err != nil {
 		return err
 	}
-	h := server.NewSSEServer(s, server.WithSSEEndpoint("/sse"), server.WithMessageEndpoint("/message"), server.WithUseFullURLForMessageEndpoint(false))
-	return serve(ctx, guard(h, o), o, func(sctx context.Context) error { return h.Shutdown(sctx) })
+	h := server.NewSSEServer(s.MCPServer, server.WithSSEEndpoint("/sse"), server.WithMessageEndpoint("/message"), server.WithUseFullURLForMessageEndpoint(false))
+	return serve(ctx, guard(fixCodes(h, s.fixes), o), o, func(sctx context.Context) error { return h.Shutdown(sctx) })
 }
 
 func serve(ctx context.Context, h http.Handler, o HTTPOptions, shutdown func(context.Context) error) error {

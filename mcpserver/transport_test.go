@@ -100,7 +100,7 @@ func TestAutoApproveBelow(t *testing.T) {
 	}{{200, "SIGNED"}, {50, "CONFIRMED"}} {
 		h := newHarness(t, harnessOpts{autoApproveBelow: usdMoney(tc.ceiling)})
 		d := &tools.Deps{Core: h.core, Decider: strategyDecider(), Logger: zerolog.Nop()}
-		c := inProcess(t, mcpserver.New(d, zerolog.Nop()))
+		c := inProcess(t, mcpserver.New(d, zerolog.Nop()).MCPServer)
 		var s snap
 		callOK(t, c, "propose_deal", map[string]any{"seller": "kitchen-outlet.anp", "item": "Blender", "max_budget": 100, "autonomous": true}, &s)
 		if s.State != tc.want {

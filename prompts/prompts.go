@@ -5,6 +5,7 @@ package prompts
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -12,8 +13,17 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/clinch-protocol/clinch-mcp/agentprompt"
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 )
+
+// ErrInvalidArgument marks a prompt request whose arguments are wrong: a
+// missing, malformed or unknown session_id, an empty or oversized request.
+// The server reports it as invalid params (-32602), not as an internal error.
+var ErrInvalidArgument = errors.New("invalid argument")
+
+// maxRequestLen bounds buyer_brief's request (bytes).
+const maxRequestLen = 4000
 
 // Register adds every prompt to s.
 // redact scrubs guarded secrets from rendered prompts (a seller could echo one).
@@ -33,7 +43,16 @@ func negotiationTurn() mcp.Prompt {
 func negotiationTurnHandler(core *buyer.Core, redact func(string) string) server.PromptHandlerFunc {
 	return func(ctx context.Context, req mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
 		id := req.Params.Arguments["session_id"]
+		switch {
+		case id == "":
+			return nil, fmt.Errorf("negotiation_turn: %w: session_id is required", ErrInvalidArgument)
+		case !anp.ValidSessionID(id):
+			return nil, fmt.Errorf("negotiation_turn: %w: session_id (%d bytes) is not a session id: those are 32 hex characters, see list_sessions", ErrInvalidArgument, len(id))
+		}
 		s, err := core.GetSession(ctx, id)
+		if errors.Is(err, buyer.ErrNotFound) || errors.Is(err, buyer.ErrInvalidInput) {
+			return nil, fmt.Errorf("negotiation_turn: %w: session_id %s: no such session (see list_sessions)", ErrInvalidArgument, id)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("negotiation_turn: %w", err)
 		}
@@ -56,7 +75,10 @@ func buyerBrief() mcp.Prompt {
 func buyerBriefHandler(ctx context.Context, req mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
 	request := strings.TrimSpace(req.Params.Arguments["request"])
 	if request == "" {
-		return nil, fmt.Errorf("buyer_brief: request is required")
+		return nil, fmt.Errorf("buyer_brief: %w: request is required and must not be only spaces", ErrInvalidArgument)
+	}
+	if len(request) > maxRequestLen {
+		return nil, fmt.Errorf("buyer_brief: %w: request is %d bytes, at most %d allowed", ErrInvalidArgument, len(request), maxRequestLen)
 	}
 	var b strings.Builder
 	b.WriteString("You are preparing a purchase on the Clinch negotiation network for the user.\n\n")

@@ -11,9 +11,9 @@ import (
 
 // VerifyInput names the artifact to verify.
 type VerifyInput struct {
-	ArtifactID  string `json:"artifact_id,omitempty" jsonschema:"id of an artifact signed through this server (its session id)"`
-	Artifact    string `json:"artifact,omitempty" jsonschema:"or: a whole artifact as JSON text, e.g. one received from elsewhere"`
-	RegistryKey string `json:"registry_key,omitempty" jsonschema:"optional registry root key (hex) to pin; default: the key of the registry this server uses"`
+	ArtifactID  string `json:"artifact_id,omitempty" jsonschema:"id of an artifact signed through this server (its session id)" limits:"minLength=32,maxLength=32"`
+	Artifact    string `json:"artifact,omitempty" jsonschema:"or: a whole artifact as JSON text, e.g. one received from elsewhere" limits:"maxLength=1048576"`
+	RegistryKey string `json:"registry_key,omitempty" jsonschema:"optional registry root key (hex) to pin; default: the key of the registry this server uses" limits:"maxLength=64"`
 }
 
 // VerifyOutput is the verdict.

@@ -2,23 +2,29 @@ package tools
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
-	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 )
 
+// DefaultDiscoverLimit is how many sellers discover_sellers (and `clinch-mcp
+// discover`) list when no limit is given; MaxDiscoverLimit is the most.
+const (
+	DefaultDiscoverLimit = 10
+	MaxDiscoverLimit     = 50
+)
+
 // DiscoverInput filters discover_sellers.
 type DiscoverInput struct {
-	Category string `json:"category,omitempty" jsonschema:"only sellers in this category, e.g. kitchen"`
-	Mode     string `json:"mode,omitempty" jsonschema:"only sellers supporting this mode: ANP/A, ANP/B or ANP/C"`
-	Limit    int    `json:"limit,omitempty" jsonschema:"at most this many sellers (1-50), default 10"`
+	Category string `json:"category,omitempty" jsonschema:"only sellers in this category, e.g. kitchen" limits:"maxLength=64"`
+	Mode     string `json:"mode,omitempty" jsonschema:"only sellers supporting this mode: ANP/A, ANP/B or ANP/C" limits:"enum=ANP/A|ANP/B|ANP/C"`
+	Limit    int    `json:"limit,omitempty" jsonschema:"at most this many sellers, default 10" limits:"minimum=1,maximum=50,default=10"`
 }
 
 // SellerInfo describes one seller.
@@ -39,15 +45,15 @@ type DiscoverOutput struct {
 
 // CascadeInput are the arguments of cascade.
 type CascadeInput struct {
-	Category         string  `json:"category" jsonschema:"category to discover sellers in, e.g. kitchen"`
-	Item             string  `json:"item" jsonschema:"what to buy"`
-	MaxBudget        float64 `json:"max_budget" jsonschema:"the most the user will pay in total, in major units; never sent to any seller"`
-	Currency         string  `json:"currency,omitempty" jsonschema:"ISO 4217 code, default USD"`
-	Quantity         int     `json:"quantity,omitempty" jsonschema:"how many, default 1"`
-	Strategy         string  `json:"strategy,omitempty" jsonschema:"sequential (each deal's price becomes the ceiling for the next seller) or parallel (all at once, cheapest wins); default sequential"`
-	MaxSellers       int     `json:"max_sellers,omitempty" jsonschema:"negotiate with at most this many sellers (1-10), default 3"`
-	PerSellerTimeout int     `json:"per_seller_timeout_seconds,omitempty" jsonschema:"give up on a silent seller after this many seconds, default 30"`
-	MaxTurns         int     `json:"max_turns,omitempty" jsonschema:"turns per seller, default 8"`
+	Category         string  `json:"category" jsonschema:"category to discover sellers in, e.g. kitchen" limits:"minLength=1,maxLength=64"`
+	Item             string  `json:"item" jsonschema:"what to buy" limits:"minLength=1,maxLength=200"`
+	MaxBudget        float64 `json:"max_budget" jsonschema:"the most the user will pay in total, in major units; never sent to any seller" limits:"exclusiveMinimum=0"`
+	Currency         string  `json:"currency,omitempty" jsonschema:"ISO 4217 code, default USD" limits:"minLength=3,maxLength=3,default=USD"`
+	Quantity         int     `json:"quantity,omitempty" jsonschema:"how many, default 1" limits:"minimum=1,maximum=1000000,default=1"`
+	Strategy         string  `json:"strategy,omitempty" jsonschema:"sequential (each deal's price becomes the ceiling for the next seller) or parallel (all at once, cheapest wins); default sequential" limits:"enum=sequential|parallel"`
+	MaxSellers       int     `json:"max_sellers,omitempty" jsonschema:"negotiate with at most this many sellers, default 3" limits:"minimum=1,maximum=10,default=3"`
+	PerSellerTimeout int     `json:"per_seller_timeout_seconds,omitempty" jsonschema:"give up on a silent seller after this many seconds, default 30" limits:"minimum=1,maximum=600,default=30"`
+	MaxTurns         int     `json:"max_turns,omitempty" jsonschema:"turns per seller, default 8" limits:"minimum=1,maximum=50,default=8"`
 	Autonomous       bool    `json:"autonomous,omitempty" jsonschema:"use the server's sandbox decider (local Ollama model or its fallback) for the turns; otherwise a deterministic concession strategy plays them"`
 }
 
@@ -79,11 +85,11 @@ func discoverSellers(d *Deps) Tool {
 				}
 				mode = m
 			}
-			if in.Limit < 0 || in.Limit > 50 {
-				return DiscoverOutput{}, "", inputErrorf("limit %d must be between 1 and 50", in.Limit)
-			}
-			if in.Limit == 0 {
-				in.Limit = 10
+			switch {
+			case in.Limit == 0:
+				in.Limit = DefaultDiscoverLimit
+			case in.Limit < 1 || in.Limit > MaxDiscoverLimit:
+				return DiscoverOutput{}, "", inputErrorf("limit %d must be between 1 and %d", in.Limit, MaxDiscoverLimit)
 			}
 			ls, err := d.Core.Discover(ctx, in.Category, mode, in.Limit)
 			if err != nil {
@@ -107,14 +113,24 @@ func discoverSellers(d *Deps) Tool {
 					DisplayName: r.DisplayName, Categories: r.Categories, Modes: modes, Demo: r.Demo, Score: l.Stats.Score})
 				names = append(names, r.Domain)
 			}
-			return out, fmt.Sprintf("%d sellers: %s", len(names), strings.Join(names, ", ")), nil
+			if len(names) == 0 {
+				return out, "No sellers found.", nil
+			}
+			return out, fmt.Sprintf("%s: %s.", count(len(names), "seller"), strings.Join(names, ", ")), nil
 		})
 }
+
+// Cascade bounds, as documented in the cascade schema.
+const (
+	maxCascadeSellers = 10
+	maxSellerTimeout  = 600
+)
 
 func cascade(d *Deps) Tool {
 	return newTool(d, "cascade", "Cascade across sellers",
 		"Negotiate the same purchase with several sellers of a category and keep only the best deal: every other session is cancelled and exactly one "+
-			"session is left CONFIRMED for the user's approval. Sends progress notifications as sellers finish. A silent seller is dropped after its timeout.",
+			"session is left CONFIRMED for the user's approval. Sends progress notifications as sellers finish; the last one carries the number of sellers negotiated as its total. "+
+			"A silent seller is dropped after its timeout.",
 		Hints{ReadOnly: flag(false), Destructive: flag(false), Idempotent: flag(false), OpenWorld: flag(true)},
 		func(ctx context.Context, req mcp.CallToolRequest, in CascadeInput) (CascadeOutput, string, error) {
 			budget, err := parseMoney("max_budget", in.MaxBudget, in.Currency)
@@ -124,60 +140,43 @@ func cascade(d *Deps) Tool {
 			if in.Autonomous && d.Decider == nil {
 				return CascadeOutput{}, "", inputErrorf("autonomous: the sandbox is off on this server (start it with --sandbox strategy or ollama)")
 			}
-			if in.PerSellerTimeout < 0 || in.PerSellerTimeout > 600 {
-				return CascadeOutput{}, "", inputErrorf("per_seller_timeout_seconds %d must be between 1 and 600", in.PerSellerTimeout)
+			if in.MaxSellers < 0 || in.MaxSellers > maxCascadeSellers {
+				return CascadeOutput{}, "", inputErrorf("max_sellers %d must be between 1 and %d", in.MaxSellers, maxCascadeSellers)
 			}
-			total := in.MaxSellers
-			if total == 0 {
-				total = 3
+			if in.PerSellerTimeout < 0 || in.PerSellerTimeout > maxSellerTimeout {
+				return CascadeOutput{}, "", inputErrorf("per_seller_timeout_seconds %d must be between 1 and %d", in.PerSellerTimeout, maxSellerTimeout)
 			}
-			var done atomic.Int64
-			progress := progressSender(ctx, req, float64(total))
 			decider := d.strategy()
 			if in.Autonomous {
 				decider = d.Decider
 			}
+			progress := newCascadeProgress(ctx, req)
 			res, err := d.Core.NegotiateCascade(ctx, buyer.CascadeRequest{
 				Category: in.Category, Strategy: in.Strategy, MaxSellers: in.MaxSellers,
 				PerSellerTimeout: time.Duration(in.PerSellerTimeout) * time.Second, Decider: decider,
 				Constraints: buyer.Constraints{Item: in.Item, Category: in.Category, Quantity: in.Quantity, MaxBudget: budget, MaxTurns: in.MaxTurns},
-				Progress: func(o buyer.CascadeOutcome) {
-					n := done.Add(1)
-					progress(float64(n), fmt.Sprintf("%s: %s", o.Seller, o.Outcome))
-				},
+				Progress:    func(o buyer.CascadeOutcome) { progress.outcome(fmt.Sprintf("%s: %s", o.Seller, o.Outcome)) },
 			})
 			if err != nil {
+				progress.finish(0)
+				if errors.Is(err, buyer.ErrNotFound) { // the engine's "no sellers found": there is no session to check
+					return CascadeOutput{}, "", &coded{CodeNoSellers, err}
+				}
 				return CascadeOutput{}, "", err
 			}
+			progress.finish(len(res.Outcomes))
 			out := CascadeOutput{Outcomes: []CascadeOutcome{}}
 			for _, o := range res.Outcomes {
 				out.Outcomes = append(out.Outcomes, CascadeOutcome{Seller: o.Seller, SessionID: o.SessionID, Outcome: o.Outcome, Price: moneyPtr(o.Price), Detail: o.Detail})
 			}
-			text := fmt.Sprintf("Cascade over %d sellers: no seller agreed within the budget.", len(res.Outcomes))
+			sellers := count(len(res.Outcomes), "seller")
+			text := fmt.Sprintf("Cascade over %s: no seller agreed within the budget.", sellers)
 			if res.Winner != nil {
 				w := snapshot(*res.Winner)
 				out.Winner = &w
-				text = fmt.Sprintf("Cascade over %d sellers: best deal %s from %s (session %s, CONFIRMED); the others were cancelled. Ask the user before approve_and_sign.",
-					len(res.Outcomes), res.Winner.AgreedPrice, res.Winner.Seller, res.Winner.ID)
+				text = fmt.Sprintf("Cascade over %s: best deal %s from %s (session %s, CONFIRMED); the others were cancelled. Ask the user before approve_and_sign.",
+					sellers, res.Winner.AgreedPrice, res.Winner.Seller, res.Winner.ID)
 			}
 			return out, text, nil
 		})
-}
-
-// progressSender returns a function that sends MCP progress notifications
-// when the caller asked for them (a progress token in the request).
-func progressSender(ctx context.Context, req mcp.CallToolRequest, total float64) func(done float64, msg string) {
-	if req.Params.Meta == nil || req.Params.Meta.ProgressToken == nil {
-		return func(float64, string) {}
-	}
-	token := req.Params.Meta.ProgressToken
-	srv := server.ServerFromContext(ctx)
-	return func(done float64, msg string) {
-		if srv == nil {
-			return
-		}
-		_ = srv.SendNotificationToClient(ctx, "notifications/progress", map[string]any{
-			"progressToken": token, "progress": done, "total": total, "message": msg,
-		})
-	}
 }

@@ -11,35 +11,35 @@ import (
 
 // ProposeDealInput are the arguments of propose_deal.
 type ProposeDealInput struct {
-	Seller       string            `json:"seller" jsonschema:"seller address like ANP/C.kitchen-outlet.anp (a bare domain means ANP/C); find sellers with discover_sellers"`
-	Item         string            `json:"item" jsonschema:"what to buy, as the user described it"`
-	MaxBudget    float64           `json:"max_budget" jsonschema:"the most the user will pay in total, in major units (e.g. 95 or 95.50); enforced by the server and never sent to the seller"`
-	Currency     string            `json:"currency,omitempty" jsonschema:"ISO 4217 code, default USD"`
-	Quantity     int               `json:"quantity,omitempty" jsonschema:"how many, default 1"`
-	Category     string            `json:"category,omitempty" jsonschema:"item category, e.g. kitchen"`
-	Terms        map[string]string `json:"terms,omitempty" jsonschema:"non-secret terms to agree on, e.g. {\"delivery\": \"3 days\"}"`
-	OpeningOffer float64           `json:"opening_offer,omitempty" jsonschema:"optional first offer in major units, at most max_budget"`
-	MaxTurns     int               `json:"max_turns,omitempty" jsonschema:"give up after this many turns (1-50), default 8"`
+	Seller       string            `json:"seller" jsonschema:"seller address like ANP/C.kitchen-outlet.anp (a bare domain means ANP/C); find sellers with discover_sellers" limits:"minLength=1,maxLength=300"`
+	Item         string            `json:"item" jsonschema:"what to buy, as the user described it" limits:"minLength=1,maxLength=200"`
+	MaxBudget    float64           `json:"max_budget" jsonschema:"the most the user will pay in total, in major units (e.g. 95 or 95.50); enforced by the server and never sent to the seller" limits:"exclusiveMinimum=0"`
+	Currency     string            `json:"currency,omitempty" jsonschema:"ISO 4217 code, default USD" limits:"minLength=3,maxLength=3,default=USD"`
+	Quantity     int               `json:"quantity,omitempty" jsonschema:"how many, default 1" limits:"minimum=1,maximum=1000000,default=1"`
+	Category     string            `json:"category,omitempty" jsonschema:"item category, e.g. kitchen" limits:"maxLength=64"`
+	Terms        map[string]string `json:"terms,omitempty" jsonschema:"non-secret terms to agree on, e.g. {\"delivery\": \"3 days\"}" limits:"maxProperties=16,keyMaxLength=64,valueMaxLength=200"`
+	OpeningOffer float64           `json:"opening_offer,omitempty" jsonschema:"optional first offer in major units, at most max_budget" limits:"exclusiveMinimum=0"`
+	MaxTurns     int               `json:"max_turns,omitempty" jsonschema:"give up after this many turns, default 8" limits:"minimum=1,maximum=50,default=8"`
 	Autonomous   bool              `json:"autonomous,omitempty" jsonschema:"let the server's sandbox negotiate by itself until the seller confirms, then hand back for approval"`
 }
 
 // SessionInput names a session.
 type SessionInput struct {
-	SessionID string `json:"session_id" jsonschema:"the session id returned by propose_deal or cascade"`
+	SessionID string `json:"session_id" jsonschema:"the session id returned by propose_deal or cascade" limits:"minLength=32,maxLength=32"`
 }
 
 // CounterInput are the arguments of counter.
 type CounterInput struct {
-	SessionID string  `json:"session_id" jsonschema:"the session id"`
-	Price     float64 `json:"price" jsonschema:"your offer in major units of the session currency; at most max_budget and never below your previous offer. Offering exactly the seller's last price accepts it"`
-	Message   string  `json:"message,omitempty" jsonschema:"one short sentence to the seller"`
-	Turn      int     `json:"turn,omitempty" jsonschema:"the turn of the snapshot you are answering; if the session has moved on the counter is refused with conflict instead of being applied to a later turn"`
+	SessionID string  `json:"session_id" jsonschema:"the session id" limits:"minLength=32,maxLength=32"`
+	Price     float64 `json:"price" jsonschema:"your offer in major units of the session currency; at most max_budget and never below your previous offer. Offering exactly the seller's last price (last_seller_price) accepts it" limits:"exclusiveMinimum=0"`
+	Message   string  `json:"message,omitempty" jsonschema:"one short sentence to the seller" limits:"maxLength=1000"`
+	Turn      int     `json:"turn,omitempty" jsonschema:"the turn of the snapshot you are answering; if the session has moved on the counter is refused with conflict instead of being applied to a later turn" limits:"minimum=1,maximum=100"`
 }
 
 // CancelInput are the arguments of cancel_session.
 type CancelInput struct {
-	SessionID string `json:"session_id" jsonschema:"the session id"`
-	Reason    string `json:"reason,omitempty" jsonschema:"why, in a few words (sent to the seller)"`
+	SessionID string `json:"session_id" jsonschema:"the session id" limits:"minLength=32,maxLength=32"`
+	Reason    string `json:"reason,omitempty" jsonschema:"why, in a few words (sent to the seller)" limits:"maxLength=1000"`
 }
 
 // ApproveOutput is the result of approve_and_sign.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -18,11 +19,8 @@ func Reference(all []Tool) string {
 	for _, t := range all {
 		fmt.Fprintf(&b, "\n**`%s`** arguments:\n\n", t.Def.Name)
 		var schema struct {
-			Properties map[string]struct {
-				Type        any    `json:"type"`
-				Description string `json:"description"`
-			} `json:"properties"`
-			Required []string `json:"required"`
+			Properties map[string]property `json:"properties"`
+			Required   []string            `json:"required"`
 		}
 		_ = json.Unmarshal(t.Def.RawInputSchema, &schema)
 		names := make([]string, 0, len(schema.Properties))
@@ -39,15 +37,58 @@ func Reference(all []Tool) string {
 		}
 		for _, n := range names {
 			p := schema.Properties[n]
-			opt := " (optional)"
-			if req[n] {
-				opt = ""
+			notes := p.limits()
+			if !req[n] {
+				notes = append([]string{"optional"}, notes...)
 			}
-			fmt.Fprintf(&b, "- `%s` %v%s — %s\n", n, p.Type, opt, p.Description)
+			paren := ""
+			if len(notes) > 0 {
+				paren = " (" + strings.Join(notes, "; ") + ")"
+			}
+			fmt.Fprintf(&b, "- `%s` %v%s — %s\n", n, p.Type, paren, p.Description)
 		}
 	}
 	return b.String()
 }
+
+// property is what the reference shows of an input schema property.
+type property struct {
+	Type             any      `json:"type"`
+	Description      string   `json:"description"`
+	Enum             []string `json:"enum"`
+	Minimum          *float64 `json:"minimum"`
+	Maximum          *float64 `json:"maximum"`
+	ExclusiveMinimum *float64 `json:"exclusiveMinimum"`
+	MinLength        *int     `json:"minLength"`
+	MaxLength        *int     `json:"maxLength"`
+	MaxProperties    *int     `json:"maxProperties"`
+}
+
+// limits renders the bounds the schema sets (applyLimits), so the README
+// shows what the server refuses.
+func (p property) limits() []string {
+	var out []string
+	switch {
+	case len(p.Enum) > 0:
+		out = append(out, "one of "+strings.Join(p.Enum, ", "))
+	case p.MinLength != nil && p.MaxLength != nil && *p.MinLength == *p.MaxLength:
+		out = append(out, fmt.Sprintf("exactly %d characters", *p.MaxLength))
+	case p.MaxLength != nil:
+		out = append(out, fmt.Sprintf("at most %d characters", *p.MaxLength))
+	}
+	switch {
+	case p.Minimum != nil && p.Maximum != nil:
+		out = append(out, num(*p.Minimum)+" to "+num(*p.Maximum))
+	case p.ExclusiveMinimum != nil:
+		out = append(out, "more than "+num(*p.ExclusiveMinimum))
+	}
+	if p.MaxProperties != nil {
+		out = append(out, fmt.Sprintf("at most %d entries", *p.MaxProperties))
+	}
+	return out
+}
+
+func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
 func hintText(h Hints) string {
 	var parts []string

@@ -2,14 +2,29 @@ package tools
 
 import (
 	"context"
-	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 )
 
 // ListSessionsInput filters list_sessions.
 type ListSessionsInput struct {
-	State string `json:"state,omitempty" jsonschema:"only sessions in this state, e.g. CONFIRMED"`
+	State string `json:"state,omitempty" jsonschema:"only sessions in this state, e.g. CONFIRMED" limits:"enum=PROPOSED|COUNTERED|CONFIRMED|SIGNED|CANCELLED|STALEMATE|EXPIRED|ERROR"`
+}
+
+// sessionStates are the states list_sessions filters by (its schema's enum).
+var sessionStates = []buyer.State{buyer.StateProposed, buyer.StateCountered, buyer.StateConfirmed, buyer.StateSigned,
+	buyer.StateCancelled, buyer.StateStalemate, buyer.StateExpired, buyer.StateError}
+
+func joinStates() string {
+	names := make([]string, len(sessionStates))
+	for i, st := range sessionStates {
+		names[i] = string(st)
+	}
+	return strings.Join(names, ", ")
 }
 
 // ListSessionsOutput is the result of list_sessions.
@@ -35,6 +50,9 @@ func listSessions(d *Deps) Tool {
 		"List every negotiation of this server, oldest first, optionally only those in one state.",
 		Hints{ReadOnly: flag(true), Destructive: flag(false), Idempotent: flag(true), OpenWorld: flag(false)},
 		func(ctx context.Context, req mcp.CallToolRequest, in ListSessionsInput) (ListSessionsOutput, string, error) {
+			if in.State != "" && !slices.Contains(sessionStates, buyer.State(in.State)) {
+				return ListSessionsOutput{}, "", inputErrorf("state %s is not a session state: want one of %s", echo(in.State), joinStates())
+			}
 			all, err := d.Core.ListSessions(ctx)
 			if err != nil {
 				return ListSessionsOutput{}, "", err
@@ -45,6 +63,6 @@ func listSessions(d *Deps) Tool {
 					out.Sessions = append(out.Sessions, snapshot(s))
 				}
 			}
-			return out, fmt.Sprintf("%d sessions.", len(out.Sessions)), nil
+			return out, count(len(out.Sessions), "session") + ".", nil
 		})
 }

@@ -9,6 +9,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -36,11 +41,14 @@ type Tool struct {
 }
 
 // handlerFunc is a typed tool body: it returns the structured result, a
-// short text for hosts that show text only, or an error.
+// one-line summary for people and text-only hosts, or an error.
 type handlerFunc[In, Out any] func(ctx context.Context, req mcp.CallToolRequest, in In) (Out, string, error)
 
 // newTool builds a typed tool whose input and output schemas come from In
-// and Out, with the annotations of h.
+// and Out (bounded by In's `limits` tags), with the annotations of h. Its
+// results carry the structured content and, in their text block, the
+// summary followed by the same JSON; its failures are isError results
+// starting with an ErrorCode, logged with that code.
 func newTool[In, Out any](d *Deps, name, title, description string, h Hints, fn handlerFunc[In, Out]) Tool {
 	opts := []mcp.ToolOption{
 		mcp.WithDescription(description),
@@ -63,32 +71,64 @@ func newTool[In, Out any](d *Deps, name, title, description string, h Hints, fn 
 	}
 	def := mcp.NewTool(name, opts...)
 	def.OutputSchema.Properties = tightenNullable(def.OutputSchema.Properties)
+	raw, err := applyLimits(reflect.TypeFor[In](), def.RawInputSchema)
+	if err != nil {
+		panic(fmt.Sprintf("tool %s: %v", name, err)) // our own tags: a programming error
+	}
+	def.RawInputSchema = raw
 	validator, err := newInputValidator(name, def.RawInputSchema)
 	if err != nil {
 		panic(err) // a schema generated from our own types: a programming error
 	}
-	handler := func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	run := func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		raw, err := json.Marshal(req.GetRawArguments())
 		if err != nil {
-			return toolError(inputErrorf("arguments: %v", err)), nil
+			return nil, inputErrorf("arguments: %v", err)
 		}
 		if d.Guard.holdsSecret(string(raw)) { // before anything could echo an argument back
-			return toolError(inputErrorf("an argument contains a stored credential or key; the server adds credentials itself, so never put them in tool arguments")), nil
+			return nil, inputErrorf("an argument contains a stored credential or key; the server adds credentials itself, so never put them in tool arguments")
 		}
 		if err := validator.validate(raw); err != nil {
-			return d.Guard.redactResult(toolError(err)), nil
+			return nil, err
 		}
 		var in In
 		if err := json.Unmarshal(raw, &in); err != nil {
-			return d.Guard.redactResult(toolError(inputErrorf("arguments: %v", err))), nil
+			return nil, inputErrorf("arguments: %v", err)
 		}
-		out, text, err := fn(ctx, req, in)
+		out, summary, err := fn(ctx, req, in)
 		if err != nil {
+			return nil, err
+		}
+		return structuredResult(out, summary)
+	}
+	handler := func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		start := time.Now()
+		res, err := run(ctx, req)
+		if err != nil {
+			code := classify(err)
+			d.Logger.Warn().Str("tool", name).Str("code", string(code)).Str("error", clip(d.Guard.Redact(err.Error()), maxLoggedError)).
+				Dur("took", time.Since(start)).Msg("tool call failed")
 			return d.Guard.redactResult(toolError(err)), nil
 		}
-		return d.Guard.redactResult(mcp.NewToolResultStructured(out, text)), nil
+		d.Logger.Info().Str("tool", name).Dur("took", time.Since(start)).Msg("tool call")
+		return d.Guard.redactResult(res), nil
 	}
 	return Tool{Def: def, Hints: h, Handler: handler}
+}
+
+// structuredResult carries out as structured content and, as the spec asks
+// of tools with structured output, the same JSON in the text block, after
+// the one-line summary.
+func structuredResult(out any, summary string) (*mcp.CallToolResult, error) {
+	var b strings.Builder
+	b.WriteString(strings.Join(strings.Fields(summary), " "))
+	b.WriteString("\n")
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // the untrusted-text fence markers stay readable
+	if err := enc.Encode(out); err != nil {
+		return nil, fmt.Errorf("encode the result: %w", err)
+	}
+	return mcp.NewToolResultStructured(out, strings.TrimSuffix(b.String(), "\n")), nil
 }
 
 // ErrorCode names a domain failure for the model.
@@ -100,6 +140,7 @@ const (
 	CodeWrongState   ErrorCode = "wrong_state"
 	CodeConflict     ErrorCode = "conflict"
 	CodeUnknown      ErrorCode = "unknown_session"
+	CodeNoSellers    ErrorCode = "no_sellers"
 	CodeUnreachable  ErrorCode = "seller_unreachable"
 	CodeRefused      ErrorCode = "seller_refused"
 	CodeInvalidInput ErrorCode = "invalid_input"
@@ -110,16 +151,29 @@ var advice = map[ErrorCode]string{
 	CodeOverBudget:   "Nothing was sent. Offer at or below max_budget, or cancel the session.",
 	CodeWrongState:   "Call get_session and pick one of its allowed_moves.",
 	CodeConflict:     "Another move on this session is in progress or the seller has not answered yet. Call get_session, then retry once.",
-	CodeUnknown:      "Check the session_id with list_sessions.",
+	CodeUnknown:      "No session of this server has that id: list_sessions shows the ids (sessions and artifacts share them).",
+	CodeNoSellers:    "Nothing was negotiated. Call discover_sellers to see which categories have sellers, then retry with one of them.",
 	CodeUnreachable:  "The seller or registry did not answer. Retry later or choose another seller with discover_sellers.",
 	CodeRefused:      "The seller or registry refused this request; read the reason and adjust, or choose another seller.",
 	CodeInvalidInput: "Fix the arguments named in the message and call the tool again.",
 	CodeInternal:     "This is a server problem, not something the arguments can fix.",
 }
 
+// coded gives an error its own code, overriding classify.
+type coded struct {
+	code ErrorCode
+	err  error
+}
+
+func (e *coded) Error() string { return e.err.Error() }
+func (e *coded) Unwrap() error { return e.err }
+
 // classify maps an engine error to a tool error code.
 func classify(err error) ErrorCode {
+	var c *coded
 	switch {
+	case errors.As(err, &c):
+		return c.code
 	case errors.Is(err, buyer.ErrOverBudget):
 		return CodeOverBudget
 	case errors.Is(err, buyer.ErrBadState):
@@ -146,12 +200,60 @@ func classify(err error) ErrorCode {
 // errInput marks argument errors found by the tool layer itself.
 var errInput = errors.New("invalid input")
 
+// inputError is an argument error; its text is the message alone, since
+// the invalid_input code already says what kind of error it is.
+type inputError struct{ msg string }
+
+func (e *inputError) Error() string        { return e.msg }
+func (e *inputError) Is(target error) bool { return target == errInput }
+
 func inputErrorf(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{errInput}, args...)...)
+	return &inputError{msg: fmt.Sprintf(format, args...)}
 }
 
-// toolError renders a domain failure as an isError result.
+// Bounds on text that reaches a model or a log line.
+const (
+	maxErrorText   = 600 // a tool error's message, before its advice
+	maxLoggedError = 300
+	maxEcho        = 40 // an argument value quoted back in a message
+)
+
+// toolError renders a domain failure as an isError result: the code, the
+// message (without the engine's own "invalid input" prefix, which the code
+// already says, and never longer than maxErrorText) and the advice.
 func toolError(err error) *mcp.CallToolResult {
 	code := classify(err)
-	return mcp.NewToolResultError(fmt.Sprintf("%s: %v\n%s", code, err, advice[code]))
+	msg := err.Error()
+	if code == CodeInvalidInput {
+		msg = strings.ReplaceAll(msg, buyer.ErrInvalidInput.Error()+": ", "")
+	}
+	return mcp.NewToolResultError(fmt.Sprintf("%s: %s\n%s", code, clip(msg, maxErrorText), advice[code]))
+}
+
+// clip returns s cut to at most n bytes on a rune boundary, saying how long
+// it was when it had to be cut: bad input is never echoed whole.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return fmt.Sprintf("%s… (%d bytes in all)", prefix(s, n), len(s))
+}
+
+// echo quotes an argument value for a message, cut to a short prefix.
+func echo(s string) string {
+	if len(s) <= maxEcho {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprintf("%q… (%d bytes in all)", prefix(s, maxEcho), len(s))
+}
+
+// prefix returns at most n bytes of s, cut on a rune boundary.
+func prefix(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

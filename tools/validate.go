@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math/big"
+	"strconv"
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 )
@@ -36,6 +39,9 @@ func newInputValidator(name string, raw json.RawMessage) (*inputValidator, error
 	return &inputValidator{schema: s}, nil
 }
 
+// maxViolation bounds the text of one schema violation.
+const maxViolation = 300
+
 // validate returns nil or an error listing every violation.
 func (v *inputValidator) validate(args []byte) error {
 	if len(bytes.TrimSpace(args)) == 0 || string(bytes.TrimSpace(args)) == "null" {
@@ -64,10 +70,45 @@ func collect(e *jsonschema.ValidationError, out *[]string) {
 		if len(e.InstanceLocation) > 0 {
 			where = "argument " + strings.Join(e.InstanceLocation, ".")
 		}
-		*out = append(*out, where+": "+e.ErrorKind.LocalizedString(printer))
+		*out = append(*out, clip(where, maxEcho)+": "+describe(e.ErrorKind))
 		return
 	}
 	for _, c := range e.Causes {
 		collect(c, out)
 	}
+}
+
+// describe renders one violation without echoing more than a short prefix
+// of the input: unknown argument names are quoted cut to a prefix, and any
+// other kind's text (which may quote the value) is clipped.
+func describe(k jsonschema.ErrorKind) string {
+	switch k := k.(type) {
+	case *kind.AdditionalProperties:
+		names := make([]string, len(k.Properties))
+		for i, n := range k.Properties {
+			names[i] = echo(n)
+		}
+		return "unknown argument " + strings.Join(names, ", ") + " (see the tool's input schema)"
+	case *kind.Minimum:
+		return fmt.Sprintf("must be at least %s, got %s", ratString(k.Want), ratString(k.Got))
+	case *kind.Maximum:
+		return fmt.Sprintf("must be at most %s, got %s", ratString(k.Want), ratString(k.Got))
+	case *kind.ExclusiveMinimum:
+		return fmt.Sprintf("must be more than %s, got %s", ratString(k.Want), ratString(k.Got))
+	case *kind.MinLength:
+		return fmt.Sprintf("must be at least %s long, got %d", count(k.Want, "character"), k.Got)
+	case *kind.MaxLength:
+		return fmt.Sprintf("must be at most %s long, got %d", count(k.Want, "character"), k.Got)
+	case *kind.MaxProperties:
+		return fmt.Sprintf("may have at most %s, got %d", count(k.Want, "entry"), k.Got)
+	}
+	return clip(k.LocalizedString(printer), maxViolation)
+}
+
+func ratString(x *big.Rat) string {
+	if x.IsInt() {
+		return x.Num().String()
+	}
+	f, _ := x.Float64()
+	return strconv.FormatFloat(f, 'f', -1, 64)
 }

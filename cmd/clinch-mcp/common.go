@@ -19,13 +19,16 @@ import (
 )
 
 // newFlags returns a flag set that prints usage to stderr and reports -h as
-// errHelpShown.
-func newFlags(env *cliEnv, name, synopsis string) *flag.FlagSet {
+// errHelpShown. Text in footer follows the flags.
+func newFlags(env *cliEnv, name, synopsis string, footer ...string) *flag.FlagSet {
 	fs := flag.NewFlagSet("clinch-mcp "+name, flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(env.stderr, "Usage: clinch-mcp %s\n\nFlags:\n", synopsis)
 		fs.PrintDefaults()
+		for _, f := range footer {
+			fmt.Fprintf(env.stderr, "\n%s\n", f)
+		}
 	}
 	return fs
 }

@@ -109,7 +109,6 @@ func runSeller(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer node.Close()
-	hs := node.NewHTTPServer(fc.Listen)
 	ln, err := net.Listen("tcp", fc.Listen)
 	if err != nil {
 		return err
@@ -117,6 +116,11 @@ func runSeller(ctx context.Context, env *cliEnv, args []string) error {
 	endpoint := fc.Endpoint
 	if endpoint == "" {
 		endpoint = "http://" + ln.Addr().String()
+	}
+	hs, err := node.NewHTTPServerAt(fc.Listen, endpoint) // buyers reach the routes under the endpoint's path
+	if err != nil {
+		_ = ln.Close()
+		return err
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()

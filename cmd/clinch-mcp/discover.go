@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/tools"
 )
 
 // marketFlags select the market and identity.
@@ -34,10 +35,13 @@ func runDiscover(ctx context.Context, env *cliEnv, args []string) error {
 	mf.logs.registerWith(fs, env, "warn")
 	category := fs.String("category", "", "only sellers in this category")
 	mode := fs.String("mode", "", "only sellers supporting this mode (ANP/A, ANP/B, ANP/C)")
-	limit := fs.Int("limit", 20, "at most this many sellers (1..50)")
+	limit := fs.Int("limit", tools.DefaultDiscoverLimit, fmt.Sprintf("at most this many sellers (1..%d), as discover_sellers", tools.MaxDiscoverLimit))
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *limit < 1 || *limit > tools.MaxDiscoverLimit {
+		return &exitError{2, fmt.Errorf("--limit %d must be between 1 and %d", *limit, tools.MaxDiscoverLimit)}
 	}
 	var m anp.Mode
 	if *mode != "" {

@@ -7,12 +7,18 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/clinch-protocol/clinch-mcp/sandbox"
+	"github.com/clinch-protocol/clinch-mcp/tools"
 )
 
 // syncBuffer is a goroutine-safe buffer for command output.
@@ -128,8 +134,11 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// TestRegistryAndSellerDaemons starts the registry and a seller as the real
-// daemons and negotiates through them.
+// TestRegistryAndSellerDaemons starts the registry and sellers as the real
+// daemons over loopback and closes a deal through each seller: one whose
+// endpoint is a bare host, and one set up from examples/seller.json (a copy
+// with loopback addresses), whose endpoint has a path (/anp) that buyers'
+// envelopes are relayed under.
 func TestRegistryAndSellerDaemons(t *testing.T) {
 	env, _, errb := testEnv(t, nil)
 	dir := t.TempDir()
@@ -146,37 +155,73 @@ func TestRegistryAndSellerDaemons(t *testing.T) {
 		}
 	}()
 	waitHTTP(t, "http://"+regAddr+"/healthz")
-	keyFile := filepath.Join(dir, "seller.key")
-	if err := run(ctx, env, []string{"keygen", "--out", keyFile}); err != nil {
+
+	example, err := os.ReadFile(filepath.Join("..", "..", "examples", "seller.json"))
+	if err != nil {
 		t.Fatal(err)
 	}
-	sellerAddr := freeAddr(t)
-	cfg := fmt.Sprintf(`{"domain":"daemon-shop.anp","key_file":%q,"registry":"http://%s","listen":%q,"endpoint":"http://%s","categories":["kitchen"],
-		"policy":{"currency":"USD","list":"100","floor":"70","exponent":1,"max_turns":6}}`, keyFile, regAddr, sellerAddr, sellerAddr)
-	cfgPath := filepath.Join(dir, "seller.json")
-	_ = os.WriteFile(cfgPath, []byte(cfg), 0o600)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := run(ctx, env, []string{"seller", "--config", cfgPath, "--log-level", "warn"}); err != nil {
-			t.Errorf("seller: %v", err)
-		}
-	}()
-	denv, dout, _ := testEnv(t, nil)
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(dout.String(), "daemon-shop.anp") {
-		if time.Now().After(deadline) {
-			t.Fatalf("seller never listed; stderr:\n%s", errb.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-		_ = run(ctx, denv, []string{"discover", "--registry", "http://" + regAddr, "--json"})
-	}
-	art := filepath.Join(dir, "deal.json")
-	if err := run(ctx, denv, []string{"negotiate", "--registry", "http://" + regAddr, "--to", "ANP/C.daemon-shop.anp", "--item", "Pan", "--max-budget", "90", "--auto", "--approve", "--out", art}); err != nil {
-		t.Fatalf("negotiate via daemons: %v", err)
-	}
-	if err := run(ctx, denv, []string{"verify", art}); err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name string
+		// config returns the seller config for the listen address and key file.
+		config func(t *testing.T, listen, keyFile string) (cfg map[string]any, domain string)
+	}{
+		{"endpoint without a path", func(t *testing.T, listen, keyFile string) (map[string]any, string) {
+			return map[string]any{"domain": "daemon-shop.anp", "key_file": keyFile, "registry": "http://" + regAddr, "listen": listen,
+				"endpoint": "http://" + listen, "categories": []string{"kitchen"},
+				"policy": map[string]any{"currency": "USD", "list": "100", "floor": "70", "exponent": 1, "max_turns": 6}}, "daemon-shop.anp"
+		}},
+		{"examples/seller.json", func(t *testing.T, listen, keyFile string) (map[string]any, string) {
+			var cfg map[string]any
+			if err := json.Unmarshal(example, &cfg); err != nil {
+				t.Fatal(err)
+			}
+			u, err := url.Parse(cfg["endpoint"].(string))
+			if err != nil || strings.Trim(u.Path, "/") == "" {
+				t.Fatalf("examples/seller.json's endpoint %v has no path, which this case is about", cfg["endpoint"])
+			}
+			u.Scheme, u.Host = "http", listen // same path, on loopback
+			cfg["endpoint"], cfg["listen"], cfg["key_file"], cfg["registry"] = u.String(), listen, keyFile, "http://"+regAddr
+			return cfg, cfg["domain"].(string)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			keyFile := filepath.Join(t.TempDir(), "seller.key")
+			if err := run(ctx, env, []string{"keygen", "--out", keyFile}); err != nil {
+				t.Fatal(err)
+			}
+			cfg, domain := tc.config(t, freeAddr(t), keyFile)
+			data, _ := json.Marshal(cfg)
+			cfgPath := filepath.Join(t.TempDir(), "seller.json")
+			if err := os.WriteFile(cfgPath, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			sctx, stop := context.WithCancel(ctx)
+			done := make(chan struct{})
+			defer func() { stop(); <-done }()
+			go func() {
+				defer close(done)
+				if err := run(sctx, env, []string{"seller", "--config", cfgPath, "--log-level", "warn"}); err != nil {
+					t.Errorf("seller: %v", err)
+				}
+			}()
+			denv, dout, _ := testEnv(t, nil)
+			deadline := time.Now().Add(20 * time.Second)
+			for !strings.Contains(dout.String(), domain) {
+				if time.Now().After(deadline) {
+					t.Fatalf("seller never listed; stderr:\n%s", errb.String())
+				}
+				time.Sleep(100 * time.Millisecond)
+				_ = run(ctx, denv, []string{"discover", "--registry", "http://" + regAddr, "--json"})
+			}
+			art := filepath.Join(t.TempDir(), "deal.json")
+			if err := run(ctx, denv, []string{"negotiate", "--registry", "http://" + regAddr, "--to", "ANP/C." + domain, "--item", "Pan",
+				"--max-budget", "110", "--auto", "--approve", "--out", art}); err != nil {
+				t.Fatalf("negotiate via the %s seller: %v", tc.name, err)
+			}
+			if err := run(ctx, denv, []string{"verify", art}); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 
@@ -212,5 +257,167 @@ func TestBenchNegotiate(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "strategy:boulware") || !strings.Contains(out.String(), "baseline:accept-first") {
 		t.Fatalf("bench output:\n%s", out.String())
+	}
+}
+
+// TestNegotiateTakesABareDomain: the CLI no longer refuses a bare domain
+// before the engine sees it (the tools accept one too, as ANP/C). Until the
+// engine takes bare domains itself, the refusal must come from the engine
+// (after "propose:"), never from the CLI's own checks.
+func TestNegotiateTakesABareDomain(t *testing.T) {
+	env, out, _ := testEnv(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	err := run(ctx, env, []string{"negotiate", "--to", "kitchen-outlet.anp", "--item", "Ninja Blender", "--max-budget", "100", "--auto", "--approve", "--sandbox", "strategy"})
+	if err != nil || !strings.Contains(out.String(), "SIGNED") {
+		t.Fatalf("negotiate with a bare domain: %v\n%s", err, out.String())
+	}
+}
+
+// TestNegotiateWithoutAutoSaysWhatNext: without --auto the command prints
+// the seller's answer and a follow-up command line that works as printed.
+func TestNegotiateWithoutAutoSaysWhatNext(t *testing.T) {
+	env, out, _ := testEnv(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	args := []string{"negotiate", "--to", "ANP/C.kitchen-outlet.anp", "--item", "Ninja 'Pro' Blender", "--max-budget", "100", "--sandbox", "strategy"}
+	if err := run(ctx, env, args); err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	for _, want := range []string{"COUNTERED after 1 turn;", "the seller asks 120.00 USD", "memory only", "--auto", "--approve", "clinch-mcp serve"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+	var rerun string
+	for line := range strings.SplitSeq(text, "\n") {
+		if strings.HasPrefix(line, "  clinch-mcp negotiate ") {
+			rerun = strings.TrimSpace(line)
+		}
+	}
+	words := shellWords(t, rerun)
+	if len(words) < 3 || words[len(words)-1] != "--auto" || !slices.Contains(words, "Ninja 'Pro' Blender") {
+		t.Fatalf("no follow-up command (or the item did not survive quoting) in:\n%s", text)
+	}
+	env2, out2, _ := testEnv(t, nil)
+	if err := run(ctx, env2, words[1:]); err != nil {
+		t.Fatalf("the printed command %q: %v", rerun, err)
+	}
+	if !strings.Contains(out2.String(), "kitchen-outlet.anp: CONFIRMED") {
+		t.Fatalf("the printed command did not negotiate to a deal:\n%s", out2.String())
+	}
+
+	// With --json, stdout stays one JSON document and the advice goes to stderr.
+	env3, out3, err3 := testEnv(t, nil)
+	if err := run(ctx, env3, append(args, "--json")); err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(out3.String()), &doc); err != nil {
+		t.Fatalf("--json stdout is not one JSON document: %v\n%s", err, out3.String())
+	}
+	if !strings.Contains(err3.String(), "--auto") {
+		t.Errorf("--json: no advice on stderr:\n%s", err3.String())
+	}
+}
+
+// shellWords splits a command line quoted by shellQuote.
+func shellWords(t *testing.T, s string) []string {
+	var words []string
+	var cur strings.Builder
+	inWord, quoted := false, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quoted && c == '\'':
+			quoted = false
+		case quoted:
+			cur.WriteByte(c)
+		case c == '\'':
+			quoted, inWord = true, true
+		case c == '\\' && i+1 < len(s):
+			i++
+			cur.WriteByte(s[i])
+			inWord = true
+		case c == ' ':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteByte(c)
+			inWord = true
+		}
+	}
+	if quoted {
+		t.Fatalf("unbalanced quote in %q", s)
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words
+}
+
+// TestHelpTexts: --auto names its decider, discover's default limit is the
+// tool's, serve --help names every environment variable the README does,
+// and bench --help explains every column of the table it prints.
+func TestHelpTexts(t *testing.T) {
+	help := func(args ...string) string {
+		t.Helper()
+		env, _, errb := testEnv(t, nil)
+		if err := run(context.Background(), env, append(args, "--help")); !errors.Is(err, errHelpShown) {
+			t.Fatalf("%v --help: %v", args, err)
+		}
+		return errb.String()
+	}
+	neg := help("negotiate")
+	for _, want := range []string{"--sandbox", "Ollama", sandbox.DefaultModel, "Boulware"} {
+		if !strings.Contains(neg, want) {
+			t.Errorf("negotiate --help does not say which decider --auto uses (%q missing):\n%s", want, neg)
+		}
+	}
+	if want := fmt.Sprintf("(default %d)", tools.DefaultDiscoverLimit); !strings.Contains(help("discover"), want) {
+		t.Errorf("discover --limit default is not the tool's %s:\n%s", want, help("discover"))
+	}
+
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve := help("serve")
+	vars := regexp.MustCompile(`\b(?:CLINCH|OLLAMA|XDG)_[A-Z_]+\b`).FindAllString(string(readme), -1)
+	if len(vars) < 10 {
+		t.Fatalf("found only %d environment variables in the README", len(vars))
+	}
+	for _, v := range vars {
+		if !strings.Contains(serve, v) {
+			t.Errorf("serve --help does not list %s, which the README names", v)
+		}
+	}
+
+	env, out, _ := testEnv(t, nil)
+	if err := run(context.Background(), env, []string{"bench", "negotiate", "--scenarios", "20"}); err != nil {
+		t.Fatal(err)
+	}
+	bench := help("bench")
+	if help("bench", "negotiate") == "" {
+		t.Fatal("bench negotiate --help printed nothing")
+	}
+	headers := 0
+	for line := range strings.SplitSeq(out.String(), "\n") {
+		if !strings.HasPrefix(line, "| buyer |") {
+			continue
+		}
+		for col := range strings.SplitSeq(strings.Trim(line, "| "), "|") {
+			headers++
+			if col = strings.TrimSpace(col); col != "buyer" && !strings.Contains(bench, col) {
+				t.Errorf("bench --help does not explain the column %q", col)
+			}
+		}
+	}
+	if headers < 10 {
+		t.Fatalf("found %d column headers in the bench output:\n%s", headers, out.String())
 	}
 }

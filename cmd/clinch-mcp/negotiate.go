@@ -3,28 +3,36 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 	"github.com/clinch-protocol/clinch-mcp/demomarket"
+	"github.com/clinch-protocol/clinch-mcp/sandbox"
 	"github.com/clinch-protocol/clinch-mcp/secrets"
 )
 
 func runNegotiate(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlags(env, "negotiate", "negotiate --to ADDRESS --item TEXT --max-budget N [--currency USD] [--auto] [--approve] [--json] [--out FILE]")
+	fs := newFlags(env, "negotiate", "negotiate --to ADDRESS --item TEXT --max-budget N [--currency USD] [--auto] [--approve] [--json] [--out FILE]\n\n"+
+		"Without --auto it sends the proposal, prints the seller's answer and says how to go on: the session lives in this\n"+
+		"process only (in memory), so it ends when the command exits. With --auto it negotiates to the end.")
 	var mf marketFlags
 	mf.register(fs, env)
 	mf.logs.registerWith(fs, env, "warn")
-	to := fs.String("to", "", "seller address, e.g. ANP/C.kitchen-outlet.anp (required)")
+	to := fs.String("to", "", "seller address, e.g. ANP/C.kitchen-outlet.anp; a bare domain (kitchen-outlet.anp) means ANP/C (required)")
 	item := fs.String("item", "", "what to buy (required)")
 	budget := fs.String("max-budget", "", "the most you will pay, in major units, e.g. 95 or 95.50 (required; never sent to the seller)")
 	currency := fs.String("currency", "USD", "ISO 4217 currency")
 	quantity := fs.Int("quantity", 1, "quantity")
 	maxTurns := fs.Int("max-turns", 8, "give up after this many turns")
-	auto := fs.Bool("auto", false, "concede by the built-in deterministic strategy until the seller confirms or max turns")
+	auto := fs.Bool("auto", false, "negotiate by itself until the seller confirms or max turns, with the decider --sandbox selects: "+
+		"auto (the default) uses the local Ollama model (--ollama-model, default "+sandbox.DefaultModel+") when Ollama answers and has it, "+
+		"else the deterministic Boulware concession strategy; strategy always uses that strategy; the chosen decider is printed first")
 	approve := fs.Bool("approve", false, "sign and commit the deal once the seller confirms (commits money)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	out := fs.String("out", "", "write the signed artifact JSON to this file")
@@ -38,10 +46,6 @@ func runNegotiate(ctx context.Context, env *cliEnv, args []string) error {
 	if *to == "" || *item == "" || *budget == "" {
 		fs.Usage()
 		return &exitError{2, fmt.Errorf("--to, --item and --max-budget are required")}
-	}
-	addr, err := anp.ParseSellerAddress(*to)
-	if err != nil {
-		return &exitError{2, err}
 	}
 	maxBudget, err := anp.ParseMoney(*budget, *currency)
 	if err != nil {
@@ -98,7 +102,10 @@ func runNegotiate(ctx context.Context, env *cliEnv, args []string) error {
 			fmt.Fprintf(env.stdout, "autonomous decider: %s\n", desc)
 		}
 	}
-	s, err := core.ProposeDeal(ctx, addr.String(), buyer.Constraints{Item: *item, Quantity: *quantity, MaxBudget: maxBudget, MaxTurns: *maxTurns}, buyer.ProposeOptions{})
+	s, err := core.ProposeDeal(ctx, *to, buyer.Constraints{Item: *item, Quantity: *quantity, MaxBudget: maxBudget, MaxTurns: *maxTurns}, buyer.ProposeOptions{})
+	if errors.Is(err, buyer.ErrInvalidInput) || errors.Is(err, buyer.ErrOverBudget) {
+		return &exitError{2, fmt.Errorf("propose: %w", err)} // the arguments are wrong, as with a bad flag
+	}
 	if err != nil {
 		return fmt.Errorf("propose: %w", err)
 	}
@@ -113,7 +120,11 @@ func runNegotiate(ctx context.Context, env *cliEnv, args []string) error {
 	var art *anp.Artifact
 	if *approve {
 		if s.State != buyer.StateConfirmed {
-			return &exitError{3, fmt.Errorf("no deal to approve: session %s ended %s %s", s.ID, s.State, s.Reason)}
+			hint := ""
+			if !*auto {
+				hint = "; without --auto nothing is negotiated after the seller's first answer, so add --auto to reach a deal"
+			}
+			return &exitError{3, fmt.Errorf("no deal to approve: session %s ended %s %s%s", s.ID, s.State, s.Reason, hint)}
 		}
 		if art, err = core.ApproveAndSign(ctx, s.ID); err != nil {
 			return fmt.Errorf("approve: %w", err)
@@ -129,16 +140,26 @@ func runNegotiate(ctx context.Context, env *cliEnv, args []string) error {
 			}
 		}
 	}
+	next := ""
+	if !*auto && !s.State.Terminal() {
+		next = nextSteps(s, fs)
+	}
 	if *asJSON {
+		if next != "" {
+			fmt.Fprint(env.stderr, next) // stdout stays one JSON document
+		}
 		enc := json.NewEncoder(env.stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(result)
 	}
-	fmt.Fprintf(env.stdout, "session %s with %s: %s after %d turns", s.ID, s.Seller, s.State, s.Turn)
+	fmt.Fprintf(env.stdout, "session %s with %s: %s after %s", s.ID, s.Seller, s.State, plural(s.Turn, "turn"))
 	if s.AgreedPrice != nil {
 		fmt.Fprintf(env.stdout, " at %s (budget %s)", s.AgreedPrice, s.MaxBudget)
+	} else if s.LastSellerPrice != nil {
+		fmt.Fprintf(env.stdout, "; the seller asks %s (your budget %s)", s.LastSellerPrice, s.MaxBudget)
 	}
 	fmt.Fprintln(env.stdout)
+	fmt.Fprint(env.stdout, next)
 	if art != nil && *out != "" {
 		fmt.Fprintf(env.stdout, "artifact written to %s (log leaf %d); check it with: clinch-mcp verify %s --registry-key %s\n", *out, art.Receipt.LeafIndex, *out, art.Receipt.RootKey)
 	}
@@ -147,6 +168,48 @@ func runNegotiate(ctx context.Context, env *cliEnv, args []string) error {
 
 // The blind keys file is what seals the buyer's credentials.
 var _ buyer.Credentials = (*secrets.BlindKeys)(nil)
+
+// nextSteps tells the user of a negotiation started without --auto how to
+// go on: the session is in this process's memory only and ends with it.
+func nextSteps(s buyer.Session, fs *flag.FlagSet) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "The session lives in this command's memory only, so it ends now that the command exits.\n")
+	fmt.Fprintf(&b, "To negotiate to a deal from the terminal, run it again with --auto (add --approve to sign the deal it reaches):\n  %s\n",
+		rerunCommand(fs, "--auto"))
+	fmt.Fprintf(&b, "To make every move yourself (counter, accept, approve), use the MCP tools of `clinch-mcp serve` from an MCP host such as Claude Desktop.\n")
+	return b.String()
+}
+
+// rerunCommand is the negotiate command line of fs's set flags (those that
+// define the purchase and the market) plus extra, quoted for a POSIX shell.
+func rerunCommand(fs *flag.FlagSet, extra ...string) string {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	parts := []string{"clinch-mcp", "negotiate"}
+	for _, name := range []string{"to", "item", "max-budget", "currency", "quantity", "max-turns", "registry", "registry-key",
+		"key-file", "blind-keys", "sandbox", "ollama-host", "ollama-model"} {
+		if set[name] {
+			parts = append(parts, "--"+name, shellQuote(fs.Lookup(name).Value.String()))
+		}
+	}
+	return strings.Join(append(parts, extra...), " ")
+}
+
+// shellQuote quotes s for a POSIX shell when it needs quoting.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./_-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// plural renders n with the noun in the right number: "1 turn", "3 turns".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
 
 func loadBlindKeys(path string, mk *market) (*secrets.BlindKeys, error) {
 	if path != "" {

@@ -31,7 +31,7 @@ type serveFlags struct {
 }
 
 func runServe(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlags(env, "serve", "serve [--transport stdio|http|sse] [--addr 127.0.0.1:8848] [--registry URL] [flags]")
+	fs := newFlags(env, "serve", "serve [--transport stdio|http|sse] [--addr 127.0.0.1:8848] [--registry URL] [flags]", serveEnvHelp)
 	var f serveFlags
 	f.market.register(fs, env)
 	f.market.logs.register(fs, env)
@@ -41,7 +41,7 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	fs.StringVar(&f.storeURL, "store", envOr(env, "CLINCH_STORE", ""), "where sessions live: sqlite://PATH, postgres://..., redis://... or memory: (env CLINCH_STORE); default sessions.db in the data directory with --registry, memory: on the embedded demo market")
 	fs.StringVar(&f.blindKeys, "blind-keys", envOr(env, "CLINCH_BLIND_KEYS", ""), "JSON file of per-domain credentials sealed to each seller, never shown to the model (env CLINCH_BLIND_KEYS)")
 	f.sandbox.register(fs, env)
-	fs.StringVar(&f.autoApprove, "auto-approve-below", envOr(env, "CLINCH_AUTO_APPROVE_BELOW", ""), "let autonomous sessions sign deals strictly below this amount without asking (off by default)")
+	fs.StringVar(&f.autoApprove, "auto-approve-below", envOr(env, "CLINCH_AUTO_APPROVE_BELOW", ""), "let autonomous sessions sign deals strictly below this amount (USD) without asking (env CLINCH_AUTO_APPROVE_BELOW); off by default")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -79,6 +79,20 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	return mcpserver.ServeStdio(ctx, srv, env.stdin, env.stdout, log)
 }
+
+// serveEnvHelp lists every environment variable serve reads: the flags'
+// (each also named in its flag's help) and the data directory's.
+const serveEnvHelp = `Environment (a flag given on the command line wins):
+  CLINCH_TRANSPORT, CLINCH_ADDR, CLINCH_AUTH_TOKEN     --transport, --addr, --auth-token
+  CLINCH_REGISTRY, CLINCH_REGISTRY_KEY                 --registry, --registry-key
+  CLINCH_KEY_FILE, CLINCH_BLIND_KEYS, CLINCH_STORE     --key-file, --blind-keys, --store
+  CLINCH_IDENTITY_KEY                                  the identity key as hex, used when no key file is given
+  CLINCH_SANDBOX, OLLAMA_HOST, CLINCH_OLLAMA_MODEL     --sandbox, --ollama-host, --ollama-model
+  CLINCH_AUTO_APPROVE_BELOW                            --auto-approve-below
+  CLINCH_LOG_LEVEL, CLINCH_LOG_FILE                    --log-level, --log-file
+  CLINCH_DATA_DIR                                      the data directory (identity.key, sessions.db)
+  XDG_DATA_HOME                                        without CLINCH_DATA_DIR the data directory is
+                                                       $XDG_DATA_HOME/clinch-mcp, else ~/.local/share/clinch-mcp`
 
 // readyLine announces the bound address on stderr (useful with port 0).
 func readyLine(env *cliEnv) func(string) {

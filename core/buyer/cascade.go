@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -71,6 +72,7 @@ func (c *Core) NegotiateCascade(ctx context.Context, req CascadeRequest) (*Casca
 	if err := req.Constraints.normalize(); err != nil {
 		return nil, err
 	}
+	req.Category = strings.TrimSpace(req.Category)
 	listings, err := c.cfg.Registry.Discover(ctx, req.Category, req.Mode, req.MaxSellers)
 	if err != nil {
 		return nil, remoteError("discover "+req.Category, err)

@@ -213,7 +213,16 @@ func (c *Core) cancelLocked(ctx context.Context, r *record, reason, toSeller str
 // normalize fills in defaults and refuses constraints that cannot make a
 // valid PROPOSE.
 func (k *Constraints) normalize() error {
-	k.Item, k.Category = strings.TrimSpace(k.Item), strings.TrimSpace(k.Category)
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{"item", &k.Item}, {"category", &k.Category}} {
+		trimmed := strings.TrimSpace(*f.v)
+		if trimmed == "" && *f.v != "" {
+			return fmt.Errorf("%w: %s is only spaces; say what it is", ErrInvalidInput, f.name)
+		}
+		*f.v = trimmed
+	}
 	if k.Quantity == 0 {
 		k.Quantity = 1
 	}

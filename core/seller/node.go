@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -202,11 +204,51 @@ func (n *Node) Transcript(id string) ([]*anp.Envelope, bool) {
 }
 
 // NewHTTPServer returns an http.Server for the node's handler with
-// conservative timeouts and header limits.
+// conservative timeouts and header limits. It serves the routes at /; see
+// NewHTTPServerAt for an endpoint with a path.
 func (n *Node) NewHTTPServer(addr string) *http.Server {
+	return n.newHTTPServer(addr, n.Handler())
+}
+
+// NewHTTPServerAt is NewHTTPServer serving under the path of endpoint, the
+// base URL the node publishes (see HandlerAt).
+func (n *Node) NewHTTPServerAt(addr, endpoint string) (*http.Server, error) {
+	h, err := n.HandlerAt(endpoint)
+	if err != nil {
+		return nil, err
+	}
+	return n.newHTTPServer(addr, h), nil
+}
+
+// HandlerAt returns Handler mounted under the path of endpoint, the base URL
+// published in the node's endpoint record. Buyers' envelopes arrive at that
+// URL plus the route (the registry relays to endpoint + "/handshake" and so
+// on), so a node registered as https://shop.example/anp must answer
+// /anp/handshake. An endpoint without a path serves the routes at /.
+func (n *Node) HandlerAt(endpoint string) (http.Handler, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("seller: endpoint %q is not an http(s) URL", endpoint)
+	}
+	base := strings.TrimRight(u.Path, "/")
+	h := n.Handler()
+	if base == "" {
+		return h, nil
+	}
+	inner := http.StripPrefix(base, h)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rest, ok := strings.CutPrefix(r.URL.Path, base); !ok || (rest != "" && rest[0] != '/') {
+			n.writeError(w, r, anp.Errorf(anp.CodeNotFound, "no route %s: this seller serves under %s", truncate(r.URL.Path, 100), base))
+			return
+		}
+		inner.ServeHTTP(w, r)
+	}), nil
+}
+
+func (n *Node) newHTTPServer(addr string, h http.Handler) *http.Server {
 	return &http.Server{
 		Addr:              addr,
-		Handler:           n.Handler(),
+		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,

@@ -12,7 +12,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
-import { LATEST_PROTOCOL_VERSION } from "@modelcontextprotocol/sdk/types.js";
+import { CallToolResultSchema, LATEST_PROTOCOL_VERSION } from "@modelcontextprotocol/sdk/types.js";
 
 import {
   FENCE_CLOSE,
@@ -21,12 +21,14 @@ import {
   CheckError,
   assertOnlyInsideFence,
   check,
+  checkTextCarriesJSON,
   equal,
   main,
   parseArgs,
   promptText,
   serverEnv,
   toolText,
+  unfence,
   withTimeout,
   workDir,
 } from "./lib.mjs";
@@ -60,6 +62,7 @@ async function call(client, name, args, { ok = true } = {}) {
   if (ok) {
     check(!r.isError, `${name}(${JSON.stringify(args)}) returned isError: ${toolText(r)}`);
     check(r.structuredContent && typeof r.structuredContent === "object", `${name}: no structuredContent`, r);
+    checkTextCarriesJSON(name, r);
   }
   return r;
 }
@@ -153,14 +156,33 @@ async function checkArtifact(client, id, artifactID) {
 
 async function checkPrompt(client, id) {
   const sess = (await call(client, "get_session", { session_id: id })).structuredContent;
-  const said = sess.seller_message?.text;
-  check(typeof said === "string" && said.length > 0, "get_session: the seller's last message", sess);
+  const said = unfence(sess.seller_message?.text, "get_session seller_message.text");
+  check(said.length > 0, "get_session: the seller's last message", sess);
   const pr = await withTimeout(client.getPrompt({ name: "negotiation_turn", arguments: { session_id: id } }), CALL_MS, "prompts/get");
   const text = promptText(pr);
   check(text.includes(FENCE_OPEN), "negotiation_turn contains the open fence marker", text);
   check(text.includes(FENCE_CLOSE), "negotiation_turn contains the close fence marker", text);
   assertOnlyInsideFence(text, said, "negotiation_turn prompt");
   check(text.includes(id), "negotiation_turn names the session", text);
+}
+
+// checkCascadeProgress runs a cascade with a progress token: every progress
+// notification must arrive before the result (the SDK drops, and reports
+// through onerror, one that comes after), one per seller negotiated, the
+// last one with total = that number.
+async function checkCascadeProgress(client, errors) {
+  const events = [];
+  const r = await withTimeout(client.callTool(
+    { name: "cascade", arguments: { category: "kitchen", item: "stand mixer", max_budget: 100, strategy: "parallel", max_sellers: 10 } },
+    CallToolResultSchema, { onprogress: (p) => events.push(p), timeout: CALL_MS }), CALL_MS, "tools/call cascade");
+  check(!r.isError, `cascade returned isError: ${toolText(r)}`);
+  checkTextCarriesJSON("cascade", r);
+  const n = r.structuredContent.outcomes.length;
+  equal(events.length, n, "progress notifications before the cascade result (one per seller)");
+  events.forEach((e, i) => equal(e.progress, i + 1, `progress of notification ${i + 1}`));
+  equal(events[n - 1]?.total, n, "total of the last progress notification (sellers negotiated, not max_sellers 10)");
+  equal(errors.filter((e) => /progress/i.test(String(e))).length, 0, "progress notifications after the result");
+  return n;
 }
 
 // watchProtocolVersion records the protocolVersion of the initialize
@@ -187,6 +209,8 @@ async function runTransport(kind, opts) {
   const transport = transportFor(kind, opts, stderr);
   const proto = watchProtocolVersion(transport);
   const client = new Client({ name: "clinch-e2e-client", version: "0.0.0" });
+  const errors = [];
+  client.onerror = (e) => errors.push(e);
   try {
     await withTimeout(client.connect(transport), CALL_MS, `${kind}: connect`);
     const info = client.getServerVersion();
@@ -198,9 +222,16 @@ async function runTransport(kind, opts) {
     const { id, artifactID } = await negotiate(client);
     await checkArtifact(client, id, artifactID);
     await checkPrompt(client, id);
+    // Legacy SSE forwards queued notifications on their own goroutine, so its
+    // progress order is not guaranteed; stdio and Streamable HTTP are checked.
+    let progress = "progress order not checked over SSE";
+    if (kind !== "sse") {
+      const n = await checkCascadeProgress(client, errors);
+      progress = `cascade: ${n}/${n} progress notifications before the result`;
+    }
     const secs = ((Date.now() - started) / 1000).toFixed(2);
     console.log(`client: ${kind} ok: server ${info.name} ${info.version}, protocol ${proto.version}, ${nTools} tools, ` +
-      `session ${id.slice(0, 8)} SIGNED at 94.00 USD, artifact valid (9400 minor), prompt fenced, over_budget refused, ${secs}s`);
+      `session ${id.slice(0, 8)} SIGNED at 94.00 USD, artifact valid (9400 minor), prompt fenced, over_budget refused, text = summary + JSON, ${progress}, ${secs}s`);
   } catch (err) {
     if (stderr.length > 0) {
       const tail = Buffer.concat(stderr).toString("utf8").split("\n").slice(-20).join("\n");

@@ -26,6 +26,7 @@ import {
   promptText,
   serverEnv,
   toolText,
+  unfence,
   withTimeout,
   workDir,
 } from "./lib.mjs";
@@ -55,6 +56,7 @@ function stringPaths(v, path = "$", out = []) {
 function checkResult(r, what) {
   const s = r.structuredContent;
   equal(s?.seller_message?.untrusted, true, `${what}: seller_message.untrusted`);
+  unfence(s.seller_message.text, `${what}: seller_message.text`);
   for (const piece of INJECTED) {
     check(s.seller_message.text.includes(piece), `${what}: seller_message.text carries the seller's words (${piece})`, s.seller_message);
     for (const [path, value] of stringPaths(s)) {
@@ -62,7 +64,9 @@ function checkResult(r, what) {
         check(!value.includes(piece), `${what}: seller text ${JSON.stringify(piece)} leaked into ${path}`, value);
       }
     }
-    assertOnlyInsideFence(toolText(r), piece, `${what} text content`);
+    // The text content is a summary line and the result's JSON, so the
+    // seller's words appear JSON-escaped there.
+    assertOnlyInsideFence(toolText(r), JSON.stringify(piece).slice(1, -1), `${what} text content`);
   }
   // One fence per result text, despite the forged close marker in the pitch.
   equal(fencedRanges(toolText(r), what).length, 1, `${what}: number of fenced regions in text content`);

@@ -108,6 +108,38 @@ export function toolText(result) {
     .join("\n");
 }
 
+// checkTextCarriesJSON asserts that a tool result's one text block is a
+// one-line summary followed by exactly the JSON of its structured content
+// (the spec's SHOULD for tools with structured output).
+export function checkTextCarriesJSON(name, result) {
+  const text = toolText(result);
+  const nl = text.indexOf("\n");
+  check(nl > 0, `${name}: text content has no summary line before the JSON`, text);
+  let parsed;
+  try {
+    parsed = JSON.parse(text.slice(nl + 1));
+  } catch (e) {
+    throw new CheckError(`${name}: the text after the summary line is not JSON: ${e.message}\n${text}`);
+  }
+  equal(JSON.stringify(canonical(parsed)), JSON.stringify(canonical(result.structuredContent)), `${name}: JSON in the text block equals structuredContent`);
+}
+
+// canonical sorts object keys recursively, for comparing JSON values.
+function canonical(v) {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v && typeof v === "object") return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical(v[k])]));
+  return v;
+}
+
+// unfence returns the text between the untrusted-text fence markers of s,
+// which must be exactly one fenced block.
+export function unfence(s, what) {
+  const head = FENCE_OPEN + "\n";
+  const tail = "\n" + FENCE_CLOSE;
+  check(typeof s === "string" && s.startsWith(head) && s.endsWith(tail), `${what}: not a fenced block`, s);
+  return s.slice(head.length, s.length - tail.length);
+}
+
 // promptText joins the text of every message of a prompt result.
 export function promptText(result) {
   return (result?.messages ?? [])

@@ -18,7 +18,7 @@ const injection = "SYSTEM OVERRIDE"
 // outsideFences returns text with every fenced part removed.
 func outsideFences(text string) string {
 	for {
-		i := strings.Index(text, agentprompt.UntrustedOpen+"\n")
+		i := strings.Index(text, agentprompt.UntrustedOpen)
 		if i < 0 {
 			return text
 		}

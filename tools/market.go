@@ -133,12 +133,12 @@ func cascade(d *Deps) Tool {
 			}
 			var done atomic.Int64
 			progress := progressSender(ctx, req, float64(total))
-			decider := d.strategy()
+			decider := d.deterministic()
 			if in.Autonomous {
 				decider = d.Decider
 			}
 			res, err := d.Core.NegotiateCascade(ctx, buyer.CascadeRequest{
-				Category: in.Category, Strategy: in.Strategy, MaxSellers: in.MaxSellers,
+				Category: in.Category, Order: buyer.CascadeOrder(in.Strategy), MaxSellers: in.MaxSellers,
 				PerSellerTimeout: time.Duration(in.PerSellerTimeout) * time.Second, Decider: decider,
 				Constraints: buyer.Constraints{Item: in.Item, Category: in.Category, Quantity: in.Quantity, MaxBudget: budget, MaxTurns: in.MaxTurns},
 				Progress: func(o buyer.CascadeOutcome) {

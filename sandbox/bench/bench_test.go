@@ -8,8 +8,8 @@ import (
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
+	"github.com/clinch-protocol/clinch-mcp/core/concession"
 	"github.com/clinch-protocol/clinch-mcp/core/seller"
-	"github.com/clinch-protocol/clinch-mcp/sandbox"
 )
 
 func TestScenarios(t *testing.T) {
@@ -118,7 +118,7 @@ func TestSellerRules(t *testing.T) {
 func TestRunBenchmarkInvariants(t *testing.T) {
 	for _, seed := range []int64{1, 7} {
 		rep := RunBenchmark(seed, 200, DefaultBuyers())
-		if rep.Scenarios != 200 || rep.ZoneScenarios != 150 || len(rep.Rows) != 6 {
+		if rep.Scenarios != 200 || rep.ZoneScenarios != 150 || len(rep.Rows) != 5 {
 			t.Fatalf("seed %d: report %+v", seed, rep)
 		}
 		for _, row := range rep.Rows {
@@ -170,14 +170,14 @@ func rowOf(t *testing.T, rep Report, name string) Row {
 	return Row{}
 }
 
-// The sandbox strategies capture more of the zone than every baseline, and
+// The concession deciders capture more of the zone than every baseline, and
 // their memory (first price, tit-for-tat detection) is worth having.
-func TestStrategiesBeatBaselines(t *testing.T) {
+func TestConcessionBeatsBaselines(t *testing.T) {
 	buyers := DefaultBuyers()
-	buyers["ablation:boulware-without-memory"] = sandbox.Strategy{Curve: sandbox.Boulware}
+	buyers["ablation:boulware-without-memory"] = concession.Decider{Curve: concession.Boulware}
 	rep := RunBenchmark(1, 400, buyers)
 	best := rowOf(t, rep, "strategy:boulware")
-	for _, base := range []string{"baseline:accept-first", "baseline:clinch-guideline", "baseline:core-concession", "ablation:boulware-without-memory"} {
+	for _, base := range []string{"baseline:accept-first", "baseline:clinch-guideline", "ablation:boulware-without-memory"} {
 		b := rowOf(t, rep, base)
 		if best.ShareAll <= b.ShareAll || best.AgreementRate < b.AgreementRate {
 			t.Errorf("strategy:boulware (agreement %.3f, share %.3f) does not beat %s (agreement %.3f, share %.3f)",
@@ -185,14 +185,16 @@ func TestStrategiesBeatBaselines(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"strategy:linear", "strategy:conceder"} {
-		if r := rowOf(t, rep, name); r.AgreementRate < rowOf(t, rep, "baseline:core-concession").AgreementRate {
-			t.Errorf("%s agrees less often (%.3f) than the engine's plain concession", name, r.AgreementRate)
+		for _, base := range []string{"baseline:accept-first", "baseline:clinch-guideline"} {
+			if r, b := rowOf(t, rep, name), rowOf(t, rep, base); r.AgreementRate < b.AgreementRate {
+				t.Errorf("%s agrees less often (%.3f) than %s (%.3f)", name, r.AgreementRate, base, b.AgreementRate)
+			}
 		}
 	}
 }
 
 func TestMarkdown(t *testing.T) {
-	rep := RunBenchmark(1, 20, map[string]buyer.Decider{"baseline:accept-first": AcceptFirst{}, "strategy:linear": sandbox.NewStrategy(sandbox.Linear, 0)})
+	rep := RunBenchmark(1, 20, map[string]buyer.Decider{"baseline:accept-first": AcceptFirst{}, "strategy:linear": concession.New(concession.Linear, 0)})
 	md := rep.Markdown()
 	for _, want := range []string{
 		"Seed 1, 20 scenarios (15 with a zone of agreement, 5 without).",
@@ -242,7 +244,7 @@ func BenchmarkSimulate(b *testing.B) {
 }
 
 func ExampleRunBenchmark() {
-	rep := RunBenchmark(1, 100, map[string]buyer.Decider{"strategy:boulware": sandbox.NewStrategy(sandbox.Boulware, 0)})
+	rep := RunBenchmark(1, 100, map[string]buyer.Decider{"strategy:boulware": concession.New(concession.Boulware, 0)})
 	r := rep.Rows[0]
 	fmt.Printf("%s: %d of %d deals, %d above budget, %d without a zone\n", r.Buyer, r.ZoneDeals, rep.ZoneScenarios, r.AboveBudget, r.NoZoneDeals)
 	// Output: strategy:boulware: 73 of 75 deals, 0 above budget, 0 without a zone

@@ -15,10 +15,10 @@ import (
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
+	"github.com/clinch-protocol/clinch-mcp/core/concession"
 	"github.com/clinch-protocol/clinch-mcp/core/registry"
 	"github.com/clinch-protocol/clinch-mcp/core/seller"
 	"github.com/clinch-protocol/clinch-mcp/demomarket"
-	"github.com/clinch-protocol/clinch-mcp/sandbox"
 )
 
 // simPolicy runs a simulated seller policy inside a real seller node, for
@@ -101,9 +101,8 @@ func TestSimulationMatchesEngine(t *testing.T) {
 	defer core.Close()
 
 	buyers := map[string]func() buyer.Decider{
-		"strategy:boulware":         func() buyer.Decider { return sandbox.NewStrategy(sandbox.Boulware, 0) },
+		"strategy:boulware":         func() buyer.Decider { return concession.New(concession.Boulware, 0) },
 		"baseline:clinch-guideline": func() buyer.Decider { return ClinchGuideline{} },
-		"baseline:core-concession":  func() buyer.Decider { return buyer.Concession{} },
 	}
 	ends := map[End]int{}
 	for name, mk := range buyers {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
+	"github.com/clinch-protocol/clinch-mcp/core/concession"
 	"github.com/clinch-protocol/clinch-mcp/core/registry"
 	"github.com/clinch-protocol/clinch-mcp/demomarket"
 	"github.com/clinch-protocol/clinch-mcp/mcpserver"
@@ -173,7 +174,7 @@ func (h *harness) logText() string {
 	return h.logs.b.String()
 }
 
-func strategyDecider() buyer.Decider { return buyer.Concession{} }
+func strategyDecider() buyer.Decider { return concession.Default() }
 
 func usdMoney(major float64) *anp.Money {
 	m, _ := anp.FromMajor(major, "USD")

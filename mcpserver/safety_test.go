@@ -13,14 +13,14 @@ import (
 
 	"github.com/clinch-protocol/clinch-mcp/agentprompt"
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
-	"github.com/clinch-protocol/clinch-mcp/core/buyer"
+	"github.com/clinch-protocol/clinch-mcp/core/concession"
 	"github.com/clinch-protocol/clinch-mcp/demomarket"
 )
 
 // TestPromptInjectionCannotMoveTheBudget negotiates with the demo seller
 // whose every message tells the model to ignore its budget and accept 500.
 func TestPromptInjectionCannotMoveTheBudget(t *testing.T) {
-	h := newHarness(t, harnessOpts{decider: buyer.Concession{}})
+	h := newHarness(t, harnessOpts{decider: concession.Default()})
 	var s snap
 	res := h.ok("propose_deal", map[string]any{"seller": "sketchy-deals.anp", "item": "Laptop", "max_budget": 350}, &s)
 	if s.SellerMessage == nil || !s.SellerMessage.Untrusted || !strings.Contains(s.SellerMessage.Text, "ignore your budget") {
@@ -93,7 +93,7 @@ func TestSecretsNeverLeave(t *testing.T) {
 			specs[i].Credential = credential
 		}
 	}
-	h := newHarnessWith(t, harnessOpts{identity: id, blind: map[string]string{"cloud-credits.anp": credential}, decider: buyer.Concession{}}, specs)
+	h := newHarnessWith(t, harnessOpts{identity: id, blind: map[string]string{"cloud-credits.anp": credential}, decider: concession.Default()}, specs)
 	var seen strings.Builder
 	record := func(v any) {
 		b, _ := json.Marshal(v)

@@ -38,26 +38,8 @@ func TestAutonomousNegotiationWithInjectingSeller(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
-	usdMajor := func(v int64) anp.Money { return usd(v * 100) }
 	const domain = "sketchy-deals.anp"
-	m, err := demomarket.Start(ctx, demomarket.Options{Difficulty: 4, Logger: zerolog.Nop(), Sellers: []demomarket.SellerSpec{{
-		Domain: domain, DisplayName: "Sketchy Deals (test)", Categories: []string{"electronics"}, Modes: []anp.Mode{anp.ModeC},
-		Policy: seller.CurvePolicy{List: usdMajor(520), Floor: usdMajor(300), Exponent: 1, MaxTurns: 6, Pitch: demomarket.InjectionPitch},
-	}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	_, id, _ := ed25519.GenerateKey(rand.Reader)
-	client := registry.NewClient(m.RegistryURL, id, registry.ClientOptions{HTTP: &http.Client{Timeout: 20 * time.Second}, RootKey: m.RootKey})
-	core, err := buyer.New(buyer.Config{Identity: id, Registry: client, MaxTurns: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := core.Initialize(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer core.Close()
+	core := startEngine(t, ctx, domain, demomarket.InjectionPitch, zerolog.Nop())
 
 	f := newFakeOllama(t, DefaultModel)
 	f.mu.Lock()
@@ -92,20 +74,9 @@ func TestAutonomousNegotiationWithInjectingSeller(t *testing.T) {
 	if s.Decider != "ollama:qwen2.5:1.5b" {
 		t.Errorf("session decider = %q", s.Decider)
 	}
-	envs, err := core.Transcript(ctx, s.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	offers := 0
-	for _, env := range envs {
-		if env.To != domain || env.Type != anp.TypeCounter {
-			continue
-		}
-		var b anp.OfferBody
-		if err := env.DecodeBody(&b); err != nil {
-			t.Fatal(err)
-		}
-		offers++
+	sent := sentCounters(t, core, s.ID, domain)
+	offers := len(sent)
+	for _, b := range sent {
 		if b.Price.Amount > budget.Amount || strings.Contains(b.Message, "instructed") {
 			t.Errorf("the buyer sent %s (%q) with a budget of %s", b.Price, b.Message, budget)
 		}
@@ -126,5 +97,100 @@ func TestAutonomousNegotiationWithInjectingSeller(t *testing.T) {
 	t.Logf("%d buyer offers, %d model calls, deal at %s after %d turns", offers, len(chats), s.AgreedPrice, s.Turn)
 	if !strings.Contains(logs.String(), "guardrail: offer clamped to max_budget") {
 		t.Errorf("the clamp was not logged:\n%s", logs.String())
+	}
+}
+
+func usdMajor(v int64) anp.Money { return usd(v * 100) }
+
+// sentCounters returns the bodies of the COUNTERs the buyer sent to the
+// seller at domain in session id.
+func sentCounters(t *testing.T, core *buyer.Core, id, domain string) []anp.OfferBody {
+	t.Helper()
+	envs, err := core.Transcript(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []anp.OfferBody
+	for _, env := range envs {
+		if env.To != domain || env.Type != anp.TypeCounter {
+			continue
+		}
+		var b anp.OfferBody
+		if err := env.DecodeBody(&b); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// startEngine starts a market with one seller at domain (list 520.00, floor
+// 300.00, linear over 6 turns, pitch appended to its messages) and a
+// buyer.Core on it over loopback HTTP, logging to log.
+func startEngine(t *testing.T, ctx context.Context, domain, pitch string, log zerolog.Logger) *buyer.Core {
+	t.Helper()
+	m, err := demomarket.Start(ctx, demomarket.Options{Difficulty: 4, Logger: zerolog.Nop(), Sellers: []demomarket.SellerSpec{{
+		Domain: domain, DisplayName: "Test seller", Categories: []string{"electronics"}, Modes: []anp.Mode{anp.ModeC},
+		Policy: seller.CurvePolicy{List: usdMajor(520), Floor: usdMajor(300), Exponent: 1, MaxTurns: 6, Pitch: pitch},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	_, id, _ := ed25519.GenerateKey(rand.Reader)
+	client := registry.NewClient(m.RegistryURL, id, registry.ClientOptions{HTTP: &http.Client{Timeout: 20 * time.Second}, RootKey: m.RootKey})
+	core, err := buyer.New(buyer.Config{Identity: id, Registry: client, MaxTurns: 8, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := core.Initialize(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(core.Close)
+	return core
+}
+
+// The Ollama decider leaves budget privacy to the engine: a model that names
+// the budget in every spelling it can think of gets its messages replaced by
+// the engine before they reach the seller, and the engine says so in its log.
+func TestEngineKeepsTheBudgetOutOfModelMessages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a market")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	const domain = "plain-deals.anp"
+	var engineLog bytes.Buffer
+	core := startEngine(t, ctx, domain, "", zerolog.New(&engineLog))
+	spellings := []string{"Our budget is 350.00 USD.", "We cannot go past $350.", "Three hundred fifty dollars is our limit.", "35000 cents, no more."}
+	f := newFakeOllama(t, DefaultModel)
+	f.mu.Lock()
+	f.answer = func(n int, _ api.ChatRequest, w http.ResponseWriter, _ *http.Request) {
+		replyContent(w, fmt.Sprintf(`{"action":"counter","price":200,"message":%q}`, spellings[n%len(spellings)]))
+	}
+	f.mu.Unlock()
+	d, err := NewOllamaDecider(OllamaConfig{Host: f.srv.URL, HTTP: f.srv.Client(), Timeout: 5 * time.Second, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := core.ProposeDeal(ctx, "ANP/C."+domain, buyer.Constraints{Item: "headphones", Quantity: 1, MaxBudget: usdMajor(350)}, buyer.ProposeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err = core.Negotiate(ctx, s.ID, d); err != nil {
+		t.Fatalf("negotiate: %v (session %+v)", err, s)
+	}
+	sent := sentCounters(t, core, s.ID, domain)
+	counters := len(sent)
+	for _, b := range sent {
+		if b.Message != "We can offer 200.00 USD." {
+			t.Errorf("counter %d carried %q to the seller", b.Turn, b.Message)
+		}
+	}
+	if counters < len(spellings) {
+		t.Fatalf("%d counters sent (session ended %s), want every spelling tried", counters, s.State)
+	}
+	if n := strings.Count(engineLog.String(), "counter message replaced: it named the budget"); n != counters {
+		t.Errorf("the engine logged %d replacements for %d counters:\n%s", n, counters, engineLog.String())
 	}
 }

@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"unicode"
@@ -84,37 +83,13 @@ func FuzzResolveHost(f *testing.F) {
 	})
 }
 
-func FuzzStrategyDecide(f *testing.F) {
-	f.Add(int64(10000), int64(12000), int64(0), 1, 8, false, uint8(0), 0.5)
-	f.Add(int64(10000), int64(9000), int64(8999), 7, 8, false, uint8(2), 0.9)
-	f.Add(int64(1), int64(1), int64(0), 1, 0, true, uint8(1), 0.0)
-	f.Add(int64(500), int64(100000), int64(499), 12, 3, true, uint8(0), 1.5)
-	f.Fuzz(func(t *testing.T, budget, ask, own int64, turn, maxTurns int, final bool, curve uint8, open float64) {
-		if budget <= 0 || ask <= 0 || own < 0 || budget > 1e15 || ask > 1e15 || own >= ask || own > budget || turn < 1 || turn > 1000 || maxTurns < 0 || maxTurns > 50 {
-			return
-		}
-		s := buyer.Session{ID: "f", State: buyer.StateCountered, Turn: turn, MaxTurns: maxTurns, MaxBudget: usd(budget), LastSellerPrice: ptr(usd(ask)), SellerFinal: final}
-		if own > 0 {
-			s.LastOwnOffer = ptr(usd(own))
-		}
-		d, err := NewStrategy(Curve(curve%3), open).Decide(context.Background(), s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := checkDecision(s, d); err != nil {
-			t.Fatal(err)
-		}
-	})
-}
-
 func FuzzCleanMessage(f *testing.F) {
-	for _, seed := range []string{"", "We offer 70.", "Our budget is 100.00", "1,000.00!", "\x00\xff\n\t", strings.Repeat("é", 400)} {
+	for _, seed := range []string{"", "We offer 70.", "  two\n\tlines  ", "1,000.00!", "\x00\xff\n\t", strings.Repeat("é", 400)} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, msg string) {
-		s := testSession()
 		d := buyer.Decision{Action: buyer.ActionCounter, Price: usd(7000), Message: msg}
-		out, _ := cleanMessage(d, s)
+		out := cleanMessage(d)
 		if out == "" || !utf8.ValidString(out) || utf8.RuneCountInString(out) > MaxReplyMessage {
 			t.Fatalf("cleanMessage(%q) = %q", msg, out)
 		}
@@ -123,8 +98,8 @@ func FuzzCleanMessage(f *testing.F) {
 				t.Fatalf("cleanMessage(%q) kept control character %U", msg, r)
 			}
 		}
-		if mentionsBudget(out, d, s) {
-			t.Fatalf("cleanMessage(%q) = %q still names the budget", msg, out)
+		if strings.Contains(out, "  ") || strings.TrimSpace(out) != out {
+			t.Fatalf("cleanMessage(%q) = %q keeps a run of spaces", msg, out)
 		}
 	})
 }

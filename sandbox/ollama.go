@@ -14,6 +14,7 @@ import (
 
 	"github.com/clinch-protocol/clinch-mcp/agentprompt"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
+	"github.com/clinch-protocol/clinch-mcp/core/concession"
 )
 
 // Defaults of OllamaConfig.
@@ -42,7 +43,7 @@ type OllamaConfig struct {
 	Seed       int           // sampling seed, default 7
 	HTTP       *http.Client  // default: a client without its own timeout (the per-call context bounds each call)
 	Logger     zerolog.Logger
-	Fallback   buyer.Decider // default NewStrategy(Boulware, 0)
+	Fallback   buyer.Decider // default concession.Default()
 }
 
 func (c *OllamaConfig) applyDefaults() {
@@ -65,7 +66,7 @@ func (c *OllamaConfig) applyDefaults() {
 		c.HTTP = &http.Client{}
 	}
 	if c.Fallback == nil {
-		c.Fallback = NewStrategy(Boulware, 0)
+		c.Fallback = concession.Default()
 	}
 }
 
@@ -137,7 +138,7 @@ func (d *OllamaDecider) Decide(ctx context.Context, s buyer.Session) (buyer.Deci
 		}
 	}
 	dec.Source = d.Name()
-	return d.guard(s, dec), nil
+	return d.finish(s, dec), nil
 }
 
 // corrective is the retry message: what was wrong and the format again. It
@@ -215,21 +216,17 @@ func (d *OllamaDecider) fallback(ctx context.Context, s buyer.Session, reason er
 		return buyer.Decision{}, fmt.Errorf("sandbox: fallback decider for %s (after %v): %w", s.ID, reason, err)
 	}
 	dec.Source = "strategy(fallback: " + reason.Error() + ")"
-	return d.guard(s, dec), nil
+	return d.finish(s, dec), nil
 }
 
-// guard applies buyer.Guard, logs what it changed, and cleans the message.
-func (d *OllamaDecider) guard(s buyer.Session, dec buyer.Decision) buyer.Decision {
+// finish applies buyer.Guard, logs what it changed, and cleans the message.
+func (d *OllamaDecider) finish(s buyer.Session, dec buyer.Decision) buyer.Decision {
 	g, note := buyer.Guard(s, dec)
 	if note != "" {
 		d.log.Info().Str("session", s.ID).Str("source", g.Source).Str("action", string(g.Action)).Msg("guardrail: " + note)
 		g.Message = defaultMessage(g) // the model's words may describe the move the guard refused
 	}
-	msg, why := cleanMessage(g, s)
-	if why != "" {
-		d.log.Info().Str("session", s.ID).Msg("guardrail: " + why)
-	}
-	g.Message = msg
+	g.Message = cleanMessage(g)
 	return g
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/clinch-protocol/clinch-mcp/agentprompt"
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
+	"github.com/clinch-protocol/clinch-mcp/core/concession"
 )
 
 func usd(cents int64) anp.Money { return anp.Money{Amount: cents, Currency: "USD"} }
@@ -166,7 +167,7 @@ func TestOllamaFallbacks(t *testing.T) {
 			if n := len(f.recorded()); n != tc.calls {
 				t.Errorf("%d chat calls, want %d", n, tc.calls)
 			}
-			want, _ := NewStrategy(Boulware, 0).Decide(ctx, s)
+			want, _ := concession.Default().Decide(ctx, s)
 			want, _ = buyer.Guard(s, want)
 			if dec.Action != want.Action || dec.Price != want.Price {
 				t.Errorf("fallback decision = %s %s, want the strategy's %s %s", dec.Action, dec.Price, want.Action, want.Price)
@@ -245,9 +246,9 @@ func TestOllamaGuardrails(t *testing.T) {
 		{"control characters leave the message", nil,
 			"{\"action\":\"exit\",\"price\":0,\"message\":\"Bye.\\u0000\\n\\tSee you.\"}",
 			buyer.Decision{Action: buyer.ActionExit, Message: "Bye. See you."}, ""},
-		{"a message naming the budget is replaced", nil,
-			`{"action":"counter","price":70,"message":"Our budget is $100.00, so 70 is fair."}`,
-			buyer.Decision{Action: buyer.ActionCounter, Price: usd(7000), Message: "We can offer 70.00 USD."}, "message replaced: it named the budget"},
+		{"spaces collapse and an empty message gets a neutral one", nil,
+			`{"action":"counter","price":70,"message":" \t\n "}`,
+			buyer.Decision{Action: buyer.ActionCounter, Price: usd(7000), Message: "We can offer 70.00 USD."}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -362,8 +363,8 @@ func TestNewOllamaDecider(t *testing.T) {
 	if c.Model != "qwen2.5:1.5b" || c.Timeout != 20*time.Second || c.NumCtx != 4096 || c.NumPredict != 128 || c.Seed != 7 || c.HTTP == nil || c.Fallback == nil {
 		t.Errorf("defaults = %+v", c)
 	}
-	if d.Host() != "http://127.0.0.1:11434" || d.Name() != "ollama:qwen2.5:1.5b" || deciderName(c.Fallback) != "strategy:boulware" {
-		t.Errorf("host %s, name %s, fallback %s", d.Host(), d.Name(), deciderName(c.Fallback))
+	if d.Host() != "http://127.0.0.1:11434" || d.Name() != "ollama:qwen2.5:1.5b" || buyer.DeciderName(c.Fallback) != "strategy:boulware" {
+		t.Errorf("host %s, name %s, fallback %s", d.Host(), d.Name(), buyer.DeciderName(c.Fallback))
 	}
 
 	var logs bytes.Buffer

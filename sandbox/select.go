@@ -14,7 +14,7 @@ import (
 // Sandbox modes accepted by Select.
 const (
 	ModeOllama   = "ollama"   // the Ollama decider; fail when Ollama or the model is missing
-	ModeStrategy = "strategy" // the deterministic strategy (cfg.Fallback, default Boulware)
+	ModeStrategy = "strategy" // the deterministic concession decider (cfg.Fallback, default concession.Default())
 	ModeAuto     = "auto"     // Ollama when it answers and has the model, else the strategy
 	ModeOff      = "off"      // no autonomous decider
 )
@@ -34,7 +34,7 @@ func Select(ctx context.Context, mode string, cfg OllamaConfig, log zerolog.Logg
 		return nil, ModeOff, nil
 	case ModeStrategy:
 		cfg.applyDefaults()
-		desc := deciderName(cfg.Fallback)
+		desc := buyer.DeciderName(cfg.Fallback)
 		log.Info().Str("decider", desc).Msg("sandbox: deterministic strategy selected")
 		return cfg.Fallback, desc, nil
 	case ModeOllama, ModeAuto:
@@ -53,15 +53,7 @@ func Select(ctx context.Context, mode string, cfg OllamaConfig, log zerolog.Logg
 	if m == ModeOllama {
 		return nil, "", fmt.Errorf("sandbox mode ollama: %w", err)
 	}
-	desc := fmt.Sprintf("%s (ollama unavailable: %v)", deciderName(d.cfg.Fallback), strings.TrimPrefix(err.Error(), "sandbox: "))
-	log.Info().Str("decider", deciderName(d.cfg.Fallback)).Str("reason", err.Error()).Str("hint", a.Hint).Msg("sandbox auto: ollama unavailable, using the strategy")
+	desc := fmt.Sprintf("%s (ollama unavailable: %v)", buyer.DeciderName(d.cfg.Fallback), strings.TrimPrefix(err.Error(), "sandbox: "))
+	log.Info().Str("decider", buyer.DeciderName(d.cfg.Fallback)).Str("reason", err.Error()).Str("hint", a.Hint).Msg("sandbox auto: ollama unavailable, using the strategy")
 	return d.cfg.Fallback, desc, nil
-}
-
-// deciderName names a decider for descriptions.
-func deciderName(d buyer.Decider) string {
-	if n, ok := d.(interface{ Name() string }); ok {
-		return n.Name()
-	}
-	return fmt.Sprintf("%T", d)
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/clinch-protocol/clinch-mcp/core/concession"
 )
 
 // downURL is the address of a server that has been shut down.
@@ -73,14 +75,14 @@ func TestSelect(t *testing.T) {
 		log        string
 	}{
 		{"off", "", "", "off", "", "sandbox off"},
-		{"strategy", down, "*sandbox.Strategy", "strategy:boulware", "", "deterministic strategy"},
+		{"strategy", down, "*concession.Decider", "strategy:boulware", "", "deterministic strategy"},
 		{"ollama", ready.srv.URL, "*sandbox.OllamaDecider", "ollama:qwen2.5:1.5b", "", "ollama decider selected"},
 		{"OLLAMA", ready.srv.URL, "*sandbox.OllamaDecider", "ollama:qwen2.5:1.5b", "", ""},
 		{"ollama", missing.srv.URL, "", "", "run: ollama pull qwen2.5:1.5b", ""},
 		{"ollama", down, "", "", "does not answer", ""},
 		{"auto", ready.srv.URL, "*sandbox.OllamaDecider", "ollama:qwen2.5:1.5b", "", "ollama decider selected"},
-		{"auto", missing.srv.URL, "*sandbox.Strategy", "strategy:boulware (ollama unavailable: model qwen2.5:1.5b is not installed", "", "ollama unavailable, using the strategy"},
-		{"auto", down, "*sandbox.Strategy", "strategy:boulware (ollama unavailable: ollama at http://127.0.0.1:", "", "ollama serve"},
+		{"auto", missing.srv.URL, "*concession.Decider", "strategy:boulware (ollama unavailable: model qwen2.5:1.5b is not installed", "", "ollama unavailable, using the strategy"},
+		{"auto", down, "*concession.Decider", "strategy:boulware (ollama unavailable: ollama at http://127.0.0.1:", "", "ollama serve"},
 		{"bogus", "", "", "", `unknown mode "bogus"`, ""},
 	}
 	for _, tc := range cases {
@@ -112,12 +114,12 @@ func TestSelect(t *testing.T) {
 
 func TestSelectUsesTheConfiguredFallback(t *testing.T) {
 	missing := newFakeOllama(t)
-	d, desc, err := Select(testCtx(t), "auto", OllamaConfig{Host: missing.srv.URL, Fallback: NewStrategy(Conceder, 0.7)}, zerolog.Nop())
+	d, desc, err := Select(testCtx(t), "auto", OllamaConfig{Host: missing.srv.URL, Fallback: concession.New(concession.Conceder, 0.7)}, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, ok := d.(*Strategy)
-	if !ok || st.Curve != Conceder || st.OpenFraction != 0.7 || !strings.HasPrefix(desc, "strategy:conceder (ollama unavailable") {
+	st, ok := d.(*concession.Decider)
+	if !ok || st.Curve != concession.Conceder || st.OpenFraction != 0.7 || !strings.HasPrefix(desc, "strategy:conceder (ollama unavailable") {
 		t.Fatalf("Select = %T %+v %q", d, d, desc)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
+	"github.com/clinch-protocol/clinch-mcp/core/concession"
 )
 
 // Deps is what the tools need. Only Core is required.
@@ -11,9 +12,9 @@ type Deps struct {
 	Core *buyer.Core
 	// Decider drives autonomous sessions (nil: autonomous mode is off).
 	Decider buyer.Decider
-	// Strategy drives the turns of cascades that are not autonomous: a
-	// deterministic decider (nil: buyer.Concession).
-	Strategy buyer.Decider
+	// Deterministic plays the turns of cascades that are not autonomous
+	// (nil: concession.Default()).
+	Deterministic buyer.Decider
 	// RegistryRootKey pins the registry root for verify_artifact (hex).
 	RegistryRootKey string
 	// Guard refuses arguments holding a secret and redacts results (nil: off).
@@ -21,9 +22,9 @@ type Deps struct {
 	Logger zerolog.Logger
 }
 
-func (d *Deps) strategy() buyer.Decider {
-	if d.Strategy != nil {
-		return d.Strategy
+func (d *Deps) deterministic() buyer.Decider {
+	if d.Deterministic != nil {
+		return d.Deterministic
 	}
-	return buyer.Concession{}
+	return concession.Default()
 }

@@ -146,13 +146,13 @@ func cascade(d *Deps) Tool {
 			if in.PerSellerTimeout < 0 || in.PerSellerTimeout > maxSellerTimeout {
 				return CascadeOutput{}, "", inputErrorf("per_seller_timeout_seconds %d must be between 1 and %d", in.PerSellerTimeout, maxSellerTimeout)
 			}
-			decider := d.strategy()
+			decider := d.deterministic()
 			if in.Autonomous {
 				decider = d.Decider
 			}
 			progress := newCascadeProgress(ctx, req)
 			res, err := d.Core.NegotiateCascade(ctx, buyer.CascadeRequest{
-				Category: in.Category, Strategy: in.Strategy, MaxSellers: in.MaxSellers,
+				Category: in.Category, Order: buyer.CascadeOrder(in.Strategy), MaxSellers: in.MaxSellers,
 				PerSellerTimeout: time.Duration(in.PerSellerTimeout) * time.Second, Decider: decider,
 				Constraints: buyer.Constraints{Item: in.Item, Category: in.Category, Quantity: in.Quantity, MaxBudget: budget, MaxTurns: in.MaxTurns},
 				Progress:    func(o buyer.CascadeOutcome) { progress.outcome(fmt.Sprintf("%s: %s", o.Seller, o.Outcome)) },

@@ -11,9 +11,9 @@ import (
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
+	"github.com/clinch-protocol/clinch-mcp/core/concession"
 	"github.com/clinch-protocol/clinch-mcp/core/store/storeurl"
 	"github.com/clinch-protocol/clinch-mcp/mcpserver"
-	"github.com/clinch-protocol/clinch-mcp/sandbox"
 	"github.com/clinch-protocol/clinch-mcp/secrets"
 	"github.com/clinch-protocol/clinch-mcp/tools"
 )
@@ -171,7 +171,7 @@ func openApp(ctx context.Context, env *cliEnv, f *serveFlags, log zerolog.Logger
 		return nil, err
 	}
 	deps := &tools.Deps{Core: core, RegistryRootKey: mk.rootKey, Guard: tools.NewSecretGuard(red), Logger: log,
-		Strategy: sandbox.NewStrategy(sandbox.Boulware, sandbox.DefaultOpenFraction)}
+		Deterministic: concession.Default()}
 	if deps.Decider, a.decider, err = f.sandbox.decider(ctx, log); err != nil {
 		return nil, err
 	}

@@ -75,20 +75,6 @@ func (c *Core) autoApproves(s Session) bool {
 		s.AgreedPrice.Currency == ceil.Currency && s.AgreedPrice.Amount < ceil.Amount
 }
 
-// Named is implemented by deciders that can say what they are.
-type Named interface{ Name() string }
-
-// DeciderName returns d's name for logs and snapshots.
-func DeciderName(d Decider) string {
-	if n, ok := d.(Named); ok {
-		return n.Name()
-	}
-	return fmt.Sprintf("%T", d)
-}
-
-// Name implements Named.
-func (k Concession) Name() string { return "strategy:concession" }
-
 // setDecider records which decider drives a session.
 func (c *Core) setDecider(ctx context.Context, id, name string) error {
 	if _, err := c.load(ctx, id); err != nil { // a malformed or unknown id takes no lock

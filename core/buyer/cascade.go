@@ -11,10 +11,14 @@ import (
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 )
 
-// Cascade strategies.
+// CascadeOrder is how a cascade takes its sellers: one after the other, or
+// all at once.
+type CascadeOrder string
+
+// Cascade orders.
 const (
-	CascadeSequential = "sequential" // squeeze: each deal's price becomes the local ceiling for the next seller
-	CascadeParallel   = "parallel"   // race: all sellers at once, the cheapest confirmed deal wins
+	CascadeSequential CascadeOrder = "sequential" // squeeze: each deal's price becomes the local ceiling for the next seller
+	CascadeParallel   CascadeOrder = "parallel"   // race: all sellers at once, the cheapest confirmed deal wins
 )
 
 // CascadeRequest configures NegotiateCascade.
@@ -23,9 +27,9 @@ type CascadeRequest struct {
 	Constraints      Constraints
 	Mode             anp.Mode      // default ANP/C
 	MaxSellers       int           // default 3, at most 10
-	Strategy         string        // sequential (default) or parallel
+	Order            CascadeOrder  // sequential (default) or parallel
 	PerSellerTimeout time.Duration // default 30s; a silent seller is cancelled when it passes
-	Decider          Decider       // default Concession{}
+	Decider          Decider       // plays every seller's turns; required
 	Progress         func(CascadeOutcome)
 }
 
@@ -57,17 +61,17 @@ func (c *Core) NegotiateCascade(ctx context.Context, req CascadeRequest) (*Casca
 	if req.MaxSellers > 10 {
 		return nil, fmt.Errorf("%w: max_sellers %d is above 10", ErrInvalidInput, req.MaxSellers)
 	}
-	if req.Strategy == "" {
-		req.Strategy = CascadeSequential
+	if req.Order == "" {
+		req.Order = CascadeSequential
 	}
-	if req.Strategy != CascadeSequential && req.Strategy != CascadeParallel {
-		return nil, fmt.Errorf("%w: strategy %q must be sequential or parallel", ErrInvalidInput, req.Strategy)
+	if req.Order != CascadeSequential && req.Order != CascadeParallel {
+		return nil, fmt.Errorf("%w: cascade order %q must be sequential or parallel", ErrInvalidInput, req.Order)
 	}
 	if req.PerSellerTimeout <= 0 {
 		req.PerSellerTimeout = 30 * time.Second
 	}
 	if req.Decider == nil {
-		req.Decider = Concession{}
+		return nil, fmt.Errorf("%w: a cascade needs a decider to play the turns", ErrInvalidInput)
 	}
 	if err := req.Constraints.normalize(); err != nil {
 		return nil, err
@@ -84,7 +88,7 @@ func (c *Core) NegotiateCascade(ctx context.Context, req CascadeRequest) (*Casca
 		return &CascadeResult{}, fmt.Errorf("no sellers found in category %q for %s: %w", req.Category, req.Mode, ErrNotFound)
 	}
 	res := &CascadeResult{}
-	if req.Strategy == CascadeParallel {
+	if req.Order == CascadeParallel {
 		c.raceParallel(ctx, req, listings, res)
 	} else {
 		c.squeezeSequential(ctx, req, listings, res)

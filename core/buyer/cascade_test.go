@@ -2,12 +2,14 @@ package buyer_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
+	"github.com/clinch-protocol/clinch-mcp/core/concession"
 	"github.com/clinch-protocol/clinch-mcp/core/seller"
 	"github.com/clinch-protocol/clinch-mcp/demomarket"
 )
@@ -36,8 +38,8 @@ func cascadeMarket(t *testing.T) *demomarket.Market {
 }
 
 func TestCascade(t *testing.T) {
-	for _, strategy := range []string{buyer.CascadeSequential, buyer.CascadeParallel} {
-		t.Run(strategy, func(t *testing.T) {
+	for _, order := range []buyer.CascadeOrder{buyer.CascadeSequential, buyer.CascadeParallel} {
+		t.Run(string(order), func(t *testing.T) {
 			m := cascadeMarket(t)
 			c := newCore(t, m, coreOpts{})
 			ev := watch(c)
@@ -47,13 +49,13 @@ func TestCascade(t *testing.T) {
 			start := time.Now()
 			res, err := c.NegotiateCascade(ctx, buyer.CascadeRequest{
 				Category: "kitchen", Constraints: buyer.Constraints{Item: "Stand mixer", MaxBudget: usd(10000), MaxTurns: 6},
-				MaxSellers: 4, Strategy: strategy, PerSellerTimeout: 2 * time.Second,
+				MaxSellers: 4, Order: order, PerSellerTimeout: 2 * time.Second, Decider: concession.Default(),
 				Progress: func(o buyer.CascadeOutcome) { mu.Lock(); progress = append(progress, o); mu.Unlock() },
 			})
 			if err != nil {
 				t.Fatalf("cascade: %v", err)
 			}
-			t.Logf("%s cascade took %s: %+v", strategy, time.Since(start), res.Outcomes)
+			t.Logf("%s cascade took %s: %+v", order, time.Since(start), res.Outcomes)
 			if res.Winner == nil {
 				t.Fatalf("no winner: %+v", res.Outcomes)
 			}
@@ -107,5 +109,31 @@ func TestCascade(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// A cascade without a decider, in an unknown order or over too many sellers
+// is refused before any seller is contacted.
+func TestCascadeRefusesBadRequests(t *testing.T) {
+	m := startMarket(t, threeSellers())
+	c := newCore(t, m, coreOpts{})
+	ctx := ctxT(t)
+	cons := buyer.Constraints{Item: "Stand mixer", MaxBudget: usd(10000)}
+	for _, tc := range []struct {
+		name string
+		req  buyer.CascadeRequest
+	}{
+		{"no decider", buyer.CascadeRequest{Category: "kitchen", Constraints: cons}},
+		{"unknown order", buyer.CascadeRequest{Category: "kitchen", Constraints: cons, Order: "random", Decider: concession.Default()}},
+		{"too many sellers", buyer.CascadeRequest{Category: "kitchen", Constraints: cons, MaxSellers: 11, Decider: concession.Default()}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if res, err := c.NegotiateCascade(ctx, tc.req); !errors.Is(err, buyer.ErrInvalidInput) {
+				t.Fatalf("NegotiateCascade = %+v, %v; want ErrInvalidInput", res, err)
+			}
+		})
+	}
+	if all, err := c.ListSessions(ctx); err != nil || len(all) != 0 {
+		t.Fatalf("refused cascades left %d sessions (%v)", len(all), err)
 	}
 }

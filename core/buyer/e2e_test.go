@@ -7,6 +7,7 @@ import (
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
+	"github.com/clinch-protocol/clinch-mcp/core/concession"
 )
 
 type eventLog struct {
@@ -121,7 +122,7 @@ func TestDealAsyncSellerOverWebSocket(t *testing.T) {
 	if _, err := c.Counter(ctx, s.ID, usd(5500), ""); !errors.Is(err, buyer.ErrBusy) {
 		t.Fatalf("counter while awaiting the seller: err = %v, want ErrBusy", err)
 	}
-	s, err = c.Negotiate(ctx, s.ID, buyer.Concession{})
+	s, err = c.Negotiate(ctx, s.ID, concession.Default())
 	if err != nil {
 		t.Fatalf("negotiate: %v", err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
+	"github.com/clinch-protocol/clinch-mcp/core/concession"
 	"github.com/clinch-protocol/clinch-mcp/core/store/memstore"
 )
 
@@ -41,7 +42,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 	if err != nil || got.Turn != s.Turn || got.State != s.State || got.TranscriptLen != s.TranscriptLen {
 		t.Fatalf("imported session = %+v, %v; want %+v", got, err, s)
 	}
-	got, err = b.Negotiate(ctx, s.ID, buyer.Concession{})
+	got, err = b.Negotiate(ctx, s.ID, concession.Default())
 	if err != nil || got.State != buyer.StateConfirmed {
 		t.Fatalf("continue on the second engine: %s %v", got.State, err)
 	}

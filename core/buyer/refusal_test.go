@@ -11,6 +11,7 @@ import (
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
+	"github.com/clinch-protocol/clinch-mcp/core/concession"
 	"github.com/clinch-protocol/clinch-mcp/core/seller"
 	"github.com/clinch-protocol/clinch-mcp/demomarket"
 )
@@ -92,7 +93,7 @@ func TestBudgetAndCredentialNeverSent(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", target, err)
 		}
-		s, err = c.Negotiate(ctx, s.ID, buyer.Concession{OpenFraction: 0.3})
+		s, err = c.Negotiate(ctx, s.ID, concession.New(concession.Boulware, 0.3))
 		if err != nil {
 			t.Fatalf("%s: %v", target, err)
 		}

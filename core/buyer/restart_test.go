@@ -14,6 +14,7 @@ import (
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
+	"github.com/clinch-protocol/clinch-mcp/core/concession"
 	"github.com/clinch-protocol/clinch-mcp/core/registry"
 	"github.com/clinch-protocol/clinch-mcp/core/seller"
 	"github.com/clinch-protocol/clinch-mcp/core/store/memstore"
@@ -123,7 +124,7 @@ func TestWebSocketSurvivesRegistryRestart(t *testing.T) {
 	if n := ev.n(buyer.EventCounterReceived) - before; n != 1 {
 		t.Fatalf("callback processed %d times, want exactly once", n)
 	}
-	got, err = c.Negotiate(ctx, s.ID, buyer.Concession{})
+	got, err = c.Negotiate(ctx, s.ID, concession.Default())
 	if err != nil || got.State != buyer.StateConfirmed {
 		t.Fatalf("negotiate after restart: %s %v", got.State, err)
 	}

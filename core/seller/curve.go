@@ -125,34 +125,17 @@ func (p *CurvePolicy) AskAt(turn, quantity int) (anp.Money, error) {
 	return anp.Money{Amount: p.curve(turn, list, floor), Currency: p.List.Currency}, nil
 }
 
-// decide applies the accept / final / counter rules to an offer at turn.
+// decide applies the AskRule to an offer at turn with the curve's ask.
 // A zero offer amount means "no offer".
 func (p *CurvePolicy) decide(s SessionView, offer anp.Money, turn int) (Decision, error) {
 	list, floor, err := p.totals(s.Quantity)
 	if err != nil {
 		return Decision{}, err
 	}
-	ceiling := list
-	if s.LastAsk != nil && s.LastAsk.Currency == p.List.Currency && s.LastAsk.Amount < ceiling {
-		ceiling = s.LastAsk.Amount
-	}
-	finalGiven := s.LastAsk != nil && s.LastAsk.Amount <= floor
-	ask := min(p.curve(turn, list, floor), ceiling)
-	cur := p.List.Currency
-	if offer.Amount > 0 && offer.Amount >= ask {
-		price := min(offer.Amount, ceiling)
-		m := anp.Money{Amount: price, Currency: cur}
-		return Decision{Action: ActionAccept, Price: m, Message: p.withPitch(fmt.Sprintf("Deal at %s.", m))}, nil
-	}
-	if offer.Amount > 0 && (finalGiven || turn > p.maxTurns()) {
-		return p.reject("Our final offer was %s; %s is below what we can accept.",
-			anp.Money{Amount: ceiling, Currency: cur}, offer), nil
-	}
-	m := anp.Money{Amount: ask, Currency: cur}
-	if ask <= floor {
-		return Decision{Action: ActionCounter, Price: m, Final: true, Message: p.withPitch(fmt.Sprintf("Final offer: %s.", m))}, nil
-	}
-	return Decision{Action: ActionCounter, Price: m, Message: p.withPitch(fmt.Sprintf("We can do %s.", m))}, nil
+	rule := AskRule{Currency: p.List.Currency, List: list, Floor: floor, MaxTurns: p.maxTurns()}
+	d := rule.Answer(s, turn, offer.Amount, p.curve(turn, list, floor), false)
+	d.Message = p.withPitch(d.Message)
+	return d, nil
 }
 
 // curve evaluates the concession curve in minor units for a turn.

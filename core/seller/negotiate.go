@@ -121,11 +121,10 @@ func (n *Node) handleCounter(ctx context.Context, s *session, env *anp.Envelope,
 	if err := env.DecodeBody(&b); err != nil {
 		return outcome{}, err
 	}
-	if b.Turn != s.turn+1 {
-		return outcome{}, anp.Errorf(anp.CodeBadRequest, "offer is for turn %d, expected turn %d", b.Turn, s.turn+1)
+	view, err := s.view().ForCounter(b.Turn)
+	if err != nil {
+		return outcome{}, err
 	}
-	view := s.view()
-	view.Turn = b.Turn
 	if n.cfg.Async {
 		return n.deferAnswer(s, env, h, b, view.LastOffer, now)
 	}

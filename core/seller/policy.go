@@ -64,6 +64,7 @@ type SessionView struct {
 	Turn       int
 	LastAsk    *anp.Money
 	LastOffer  *anp.Money
+	FinalGiven bool // the seller has made its final offer (a COUNTER marked Final)
 	State      State
 }
 

@@ -82,45 +82,18 @@ func (n *Node) reply(s *session, ans answer, turn int, offer *anp.Money, now tim
 	return env, nil
 }
 
-// decisionAnswer checks a policy decision against the session and the
-// protocol and turns it into a reply. A policy cannot raise an ask, accept
-// above the buyer's offer, accept without an offer, or price in another
-// currency.
+// decisionAnswer turns a policy decision into the reply Step allows for the
+// buyer's move at turn.
 func (n *Node) decisionAnswer(s *session, d Decision, turn int, offer *anp.Money) (answer, error) {
-	cur := s.propose.Currency
-	msg := anp.CleanText(d.Message, anp.MaxMessageLen)
-	switch d.Action {
-	case ActionCounter:
-		p := d.Price
-		if err := p.Positive(); err != nil || p.Currency != cur {
-			return answer{}, fmt.Errorf("seller: policy countered with %s, not a positive %s amount", p, cur)
-		}
-		if s.lastAsk != nil && p.Amount > s.lastAsk.Amount {
-			n.log.Warn().Str("session", s.id).Str("ask", p.String()).Str("previous", s.lastAsk.String()).
-				Msg("policy raised its ask; holding the previous ask")
-			p = *s.lastAsk
-		}
-		return answer{typ: anp.TypeCounter, body: anp.OfferBody{Price: p, Turn: turn, Message: msg, Final: d.Final}, state: StateOpen, ask: &p}, nil
-	case ActionAccept:
-		if offer == nil {
-			return answer{}, fmt.Errorf("seller: policy accepted at turn %d but the buyer made no offer", turn)
-		}
-		p := d.Price
-		if p == (anp.Money{}) {
-			p = *offer
-		}
-		if err := p.Positive(); err != nil || p.Currency != offer.Currency || p.Amount > offer.Amount {
-			return answer{}, fmt.Errorf("seller: policy accepted at %s for a buyer offer of %s", p, offer)
-		}
-		return answer{typ: anp.TypeAccept, body: anp.OfferBody{Price: p, Turn: turn, Message: msg}, state: StateAccepted, accepted: &p}, nil
-	case ActionReject:
-		reason := "rejected"
-		if s.finalGiven {
-			reason = "stalemate" // the buyer did not meet the seller's final offer
-		}
-		return answer{typ: anp.TypeReject, body: anp.NoteBody{Reason: reason, Message: msg}, state: StateCancelled}, nil
-	case ActionEscalate:
-		return answer{typ: anp.TypeEscalate, body: anp.NoteBody{Reason: "escalated", Message: msg}, state: StateOpen}, nil
+	v := s.view()
+	v.Turn = turn
+	r, err := Step(v, d, offer)
+	if err != nil {
+		return answer{}, err
 	}
-	return answer{}, fmt.Errorf("seller: policy returned unknown action %q", d.Action)
+	if r.Held {
+		n.log.Warn().Str("session", s.id).Str("ask", d.Price.String()).Str("previous", r.Price.String()).
+			Msg("policy raised its ask; holding the previous ask")
+	}
+	return r.answer(turn), nil
 }

@@ -54,6 +54,7 @@ func (s *session) view() SessionView {
 		Turn:       s.turn,
 		LastAsk:    cloneMoney(s.lastAsk),
 		LastOffer:  cloneMoney(s.lastOffer),
+		FinalGiven: s.finalGiven,
 		State:      s.state,
 	}
 }

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"strings"
@@ -8,8 +9,8 @@ import (
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
+	"github.com/clinch-protocol/clinch-mcp/core/concession"
 	"github.com/clinch-protocol/clinch-mcp/core/seller"
-	"github.com/clinch-protocol/clinch-mcp/sandbox"
 )
 
 func TestScenarios(t *testing.T) {
@@ -48,77 +49,66 @@ func TestScenarios(t *testing.T) {
 	}
 }
 
-// The seller simulation uses the real seller.CurvePolicy curve.
-func TestCurveAskMatchesCurvePolicy(t *testing.T) {
-	for _, sc := range Scenarios(3, 60) {
-		e := map[SellerPolicy]float64{SellerBoulware: 0.3, SellerLinear: 1, SellerConceder: 3}[sc.Policy]
-		if e == 0 {
-			continue
-		}
-		p := seller.CurvePolicy{List: anp.Money{Amount: sc.List, Currency: Currency}, Floor: anp.Money{Amount: sc.Floor, Currency: Currency},
-			Exponent: e, MaxTurns: sc.SellerTurns}
-		for turn := 1; turn <= sc.SellerTurns+1; turn++ {
-			want, err := p.AskAt(turn, 1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := curveAsk(sc, turn, e); got != want.Amount {
-				t.Errorf("%v turn %d: simulated ask %d, CurvePolicy asks %d", sc, turn, got, want.Amount)
-			}
-		}
-	}
-}
-
+// The bench's own seller policies, run the way a seller node runs them.
 func TestSellerRules(t *testing.T) {
-	sc := Scenario{List: 10000, Floor: 6000, Budget: 9000, Policy: SellerHardLiner, SellerTurns: 4, MaxTurns: 8}
-	st := newSeller(sc)
-	steps := []struct {
-		turn  int
+	counter := func(minor int64, final bool) seller.Reply {
+		return seller.Reply{Type: anp.TypeCounter, Price: money(minor), Final: final, State: seller.StateOpen}
+	}
+	accept := func(minor int64) seller.Reply {
+		return seller.Reply{Type: anp.TypeAccept, Price: money(minor), State: seller.StateAccepted}
+	}
+	stalemate := seller.Reply{Type: anp.TypeReject, Reason: "stalemate", State: seller.StateCancelled}
+	type step struct {
 		offer int64
-		want  sellerReply
+		want  seller.Reply
+	}
+	cases := []struct {
+		name  string
+		sc    Scenario
+		steps []step // the buyer's offers from turn 2 on
 	}{
-		{2, 5000, sellerReply{kind: replyCounter, price: 10000}},
-		{3, 5500, sellerReply{kind: replyCounter, price: 10000}},
-		{4, 5600, sellerReply{kind: replyCounter, price: 6000, final: true}},
-		{5, 5900, sellerReply{kind: replyReject}},
+		{"hard-liner holds, then a final offer at the floor", Scenario{List: 10000, Floor: 6000, Policy: SellerHardLiner, SellerTurns: 4},
+			[]step{{5000, counter(10000, false)}, {5500, counter(10000, false)}, {5600, counter(6000, true)}, {5900, stalemate}}},
+		{"tit-for-tat mirrors the buyer", Scenario{List: 10000, Floor: 6000, Policy: SellerTitForTat, SellerTurns: 5},
+			[]step{
+				{5000, counter(9800, false)}, // opening step: 5% of the span
+				{5300, counter(9500, false)}, // mirrors +300
+				{5300, counter(9500, false)}, // no concession, none back
+				{5400, counter(9400, true)},  // its ask at its max turn is final
+				{9000, stalemate},            // the final offer stands
+			}},
+		{"tit-for-tat meets an offer it mirrors down to", Scenario{List: 10000, Floor: 6000, Policy: SellerTitForTat, SellerTurns: 5},
+			[]step{{5000, counter(9800, false)}, {7400, accept(7400)}}}, // 9800-2400 = 7400 meets the offer
+		{"tit-for-tat never goes below its floor", Scenario{List: 10000, Floor: 6000, Policy: SellerTitForTat, SellerTurns: 8},
+			[]step{{1000, counter(9800, false)}, {5000, counter(6000, true)}, {5500, stalemate}}},
+		{"an offer above the ask is accepted at the latest ask", Scenario{List: 10000, Floor: 6000, Policy: SellerLinear, SellerTurns: 5},
+			[]step{{12000, accept(10000)}}},
 	}
-	for _, s := range steps {
-		if got := st.respond(s.turn, s.offer); got != s.want {
-			t.Fatalf("hard-liner turn %d offer %d: %+v, want %+v", s.turn, s.offer, got, s.want)
-		}
-	}
-	tft := newSeller(Scenario{List: 10000, Floor: 6000, Policy: SellerTitForTat, SellerTurns: 5})
-	for _, s := range []struct {
-		turn  int
-		offer int64
-		want  sellerReply
-	}{
-		{2, 5000, sellerReply{kind: replyCounter, price: 9800}}, // opening step: 5% of the span
-		{3, 5300, sellerReply{kind: replyCounter, price: 9500}}, // mirrors +300
-		{4, 5300, sellerReply{kind: replyCounter, price: 9500}}, // no concession, none back
-		{5, 5400, sellerReply{kind: replyCounter, price: 9400, final: true}},
-		{6, 9000, sellerReply{kind: replyReject}}, // the final offer stands
-	} {
-		if got := tft.respond(s.turn, s.offer); got != s.want {
-			t.Fatalf("tit-for-tat turn %d offer %d: %+v, want %+v", s.turn, s.offer, got, s.want)
-		}
-	}
-	meet := newSeller(Scenario{List: 10000, Floor: 6000, Policy: SellerTitForTat, SellerTurns: 5})
-	meet.respond(2, 5000)
-	if got := meet.respond(3, 7400); got != (sellerReply{kind: replyAccept, price: 7400}) { // 9800-2400 = 7400 meets the offer
-		t.Fatalf("tit-for-tat meeting the midpoint: %+v", got)
-	}
-	// An offer above the current ask is accepted, but never above the last ask.
-	lin := newSeller(Scenario{List: 10000, Floor: 6000, Policy: SellerLinear, SellerTurns: 5})
-	if got := lin.respond(2, 12000); got != (sellerReply{kind: replyAccept, price: 10000}) {
-		t.Fatalf("offer above the ask: %+v", got)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ss := &sellerSide{policy: tc.sc.Seller()}
+			r, err := ss.open(t.Context(), "s", anp.ProposeBody{Mode: anp.ModeC, Item: "x", Quantity: 1, Currency: Currency})
+			if err != nil || r.Type != anp.TypeCounter || r.Price != money(tc.sc.List) {
+				t.Fatalf("open = %+v, %v; want a counter at the list price", r, err)
+			}
+			for i, st := range tc.steps {
+				r, err := ss.counter(t.Context(), i+2, money(st.offer))
+				if err != nil {
+					t.Fatal(err)
+				}
+				r.Message = ""
+				if r != st.want {
+					t.Fatalf("turn %d offer %d: %+v, want %+v", i+2, st.offer, r, st.want)
+				}
+			}
+		})
 	}
 }
 
 func TestRunBenchmarkInvariants(t *testing.T) {
 	for _, seed := range []int64{1, 7} {
 		rep := RunBenchmark(seed, 200, DefaultBuyers())
-		if rep.Scenarios != 200 || rep.ZoneScenarios != 150 || len(rep.Rows) != 6 {
+		if rep.Scenarios != 200 || rep.ZoneScenarios != 150 || len(rep.Rows) != 5 {
 			t.Fatalf("seed %d: report %+v", seed, rep)
 		}
 		for _, row := range rep.Rows {
@@ -170,14 +160,25 @@ func rowOf(t *testing.T, rep Report, name string) Row {
 	return Row{}
 }
 
-// The sandbox strategies capture more of the zone than every baseline, and
-// their memory (first price, tit-for-tat detection) is worth having.
-func TestStrategiesBeatBaselines(t *testing.T) {
+// withoutHistory hides the rounds the engine records from a decider: with a
+// concession.Decider literal (no memory of its own either) it decides from
+// the latest snapshot alone.
+type withoutHistory struct{ d buyer.Decider }
+
+func (w withoutHistory) Decide(ctx context.Context, s buyer.Session) (buyer.Decision, error) {
+	s.Rounds = nil
+	return w.d.Decide(ctx, s)
+}
+
+// The concession deciders capture more of the zone than every baseline, and
+// the history they read (the seller's first price, tit-for-tat detection)
+// is worth having.
+func TestConcessionBeatsBaselines(t *testing.T) {
 	buyers := DefaultBuyers()
-	buyers["ablation:boulware-without-memory"] = sandbox.Strategy{Curve: sandbox.Boulware}
+	buyers["ablation:boulware-without-history"] = withoutHistory{concession.Decider{Curve: concession.Boulware}}
 	rep := RunBenchmark(1, 400, buyers)
 	best := rowOf(t, rep, "strategy:boulware")
-	for _, base := range []string{"baseline:accept-first", "baseline:clinch-guideline", "baseline:core-concession", "ablation:boulware-without-memory"} {
+	for _, base := range []string{"baseline:accept-first", "baseline:clinch-guideline", "ablation:boulware-without-history"} {
 		b := rowOf(t, rep, base)
 		if best.ShareAll <= b.ShareAll || best.AgreementRate < b.AgreementRate {
 			t.Errorf("strategy:boulware (agreement %.3f, share %.3f) does not beat %s (agreement %.3f, share %.3f)",
@@ -185,14 +186,16 @@ func TestStrategiesBeatBaselines(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"strategy:linear", "strategy:conceder"} {
-		if r := rowOf(t, rep, name); r.AgreementRate < rowOf(t, rep, "baseline:core-concession").AgreementRate {
-			t.Errorf("%s agrees less often (%.3f) than the engine's plain concession", name, r.AgreementRate)
+		for _, base := range []string{"baseline:accept-first", "baseline:clinch-guideline"} {
+			if r, b := rowOf(t, rep, name), rowOf(t, rep, base); r.AgreementRate < b.AgreementRate {
+				t.Errorf("%s agrees less often (%.3f) than %s (%.3f)", name, r.AgreementRate, base, b.AgreementRate)
+			}
 		}
 	}
 }
 
 func TestMarkdown(t *testing.T) {
-	rep := RunBenchmark(1, 20, map[string]buyer.Decider{"baseline:accept-first": AcceptFirst{}, "strategy:linear": sandbox.NewStrategy(sandbox.Linear, 0)})
+	rep := RunBenchmark(1, 20, map[string]buyer.Decider{"baseline:accept-first": AcceptFirst{}, "strategy:linear": concession.New(concession.Linear, 0)})
 	md := rep.Markdown()
 	for _, want := range []string{
 		"Seed 1, 20 scenarios (15 with a zone of agreement, 5 without).",
@@ -242,7 +245,7 @@ func BenchmarkSimulate(b *testing.B) {
 }
 
 func ExampleRunBenchmark() {
-	rep := RunBenchmark(1, 100, map[string]buyer.Decider{"strategy:boulware": sandbox.NewStrategy(sandbox.Boulware, 0)})
+	rep := RunBenchmark(1, 100, map[string]buyer.Decider{"strategy:boulware": concession.New(concession.Boulware, 0)})
 	r := rep.Rows[0]
 	fmt.Printf("%s: %d of %d deals, %d above budget, %d without a zone\n", r.Buyer, r.ZoneDeals, rep.ZoneScenarios, r.AboveBudget, r.NoZoneDeals)
 	// Output: strategy:boulware: 73 of 75 deals, 0 above budget, 0 without a zone

@@ -6,7 +6,7 @@ import (
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
-	"github.com/clinch-protocol/clinch-mcp/sandbox"
+	"github.com/clinch-protocol/clinch-mcp/core/concession"
 )
 
 // AcceptFirst is a baseline buyer: it accepts the first price within the
@@ -49,15 +49,14 @@ func (ClinchGuideline) Decide(_ context.Context, s buyer.Session) (buyer.Decisio
 	return buyer.Decision{Action: buyer.ActionCounter, Price: anp.Money{Amount: offer, Currency: s.MaxBudget.Currency}, Source: "baseline:clinch-guideline"}, nil
 }
 
-// DefaultBuyers returns the deciders the benchmark compares: the three
-// sandbox strategies, the engine's plain concession curve (buyer.Concession)
-// and the two baselines. Each call returns fresh deciders.
+// DefaultBuyers returns the deciders the benchmark compares: the concession
+// decider with each of its three curves, and the two baselines. Each call
+// returns fresh deciders.
 func DefaultBuyers() map[string]buyer.Decider {
 	return map[string]buyer.Decider{
-		"strategy:boulware":         sandbox.NewStrategy(sandbox.Boulware, 0),
-		"strategy:linear":           sandbox.NewStrategy(sandbox.Linear, 0),
-		"strategy:conceder":         sandbox.NewStrategy(sandbox.Conceder, 0),
-		"baseline:core-concession":  buyer.Concession{},
+		"strategy:boulware":         concession.New(concession.Boulware, 0),
+		"strategy:linear":           concession.New(concession.Linear, 0),
+		"strategy:conceder":         concession.New(concession.Conceder, 0),
 		"baseline:accept-first":     AcceptFirst{},
 		"baseline:clinch-guideline": ClinchGuideline{},
 	}

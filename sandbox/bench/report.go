@@ -29,8 +29,8 @@ type Row struct {
 	MeanRounds  float64 // mean turn at which the session ended
 	AboveBudget int     // deals above the budget (must be 0)
 	NoZoneDeals int     // deals where no zone exists (must be 0)
-	GuardNotes  int     // decisions buyer.Guard changed
-	Errors      int     // decider errors
+	GuardNotes  int     // decisions Session.PlanDecision changed (Guard or the turn limit)
+	Errors      int     // negotiations that ended in an error (Outcome.End EndError)
 	Ends        map[End]int
 	PerSeller   []Cell // by seller policy, in SellerPolicies order
 }

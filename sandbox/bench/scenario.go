@@ -1,7 +1,8 @@
 // Package bench measures how well buyer deciders negotiate: each decider
-// plays a set of seeded scenarios against simulated seller policies with
-// hidden floors, in a pure in-memory alternating-offers simulation that
-// follows the protocol's rules, and the results are reported per decider.
+// plays a set of seeded scenarios against seller policies with hidden
+// floors, in an in-memory simulation that runs the engine's own rules on
+// both sides (the buyer's session rules and the seller node's step, see
+// Simulate), and the results are reported per decider.
 package bench
 
 import (

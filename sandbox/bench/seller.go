@@ -1,104 +1,150 @@
 package bench
 
-import "math"
+import (
+	"context"
+	"strconv"
 
-// sellerReply is the simulated seller's answer to a buyer offer.
-type sellerReply struct {
-	kind  replyKind
-	price int64 // the accepted price or the new ask
-	final bool  // a counter marked as the seller's last word
-}
-
-type replyKind int
-
-const (
-	replyCounter replyKind = iota
-	replyAccept
-	replyReject
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/seller"
 )
 
-// sellerState is what a simulated seller knows during a negotiation.
-type sellerState struct {
-	sc         Scenario
-	lastAsk    int64
-	lastOffer  int64 // the buyer's previous offer (0: none)
-	finalGiven bool
-}
-
-// newSeller opens a negotiation at the list price (turn 1).
-func newSeller(sc Scenario) *sellerState {
-	return &sellerState{sc: sc, lastAsk: sc.List}
-}
-
-// respond answers a buyer offer at turn with the protocol's seller rules (the
-// rules of seller.CurvePolicy): an offer at or above the current ask is
-// accepted at the offer, never above the previous ask; after the final offer
-// (which then stands as the ask), or past the seller's max turns, a lower
-// offer is rejected; otherwise the seller counters with its new ask, which
-// never rises and never falls below the floor.
-func (st *sellerState) respond(turn int, offer int64) sellerReply {
-	ceiling := st.lastAsk
-	ask := ceiling // a final offer stands
-	if !st.finalGiven {
-		ask = max(min(policyAsk(st.sc, turn, st.lastAsk, st.lastOffer, offer), ceiling), st.sc.Floor)
-	}
-	st.lastOffer = offer
-	if offer >= ask {
-		return sellerReply{kind: replyAccept, price: min(offer, ceiling)}
-	}
-	if st.finalGiven || turn > st.sc.SellerTurns {
-		return sellerReply{kind: replyReject}
-	}
-	final := ask <= st.sc.Floor || (st.sc.Policy == SellerTitForTat && turn >= st.sc.SellerTurns)
-	st.lastAsk, st.finalGiven = ask, final
-	return sellerReply{kind: replyCounter, price: ask, final: final}
-}
-
-// policyAsk is the seller policy's ask at turn (2 or later) before the
-// protocol's clamps. Each policy is a pure function of the scenario, the
-// turn and the offers seen.
-func policyAsk(sc Scenario, turn int, lastAsk, prevOffer, offer int64) int64 {
+// Seller returns the scenario's seller as the seller.Policy a seller node
+// runs: seller.CurvePolicy for the curve policies, TitForTat and HardLiner
+// for the others.
+func (sc Scenario) Seller() seller.Policy {
 	switch sc.Policy {
-	case SellerBoulware:
-		return curveAsk(sc, turn, 0.3)
-	case SellerLinear:
-		return curveAsk(sc, turn, 1)
-	case SellerConceder:
-		return curveAsk(sc, turn, 3)
 	case SellerTitForTat:
-		return titForTatAsk(sc, lastAsk, prevOffer, offer)
+		return TitForTat{List: sc.List, Floor: sc.Floor, MaxTurns: sc.SellerTurns}
 	case SellerHardLiner:
-		if turn >= sc.SellerTurns {
-			return sc.Floor
-		}
-		return sc.List
+		return HardLiner{List: sc.List, Floor: sc.Floor, MaxTurns: sc.SellerTurns}
 	}
-	return sc.List
+	return &seller.CurvePolicy{List: money(sc.List), Floor: money(sc.Floor), Exponent: curveExponent(sc.Policy), MaxTurns: sc.SellerTurns}
 }
 
-// curveAsk is seller.CurvePolicy's concession curve: the list price at turn
-// 1, the floor at the seller's max turns, rounded up to a minor unit.
-func curveAsk(sc Scenario, turn int, e float64) int64 {
-	T := sc.SellerTurns
-	if turn >= T {
-		return sc.Floor
+// curveExponent is the seller.CurvePolicy exponent of a curve policy.
+func curveExponent(p SellerPolicy) float64 {
+	switch p {
+	case SellerBoulware:
+		return 0.3
+	case SellerConceder:
+		return 3
 	}
-	if turn <= 1 {
-		return sc.List
-	}
-	x := float64(turn-1) / float64(T-1)
-	span := sc.List - sc.Floor
-	v := float64(span) * (1 - math.Pow(x, 1/e))
-	c := int64(math.Ceil(v - 1e-9*math.Max(1, v)))
-	return sc.Floor + max(0, min(c, span))
+	return 1
 }
 
-// titForTatAsk concedes what the buyer conceded since its previous offer
-// (an opening step of 5% of the list-to-floor span answers the first offer).
-func titForTatAsk(sc Scenario, lastAsk, prevOffer, offer int64) int64 {
-	step := (sc.List - sc.Floor) / 20
-	if prevOffer > 0 {
-		step = max(0, offer-prevOffer)
+// Terms are the proposal terms of the scenario's negotiation; they name the
+// scenario, so a seller node serving many scenarios can tell them apart.
+func (sc Scenario) Terms() map[string]string {
+	return map[string]string{"scenario": strconv.Itoa(sc.Index)}
+}
+
+func money(minor int64) anp.Money { return anp.Money{Amount: minor, Currency: Currency} }
+
+// TitForTat is a seller.Policy that mirrors the buyer: it opens at List,
+// answers the buyer's first offer with a step of 5% of the list-to-floor
+// span, and then concedes exactly what the buyer conceded since its previous
+// offer; its ask at MaxTurns is its final offer. Accepting, the floor and
+// the final offer follow seller.AskRule. Amounts are in minor units of
+// Currency.
+type TitForTat struct {
+	List, Floor int64
+	MaxTurns    int
+}
+
+// Open implements seller.Policy: the list price, or the opening offer
+// answered like a counter at turn 1.
+func (p TitForTat) Open(_ context.Context, v seller.SessionView, prop anp.ProposeBody) (seller.Decision, error) {
+	return p.rule().Answer(v, 1, amountOf(prop.Offer), p.List, 1 >= p.MaxTurns), nil
+}
+
+// Respond implements seller.Policy.
+func (p TitForTat) Respond(_ context.Context, v seller.SessionView, offer anp.Money) (seller.Decision, error) {
+	step := (p.List - p.Floor) / 20
+	if v.LastOffer != nil {
+		step = max(0, offer.Amount-v.LastOffer.Amount)
 	}
-	return lastAsk - step
+	return p.rule().Answer(v, v.Turn, offer.Amount, amountOr(v.LastAsk, p.List)-step, v.Turn >= p.MaxTurns), nil
+}
+
+func (p TitForTat) rule() seller.AskRule {
+	return seller.AskRule{Currency: Currency, List: p.List, Floor: p.Floor, MaxTurns: p.MaxTurns}
+}
+
+// HardLiner is a seller.Policy that holds its list price until MaxTurns and
+// then offers its floor as its final offer; accepting and rejecting follow
+// seller.AskRule. Amounts are in minor units of Currency.
+type HardLiner struct {
+	List, Floor int64
+	MaxTurns    int
+}
+
+// Open implements seller.Policy.
+func (p HardLiner) Open(_ context.Context, v seller.SessionView, prop anp.ProposeBody) (seller.Decision, error) {
+	return p.answer(v, 1, amountOf(prop.Offer)), nil
+}
+
+// Respond implements seller.Policy.
+func (p HardLiner) Respond(_ context.Context, v seller.SessionView, offer anp.Money) (seller.Decision, error) {
+	return p.answer(v, v.Turn, offer.Amount), nil
+}
+
+func (p HardLiner) answer(v seller.SessionView, turn int, offer int64) seller.Decision {
+	ask := p.List
+	if turn >= p.MaxTurns {
+		ask = p.Floor
+	}
+	return seller.AskRule{Currency: Currency, List: p.List, Floor: p.Floor, MaxTurns: p.MaxTurns}.Answer(v, turn, offer, ask, false)
+}
+
+// amountOf is m's amount, 0 for none.
+func amountOf(m *anp.Money) int64 { return amountOr(m, 0) }
+
+// amountOr is m's amount, or def when there is none.
+func amountOr(m *anp.Money, def int64) int64 {
+	if m == nil {
+		return def
+	}
+	return m.Amount
+}
+
+// sellerSide is a scenario's seller as a node runs it: the policy answers,
+// and seller.Step, SessionView.ForCounter and SessionView.After (the node's
+// own rules) turn its answers into replies and keep the session.
+type sellerSide struct {
+	policy seller.Policy
+	view   seller.SessionView
+}
+
+// open answers the buyer's PROPOSE (turn 1), like a node's PROPOSE handler.
+func (ss *sellerSide) open(ctx context.Context, id string, prop anp.ProposeBody) (seller.Reply, error) {
+	ss.view = seller.SessionView{ID: id, Mode: prop.Mode, Item: prop.Item, Category: prop.Category, Quantity: prop.Quantity,
+		Currency: prop.Currency, Terms: prop.Terms, Turn: 1, State: seller.StateOpen}
+	d, err := ss.policy.Open(ctx, ss.view, prop)
+	if err != nil {
+		return seller.Reply{}, err
+	}
+	return ss.reply(ss.view, d, prop.Offer)
+}
+
+// counter answers a buyer COUNTER of offer at turn, like a node's COUNTER
+// handler.
+func (ss *sellerSide) counter(ctx context.Context, turn int, offer anp.Money) (seller.Reply, error) {
+	v, err := ss.view.ForCounter(turn)
+	if err != nil {
+		return seller.Reply{}, err
+	}
+	d, err := ss.policy.Respond(ctx, v, offer)
+	if err != nil {
+		return seller.Reply{}, err
+	}
+	return ss.reply(v, d, &offer)
+}
+
+func (ss *sellerSide) reply(v seller.SessionView, d seller.Decision, offer *anp.Money) (seller.Reply, error) {
+	r, err := seller.Step(v, d, offer)
+	if err != nil {
+		return seller.Reply{}, err
+	}
+	ss.view = v.After(r, offer)
+	return r, nil
 }

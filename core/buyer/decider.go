@@ -3,7 +3,6 @@ package buyer
 import (
 	"context"
 	"fmt"
-	"math"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 )
@@ -27,54 +26,23 @@ type Decision struct {
 }
 
 // Decider chooses the buyer's next move from a session snapshot. The engine
-// applies Guard to every decision, so a Decider cannot break the budget.
+// applies Session.PlanDecision (Guard, then the turn limit) to every
+// decision, so a Decider cannot break the budget. The deterministic
+// concession deciders live in package concession, the model-backed one in
+// package sandbox.
 type Decider interface {
 	Decide(ctx context.Context, s Session) (Decision, error)
 }
 
-// Concession is the deterministic time-dependent concession strategy:
-// offer(t) = open + (budget - open) * (t/T)^(1/e), where open = OpenFraction
-// of the budget, t the turn and T the max turns. e < 1 concedes late
-// (Boulware), e = 1 linearly, e > 1 early (conceder). It accepts a seller
-// price at or below its current target.
-type Concession struct {
-	OpenFraction float64 // default 0.6
-	Exponent     float64 // default 0.5 (Boulware)
-}
+// Named is implemented by deciders that can say what they are.
+type Named interface{ Name() string }
 
-// Target returns the strategy's offer for the session's next turn.
-func (k Concession) Target(s Session) int64 {
-	open := k.OpenFraction
-	if open <= 0 || open > 1 {
-		open = 0.6
+// DeciderName returns d's name for logs and snapshots.
+func DeciderName(d Decider) string {
+	if n, ok := d.(Named); ok {
+		return n.Name()
 	}
-	e := k.Exponent
-	if e <= 0 {
-		e = 0.5
-	}
-	T := float64(max(s.MaxTurns, 2))
-	t := math.Min(float64(s.Turn+1), T)
-	frac := math.Pow((t-1)/(T-1), 1/e)
-	b := float64(s.MaxBudget.Amount)
-	return int64(math.Floor(b*open + (b-b*open)*frac))
-}
-
-// Decide implements Decider.
-func (k Concession) Decide(_ context.Context, s Session) (Decision, error) {
-	if s.LastSellerPrice == nil {
-		return Decision{}, fmt.Errorf("no seller price to respond to")
-	}
-	target := k.Target(s)
-	seller := s.LastSellerPrice.Amount
-	if seller <= s.MaxBudget.Amount && (seller <= target || s.SellerFinal || s.Turn+1 >= max(s.MaxTurns, 2)) {
-		return Decision{Action: ActionAccept, Price: *s.LastSellerPrice, Message: "We accept your price.", Source: "strategy"}, nil
-	}
-	if s.Turn+1 > max(s.MaxTurns, 2) {
-		return Decision{Action: ActionExit, Message: "We could not agree within our limits.", Source: "strategy"}, nil
-	}
-	offer := min(target, seller-1)
-	return Decision{Action: ActionCounter, Price: anp.Money{Amount: offer, Currency: s.MaxBudget.Currency},
-		Message: fmt.Sprintf("We can offer %s.", anp.Money{Amount: offer, Currency: s.MaxBudget.Currency}), Source: "strategy"}, nil
+	return fmt.Sprintf("%T", d)
 }
 
 // Guard applies the hard limits to any decision: offers in (0, max_budget],

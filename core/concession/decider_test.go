@@ -1,4 +1,4 @@
-package sandbox
+package concession
 
 import (
 	"context"
@@ -10,6 +10,10 @@ import (
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 )
 
+func usd(cents int64) anp.Money { return anp.Money{Amount: cents, Currency: "USD"} }
+
+func ptr[T any](v T) *T { return &v }
+
 // sess is a COUNTERED session of at most 8 turns with a budget of 100.00.
 func sess(turn int, ask int64, own int64, final bool) buyer.Session {
 	s := buyer.Session{ID: "s", State: buyer.StateCountered, Turn: turn, MaxTurns: 8, MaxBudget: usd(10000),
@@ -20,7 +24,7 @@ func sess(turn int, ask int64, own int64, final bool) buyer.Session {
 	return s
 }
 
-func TestStrategyRules(t *testing.T) {
+func TestDeciderRules(t *testing.T) {
 	counter := func(cents int64) buyer.Decision {
 		return buyer.Decision{Action: buyer.ActionCounter, Price: usd(cents)}
 	}
@@ -30,30 +34,30 @@ func TestStrategyRules(t *testing.T) {
 	exit := buyer.Decision{Action: buyer.ActionExit}
 	cases := []struct {
 		name string
-		st   Strategy
+		st   Decider
 		s    buyer.Session
 		want buyer.Decision
 	}{
-		{"opens at half the budget", Strategy{Curve: Boulware}, sess(1, 12000, 0, false), counter(5000)},
-		{"opening fraction is configurable", Strategy{Curve: Boulware, OpenFraction: 0.7}, sess(1, 12000, 0, false), counter(7000)},
-		{"opens at half the seller's price when it is under the budget", Strategy{Curve: Linear}, func() buyer.Session {
+		{"opens at half the budget", Decider{Curve: Boulware}, sess(1, 12000, 0, false), counter(5000)},
+		{"opening fraction is configurable", Decider{Curve: Boulware, OpenFraction: 0.7}, sess(1, 12000, 0, false), counter(7000)},
+		{"opens at half the seller's price when it is under the budget", Decider{Curve: Linear}, func() buyer.Session {
 			s := sess(1, 8000, 0, false)
 			s.MaxBudget = usd(20000)
 			return s
 		}(), counter(4000)},
-		{"accepts a price at or under its target", Strategy{Curve: Linear}, sess(5, 8000, 7000, false), accept(8000)},
-		{"accepts a final price within budget", Strategy{Curve: Boulware}, sess(3, 9900, 5000, true), accept(9900)},
-		{"exits on a final price above budget", Strategy{Curve: Conceder}, sess(3, 10100, 5000, true), exit},
-		{"accepts on its last move", Strategy{Curve: Boulware}, sess(7, 9900, 5200, false), accept(9900)},
-		{"offers the budget on its last move", Strategy{Curve: Boulware}, sess(7, 10500, 5200, false), counter(10000)},
-		{"exits when no move is left", Strategy{Curve: Linear}, sess(8, 9000, 8000, false), exit},
-		{"boulware concedes little at mid-game", Strategy{Curve: Boulware}, sess(4, 11500, 5000, false), counter(5496)},
-		{"linear concedes evenly", Strategy{Curve: Linear}, sess(4, 11500, 5000, false), counter(7500)},
-		{"conceder concedes early", Strategy{Curve: Conceder}, sess(4, 11500, 5000, false), counter(8968)},
-		{"never goes below its previous offer", Strategy{Curve: Boulware}, sess(2, 11000, 6000, false), counter(6000)},
-		{"splits the difference when the seller is close", Strategy{Curve: Boulware}, sess(3, 9500, 9000, false), counter(9250)},
-		{"never offers at or above the seller's price", Strategy{Curve: Conceder}, sess(6, 9000, 8999, false), accept(9000)},
-		{"exits on another currency", Strategy{Curve: Linear}, func() buyer.Session {
+		{"accepts a price at or under its target", Decider{Curve: Linear}, sess(5, 8000, 7000, false), accept(8000)},
+		{"accepts a final price within budget", Decider{Curve: Boulware}, sess(3, 9900, 5000, true), accept(9900)},
+		{"exits on a final price above budget", Decider{Curve: Conceder}, sess(3, 10100, 5000, true), exit},
+		{"accepts on its last move", Decider{Curve: Boulware}, sess(7, 9900, 5200, false), accept(9900)},
+		{"offers the budget on its last move", Decider{Curve: Boulware}, sess(7, 10500, 5200, false), counter(10000)},
+		{"exits when no move is left", Decider{Curve: Linear}, sess(8, 9000, 8000, false), exit},
+		{"boulware concedes little at mid-game", Decider{Curve: Boulware}, sess(4, 11500, 5000, false), counter(5496)},
+		{"linear concedes evenly", Decider{Curve: Linear}, sess(4, 11500, 5000, false), counter(7500)},
+		{"conceder concedes early", Decider{Curve: Conceder}, sess(4, 11500, 5000, false), counter(8968)},
+		{"never goes below its previous offer", Decider{Curve: Boulware}, sess(2, 11000, 6000, false), counter(6000)},
+		{"splits the difference when the seller is close", Decider{Curve: Boulware}, sess(3, 9500, 9000, false), counter(9250)},
+		{"never offers at or above the seller's price", Decider{Curve: Conceder}, sess(6, 9000, 8999, false), accept(9000)},
+		{"exits on another currency", Decider{Curve: Linear}, func() buyer.Session {
 			s := sess(2, 5000, 4000, false)
 			s.LastSellerPrice = &anp.Money{Amount: 5000, Currency: "EUR"}
 			return s
@@ -61,7 +65,7 @@ func TestStrategyRules(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, st := range []buyer.Decider{tc.st, NewStrategy(tc.st.Curve, tc.st.OpenFraction)} {
+			for _, st := range []buyer.Decider{tc.st, New(tc.st.Curve, tc.st.OpenFraction)} {
 				got, err := st.Decide(context.Background(), tc.s)
 				if err != nil {
 					t.Fatal(err)
@@ -77,18 +81,18 @@ func TestStrategyRules(t *testing.T) {
 	}
 }
 
-func TestStrategyNeedsASellerPrice(t *testing.T) {
+func TestDeciderNeedsASellerPrice(t *testing.T) {
 	s := sess(1, 1, 0, false)
 	s.LastSellerPrice = nil
-	if _, err := NewStrategy(Linear, 0).Decide(context.Background(), s); err == nil {
+	if _, err := New(Linear, 0).Decide(context.Background(), s); err == nil {
 		t.Fatal("no error without a seller price")
 	}
 }
 
 // A seller that mirrors the buyer's concessions is spotted after one
-// mirrored step; the strategy then offers the midpoint, which that seller
-// meets. Without memory the strategy cannot see the pattern.
-func TestStrategySpotsTitForTat(t *testing.T) {
+// mirrored step; the decider then offers the midpoint, which that seller
+// meets. Without memory the decider cannot see the pattern.
+func TestDeciderSpotsTitForTat(t *testing.T) {
 	run := func(d buyer.Decider) (deal int64, turns int) {
 		s := sess(1, 12000, 0, false)
 		s.ID = "tft"
@@ -119,8 +123,8 @@ func TestStrategySpotsTitForTat(t *testing.T) {
 		}
 		return 0, s.Turn
 	}
-	smart, smartTurns := run(NewStrategy(Boulware, 0))
-	plain, plainTurns := run(Strategy{Curve: Boulware})
+	smart, smartTurns := run(New(Boulware, 0))
+	plain, plainTurns := run(Decider{Curve: Boulware})
 	if smart == 0 || smartTurns != 4 {
 		t.Fatalf("with memory: deal %d at turn %d, want a deal at turn 4", smart, smartTurns)
 	}
@@ -129,13 +133,13 @@ func TestStrategySpotsTitForTat(t *testing.T) {
 	}
 }
 
-// Whatever the session, a strategy's decision already satisfies buyer.Guard.
-func TestStrategyStaysInsideTheGuard(t *testing.T) {
+// Whatever the session, a decider's decision already satisfies buyer.Guard.
+func TestDeciderStaysInsideTheGuard(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := range 20000 {
 		s := randomSession(r)
 		for _, c := range []Curve{Boulware, Linear, Conceder} {
-			d, err := NewStrategy(c, r.Float64()).Decide(context.Background(), s)
+			d, err := New(c, r.Float64()).Decide(context.Background(), s)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -172,23 +176,26 @@ func checkDecision(s buyer.Session, d buyer.Decision) error {
 	return nil
 }
 
-func TestParseStrategy(t *testing.T) {
+func TestParse(t *testing.T) {
 	for name, want := range map[string]Curve{"boulware": Boulware, "Linear": Linear, " CONCEDER ": Conceder} {
-		d, err := ParseStrategy(name)
+		d, err := Parse(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st, ok := d.(*Strategy); !ok || st.Curve != want || st.mem == nil {
-			t.Errorf("ParseStrategy(%q) = %#v", name, d)
+		if d.Curve != want || d.mem == nil || d.OpenFraction != 0 {
+			t.Errorf("Parse(%q) = %#v", name, d)
 		}
 	}
 	for _, bad := range []string{"", "tit-for-tat", "boulware2"} {
-		if _, err := ParseStrategy(bad); err == nil {
-			t.Errorf("ParseStrategy(%q) accepted", bad)
+		if _, err := Parse(bad); err == nil {
+			t.Errorf("Parse(%q) accepted", bad)
 		}
 	}
 	if Curve(9).String() != "curve(9)" || Boulware.Exponent() != 0.3 || Linear.Exponent() != 1 || Conceder.Exponent() != 3 {
 		t.Error("curve names or exponents changed")
+	}
+	if d := Default(); d.Curve != Boulware || d.OpenFraction != DefaultOpenFraction || d.mem == nil || d.Name() != "strategy:boulware" {
+		t.Errorf("Default() = %#v (%s)", d, d.Name())
 	}
 }
 

@@ -1,21 +1,19 @@
-package sandbox
+package concession
 
 import (
 	"context"
 	"testing"
 
-	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 )
 
-// TestRoundsMakeStrategiesStateless: a strategy that reads the engine's
+// TestRoundsMakeDecidersStateless: a decider that reads the engine's
 // recorded rounds decides exactly like one that remembered every turn itself,
 // so any pod (or a restarted one) continues a session the same way.
-func TestRoundsMakeStrategiesStateless(t *testing.T) {
-	usd := func(c int64) anp.Money { return anp.Money{Amount: c, Currency: "USD"} }
+func TestRoundsMakeDecidersStateless(t *testing.T) {
 	asks := []int64{12000, 11600, 11000, 10100, 9300, 8800}
 	for _, curve := range []Curve{Boulware, Linear, Conceder} {
-		remembering := NewStrategy(curve, DefaultOpenFraction)
+		remembering := New(curve, DefaultOpenFraction)
 		s := buyer.Session{ID: "0123456789abcdef0123456789abcdef", MaxBudget: usd(10000), MaxTurns: 8, State: buyer.StateCountered}
 		for i, a := range asks {
 			s.Turn = i + 1
@@ -26,7 +24,7 @@ func TestRoundsMakeStrategiesStateless(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			fresh := NewStrategy(curve, DefaultOpenFraction) // a new pod: no memory at all
+			fresh := New(curve, DefaultOpenFraction) // a new pod: no memory at all
 			got, err := fresh.Decide(context.Background(), s)
 			if err != nil {
 				t.Fatal(err)

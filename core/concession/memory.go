@@ -1,4 +1,4 @@
-package sandbox
+package concession
 
 import (
 	"sync"
@@ -6,11 +6,11 @@ import (
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 )
 
-// maxRemembered bounds how many sessions a Strategy remembers; the oldest
+// maxRemembered bounds how many sessions a Decider remembers; the oldest
 // session is forgotten first.
 const maxRemembered = 4096
 
-// askHistory is what a Strategy observed in one session: the seller's asks
+// askHistory is what a Decider observed in one session: the seller's asks
 // and the buyer's own offers, one entry per decision, in turn order.
 type askHistory struct {
 	seq    uint64 // when the session was first seen, for eviction

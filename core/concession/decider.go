@@ -1,4 +1,12 @@
-package sandbox
+// Package concession holds the buyer's deterministic concession deciders:
+// one Decider with a time-dependent concession curve (Boulware, Linear or
+// Conceder) towards the budget over the session's max turns. It uses no
+// model and no I/O, so the server runs it as its deterministic decider, the
+// sandbox falls back to it, and the negotiation benchmark measures it.
+//
+// The package implements buyer.Decider; the engine (buyer.Core.Negotiate)
+// applies buyer.Session.PlanDecision to every decision it makes.
+package concession
 
 import (
 	"context"
@@ -10,7 +18,7 @@ import (
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 )
 
-// Curve is the shape of a Strategy's concession over the turns.
+// Curve is the shape of a Decider's concession over the turns.
 type Curve int
 
 // Concession curves. The exponent e shapes target(t) = open + (reserve -
@@ -21,7 +29,7 @@ const (
 	Conceder              // e = 3: concedes early
 )
 
-// String returns the curve's name as ParseStrategy accepts it.
+// String returns the curve's name as ParseCurve accepts it.
 func (c Curve) String() string {
 	switch c {
 	case Boulware:
@@ -49,7 +57,7 @@ func (c Curve) Exponent() float64 {
 // (the budget, or the seller's first price when that is lower).
 const DefaultOpenFraction = 0.5
 
-// Strategy is a deterministic buyer decider with a time-dependent concession
+// Decider is the deterministic buyer decider: a time-dependent concession
 // curve towards the budget over the session's max turns.
 //
 // Its rules, in order:
@@ -68,34 +76,44 @@ const DefaultOpenFraction = 0.5
 //   - on the last move, with the seller still above the budget, it makes its
 //     best offer: the budget.
 //
-// A Strategy made by NewStrategy or ParseStrategy remembers the seller's asks
-// per session (to see its first price and whether it mirrors the buyer); a
-// Strategy literal decides from the snapshot alone, taking the seller's price
-// at turn 1 as its first and, later on, the budget as the reserve. Either is
-// safe for concurrent sessions.
-type Strategy struct {
+// A Decider reads the seller's asks from the rounds the engine records in
+// the session (buyer.Session.Rounds), so any engine sharing the session
+// store continues a session the same way. Given a snapshot whose rounds do
+// not reach its turn (one built by hand), a Decider made by New, Default or
+// Parse falls back on its own per-session memory
+// (to see the seller's first price and whether it mirrors the buyer); a
+// Decider literal then decides from the snapshot alone, taking the seller's
+// price at turn 1 as its first and, later on, the budget as the reserve.
+// Either is safe for concurrent sessions.
+type Decider struct {
 	Curve        Curve
 	OpenFraction float64 // opening offer as a fraction of the reserve; 0 means DefaultOpenFraction
 
 	mem *askMemory
 }
 
-// NewStrategy returns a Strategy with per-session memory.
-func NewStrategy(c Curve, openFraction float64) *Strategy {
-	return &Strategy{Curve: c, OpenFraction: openFraction, mem: newAskMemory()}
+// New returns a Decider with per-session memory.
+func New(c Curve, openFraction float64) *Decider {
+	return &Decider{Curve: c, OpenFraction: openFraction, mem: newAskMemory()}
 }
 
-// ParseStrategy returns the Strategy named "boulware", "linear" or
+// Default returns the decider used when none is configured: Boulware at the
+// default opening fraction, with memory.
+func Default() *Decider { return New(Boulware, DefaultOpenFraction) }
+
+// Parse returns the Decider whose curve is named "boulware", "linear" or
 // "conceder" (case-insensitive), with the default opening fraction.
-func ParseStrategy(name string) (buyer.Decider, error) {
-	c, err := parseCurve(name)
+func Parse(name string) (*Decider, error) {
+	c, err := ParseCurve(name)
 	if err != nil {
 		return nil, err
 	}
-	return NewStrategy(c, 0), nil
+	return New(c, 0), nil
 }
 
-func parseCurve(name string) (Curve, error) {
+// ParseCurve returns the curve named "boulware", "linear" or "conceder"
+// (case-insensitive, surrounding spaces ignored).
+func ParseCurve(name string) (Curve, error) {
 	switch strings.ToLower(strings.TrimSpace(name)) {
 	case "boulware":
 		return Boulware, nil
@@ -104,20 +122,20 @@ func parseCurve(name string) (Curve, error) {
 	case "conceder":
 		return Conceder, nil
 	}
-	return 0, fmt.Errorf("sandbox: unknown strategy %q (want boulware, linear or conceder)", name)
+	return 0, fmt.Errorf("concession: unknown curve %q (want boulware, linear or conceder)", name)
 }
 
 // Name returns "strategy:<curve>".
-func (st Strategy) Name() string { return "strategy:" + st.Curve.String() }
+func (k Decider) Name() string { return "strategy:" + k.Curve.String() }
 
 // Decide implements buyer.Decider.
-func (st Strategy) Decide(_ context.Context, s buyer.Session) (buyer.Decision, error) {
+func (k Decider) Decide(_ context.Context, s buyer.Session) (buyer.Decision, error) {
 	if s.LastSellerPrice == nil {
-		return buyer.Decision{}, fmt.Errorf("sandbox: session %s: no seller price to respond to", s.ID)
+		return buyer.Decision{}, fmt.Errorf("concession: session %s: no seller price to respond to", s.ID)
 	}
 	b, ask := s.MaxBudget.Amount, s.LastSellerPrice.Amount
 	if s.LastSellerPrice.Currency != s.MaxBudget.Currency {
-		return st.exit(s, "The price is not in our currency."), nil
+		return k.exit(s, "The price is not in our currency."), nil
 	}
 	own := int64(0)
 	if s.LastOwnOffer != nil {
@@ -127,8 +145,8 @@ func (st Strategy) Decide(_ context.Context, s buyer.Session) (buyer.Decision, e
 	switch {
 	case len(s.Rounds) > 0 && s.Rounds[len(s.Rounds)-1].Turn == s.Turn:
 		h = historyOf(s.Rounds) // the engine's record: the same on every pod and after restarts
-	case st.mem != nil:
-		h = st.mem.observe(s)
+	case k.mem != nil:
+		h = k.mem.observe(s)
 	}
 	reserve := min(b, h.firstAsk())
 	if h.offers[0] != 0 { // joined mid-session: the seller's first price is unknown
@@ -138,13 +156,13 @@ func (st Strategy) Decide(_ context.Context, s buyer.Session) (buyer.Decision, e
 	next := s.Turn + 1
 	switch {
 	case next > T:
-		return st.exit(s, "We have reached the maximum number of turns."), nil
+		return k.exit(s, "We have reached the maximum number of turns."), nil
 	case ask > b && s.SellerFinal:
-		return st.exit(s, "Your final price is above what we can pay."), nil
+		return k.exit(s, "Your final price is above what we can pay."), nil
 	}
-	target := st.target(next, T, reserve)
+	target := k.target(next, T, reserve)
 	if ask <= b && (ask <= target || s.SellerFinal || next == T) {
-		return st.accept(s), nil
+		return k.accept(s), nil
 	}
 	offer := max(target, own)
 	if own > 0 && (ask <= b && ask-own <= reserve/10 || h.mirrorsBuyer(1)) {
@@ -155,16 +173,16 @@ func (st Strategy) Decide(_ context.Context, s buyer.Session) (buyer.Decision, e
 	}
 	offer = max(min(offer, b), 1)
 	if offer >= ask { // a counter at or above the seller's price is an accept
-		return st.accept(s), nil
+		return k.accept(s), nil
 	}
 	p := anp.Money{Amount: offer, Currency: s.MaxBudget.Currency}
-	return buyer.Decision{Action: buyer.ActionCounter, Price: p, Message: fmt.Sprintf("We can offer %s.", p), Source: st.Name()}, nil
+	return buyer.Decision{Action: buyer.ActionCounter, Price: p, Message: fmt.Sprintf("We can offer %s.", p), Source: k.Name()}, nil
 }
 
 // target is the curve's offer for turn next of at most T, towards reserve.
 // The first counter is turn 2 (PROPOSE is turn 1).
-func (st Strategy) target(next, T int, reserve int64) int64 {
-	open := st.OpenFraction
+func (k Decider) target(next, T int, reserve int64) int64 {
+	open := k.OpenFraction
 	if open <= 0 || open > 1 {
 		open = DefaultOpenFraction
 	}
@@ -173,19 +191,19 @@ func (st Strategy) target(next, T int, reserve int64) int64 {
 		x = math.Min(math.Max(float64(next-2)/float64(T-2), 0), 1)
 	}
 	r := float64(reserve)
-	return int64(math.Floor(r*open + (r-r*open)*math.Pow(x, 1/st.Curve.Exponent())))
+	return int64(math.Floor(r*open + (r-r*open)*math.Pow(x, 1/k.Curve.Exponent())))
 }
 
-func (st Strategy) accept(s buyer.Session) buyer.Decision {
-	if st.mem != nil {
-		st.mem.forget(s.ID)
+func (k Decider) accept(s buyer.Session) buyer.Decision {
+	if k.mem != nil {
+		k.mem.forget(s.ID)
 	}
-	return buyer.Decision{Action: buyer.ActionAccept, Price: *s.LastSellerPrice, Message: "We accept your price.", Source: st.Name()}
+	return buyer.Decision{Action: buyer.ActionAccept, Price: *s.LastSellerPrice, Message: "We accept your price.", Source: k.Name()}
 }
 
-func (st Strategy) exit(s buyer.Session, msg string) buyer.Decision {
-	if st.mem != nil {
-		st.mem.forget(s.ID)
+func (k Decider) exit(s buyer.Session, msg string) buyer.Decision {
+	if k.mem != nil {
+		k.mem.forget(s.ID)
 	}
-	return buyer.Decision{Action: buyer.ActionExit, Message: msg, Source: st.Name()}
+	return buyer.Decision{Action: buyer.ActionExit, Message: msg, Source: k.Name()}
 }

@@ -61,7 +61,7 @@ type CascadeInput struct {
 type CascadeOutcome struct {
 	Seller    string `json:"seller"`
 	SessionID string `json:"session_id,omitempty"`
-	Outcome   string `json:"outcome" jsonschema:"confirmed (the winner), outbid, stalemate, cancelled, timeout or error"`
+	Outcome   string `json:"outcome" jsonschema:"confirmed (the winner), outbid, stalemate, cancelled, timeout, error or skipped (a sequential cascade stopped before this seller)"`
 	Price     *Money `json:"price,omitempty"`
 	Detail    string `json:"detail,omitempty"`
 }
@@ -129,7 +129,7 @@ const (
 func cascade(d *Deps) Tool {
 	return newTool(d, "cascade", "Cascade across sellers",
 		"Negotiate the same purchase with several sellers of a category and keep only the best deal: every other session is cancelled and exactly one "+
-			"session is left CONFIRMED for the user's approval. Sends progress notifications as sellers finish; the last one carries the number of sellers negotiated as its total. "+
+			"session is left CONFIRMED for the user's approval. Sends a progress notification as each seller finishes, with the number of sellers negotiated as its total. "+
 			"A silent seller is dropped after its timeout.",
 		Hints{ReadOnly: flag(false), Destructive: flag(false), Idempotent: flag(false), OpenWorld: flag(true)},
 		func(ctx context.Context, req mcp.CallToolRequest, in CascadeInput) (CascadeOutput, string, error) {
@@ -150,21 +150,21 @@ func cascade(d *Deps) Tool {
 			if in.Autonomous {
 				decider = d.Decider
 			}
-			progress := newCascadeProgress(ctx, req)
+			progress := progressSender(ctx, req)
 			res, err := d.Core.NegotiateCascade(ctx, buyer.CascadeRequest{
 				Category: in.Category, Order: buyer.CascadeOrder(in.Strategy), MaxSellers: in.MaxSellers,
 				PerSellerTimeout: time.Duration(in.PerSellerTimeout) * time.Second, Decider: decider,
 				Constraints: buyer.Constraints{Item: in.Item, Category: in.Category, Quantity: in.Quantity, MaxBudget: budget, MaxTurns: in.MaxTurns},
-				Progress:    func(o buyer.CascadeOutcome) { progress.outcome(fmt.Sprintf("%s: %s", o.Seller, o.Outcome)) },
+				Progress: func(o buyer.CascadeOutcome, done, total int) {
+					progress(done, total, fmt.Sprintf("%s: %s", o.Seller, o.Outcome))
+				},
 			})
 			if err != nil {
-				progress.finish(0)
 				if errors.Is(err, buyer.ErrNotFound) { // the engine's "no sellers found": there is no session to check
 					return CascadeOutput{}, "", &coded{CodeNoSellers, err}
 				}
 				return CascadeOutput{}, "", err
 			}
-			progress.finish(len(res.Outcomes))
 			out := CascadeOutput{Outcomes: []CascadeOutcome{}}
 			for _, o := range res.Outcomes {
 				out.Outcomes = append(out.Outcomes, CascadeOutcome{Seller: o.Seller, SessionID: o.SessionID, Outcome: o.Outcome, Price: moneyPtr(o.Price), Detail: o.Detail})

@@ -2,7 +2,6 @@ package tools
 
 import (
 	"context"
-	"sync"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -37,59 +36,17 @@ func notify(ctx context.Context, method string, params map[string]any) error {
 	return nil
 }
 
-// cascadeProgress reports each seller's outcome of a cascade as a
-// notifications/progress, when the caller sent a progress token. The engine
-// tells how many sellers it negotiates with only in its result, so every
-// notification waits for the next outcome (or the end of the cascade): the
-// last one then carries total, the number of sellers actually negotiated,
-// and no notification claims a total that is not known. Everything is sent
-// from the handler before it returns, never after the result.
-type cascadeProgress struct {
-	ctx   context.Context
-	token mcp.ProgressToken
-
-	mu   sync.Mutex // the engine reports parallel outcomes from several goroutines
-	done int        // outcomes sent
-	held string     // message of the outcome not sent yet; "" when none
-}
-
-func newCascadeProgress(ctx context.Context, req mcp.CallToolRequest) *cascadeProgress {
-	p := &cascadeProgress{ctx: ctx}
-	if req.Params.Meta != nil {
-		p.token = req.Params.Meta.ProgressToken
+// progressSender returns a function that sends notifications/progress for
+// the request when its caller sent a progress token, and does nothing
+// otherwise. Every notification is sent from the handler before it returns,
+// never after the result.
+func progressSender(ctx context.Context, req mcp.CallToolRequest) func(done, total int, msg string) {
+	if req.Params.Meta == nil || req.Params.Meta.ProgressToken == nil {
+		return func(int, int, string) {}
 	}
-	return p
-}
-
-// outcome records one seller's outcome and sends the previous one.
-func (p *cascadeProgress) outcome(msg string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.flush(0)
-	p.held = msg
-}
-
-// finish sends the held outcome, with total when total > 0.
-func (p *cascadeProgress) finish(total int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.flush(total)
-}
-
-// flush sends the held outcome; the caller holds p.mu.
-func (p *cascadeProgress) flush(total int) {
-	if p.held == "" {
-		return
+	token := req.Params.Meta.ProgressToken
+	return func(done, total int, msg string) {
+		params := map[string]any{"progressToken": token, "progress": done, "total": total, "message": msg}
+		_ = notify(ctx, "notifications/progress", params) // progress is advisory: a failed send never fails the call
 	}
-	p.done++
-	msg := p.held
-	p.held = ""
-	if p.token == nil {
-		return
-	}
-	params := map[string]any{"progressToken": p.token, "progress": p.done, "message": msg}
-	if total > 0 {
-		params["total"] = total
-	}
-	_ = notify(p.ctx, "notifications/progress", params) // progress is advisory: a failed send never fails the cascade
 }

@@ -26,18 +26,48 @@ type CascadeRequest struct {
 	Category         string
 	Constraints      Constraints
 	Mode             anp.Mode      // default ANP/C
-	MaxSellers       int           // default 3, at most 10
+	MaxSellers       int           // 0 means 3; 1 to 10
 	Order            CascadeOrder  // sequential (default) or parallel
 	PerSellerTimeout time.Duration // default 30s; a silent seller is cancelled when it passes
 	Decider          Decider       // plays every seller's turns; required
-	Progress         func(CascadeOutcome)
+	// Progress, when set, is called once per seller as its negotiation ends,
+	// one call at a time: done counts the sellers finished so far and total
+	// is how many the cascade negotiates with (known once discovery returned).
+	Progress func(o CascadeOutcome, done, total int)
+}
+
+// normalize fills in the defaults and refuses a request that cannot run.
+func (req *CascadeRequest) normalize() error {
+	if req.Mode == "" {
+		req.Mode = anp.ModeC
+	}
+	if req.MaxSellers == 0 {
+		req.MaxSellers = 3
+	}
+	if req.MaxSellers < 1 || req.MaxSellers > 10 {
+		return fmt.Errorf("%w: max_sellers %d must be between 1 and 10", ErrInvalidInput, req.MaxSellers)
+	}
+	if req.Order == "" {
+		req.Order = CascadeSequential
+	}
+	if req.Order != CascadeSequential && req.Order != CascadeParallel {
+		return fmt.Errorf("%w: the cascade order (strategy) %q must be sequential or parallel", ErrInvalidInput, req.Order)
+	}
+	if req.PerSellerTimeout <= 0 {
+		req.PerSellerTimeout = 30 * time.Second
+	}
+	if req.Decider == nil {
+		return fmt.Errorf("%w: a cascade needs a decider to play the turns", ErrInvalidInput)
+	}
+	req.Category = strings.TrimSpace(req.Category)
+	return req.Constraints.normalize()
 }
 
 // CascadeOutcome reports how one seller's negotiation ended.
 type CascadeOutcome struct {
 	Seller    string     `json:"seller"`
 	SessionID string     `json:"session_id,omitempty"`
-	Outcome   string     `json:"outcome"` // confirmed, outbid, stalemate, cancelled, timeout, error
+	Outcome   string     `json:"outcome"` // confirmed, outbid, stalemate, cancelled, timeout, error, skipped
 	Price     *anp.Money `json:"price,omitempty"`
 	Detail    string     `json:"detail,omitempty"`
 }
@@ -52,31 +82,9 @@ type CascadeResult struct {
 // MaxSellers of them. Exactly one session at most is left CONFIRMED (the
 // winner); every other session is cancelled. The ceiling is never sent.
 func (c *Core) NegotiateCascade(ctx context.Context, req CascadeRequest) (*CascadeResult, error) {
-	if req.Mode == "" {
-		req.Mode = anp.ModeC
-	}
-	if req.MaxSellers <= 0 {
-		req.MaxSellers = 3
-	}
-	if req.MaxSellers > 10 {
-		return nil, fmt.Errorf("%w: max_sellers %d is above 10", ErrInvalidInput, req.MaxSellers)
-	}
-	if req.Order == "" {
-		req.Order = CascadeSequential
-	}
-	if req.Order != CascadeSequential && req.Order != CascadeParallel {
-		return nil, fmt.Errorf("%w: cascade order %q must be sequential or parallel", ErrInvalidInput, req.Order)
-	}
-	if req.PerSellerTimeout <= 0 {
-		req.PerSellerTimeout = 30 * time.Second
-	}
-	if req.Decider == nil {
-		return nil, fmt.Errorf("%w: a cascade needs a decider to play the turns", ErrInvalidInput)
-	}
-	if err := req.Constraints.normalize(); err != nil {
+	if err := req.normalize(); err != nil {
 		return nil, err
 	}
-	req.Category = strings.TrimSpace(req.Category)
 	listings, err := c.cfg.Registry.Discover(ctx, req.Category, req.Mode, req.MaxSellers)
 	if err != nil {
 		return nil, remoteError("discover "+req.Category, err)
@@ -87,12 +95,13 @@ func (c *Core) NegotiateCascade(ctx context.Context, req CascadeRequest) (*Casca
 	if len(listings) == 0 {
 		return &CascadeResult{}, fmt.Errorf("no sellers found in category %q for %s: %w", req.Category, req.Mode, ErrNotFound)
 	}
-	res := &CascadeResult{}
+	run := &cascadeRun{c: c, req: req, total: len(listings), res: &CascadeResult{}}
 	if req.Order == CascadeParallel {
-		c.raceParallel(ctx, req, listings, res)
+		run.race(ctx, listings)
 	} else {
-		c.squeezeSequential(ctx, req, listings, res)
+		run.squeeze(ctx, listings)
 	}
+	res := run.res
 	if res.Winner != nil {
 		c.releaseHold(ctx, res.Winner.ID)
 		if s, err := c.GetSession(ctx, res.Winner.ID); err == nil {
@@ -103,9 +112,31 @@ func (c *Core) NegotiateCascade(ctx context.Context, req CascadeRequest) (*Casca
 	return res, nil
 }
 
+// cascadeRun is one cascade under way.
+type cascadeRun struct {
+	c     *Core
+	req   CascadeRequest
+	total int // sellers to negotiate with
+	res   *CascadeResult
+
+	mu   sync.Mutex // serialises progress reports of parallel negotiations
+	done int
+}
+
+// report announces one seller's outcome.
+func (r *cascadeRun) report(o CascadeOutcome) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.done++
+	if r.req.Progress != nil {
+		r.req.Progress(o, r.done, r.total)
+	}
+}
+
 // runOne negotiates with one seller under the per-seller deadline and cancels
 // the session unless it ended CONFIRMED.
-func (c *Core) runOne(ctx context.Context, req CascadeRequest, l anp.Listing, cons Constraints) (CascadeOutcome, *Session) {
+func (r *cascadeRun) runOne(ctx context.Context, l anp.Listing, cons Constraints) (CascadeOutcome, *Session) {
+	c, req := r.c, r.req
 	out := CascadeOutcome{Seller: l.Record.Record.Domain}
 	sctx, cancel := context.WithTimeout(ctx, req.PerSellerTimeout)
 	defer cancel()
@@ -137,15 +168,25 @@ func (c *Core) runOne(ctx context.Context, req CascadeRequest, l anp.Listing, co
 	return out, nil
 }
 
-func (c *Core) squeezeSequential(ctx context.Context, req CascadeRequest, listings []anp.Listing, res *CascadeResult) {
-	cons := req.Constraints
+// squeeze negotiates with one seller after the other; each deal's price is
+// the local ceiling for the next seller. When no lower price is possible, or
+// ctx ends, the sellers left are reported as skipped.
+func (r *cascadeRun) squeeze(ctx context.Context, listings []anp.Listing) {
+	c, res := r.c, r.res
+	cons := r.req.Constraints
 	var best *Session
 	var bestIdx int
 	for _, l := range listings {
-		if ctx.Err() != nil {
-			break
+		if ctx.Err() != nil || cons.MaxBudget.Amount <= 0 {
+			out := CascadeOutcome{Seller: l.Record.Record.Domain, Outcome: "skipped", Detail: "no lower price was possible"}
+			if ctx.Err() != nil {
+				out.Detail = "the cascade was stopped"
+			}
+			res.Outcomes = append(res.Outcomes, out)
+			r.report(out)
+			continue
 		}
-		out, s := c.runOne(ctx, req, l, cons)
+		out, s := r.runOne(ctx, l, cons)
 		if s != nil {
 			if best == nil || s.AgreedPrice.Amount < best.AgreedPrice.Amount {
 				if best != nil {
@@ -161,37 +202,33 @@ func (c *Core) squeezeSequential(ctx context.Context, req CascadeRequest, listin
 			}
 		}
 		res.Outcomes = append(res.Outcomes, out)
-		c.reportProgress(req, out)
-		if cons.MaxBudget.Amount <= 0 {
-			break
-		}
+		r.report(out)
 	}
 	res.Winner = best
 }
 
-func (c *Core) raceParallel(ctx context.Context, req CascadeRequest, listings []anp.Listing, res *CascadeResult) {
+// race negotiates with every seller at once; the cheapest confirmed deal wins
+// and the others are cancelled.
+func (r *cascadeRun) race(ctx context.Context, listings []anp.Listing) {
 	type result struct {
 		out CascadeOutcome
 		s   *Session
 	}
 	results := make([]result, len(listings))
 	var wg sync.WaitGroup
-	var mu sync.Mutex
 	for i, l := range listings {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out, s := c.runOne(ctx, req, l, req.Constraints)
+			out, s := r.runOne(ctx, l, r.req.Constraints)
 			results[i] = result{out, s}
-			mu.Lock()
-			c.reportProgress(req, out)
-			mu.Unlock()
+			r.report(out)
 		}()
 	}
 	wg.Wait()
 	idx := make([]int, 0, len(results))
-	for i, r := range results {
-		if r.s != nil {
+	for i, res := range results {
+		if res.s != nil {
 			idx = append(idx, i)
 		}
 	}
@@ -200,20 +237,14 @@ func (c *Core) raceParallel(ctx context.Context, req CascadeRequest, listings []
 	})
 	for k, i := range idx {
 		if k == 0 {
-			res.Winner = results[i].s
+			r.res.Winner = results[i].s
 			continue
 		}
-		c.cancelQuietly(ctx, results[i].s.ID, "outbid")
+		r.c.cancelQuietly(ctx, results[i].s.ID, "outbid")
 		results[i].out.Outcome = "outbid"
 	}
-	for _, r := range results {
-		res.Outcomes = append(res.Outcomes, r.out)
-	}
-}
-
-func (c *Core) reportProgress(req CascadeRequest, o CascadeOutcome) {
-	if req.Progress != nil {
-		req.Progress(o)
+	for _, res := range results {
+		r.res.Outcomes = append(r.res.Outcomes, res.out)
 	}
 }
 

@@ -50,7 +50,7 @@ func TestCascade(t *testing.T) {
 			res, err := c.NegotiateCascade(ctx, buyer.CascadeRequest{
 				Category: "kitchen", Constraints: buyer.Constraints{Item: "Stand mixer", MaxBudget: usd(10000), MaxTurns: 6},
 				MaxSellers: 4, Order: order, PerSellerTimeout: 2 * time.Second, Decider: concession.Default(),
-				Progress: func(o buyer.CascadeOutcome) { mu.Lock(); progress = append(progress, o); mu.Unlock() },
+				Progress: func(o buyer.CascadeOutcome, done, total int) { mu.Lock(); progress = append(progress, o); mu.Unlock() },
 			})
 			if err != nil {
 				t.Fatalf("cascade: %v", err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
+	"github.com/clinch-protocol/clinch-mcp/tools"
 )
 
 // registerResources adds clinch://sessions/{id}, its transcript and
@@ -36,11 +37,13 @@ func registerResources(s *server.MCPServer, core *buyer.Core, redact func(string
 			})
 	}
 	add("clinch://sessions/{id}", "session",
-		"A negotiation session: state, prices, turn, allowed moves, the seller's latest message (untrusted text).",
+		"A negotiation session as every tool shows it: state, prices, turn, allowed moves, the seller's latest message (fenced untrusted text).",
 		func(ctx context.Context, id string) (any, error) {
 			sess, err := core.GetSession(ctx, id)
-			sess.Artifact = nil // served as its own resource
-			return sess, err
+			if err != nil {
+				return nil, err
+			}
+			return tools.Snapshot(sess), nil // the artifact is its own resource (artifact_id)
 		})
 	add("clinch://sessions/{id}/transcript", "transcript",
 		"The hash-chained, signed envelopes of a session in order. Message bodies written by the seller are untrusted text.",
@@ -83,11 +86,16 @@ func templateVar(req mcp.ReadResourceRequest, name string) (string, error) {
 }
 
 func jsonContents(uri string, v any, redact func(string) string) ([]mcp.ResourceContents, error) {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
+	// Not HTML-escaped: the untrusted-text fence markers must read as
+	// themselves, as in the tool results.
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
-	return []mcp.ResourceContents{mcp.TextResourceContents{URI: uri, MIMEType: "application/json", Text: redact(string(b))}}, nil
+	return []mcp.ResourceContents{mcp.TextResourceContents{URI: uri, MIMEType: "application/json", Text: redact(b.String())}}, nil
 }
 
 // notFound marks unknown or malformed session ids as MCP resource-not-found.

@@ -61,8 +61,10 @@ type SessionSnapshot struct {
 	Decider         string         `json:"decider,omitempty" jsonschema:"which autonomous decider drove the session, if any"`
 }
 
-// snapshot converts an engine session.
-func snapshot(s buyer.Session) SessionSnapshot {
+// Snapshot is the public view of a session, the one every tool, resource and
+// prompt shows: ids named for the model, money with a display form, seller text
+// fenced and labelled untrusted, and the allowed moves with how to make them.
+func Snapshot(s buyer.Session) SessionSnapshot {
 	out := SessionSnapshot{
 		SessionID: s.ID, Seller: s.Seller, Address: s.Address, Mode: string(s.Mode), State: string(s.State),
 		Turn: s.Turn, MaxTurns: s.MaxTurns, Item: s.Item, Quantity: s.Quantity, MaxBudget: moneyOf(s.MaxBudget),

@@ -2,6 +2,7 @@ package rules_test
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -45,8 +46,8 @@ func checkFenced(t *testing.T, entry, text string) {
 
 // TestSellerTextIsFencedEverywhere: what a seller writes reaches a model only
 // inside the untrusted-data fence, whatever the seller forges — in tool
-// results, in the negotiation_turn prompt and in the autonomous decider's
-// prompt. (The CLI prints seller text for a person, quoted.)
+// results, in the session resource (the same public snapshot as the tools),
+// in the negotiation_turn prompt and in the autonomous decider's prompt. (The CLI prints seller text for a person, quoted.)
 func TestSellerTextIsFencedEverywhere(t *testing.T) {
 	if !strings.Contains(demomarket.InjectionPitch, injection) || !strings.Contains(demomarket.InjectionPitch, agentprompt.UntrustedClose) {
 		t.Fatal("the injection demo seller no longer forges a fence close")
@@ -76,6 +77,30 @@ func TestSellerTextIsFencedEverywhere(t *testing.T) {
 		}
 	}
 	checkFenced(t, "negotiation_turn prompt", prompt.String())
+
+	rr, err := srv.c.ReadResource(ctx, mcp.ReadResourceRequest{Params: mcp.ReadResourceParams{URI: "clinch://sessions/" + s.SessionID}})
+	if err != nil {
+		t.Fatalf("read the session resource: %v", err)
+	}
+	var resource string
+	for _, c := range rr.Contents {
+		if tc, ok := c.(mcp.TextResourceContents); ok {
+			resource += tc.Text
+		}
+	}
+	checkFenced(t, "session resource", resource)
+	var view struct {
+		SessionID     string `json:"session_id"`
+		SellerMessage struct {
+			Untrusted bool `json:"untrusted"`
+		} `json:"seller_message"`
+		MaxBudget struct {
+			Display string `json:"display"`
+		} `json:"max_budget"`
+	}
+	if err := json.Unmarshal([]byte(resource), &view); err != nil || view.SessionID != s.SessionID || !view.SellerMessage.Untrusted || view.MaxBudget.Display != "400.00 USD" {
+		t.Errorf("the session resource is not the public snapshot (%v):\n%s", err, resource)
+	}
 
 	auto := map[string]any{"autonomous": true}
 	for k, v := range item {

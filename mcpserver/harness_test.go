@@ -77,7 +77,7 @@ func newHarnessWith(t testing.TB, o harnessOpts, sellers []demomarket.SellerSpec
 	t.Cleanup(core.Close)
 	red := secrets.NewRedactor(hex.EncodeToString(o.identity.Seed()))
 	red.Add(bk.Values()...)
-	srv := mcpserver.New(&tools.Deps{Core: core, Decider: o.decider, RegistryRootKey: m.RootKey, Guard: tools.NewSecretGuard(red), Logger: log}, log)
+	srv := mcpserver.New(&tools.Deps{Core: core, Decider: o.decider, RegistryRootKey: m.RootKey, Secrets: tools.NewSecretFilter(red), Logger: log}, log)
 	c, err := client.NewInProcessClient(srv.MCPServer)
 	if err != nil {
 		t.Fatal(err)

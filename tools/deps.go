@@ -17,9 +17,9 @@ type Deps struct {
 	Deterministic buyer.Decider
 	// RegistryRootKey pins the registry root for verify_artifact (hex).
 	RegistryRootKey string
-	// Guard refuses arguments holding a secret and redacts results (nil: off).
-	Guard  *SecretGuard
-	Logger zerolog.Logger
+	// Secrets refuses arguments holding a secret and redacts results (nil: off).
+	Secrets *SecretFilter
+	Logger  zerolog.Logger
 }
 
 func (d *Deps) deterministic() buyer.Decider {

@@ -85,7 +85,7 @@ func newTool[In, Out any](d *Deps, name, title, description string, h Hints, fn 
 		if err != nil {
 			return nil, inputErrorf("arguments: %v", err)
 		}
-		if d.Guard.holdsSecret(string(raw)) { // before anything could echo an argument back
+		if d.Secrets.holdsSecret(string(raw)) { // before anything could echo an argument back
 			return nil, inputErrorf("an argument contains a stored credential or key; the server adds credentials itself, so never put them in tool arguments")
 		}
 		if err := validator.validate(raw); err != nil {
@@ -106,12 +106,12 @@ func newTool[In, Out any](d *Deps, name, title, description string, h Hints, fn 
 		res, err := run(ctx, req)
 		if err != nil {
 			code := classify(err)
-			d.Logger.Warn().Str("tool", name).Str("code", string(code)).Str("error", clip(d.Guard.Redact(err.Error()), maxLoggedError)).
+			d.Logger.Warn().Str("tool", name).Str("code", string(code)).Str("error", clip(d.Secrets.Redact(err.Error()), maxLoggedError)).
 				Dur("took", time.Since(start)).Msg("tool call failed")
-			return d.Guard.redactResult(toolError(err)), nil
+			return d.Secrets.redactResult(toolError(err)), nil
 		}
 		d.Logger.Info().Str("tool", name).Dur("took", time.Since(start)).Msg("tool call")
-		return d.Guard.redactResult(res), nil
+		return d.Secrets.redactResult(res), nil
 	}
 	return Tool{Def: def, Hints: h, Handler: handler}
 }

@@ -170,7 +170,7 @@ func openApp(ctx context.Context, env *cliEnv, f *serveFlags, log zerolog.Logger
 	if err := core.Initialize(ictx); err != nil {
 		return nil, err
 	}
-	deps := &tools.Deps{Core: core, RegistryRootKey: mk.rootKey, Guard: tools.NewSecretGuard(red), Logger: log,
+	deps := &tools.Deps{Core: core, RegistryRootKey: mk.rootKey, Secrets: tools.NewSecretFilter(red), Logger: log,
 		Deterministic: concession.Default()}
 	if deps.Decider, a.decider, err = f.sandbox.decider(ctx, log); err != nil {
 		return nil, err

@@ -8,22 +8,22 @@ import (
 	"github.com/clinch-protocol/clinch-mcp/secrets"
 )
 
-// SecretGuard keeps the server's secrets out of tool traffic: arguments that
+// SecretFilter keeps the server's secrets out of tool traffic: arguments that
 // contain one are refused, and results that would contain one (a seller
 // echoing a credential, say) are redacted before they reach the model.
-type SecretGuard struct {
+type SecretFilter struct {
 	red *secrets.Redactor
 }
 
-// NewSecretGuard guards the given secret values.
-func NewSecretGuard(r *secrets.Redactor) *SecretGuard { return &SecretGuard{red: r} }
+// NewSecretFilter keeps the given secret values out of tool traffic.
+func NewSecretFilter(r *secrets.Redactor) *SecretFilter { return &SecretFilter{red: r} }
 
-func (g *SecretGuard) holdsSecret(s string) bool {
+func (g *SecretFilter) holdsSecret(s string) bool {
 	return g != nil && g.red != nil && g.red.String(s) != s
 }
 
 // Redact returns s with every guarded secret replaced.
-func (g *SecretGuard) Redact(s string) string {
+func (g *SecretFilter) Redact(s string) string {
 	if g == nil || g.red == nil {
 		return s
 	}
@@ -31,7 +31,7 @@ func (g *SecretGuard) Redact(s string) string {
 }
 
 // redactResult scrubs text and structured content of a result.
-func (g *SecretGuard) redactResult(r *mcp.CallToolResult) *mcp.CallToolResult {
+func (g *SecretFilter) redactResult(r *mcp.CallToolResult) *mcp.CallToolResult {
 	if g == nil || g.red == nil || r == nil {
 		return r
 	}

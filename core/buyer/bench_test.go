@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 	"github.com/clinch-protocol/clinch-mcp/core/seller"
 	"github.com/clinch-protocol/clinch-mcp/demomarket"
@@ -15,18 +16,18 @@ import (
 
 func benchSellers() []demomarket.SellerSpec {
 	return []demomarket.SellerSpec{{Domain: "chef-supply.anp", DisplayName: "Chef Supply (demo)", Categories: []string{"kitchen"},
-		Modes: []anp.Mode{anp.ModeC}, Policy: seller.CurvePolicy{List: usd(11000), Floor: usd(8400), Exponent: 1, MaxTurns: 6}}}
+		Modes: []anp.Mode{anp.ModeC}, Policy: seller.CurvePolicy{List: anptest.USD(11000), Floor: anptest.USD(8400), Exponent: 1, MaxTurns: 6}}}
 }
 
 // fullDeal runs handshake, three counters, buyer+seller signatures and the
 // registry countersignature.
 func fullDeal(ctx context.Context, b testing.TB, c *buyer.Core) {
-	s, err := c.ProposeDeal(ctx, "ANP/C.chef-supply.anp", buyer.Constraints{Item: "Dutch oven", MaxBudget: usd(10000)}, buyer.ProposeOptions{})
+	s, err := c.ProposeDeal(ctx, "ANP/C.chef-supply.anp", buyer.Constraints{Item: "Dutch oven", MaxBudget: anptest.USD(10000)}, buyer.ProposeOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	for _, p := range []int64{6000, 7000, 9500} {
-		if s, err = c.Counter(ctx, s.ID, usd(p), ""); err != nil {
+		if s, err = c.Counter(ctx, s.ID, anptest.USD(p), ""); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -84,7 +85,7 @@ func BenchmarkIdleSessionMemory(b *testing.B) {
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	for i := 0; i < n; i++ {
-		if _, err := c.ProposeDeal(ctx, "ANP/C.chef-supply.anp", buyer.Constraints{Item: "Dutch oven", MaxBudget: usd(10000)}, buyer.ProposeOptions{}); err != nil {
+		if _, err := c.ProposeDeal(ctx, "ANP/C.chef-supply.anp", buyer.Constraints{Item: "Dutch oven", MaxBudget: anptest.USD(10000)}, buyer.ProposeOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 	"github.com/clinch-protocol/clinch-mcp/core/concession"
 	"github.com/clinch-protocol/clinch-mcp/core/seller"
@@ -48,7 +49,7 @@ func TestCascade(t *testing.T) {
 			var progress []buyer.CascadeOutcome
 			start := time.Now()
 			res, err := c.NegotiateCascade(ctx, buyer.CascadeRequest{
-				Category: "kitchen", Constraints: buyer.Constraints{Item: "Stand mixer", MaxBudget: usd(10000), MaxTurns: 6},
+				Category: "kitchen", Constraints: buyer.Constraints{Item: "Stand mixer", MaxBudget: anptest.USD(10000), MaxTurns: 6},
 				MaxSellers: 4, Order: order, PerSellerTimeout: 2 * time.Second, Decider: concession.Default(),
 				Progress: func(o buyer.CascadeOutcome, done, total int) { mu.Lock(); progress = append(progress, o); mu.Unlock() },
 			})
@@ -118,7 +119,7 @@ func TestCascadeRefusesBadRequests(t *testing.T) {
 	m := startMarket(t, threeSellers())
 	c := newCore(t, m, coreOpts{})
 	ctx := ctxT(t)
-	cons := buyer.Constraints{Item: "Stand mixer", MaxBudget: usd(10000)}
+	cons := buyer.Constraints{Item: "Stand mixer", MaxBudget: anptest.USD(10000)}
 	for _, tc := range []struct {
 		name string
 		req  buyer.CascadeRequest

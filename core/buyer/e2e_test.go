@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 	"github.com/clinch-protocol/clinch-mcp/core/concession"
 )
@@ -45,7 +46,7 @@ func TestDealEndToEnd(t *testing.T) {
 	if err != nil || len(listings) != 3 {
 		t.Fatalf("discover: %d listings, %v", len(listings), err)
 	}
-	s, err := c.ProposeDeal(ctx, "ANP/C.kitchen-outlet.anp", buyer.Constraints{Item: "Ninja Blender", Category: "kitchen", MaxBudget: usd(10000)}, buyer.ProposeOptions{})
+	s, err := c.ProposeDeal(ctx, "ANP/C.kitchen-outlet.anp", buyer.Constraints{Item: "Ninja Blender", Category: "kitchen", MaxBudget: anptest.USD(10000)}, buyer.ProposeOptions{})
 	if err != nil {
 		t.Fatalf("propose: %v", err)
 	}
@@ -53,12 +54,12 @@ func TestDealEndToEnd(t *testing.T) {
 		t.Fatalf("after propose: state %s, seller price %v; want COUNTERED above budget", s.State, s.LastSellerPrice)
 	}
 	for i, offer := range []int64{6000, 7000, 8000, 9400} {
-		s, err = c.Counter(ctx, s.ID, usd(offer), "")
+		s, err = c.Counter(ctx, s.ID, anptest.USD(offer), "")
 		if err != nil {
 			t.Fatalf("counter %d: %v", i+1, err)
 		}
 	}
-	if s.State != buyer.StateConfirmed || s.AgreedPrice == nil || *s.AgreedPrice != usd(9400) {
+	if s.State != buyer.StateConfirmed || s.AgreedPrice == nil || *s.AgreedPrice != anptest.USD(9400) {
 		t.Fatalf("after 4 counters: state %s agreed %v, want CONFIRMED at 94.00 USD", s.State, s.AgreedPrice)
 	}
 	if s.Turn != 5 {
@@ -71,7 +72,7 @@ func TestDealEndToEnd(t *testing.T) {
 	if err := anp.VerifyArtifact(a, anp.VerifyOptions{RootKey: m.RootKey}); err != nil {
 		t.Fatalf("artifact does not verify offline: %v", err)
 	}
-	if a.Terms.Price != usd(9400) || a.Terms.SellerDomain != "kitchen-outlet.anp" || a.Terms.Item != "Ninja Blender" {
+	if a.Terms.Price != anptest.USD(9400) || a.Terms.SellerDomain != "kitchen-outlet.anp" || a.Terms.Item != "Ninja Blender" {
 		t.Errorf("artifact terms = %+v", a.Terms)
 	}
 	if a.Terms.SellerKey != m.Nodes["kitchen-outlet.anp"].PublicKey() {
@@ -108,18 +109,18 @@ func TestDealAsyncSellerOverWebSocket(t *testing.T) {
 	m := startMarket(t, threeSellers())
 	c := newCore(t, m, coreOpts{})
 	ctx := ctxT(t)
-	s, err := c.ProposeDeal(ctx, "ANP/C.bargain-bin.anp", buyer.Constraints{Item: "Cast iron pan", MaxBudget: usd(10000), MaxTurns: 6}, buyer.ProposeOptions{})
+	s, err := c.ProposeDeal(ctx, "ANP/C.bargain-bin.anp", buyer.Constraints{Item: "Cast iron pan", MaxBudget: anptest.USD(10000), MaxTurns: 6}, buyer.ProposeOptions{})
 	if err != nil {
 		t.Fatalf("propose: %v", err)
 	}
-	s, err = c.Counter(ctx, s.ID, usd(5000), "opening")
+	s, err = c.Counter(ctx, s.ID, anptest.USD(5000), "opening")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !s.AwaitingSeller {
 		t.Fatalf("async seller: counter should leave the session awaiting the seller, got %+v", s)
 	}
-	if _, err := c.Counter(ctx, s.ID, usd(5500), ""); !errors.Is(err, buyer.ErrBusy) {
+	if _, err := c.Counter(ctx, s.ID, anptest.USD(5500), ""); !errors.Is(err, buyer.ErrBusy) {
 		t.Fatalf("counter while awaiting the seller: err = %v, want ErrBusy", err)
 	}
 	s, err = c.Negotiate(ctx, s.ID, concession.Default())

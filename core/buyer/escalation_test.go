@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 	"github.com/clinch-protocol/clinch-mcp/core/seller"
 	"github.com/clinch-protocol/clinch-mcp/demomarket"
@@ -24,16 +25,16 @@ func (p *escalatingPolicy) Respond(ctx context.Context, s seller.SessionView, of
 // (ESCALATE, no move allowed), a person accepts through ResolveEscalation,
 // and the answer reaches the buyer over the WebSocket; the deal signs.
 func TestEscalationResolvedByAPerson(t *testing.T) {
-	pol := &escalatingPolicy{seller.CurvePolicy{List: usd(12000), Floor: usd(9500), Exponent: 1, MaxTurns: 6}}
+	pol := &escalatingPolicy{seller.CurvePolicy{List: anptest.USD(12000), Floor: anptest.USD(9500), Exponent: 1, MaxTurns: 6}}
 	m := startMarket(t, []demomarket.SellerSpec{{Domain: "manager-approval.anp", DisplayName: "Manager Approval (demo)",
 		Categories: []string{"kitchen"}, Modes: []anp.Mode{anp.ModeC}, Custom: pol}})
 	c := newCore(t, m, coreOpts{})
 	ctx := ctxT(t)
-	s, err := c.ProposeDeal(ctx, "ANP/C.manager-approval.anp", buyer.Constraints{Item: "Range hood", MaxBudget: usd(10000)}, buyer.ProposeOptions{})
+	s, err := c.ProposeDeal(ctx, "ANP/C.manager-approval.anp", buyer.Constraints{Item: "Range hood", MaxBudget: anptest.USD(10000)}, buyer.ProposeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s, err = c.Counter(ctx, s.ID, usd(8500), "best I can do"); err != nil {
+	if s, err = c.Counter(ctx, s.ID, anptest.USD(8500), "best I can do"); err != nil {
 		t.Fatal(err)
 	}
 	if !s.Escalated || !s.AwaitingSeller || s.State != buyer.StateCountered {
@@ -53,7 +54,7 @@ func TestEscalationResolvedByAPerson(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.State != buyer.StateConfirmed || *s.AgreedPrice != usd(8500) || s.Escalated {
+	if s.State != buyer.StateConfirmed || *s.AgreedPrice != anptest.USD(8500) || s.Escalated {
 		t.Fatalf("after the resolution: %+v", s)
 	}
 	a, err := c.ApproveAndSign(ctx, s.ID)

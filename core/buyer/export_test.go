@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 	"github.com/clinch-protocol/clinch-mcp/core/concession"
 	"github.com/clinch-protocol/clinch-mcp/core/store/memstore"
@@ -17,11 +18,11 @@ func TestExportImportRoundTrip(t *testing.T) {
 	_, id, _ := ed25519.GenerateKey(rand.Reader)
 	a := newCore(t, m, coreOpts{identity: id})
 	ctx := ctxT(t)
-	s, err := a.ProposeDeal(ctx, "ANP/C.kitchen-outlet.anp", buyer.Constraints{Item: "Toaster", MaxBudget: usd(10000)}, buyer.ProposeOptions{})
+	s, err := a.ProposeDeal(ctx, "ANP/C.kitchen-outlet.anp", buyer.Constraints{Item: "Toaster", MaxBudget: anptest.USD(10000)}, buyer.ProposeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s, err = a.Counter(ctx, s.ID, usd(7000), ""); err != nil {
+	if s, err = a.Counter(ctx, s.ID, anptest.USD(7000), ""); err != nil {
 		t.Fatal(err)
 	}
 	sealed, err := a.ExportSessions(ctx)

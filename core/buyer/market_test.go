@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 	"github.com/clinch-protocol/clinch-mcp/core/registry"
 	"github.com/clinch-protocol/clinch-mcp/core/seller"
@@ -21,18 +22,16 @@ import (
 	"github.com/clinch-protocol/clinch-mcp/demomarket"
 )
 
-func usd(cents int64) anp.Money { return anp.Money{Amount: cents, Currency: "USD"} }
-
 // threeSellers is a market of three real seller servers behind a real
 // registry: a Boulware seller, a linear seller and an asynchronous conceder.
 func threeSellers() []demomarket.SellerSpec {
 	return []demomarket.SellerSpec{
 		{Domain: "kitchen-outlet.anp", DisplayName: "Kitchen Outlet (demo)", Categories: []string{"kitchen"}, Modes: []anp.Mode{anp.ModeC},
-			Policy: seller.CurvePolicy{List: usd(12000), Floor: usd(7800), Exponent: 0.5, MaxTurns: 6}},
+			Policy: seller.CurvePolicy{List: anptest.USD(12000), Floor: anptest.USD(7800), Exponent: 0.5, MaxTurns: 6}},
 		{Domain: "chef-supply.anp", DisplayName: "Chef Supply (demo)", Categories: []string{"kitchen"}, Modes: []anp.Mode{anp.ModeC},
-			Policy: seller.CurvePolicy{List: usd(11000), Floor: usd(8400), Exponent: 1, MaxTurns: 6}},
+			Policy: seller.CurvePolicy{List: anptest.USD(11000), Floor: anptest.USD(8400), Exponent: 1, MaxTurns: 6}},
 		{Domain: "bargain-bin.anp", DisplayName: "Bargain Bin (demo)", Categories: []string{"kitchen"}, Modes: []anp.Mode{anp.ModeC},
-			Policy: seller.CurvePolicy{List: usd(13500), Floor: usd(7000), Exponent: 2, MaxTurns: 6}, Async: true},
+			Policy: seller.CurvePolicy{List: anptest.USD(13500), Floor: anptest.USD(7000), Exponent: 2, MaxTurns: 6}, Async: true},
 	}
 }
 

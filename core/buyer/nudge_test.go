@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 	"github.com/clinch-protocol/clinch-mcp/core/registry"
 	"github.com/clinch-protocol/clinch-mcp/core/seller"
@@ -33,7 +34,7 @@ func TestLostCallbackIsRecoveredByNudge(t *testing.T) {
 	m := startMarket(t, threeSellers())
 	_, sk, _ := ed25519.GenerateKey(rand.Reader)
 	reg := &droppingRegistry{Client: registry.NewClient(m.RegistryURL, sk, registry.ClientOptions{})}
-	pol := seller.CurvePolicy{List: usd(12000), Floor: usd(8000), Exponent: 1, MaxTurns: 6}
+	pol := seller.CurvePolicy{List: anptest.USD(12000), Floor: anptest.USD(8000), Exponent: 1, MaxTurns: 6}
 	node, err := seller.NewNode(seller.Config{Domain: "lossy-callbacks.anp", Identity: sk, Policy: &pol, Categories: []string{"kitchen"},
 		Async: true, Registry: reg, Demo: true})
 	if err != nil {
@@ -59,11 +60,11 @@ func TestLostCallbackIsRecoveredByNudge(t *testing.T) {
 	}
 	t.Cleanup(c.Close)
 	ev := watch(c)
-	s, err := c.ProposeDeal(ctx, "ANP/C.lossy-callbacks.anp", buyer.Constraints{Item: "Wok", MaxBudget: usd(10000)}, buyer.ProposeOptions{})
+	s, err := c.ProposeDeal(ctx, "ANP/C.lossy-callbacks.anp", buyer.Constraints{Item: "Wok", MaxBudget: anptest.USD(10000)}, buyer.ProposeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s, err = c.Counter(ctx, s.ID, usd(6000), ""); err != nil || !s.AwaitingSeller {
+	if s, err = c.Counter(ctx, s.ID, anptest.USD(6000), ""); err != nil || !s.AwaitingSeller {
 		t.Fatalf("counter: %+v %v", s, err)
 	}
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 	"github.com/clinch-protocol/clinch-mcp/core/registry"
 )
@@ -50,31 +51,31 @@ func TestLostAnswerIsRecoveredByResend(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(c.Close)
-			s, err := c.ProposeDeal(ctx, "ANP/C.kitchen-outlet.anp", buyer.Constraints{Item: "Blender", MaxBudget: usd(10000)}, buyer.ProposeOptions{})
+			s, err := c.ProposeDeal(ctx, "ANP/C.kitchen-outlet.anp", buyer.Constraints{Item: "Blender", MaxBudget: anptest.USD(10000)}, buyer.ProposeOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if lose == anp.TypeCounter {
-				s, err = c.Counter(ctx, s.ID, usd(6000), "")
+				s, err = c.Counter(ctx, s.ID, anptest.USD(6000), "")
 				if !errors.Is(err, buyer.ErrUnavailable) || s.Turn != 1 {
 					t.Fatalf("lost answer: %v, turn %d", err, s.Turn)
 				}
 				// The next move re-sends the earlier one first and reports that the session moved on.
-				if _, err = c.Counter(ctx, s.ID, usd(6500), ""); !errors.Is(err, buyer.ErrConflict) {
+				if _, err = c.Counter(ctx, s.ID, anptest.USD(6500), ""); !errors.Is(err, buyer.ErrConflict) {
 					t.Fatalf("move after a lost answer: %v, want ErrConflict", err)
 				}
 				got, _ := c.GetSession(ctx, s.ID)
-				if got.Turn != 2 || got.LastOwnOffer == nil || *got.LastOwnOffer != usd(6000) || got.LastSellerPrice == nil {
+				if got.Turn != 2 || got.LastOwnOffer == nil || *got.LastOwnOffer != anptest.USD(6000) || got.LastSellerPrice == nil {
 					t.Fatalf("after the resend: %+v", got)
 				}
 				for _, p := range []int64{7000, 8000, 9400} {
-					if s, err = c.Counter(ctx, s.ID, usd(p), ""); err != nil {
+					if s, err = c.Counter(ctx, s.ID, anptest.USD(p), ""); err != nil {
 						t.Fatal(err)
 					}
 				}
 			} else {
 				for _, p := range []int64{6000, 7000, 8000, 9400} {
-					if s, err = c.Counter(ctx, s.ID, usd(p), ""); err != nil {
+					if s, err = c.Counter(ctx, s.ID, anptest.USD(p), ""); err != nil {
 						t.Fatal(err)
 					}
 				}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 	"github.com/clinch-protocol/clinch-mcp/core/concession"
 	"github.com/clinch-protocol/clinch-mcp/core/seller"
@@ -21,7 +22,7 @@ func TestRefusalsChangeNothing(t *testing.T) {
 	rec := &recorder{next: http.DefaultTransport}
 	c := newCore(t, m, coreOpts{transport: rec})
 	ctx := ctxT(t)
-	s, err := c.ProposeDeal(ctx, "ANP/C.chef-supply.anp", buyer.Constraints{Item: "Knife set", MaxBudget: usd(9000)}, buyer.ProposeOptions{})
+	s, err := c.ProposeDeal(ctx, "ANP/C.chef-supply.anp", buyer.Constraints{Item: "Knife set", MaxBudget: anptest.USD(9000)}, buyer.ProposeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,22 +31,22 @@ func TestRefusalsChangeNothing(t *testing.T) {
 		do   func() error
 		want error
 	}{
-		{"counter above max_budget", func() error { _, err := c.Counter(ctx, s.ID, usd(9001), ""); return err }, buyer.ErrOverBudget},
+		{"counter above max_budget", func() error { _, err := c.Counter(ctx, s.ID, anptest.USD(9001), ""); return err }, buyer.ErrOverBudget},
 		{"counter in another currency", func() error {
 			_, err := c.Counter(ctx, s.ID, anp.Money{Amount: 5000, Currency: "EUR"}, "")
 			return err
 		}, buyer.ErrInvalidInput},
-		{"counter of zero", func() error { _, err := c.Counter(ctx, s.ID, usd(0), ""); return err }, buyer.ErrInvalidInput},
+		{"counter of zero", func() error { _, err := c.Counter(ctx, s.ID, anptest.USD(0), ""); return err }, buyer.ErrInvalidInput},
 		{"approve outside CONFIRMED", func() error { _, err := c.ApproveAndSign(ctx, s.ID); return err }, buyer.ErrBadState},
-		{"unknown session", func() error { _, err := c.Counter(ctx, anp.NewSessionID(), usd(100), ""); return err }, buyer.ErrNotFound},
+		{"unknown session", func() error { _, err := c.Counter(ctx, anp.NewSessionID(), anptest.USD(100), ""); return err }, buyer.ErrNotFound},
 		{"malformed session id", func() error { _, err := c.GetSession(ctx, "../etc"); return err }, buyer.ErrInvalidInput},
 		{"mode the seller does not support", func() error {
-			_, err := c.ProposeDeal(ctx, "ANP/A.chef-supply.anp", buyer.Constraints{Item: "x", MaxBudget: usd(100)}, buyer.ProposeOptions{})
+			_, err := c.ProposeDeal(ctx, "ANP/A.chef-supply.anp", buyer.Constraints{Item: "x", MaxBudget: anptest.USD(100)}, buyer.ProposeOptions{})
 			return err
 		}, buyer.ErrRefused},
 		{"opening offer above budget", func() error {
-			o := usd(200)
-			_, err := c.ProposeDeal(ctx, "ANP/C.chef-supply.anp", buyer.Constraints{Item: "x", MaxBudget: usd(100)}, buyer.ProposeOptions{Opening: &o})
+			o := anptest.USD(200)
+			_, err := c.ProposeDeal(ctx, "ANP/C.chef-supply.anp", buyer.Constraints{Item: "x", MaxBudget: anptest.USD(100)}, buyer.ProposeOptions{Opening: &o})
 			return err
 		}, buyer.ErrOverBudget},
 	}
@@ -67,10 +68,10 @@ func TestRefusalsChangeNothing(t *testing.T) {
 		})
 	}
 	// Offers never go down.
-	if _, err := c.Counter(ctx, s.ID, usd(6000), ""); err != nil {
+	if _, err := c.Counter(ctx, s.ID, anptest.USD(6000), ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Counter(ctx, s.ID, usd(5000), ""); !errors.Is(err, buyer.ErrInvalidInput) {
+	if _, err := c.Counter(ctx, s.ID, anptest.USD(5000), ""); !errors.Is(err, buyer.ErrInvalidInput) {
 		t.Fatalf("lower offer: err = %v", err)
 	}
 }
@@ -82,14 +83,14 @@ func TestBudgetAndCredentialNeverSent(t *testing.T) {
 	const credential = "sk_live_blind_7f3a9c2e41"
 	specs := append(threeSellers(), demomarket.SellerSpec{Domain: "cloud-credits.anp", DisplayName: "Cloud Credits (demo)",
 		Categories: []string{"services"}, Modes: []anp.Mode{anp.ModeC}, Credential: credential,
-		Policy: seller.CurvePolicy{List: usd(5000), Floor: usd(3000), Exponent: 1, MaxTurns: 6, RequireCredential: true}})
+		Policy: seller.CurvePolicy{List: anptest.USD(5000), Floor: anptest.USD(3000), Exponent: 1, MaxTurns: 6, RequireCredential: true}})
 	m := startMarket(t, specs)
 	rec := &recorder{next: http.DefaultTransport}
 	c := newCore(t, m, coreOpts{transport: rec, blind: map[string]string{"cloud-credits.anp": credential}})
 	ctx := ctxT(t)
 	const budget = 9137 // 91.37 USD: a figure no seller or strategy produces by itself
 	for _, target := range []string{"ANP/C.cloud-credits.anp", "ANP/C.kitchen-outlet.anp"} {
-		s, err := c.ProposeDeal(ctx, target, buyer.Constraints{Item: "API credits", MaxBudget: usd(budget), MaxTurns: 12}, buyer.ProposeOptions{})
+		s, err := c.ProposeDeal(ctx, target, buyer.Constraints{Item: "API credits", MaxBudget: anptest.USD(budget), MaxTurns: 12}, buyer.ProposeOptions{})
 		if err != nil {
 			t.Fatalf("%s: %v", target, err)
 		}
@@ -159,14 +160,14 @@ func TestAcceptAtMaxTurns(t *testing.T) {
 	m := startMarket(t, threeSellers())
 	c := newCore(t, m, coreOpts{})
 	ctx := ctxT(t)
-	s, err := c.ProposeDeal(ctx, "ANP/C.kitchen-outlet.anp", buyer.Constraints{Item: "Toaster", MaxBudget: usd(12000), MaxTurns: 2}, buyer.ProposeOptions{})
+	s, err := c.ProposeDeal(ctx, "ANP/C.kitchen-outlet.anp", buyer.Constraints{Item: "Toaster", MaxBudget: anptest.USD(12000), MaxTurns: 2}, buyer.ProposeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s, err = c.Counter(ctx, s.ID, usd(5000), ""); err != nil {
+	if s, err = c.Counter(ctx, s.ID, anptest.USD(5000), ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Counter(ctx, s.ID, usd(5100), ""); !errors.Is(err, buyer.ErrBadState) {
+	if _, err := c.Counter(ctx, s.ID, anptest.USD(5100), ""); !errors.Is(err, buyer.ErrBadState) {
 		t.Fatalf("counter past max turns: err = %v, want ErrBadState", err)
 	}
 	s, err = c.Accept(ctx, s.ID, "")

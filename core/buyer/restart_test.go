@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 	"github.com/clinch-protocol/clinch-mcp/core/concession"
 	"github.com/clinch-protocol/clinch-mcp/core/registry"
@@ -79,7 +80,7 @@ func TestWebSocketSurvivesRegistryRestart(t *testing.T) {
 	url := "http://" + addr
 
 	_, sk, _ := ed25519.GenerateKey(rand.Reader)
-	pol := seller.CurvePolicy{List: usd(12000), Floor: usd(8000), Exponent: 1, MaxTurns: 6}
+	pol := seller.CurvePolicy{List: anptest.USD(12000), Floor: anptest.USD(8000), Exponent: 1, MaxTurns: 6}
 	node, err := seller.NewNode(seller.Config{Domain: "slow-answers.anp", Identity: sk, Policy: &pol, Categories: []string{"kitchen"},
 		Async: true, AsyncDelay: 400 * time.Millisecond, Registry: registry.NewClient(url, sk, registry.ClientOptions{}), Demo: true})
 	if err != nil {
@@ -97,11 +98,11 @@ func TestWebSocketSurvivesRegistryRestart(t *testing.T) {
 
 	c := newCore(t, &demomarket.Market{RegistryURL: url, RootKey: anp.PublicKeyHex(root.Public().(ed25519.PublicKey))}, coreOpts{})
 	ev := watch(c)
-	s, err := c.ProposeDeal(ctx, "ANP/C.slow-answers.anp", buyer.Constraints{Item: "Kettle", MaxBudget: usd(10000)}, buyer.ProposeOptions{})
+	s, err := c.ProposeDeal(ctx, "ANP/C.slow-answers.anp", buyer.Constraints{Item: "Kettle", MaxBudget: anptest.USD(10000)}, buyer.ProposeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s, err = c.Counter(ctx, s.ID, usd(6000), ""); err != nil || !s.AwaitingSeller {
+	if s, err = c.Counter(ctx, s.ID, anptest.USD(6000), ""); err != nil || !s.AwaitingSeller {
 		t.Fatalf("counter: %+v %v", s, err)
 	}
 	before := ev.n(buyer.EventCounterReceived)

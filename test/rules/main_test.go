@@ -22,7 +22,6 @@ import (
 	"github.com/ollama/ollama/api"
 	"github.com/rs/zerolog"
 
-	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/demomarket"
 	"github.com/clinch-protocol/clinch-mcp/test/testbin"
 )
@@ -194,8 +193,6 @@ func buyerTexts(t *testing.T, m *demomarket.Market, domain, sessionID string) []
 	}
 	return out
 }
-
-func usd(cents int64) anp.Money { return anp.Money{Amount: cents, Currency: "USD"} }
 
 // chats returns the prompts of every chat so far.
 func (f *fakeOllama) chats() []string {

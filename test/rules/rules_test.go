@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
 	"github.com/clinch-protocol/clinch-mcp/demomarket"
 )
 
@@ -51,7 +52,7 @@ func TestBudgetIsACeilingEverywhere(t *testing.T) {
 	})
 	env := append(baseEnv(t, m), "OLLAMA_HOST="+fake.url)
 	srv := startServer(t, env, "--sandbox", "ollama")
-	ceiling := usd(9317)
+	ceiling := anptest.USD(9317)
 	type sess struct{ seller, id string }
 	var sessions []sess
 

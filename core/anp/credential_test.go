@@ -100,7 +100,8 @@ func TestSealCredentialRoundTrip(t *testing.T) {
 		}
 	}
 	// Each seal uses a fresh ephemeral key.
-	if mustSealCredential(t, k, sessionID, sellerDomain, cred) == mustSealCredential(t, k, sessionID, sellerDomain, cred) {
+	first, second := mustSealCredential(t, k, sessionID, sellerDomain, cred), mustSealCredential(t, k, sessionID, sellerDomain, cred)
+	if first == second {
 		t.Fatal("two seals are identical")
 	}
 }

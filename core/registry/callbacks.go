@@ -39,7 +39,7 @@ func (s *Server) acceptCallback(ctx context.Context, env *anp.Envelope) (string,
 	if !anp.SellerMayAnswer(env.Type) {
 		return "", anp.Errorf(anp.CodeForbidden, "a seller may not send %s", env.Type)
 	}
-	unlock := s.sessions.lock(env.Session)
+	unlock := s.sessions.Lock(env.Session)
 	defer unlock()
 	ws, err := s.loadSession(ctx, env.Session)
 	if err != nil {

@@ -55,7 +55,7 @@ func (s *Server) notarize(ctx context.Context, buyer string, a *anp.Artifact) (*
 	if !anp.ValidSessionID(t.SessionID) {
 		return nil, anp.Errorf(anp.CodeBadRequest, "artifact session_id is not a 32-character hex id")
 	}
-	unlock := s.sessions.lock(t.SessionID)
+	unlock := s.sessions.Lock(t.SessionID)
 	defer unlock()
 	ws, err := s.loadSession(ctx, t.SessionID)
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/internal/keyedlock"
 	"github.com/clinch-protocol/clinch-mcp/core/store"
 	"github.com/clinch-protocol/clinch-mcp/core/store/memstore"
 )
@@ -82,8 +83,8 @@ type Server struct {
 	challenges *challengeStore
 	sellerHTTP *http.Client
 	lookup     lookupFunc
-	sessions   keyedMutex // per-session serialisation of relay, callback, notary
-	domains    keyedMutex // per-domain serialisation of record updates
+	sessions   keyedlock.Map // per-session serialisation of relay, callback, notary
+	domains    keyedlock.Map // per-domain serialisation of record updates
 	directory  *directory
 	hub        *hub
 	upgrader   *websocket.Upgrader

@@ -82,7 +82,7 @@ func (s *Server) relay(ctx context.Context, buyer, domain string, env *anp.Envel
 	if !ok {
 		return nil, anp.Errorf(anp.CodeNotFound, "no seller listed as %s", domain)
 	}
-	unlock := s.sessions.lock(env.Session)
+	unlock := s.sessions.Lock(env.Session)
 	defer unlock()
 	ws, err := s.loadSession(ctx, env.Session)
 	if err != nil {

@@ -55,8 +55,14 @@ func (s *Server) acceptCallback(ctx context.Context, env *anp.Envelope) (string,
 	if err != nil {
 		return "", err
 	}
-	if env.From == ws.SellerKey && ws.contains(env, h) {
-		return h, nil
+	if env.From == ws.SellerKey {
+		held, err := ws.Transcript.Holds(env)
+		if err != nil {
+			return "", err
+		}
+		if held {
+			return h, nil
+		}
 	}
 	if n := s.hub.pendingCount(ws.Buyer); n >= maxPendingPerBuyer {
 		return "", anp.Errorf(anp.CodeUnavailable, "the buyer has %d undelivered callbacks; try again later", n)

@@ -480,7 +480,7 @@ func (c *Client) call(ctx context.Context, method, path string, q url.Values, in
 		if json.Unmarshal(data, &eb) == nil && eb.Error != nil && eb.Error.Code != "" {
 			return fmt.Errorf("registry: %s %s: %w", method, path, eb.Error)
 		}
-		return anp.Errorf(anp.CodeForStatus(resp.StatusCode), "registry %s %s: HTTP %d: %s", method, path, resp.StatusCode, truncate(strings.TrimSpace(string(data)), 200))
+		return anp.Errorf(anp.CodeForStatus(resp.StatusCode), "registry %s %s: HTTP %d: %s", method, path, resp.StatusCode, anp.Truncate(strings.TrimSpace(string(data)), 200))
 	}
 	if out == nil {
 		return nil

@@ -246,7 +246,7 @@ func (s *Server) forward(ctx context.Context, domain, endpoint, path string, env
 	if err := anp.DecodeStrict(data, &eb); err == nil && eb.Error != nil {
 		// The seller's own words stay in the registry log: its text must not
 		// reach the buyer's model outside the untrusted fence.
-		s.log.Info().Str("domain", domain).Str("code", string(eb.Error.Code)).Str("message", truncate(eb.Error.Message, 500)).Msg("seller refused an envelope")
+		s.log.Info().Str("domain", domain).Str("code", string(eb.Error.Code)).Str("message", anp.Truncate(eb.Error.Message, 500)).Msg("seller refused an envelope")
 		code := eb.Error.Code
 		if code.HTTPStatus() == http.StatusInternalServerError || code == anp.CodeUnauthorized {
 			// Unknown codes are seller text too: never echo them.

@@ -100,14 +100,61 @@ type Server struct {
 // records and statistics, restores undelivered callbacks, and starts the
 // callback redelivery loop. Call Close to stop it.
 func New(ctx context.Context, cfg Config) (*Server, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:        cfg,
+		log:        cfg.Logger.With().Str("component", "registry").Logger(),
+		now:        cfg.Now,
+		ledger:     cfg.Ledger,
+		nonces:     cfg.Nonces,
+		tree:       newMerkleLog(),
+		challenges: newChallengeStore(),
+		sellerHTTP: cfg.SellerHTTP,
+		lookup:     defaultLookup,
+	}
+	if s.sellerHTTP == nil {
+		s.sellerHTTP = newSellerClient(cfg.AllowPrivateEndpoints)
+	}
+	if s.keys, err = loadKeyChain(ctx, cfg.Root, s.ledger, cfg.KeyLifetime, s.now); err != nil {
+		return nil, err
+	}
+	if err := s.rebuildTree(ctx); err != nil {
+		return nil, err
+	}
+	if s.directory, err = loadDirectory(ctx, s.ledger); err != nil {
+		return nil, err
+	}
+	if s.hub, err = newHub(ctx, s); err != nil {
+		return nil, err
+	}
+	s.upgrader = s.newUpgrader()
+	s.handler = s.routes()
+
+	runCtx, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.hub.redeliverLoop(runCtx, cfg.RedeliveryInterval)
+	}()
+	s.log.Info().Str("root_key", s.keys.rootHex[:12]).Uint64("log_size", s.tree.size()).Msg("registry started")
+	return s, nil
+}
+
+// withDefaults checks cfg and returns it with every zero value replaced
+// by its default.
+func (cfg Config) withDefaults() (Config, error) {
 	if len(cfg.Root) != ed25519.PrivateKeySize {
-		return nil, errors.New("registry: config needs the Ed25519 root key")
+		return cfg, errors.New("registry: config needs the Ed25519 root key")
 	}
 	if cfg.Difficulty == 0 {
 		cfg.Difficulty = DefaultDifficulty
 	}
 	if cfg.Difficulty < 0 || cfg.Difficulty > 64 {
-		return nil, fmt.Errorf("registry: difficulty %d is outside 0..64 bits", cfg.Difficulty)
+		return cfg, fmt.Errorf("registry: difficulty %d is outside 0..64 bits", cfg.Difficulty)
 	}
 	if cfg.TokenTTL <= 0 {
 		cfg.TokenTTL = DefaultTokenTTL
@@ -133,45 +180,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Nonces == nil {
 		cfg.Nonces = newMemNonces(cfg.Now)
 	}
-	s := &Server{
-		cfg:        cfg,
-		log:        cfg.Logger.With().Str("component", "registry").Logger(),
-		now:        cfg.Now,
-		ledger:     cfg.Ledger,
-		nonces:     cfg.Nonces,
-		tree:       newMerkleLog(),
-		challenges: newChallengeStore(),
-		sellerHTTP: cfg.SellerHTTP,
-		lookup:     defaultLookup,
-	}
-	if s.sellerHTTP == nil {
-		s.sellerHTTP = newSellerClient(cfg.AllowPrivateEndpoints)
-	}
-	var err error
-	if s.keys, err = loadKeyChain(ctx, cfg.Root, s.ledger, cfg.KeyLifetime, s.now); err != nil {
-		return nil, err
-	}
-	if err := s.rebuildTree(ctx); err != nil {
-		return nil, err
-	}
-	if s.directory, err = loadDirectory(ctx, s.ledger); err != nil {
-		return nil, err
-	}
-	if s.hub, err = newHub(ctx, s); err != nil {
-		return nil, err
-	}
-	s.upgrader = s.newUpgrader()
-	s.handler = s.routes()
-
-	runCtx, stop := context.WithCancel(context.Background())
-	s.stop = stop
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		s.hub.redeliverLoop(runCtx, cfg.RedeliveryInterval)
-	}()
-	s.log.Info().Str("root_key", s.keys.rootHex[:12]).Uint64("log_size", s.tree.size()).Msg("registry started")
-	return s, nil
+	return cfg, nil
 }
 
 // rebuildTree replays the Ledger's leaves into the Merkle tree.

@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/internal/defaults"
 )
 
 // maxResponseBytes caps every registry response the client reads.
@@ -62,18 +63,12 @@ func NewClient(baseURL string, identity ed25519.PrivateKey, opt ClientOptions) *
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
-	if opt.MaxPoWDifficulty <= 0 {
-		opt.MaxPoWDifficulty = anp.DefaultMaxDifficulty
-	}
+	opt.MaxPoWDifficulty = defaults.Positive(opt.MaxPoWDifficulty, anp.DefaultMaxDifficulty)
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	if opt.ReconnectMin <= 0 {
-		opt.ReconnectMin = 250 * time.Millisecond
-	}
-	if opt.ReconnectMax <= 0 {
-		opt.ReconnectMax = 30 * time.Second
-	}
+	opt.ReconnectMin = defaults.Positive(opt.ReconnectMin, 250*time.Millisecond)
+	opt.ReconnectMax = defaults.Positive(opt.ReconnectMax, 30*time.Second)
 	if opt.ReconnectMax < opt.ReconnectMin {
 		opt.ReconnectMax = opt.ReconnectMin
 	}

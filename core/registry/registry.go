@@ -22,6 +22,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/internal/defaults"
 	"github.com/clinch-protocol/clinch-mcp/core/internal/keyedlock"
 	"github.com/clinch-protocol/clinch-mcp/core/store"
 	"github.com/clinch-protocol/clinch-mcp/core/store/memstore"
@@ -156,21 +157,11 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Difficulty < 0 || cfg.Difficulty > 64 {
 		return cfg, fmt.Errorf("registry: difficulty %d is outside 0..64 bits", cfg.Difficulty)
 	}
-	if cfg.TokenTTL <= 0 {
-		cfg.TokenTTL = DefaultTokenTTL
-	}
-	if cfg.KeyLifetime <= 0 {
-		cfg.KeyLifetime = DefaultKeyLifetime
-	}
-	if cfg.SellerTimeout <= 0 {
-		cfg.SellerTimeout = DefaultSellerTimeout
-	}
-	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if cfg.RedeliveryInterval <= 0 {
-		cfg.RedeliveryInterval = DefaultRedeliveryInterval
-	}
+	cfg.TokenTTL = defaults.Positive(cfg.TokenTTL, DefaultTokenTTL)
+	cfg.KeyLifetime = defaults.Positive(cfg.KeyLifetime, DefaultKeyLifetime)
+	cfg.SellerTimeout = defaults.Positive(cfg.SellerTimeout, DefaultSellerTimeout)
+	cfg.MaxBodyBytes = defaults.Positive(cfg.MaxBodyBytes, DefaultMaxBodyBytes)
+	cfg.RedeliveryInterval = defaults.Positive(cfg.RedeliveryInterval, DefaultRedeliveryInterval)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}

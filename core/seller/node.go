@@ -41,6 +41,11 @@ type Config struct {
 	MaxBodyBytes int64         // default 64 KiB
 	Logger       zerolog.Logger
 	Now          func() time.Time
+
+	// asyncGate, when set (by tests in this package), holds every
+	// asynchronous answer after AsyncDelay until it receives one value from
+	// the gate: the test, not a clock, decides when an answer is made.
+	asyncGate <-chan struct{}
 }
 
 // Defaults and limits of a node.

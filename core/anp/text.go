@@ -36,3 +36,29 @@ func CleanText(s string, maxBytes int) string {
 	}
 	return b.String()
 }
+
+// TruncateMark is what Truncate appends where it cut.
+const TruncateMark = "…"
+
+// Truncate shortens s for quoting in a message or a log line. An s of at
+// most n bytes is returned whole. A longer s is cut to its longest prefix of
+// at most n bytes that ends on a character boundary — a multi-byte UTF-8
+// character is never split; a byte that is not part of valid UTF-8 counts
+// as one character — and TruncateMark ("…") is appended to show the cut, so
+// the result has at most n+3 bytes. Unlike CleanText it drops nothing: the
+// kept prefix is s's own bytes. n <= 0 keeps no byte of a non-empty s.
+func Truncate(s string, n int) string {
+	n = max(n, 0)
+	if len(s) <= n {
+		return s
+	}
+	cut := 0
+	for cut < n {
+		_, size := utf8.DecodeRuneInString(s[cut:])
+		if cut+size > n {
+			break
+		}
+		cut += size
+	}
+	return s[:cut] + TruncateMark
+}

@@ -8,14 +8,37 @@ import (
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 )
 
-// cleanTextCases are the CleanText cases of the tests and of the vector
-// file clean_text.json, with the output worked out by hand.
-var cleanTextCases = []struct {
+// textCase is one case of a text function f(in, max), with the output
+// worked out by hand.
+type textCase struct {
 	desc string
 	in   string
 	max  int
 	want string
-}{
+}
+
+// checkTextCases runs each case as a subtest of f, named name in failures.
+func checkTextCases(t *testing.T, name string, f func(string, int) string, cases []textCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.desc, func(t *testing.T) {
+			if got := f(tc.in, tc.max); got != tc.want {
+				t.Fatalf("%s(%q, %d) = %q, want %q", name, tc.in, tc.max, got, tc.want)
+			}
+		})
+	}
+}
+
+// seedTextCases adds every case's input and limit to a fuzz corpus.
+func seedTextCases(f *testing.F, cases []textCase) {
+	for _, tc := range cases {
+		f.Add(tc.in, tc.max)
+	}
+}
+
+// cleanTextCases are the CleanText cases of the tests and of the vector
+// file clean_text.json.
+var cleanTextCases = []textCase{
 	{"clean text is unchanged", "Deal at 85.00 USD.", 100, "Deal at 85.00 USD."},
 	{"newline and tab are kept", "line one\n\tline two", 100, "line one\n\tline two"},
 	{"C0 controls, carriage return and DEL are dropped", "a\x00b\x1bc\rd\x7fe", 100, "abcde"},
@@ -38,13 +61,7 @@ var cleanTextCases = []struct {
 }
 
 func TestCleanText(t *testing.T) {
-	for _, tc := range cleanTextCases {
-		t.Run(tc.desc, func(t *testing.T) {
-			if got := anp.CleanText(tc.in, tc.max); got != tc.want {
-				t.Fatalf("CleanText(%q, %d) = %q, want %q", tc.in, tc.max, got, tc.want)
-			}
-		})
-	}
+	checkTextCases(t, "CleanText", anp.CleanText, cleanTextCases)
 }
 
 // TestCleanTextPassesTheBodyRules feeds cleaned text of every length into
@@ -63,9 +80,7 @@ func TestCleanTextPassesTheBodyRules(t *testing.T) {
 }
 
 func FuzzCleanText(f *testing.F) {
-	for _, tc := range cleanTextCases {
-		f.Add(tc.in, tc.max)
-	}
+	seedTextCases(f, cleanTextCases)
 	f.Fuzz(func(t *testing.T, s string, max int) {
 		max %= 2 * (len(s) + 2) // keep the limit near the input's length
 		got := anp.CleanText(s, max)
@@ -101,6 +116,62 @@ func FuzzCleanText(f *testing.F) {
 			if full != s {
 				t.Fatalf("changed clean text %q to %q", s, full)
 			}
+		}
+	})
+}
+
+// truncateCases are Truncate's contract.
+var truncateCases = []textCase{
+	{"empty input", "", 4, ""},
+	{"short input is whole", "abc", 4, "abc"},
+	{"input of exactly n bytes is whole", "abcd", 4, "abcd"},
+	{"a cut is marked", "abcde", 4, "abcd…"},
+	{"zero keeps nothing", "abc", 0, "…"},
+	{"negative keeps nothing", "abc", -1, "…"},
+	{"negative on empty input", "", -1, ""},
+	{"a two-byte character is not split", "héllo", 2, "h…"},
+	{"a two-byte character that fits is kept", "héllo", 3, "hé…"},
+	{"a four-byte character is not split", "ab🍳cd", 5, "ab…"},
+	{"a four-byte character that fits is kept", "ab🍳cd", 6, "ab🍳…"},
+	{"an invalid byte counts as one character", "a\xff\xffb", 2, "a\xff…"},
+	{"a stray continuation byte counts as one character", "a\x80\x80b", 2, "a\x80…"},
+	{"a truncated sequence at the cut", "ab\xe2\x82", 3, "ab\xe2…"},
+	{"control characters are kept", "a\x00b\x1bc", 3, "a\x00b…"},
+}
+
+func TestTruncate(t *testing.T) {
+	checkTextCases(t, "Truncate", anp.Truncate, truncateCases)
+}
+
+func FuzzTruncate(f *testing.F) {
+	seedTextCases(f, truncateCases)
+	f.Fuzz(func(t *testing.T, s string, n int) {
+		n %= 2 * (len(s) + 2) // keep the limit near the input's length
+		got := anp.Truncate(s, n)
+		if len(s) <= max(n, 0) {
+			if got != s {
+				t.Fatalf("Truncate(%q, %d) = %q, want the input whole", s, n, got)
+			}
+			return
+		}
+		kept, cut := strings.CutSuffix(got, anp.TruncateMark)
+		if !cut || !strings.HasPrefix(s, kept) || len(kept) > max(n, 0) {
+			t.Fatalf("Truncate(%q, %d) = %q: not a prefix of at most %d bytes and the mark", s, n, got, n)
+		}
+		// kept ends where a character of s ends, and the next one would not fit.
+		i := 0
+		for i < len(kept) {
+			_, size := utf8.DecodeRuneInString(s[i:])
+			i += size
+		}
+		if i != len(kept) {
+			t.Fatalf("Truncate(%q, %d) = %q splits a character", s, n, got)
+		}
+		if _, size := utf8.DecodeRuneInString(s[i:]); i+size <= n {
+			t.Fatalf("Truncate(%q, %d) = %q stops early", s, n, got)
+		}
+		if utf8.ValidString(s) && !utf8.ValidString(got) {
+			t.Fatalf("Truncate(%q, %d) = %q is not UTF-8", s, n, got)
 		}
 	})
 }

@@ -39,7 +39,7 @@ func (s *Server) acceptCallback(ctx context.Context, env *anp.Envelope) (string,
 	if !anp.SellerMayAnswer(env.Type) {
 		return "", anp.Errorf(anp.CodeForbidden, "a seller may not send %s", env.Type)
 	}
-	unlock := s.sessions.lock(env.Session)
+	unlock := s.sessions.Lock(env.Session)
 	defer unlock()
 	ws, err := s.loadSession(ctx, env.Session)
 	if err != nil {
@@ -55,8 +55,14 @@ func (s *Server) acceptCallback(ctx context.Context, env *anp.Envelope) (string,
 	if err != nil {
 		return "", err
 	}
-	if env.From == ws.SellerKey && ws.contains(env, h) {
-		return h, nil
+	if env.From == ws.SellerKey {
+		held, err := ws.Transcript.Holds(env)
+		if err != nil {
+			return "", err
+		}
+		if held {
+			return h, nil
+		}
 	}
 	if n := s.hub.pendingCount(ws.Buyer); n >= maxPendingPerBuyer {
 		return "", anp.Errorf(anp.CodeUnavailable, "the buyer has %d undelivered callbacks; try again later", n)

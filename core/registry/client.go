@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/internal/defaults"
 )
 
 // maxResponseBytes caps every registry response the client reads.
@@ -62,18 +63,12 @@ func NewClient(baseURL string, identity ed25519.PrivateKey, opt ClientOptions) *
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
-	if opt.MaxPoWDifficulty <= 0 {
-		opt.MaxPoWDifficulty = anp.DefaultMaxDifficulty
-	}
+	opt.MaxPoWDifficulty = defaults.Positive(opt.MaxPoWDifficulty, anp.DefaultMaxDifficulty)
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	if opt.ReconnectMin <= 0 {
-		opt.ReconnectMin = 250 * time.Millisecond
-	}
-	if opt.ReconnectMax <= 0 {
-		opt.ReconnectMax = 30 * time.Second
-	}
+	opt.ReconnectMin = defaults.Positive(opt.ReconnectMin, 250*time.Millisecond)
+	opt.ReconnectMax = defaults.Positive(opt.ReconnectMax, 30*time.Second)
 	if opt.ReconnectMax < opt.ReconnectMin {
 		opt.ReconnectMax = opt.ReconnectMin
 	}
@@ -436,28 +431,9 @@ func (c *Client) authCall(ctx context.Context, method, path string, q url.Values
 // call performs one request. in (if not nil) is sent as JSON; a 2xx answer
 // is decoded into out (if not nil); anything else becomes an *anp.Error.
 func (c *Client) call(ctx context.Context, method, path string, q url.Values, in any, bearerToken string, out any) error {
-	var body io.Reader
-	if in != nil {
-		data, err := json.Marshal(in)
-		if err != nil {
-			return fmt.Errorf("registry: encode %s %s: %w", method, path, err)
-		}
-		body = bytes.NewReader(data)
-	}
-	target := c.base + path
-	if len(q) > 0 {
-		target += "?" + q.Encode()
-	}
-	req, err := http.NewRequestWithContext(ctx, method, target, body)
+	req, err := c.newRequest(ctx, method, path, q, in, bearerToken)
 	if err != nil {
-		return fmt.Errorf("registry: %s %s: %w", method, path, err)
-	}
-	req.Header.Set("Accept", "application/json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if bearerToken != "" {
-		req.Header.Set("Authorization", "Bearer "+bearerToken)
+		return err
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -475,12 +451,48 @@ func (c *Client) call(ctx context.Context, method, path string, q url.Values, in
 	if len(data) > maxResponseBytes {
 		return anp.Errorf(anp.CodeTooLarge, "registry %s %s: response is larger than %d bytes", method, path, maxResponseBytes)
 	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+	return decodeAnswer(method, path, resp.StatusCode, data, out)
+}
+
+// newRequest builds the request of call: in (if not nil) as a JSON body,
+// q as the query, bearerToken (if set) as the Authorization.
+func (c *Client) newRequest(ctx context.Context, method, path string, q url.Values, in any, bearerToken string) (*http.Request, error) {
+	var body io.Reader
+	if in != nil {
+		data, err := json.Marshal(in)
+		if err != nil {
+			return nil, fmt.Errorf("registry: encode %s %s: %w", method, path, err)
+		}
+		body = bytes.NewReader(data)
+	}
+	target := c.base + path
+	if len(q) > 0 {
+		target += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, body)
+	if err != nil {
+		return nil, fmt.Errorf("registry: %s %s: %w", method, path, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if bearerToken != "" {
+		req.Header.Set("Authorization", "Bearer "+bearerToken)
+	}
+	return req, nil
+}
+
+// decodeAnswer decodes a 2xx answer's data into out (if not nil) and turns
+// any other status into an *anp.Error: the registry's own error body when
+// it sent one, else the status with the start of the text.
+func decodeAnswer(method, path string, status int, data []byte, out any) error {
+	if status < 200 || status > 299 {
 		var eb anp.ErrorBody
 		if json.Unmarshal(data, &eb) == nil && eb.Error != nil && eb.Error.Code != "" {
 			return fmt.Errorf("registry: %s %s: %w", method, path, eb.Error)
 		}
-		return anp.Errorf(anp.CodeForStatus(resp.StatusCode), "registry %s %s: HTTP %d: %s", method, path, resp.StatusCode, truncate(strings.TrimSpace(string(data)), 200))
+		return anp.Errorf(anp.CodeForStatus(status), "registry %s %s: HTTP %d: %s", method, path, status, anp.Truncate(strings.TrimSpace(string(data)), 200))
 	}
 	if out == nil {
 		return nil

@@ -94,75 +94,19 @@ func (c *Client) subscribeOnce(ctx context.Context, handle func(context.Context,
 	if err != nil {
 		return false, err
 	}
-	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, Proxy: http.ProxyFromEnvironment}
-	conn, resp, err := d.DialContext(ctx, c.wsURL(), nil)
-	if resp != nil && resp.Body != nil {
-		resp.Body.Close()
-	}
+	conn, err := c.dialWS(ctx)
 	if err != nil {
-		return false, anp.Errorf(anp.CodeUnavailable, "registry websocket: %v", err)
+		return false, err
 	}
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
-	conn.SetReadLimit(anp.MaxWSFrameBytes)
-
-	var wmu sync.Mutex
-	write := func(f anp.WSFrame) error {
-		wmu.Lock()
-		defer wmu.Unlock()
-		_ = conn.SetWriteDeadline(time.Now().Add(clientWSWriteWait))
-		return conn.WriteJSON(f)
-	}
-
-	auth := &anp.WSAuth{PubKey: c.pub, TS: c.now().UnixMilli(), Nonce: anp.NewNonce()}
-	if err := anp.SignWSAuth(auth, anp.Signer(c.identity)); err != nil {
+	write := frameWriter(conn)
+	if err := c.authWS(conn, write, tok); err != nil {
 		return false, err
 	}
-	if err := write(anp.WSFrame{Type: anp.FrameAuth, Token: tok, Auth: auth}); err != nil {
-		return false, anp.Errorf(anp.CodeUnavailable, "registry websocket: send AUTH: %v", err)
-	}
-	_ = conn.SetReadDeadline(time.Now().Add(clientWSAuthWait))
-	var first anp.WSFrame
-	if err := conn.ReadJSON(&first); err != nil {
-		return false, anp.Errorf(anp.CodeUnavailable, "registry websocket: waiting for AUTH_OK: %v", err)
-	}
-	switch first.Type {
-	case anp.FrameAuthOK:
-	case anp.FrameError:
-		if strings.HasPrefix(first.Message, string(anp.CodeUnauthorized)) || strings.HasPrefix(first.Message, string(anp.CodeExpired)) {
-			c.dropToken(tok) // the next attempt authenticates again
-			return false, anp.Errorf(anp.CodeUnauthorized, "registry websocket refused AUTH: %s", first.Message)
-		}
-		return false, anp.Errorf(anp.CodeUnavailable, "registry websocket refused AUTH: %s", first.Message)
-	default:
-		return false, anp.Errorf(anp.CodeUnavailable, "registry websocket answered AUTH with %q", first.Type)
-	}
 	onIdle()
-
-	_ = conn.SetReadDeadline(time.Now().Add(clientWSReadWait))
-	conn.SetPingHandler(func(data string) error {
-		_ = conn.SetReadDeadline(time.Now().Add(clientWSReadWait))
-		err := conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(clientWSWriteWait))
-		if err == websocket.ErrCloseSent {
-			return nil
-		}
-		return err
-	})
-	frames := make(chan anp.WSFrame, clientWSQueue)
-	readErr := make(chan error, 1)
-	go func() {
-		defer close(frames)
-		for {
-			var f anp.WSFrame
-			if err := conn.ReadJSON(&f); err != nil {
-				readErr <- err
-				return
-			}
-			_ = conn.SetReadDeadline(time.Now().Add(clientWSReadWait))
-			frames <- f
-		}
-	}()
+	frames, readErr := readFrames(conn)
 	for f := range frames {
 		switch f.Type {
 		case anp.FrameCallback:
@@ -177,6 +121,92 @@ func (c *Client) subscribeOnce(ctx context.Context, handle func(context.Context,
 		}
 	}
 	return true, fmt.Errorf("registry websocket: %w", <-readErr)
+}
+
+// dialWS opens a WebSocket to the registry, its frames capped at
+// anp.MaxWSFrameBytes.
+func (c *Client) dialWS(ctx context.Context) (*websocket.Conn, error) {
+	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, Proxy: http.ProxyFromEnvironment}
+	conn, resp, err := d.DialContext(ctx, c.wsURL(), nil)
+	if resp != nil && resp.Body != nil {
+		resp.Body.Close()
+	}
+	if err != nil {
+		return nil, anp.Errorf(anp.CodeUnavailable, "registry websocket: %v", err)
+	}
+	conn.SetReadLimit(anp.MaxWSFrameBytes)
+	return conn, nil
+}
+
+// frameWriter returns a function that writes one frame to conn at a time,
+// each within clientWSWriteWait.
+func frameWriter(conn *websocket.Conn) func(anp.WSFrame) error {
+	var mu sync.Mutex
+	return func(f anp.WSFrame) error {
+		mu.Lock()
+		defer mu.Unlock()
+		_ = conn.SetWriteDeadline(time.Now().Add(clientWSWriteWait))
+		return conn.WriteJSON(f)
+	}
+}
+
+// authWS authenticates the connection with tok and a fresh signed AUTH, and
+// waits for AUTH_OK. A token the registry refused as unauthorised or
+// expired is dropped, so the next attempt authenticates again.
+func (c *Client) authWS(conn *websocket.Conn, write func(anp.WSFrame) error, tok string) error {
+	auth := &anp.WSAuth{PubKey: c.pub, TS: c.now().UnixMilli(), Nonce: anp.NewNonce()}
+	if err := anp.SignWSAuth(auth, anp.Signer(c.identity)); err != nil {
+		return err
+	}
+	if err := write(anp.WSFrame{Type: anp.FrameAuth, Token: tok, Auth: auth}); err != nil {
+		return anp.Errorf(anp.CodeUnavailable, "registry websocket: send AUTH: %v", err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(clientWSAuthWait))
+	var first anp.WSFrame
+	if err := conn.ReadJSON(&first); err != nil {
+		return anp.Errorf(anp.CodeUnavailable, "registry websocket: waiting for AUTH_OK: %v", err)
+	}
+	switch first.Type {
+	case anp.FrameAuthOK:
+		return nil
+	case anp.FrameError:
+		if strings.HasPrefix(first.Message, string(anp.CodeUnauthorized)) || strings.HasPrefix(first.Message, string(anp.CodeExpired)) {
+			c.dropToken(tok) // the next attempt authenticates again
+			return anp.Errorf(anp.CodeUnauthorized, "registry websocket refused AUTH: %s", first.Message)
+		}
+		return anp.Errorf(anp.CodeUnavailable, "registry websocket refused AUTH: %s", first.Message)
+	}
+	return anp.Errorf(anp.CodeUnavailable, "registry websocket answered AUTH with %q", first.Type)
+}
+
+// readFrames reads conn's frames in the background, answering pings and
+// allowing clientWSReadWait between frames. frames is closed when reading
+// stops; readErr then holds the reason.
+func readFrames(conn *websocket.Conn) (frames <-chan anp.WSFrame, readErr <-chan error) {
+	_ = conn.SetReadDeadline(time.Now().Add(clientWSReadWait))
+	conn.SetPingHandler(func(data string) error {
+		_ = conn.SetReadDeadline(time.Now().Add(clientWSReadWait))
+		err := conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(clientWSWriteWait))
+		if err == websocket.ErrCloseSent {
+			return nil
+		}
+		return err
+	})
+	out := make(chan anp.WSFrame, clientWSQueue)
+	errc := make(chan error, 1)
+	go func() {
+		defer close(out)
+		for {
+			var f anp.WSFrame
+			if err := conn.ReadJSON(&f); err != nil {
+				errc <- err
+				return
+			}
+			_ = conn.SetReadDeadline(time.Now().Add(clientWSReadWait))
+			out <- f
+		}
+	}()
+	return out, errc
 }
 
 // deliver hands one callback to handle and ACKs it unless handle failed

@@ -149,7 +149,7 @@ func (s *Server) publishRecord(r *http.Request, sr *anp.SignedRecord) (anp.Listi
 			return anp.Listing{}, err
 		}
 	}
-	unlock := s.domains.lock(domain)
+	unlock := s.domains.Lock(domain)
 	defer unlock()
 	if old, ok := s.directory.record(domain); ok && sr.Record.Seq <= old.Record.Seq {
 		return anp.Listing{}, anp.Errorf(anp.CodeReplay, "endpoint record seq %d is not greater than the stored seq %d", sr.Record.Seq, old.Record.Seq)

@@ -12,11 +12,3 @@ func unwrapURLError(err error) error {
 	}
 	return err
 }
-
-// truncate shortens s to at most n bytes for messages that quote a peer.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}

@@ -40,7 +40,7 @@ func newEnv(t testing.TB, mod func(*Config)) *testEnv {
 		Difficulty:            4,
 		OperatorToken:         testOperatorToken,
 		AllowPrivateEndpoints: true,
-		SellerTimeout:         2 * time.Second,
+		SellerTimeout:         10 * time.Second, // room for a loaded machine: no test waits it out
 		RedeliveryInterval:    100 * time.Millisecond,
 		Now:                   e.clock.Now,
 	}

@@ -101,8 +101,6 @@ func TestSlowBodyHitsReadTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = hs.Serve(ln) }()
-	t.Cleanup(func() { _ = hs.Close() })
 
 	conn, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
@@ -114,6 +112,10 @@ func TestSlowBodyHitsReadTimeout(t *testing.T) {
 	if _, err := io.WriteString(conn, head+`{"pubkey":"`); err != nil {
 		t.Fatal(err)
 	}
+	// Serve only now: the headers and the start of the body are waiting
+	// when the read timeout starts, so only the body can run out of time.
+	go func() { _ = hs.Serve(ln) }()
+	t.Cleanup(func() { _ = hs.Close() })
 	// Send nothing more: the server must give up on its own.
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {

@@ -55,14 +55,37 @@ func (s *Server) notarize(ctx context.Context, buyer string, a *anp.Artifact) (*
 	if !anp.ValidSessionID(t.SessionID) {
 		return nil, anp.Errorf(anp.CodeBadRequest, "artifact session_id is not a 32-character hex id")
 	}
-	unlock := s.sessions.lock(t.SessionID)
+	unlock := s.sessions.Lock(t.SessionID)
 	defer unlock()
-	ws, err := s.loadSession(ctx, t.SessionID)
+	ws, err := s.notarySession(ctx, buyer, a)
+	if err != nil {
+		return nil, err
+	}
+	if ws.Notarized {
+		return s.renotarize(ctx, a)
+	}
+	if err := s.checkDeal(ws, t); err != nil {
+		return nil, err
+	}
+	out, idx, err := s.logArtifact(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.recordNotarized(ctx, ws, out, idx); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// notarySession returns buyer's witnessed session of a, once a carries
+// valid buyer and seller signatures.
+func (s *Server) notarySession(ctx context.Context, buyer string, a *anp.Artifact) (*witnessSession, error) {
+	ws, err := s.loadSession(ctx, a.Terms.SessionID)
 	if err != nil {
 		return nil, err
 	}
 	if ws == nil || ws.Buyer != buyer {
-		return nil, anp.Errorf(anp.CodeNotFound, "session %s not found", t.SessionID)
+		return nil, anp.Errorf(anp.CodeNotFound, "session %s not found", a.Terms.SessionID)
 	}
 	if err := a.VerifyBuyer(); err != nil {
 		return nil, err
@@ -73,60 +96,78 @@ func (s *Server) notarize(ctx context.Context, buyer string, a *anp.Artifact) (*
 	if err := a.VerifySeller(); err != nil {
 		return nil, err
 	}
-	if ws.Notarized {
-		return s.renotarize(ctx, a)
-	}
-	if err := s.checkDeal(ws, t); err != nil {
-		return nil, err
-	}
+	return ws, nil
+}
 
+// logArtifact countersigns a, appends it to the transparency log (once,
+// however often an interrupted attempt is retried) and returns it with its
+// receipt, and its leaf index.
+func (s *Server) logArtifact(ctx context.Context, a *anp.Artifact) (*anp.Artifact, uint64, error) {
 	now := s.now()
 	at := now
-	if t.CreatedAt > now.UnixMilli() { // the buyer's clock runs a little ahead
-		at = time.UnixMilli(t.CreatedAt)
+	if a.Terms.CreatedAt > now.UnixMilli() { // the buyer's clock runs a little ahead
+		at = time.UnixMilli(a.Terms.CreatedAt)
 	}
 	priv, entry, err := s.keys.current(ctx)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	out, retry, err := s.countersigned(ctx, a, priv, entry, at)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	leaf, err := out.LeafData()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	idx, size, root, incl, err := s.logLeafOnce(ctx, leaf, retry)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	head := anp.SignedTreeHead{Size: size, RootHash: hex.EncodeToString(root), Timestamp: max(now.UnixMilli(), at.UnixMilli()), KeyIndex: entry.Index}
 	if err := anp.SignTreeHead(&head, anp.Signer(priv)); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	out.Receipt = &anp.Receipt{LeafIndex: idx, TreeHead: head, Inclusion: hexAll(incl), KeyChain: s.keys.chain(), RootKey: s.keys.rootHex}
+	return out, idx, nil
+}
 
+// recordNotarized stores the notarised artifact out, logged at leaf idx,
+// marks ws notarised and counts the deal.
+func (s *Server) recordNotarized(ctx context.Context, ws *witnessSession, out *anp.Artifact, idx uint64) error {
 	data, err := json.Marshal(out)
 	if err != nil {
-		return nil, fmt.Errorf("registry: encode artifact: %w", err)
+		return fmt.Errorf("registry: encode artifact: %w", err)
 	}
-	if err := s.ledger.Put(ctx, bucketArtifacts, t.SessionID, data); err != nil {
-		return nil, fmt.Errorf("registry: store artifact of session %s (log leaf %d): %w", t.SessionID, idx, err)
+	if err := s.ledger.Put(ctx, bucketArtifacts, ws.ID, data); err != nil {
+		return fmt.Errorf("registry: store artifact of session %s (log leaf %d): %w", ws.ID, idx, err)
 	}
 	ws.Notarized = true
 	if err := s.saveSession(ctx, ws); err != nil {
-		return nil, err
+		return err
 	}
 	if err := s.directory.bumpStats(ctx, ws.Domain, func(st *anp.Stats) { st.Deals++ }); err != nil {
 		s.log.Error().Err(err).Str("domain", ws.Domain).Msg("update statistics")
 	}
-	s.log.Info().Str("session", t.SessionID).Str("domain", ws.Domain).Uint64("leaf", idx).Msg("artifact notarised")
-	return out, nil
+	s.log.Info().Str("session", ws.ID).Str("domain", ws.Domain).Uint64("leaf", idx).Msg("artifact notarised")
+	return nil
 }
 
 // checkDeal compares the signed terms with the witnessed transcript.
 func (s *Server) checkDeal(ws *witnessSession, t *anp.DealTerms) error {
+	if err := s.checkDealParties(ws, t); err != nil {
+		return err
+	}
+	if err := checkDealAccept(ws, t); err != nil {
+		return err
+	}
+	return checkDealGoods(ws, t)
+}
+
+// checkDealParties compares the parties and the extent of the signed terms
+// with the session, and refuses a deal made in the future or in a session
+// that was ended.
+func (s *Server) checkDealParties(ws *witnessSession, t *anp.DealTerms) error {
 	switch {
 	case t.SellerDomain != ws.Domain:
 		return anp.Errorf(anp.CodeBadRequest, "artifact names seller %s, the session is with %s", t.SellerDomain, ws.Domain)
@@ -138,10 +179,15 @@ func (s *Server) checkDeal(ws *witnessSession, t *anp.DealTerms) error {
 		return anp.Errorf(anp.CodeBadState, "session %s was ended by %s and cannot be notarised", ws.ID, ws.Closed)
 	case t.TranscriptLen > uint64(len(ws.Transcript.Envelopes)):
 		return anp.Errorf(anp.CodeConflict, "artifact transcript_len %d is beyond the %d envelopes the registry witnessed", t.TranscriptLen, len(ws.Transcript.Envelopes))
-	}
-	if t.CreatedAt > s.now().Add(anp.MaxClockSkew).UnixMilli() {
+	case t.CreatedAt > s.now().Add(anp.MaxClockSkew).UnixMilli():
 		return anp.Errorf(anp.CodeBadRequest, "artifact created_at is in the future")
 	}
+	return nil
+}
+
+// checkDealAccept checks that the signed terms end on the seller's
+// witnessed ACCEPT, at its price and time.
+func checkDealAccept(ws *witnessSession, t *anp.DealTerms) error {
 	env := ws.Transcript.Envelopes[t.TranscriptLen-1]
 	h, err := env.Hash()
 	if err != nil {
@@ -163,6 +209,11 @@ func (s *Server) checkDeal(ws *witnessSession, t *anp.DealTerms) error {
 	if t.AgreedAt != env.TS {
 		return anp.Errorf(anp.CodeBadRequest, "artifact agreed_at %d is not the ACCEPT timestamp %d", t.AgreedAt, env.TS)
 	}
+	return nil
+}
+
+// checkDealGoods compares what the signed terms sell with the PROPOSE.
+func checkDealGoods(ws *witnessSession, t *anp.DealTerms) error {
 	p, err := ws.propose()
 	if err != nil {
 		return err

@@ -22,6 +22,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/internal/defaults"
+	"github.com/clinch-protocol/clinch-mcp/core/internal/keyedlock"
 	"github.com/clinch-protocol/clinch-mcp/core/store"
 	"github.com/clinch-protocol/clinch-mcp/core/store/memstore"
 )
@@ -82,8 +84,8 @@ type Server struct {
 	challenges *challengeStore
 	sellerHTTP *http.Client
 	lookup     lookupFunc
-	sessions   keyedMutex // per-session serialisation of relay, callback, notary
-	domains    keyedMutex // per-domain serialisation of record updates
+	sessions   keyedlock.Map // per-session serialisation of relay, callback, notary
+	domains    keyedlock.Map // per-domain serialisation of record updates
 	directory  *directory
 	hub        *hub
 	upgrader   *websocket.Upgrader
@@ -99,38 +101,9 @@ type Server struct {
 // records and statistics, restores undelivered callbacks, and starts the
 // callback redelivery loop. Call Close to stop it.
 func New(ctx context.Context, cfg Config) (*Server, error) {
-	if len(cfg.Root) != ed25519.PrivateKeySize {
-		return nil, errors.New("registry: config needs the Ed25519 root key")
-	}
-	if cfg.Difficulty == 0 {
-		cfg.Difficulty = DefaultDifficulty
-	}
-	if cfg.Difficulty < 0 || cfg.Difficulty > 64 {
-		return nil, fmt.Errorf("registry: difficulty %d is outside 0..64 bits", cfg.Difficulty)
-	}
-	if cfg.TokenTTL <= 0 {
-		cfg.TokenTTL = DefaultTokenTTL
-	}
-	if cfg.KeyLifetime <= 0 {
-		cfg.KeyLifetime = DefaultKeyLifetime
-	}
-	if cfg.SellerTimeout <= 0 {
-		cfg.SellerTimeout = DefaultSellerTimeout
-	}
-	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if cfg.RedeliveryInterval <= 0 {
-		cfg.RedeliveryInterval = DefaultRedeliveryInterval
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Ledger == nil {
-		cfg.Ledger = memstore.NewLedger()
-	}
-	if cfg.Nonces == nil {
-		cfg.Nonces = newMemNonces(cfg.Now)
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	s := &Server{
 		cfg:        cfg,
@@ -146,7 +119,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if s.sellerHTTP == nil {
 		s.sellerHTTP = newSellerClient(cfg.AllowPrivateEndpoints)
 	}
-	var err error
 	if s.keys, err = loadKeyChain(ctx, cfg.Root, s.ledger, cfg.KeyLifetime, s.now); err != nil {
 		return nil, err
 	}
@@ -171,6 +143,35 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}()
 	s.log.Info().Str("root_key", s.keys.rootHex[:12]).Uint64("log_size", s.tree.size()).Msg("registry started")
 	return s, nil
+}
+
+// withDefaults checks cfg and returns it with every zero value replaced
+// by its default.
+func (cfg Config) withDefaults() (Config, error) {
+	if len(cfg.Root) != ed25519.PrivateKeySize {
+		return cfg, errors.New("registry: config needs the Ed25519 root key")
+	}
+	if cfg.Difficulty == 0 {
+		cfg.Difficulty = DefaultDifficulty
+	}
+	if cfg.Difficulty < 0 || cfg.Difficulty > 64 {
+		return cfg, fmt.Errorf("registry: difficulty %d is outside 0..64 bits", cfg.Difficulty)
+	}
+	cfg.TokenTTL = defaults.Positive(cfg.TokenTTL, DefaultTokenTTL)
+	cfg.KeyLifetime = defaults.Positive(cfg.KeyLifetime, DefaultKeyLifetime)
+	cfg.SellerTimeout = defaults.Positive(cfg.SellerTimeout, DefaultSellerTimeout)
+	cfg.MaxBodyBytes = defaults.Positive(cfg.MaxBodyBytes, DefaultMaxBodyBytes)
+	cfg.RedeliveryInterval = defaults.Positive(cfg.RedeliveryInterval, DefaultRedeliveryInterval)
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Ledger == nil {
+		cfg.Ledger = memstore.NewLedger()
+	}
+	if cfg.Nonces == nil {
+		cfg.Nonces = newMemNonces(cfg.Now)
+	}
+	return cfg, nil
 }
 
 // rebuildTree replays the Ledger's leaves into the Merkle tree.

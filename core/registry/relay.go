@@ -82,46 +82,26 @@ func (s *Server) relay(ctx context.Context, buyer, domain string, env *anp.Envel
 	if !ok {
 		return nil, anp.Errorf(anp.CodeNotFound, "no seller listed as %s", domain)
 	}
-	unlock := s.sessions.lock(env.Session)
+	endpoint := listing.Record.Record.Endpoint
+	unlock := s.sessions.Lock(env.Session)
 	defer unlock()
 	ws, err := s.loadSession(ctx, env.Session)
 	if err != nil {
 		return nil, err
 	}
 	if ws != nil && ws.Buyer == buyer && ws.Domain == domain {
-		if resp, ok, err := s.resend(ctx, ws, env, listing.Record.Record.Endpoint); ok || err != nil {
+		if resp, ok, err := s.resend(ctx, ws, env, endpoint); ok || err != nil {
 			return resp, err
 		}
 	}
-	if env.Type == anp.TypePropose {
-		if ws != nil {
-			return nil, anp.Errorf(anp.CodeConflict, "session %s already exists: open a new session with a fresh id", env.Session)
-		}
-		var body anp.ProposeBody
-		if err := env.DecodeBody(&body); err != nil {
-			return nil, err
-		}
-		if !listing.Record.Record.Supports(body.Mode) {
-			return nil, anp.Errorf(anp.CodeRefused, "%s does not negotiate in %s", domain, body.Mode)
-		}
-		ws = &witnessSession{ID: env.Session, Domain: domain, Buyer: buyer, BuyerKey: env.From, SellerKey: listing.Binding.Key}
-	} else {
-		if ws == nil || ws.Buyer != buyer {
-			return nil, anp.Errorf(anp.CodeNotFound, "session %s not found", env.Session)
-		}
-		if ws.Domain != domain {
-			return nil, anp.Errorf(anp.CodeBadRequest, "session %s is with %s, not %s", env.Session, ws.Domain, domain)
-		}
-		if err := ws.open(); err != nil {
-			return nil, err
-		}
+	if ws, err = sessionFor(ws, buyer, domain, &listing, env); err != nil {
+		return nil, err
 	}
 	h, err := ws.Transcript.Check(env, ws.expectBuyer(s.now()))
 	if err != nil {
 		return nil, err
 	}
-	path, _ := anp.SellerPathFor(env.Type)
-	reply, pending, err := s.forward(ctx, domain, listing.Record.Record.Endpoint, path, env)
+	reply, pending, err := s.forward(ctx, domain, endpoint, env)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +110,50 @@ func (s *Server) relay(ctx context.Context, buyer, domain string, env *anp.Envel
 	if err := s.recordNonce(ctx, env); err != nil {
 		return nil, err
 	}
-	// The seller took the envelope: it is part of the transcript now.
+	return s.witnessExchange(ctx, ws, env, h, reply, pending)
+}
+
+// sessionFor returns the witnessed session that buyer's env, for domain,
+// belongs to. ws is the stored session with env's id, or nil: a PROPOSE
+// opens a new session, any other envelope continues ws.
+func sessionFor(ws *witnessSession, buyer, domain string, listing *anp.Listing, env *anp.Envelope) (*witnessSession, error) {
+	if env.Type == anp.TypePropose {
+		return openSession(ws, buyer, domain, listing, env)
+	}
+	if ws == nil || ws.Buyer != buyer {
+		return nil, anp.Errorf(anp.CodeNotFound, "session %s not found", env.Session)
+	}
+	if ws.Domain != domain {
+		return nil, anp.Errorf(anp.CodeBadRequest, "session %s is with %s, not %s", env.Session, ws.Domain, domain)
+	}
+	if err := ws.open(); err != nil {
+		return nil, err
+	}
+	return ws, nil
+}
+
+// openSession returns the new session a PROPOSE opens with the seller
+// listed as domain, unless its id is taken (ws is not nil) or the seller
+// does not negotiate in the proposed mode.
+func openSession(ws *witnessSession, buyer, domain string, listing *anp.Listing, env *anp.Envelope) (*witnessSession, error) {
+	if ws != nil {
+		return nil, anp.Errorf(anp.CodeConflict, "session %s already exists: open a new session with a fresh id", env.Session)
+	}
+	var body anp.ProposeBody
+	if err := env.DecodeBody(&body); err != nil {
+		return nil, err
+	}
+	if !listing.Record.Record.Supports(body.Mode) {
+		return nil, anp.Errorf(anp.CodeRefused, "%s does not negotiate in %s", domain, body.Mode)
+	}
+	return &witnessSession{ID: env.Session, Domain: domain, Buyer: buyer, BuyerKey: env.From, SellerKey: listing.Binding.Key}, nil
+}
+
+// witnessExchange appends env, which the seller took and which hashes to h,
+// and the seller's direct reply (none when pending), saves the session and
+// answers the buyer. A reply that fails the witness checks is not kept: the
+// buyer gets an unavailable error, while env stays witnessed.
+func (s *Server) witnessExchange(ctx context.Context, ws *witnessSession, env *anp.Envelope, h string, reply *anp.Envelope, pending bool) (*anp.RelayResponse, error) {
 	events := []witnessEvent{ws.witness(env, h)}
 	var replyErr error
 	if !pending {
@@ -142,9 +165,9 @@ func (s *Server) relay(ctx context.Context, buyer, domain string, env *anp.Envel
 	if err := s.saveSession(ctx, ws); err != nil {
 		return nil, err
 	}
-	s.countEvents(ctx, domain, events...)
+	s.countEvents(ctx, ws.Domain, events...)
 	if replyErr != nil {
-		return nil, anp.Errorf(anp.CodeUnavailable, "%s took envelope seq %d but its reply was refused: %s", domain, env.Seq, replyErr.Error())
+		return nil, anp.Errorf(anp.CodeUnavailable, "%s took envelope seq %d but its reply was refused: %s", ws.Domain, env.Seq, replyErr.Error())
 	}
 	if pending {
 		return &anp.RelayResponse{Pending: true}, nil
@@ -177,8 +200,7 @@ func (s *Server) resend(ctx context.Context, ws *witnessSession, env *anp.Envelo
 	if idx+1 < len(envs) {
 		return &anp.RelayResponse{Reply: envs[idx+1]}, true, nil
 	}
-	path, _ := anp.SellerPathFor(env.Type)
-	reply, pending, err := s.forward(ctx, ws.Domain, endpoint, path, env)
+	reply, pending, err := s.forward(ctx, ws.Domain, endpoint, env)
 	if err != nil {
 		return nil, true, err
 	}
@@ -196,16 +218,18 @@ func (s *Server) resend(ctx context.Context, ws *witnessSession, env *anp.Envelo
 	return &anp.RelayResponse{Reply: reply}, true, nil
 }
 
-// forward POSTs env to the seller route and returns its reply, or pending
-// when the seller answered 202 and will call back. Only the envelope is sent:
-// no token, buyer identity or buyer header ever reaches the seller.
-func (s *Server) forward(ctx context.Context, domain, endpoint, path string, env *anp.Envelope) (*anp.Envelope, bool, error) {
+// forward POSTs env to the seller route for its type and returns its reply,
+// or pending when the seller answered 202 and will call back. Only the
+// envelope is sent: no token, buyer identity or buyer header ever reaches
+// the seller.
+func (s *Server) forward(ctx context.Context, domain, endpoint string, env *anp.Envelope) (*anp.Envelope, bool, error) {
 	body, err := json.Marshal(env)
 	if err != nil {
 		return nil, false, fmt.Errorf("registry: encode envelope: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.SellerTimeout)
 	defer cancel()
+	path, _ := anp.SellerPathFor(env.Type)
 	target := strings.TrimRight(endpoint, "/") + path
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
@@ -226,7 +250,13 @@ func (s *Server) forward(ctx context.Context, domain, endpoint, path string, env
 	if len(data) > maxSellerResponse {
 		return nil, false, anp.Errorf(anp.CodeUnavailable, "seller %s answered with more than %d bytes", domain, maxSellerResponse)
 	}
-	switch resp.StatusCode {
+	return s.sellerAnswer(domain, resp.StatusCode, data)
+}
+
+// sellerAnswer reads a seller's HTTP answer to a forwarded envelope: its
+// reply, pending, or the error to give the buyer.
+func (s *Server) sellerAnswer(domain string, status int, data []byte) (*anp.Envelope, bool, error) {
+	switch status {
 	case http.StatusOK:
 		var rr anp.RelayResponse
 		if err := anp.DecodeStrict(data, &rr); err != nil {
@@ -242,17 +272,23 @@ func (s *Server) forward(ctx context.Context, domain, endpoint, path string, env
 	case http.StatusAccepted:
 		return nil, true, nil
 	}
+	return nil, false, s.sellerRefusal(domain, status, data)
+}
+
+// sellerRefusal is the error for the buyer when a seller did not take an
+// envelope. The seller's own words are logged, never passed on.
+func (s *Server) sellerRefusal(domain string, status int, data []byte) error {
 	var eb anp.ErrorBody
 	if err := anp.DecodeStrict(data, &eb); err == nil && eb.Error != nil {
 		// The seller's own words stay in the registry log: its text must not
 		// reach the buyer's model outside the untrusted fence.
-		s.log.Info().Str("domain", domain).Str("code", string(eb.Error.Code)).Str("message", truncate(eb.Error.Message, 500)).Msg("seller refused an envelope")
+		s.log.Info().Str("domain", domain).Str("code", string(eb.Error.Code)).Str("message", anp.Truncate(eb.Error.Message, 500)).Msg("seller refused an envelope")
 		code := eb.Error.Code
 		if code.HTTPStatus() == http.StatusInternalServerError || code == anp.CodeUnauthorized {
 			// Unknown codes are seller text too: never echo them.
-			return nil, false, anp.Errorf(anp.CodeUnavailable, "seller %s refused the envelope", domain)
+			return anp.Errorf(anp.CodeUnavailable, "seller %s refused the envelope", domain)
 		}
-		return nil, false, anp.Errorf(code, "seller %s refused the envelope (%s)", domain, code)
+		return anp.Errorf(code, "seller %s refused the envelope (%s)", domain, code)
 	}
-	return nil, false, anp.Errorf(anp.CodeUnavailable, "seller %s answered HTTP %d", domain, resp.StatusCode)
+	return anp.Errorf(anp.CodeUnavailable, "seller %s answered HTTP %d", domain, status)
 }

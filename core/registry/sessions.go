@@ -99,19 +99,6 @@ func (ws *witnessSession) open() error {
 	return nil
 }
 
-// contains reports whether the transcript already holds an envelope with hash h.
-func (ws *witnessSession) contains(env *anp.Envelope, h string) bool {
-	for _, e := range ws.Transcript.Envelopes {
-		if e.Sig != env.Sig { // cheap filter before hashing
-			continue
-		}
-		if eh, err := e.Hash(); err == nil && eh == h {
-			return true
-		}
-	}
-	return false
-}
-
 // recordNonce remembers an envelope's nonce until it expires, refusing a
 // nonce its sender used before (in this or any other session).
 func (s *Server) recordNonce(ctx context.Context, env *anp.Envelope) error {

@@ -23,20 +23,38 @@ func (n *Node) deferAnswer(s *session, env *anp.Envelope, h string, b anp.OfferB
 	s.lastActive = now
 	go func() {
 		defer n.wg.Done()
-		if d := n.cfg.AsyncDelay; d > 0 {
-			t := time.NewTimer(d)
-			select {
-			case <-n.ctx.Done():
-				t.Stop()
-				return
-			case <-t.C:
-			}
+		if !n.awaitAnswerTurn() {
+			return
 		}
 		if reply := n.answerPending(s, h, b, prevOffer); reply != nil {
 			n.deliver(reply)
 		}
 	}()
 	return outcome{pending: true}, nil
+}
+
+// awaitAnswerTurn holds an asynchronous answer for AsyncDelay and then,
+// when the config has one, until its test gate lets it go. It reports false
+// when the node was closed first.
+func (n *Node) awaitAnswerTurn() bool {
+	if d := n.cfg.AsyncDelay; d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-n.ctx.Done():
+			return false
+		case <-t.C:
+		}
+	}
+	if n.cfg.asyncGate == nil {
+		return true
+	}
+	select {
+	case <-n.ctx.Done():
+		return false
+	case <-n.cfg.asyncGate:
+		return true
+	}
 }
 
 // beginWork registers a background worker unless the node is closing.

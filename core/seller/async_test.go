@@ -10,17 +10,36 @@ import (
 )
 
 // asyncNode starts an async node whose callbacks go to a stub registry.
-func asyncNode(t *testing.T, delay time.Duration) (*Node, *buyer, *stubRegistry) {
+// Every asynchronous answer waits, after delay, until the test lets it go
+// with releaseAnswer(t, gate).
+func asyncNode(t *testing.T, delay time.Duration) (*Node, *buyer, *stubRegistry, chan<- struct{}) {
 	t.Helper()
 	reg := newStubRegistry(t)
+	gate := make(chan struct{})
 	n, srv := newTestNode(t, func(c *Config) {
 		c.Async = true
 		c.AsyncDelay = delay
+		c.asyncGate = gate
 		c.Registry = &httpRegistry{base: reg.srv.URL, identity: sellerKey}
 	})
 	n.retryMin, n.retryMax = 5*time.Millisecond, 20*time.Millisecond
-	return n, newBuyer(t, srv.URL), reg
+	return n, newBuyer(t, srv.URL), reg, gate
 }
+
+// releaseAnswer lets one asynchronous answer that waits at gate go ahead.
+// It returns once the answer has left the gate.
+func releaseAnswer(t *testing.T, gate chan<- struct{}) {
+	t.Helper()
+	select {
+	case gate <- struct{}{}:
+	case <-time.After(10 * time.Second): // a guard against hanging, not an assertion
+		t.Fatal("no asynchronous answer was waiting")
+	}
+}
+
+// waitForAnswers waits until every asynchronous answer the node started has
+// finished, its callback delivery included.
+func waitForAnswers(n *Node) { n.wg.Wait() }
 
 // awaitCallback waits for the next callback the registry received.
 func awaitCallback(t *testing.T, reg *stubRegistry) *anp.Envelope {
@@ -35,7 +54,7 @@ func awaitCallback(t *testing.T, reg *stubRegistry) *anp.Envelope {
 }
 
 func TestAsyncCountersArriveThroughCallbacks(t *testing.T) {
-	n, b, reg := asyncNode(t, 10*time.Millisecond)
+	n, b, reg, gate := asyncNode(t, 0)
 	reg.failFirst = 2 // the first two deliveries fail and are retried
 	if got := b.send(anp.TypePropose, propose("Dutch oven", nil)); got.Type != anp.TypeCounter {
 		t.Fatalf("PROPOSE stays synchronous, got %s", got.Type)
@@ -45,10 +64,15 @@ func TestAsyncCountersArriveThroughCallbacks(t *testing.T) {
 		t.Fatalf("async COUNTER: %d %+v", r.status, r)
 	}
 	b.Record(env)
-	// While the answer is outstanding: no new offer, and a retransmission is pending again.
+	// While the answer is outstanding (held at the gate): no new offer, and
+	// a retransmission is pending again.
 	if r := b.post(anp.SellerCounter, b.Seal(anp.TypeCounter, counter(7100, 3))); r.status != 409 || r.err.Code != anp.CodeBadState {
 		t.Fatalf("COUNTER while pending: %d %+v", r.status, r.err)
 	}
+	if r := b.post(anp.SellerCounter, env); r.status != http.StatusAccepted || !r.pend {
+		t.Fatalf("retransmission while pending: %d %+v", r.status, r)
+	}
+	releaseAnswer(t, gate)
 	cb := awaitCallback(t, reg)
 	b.Accept(cb) // seller-signed, to the buyer key, chained to the COUNTER
 	if o := anptest.Body[anp.OfferBody](t, cb); cb.Type != anp.TypeCounter || o.Price != anptest.USD(9500) || o.Turn != 2 {
@@ -68,6 +92,7 @@ func TestAsyncCountersArriveThroughCallbacks(t *testing.T) {
 			t.Fatalf("COUNTER %d: %d %+v", 3+i, r.status, r.err)
 		}
 		b.Record(e)
+		releaseAnswer(t, gate)
 		b.Accept(awaitCallback(t, reg))
 	}
 	acc := b.Tr.Last()
@@ -84,7 +109,7 @@ func TestAsyncCountersArriveThroughCallbacks(t *testing.T) {
 }
 
 func TestAsyncCancelWhilePendingDropsTheAnswer(t *testing.T) {
-	n, b, reg := asyncNode(t, 50*time.Millisecond)
+	n, b, reg, gate := asyncNode(t, 0)
 	b.send(anp.TypePropose, propose("kettle", nil))
 	env := b.Seal(anp.TypeCounter, counter(7000, 2))
 	if r := b.post(anp.SellerCounter, env); r.status != http.StatusAccepted {
@@ -94,15 +119,15 @@ func TestAsyncCancelWhilePendingDropsTheAnswer(t *testing.T) {
 	if ack := b.send(anp.TypeCancel, anp.NoteBody{}); ack.Type != anp.TypeInform {
 		t.Fatalf("CANCEL answered %s", ack.Type)
 	}
-	time.Sleep(100 * time.Millisecond) // past the delay: the worker runs and finds the session cancelled
-	n.Close()
+	releaseAnswer(t, gate) // only now may the answer run: it finds the session cancelled
+	waitForAnswers(n)
 	if attempts, _ := reg.counts(); attempts != 0 {
 		t.Fatalf("%d callbacks for a cancelled session", attempts)
 	}
 }
 
 func TestCloseStopsAsyncWorkers(t *testing.T) {
-	n, b, reg := asyncNode(t, time.Hour)
+	n, b, reg, _ := asyncNode(t, time.Hour) // never released: Close must end the wait
 	b.send(anp.TypePropose, propose("kettle", nil))
 	if r := b.post(anp.SellerCounter, b.Seal(anp.TypeCounter, counter(7000, 2))); r.status != http.StatusAccepted {
 		t.Fatalf("COUNTER: %d", r.status)

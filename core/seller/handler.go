@@ -75,7 +75,7 @@ func (n *Node) serveUnknown(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", allowFor(r.URL.Path))
 		writeJSON(w, http.StatusMethodNotAllowed, anp.ErrorBody{Error: anp.Errorf(anp.CodeBadRequest, "method %s is not allowed on %s", r.Method, r.URL.Path)})
 	default:
-		n.writeError(w, r, anp.Errorf(anp.CodeNotFound, "no route %s", truncate(r.URL.Path, 100)))
+		n.writeError(w, r, anp.Errorf(anp.CodeNotFound, "no route %s", anp.Truncate(r.URL.Path, 100)))
 	}
 }
 

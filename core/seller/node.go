@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/internal/defaults"
 )
 
 // Registry is what a node needs from the registry; core/registry.Client
@@ -42,6 +43,11 @@ type Config struct {
 	MaxBodyBytes int64         // default 64 KiB
 	Logger       zerolog.Logger
 	Now          func() time.Time
+
+	// asyncGate, when set (by tests in this package), holds every
+	// asynchronous answer after AsyncDelay until it receives one value from
+	// the gate: the test, not a clock, decides when an answer is made.
+	asyncGate <-chan struct{}
 }
 
 // Defaults and limits of a node.
@@ -85,46 +91,10 @@ type Node struct {
 
 // NewNode checks cfg and returns a node.
 func NewNode(cfg Config) (*Node, error) {
-	domain, err := anp.NormalizeDomain(cfg.Domain)
+	cfg, modes, err := cfg.checked()
 	if err != nil {
-		return nil, fmt.Errorf("seller: domain: %w", err)
+		return nil, err
 	}
-	if len(cfg.Identity) != ed25519.PrivateKeySize {
-		return nil, fmt.Errorf("seller: identity must be an Ed25519 private key of %d bytes, got %d", ed25519.PrivateKeySize, len(cfg.Identity))
-	}
-	if cfg.Policy == nil {
-		return nil, errors.New("seller: a policy is required")
-	}
-	if v, ok := cfg.Policy.(validator); ok {
-		if err := v.Validate(); err != nil {
-			return nil, err
-		}
-	}
-	modes := cfg.Modes
-	if len(modes) == 0 {
-		modes = []anp.Mode{anp.ModeC}
-	}
-	for _, m := range modes {
-		if !m.Valid() {
-			return nil, fmt.Errorf("seller: mode %q is not ANP/A, ANP/B or ANP/C", m)
-		}
-	}
-	if cfg.Async && cfg.Registry == nil {
-		return nil, errors.New("seller: async mode needs a registry to post callbacks to")
-	}
-	if cfg.AsyncDelay < 0 {
-		return nil, fmt.Errorf("seller: async delay %s is negative", cfg.AsyncDelay)
-	}
-	if cfg.SessionTTL <= 0 {
-		cfg.SessionTTL = DefaultSessionTTL
-	}
-	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	cfg.Domain = domain
 	credKey, err := anp.DeriveCredentialKey(cfg.Identity)
 	if err != nil {
 		return nil, fmt.Errorf("seller: %w", err)
@@ -132,14 +102,14 @@ func NewNode(cfg Config) (*Node, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	keyHex := anp.PublicKeyHex(cfg.Identity.Public().(ed25519.PublicKey))
 	n := &Node{
-		domain:   domain,
+		domain:   cfg.Domain,
 		key:      cfg.Identity,
 		keyHex:   keyHex,
 		credKey:  credKey,
 		policy:   cfg.Policy,
-		modes:    append([]anp.Mode(nil), modes...),
+		modes:    modes,
 		cfg:      cfg,
-		log:      cfg.Logger.With().Str("component", "seller").Str("domain", domain).Str("key", keyHex[:12]).Logger(),
+		log:      cfg.Logger.With().Str("component", "seller").Str("domain", cfg.Domain).Str("key", keyHex[:12]).Logger(),
 		now:      cfg.Now,
 		sessions: make(map[string]*session),
 		ctx:      ctx,
@@ -149,6 +119,63 @@ func NewNode(cfg Config) (*Node, error) {
 		retryFor: time.Minute,
 	}
 	return n, nil
+}
+
+// checked validates cfg and returns it with its domain normalised and its
+// defaults filled in, and the modes the node negotiates in.
+func (cfg Config) checked() (Config, []anp.Mode, error) {
+	domain, err := anp.NormalizeDomain(cfg.Domain)
+	if err != nil {
+		return cfg, nil, fmt.Errorf("seller: domain: %w", err)
+	}
+	cfg.Domain = domain
+	if len(cfg.Identity) != ed25519.PrivateKeySize {
+		return cfg, nil, fmt.Errorf("seller: identity must be an Ed25519 private key of %d bytes, got %d", ed25519.PrivateKeySize, len(cfg.Identity))
+	}
+	if err := checkPolicy(cfg.Policy); err != nil {
+		return cfg, nil, err
+	}
+	modes, err := nodeModes(cfg.Modes)
+	if err != nil {
+		return cfg, nil, err
+	}
+	if cfg.Async && cfg.Registry == nil {
+		return cfg, nil, errors.New("seller: async mode needs a registry to post callbacks to")
+	}
+	if cfg.AsyncDelay < 0 {
+		return cfg, nil, fmt.Errorf("seller: async delay %s is negative", cfg.AsyncDelay)
+	}
+	cfg.SessionTTL = defaults.Positive(cfg.SessionTTL, DefaultSessionTTL)
+	cfg.MaxBodyBytes = defaults.Positive(cfg.MaxBodyBytes, DefaultMaxBodyBytes)
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return cfg, modes, nil
+}
+
+// checkPolicy requires a policy, valid when it can tell (a validator).
+func checkPolicy(p Policy) error {
+	if p == nil {
+		return errors.New("seller: a policy is required")
+	}
+	if v, ok := p.(validator); ok {
+		return v.Validate()
+	}
+	return nil
+}
+
+// nodeModes returns a copy of the configured modes, ANP/C when there are
+// none, and refuses a mode that is not ANP/A, ANP/B or ANP/C.
+func nodeModes(configured []anp.Mode) ([]anp.Mode, error) {
+	if len(configured) == 0 {
+		return []anp.Mode{anp.ModeC}, nil
+	}
+	for _, m := range configured {
+		if !m.Valid() {
+			return nil, fmt.Errorf("seller: mode %q is not ANP/A, ANP/B or ANP/C", m)
+		}
+	}
+	return append([]anp.Mode(nil), configured...), nil
 }
 
 // Domain returns the node's normalised domain.

@@ -23,7 +23,7 @@ func (n *Node) Register(ctx context.Context, endpoint, operatorToken string) (*a
 	}
 	if b.Domain != n.domain || b.Key != n.keyHex {
 		return nil, fmt.Errorf("seller: register: the registry bound %s to key %s, not to this node's key %s",
-			b.Domain, truncate(b.Key, 12), n.keyHex[:12])
+			b.Domain, anp.Truncate(b.Key, 12), n.keyHex[:12])
 	}
 	now := n.now()
 	rec := anp.EndpointRecord{

@@ -71,13 +71,13 @@ func (n *Node) matchParties(s *session, t *anp.DealTerms) error {
 	case t.V != anp.Version:
 		return refuse("artifact version %d is not %d", t.V, anp.Version)
 	case t.SessionID != s.id:
-		return refuse("artifact session_id %s differs from the session %s", truncate(t.SessionID, 64), s.id)
+		return refuse("artifact session_id %s differs from the session %s", anp.Truncate(t.SessionID, 64), s.id)
 	case t.SellerDomain != n.domain:
-		return refuse("artifact seller_domain %q differs from this seller's domain %q", truncate(t.SellerDomain, anp.MaxDomainLen), n.domain)
+		return refuse("artifact seller_domain %q differs from this seller's domain %q", anp.Truncate(t.SellerDomain, anp.MaxDomainLen), n.domain)
 	case t.SellerKey != n.keyHex:
-		return refuse("artifact seller_key %s differs from this seller's key %s", truncate(t.SellerKey, 12), n.keyHex[:12])
+		return refuse("artifact seller_key %s differs from this seller's key %s", anp.Truncate(t.SellerKey, 12), n.keyHex[:12])
 	case t.BuyerKey != s.buyerKey:
-		return refuse("artifact buyer_key %s differs from the session's buyer key %s", truncate(t.BuyerKey, 12), s.buyerKey[:12])
+		return refuse("artifact buyer_key %s differs from the session's buyer key %s", anp.Truncate(t.BuyerKey, 12), s.buyerKey[:12])
 	}
 	return nil
 }
@@ -88,15 +88,15 @@ func matchGoods(s *session, t *anp.DealTerms) error {
 	p := &s.propose
 	switch {
 	case t.Mode != p.Mode:
-		return refuse("artifact mode %q differs from the proposed mode %s", truncate(string(t.Mode), 16), p.Mode)
+		return refuse("artifact mode %q differs from the proposed mode %s", anp.Truncate(string(t.Mode), 16), p.Mode)
 	case t.Item != p.Item:
-		return refuse("artifact item %q differs from the proposed item %q", truncate(t.Item, anp.MaxItemLen), p.Item)
+		return refuse("artifact item %q differs from the proposed item %q", anp.Truncate(t.Item, anp.MaxItemLen), p.Item)
 	case t.Quantity != p.Quantity:
 		return refuse("artifact quantity %d differs from the proposed quantity %d", t.Quantity, p.Quantity)
 	case !termsEqual(t.Terms, p.Terms):
 		return refuse("artifact terms differ from the proposed terms")
 	case t.Price.Currency != p.Currency:
-		return refuse("artifact currency %q differs from the session currency %s", truncate(t.Price.Currency, 8), p.Currency)
+		return refuse("artifact currency %q differs from the session currency %s", anp.Truncate(t.Price.Currency, 8), p.Currency)
 	case t.Price != *s.accepted:
 		return refuse("artifact price %s differs from the accepted %s", t.Price, s.accepted)
 	}
@@ -108,7 +108,7 @@ func matchGoods(s *session, t *anp.DealTerms) error {
 func matchAccept(s *session, t *anp.DealTerms, now time.Time) error {
 	switch {
 	case t.TranscriptHead != s.acceptHash:
-		return refuse("artifact transcript_head %s is not the hash of this seller's ACCEPT %s", truncate(t.TranscriptHead, 16), s.acceptHash[:16])
+		return refuse("artifact transcript_head %s is not the hash of this seller's ACCEPT %s", anp.Truncate(t.TranscriptHead, 16), s.acceptHash[:16])
 	case t.TranscriptLen != s.acceptEnv.Seq:
 		return refuse("artifact transcript_len %d differs from the seq %d of this seller's ACCEPT", t.TranscriptLen, s.acceptEnv.Seq)
 	case t.AgreedAt != s.acceptEnv.TS:
@@ -130,14 +130,4 @@ func termsEqual(a, b map[string]string) bool {
 		return true
 	}
 	return maps.Equal(a, b)
-}
-
-// truncate cuts s to at most n bytes for use in messages, marking a cut
-// with "...". core/registry has its own copy (relay.go) that marks a cut with
-// "…"; folding the two into one is left to that package.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }

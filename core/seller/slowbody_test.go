@@ -22,8 +22,6 @@ func TestSlowBodyHitsReadTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = hs.Serve(ln) }()
-	t.Cleanup(func() { _ = hs.Close() })
 	conn, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -34,6 +32,10 @@ func TestSlowBodyHitsReadTimeout(t *testing.T) {
 	if _, err := io.WriteString(conn, head+`{"v":1,`); err != nil {
 		t.Fatal(err)
 	}
+	// Serve only now: the headers and the start of the body are waiting
+	// when the read timeout starts, so only the body can run out of time.
+	go func() { _ = hs.Serve(ln) }()
+	t.Cleanup(func() { _ = hs.Close() })
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		// The server closed the connection: the slow client was cut off.

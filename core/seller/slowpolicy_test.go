@@ -32,7 +32,7 @@ func (p *blockingPolicy) Respond(ctx context.Context, s SessionView, offer anp.M
 func TestSlowAsyncPolicyDoesNotHoldTheSession(t *testing.T) {
 	pol := &blockingPolicy{CurvePolicy: linearPolicy(), entered: make(chan struct{}, 1), release: make(chan struct{})}
 	reg := newStubRegistry(t)
-	_, srv := newTestNode(t, func(c *Config) {
+	n, srv := newTestNode(t, func(c *Config) {
 		c.Async = true
 		c.Policy = pol
 		c.Registry = &httpRegistry{base: reg.srv.URL, identity: sellerKey}
@@ -62,9 +62,8 @@ func TestSlowAsyncPolicyDoesNotHoldTheSession(t *testing.T) {
 		t.Fatalf("CANCEL: %d %+v", r.status, r.err)
 	}
 	close(pol.release)
-	select {
-	case env := <-reg.arrived:
-		t.Fatalf("a %s was sent after the buyer cancelled", env.Type)
-	case <-time.After(300 * time.Millisecond):
+	waitForAnswers(n) // the late decision is made and dropped, or sent: no clock decides which
+	if attempts, _ := reg.counts(); attempts != 0 {
+		t.Fatalf("%d callbacks were sent after the buyer cancelled", attempts)
 	}
 }

@@ -265,7 +265,7 @@ func (n *Node) HandlerAt(endpoint string) (http.Handler, error) {
 	inner := http.StripPrefix(base, h)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if rest, ok := strings.CutPrefix(r.URL.Path, base); !ok || (rest != "" && rest[0] != '/') {
-			n.writeError(w, r, anp.Errorf(anp.CodeNotFound, "no route %s: this seller serves under %s", truncate(r.URL.Path, 100), base))
+			n.writeError(w, r, anp.Errorf(anp.CodeNotFound, "no route %s: this seller serves under %s", anp.Truncate(r.URL.Path, 100), base))
 			return
 		}
 		inner.ServeHTTP(w, r)

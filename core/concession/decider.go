@@ -58,10 +58,12 @@ func (c Curve) Exponent() float64 {
 const DefaultOpenFraction = 0.5
 
 // Decider is the deterministic buyer decider: a time-dependent concession
-// curve towards the budget over the session's max turns.
+// curve towards the budget over the session's turn limit as the engine
+// enforces it (buyer.Session.TurnLimit: max turns, or the engine's default
+// when unset).
 //
 // Its rules, in order:
-//   - no legal move left (max turns reached), or the seller's final price is
+//   - no legal move left (the turn limit reached), or the seller's final price is
 //     above the budget: exit;
 //   - the seller's price is within the budget and at or below the current
 //     target, or final, or this is the last move allowed: accept;
@@ -164,10 +166,10 @@ type position struct {
 }
 
 // positionOf gathers the position of session s. The turn limit is the
-// session's max turns, at least 2.
+// engine's (buyer.Session.TurnLimit), at least 2.
 func (k Decider) positionOf(s buyer.Session) position {
 	p := position{budget: s.MaxBudget.Amount, ask: s.LastSellerPrice.Amount, final: s.SellerFinal,
-		next: s.Turn + 1, limit: max(s.MaxTurns, 2)}
+		next: s.Turn + 1, limit: max(s.TurnLimit(), 2)}
 	if s.LastOwnOffer != nil {
 		p.own = s.LastOwnOffer.Amount
 	}

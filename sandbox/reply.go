@@ -51,23 +51,12 @@ type wireReply struct {
 // error text is built from fixed phrases and numbers only, never from the
 // reply itself, so it can go back to the model safely.
 func ParseReply(content string, s buyer.Session) (buyer.Decision, error) {
-	dec := json.NewDecoder(strings.NewReader(content))
-	dec.DisallowUnknownFields()
-	var w wireReply
-	if err := dec.Decode(&w); err != nil {
-		return buyer.Decision{}, errors.New("the reply is not a JSON object with only the fields action, price and message")
+	w, err := decodeReply(content)
+	if err != nil {
+		return buyer.Decision{}, err
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return buyer.Decision{}, errors.New("the reply has text after the JSON object")
-	}
-	if w.Action == nil || w.Price == nil || w.Message == nil {
-		return buyer.Decision{}, errors.New("the reply must have all three fields action, price and message")
-	}
-	if math.IsNaN(*w.Price) || math.IsInf(*w.Price, 0) || *w.Price < 0 {
-		return buyer.Decision{}, errors.New("price must be a number of at least 0")
-	}
-	if utf8.RuneCountInString(*w.Message) > MaxReplyMessage {
-		return buyer.Decision{}, fmt.Errorf("message is longer than %d characters", MaxReplyMessage)
+	if err := w.checkValues(); err != nil {
+		return buyer.Decision{}, err
 	}
 	d := buyer.Decision{Action: buyer.Action(*w.Action), Message: *w.Message}
 	switch d.Action {
@@ -75,26 +64,64 @@ func ParseReply(content string, s buyer.Session) (buyer.Decision, error) {
 		if s.LastSellerPrice != nil {
 			d.Price = *s.LastSellerPrice
 		}
-		return d, nil
 	case buyer.ActionExit:
-		return d, nil
 	case buyer.ActionCounter:
+		if d.Price, err = counterPrice(*w.Price, s); err != nil {
+			return buyer.Decision{}, err
+		}
 	default:
 		return buyer.Decision{}, errors.New("action must be one of counter, accept or exit")
 	}
+	return d, nil
+}
+
+// decodeReply reads content as exactly one JSON object holding all three
+// fields action, price and message and nothing else.
+func decodeReply(content string) (wireReply, error) {
+	dec := json.NewDecoder(strings.NewReader(content))
+	dec.DisallowUnknownFields()
+	var w wireReply
+	if err := dec.Decode(&w); err != nil {
+		return wireReply{}, errors.New("the reply is not a JSON object with only the fields action, price and message")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return wireReply{}, errors.New("the reply has text after the JSON object")
+	}
+	if w.Action == nil || w.Price == nil || w.Message == nil {
+		return wireReply{}, errors.New("the reply must have all three fields action, price and message")
+	}
+	return w, nil
+}
+
+// checkValues checks the bounds of ReplySchema a decoded reply can still
+// break: a price that is a number of at least 0 and a message of at most
+// MaxReplyMessage characters.
+func (w wireReply) checkValues() error {
+	if math.IsNaN(*w.Price) || math.IsInf(*w.Price, 0) || *w.Price < 0 {
+		return errors.New("price must be a number of at least 0")
+	}
+	if utf8.RuneCountInString(*w.Message) > MaxReplyMessage {
+		return fmt.Errorf("message is longer than %d characters", MaxReplyMessage)
+	}
+	return nil
+}
+
+// counterPrice is the price of a counter at major-unit price in session s:
+// above 0 after rounding to the currency's decimals, strictly below the
+// seller's price, and not more than maxDip below the buyer's previous offer.
+func counterPrice(price float64, s buyer.Session) (anp.Money, error) {
 	cur := s.MaxBudget.Currency
-	p, err := majorToMoney(*w.Price, cur)
+	p, err := majorToMoney(price, cur)
 	if err != nil || p.Amount <= 0 {
-		return buyer.Decision{}, fmt.Errorf("a counter needs a price above 0 in %s", cur)
+		return anp.Money{}, fmt.Errorf("a counter needs a price above 0 in %s", cur)
 	}
 	if s.LastSellerPrice != nil && p.Amount >= s.LastSellerPrice.Amount {
-		return buyer.Decision{}, fmt.Errorf("the counter of %s is not below the seller's price of %s: choose accept, or counter lower", p, s.LastSellerPrice)
+		return anp.Money{}, fmt.Errorf("the counter of %s is not below the seller's price of %s: choose accept, or counter lower", p, s.LastSellerPrice)
 	}
 	if s.LastOwnOffer != nil && float64(s.LastOwnOffer.Amount-p.Amount) > maxDip*float64(s.LastOwnOffer.Amount) {
-		return buyer.Decision{}, fmt.Errorf("the counter of %s is below your previous offer of %s: offers never go down", p, s.LastOwnOffer)
+		return anp.Money{}, fmt.Errorf("the counter of %s is below your previous offer of %s: offers never go down", p, s.LastOwnOffer)
 	}
-	d.Price = p
-	return d, nil
+	return p, nil
 }
 
 // majorToMoney converts a model's major-unit price into minor units: the

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -92,6 +93,13 @@ func (l *logFlags) loggerRedacting(env *cliEnv, red *secrets.Redactor) (zerolog.
 		out = red.Writer(out)
 	}
 	return zerolog.New(out).Level(lvl).With().Timestamp().Logger(), closer, nil
+}
+
+// printJSON writes v to stdout as indented JSON.
+func printJSON(env *cliEnv, v any) error {
+	enc := json.NewEncoder(env.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 // dataDir is where clinch-mcp keeps its files by default.

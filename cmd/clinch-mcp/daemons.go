@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
 	"net"
@@ -72,46 +73,90 @@ func runRegistry(ctx context.Context, env *cliEnv, args []string) error {
 	return serveUntilDone(ctx, srv.NewHTTPServer(*addr), log)
 }
 
+// sellerFlags are the flags of `clinch-mcp seller`.
+type sellerFlags struct {
+	logs   logFlags
+	config string
+}
+
+func (f *sellerFlags) register(fs *flag.FlagSet, env *cliEnv) {
+	f.logs.register(fs, env)
+	fs.StringVar(&f.config, "config", envOr(env, "CLINCH_SELLER_CONFIG", ""), "seller config JSON (see examples/seller.json)")
+}
+
+// validate checks that --config is set; usage shows the flags when not.
+func (f *sellerFlags) validate(usage func()) error {
+	if f.config == "" {
+		usage()
+		return &exitError{2, fmt.Errorf("--config is required")}
+	}
+	return nil
+}
+
 func runSeller(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlags(env, "seller", "seller --config FILE")
-	var logs logFlags
-	logs.register(fs, env)
-	cfgPath := fs.String("config", envOr(env, "CLINCH_SELLER_CONFIG", ""), "seller config JSON (see examples/seller.json)")
+	var f sellerFlags
+	f.register(fs, env)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *cfgPath == "" {
-		fs.Usage()
-		return &exitError{2, fmt.Errorf("--config is required")}
+	if err := f.validate(fs.Usage); err != nil {
+		return err
 	}
-	fc, err := seller.LoadFileConfig(*cfgPath)
+	fc, err := seller.LoadFileConfig(f.config)
 	if err != nil {
 		return err
 	}
-	log, closer, err := logs.logger(env)
+	log, closer, err := f.logs.logger(env)
 	if err != nil {
 		return err
 	}
 	if closer != nil {
 		defer closer.Close()
 	}
-	key, err := secrets.LoadIdentityFile(fc.KeyFile)
-	if err != nil {
-		return fmt.Errorf("seller key: %w", err)
-	}
-	client := registry.NewClient(fc.Registry, key, registry.ClientOptions{Logger: log})
-	cfg, err := fc.NodeConfig(key, client, log)
-	if err != nil {
-		return err
-	}
-	node, err := seller.NewNode(cfg)
+	node, err := newSellerNode(fc, log)
 	if err != nil {
 		return err
 	}
 	defer node.Close()
-	ln, err := net.Listen("tcp", fc.Listen)
+	hs, ln, endpoint, err := listenSeller(node, fc)
 	if err != nil {
 		return err
+	}
+	errc := serveInBackground(hs, ln)
+	if err := registerSeller(ctx, node, fc, endpoint); err != nil {
+		_ = hs.Close()
+		return err
+	}
+	log.Info().Str("domain", fc.Domain).Str("endpoint", endpoint).Str("registry", fc.Registry).Msg("seller node registered and listening")
+	if err := waitUntilDone(ctx, errc); err != nil {
+		return err
+	}
+	return shutdownGracefully(hs)
+}
+
+// newSellerNode builds the seller node of config fc, with its key file and a
+// client of its registry.
+func newSellerNode(fc *seller.FileConfig, log zerolog.Logger) (*seller.Node, error) {
+	key, err := secrets.LoadIdentityFile(fc.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("seller key: %w", err)
+	}
+	client := registry.NewClient(fc.Registry, key, registry.ClientOptions{Logger: log})
+	cfg, err := fc.NodeConfig(key, client, log)
+	if err != nil {
+		return nil, err
+	}
+	return seller.NewNode(cfg)
+}
+
+// listenSeller listens on fc.Listen for the node and returns its HTTP server,
+// the listener and the endpoint buyers reach it at: fc.Endpoint, or
+// http:// and the listener's address.
+func listenSeller(node *seller.Node, fc *seller.FileConfig) (*http.Server, net.Listener, string, error) {
+	ln, err := net.Listen("tcp", fc.Listen)
+	if err != nil {
+		return nil, nil, "", err
 	}
 	endpoint := fc.Endpoint
 	if endpoint == "" {
@@ -120,28 +165,20 @@ func runSeller(ctx context.Context, env *cliEnv, args []string) error {
 	hs, err := node.NewHTTPServerAt(fc.Listen, endpoint) // buyers reach the routes under the endpoint's path
 	if err != nil {
 		_ = ln.Close()
-		return err
+		return nil, nil, "", err
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	return hs, ln, endpoint, nil
+}
+
+// registerSeller lists the node at endpoint in its registry, giving the
+// registry 30 seconds to answer.
+func registerSeller(ctx context.Context, node *seller.Node, fc *seller.FileConfig, endpoint string) error {
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	_, err = node.Register(rctx, endpoint, fc.OperatorToken)
-	cancel()
-	if err != nil {
-		_ = hs.Close()
+	defer cancel()
+	if _, err := node.Register(rctx, endpoint, fc.OperatorToken); err != nil {
 		return fmt.Errorf("register %s at %s: %w", fc.Domain, fc.Registry, err)
 	}
-	log.Info().Str("domain", fc.Domain).Str("endpoint", endpoint).Str("registry", fc.Registry).Msg("seller node registered and listening")
-	select {
-	case <-ctx.Done():
-	case err := <-errc:
-		if err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return hs.Shutdown(sctx)
+	return nil
 }
 
 func serveUntilDone(ctx context.Context, hs *http.Server, log zerolog.Logger) error {
@@ -149,8 +186,25 @@ func serveUntilDone(ctx context.Context, hs *http.Server, log zerolog.Logger) er
 	if err != nil {
 		return err
 	}
+	errc := serveInBackground(hs, ln)
+	if err := waitUntilDone(ctx, errc); err != nil {
+		return err
+	}
+	log.Info().Msg("shutting down")
+	return shutdownGracefully(hs)
+}
+
+// serveInBackground serves hs on ln in a goroutine; the channel receives
+// what Serve returns.
+func serveInBackground(hs *http.Server, ln net.Listener) <-chan error {
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	return errc
+}
+
+// waitUntilDone waits until ctx is done or the server stops (errc); it
+// returns the server's error, unless the server was closed.
+func waitUntilDone(ctx context.Context, errc <-chan error) error {
 	select {
 	case <-ctx.Done():
 	case err := <-errc:
@@ -158,7 +212,11 @@ func serveUntilDone(ctx context.Context, hs *http.Server, log zerolog.Logger) er
 			return err
 		}
 	}
-	log.Info().Msg("shutting down")
+	return nil
+}
+
+// shutdownGracefully shuts hs down, giving open requests 5 seconds.
+func shutdownGracefully(hs *http.Server) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return hs.Shutdown(sctx)

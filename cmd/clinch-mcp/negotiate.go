@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 	"github.com/clinch-protocol/clinch-mcp/demomarket"
@@ -17,153 +19,230 @@ import (
 	"github.com/clinch-protocol/clinch-mcp/secrets"
 )
 
+// negotiateFlags are the flags of `clinch-mcp negotiate`.
+type negotiateFlags struct {
+	market    marketFlags
+	sandbox   sandboxFlags
+	to        string
+	item      string
+	budget    string
+	currency  string
+	quantity  int
+	maxTurns  int
+	auto      bool
+	approve   bool
+	json      bool
+	out       string
+	blindKeys string
+	timeout   time.Duration
+}
+
+func (f *negotiateFlags) register(fs *flag.FlagSet, env *cliEnv) {
+	f.market.register(fs, env)
+	f.market.logs.registerWith(fs, env, "warn")
+	fs.StringVar(&f.to, "to", "", "seller address, e.g. ANP/C.kitchen-outlet.anp; a bare domain (kitchen-outlet.anp) means ANP/C (required)")
+	fs.StringVar(&f.item, "item", "", "what to buy (required)")
+	fs.StringVar(&f.budget, "max-budget", "", "the most you will pay, in major units, e.g. 95 or 95.50 (required; never sent to the seller)")
+	fs.StringVar(&f.currency, "currency", "USD", "ISO 4217 currency")
+	fs.IntVar(&f.quantity, "quantity", 1, "quantity")
+	fs.IntVar(&f.maxTurns, "max-turns", 8, "give up after this many turns")
+	fs.BoolVar(&f.auto, "auto", false, "negotiate by itself until the seller confirms or max turns, with the decider --sandbox selects: "+
+		"auto (the default) uses the local Ollama model (--ollama-model, default "+sandbox.DefaultModel+") when Ollama answers and has it, "+
+		"else the deterministic Boulware concession strategy; strategy always uses that strategy; the chosen decider is printed first")
+	fs.BoolVar(&f.approve, "approve", false, "sign and commit the deal once the seller confirms (commits money)")
+	fs.BoolVar(&f.json, "json", false, "print the result as JSON")
+	fs.StringVar(&f.out, "out", "", "write the signed artifact JSON to this file")
+	fs.StringVar(&f.blindKeys, "blind-keys", envOr(env, "CLINCH_BLIND_KEYS", ""), "JSON file of per-domain credentials (env CLINCH_BLIND_KEYS)")
+	fs.DurationVar(&f.timeout, "timeout", 2*time.Minute, "give up after this long")
+	f.sandbox.register(fs, env)
+}
+
+// validate checks the flags and returns the budget they set; usage shows
+// the flags when a required one is missing.
+func (f *negotiateFlags) validate(usage func()) (anp.Money, error) {
+	if f.to == "" || f.item == "" || f.budget == "" {
+		usage()
+		return anp.Money{}, &exitError{2, fmt.Errorf("--to, --item and --max-budget are required")}
+	}
+	maxBudget, err := anp.ParseMoney(f.budget, f.currency)
+	if err != nil {
+		return anp.Money{}, &exitError{2, fmt.Errorf("--max-budget: %w", err)}
+	}
+	if f.out != "" && !f.approve {
+		return anp.Money{}, &exitError{2, fmt.Errorf("--out needs --approve: only a signed deal has an artifact")}
+	}
+	return maxBudget, nil
+}
+
 func runNegotiate(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlags(env, "negotiate", "negotiate --to ADDRESS --item TEXT --max-budget N [--currency USD] [--auto] [--approve] [--json] [--out FILE]\n\n"+
 		"Without --auto it sends the proposal, prints the seller's answer and says how to go on: the session lives in this\n"+
 		"process only (in memory), so it ends when the command exits. With --auto it negotiates to the end.")
-	var mf marketFlags
-	mf.register(fs, env)
-	mf.logs.registerWith(fs, env, "warn")
-	to := fs.String("to", "", "seller address, e.g. ANP/C.kitchen-outlet.anp; a bare domain (kitchen-outlet.anp) means ANP/C (required)")
-	item := fs.String("item", "", "what to buy (required)")
-	budget := fs.String("max-budget", "", "the most you will pay, in major units, e.g. 95 or 95.50 (required; never sent to the seller)")
-	currency := fs.String("currency", "USD", "ISO 4217 currency")
-	quantity := fs.Int("quantity", 1, "quantity")
-	maxTurns := fs.Int("max-turns", 8, "give up after this many turns")
-	auto := fs.Bool("auto", false, "negotiate by itself until the seller confirms or max turns, with the decider --sandbox selects: "+
-		"auto (the default) uses the local Ollama model (--ollama-model, default "+sandbox.DefaultModel+") when Ollama answers and has it, "+
-		"else the deterministic Boulware concession strategy; strategy always uses that strategy; the chosen decider is printed first")
-	approve := fs.Bool("approve", false, "sign and commit the deal once the seller confirms (commits money)")
-	asJSON := fs.Bool("json", false, "print the result as JSON")
-	out := fs.String("out", "", "write the signed artifact JSON to this file")
-	blindKeys := fs.String("blind-keys", envOr(env, "CLINCH_BLIND_KEYS", ""), "JSON file of per-domain credentials (env CLINCH_BLIND_KEYS)")
-	timeout := fs.Duration("timeout", 2*time.Minute, "give up after this long")
-	var sf sandboxFlags
-	sf.register(fs, env)
+	var f negotiateFlags
+	f.register(fs, env)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *to == "" || *item == "" || *budget == "" {
-		fs.Usage()
-		return &exitError{2, fmt.Errorf("--to, --item and --max-budget are required")}
-	}
-	maxBudget, err := anp.ParseMoney(*budget, *currency)
-	if err != nil {
-		return &exitError{2, fmt.Errorf("--max-budget: %w", err)}
-	}
-	if *out != "" && !*approve {
-		return &exitError{2, fmt.Errorf("--out needs --approve: only a signed deal has an artifact")}
-	}
-	log, closer, err := mf.logs.logger(env)
+	maxBudget, err := f.validate(fs.Usage)
 	if err != nil {
 		return err
 	}
-	if closer != nil {
-		defer closer.Close()
-	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	id, err := loadIdentity(env, mf.keyFile, true)
+	om, err := f.market.open(ctx, env)
 	if err != nil {
 		return err
 	}
-	mk, err := openMarket(ctx, mf.registry, mf.registryKey, log)
+	defer om.Close()
+	core, err := f.engine(ctx, om)
 	if err != nil {
-		return err
-	}
-	defer mk.Close()
-	bk, err := loadBlindKeys(*blindKeys, mk)
-	if err != nil {
-		return err
-	}
-	core, err := buyer.New(buyer.Config{Identity: id, Registry: mk.client(id, log), BlindKeys: bk, Logger: log, MaxTurns: *maxTurns})
-	if err != nil {
-		return err
-	}
-	if err := core.Initialize(ctx); err != nil {
 		return err
 	}
 	defer core.Close()
-	if !*asJSON {
+	if !f.json {
 		unsub := core.Subscribe(func(e buyer.Event) { printEvent(env, e) })
 		defer unsub()
 	}
-	var decider buyer.Decider // chosen before anything reaches a seller
-	if *auto {
-		d, desc, err := sf.decider(ctx, log)
-		if err != nil {
-			return err
-		}
-		if d == nil {
-			return &exitError{2, fmt.Errorf("--auto needs a decider: --sandbox is off")}
-		}
-		decider = d
-		if !*asJSON {
-			fmt.Fprintf(env.stdout, "autonomous decider: %s\n", desc)
-		}
-	}
-	s, err := core.ProposeDeal(ctx, *to, buyer.Constraints{Item: *item, Quantity: *quantity, MaxBudget: maxBudget, MaxTurns: *maxTurns}, buyer.ProposeOptions{})
-	if errors.Is(err, buyer.ErrInvalidInput) || errors.Is(err, buyer.ErrOverBudget) {
-		return &exitError{2, fmt.Errorf("propose: %w", err)} // the arguments are wrong, as with a bad flag
-	}
+	decider, err := f.autoDecider(ctx, env, om.log) // chosen before anything reaches a seller
 	if err != nil {
-		return fmt.Errorf("propose: %w", err)
-	}
-	if *auto {
-		if s, err = core.NegotiateAutonomously(ctx, s.ID, decider); err != nil {
-			return fmt.Errorf("negotiate: %w", err)
-		}
-	} else if s, err = core.WaitForSeller(ctx, s.ID); err != nil {
 		return err
 	}
-	result := map[string]any{"session": s}
-	var art *anp.Artifact
-	if *approve {
-		if s.State != buyer.StateConfirmed {
-			hint := ""
-			if !*auto {
-				hint = "; without --auto nothing is negotiated after the seller's first answer, so add --auto to reach a deal"
-			}
-			return &exitError{3, fmt.Errorf("no deal to approve: session %s ended %s %s%s", s.ID, s.State, s.Reason, hint)}
+	s, err := f.negotiate(ctx, core, maxBudget, decider)
+	if err != nil {
+		return err
+	}
+	s, art, err := f.approveDeal(ctx, core, s)
+	if err != nil {
+		return err
+	}
+	return f.report(env, fs, s, art)
+}
+
+// engine starts the buyer engine on the opened market, with the credentials
+// of --blind-keys (the demo's on the embedded demo market). The caller closes
+// it.
+func (f *negotiateFlags) engine(ctx context.Context, om *openedMarket) (*buyer.Core, error) {
+	bk, err := loadBlindKeys(f.blindKeys, om.market)
+	if err != nil {
+		return nil, err
+	}
+	core, err := buyer.New(buyer.Config{Identity: om.id, Registry: om.client(), BlindKeys: bk, Logger: om.log, MaxTurns: f.maxTurns})
+	if err != nil {
+		return nil, err
+	}
+	if err := core.Initialize(ctx); err != nil {
+		return nil, err
+	}
+	return core, nil
+}
+
+// autoDecider is the decider --sandbox selects for --auto, announced unless
+// --json; nil without --auto.
+func (f *negotiateFlags) autoDecider(ctx context.Context, env *cliEnv, log zerolog.Logger) (buyer.Decider, error) {
+	if !f.auto {
+		return nil, nil
+	}
+	d, desc, err := f.sandbox.decider(ctx, log)
+	if err != nil {
+		return nil, err
+	}
+	if d == nil {
+		return nil, &exitError{2, fmt.Errorf("--auto needs a decider: --sandbox is off")}
+	}
+	if !f.json {
+		fmt.Fprintf(env.stdout, "autonomous decider: %s\n", desc)
+	}
+	return d, nil
+}
+
+// negotiate proposes the deal, then negotiates it to the end with decider
+// (--auto) or waits for the seller's first answer. Arguments the engine
+// refuses exit with 2, as a bad flag does.
+func (f *negotiateFlags) negotiate(ctx context.Context, core *buyer.Core, maxBudget anp.Money, decider buyer.Decider) (buyer.Session, error) {
+	s, err := core.ProposeDeal(ctx, f.to, buyer.Constraints{Item: f.item, Quantity: f.quantity, MaxBudget: maxBudget, MaxTurns: f.maxTurns}, buyer.ProposeOptions{})
+	if errors.Is(err, buyer.ErrInvalidInput) || errors.Is(err, buyer.ErrOverBudget) {
+		return s, &exitError{2, fmt.Errorf("propose: %w", err)}
+	}
+	if err != nil {
+		return s, fmt.Errorf("propose: %w", err)
+	}
+	if !f.auto {
+		return core.WaitForSeller(ctx, s.ID)
+	}
+	if s, err = core.NegotiateAutonomously(ctx, s.ID, decider); err != nil {
+		return s, fmt.Errorf("negotiate: %w", err)
+	}
+	return s, nil
+}
+
+// approveDeal, with --approve, signs and commits the deal session s reached
+// and writes its artifact to --out when set. It returns the session as it is
+// then and the artifact; without --approve, s and nil.
+func (f *negotiateFlags) approveDeal(ctx context.Context, core *buyer.Core, s buyer.Session) (buyer.Session, *anp.Artifact, error) {
+	if !f.approve {
+		return s, nil, nil
+	}
+	if s.State != buyer.StateConfirmed {
+		hint := ""
+		if !f.auto {
+			hint = "; without --auto nothing is negotiated after the seller's first answer, so add --auto to reach a deal"
 		}
-		if art, err = core.ApproveAndSign(ctx, s.ID); err != nil {
-			return fmt.Errorf("approve: %w", err)
-		}
-		if s, err = core.GetSession(ctx, s.ID); err != nil {
-			return err
-		}
-		result["session"], result["artifact"] = s, art
-		if *out != "" {
-			data, _ := json.MarshalIndent(art, "", "  ")
-			if err := os.WriteFile(*out, append(data, '\n'), 0o644); err != nil {
-				return fmt.Errorf("write artifact: %w", err)
-			}
+		return s, nil, &exitError{3, fmt.Errorf("no deal to approve: session %s ended %s %s%s", s.ID, s.State, s.Reason, hint)}
+	}
+	art, err := core.ApproveAndSign(ctx, s.ID)
+	if err != nil {
+		return s, nil, fmt.Errorf("approve: %w", err)
+	}
+	if s, err = core.GetSession(ctx, s.ID); err != nil {
+		return s, nil, err
+	}
+	if f.out != "" {
+		data, _ := json.MarshalIndent(art, "", "  ")
+		if err := os.WriteFile(f.out, append(data, '\n'), 0o644); err != nil {
+			return s, nil, fmt.Errorf("write artifact: %w", err)
 		}
 	}
+	return s, art, nil
+}
+
+// report prints the outcome: the session (and the artifact, with --approve)
+// as JSON with --json, else a summary; and, after a session left open without
+// --auto, how to go on (on stderr with --json, so stdout stays one JSON
+// document).
+func (f *negotiateFlags) report(env *cliEnv, fs *flag.FlagSet, s buyer.Session, art *anp.Artifact) error {
 	next := ""
-	if !*auto && !s.State.Terminal() {
+	if !f.auto && !s.State.Terminal() {
 		next = nextSteps(s, fs)
 	}
-	if *asJSON {
+	if f.json {
 		if next != "" {
-			fmt.Fprint(env.stderr, next) // stdout stays one JSON document
+			fmt.Fprint(env.stderr, next)
 		}
-		enc := json.NewEncoder(env.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(result)
+		result := map[string]any{"session": s}
+		if f.approve {
+			result["artifact"] = art
+		}
+		return printJSON(env, result)
 	}
-	fmt.Fprintf(env.stdout, "session %s with %s: %s after %s", s.ID, s.Seller, s.State, plural(s.Turn, "turn"))
-	if s.AgreedPrice != nil {
-		fmt.Fprintf(env.stdout, " at %s (budget %s)", s.AgreedPrice, s.MaxBudget)
-	} else if s.LastSellerPrice != nil {
-		fmt.Fprintf(env.stdout, "; the seller asks %s (your budget %s)", s.LastSellerPrice, s.MaxBudget)
-	}
-	fmt.Fprintln(env.stdout)
+	fmt.Fprintln(env.stdout, outcome(s))
 	fmt.Fprint(env.stdout, next)
-	if art != nil && *out != "" {
-		fmt.Fprintf(env.stdout, "artifact written to %s (log leaf %d); check it with: clinch-mcp verify %s --registry-key %s\n", *out, art.Receipt.LeafIndex, *out, art.Receipt.RootKey)
+	if art != nil && f.out != "" {
+		fmt.Fprintf(env.stdout, "artifact written to %s (log leaf %d); check it with: clinch-mcp verify %s --registry-key %s\n", f.out, art.Receipt.LeafIndex, f.out, art.Receipt.RootKey)
 	}
 	return nil
+}
+
+// outcome is the one-line summary of session s: its state after how many
+// turns, and the agreed price or the seller's standing ask against the budget.
+func outcome(s buyer.Session) string {
+	line := fmt.Sprintf("session %s with %s: %s after %s", s.ID, s.Seller, s.State, plural(s.Turn, "turn"))
+	if s.AgreedPrice != nil {
+		return line + fmt.Sprintf(" at %s (budget %s)", s.AgreedPrice, s.MaxBudget)
+	}
+	if s.LastSellerPrice != nil {
+		return line + fmt.Sprintf("; the seller asks %s (your budget %s)", s.LastSellerPrice, s.MaxBudget)
+	}
+	return line
 }
 
 // The blind keys file is what seals the buyer's credentials.

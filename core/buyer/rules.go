@@ -102,8 +102,10 @@ func (s *Session) ApplyOwnCounter(price anp.Money, turn int) {
 	s.LastOwnOffer, s.Turn = &p, turn
 }
 
-// turnLimit is the session's max turns (the engine default when unset).
-func (s *Session) turnLimit() int {
+// TurnLimit is the session's max turns as the engine enforces them:
+// MaxTurns, or the engine's default (defaultMaxTurns) when MaxTurns is 0.
+// Deciders plan within it.
+func (s *Session) TurnLimit() int {
 	if s.MaxTurns > 0 {
 		return s.MaxTurns
 	}
@@ -119,7 +121,7 @@ func (s *Session) AllowedMoves() []Move {
 		return []Move{MoveWait, MoveCancel}
 	case s.State == StateCountered:
 		var mv []Move
-		if s.Turn < s.turnLimit() {
+		if s.Turn < s.TurnLimit() {
 			mv = append(mv, MoveCounter)
 		}
 		if s.LastSellerPrice != nil && s.LastSellerPrice.Amount <= s.MaxBudget.Amount {
@@ -173,8 +175,8 @@ func (s *Session) NextOffer(price anp.Money) (anp.Money, error) {
 		price = *ask
 	}
 	accepting := ask != nil && price == *ask
-	if s.Turn+1 > s.turnLimit() && !accepting {
-		return anp.Money{}, fmt.Errorf("session %s: %w: max turns (%d) reached; accept the seller's price or cancel", s.ID, ErrBadState, s.turnLimit())
+	if s.Turn+1 > s.TurnLimit() && !accepting {
+		return anp.Money{}, fmt.Errorf("session %s: %w: max turns (%d) reached; accept the seller's price or cancel", s.ID, ErrBadState, s.TurnLimit())
 	}
 	return price, nil
 }
@@ -185,7 +187,7 @@ func (s *Session) NextOffer(price anp.Money) (anp.Money, error) {
 // changed the decision.
 func (s *Session) PlanDecision(d Decision) (Decision, string) {
 	d, note := Guard(*s, d)
-	if d.Action == ActionCounter && s.Turn+1 > s.turnLimit() {
+	if d.Action == ActionCounter && s.Turn+1 > s.TurnLimit() {
 		return Decision{Action: ActionExit, Message: "Max turns reached.", Source: d.Source}, "counter past max turns turned into exit"
 	}
 	return d, note

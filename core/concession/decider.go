@@ -58,10 +58,12 @@ func (c Curve) Exponent() float64 {
 const DefaultOpenFraction = 0.5
 
 // Decider is the deterministic buyer decider: a time-dependent concession
-// curve towards the budget over the session's max turns.
+// curve towards the budget over the session's turn limit as the engine
+// enforces it (buyer.Session.TurnLimit: max turns, or the engine's default
+// when unset).
 //
 // Its rules, in order:
-//   - no legal move left (max turns reached), or the seller's final price is
+//   - no legal move left (the turn limit reached), or the seller's final price is
 //     above the budget: exit;
 //   - the seller's price is within the budget and at or below the current
 //     target, or final, or this is the last move allowed: accept;
@@ -128,56 +130,112 @@ func ParseCurve(name string) (Curve, error) {
 // Name returns "strategy:<curve>".
 func (k Decider) Name() string { return "strategy:" + k.Curve.String() }
 
-// Decide implements buyer.Decider.
+// Decide implements buyer.Decider. It applies the rules listed on Decider,
+// in that order; a price in another currency than the budget is an exit.
 func (k Decider) Decide(_ context.Context, s buyer.Session) (buyer.Decision, error) {
 	if s.LastSellerPrice == nil {
 		return buyer.Decision{}, fmt.Errorf("concession: session %s: no seller price to respond to", s.ID)
 	}
-	b, ask := s.MaxBudget.Amount, s.LastSellerPrice.Amount
 	if s.LastSellerPrice.Currency != s.MaxBudget.Currency {
 		return k.exit(s, "The price is not in our currency."), nil
 	}
-	own := int64(0)
-	if s.LastOwnOffer != nil {
-		own = s.LastOwnOffer.Amount
+	p := k.positionOf(s)
+	if reason := p.exitReason(); reason != "" {
+		return k.exit(s, reason), nil
 	}
-	h := askHistory{turns: []int{s.Turn}, asks: []int64{ask}, offers: []int64{own}}
+	target := k.target(p.next, p.limit, p.reserve)
+	if p.accepts(target) {
+		return k.accept(s), nil
+	}
+	offer := p.counterOffer(target)
+	if offer >= p.ask { // a counter at or above the seller's price is an accept
+		return k.accept(s), nil
+	}
+	return k.counter(anp.Money{Amount: offer, Currency: s.MaxBudget.Currency}), nil
+}
+
+// position is what a Decider weighs in one decision; amounts are in minor
+// units of the budget's currency.
+type position struct {
+	budget, ask int64 // the buyer's budget and the seller's price
+	own         int64 // the buyer's standing offer; 0: none
+	reserve     int64 // the most it plans to pay: the budget, or the seller's first price when lower
+	final       bool  // the seller's price is final
+	next, limit int   // the turn this decision makes and the last turn allowed
+	h           askHistory
+}
+
+// positionOf gathers the position of session s. The turn limit is the
+// engine's (buyer.Session.TurnLimit), at least 2.
+func (k Decider) positionOf(s buyer.Session) position {
+	p := position{budget: s.MaxBudget.Amount, ask: s.LastSellerPrice.Amount, final: s.SellerFinal,
+		next: s.Turn + 1, limit: max(s.TurnLimit(), 2)}
+	if s.LastOwnOffer != nil {
+		p.own = s.LastOwnOffer.Amount
+	}
+	p.h = k.history(s, p.ask, p.own)
+	p.reserve = min(p.budget, p.h.firstAsk())
+	if p.h.offers[0] != 0 { // joined mid-session: the seller's first price is unknown
+		p.reserve = p.budget
+	}
+	return p
+}
+
+// history is what is known of session s's asks and offers: the rounds the
+// engine recorded when they reach s's turn (the same on every pod and after
+// restarts), else the Decider's memory, which records this ask, else s's
+// current ask and own offer alone.
+func (k Decider) history(s buyer.Session, ask, own int64) askHistory {
 	switch {
 	case len(s.Rounds) > 0 && s.Rounds[len(s.Rounds)-1].Turn == s.Turn:
-		h = historyOf(s.Rounds) // the engine's record: the same on every pod and after restarts
+		return historyOf(s.Rounds)
 	case k.mem != nil:
-		h = k.mem.observe(s)
+		return k.mem.observe(s)
 	}
-	reserve := min(b, h.firstAsk())
-	if h.offers[0] != 0 { // joined mid-session: the seller's first price is unknown
-		reserve = b
-	}
-	T := max(s.MaxTurns, 2)
-	next := s.Turn + 1
-	switch {
-	case next > T:
-		return k.exit(s, "We have reached the maximum number of turns."), nil
-	case ask > b && s.SellerFinal:
-		return k.exit(s, "Your final price is above what we can pay."), nil
-	}
-	target := k.target(next, T, reserve)
-	if ask <= b && (ask <= target || s.SellerFinal || next == T) {
-		return k.accept(s), nil
-	}
-	offer := max(target, own)
-	if own > 0 && (ask <= b && ask-own <= reserve/10 || h.mirrorsBuyer(1)) {
-		offer = max(offer, own+(ask-own+1)/2) // rounded up, so a mirroring seller meets it
-	}
-	if next == T {
-		offer = b
-	}
-	offer = max(min(offer, b), 1)
-	if offer >= ask { // a counter at or above the seller's price is an accept
-		return k.accept(s), nil
-	}
-	p := anp.Money{Amount: offer, Currency: s.MaxBudget.Currency}
-	return buyer.Decision{Action: buyer.ActionCounter, Price: p, Message: fmt.Sprintf("We can offer %s.", p), Source: k.Name()}, nil
+	return askHistory{turns: []int{s.Turn}, asks: []int64{ask}, offers: []int64{own}}
 }
+
+// exitReason is the first rule: the message to exit with when no legal move
+// is left or the seller's final price is above the budget, else "".
+func (p position) exitReason() string {
+	switch {
+	case p.next > p.limit:
+		return "We have reached the maximum number of turns."
+	case p.ask > p.budget && p.final:
+		return "Your final price is above what we can pay."
+	}
+	return ""
+}
+
+// accepts is the second rule: the seller's price is within the budget and at
+// or below target, or final, or this is the last move allowed.
+func (p position) accepts(target int64) bool {
+	return p.ask <= p.budget && (p.ask <= target || p.final || p.lastMove())
+}
+
+// counterOffer is the offer of the remaining rules, from 1 to the budget:
+// the curve's target but never below its own previous offer, the midpoint
+// when meetsHalfway, and the budget on the last move.
+func (p position) counterOffer(target int64) int64 {
+	offer := max(target, p.own)
+	if p.meetsHalfway() {
+		offer = max(offer, p.own+(p.ask-p.own+1)/2) // rounded up, so a mirroring seller meets it
+	}
+	if p.lastMove() {
+		offer = p.budget
+	}
+	return max(min(offer, p.budget), 1)
+}
+
+// meetsHalfway reports whether to offer the midpoint between its own last
+// offer and the seller's price: the price is within the budget and within a
+// tenth of the reserve of that offer, or the seller mirrors its concessions.
+func (p position) meetsHalfway() bool {
+	return p.own > 0 && (p.ask <= p.budget && p.ask-p.own <= p.reserve/10 || p.h.mirrorsBuyer(1))
+}
+
+// lastMove reports whether this decision makes the last turn allowed.
+func (p position) lastMove() bool { return p.next == p.limit }
 
 // target is the curve's offer for turn next of at most T, towards reserve.
 // The first counter is turn 2 (PROPOSE is turn 1).
@@ -206,4 +264,9 @@ func (k Decider) exit(s buyer.Session, msg string) buyer.Decision {
 		k.mem.forget(s.ID)
 	}
 	return buyer.Decision{Action: buyer.ActionExit, Message: msg, Source: k.Name()}
+}
+
+// counter is the decision to counter at price.
+func (k Decider) counter(price anp.Money) buyer.Decision {
+	return buyer.Decision{Action: buyer.ActionCounter, Price: price, Message: fmt.Sprintf("We can offer %s.", price), Source: k.Name()}
 }

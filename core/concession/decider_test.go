@@ -81,6 +81,42 @@ func TestDeciderRules(t *testing.T) {
 	}
 }
 
+// A snapshot without max turns (MaxTurns 0) has the engine's default turn
+// limit, buyer.Session.TurnLimit: the decider plays it exactly as a session
+// with that many max turns.
+func TestDeciderUsesTheEngineTurnLimit(t *testing.T) {
+	unset := sess(4, 11500, 5000, false)
+	unset.MaxTurns = 0
+	limit := unset.TurnLimit()
+	if limit <= 4 {
+		t.Fatalf("engine turn limit %d: too low for this test", limit)
+	}
+	d, err := Decider{Curve: Linear}.Decide(context.Background(), unset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Action != buyer.ActionCounter {
+		t.Fatalf("turn 4 of %d with MaxTurns 0: %s %q, want a counter", limit, d.Action, d.Message)
+	}
+	for turn := 1; turn <= limit; turn++ {
+		for _, ask := range []int64{9000, 10500, 11500} {
+			own := int64(0)
+			if turn > 1 {
+				own = 5000
+			}
+			unset, set := sess(turn, ask, own, false), sess(turn, ask, own, false)
+			unset.MaxTurns, set.MaxTurns = 0, limit
+			for _, c := range []Curve{Boulware, Linear, Conceder} {
+				got, _ := Decider{Curve: c}.Decide(context.Background(), unset)
+				want, _ := Decider{Curve: c}.Decide(context.Background(), set)
+				if got != want {
+					t.Errorf("%s turn %d ask %d: MaxTurns 0 decides %+v, MaxTurns %d decides %+v", c, turn, ask, got, limit, want)
+				}
+			}
+		}
+	}
+}
+
 func TestDeciderNeedsASellerPrice(t *testing.T) {
 	s := sess(1, 1, 0, false)
 	s.LastSellerPrice = nil
@@ -170,7 +206,7 @@ func checkDecision(s buyer.Session, d buyer.Decision) error {
 	if d.Action == buyer.ActionCounter && (d.Price.Amount <= 0 || d.Price.Amount > s.MaxBudget.Amount || d.Price.Amount >= s.LastSellerPrice.Amount) {
 		return fmt.Errorf("counter %s outside (0, min(budget, seller))", d.Price)
 	}
-	if d.Action == buyer.ActionCounter && s.Turn+1 > max(s.MaxTurns, 2) {
+	if d.Action == buyer.ActionCounter && s.Turn+1 > max(s.TurnLimit(), 2) {
 		return fmt.Errorf("counter past max turns")
 	}
 	return nil

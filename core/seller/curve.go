@@ -41,8 +41,21 @@ type CurvePolicy struct {
 	Pitch             string    // optional text appended to every seller message
 }
 
-// Validate checks the policy's settings.
+// Validate checks the policy's settings: the prices, the curve, then the
+// item list and the pitch.
 func (p *CurvePolicy) Validate() error {
+	if err := p.validatePrices(); err != nil {
+		return err
+	}
+	if err := p.validateCurve(); err != nil {
+		return err
+	}
+	return p.validateItemsAndPitch()
+}
+
+// validatePrices checks List and Floor: both positive, in one currency, and
+// the floor not above the list price.
+func (p *CurvePolicy) validatePrices() error {
 	if err := p.List.Positive(); err != nil {
 		return fmt.Errorf("seller: curve policy list price: %w", err)
 	}
@@ -55,6 +68,12 @@ func (p *CurvePolicy) Validate() error {
 	if p.Floor.Amount > p.List.Amount {
 		return fmt.Errorf("seller: curve policy floor %s is above the list price %s", p.Floor, p.List)
 	}
+	return nil
+}
+
+// validateCurve checks the curve's shape and length: Exponent (0, or a
+// finite number from 0.01 to 100) and MaxTurns (0 to 1000).
+func (p *CurvePolicy) validateCurve() error {
 	if math.IsNaN(p.Exponent) || math.IsInf(p.Exponent, 0) || p.Exponent < 0 {
 		return fmt.Errorf("seller: curve policy exponent %v must be a positive number (0 means 1)", p.Exponent)
 	}
@@ -64,6 +83,12 @@ func (p *CurvePolicy) Validate() error {
 	if p.MaxTurns < 0 || p.MaxTurns > 1000 {
 		return fmt.Errorf("seller: curve policy max_turns %d must be between 1 and 1000 (0 means %d)", p.MaxTurns, DefaultMaxTurns)
 	}
+	return nil
+}
+
+// validateItemsAndPitch checks the policy's texts: no blank item
+// names and a pitch of at most half a message.
+func (p *CurvePolicy) validateItemsAndPitch() error {
 	for _, it := range p.Items {
 		if strings.TrimSpace(it) == "" {
 			return fmt.Errorf("seller: curve policy items must not contain empty names")

@@ -18,6 +18,7 @@ import (
 
 	"github.com/clinch-protocol/clinch-mcp/agentprompt"
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 	"github.com/clinch-protocol/clinch-mcp/core/registry"
 	"github.com/clinch-protocol/clinch-mcp/core/seller"
@@ -100,7 +101,7 @@ func TestAutonomousNegotiationWithInjectingSeller(t *testing.T) {
 	}
 }
 
-func usdMajor(v int64) anp.Money { return usd(v * 100) }
+func usdMajor(v int64) anp.Money { return anptest.USD(v * 100) }
 
 // sentCounters returns the bodies of the COUNTERs the buyer sent to the
 // seller at domain in session id.

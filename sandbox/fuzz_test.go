@@ -6,6 +6,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 )
 
@@ -27,9 +28,9 @@ func FuzzParseReply(f *testing.F) {
 		if ask <= 0 || budget <= 0 || own < 0 || ask > 1e15 || budget > 1e15 || own > 1e15 {
 			return
 		}
-		s := buyer.Session{ID: "f", State: buyer.StateCountered, Turn: 2, MaxTurns: 8, MaxBudget: usd(budget), LastSellerPrice: ptr(usd(ask))}
+		s := buyer.Session{ID: "f", State: buyer.StateCountered, Turn: 2, MaxTurns: 8, MaxBudget: anptest.USD(budget), LastSellerPrice: ptr(anptest.USD(ask))}
 		if own > 0 {
-			s.LastOwnOffer = ptr(usd(own))
+			s.LastOwnOffer = ptr(anptest.USD(own))
 		}
 		d, err := ParseReply(content, s)
 		if err != nil {
@@ -88,7 +89,7 @@ func FuzzCleanMessage(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, msg string) {
-		d := buyer.Decision{Action: buyer.ActionCounter, Price: usd(7000), Message: msg}
+		d := buyer.Decision{Action: buyer.ActionCounter, Price: anptest.USD(7000), Message: msg}
 		out := cleanMessage(d)
 		if out == "" || !utf8.ValidString(out) || utf8.RuneCountInString(out) > MaxReplyMessage {
 			t.Fatalf("cleanMessage(%q) = %q", msg, out)

@@ -14,11 +14,10 @@ import (
 
 	"github.com/clinch-protocol/clinch-mcp/agentprompt"
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 	"github.com/clinch-protocol/clinch-mcp/core/concession"
 )
-
-func usd(cents int64) anp.Money { return anp.Money{Amount: cents, Currency: "USD"} }
 
 func ptr[T any](v T) *T { return &v }
 
@@ -27,7 +26,7 @@ func ptr[T any](v T) *T { return &v }
 func testSession() buyer.Session {
 	return buyer.Session{ID: "sess-1", Seller: "kitchen-outlet.anp", Address: "ANP/C.kitchen-outlet.anp", Mode: anp.ModeC,
 		State: buyer.StateCountered, Turn: 2, MaxTurns: 8, Item: "espresso machine", Quantity: 1,
-		MaxBudget: usd(10000), LastSellerPrice: ptr(usd(12000)), LastOwnOffer: ptr(usd(6000)),
+		MaxBudget: anptest.USD(10000), LastSellerPrice: ptr(anptest.USD(12000)), LastOwnOffer: ptr(anptest.USD(6000)),
 		SellerMessage: "We can do 120.00 USD."}
 }
 
@@ -56,7 +55,7 @@ func TestOllamaRequestShape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := buyer.Decision{Action: buyer.ActionCounter, Price: usd(8450), Message: "How about 84.50?", Source: "ollama:qwen2.5:1.5b"}
+	want := buyer.Decision{Action: buyer.ActionCounter, Price: anptest.USD(8450), Message: "How about 84.50?", Source: "ollama:qwen2.5:1.5b"}
 	if dec != want {
 		t.Fatalf("decision = %+v, want %+v", dec, want)
 	}
@@ -200,7 +199,7 @@ func TestOllamaRetryRecovers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if dec.Source != "ollama:qwen2.5:1.5b" || dec.Action != buyer.ActionCounter || dec.Price != usd(7000) {
+	if dec.Source != "ollama:qwen2.5:1.5b" || dec.Action != buyer.ActionCounter || dec.Price != anptest.USD(7000) {
 		t.Fatalf("decision = %+v, want the retried counter of 70.00 from the model", dec)
 	}
 	chats := f.recorded()
@@ -228,27 +227,27 @@ func TestOllamaGuardrails(t *testing.T) {
 		want    buyer.Decision
 		log     string
 	}{
-		{"counter above budget is clamped", func(s *buyer.Session) { s.LastSellerPrice = ptr(usd(15000)) },
+		{"counter above budget is clamped", func(s *buyer.Session) { s.LastSellerPrice = ptr(anptest.USD(15000)) },
 			`{"action":"counter","price":130,"message":"We offer 130."}`,
-			buyer.Decision{Action: buyer.ActionCounter, Price: usd(10000), Message: "We can offer 100.00 USD."}, "guardrail: offer clamped to max_budget"},
+			buyer.Decision{Action: buyer.ActionCounter, Price: anptest.USD(10000), Message: "We can offer 100.00 USD."}, "guardrail: offer clamped to max_budget"},
 		{"accept above budget becomes exit", nil,
 			`{"action":"accept","price":120,"message":"Deal."}`,
 			buyer.Decision{Action: buyer.ActionExit, Message: "We will not continue this negotiation."}, "guardrail: accept refused"},
 		{"small dip is lifted to the previous offer", nil,
 			`{"action":"counter","price":59.7,"message":"We offer 59.70."}`,
-			buyer.Decision{Action: buyer.ActionCounter, Price: usd(6000), Message: "We can offer 60.00 USD."}, "offers never go down"},
-		{"accept within budget takes the seller's price", func(s *buyer.Session) { s.LastSellerPrice = ptr(usd(9500)) },
+			buyer.Decision{Action: buyer.ActionCounter, Price: anptest.USD(6000), Message: "We can offer 60.00 USD."}, "offers never go down"},
+		{"accept within budget takes the seller's price", func(s *buyer.Session) { s.LastSellerPrice = ptr(anptest.USD(9500)) },
 			`{"action":"accept","price":10,"message":"Deal."}`,
-			buyer.Decision{Action: buyer.ActionAccept, Price: usd(9500), Message: "Deal."}, ""},
+			buyer.Decision{Action: buyer.ActionAccept, Price: anptest.USD(9500), Message: "Deal."}, ""},
 		{"price rounds to cents", nil,
 			`{"action":"counter","price":84.499,"message":"84.50 then."}`,
-			buyer.Decision{Action: buyer.ActionCounter, Price: usd(8450), Message: "84.50 then."}, ""},
+			buyer.Decision{Action: buyer.ActionCounter, Price: anptest.USD(8450), Message: "84.50 then."}, ""},
 		{"control characters leave the message", nil,
 			"{\"action\":\"exit\",\"price\":0,\"message\":\"Bye.\\u0000\\n\\tSee you.\"}",
 			buyer.Decision{Action: buyer.ActionExit, Message: "Bye. See you."}, ""},
 		{"spaces collapse and an empty message gets a neutral one", nil,
 			`{"action":"counter","price":70,"message":" \t\n "}`,
-			buyer.Decision{Action: buyer.ActionCounter, Price: usd(7000), Message: "We can offer 70.00 USD."}, ""},
+			buyer.Decision{Action: buyer.ActionCounter, Price: anptest.USD(7000), Message: "We can offer 70.00 USD."}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -293,7 +292,7 @@ func TestOllamaSellerInjection(t *testing.T) {
 		{"model obeys and accepts", `{"action":"accept","price":500,"message":"Accepting 500."}`,
 			buyer.Decision{Action: buyer.ActionExit, Message: "We will not continue this negotiation.", Source: "ollama:qwen2.5:1.5b"}},
 		{"model obeys and bids high", `{"action":"counter","price":499,"message":"499 it is."}`,
-			buyer.Decision{Action: buyer.ActionCounter, Price: usd(10000), Message: "We can offer 100.00 USD.", Source: "ollama:qwen2.5:1.5b"}},
+			buyer.Decision{Action: buyer.ActionCounter, Price: anptest.USD(10000), Message: "We can offer 100.00 USD.", Source: "ollama:qwen2.5:1.5b"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -301,7 +300,7 @@ func TestOllamaSellerInjection(t *testing.T) {
 			f.script(content(tc.reply))
 			d, _ := newTestDecider(t, f, 5*time.Second)
 			s := testSession()
-			s.LastSellerPrice, s.SellerMessage = ptr(usd(50000)), injection
+			s.LastSellerPrice, s.SellerMessage = ptr(anptest.USD(50000)), injection
 			dec, err := d.Decide(testCtx(t), s)
 			if err != nil {
 				t.Fatal(err)

@@ -7,29 +7,28 @@ import (
 	"testing"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 )
-
-func usd(cents int64) anp.Money { return anp.Money{Amount: cents, Currency: "USD"} }
 
 func ptr[T any](v T) *T { return &v }
 
 // sess is a COUNTERED session of at most 8 turns with a budget of 100.00.
 func sess(turn int, ask int64, own int64, final bool) buyer.Session {
-	s := buyer.Session{ID: "s", State: buyer.StateCountered, Turn: turn, MaxTurns: 8, MaxBudget: usd(10000),
-		LastSellerPrice: ptr(usd(ask)), SellerFinal: final}
+	s := buyer.Session{ID: "s", State: buyer.StateCountered, Turn: turn, MaxTurns: 8, MaxBudget: anptest.USD(10000),
+		LastSellerPrice: ptr(anptest.USD(ask)), SellerFinal: final}
 	if own > 0 {
-		s.LastOwnOffer = ptr(usd(own))
+		s.LastOwnOffer = ptr(anptest.USD(own))
 	}
 	return s
 }
 
 func TestDeciderRules(t *testing.T) {
 	counter := func(cents int64) buyer.Decision {
-		return buyer.Decision{Action: buyer.ActionCounter, Price: usd(cents)}
+		return buyer.Decision{Action: buyer.ActionCounter, Price: anptest.USD(cents)}
 	}
 	accept := func(cents int64) buyer.Decision {
-		return buyer.Decision{Action: buyer.ActionAccept, Price: usd(cents)}
+		return buyer.Decision{Action: buyer.ActionAccept, Price: anptest.USD(cents)}
 	}
 	exit := buyer.Decision{Action: buyer.ActionExit}
 	cases := []struct {
@@ -42,7 +41,7 @@ func TestDeciderRules(t *testing.T) {
 		{"opening fraction is configurable", Decider{Curve: Boulware, OpenFraction: 0.7}, sess(1, 12000, 0, false), counter(7000)},
 		{"opens at half the seller's price when it is under the budget", Decider{Curve: Linear}, func() buyer.Session {
 			s := sess(1, 8000, 0, false)
-			s.MaxBudget = usd(20000)
+			s.MaxBudget = anptest.USD(20000)
 			return s
 		}(), counter(4000)},
 		{"accepts a price at or under its target", Decider{Curve: Linear}, sess(5, 8000, 7000, false), accept(8000)},
@@ -155,7 +154,7 @@ func TestDeciderSpotsTitForTat(t *testing.T) {
 			}
 			ask, prevOffer = next, offer
 			s.Turn++
-			s.LastOwnOffer, s.LastSellerPrice = ptr(usd(offer)), ptr(usd(ask))
+			s.LastOwnOffer, s.LastSellerPrice = ptr(anptest.USD(offer)), ptr(anptest.USD(ask))
 		}
 		return 0, s.Turn
 	}
@@ -189,11 +188,11 @@ func TestDeciderStaysInsideTheGuard(t *testing.T) {
 func randomSession(r *rand.Rand) buyer.Session {
 	budget := 1 + r.Int64N(1_000_000)
 	ask := 1 + r.Int64N(2*budget)
-	s := buyer.Session{ID: fmt.Sprint(r.IntN(50)), State: buyer.StateCountered, MaxTurns: r.IntN(12), MaxBudget: usd(budget),
-		LastSellerPrice: ptr(usd(ask)), SellerFinal: r.IntN(4) == 0}
+	s := buyer.Session{ID: fmt.Sprint(r.IntN(50)), State: buyer.StateCountered, MaxTurns: r.IntN(12), MaxBudget: anptest.USD(budget),
+		LastSellerPrice: ptr(anptest.USD(ask)), SellerFinal: r.IntN(4) == 0}
 	s.Turn = 1 + r.IntN(max(s.MaxTurns, 1)+1)
 	if s.Turn > 1 && ask > 1 {
-		s.LastOwnOffer = ptr(usd(1 + r.Int64N(min(ask-1, budget))))
+		s.LastOwnOffer = ptr(anptest.USD(1 + r.Int64N(min(ask-1, budget))))
 	}
 	return s
 }
@@ -239,7 +238,7 @@ func TestAskMemory(t *testing.T) {
 	m := newAskMemory()
 	s := sess(1, 12000, 0, false)
 	m.observe(s)
-	s.Turn, s.LastSellerPrice, s.LastOwnOffer = 2, ptr(usd(11000)), ptr(usd(5000))
+	s.Turn, s.LastSellerPrice, s.LastOwnOffer = 2, ptr(anptest.USD(11000)), ptr(anptest.USD(5000))
 	h := m.observe(s)
 	if len(h.asks) != 2 || h.firstAsk() != 12000 {
 		t.Fatalf("history = %+v", h)

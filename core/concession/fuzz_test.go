@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 )
 
@@ -16,9 +17,9 @@ func FuzzDecide(f *testing.F) {
 		if budget <= 0 || ask <= 0 || own < 0 || budget > 1e15 || ask > 1e15 || own >= ask || own > budget || turn < 1 || turn > 1000 || maxTurns < 0 || maxTurns > 50 {
 			return
 		}
-		s := buyer.Session{ID: "f", State: buyer.StateCountered, Turn: turn, MaxTurns: maxTurns, MaxBudget: usd(budget), LastSellerPrice: ptr(usd(ask)), SellerFinal: final}
+		s := buyer.Session{ID: "f", State: buyer.StateCountered, Turn: turn, MaxTurns: maxTurns, MaxBudget: anptest.USD(budget), LastSellerPrice: ptr(anptest.USD(ask)), SellerFinal: final}
 		if own > 0 {
-			s.LastOwnOffer = ptr(usd(own))
+			s.LastOwnOffer = ptr(anptest.USD(own))
 		}
 		d, err := New(Curve(curve%3), open).Decide(context.Background(), s)
 		if err != nil {

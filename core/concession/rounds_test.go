@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 )
 
@@ -14,10 +15,10 @@ func TestRoundsMakeDecidersStateless(t *testing.T) {
 	asks := []int64{12000, 11600, 11000, 10100, 9300, 8800}
 	for _, curve := range []Curve{Boulware, Linear, Conceder} {
 		remembering := New(curve, DefaultOpenFraction)
-		s := buyer.Session{ID: "0123456789abcdef0123456789abcdef", MaxBudget: usd(10000), MaxTurns: 8, State: buyer.StateCountered}
+		s := buyer.Session{ID: "0123456789abcdef0123456789abcdef", MaxBudget: anptest.USD(10000), MaxTurns: 8, State: buyer.StateCountered}
 		for i, a := range asks {
 			s.Turn = i + 1
-			p := usd(a)
+			p := anptest.USD(a)
 			s.LastSellerPrice = &p
 			s.Rounds = append(s.Rounds, buyer.Round{Turn: s.Turn, SellerPrice: p, OwnOffer: s.LastOwnOffer})
 			want, err := remembering.Decide(context.Background(), s)

@@ -15,12 +15,7 @@ type callbackAccepted struct {
 // handleCallback takes a seller-signed envelope for a session, witnesses it
 // and queues it for the buyer's WebSocket.
 func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
-	data, err := s.readBody(w, r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	env, err := anp.DecodeEnvelope(data)
+	env, err := s.readEnvelope(w, r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

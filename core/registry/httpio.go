@@ -85,3 +85,12 @@ func (s *Server) withRecover(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// readEnvelope reads and decodes the signed envelope a request carries.
+func (s *Server) readEnvelope(w http.ResponseWriter, r *http.Request) (*anp.Envelope, error) {
+	data, err := s.readBody(w, r)
+	if err != nil {
+		return nil, err
+	}
+	return anp.DecodeEnvelope(data)
+}

@@ -51,12 +51,7 @@ func (s *Server) handleRelay(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	data, err := s.readBody(w, r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	env, err := anp.DecodeEnvelope(data)
+	env, err := s.readEnvelope(w, r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

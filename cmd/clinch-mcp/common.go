@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/registry"
 	"github.com/clinch-protocol/clinch-mcp/demomarket"
 	"github.com/clinch-protocol/clinch-mcp/secrets"
@@ -175,4 +176,25 @@ func openMarket(ctx context.Context, registryURL, rootKey string, log zerolog.Lo
 
 func (m *market) client(identity ed25519.PrivateKey, log zerolog.Logger) *registry.Client {
 	return registry.NewClient(m.url, identity, registry.ClientOptions{RootKey: m.rootKey, Logger: log})
+}
+
+// autoApproveFlag is --auto-approve-below, the same for serve and negotiate:
+// the engine's ceiling under which an autonomous session signs by itself.
+type autoApproveFlag struct{ raw string }
+
+func (a *autoApproveFlag) register(fs *flag.FlagSet, env *cliEnv) {
+	fs.StringVar(&a.raw, "auto-approve-below", envOr(env, "CLINCH_AUTO_APPROVE_BELOW", ""),
+		"let autonomous sessions sign deals strictly below this amount (USD) without asking (env CLINCH_AUTO_APPROVE_BELOW); off by default")
+}
+
+// ceiling returns the configured ceiling, or nil when it is off.
+func (a *autoApproveFlag) ceiling() (*anp.Money, error) {
+	if a.raw == "" {
+		return nil, nil
+	}
+	m, err := anp.ParseMoney(a.raw, "USD")
+	if err != nil {
+		return nil, &exitError{2, fmt.Errorf("--auto-approve-below: %w", err)}
+	}
+	return &m, nil
 }

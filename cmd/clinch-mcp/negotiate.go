@@ -31,6 +31,7 @@ type negotiateFlags struct {
 	maxTurns  int
 	auto      bool
 	approve   bool
+	ceiling   autoApproveFlag
 	json      bool
 	out       string
 	blindKeys string
@@ -50,6 +51,7 @@ func (f *negotiateFlags) register(fs *flag.FlagSet, env *cliEnv) {
 		"auto (the default) uses the local Ollama model (--ollama-model, default "+sandbox.DefaultModel+") when Ollama answers and has it, "+
 		"else the deterministic Boulware concession strategy; strategy always uses that strategy; the chosen decider is printed first")
 	fs.BoolVar(&f.approve, "approve", false, "sign and commit the deal once the seller confirms (commits money)")
+	f.ceiling.register(fs, env)
 	fs.BoolVar(&f.json, "json", false, "print the result as JSON")
 	fs.StringVar(&f.out, "out", "", "write the signed artifact JSON to this file")
 	fs.StringVar(&f.blindKeys, "blind-keys", envOr(env, "CLINCH_BLIND_KEYS", ""), "JSON file of per-domain credentials (env CLINCH_BLIND_KEYS)")
@@ -126,7 +128,11 @@ func (f *negotiateFlags) engine(ctx context.Context, om *openedMarket) (*buyer.C
 	if err != nil {
 		return nil, err
 	}
-	core, err := buyer.New(buyer.Config{Identity: om.id, Registry: om.client(), BlindKeys: bk, Logger: om.log, MaxTurns: f.maxTurns})
+	ceiling, err := f.ceiling.ceiling()
+	if err != nil {
+		return nil, err
+	}
+	core, err := buyer.New(buyer.Config{Identity: om.id, Registry: om.client(), BlindKeys: bk, Logger: om.log, MaxTurns: f.maxTurns, AutoApproveBelow: ceiling})
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +188,7 @@ func (f *negotiateFlags) approveDeal(ctx context.Context, core *buyer.Core, s bu
 	if !f.approve {
 		return s, nil, nil
 	}
-	if s.State != buyer.StateConfirmed {
+	if s.State != buyer.StateConfirmed && s.State != buyer.StateSigned { // SIGNED: under --auto-approve-below; signing again returns the same artifact
 		hint := ""
 		if !f.auto {
 			hint = "; without --auto nothing is negotiated after the seller's first answer, so add --auto to reach a deal"

@@ -9,7 +9,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 	"github.com/clinch-protocol/clinch-mcp/core/concession"
 	"github.com/clinch-protocol/clinch-mcp/core/store/storeurl"
@@ -26,7 +25,7 @@ type serveFlags struct {
 	storeURL    string
 	blindKeys   string
 	sandbox     sandboxFlags
-	autoApprove string
+	autoApprove autoApproveFlag
 	market      marketFlags
 }
 
@@ -41,7 +40,7 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	fs.StringVar(&f.storeURL, "store", envOr(env, "CLINCH_STORE", ""), "where sessions live: sqlite://PATH, postgres://..., redis://... or memory: (env CLINCH_STORE); default sessions.db in the data directory with --registry, memory: on the embedded demo market")
 	fs.StringVar(&f.blindKeys, "blind-keys", envOr(env, "CLINCH_BLIND_KEYS", ""), "JSON file of per-domain credentials sealed to each seller, never shown to the model (env CLINCH_BLIND_KEYS)")
 	f.sandbox.register(fs, env)
-	fs.StringVar(&f.autoApprove, "auto-approve-below", envOr(env, "CLINCH_AUTO_APPROVE_BELOW", ""), "let autonomous sessions sign deals strictly below this amount (USD) without asking (env CLINCH_AUTO_APPROVE_BELOW); off by default")
+	f.autoApprove.register(fs, env)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -151,15 +150,12 @@ func openApp(ctx context.Context, env *cliEnv, f *serveFlags, log zerolog.Logger
 	if bk != nil {
 		red.Add(bk.Values()...)
 	}
-	cfg := buyer.Config{Identity: id, Registry: mk.client(id, log), Sessions: st.Sessions, Notifier: st.Notifier, BlindKeys: bk, Logger: log}
-	if f.autoApprove != "" {
-		m, err := anp.ParseMoney(f.autoApprove, "USD")
-		if err != nil {
-			return nil, &exitError{2, fmt.Errorf("--auto-approve-below: %w", err)}
-		}
-		cfg.AutoApproveBelow = &m
+	ceiling, err := f.autoApprove.ceiling()
+	if err != nil {
+		return nil, err
 	}
-	core, err := buyer.New(cfg)
+	core, err := buyer.New(buyer.Config{Identity: id, Registry: mk.client(id, log), Sessions: st.Sessions, Notifier: st.Notifier,
+		BlindKeys: bk, Logger: log, AutoApproveBelow: ceiling})
 	if err != nil {
 		return nil, err
 	}

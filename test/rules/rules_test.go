@@ -198,3 +198,32 @@ func TestCancelAndApproveAreIdempotent(t *testing.T) {
 		t.Errorf("cancel a signed deal: %q, want wrong_state", text)
 	}
 }
+
+// TestAutoApproveCeilingEverywhere: an autonomous session signs by itself
+// only strictly below the configured ceiling — the same through the MCP
+// server's autonomous propose_deal and the CLI's negotiate --auto.
+func TestAutoApproveCeilingEverywhere(t *testing.T) {
+	m := startMarket(t)
+	for _, tc := range []struct {
+		ceiling string
+		want    string
+	}{{"200", "SIGNED"}, {"50", "CONFIRMED"}} {
+		env := append(baseEnv(t, m), "CLINCH_SANDBOX=strategy", "CLINCH_AUTO_APPROVE_BELOW="+tc.ceiling)
+		srv := startServer(t, env)
+		var s snapshot
+		srv.call("propose_deal", map[string]any{"seller": "kitchen-outlet.anp", "item": "Ninja Blender", "max_budget": 100, "autonomous": true}, &s, false)
+		if s.State != tc.want {
+			t.Errorf("propose_deal autonomous, ceiling %s: %s, want %s", tc.ceiling, s.State, tc.want)
+		}
+		out := runCLI(t, env, "negotiate", "--to", "kitchen-outlet.anp", "--item", "Ninja Blender", "--max-budget", "100", "--auto", "--json")
+		var res struct {
+			Session struct{ State string } `json:"session"`
+		}
+		if err := json.Unmarshal([]byte(out), &res); err != nil {
+			t.Fatalf("negotiate --json: %v\n%s", err, out)
+		}
+		if res.Session.State != tc.want {
+			t.Errorf("cli negotiate --auto, ceiling %s: %s, want %s", tc.ceiling, res.Session.State, tc.want)
+		}
+	}
+}

@@ -137,6 +137,7 @@ func (f *negotiateFlags) engine(ctx context.Context, om *openedMarket) (*buyer.C
 		return nil, err
 	}
 	if err := core.Initialize(ctx); err != nil {
+		core.Close() // stops a subscription a failed Initialize left running
 		return nil, err
 	}
 	return core, nil

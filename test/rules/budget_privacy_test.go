@@ -1,7 +1,6 @@
 package rules_test
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -127,35 +126,12 @@ func TestBudgetNeverReachesTheSellerInText(t *testing.T) {
 		}
 	})
 	t.Run("cascade autonomous", func(t *testing.T) {
-		var out struct {
-			Outcomes []struct {
-				Seller    string `json:"seller"`
-				SessionID string `json:"session_id"`
-			} `json:"outcomes"`
-		}
-		srv.call("cascade", map[string]any{"category": "kitchen", "item": "Ninja Blender", "max_budget": 93.17, "max_sellers": 2, "autonomous": true}, &out, false)
-		if len(out.Outcomes) == 0 {
-			t.Fatal("cascade negotiated with no seller")
-		}
-		for _, o := range out.Outcomes {
-			sessions = append(sessions, snapshot{SessionID: o.SessionID, Seller: o.Seller})
-		}
+		sessions = append(sessions, srv.cascadeSessions(map[string]any{"category": "kitchen", "item": "Ninja Blender", "max_budget": 93.17, "max_sellers": 2, "autonomous": true})...)
 	})
 	t.Run("cli negotiate --auto", func(t *testing.T) {
 		for range 2 {
-			out := runCLI(t, env, "negotiate", "--to", "kitchen-outlet.anp", "--item", "Ninja Blender", "--max-budget", budget,
-				"--max-turns", "30", "--auto", "--sandbox", "ollama", "--json")
-			var res struct {
-				Session struct {
-					ID     string `json:"id"`
-					Seller string `json:"seller"`
-					State  string `json:"state"`
-				} `json:"session"`
-			}
-			if err := json.Unmarshal([]byte(out), &res); err != nil {
-				t.Fatalf("negotiate --json: %v\n%s", err, out)
-			}
-			sessions = append(sessions, snapshot{SessionID: res.Session.ID, Seller: res.Session.Seller, State: res.Session.State})
+			c := negotiateCLI(t, env, "--to", "kitchen-outlet.anp", "--item", "Ninja Blender", "--max-budget", budget, "--max-turns", "30", "--auto", "--sandbox", "ollama")
+			sessions = append(sessions, snapshot{SessionID: c.ID, Seller: c.Seller, State: c.State})
 		}
 	})
 

@@ -200,3 +200,46 @@ func (f *fakeOllama) chats() []string {
 	defer f.mu.Unlock()
 	return append([]string(nil), f.prompts...)
 }
+
+// cliSession is the session `clinch-mcp negotiate --json` printed.
+type cliSession struct {
+	ID      string `json:"id"`
+	Seller  string `json:"seller"`
+	Address string `json:"address"`
+	Mode    string `json:"mode"`
+	State   string `json:"state"`
+}
+
+// negotiateCLI runs `clinch-mcp negotiate --json` with args and returns the
+// session it printed.
+func negotiateCLI(t *testing.T, env []string, args ...string) cliSession {
+	t.Helper()
+	out := runCLI(t, env, append(append([]string{"negotiate"}, args...), "--json")...)
+	var res struct {
+		Session cliSession `json:"session"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("negotiate --json: %v\n%s", err, out)
+	}
+	return res.Session
+}
+
+// cascadeSessions runs the cascade tool and returns each seller's session.
+func (s *mcpServer) cascadeSessions(args map[string]any) []snapshot {
+	s.t.Helper()
+	var out struct {
+		Outcomes []struct {
+			Seller    string `json:"seller"`
+			SessionID string `json:"session_id"`
+		} `json:"outcomes"`
+	}
+	s.call("cascade", args, &out, false)
+	if len(out.Outcomes) == 0 {
+		s.t.Fatal("cascade negotiated with no seller")
+	}
+	var sessions []snapshot
+	for _, o := range out.Outcomes {
+		sessions = append(sessions, snapshot{SessionID: o.SessionID, Seller: o.Seller})
+	}
+	return sessions
+}

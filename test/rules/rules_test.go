@@ -81,26 +81,13 @@ func TestBudgetIsACeilingEverywhere(t *testing.T) {
 		sessions = append(sessions, sess{s.Seller, s.SessionID})
 	})
 	t.Run("cascade autonomous", func(t *testing.T) {
-		var out struct {
-			Outcomes []struct {
-				Seller    string `json:"seller"`
-				SessionID string `json:"session_id"`
-			} `json:"outcomes"`
-		}
-		srv.call("cascade", map[string]any{"category": "kitchen", "item": "Ninja Blender", "max_budget": 93.17, "max_sellers": 2, "autonomous": true}, &out, false)
-		for _, o := range out.Outcomes {
-			sessions = append(sessions, sess{o.Seller, o.SessionID})
+		for _, c := range srv.cascadeSessions(map[string]any{"category": "kitchen", "item": "Ninja Blender", "max_budget": 93.17, "max_sellers": 2, "autonomous": true}) {
+			sessions = append(sessions, sess{c.Seller, c.SessionID})
 		}
 	})
 	t.Run("cli negotiate --auto", func(t *testing.T) {
-		out := runCLI(t, env, "negotiate", "--to", "ANP/C.kitchen-outlet.anp", "--item", "Ninja Blender", "--max-budget", budget, "--auto", "--sandbox", "ollama", "--json")
-		var res struct {
-			Session struct{ ID, Seller string } `json:"session"`
-		}
-		if err := json.Unmarshal([]byte(out), &res); err != nil {
-			t.Fatalf("negotiate --json: %v\n%s", err, out)
-		}
-		sessions = append(sessions, sess{res.Session.Seller, res.Session.ID})
+		c := negotiateCLI(t, env, "--to", "ANP/C.kitchen-outlet.anp", "--item", "Ninja Blender", "--max-budget", budget, "--auto", "--sandbox", "ollama")
+		sessions = append(sessions, sess{c.Seller, c.ID})
 	})
 
 	atCeiling := 0
@@ -137,15 +124,9 @@ func TestBareDomainMeansANPC(t *testing.T) {
 	if s.Address != "ANP/C.kitchen-outlet.anp" || s.Mode != "ANP/C" {
 		t.Errorf("propose_deal: address %q mode %q, want ANP/C.kitchen-outlet.anp", s.Address, s.Mode)
 	}
-	out := runCLI(t, append(env, "CLINCH_SANDBOX=strategy"), "negotiate", "--to", "kitchen-outlet.anp", "--item", "Ninja Blender", "--max-budget", "100", "--auto", "--json")
-	var res struct {
-		Session struct{ Address, Mode string } `json:"session"`
-	}
-	if err := json.Unmarshal([]byte(out), &res); err != nil {
-		t.Fatalf("negotiate --json: %v\n%s", err, out)
-	}
-	if res.Session.Address != "ANP/C.kitchen-outlet.anp" || res.Session.Mode != "ANP/C" {
-		t.Errorf("cli: address %q mode %q, want ANP/C.kitchen-outlet.anp", res.Session.Address, res.Session.Mode)
+	c := negotiateCLI(t, append(env, "CLINCH_SANDBOX=strategy"), "--to", "kitchen-outlet.anp", "--item", "Ninja Blender", "--max-budget", "100", "--auto")
+	if c.Address != "ANP/C.kitchen-outlet.anp" || c.Mode != "ANP/C" {
+		t.Errorf("cli: address %q mode %q, want ANP/C.kitchen-outlet.anp", c.Address, c.Mode)
 	}
 	for _, bad := range []string{"ANP/X.kitchen-outlet.anp", "http://kitchen-outlet.anp", ""} {
 		if text := srv.call("propose_deal", map[string]any{"seller": bad, "item": "Ninja Blender", "max_budget": 100}, nil, true); !strings.HasPrefix(text, "invalid_input") {
@@ -215,15 +196,8 @@ func TestAutoApproveCeilingEverywhere(t *testing.T) {
 		if s.State != tc.want {
 			t.Errorf("propose_deal autonomous, ceiling %s: %s, want %s", tc.ceiling, s.State, tc.want)
 		}
-		out := runCLI(t, env, "negotiate", "--to", "kitchen-outlet.anp", "--item", "Ninja Blender", "--max-budget", "100", "--auto", "--json")
-		var res struct {
-			Session struct{ State string } `json:"session"`
-		}
-		if err := json.Unmarshal([]byte(out), &res); err != nil {
-			t.Fatalf("negotiate --json: %v\n%s", err, out)
-		}
-		if res.Session.State != tc.want {
-			t.Errorf("cli negotiate --auto, ceiling %s: %s, want %s", tc.ceiling, res.Session.State, tc.want)
+		if c := negotiateCLI(t, env, "--to", "kitchen-outlet.anp", "--item", "Ninja Blender", "--max-budget", "100", "--auto"); c.State != tc.want {
+			t.Errorf("cli negotiate --auto, ceiling %s: %s, want %s", tc.ceiling, c.State, tc.want)
 		}
 	}
 }

@@ -77,10 +77,7 @@ func (c *Core) autoApproves(s Session) bool {
 
 // setDecider records which decider drives a session.
 func (c *Core) setDecider(ctx context.Context, id, name string) error {
-	if _, err := c.load(ctx, id); err != nil { // a malformed or unknown id takes no lock
-		return err
-	}
-	unlock := c.locks.Lock(id)
+	unlock := c.locks.Lock(id) // a lock exists only while held, so an unknown id leaves nothing behind
 	defer unlock()
 	r, err := c.load(ctx, id)
 	if err != nil {

@@ -148,10 +148,7 @@ func (c *Core) Cancel(ctx context.Context, id, reason string) (Session, error) {
 
 // cancelAs cancels with a local reason and the message the seller gets.
 func (c *Core) cancelAs(ctx context.Context, id, reason, toSeller string) (Session, error) {
-	if _, err := c.load(ctx, id); err != nil { // a malformed or unknown id takes no lock
-		return Session{}, err
-	}
-	unlock := c.locks.Lock(id)
+	unlock := c.locks.Lock(id) // a lock exists only while held, so an unknown id leaves nothing behind
 	defer unlock()
 	r, err := c.load(ctx, id)
 	if err != nil {

@@ -4,7 +4,7 @@
 # target, and the end-to-end checks with real MCP clients when present.
 #
 # Usage: bash scripts/test.sh [stage...]
-#   stages: vet fmt tidy staticcheck test fuzz e2e (default: all, in that order)
+#   stages: vet fmt tidy staticcheck test equality fuzz e2e (default: all, in that order)
 #
 # Environment:
 #   FUZZ_EXECS=N  run every fuzz target for N executions instead of its
@@ -56,6 +56,19 @@ stage_staticcheck() {
 stage_test() {
   echo "== go test -race"
   go test -race -count=1 -timeout 20m ./...
+}
+
+# The negotiation benchmark's simulation equals the real engine: the race
+# detector makes a negotiation some eight times slower, so under -race the
+# comparison plays 50 scenarios; here it plays all 1,000.
+stage_equality() {
+  echo "== simulation = engine on 1,000 scenarios (without -race)"
+  local log="$WORK/equality.log"
+  if ! go test -count=1 -timeout 20m -run '^TestSimulationMatchesEngine$' -v ./sandbox/bench >"$log" 2>&1; then
+    cat "$log" >&2
+    return 1
+  fi
+  grep -E 'compared|^(--- |ok)' "$log"
 }
 
 # fuzz_budget prints how many executions a fuzz target gets. A count, unlike
@@ -147,13 +160,13 @@ stage_e2e() {
 
 stages=("$@")
 if [ ${#stages[@]} -eq 0 ]; then
-  stages=(vet fmt tidy staticcheck test fuzz e2e)
+  stages=(vet fmt tidy staticcheck test equality fuzz e2e)
 fi
 for s in "${stages[@]}"; do
   case "$s" in
-    vet | fmt | tidy | staticcheck | test | fuzz | e2e) "stage_$s" ;;
+    vet | fmt | tidy | staticcheck | test | equality | fuzz | e2e) "stage_$s" ;;
     *)
-      echo "unknown stage $s (stages: vet fmt tidy staticcheck test fuzz e2e)" >&2
+      echo "unknown stage $s (stages: vet fmt tidy staticcheck test equality fuzz e2e)" >&2
       exit 2
       ;;
   esac

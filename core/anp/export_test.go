@@ -7,3 +7,13 @@ var (
 	SealExportWith      = sealExport
 	SealSecretBytesWith = sealSecretBytes
 )
+
+// ISO4217Table is list one as the package holds it: code → numeric code and
+// minor unit (-1 for "N.A."), for the money vectors.
+func ISO4217Table() map[string][2]int {
+	out := make(map[string][2]int, len(iso4217))
+	for code, c := range iso4217 {
+		out[code] = [2]int{c.Numeric, c.MinorUnit}
+	}
+	return out
+}

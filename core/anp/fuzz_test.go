@@ -199,6 +199,7 @@ func FuzzParseMoney(f *testing.F) {
 	for _, s := range [][2]string{
 		{"85", "USD"}, {"85.50", "USD"}, {"0.001", "KWD"}, {"1.5", "JPY"}, {"10000000000000.00", "USD"},
 		{"99999999999999999999", "USD"}, {"-1", "USD"}, {"1e3", "USD"}, {" 7 ", "EUR"}, {"1.", "USD"}, {"", "usd"},
+		{"1.234", "IQD"}, {"85", "MRO"}, {"1", "XAU"}, {"85\n", "USD"}, {"1.0000", "CLF"},
 	} {
 		f.Add(s[0], s[1])
 	}
@@ -208,7 +209,15 @@ func FuzzParseMoney(f *testing.F) {
 			if m != (anp.Money{}) {
 				t.Fatalf("error %v with %+v", err, m)
 			}
-			return
+			for _, class := range moneyClasses {
+				if errors.Is(err, class) {
+					return
+				}
+			}
+			t.Fatalf("ParseMoney(%q, %q): %v wraps no rejection class", text, code, err)
+		}
+		if strings.ContainsFunc(text+code, func(r rune) bool { return !(r == '.' || r >= '0' && r <= '9' || r >= 'A' && r <= 'Z') }) {
+			t.Fatalf("ParseMoney(%q, %q) accepted a character outside digits, '.' and A-Z", text, code)
 		}
 		if m.Currency != code || m.Validate() != nil {
 			t.Fatalf("ParseMoney(%q, %q) = %+v, invalid: %v", text, code, m, m.Validate())
@@ -219,7 +228,7 @@ func FuzzParseMoney(f *testing.F) {
 			t.Fatalf("%+v formats to %q which parses to %+v, %v", m, anp.FormatAmount(m.Amount, scale), again, err)
 		}
 		// The amount is exactly the decimal text, digit for digit.
-		whole, frac, _ := strings.Cut(strings.TrimSpace(text), ".")
+		whole, frac, _ := strings.Cut(text, ".")
 		want := strings.TrimLeft(whole+frac+strings.Repeat("0", scale-len(frac)), "0")
 		if got := strings.TrimLeft(strings.Replace(anp.FormatAmount(m.Amount, scale), ".", "", 1), "0"); got != want {
 			t.Fatalf("ParseMoney(%q, %q) = %d minor units", text, code, m.Amount)

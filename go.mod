@@ -3,6 +3,7 @@ module github.com/clinch-protocol/clinch-mcp
 go 1.26.0
 
 require (
+	filippo.io/edwards25519 v1.2.0
 	github.com/gorilla/websocket v1.5.3
 	github.com/gowebpki/jcs v1.0.2
 	github.com/jackc/pgx/v5 v5.12.0

@@ -1,13 +1,40 @@
 package anp
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 
+	"filippo.io/edwards25519"
 	"github.com/gowebpki/jcs"
+)
+
+// Rejection classes of Ed25519 public keys and signatures (protocol §3).
+// ParsePublicKey and Verify wrap one of them, with what failed.
+var (
+	// ErrKeyFormat: the key is not 64 lower-case hex characters.
+	ErrKeyFormat = errors.New("public key is not 64 lower-case hex characters")
+	// ErrKeyNotOnCurve: the 32 bytes do not decode to a point of edwards25519.
+	ErrKeyNotOnCurve = errors.New("public key is not a point of edwards25519")
+	// ErrKeyNonCanonical: the bytes decode to a point but are not its
+	// canonical encoding (y ≥ p, or x = 0 with the sign bit set).
+	ErrKeyNonCanonical = errors.New("public key is not the canonical encoding of its point")
+	// ErrKeySmallOrder: the key is one of the eight points of order 1, 2, 4
+	// or 8; it carries no secret, and the identity verifies the signature
+	// (R = identity, S = 0) over every message.
+	ErrKeySmallOrder = errors.New("public key is a point of small order")
+	// ErrSignatureFormat: the signature is not 128 lower-case hex characters.
+	ErrSignatureFormat = errors.New("signature is not 128 lower-case hex characters")
+	// ErrSignatureRInvalid: R is not the canonical encoding of a point.
+	ErrSignatureRInvalid = errors.New("signature R is not the canonical encoding of a point")
+	// ErrSignatureRSmallOrder: R is a point of small order.
+	ErrSignatureRSmallOrder = errors.New("signature R is a point of small order")
+	// ErrSignatureSNonCanonical: S is not below the group order L.
+	ErrSignatureSNonCanonical = errors.New("signature S is not below the group order")
 )
 
 // Purpose is the domain-separation tag in front of every signed byte string,
@@ -71,6 +98,9 @@ func Sign(key ed25519.PrivateKey, p Purpose, v any) (string, error) {
 }
 
 // Verify checks a hex signature by the hex public key over v for purpose p.
+// The key must pass ParsePublicKey and the signature CheckSignature; then the
+// signature is verified as crypto/ed25519 does it (RFC 8032 without the
+// cofactor: [S]B = R + [k]A, compared on R's encoding).
 func Verify(pubHex string, p Purpose, v any, sigHex string) error {
 	pub, err := ParsePublicKey(pubHex)
 	if err != nil {
@@ -78,6 +108,9 @@ func Verify(pubHex string, p Purpose, v any, sigHex string) error {
 	}
 	sig, err := decodeHexLen(sigHex, ed25519.SignatureSize, "signature")
 	if err != nil {
+		return &classError{class: ErrSignatureFormat, msg: err.Error()}
+	}
+	if err := CheckSignature(sig); err != nil {
 		return err
 	}
 	msg, err := SigningInput(p, v)
@@ -86,6 +119,46 @@ func Verify(pubHex string, p Purpose, v any, sigHex string) error {
 	}
 	if !ed25519.Verify(pub, msg, sig) {
 		return ErrBadSignature
+	}
+	return nil
+}
+
+// CheckSignature refuses a 64-byte Ed25519 signature whose R is not the
+// canonical encoding of a point or is of small order, or whose S is not
+// below the group order L. crypto/ed25519 refuses S ≥ L and a non-canonical
+// R by itself; it accepts a small-order R when the equation holds, which
+// only a signer who chose to can make happen.
+func CheckSignature(sig []byte) error {
+	if len(sig) != ed25519.SignatureSize {
+		return &classError{class: ErrSignatureFormat, msg: fmt.Sprintf("anp: signature must be %d bytes, got %d", ed25519.SignatureSize, len(sig))}
+	}
+	if _, err := edwards25519.NewScalar().SetCanonicalBytes(sig[32:]); err != nil {
+		return &classError{class: ErrSignatureSNonCanonical, msg: "anp: signature S is not below the group order L"}
+	}
+	switch pointClass(sig[:32]) {
+	case ErrKeyNotOnCurve, ErrKeyNonCanonical:
+		return &classError{class: ErrSignatureRInvalid, msg: "anp: signature R is not the canonical encoding of a point"}
+	case ErrKeySmallOrder:
+		return &classError{class: ErrSignatureRSmallOrder, msg: "anp: signature R is a point of small order"}
+	}
+	return nil
+}
+
+// pointClass returns nil for the canonical encoding of a point that is not
+// of small order, or ErrKeyNotOnCurve, ErrKeyNonCanonical or ErrKeySmallOrder.
+func pointClass(b []byte) error {
+	pt, err := new(edwards25519.Point).SetBytes(b)
+	if err != nil {
+		return ErrKeyNotOnCurve
+	}
+	// SetBytes accepts y ≥ p and x = 0 with the sign bit set; the
+	// canonical encoding is the only one that survives a round trip.
+	if !bytes.Equal(pt.Bytes(), b) {
+		return ErrKeyNonCanonical
+	}
+	// A point of order 1, 2, 4 or 8 becomes the identity times the cofactor.
+	if new(edwards25519.Point).MultByCofactor(pt).Equal(edwards25519.NewIdentityPoint()) == 1 {
+		return ErrKeySmallOrder
 	}
 	return nil
 }
@@ -103,11 +176,17 @@ func Hash(v any) (string, error) {
 // PublicKeyHex returns the lower-case hex of an Ed25519 public key.
 func PublicKeyHex(pub ed25519.PublicKey) string { return hex.EncodeToString(pub) }
 
-// ParsePublicKey decodes a 64-character lower-case hex Ed25519 public key.
+// ParsePublicKey decodes a 64-character lower-case hex Ed25519 public key
+// and refuses one that is not the canonical encoding of a point of
+// edwards25519 or that is of small order. Its errors wrap ErrKeyFormat,
+// ErrKeyNotOnCurve, ErrKeyNonCanonical or ErrKeySmallOrder.
 func ParsePublicKey(s string) (ed25519.PublicKey, error) {
 	b, err := decodeHexLen(s, ed25519.PublicKeySize, "public key")
 	if err != nil {
-		return nil, err
+		return nil, &classError{class: ErrKeyFormat, msg: err.Error()}
+	}
+	if class := pointClass(b); class != nil {
+		return nil, &classError{class: class, msg: fmt.Sprintf("anp: public key %s…: %v", s[:16], class)}
 	}
 	return ed25519.PublicKey(b), nil
 }

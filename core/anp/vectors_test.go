@@ -373,6 +373,7 @@ func vectorFiles(tb testing.TB) map[string][]byte {
 	})
 	addWireVectors(tb, files)
 	addMoneyVectors(tb, files)
+	addRefusedSignatureVectors(tb, files)
 	return files
 }
 

@@ -1,13 +1,11 @@
 package anp
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"time"
 )
@@ -148,23 +146,6 @@ func DecodeEnvelope(data []byte) (*Envelope, error) {
 		return nil, err
 	}
 	return &e, nil
-}
-
-// DecodeStrict decodes JSON rejecting unknown fields and trailing data.
-func DecodeStrict(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return fmt.Errorf("unexpected data after the JSON value")
-	}
-	var extra json.RawMessage
-	if err := dec.Decode(&extra); err != io.EOF {
-		return fmt.Errorf("unexpected data after the JSON value")
-	}
-	return nil
 }
 
 // checkShape validates everything that can be checked without keys or clocks.

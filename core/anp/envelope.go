@@ -242,8 +242,8 @@ func (e *Envelope) CheckTime(now time.Time) error {
 
 // DecodeBody decodes the body strictly into v.
 func (e *Envelope) DecodeBody(v any) error {
-	if err := DecodeStrict(e.Body, v); err != nil {
-		return Errorf(CodeBadRequest, "%s body: %v", e.Type, err)
+	if err := decodeStrictAt("body", e.Body, v); err != nil {
+		return Errorf(CodeBadRequest, "%s %v", e.Type, err)
 	}
 	if val, ok := v.(interface{ Validate() error }); ok {
 		if err := val.Validate(); err != nil {

@@ -83,9 +83,8 @@ func TestDecodeStrictOneReading(t *testing.T) {
 			if anp.CodeOf(err) != anp.CodeBadRequest {
 				t.Fatalf("code %q, want bad_request", anp.CodeOf(err))
 			}
-			var de *anp.DecodeError
-			if !errors.As(err, &de) || de.Path != tt.path {
-				t.Fatalf("error %v: path %q, want %q", err, de.Path, tt.path)
+			if de := (*anp.DecodeError)(nil); !errors.As(err, &de) || de.Path != tt.path {
+				t.Fatalf("error %v, want path %q", err, tt.path)
 			}
 		})
 	}

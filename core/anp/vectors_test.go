@@ -372,6 +372,7 @@ func vectorFiles(tb testing.TB) map[string][]byte {
 		Vectors:     purposes,
 	})
 	addWireVectors(tb, files)
+	addRejectionVectors(tb, files)
 	return files
 }
 

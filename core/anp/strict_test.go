@@ -1,6 +1,7 @@
 package anp_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -110,4 +111,39 @@ func TestCheckNoDuplicateKeys(t *testing.T) {
 			t.Errorf("%s: %v, want %v", in, err, want)
 		}
 	}
+}
+
+// FuzzDecodeStrictOneReading: the strict decoder never panics, and whatever it
+// accepts has one reading: canonicalising the value and decoding that
+// again gives the same value.
+func FuzzDecodeStrictOneReading(f *testing.F) {
+	for _, s := range []string{
+		`{"id":"x","price":{"amount":1}}`, `{"price":{"amount":9007199254740991},"tags":{"a":{"amount":-1}}}`,
+		`{"price":{"amount":1,"amount":2}}`, `{"Price":{"amount":1}}`, `{"price":{"amount":1e3}}`,
+		`{"price":{"amount":1},"raw":[1,{"x":null}],"score":0.25,"items":[{"amount":3,"unit":"kg"}]}`,
+		`{"ptr":{"amount":9007199254740992}}`, `[`, `{"a":`, `{"price":{"amount":1}} 1`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var v strictOuter
+		if err := anp.DecodeStrict(data, &v); err != nil {
+			if anp.CodeOf(err) != anp.CodeBadRequest {
+				t.Fatalf("error without bad_request: %v", err)
+			}
+			return
+		}
+		c, err := anp.Canonical(v)
+		if err != nil {
+			t.Fatalf("accepted %q but cannot canonicalise it: %v", data, err)
+		}
+		var w strictOuter
+		if err := anp.DecodeStrict(c, &w); err != nil {
+			t.Fatalf("canonical form %s of accepted %q is refused: %v", c, data, err)
+		}
+		again, err := anp.Canonical(w)
+		if err != nil || !bytes.Equal(c, again) {
+			t.Fatalf("accepted %q: canonical %s, then %s (%v)", data, c, again, err)
+		}
+	})
 }

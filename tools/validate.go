@@ -3,11 +3,13 @@ package tools
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/big"
 	"strconv"
 	"strings"
 
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
@@ -46,6 +48,15 @@ const maxViolation = 300
 func (v *inputValidator) validate(args []byte) error {
 	if len(bytes.TrimSpace(args)) == 0 || string(bytes.TrimSpace(args)) == "null" {
 		args = []byte("{}")
+	}
+	// A duplicate key has two readings (the schema sees one, the tool the
+	// other), so it is refused before either reads it.
+	if err := anp.CheckNoDuplicateKeys(args); err != nil {
+		var de *anp.DecodeError
+		if errors.As(err, &de) && errors.Is(err, anp.ErrDuplicateKey) {
+			return inputErrorf("argument %s appears more than once; send each argument once", de.Path)
+		}
+		return inputErrorf("arguments are not valid JSON: %v", err)
 	}
 	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(args))
 	if err != nil {

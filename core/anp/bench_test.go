@@ -36,6 +36,25 @@ func BenchmarkSealEnvelope(b *testing.B) {
 	}
 }
 
+// BenchmarkDecodeEnvelope is the strict decode alone: the pre-pass over the
+// token stream (duplicate and case-variant keys, integer ranges) and the
+// decode with unknown fields refused, then the body into its type.
+func BenchmarkDecodeEnvelope(b *testing.B) {
+	data := mustJSON(b, buildNegotiation(b).Propose)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		e, err := anp.DecodeEnvelope(data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var body anp.ProposeBody
+		if err := e.DecodeBody(&body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkVerifyEnvelope is what a receiver does with the bytes of an
 // envelope: strict decode, signature, hash (the next prev and dedupe key).
 func BenchmarkVerifyEnvelope(b *testing.B) {

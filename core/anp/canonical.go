@@ -60,11 +60,15 @@ const (
 // signingPrefix starts every signing input: "clinch-anp/1" NUL purpose NUL.
 const signingPrefix = "clinch-anp/1"
 
-// Canonical returns the RFC 8785 (JCS) bytes of v's JSON encoding.
+// Canonical returns the RFC 8785 (JCS) bytes of v's JSON encoding. It
+// refuses numbers outside ±(2^53-1) (CheckNumber), which JCS would round.
 func Canonical(v any) ([]byte, error) {
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("anp: encode: %w", err)
+	}
+	if err := checkNumbers(raw); err != nil {
+		return nil, Errorf(CodeBadRequest, "anp: canonicalise: %v", err)
 	}
 	out, err := jcs.Transform(raw)
 	if err != nil {

@@ -19,6 +19,25 @@ var allPurposes = []anp.Purpose{
 	anp.PurposeEndpointRecord, anp.PurposePoW, anp.PurposeWSAuth, anp.PurposeBlindSeal,
 }
 
+// Canonicalisation refuses every number outside ±(2^53-1): JCS would round
+// it to a double, so 2^60 and 2^60+1 would share one signature.
+func TestCanonicalRefusesUnsafeNumbers(t *testing.T) {
+	for _, v := range []any{
+		int64(1 << 53), int64(-(1 << 53)), uint64(1<<60 + 1), int64(-1 << 63), 1e21, -1e300,
+		map[string]any{"a": []any{map[string]any{"n": uint64(1 << 53)}}},
+	} {
+		_, err := anp.Canonical(v)
+		if !errors.Is(err, anp.ErrIntegerRange) || anp.CodeOf(err) != anp.CodeBadRequest {
+			t.Errorf("Canonical(%v) = %v, want ErrIntegerRange (bad_request)", v, err)
+		}
+	}
+	for _, v := range []any{int64(1<<53 - 1), int64(-(1<<53 - 1)), "9007199254740993", map[string]string{"1e400": "x"}} {
+		if _, err := anp.Canonical(v); err != nil {
+			t.Errorf("Canonical(%v): %v", v, err)
+		}
+	}
+}
+
 func TestCanonical(t *testing.T) {
 	tests := []struct {
 		name string
@@ -28,7 +47,7 @@ func TestCanonical(t *testing.T) {
 		{"keys sorted", map[string]any{"b": 1, "a": 2, "aa": 3}, `{"a":2,"aa":3,"b":1}`},
 		{"struct fields sorted", anp.Money{Amount: 8500, Currency: "USD"}, `{"amount":8500,"currency":"USD"}`},
 		{"nested", map[string]any{"z": []any{map[string]any{"y": true, "x": nil}}}, `{"z":[{"x":null,"y":true}]}`},
-		{"numbers in shortest form", []any{1.0, 1.5, 1e21, 0.000001, math.Copysign(0, -1)}, `[1,1.5,1e+21,0.000001,0]`},
+		{"numbers in shortest form", []any{1.0, 1.5, 0.000001, math.Copysign(0, -1), float64(1<<53 - 1)}, `[1,1.5,0.000001,0,9007199254740991]`},
 		{"no HTML escaping", map[string]string{"m": "<a&b>"}, `{"m":"<a&b>"}`},
 		{"unicode kept", map[string]string{"m": "café €"}, `{"m":"café €"}`},
 		{"control escaped", map[string]string{"m": "a\nb\u0001"}, `{"m":"a\nb\u0001"}`},

@@ -1,13 +1,11 @@
 package anp
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"time"
 )
@@ -150,23 +148,6 @@ func DecodeEnvelope(data []byte) (*Envelope, error) {
 	return &e, nil
 }
 
-// DecodeStrict decodes JSON rejecting unknown fields and trailing data.
-func DecodeStrict(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return fmt.Errorf("unexpected data after the JSON value")
-	}
-	var extra json.RawMessage
-	if err := dec.Decode(&extra); err != io.EOF {
-		return fmt.Errorf("unexpected data after the JSON value")
-	}
-	return nil
-}
-
 // checkShape validates everything that can be checked without keys or clocks.
 func (e *Envelope) checkShape() error {
 	if err := e.checkChain(); err != nil {
@@ -261,8 +242,8 @@ func (e *Envelope) CheckTime(now time.Time) error {
 
 // DecodeBody decodes the body strictly into v.
 func (e *Envelope) DecodeBody(v any) error {
-	if err := DecodeStrict(e.Body, v); err != nil {
-		return Errorf(CodeBadRequest, "%s body: %v", e.Type, err)
+	if err := decodeStrictAt("body", e.Body, v); err != nil {
+		return Errorf(CodeBadRequest, "%s %v", e.Type, err)
 	}
 	if val, ok := v.(interface{ Validate() error }); ok {
 		if err := val.Validate(); err != nil {

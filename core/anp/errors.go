@@ -33,20 +33,33 @@ const (
 type Error struct {
 	Code    Code   `json:"code"`
 	Message string `json:"message"`
+	cause   error  // the first error among Errorf's args, for errors.Is/As
 }
 
 func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
 
+// Unwrap returns the error the message was built from, if any, so that
+// errors.Is finds a named failure (ErrDuplicateKey, ...) through the code.
+func (e *Error) Unwrap() error { return e.cause }
+
 // Errorf builds an *Error. An *Error among args contributes only its
 // message, so wrapping never repeats a code ("bad_signature: x: bad_signature: y").
 func Errorf(code Code, format string, args ...any) *Error {
+	var cause error
 	for i, a := range args {
+		err, ok := a.(error)
+		if !ok {
+			continue
+		}
+		if cause == nil {
+			cause = err
+		}
 		var e *Error
-		if err, ok := a.(error); ok && errors.As(err, &e) && err == error(e) {
+		if errors.As(err, &e) && err == error(e) {
 			args[i] = e.Message
 		}
 	}
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), cause: cause}
 }
 
 // CodeOf returns the code of the first *Error in err's chain, or "" if none.

@@ -374,6 +374,7 @@ func vectorFiles(tb testing.TB) map[string][]byte {
 	addWireVectors(tb, files)
 	addMoneyVectors(tb, files)
 	addRefusedSignatureVectors(tb, files)
+	addRejectionVectors(tb, files)
 	return files
 }
 

@@ -489,7 +489,7 @@ func (c *Client) newRequest(ctx context.Context, method, path string, q url.Valu
 func decodeAnswer(method, path string, status int, data []byte, out any) error {
 	if status < 200 || status > 299 {
 		var eb anp.ErrorBody
-		if json.Unmarshal(data, &eb) == nil && eb.Error != nil && eb.Error.Code != "" {
+		if anp.DecodeStrict(data, &eb) == nil && eb.Error != nil && eb.Error.Code != "" {
 			return fmt.Errorf("registry: %s %s: %w", method, path, eb.Error)
 		}
 		return anp.Errorf(anp.CodeForStatus(status), "registry %s %s: HTTP %d: %s", method, path, status, anp.Truncate(strings.TrimSpace(string(data)), 200))
@@ -497,7 +497,7 @@ func decodeAnswer(method, path string, status int, data []byte, out any) error {
 	if out == nil {
 		return nil
 	}
-	if err := json.Unmarshal(data, out); err != nil {
+	if err := anp.DecodeStrict(data, out); err != nil {
 		return anp.Errorf(anp.CodeUnavailable, "registry %s %s: malformed response: %v", method, path, err)
 	}
 	return nil

@@ -57,7 +57,7 @@ func loadBucket[T any](ctx context.Context, ledger store.Ledger, bucket string, 
 	}
 	for _, kv := range kvs {
 		var v T
-		if err := json.Unmarshal(kv.Value, &v); err != nil {
+		if err := anp.DecodeStrict(kv.Value, &v); err != nil {
 			return fmt.Errorf("registry: load %s/%s: %w", bucket, kv.Key, err)
 		}
 		into[kv.Key] = v
@@ -95,7 +95,7 @@ func (d *directory) bind(ctx context.Context, b anp.DomainBinding) (anp.DomainBi
 			return anp.DomainBinding{}, false, fmt.Errorf("registry: read binding of %s: %w", b.Domain, err)
 		}
 		var old anp.DomainBinding
-		if err := json.Unmarshal(raw, &old); err != nil {
+		if err := anp.DecodeStrict(raw, &old); err != nil {
 			return anp.DomainBinding{}, false, fmt.Errorf("registry: decode binding of %s: %w", b.Domain, err)
 		}
 		d.bindings[b.Domain] = old

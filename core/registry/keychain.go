@@ -73,7 +73,7 @@ func (k *keyChain) reload(ctx context.Context) error {
 		switch {
 		case strings.HasPrefix(kv.Key, keyEntryPfx):
 			var e anp.KeyEntry
-			if err := json.Unmarshal(kv.Value, &e); err != nil {
+			if err := anp.DecodeStrict(kv.Value, &e); err != nil {
 				return fmt.Errorf("registry: load key chain entry %s: %w", kv.Key, err)
 			}
 			entries = append(entries, e)

@@ -249,7 +249,7 @@ func (s *Server) renotarize(ctx context.Context, a *anp.Artifact) (*anp.Artifact
 		return nil, fmt.Errorf("registry: load artifact of session %s: %w", a.Terms.SessionID, err)
 	}
 	var stored anp.Artifact
-	if err := json.Unmarshal(data, &stored); err != nil {
+	if err := anp.DecodeStrict(data, &stored); err != nil {
 		return nil, fmt.Errorf("registry: decode artifact of session %s: %w", a.Terms.SessionID, err)
 	}
 	same, err := anp.SameDeal(&stored, a)
@@ -267,7 +267,7 @@ func (s *Server) renotarize(ctx context.Context, a *anp.Artifact) (*anp.Artifact
 func (s *Server) countersigned(ctx context.Context, a *anp.Artifact, priv ed25519.PrivateKey, entry anp.KeyEntry, at time.Time) (*anp.Artifact, bool, error) {
 	if data, err := s.ledger.Get(ctx, bucketNotarising, a.Terms.SessionID); err == nil {
 		var prev anp.Artifact
-		if err := json.Unmarshal(data, &prev); err == nil {
+		if err := anp.DecodeStrict(data, &prev); err == nil {
 			if same, _ := anp.SameDeal(&prev, a); same {
 				return &prev, true, nil
 			}

@@ -1,0 +1,114 @@
+package anp_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+type rejectionCase struct {
+	Name   string `json:"name"`
+	Kind   string `json:"kind"` // artifact, envelope, token
+	Expect string `json:"expect"`
+	Path   string `json:"path"`
+	Note   string `json:"note,omitempty"`
+	Data   string `json:"data"`
+}
+
+// rejectionVectors is testdata/anp/rejections.json: inputs every verifier
+// must refuse, each with the named failure and the offending member's path.
+type rejectionVectors struct {
+	Description string            `json:"description"`
+	ExpectNames map[string]string `json:"expect_names"`
+	Cases       []rejectionCase   `json:"cases"`
+}
+
+// addRejectionVectors derives rejections.json from the valid artifact,
+// PROPOSE envelope and token vectors: each case is one of them (in JCS
+// form) with one change.
+func addRejectionVectors(tb testing.TB, files map[string][]byte) {
+	tb.Helper()
+	field := func(file, name string) string {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(files[file], &m); err != nil {
+			tb.Fatal(err)
+		}
+		return string(mustCanonical(tb, m[name]))
+	}
+	art := field("artifact.json", "artifact")
+	env := field("envelope_propose.json", "signed")
+	var token string
+	if err := json.Unmarshal([]byte(field("token.json", "token")), &token); err != nil {
+		tb.Fatal(err)
+	}
+	payload64, sig, _ := strings.Cut(token, ".")
+	payloadBytes, err := base64.RawURLEncoding.DecodeString(payload64)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	payload := string(payloadBytes)
+	edit := func(s, old, new string) string {
+		if !strings.Contains(s, old) {
+			tb.Fatalf("rejection vectors: %q not found", old)
+		}
+		return strings.Replace(s, old, new, 1)
+	}
+	tok := func(p string) string { return base64.RawURLEncoding.EncodeToString([]byte(p)) + "." + sig }
+	zeros := func(n int) string { return strings.Repeat("0", n) }
+	cases := []rejectionCase{
+		{"artifact duplicate key, top level", "artifact", "duplicate_key", "buyer_sig",
+			"the second buyer_sig is the signed one: a last-wins reader verifies it",
+			edit(art, `{"buyer_sig":`, `{"buyer_sig":"`+zeros(128)+`","buyer_sig":`)},
+		{"artifact duplicate key, nested", "artifact", "duplicate_key", "deal.price.amount",
+			"a first-wins reader shows a price of 0.01, a last-wins reader verifies 85.00",
+			edit(art, `"price":{"amount":8500`, `"price":{"amount":1,"amount":8500`)},
+		{"artifact duplicate key in a map", "artifact", "duplicate_key", "deal.terms.shipping",
+			"terms is free-form, but its keys are still unique",
+			edit(art, `"terms":{"shipping":"standard"}`, `"terms":{"shipping":"express","shipping":"standard"}`)},
+		{"artifact case-variant key: Item", "artifact", "key_case", "deal.Item",
+			"encoding/json matches Item to item; the value, and so the signature, is unchanged",
+			edit(art, `"item":`, `"Item":`)},
+		{"artifact case-variant key: PRICE beside price", "artifact", "key_case", "deal.PRICE",
+			"an exact reader shows price 0.01; a case-insensitive last-wins reader verifies the signed 85.00",
+			edit(art, `"price":{"amount":8500,"currency":"USD"}`, `"price":{"amount":1,"currency":"USD"},"PRICE":{"amount":8500,"currency":"USD"}`)},
+		{"artifact integer 2^53", "artifact", "integer_range", "deal.quantity",
+			"2^53 is outside ±(2^53-1)", edit(art, `"quantity":1`, `"quantity":9007199254740992`)},
+		{"artifact integer -(2^53)", "artifact", "integer_range", "deal.agreed_at",
+			"-(2^53) is outside ±(2^53-1)", edit(art, `"agreed_at":1735689604000`, `"agreed_at":-9007199254740992`)},
+		{"artifact integer 2^60+1", "artifact", "integer_range", "deal.transcript_len",
+			"2^60 and 2^60+1 have one JCS form, so they would share a signature",
+			edit(art, `"transcript_len":4`, `"transcript_len":1152921504606846977`)},
+		{"artifact fraction for an integer", "artifact", "not_integer", "deal.price.amount",
+			"amounts are integers of minor units", edit(art, `"amount":8500`, `"amount":8500.5`)},
+		{"artifact exponent for an integer", "artifact", "not_integer", "deal.price.amount",
+			"JCS writes 8.5e3 as 8500, so it would verify; integers are written as integers", edit(art, `"amount":8500`, `"amount":8.5e3`)},
+		{"envelope duplicate key, top level", "envelope", "duplicate_key", "nonce", "",
+			edit(env, `"nonce":`, `"nonce":"02020202020202020202020202020202","nonce":`)},
+		{"envelope duplicate key in the body", "envelope", "duplicate_key", "body.offer.amount", "",
+			edit(env, `"offer":{"amount":8000`, `"offer":{"amount":1,"amount":8000`)},
+		{"envelope case-variant key", "envelope", "key_case", "TS", "",
+			edit(env, `"ts":`, `"TS":`)},
+		{"envelope integer 2^53", "envelope", "integer_range", "ts", "",
+			edit(env, `"ts":1735689601000`, `"ts":9007199254740992`)},
+		{"envelope integer -(2^53)", "envelope", "integer_range", "exp", "",
+			edit(env, `"exp":1735689901000`, `"exp":-9007199254740992`)},
+		{"envelope integer 2^60+1 in the body", "envelope", "integer_range", "body.offer.amount", "",
+			edit(env, `"amount":8000`, `"amount":1152921504606846977`)},
+		{"envelope fraction for an integer", "envelope", "not_integer", "seq", "",
+			edit(env, `"seq":1`, `"seq":1.0`)},
+		{"token case-variant key: Sub", "token", "key_case", "Sub",
+			"with the original signature: encoding/json reads Sub as sub", tok(edit(payload, `"sub":`, `"Sub":`))},
+		{"token duplicate key", "token", "duplicate_key", "sub", "",
+			tok(edit(payload, `"sub":`, `"sub":"`+zeros(64)+`","sub":`))},
+		{"token integer 2^53", "token", "integer_range", "exp", "",
+			tok(edit(payload, `"exp":1735690500000`, `"exp":9007199254740992`))},
+	}
+	files["rejections.json"] = encodeVector(tb, rejectionVectors{
+		Description: "Inputs every verifier MUST refuse, each with its named failure (expect) and the path of the offending member. " +
+			"data is the exact input: the JSON text of an artifact or envelope, or a token string; each is a valid vector with one change.",
+		ExpectNames: map[string]string{"duplicate_key": "anp.ErrDuplicateKey", "key_case": "anp.ErrKeyCase",
+			"integer_range": "anp.ErrIntegerRange", "not_integer": "anp.ErrNotInteger"},
+		Cases: cases,
+	})
+}

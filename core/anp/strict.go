@@ -1,0 +1,428 @@
+package anp
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// The named failures of strict decoding. Each is wrapped in a *DecodeError
+// that names the path of the offending member (body.price.amount) and
+// carries the code bad_request; test with errors.Is.
+var (
+	ErrDuplicateKey  = errors.New("duplicate key")
+	ErrKeyCase       = errors.New("key differs from the specified name")
+	ErrIntegerRange  = errors.New("integer outside ±(2^53-1)")
+	ErrNotInteger    = errors.New("number is not an integer")
+	ErrTrailingData  = errors.New("unexpected data after the JSON value")
+	ErrNestingDepth  = errors.New("JSON nested too deeply")
+	errMalformedJSON = errors.New("malformed JSON")
+)
+
+// MaxSafeInteger is 2^53-1, the largest integer every JSON reader (and
+// RFC 8785's IEEE 754 doubles) holds exactly. Every integer on the wire is
+// within ±MaxSafeInteger.
+const MaxSafeInteger = 1<<53 - 1
+
+// maxStrictDepth is the nesting limit of the strict pre-pass (encoding/json's).
+const maxStrictDepth = 10000
+
+// DecodeError is a strict-decoding failure: Err is one of the named
+// failures above (or the encoding/json error), Path where it happened.
+type DecodeError struct {
+	Path   string // "" for the top-level value, else e.g. body.price.amount or items[2]
+	Err    error
+	Detail string
+}
+
+func (e *DecodeError) Error() string {
+	var b strings.Builder
+	if e.Path != "" {
+		b.WriteString(e.Path)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Err.Error())
+	if e.Detail != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Detail)
+	}
+	return b.String()
+}
+
+// Unwrap gives both the named failure and the protocol code bad_request.
+func (e *DecodeError) Unwrap() []error {
+	return []error{e.Err, &Error{Code: CodeBadRequest, Message: e.Error()}}
+}
+
+// DecodeStrict decodes JSON into v with one reading: it refuses duplicate
+// keys at any depth, keys that are not exactly a field's name (Go's
+// encoding/json would match them case-insensitively), unknown fields
+// (with encoding/json's message),
+// integers outside ±(2^53-1), fractions or exponents where an integer is
+// expected, and anything after the value. Every decoder of signed JSON goes
+// through it. Errors are *DecodeError (code bad_request).
+func DecodeStrict(data []byte, v any) error {
+	return decodeStrictAt("", data, v)
+}
+
+// decodeStrictAt is DecodeStrict with the paths of errors under prefix.
+func decodeStrictAt(prefix string, data []byte, v any) error {
+	var t reflect.Type
+	if v != nil {
+		t = reflect.TypeOf(v)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := CheckStrict(data, t); err != nil {
+		if errors.Is(err, errMalformedJSON) {
+			// Syntax errors in encoding/json's words, with its offsets.
+			if derr := dec.Decode(v); derr != nil {
+				return &DecodeError{Path: prefix, Err: derr}
+			}
+		}
+		var de *DecodeError
+		if prefix != "" && errors.As(err, &de) {
+			de.Path = joinPath(prefix, de.Path)
+		}
+		return err
+	}
+	if err := dec.Decode(v); err != nil {
+		return &DecodeError{Path: prefix, Err: err}
+	}
+	return nil
+}
+
+func joinPath(prefix, p string) string {
+	switch {
+	case p == "":
+		return prefix
+	case strings.HasPrefix(p, "["):
+		return prefix + p
+	}
+	return prefix + "." + p
+}
+
+// CheckStrict runs the strict pre-pass over data against type t (nil: any
+// value) without decoding: one JSON value, no duplicate keys anywhere,
+// exact keys, integers in range. DecodeStrict runs it before decoding.
+func CheckStrict(data []byte, t reflect.Type) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	s := strictScan{dec: dec}
+	if err := s.value(t, nil, 0); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return &DecodeError{Err: ErrTrailingData}
+	}
+	return nil
+}
+
+// CheckNoDuplicateKeys refuses JSON with a duplicate key at any depth or
+// malformed JSON, and nothing else: for free-form input such as tool
+// arguments, where numbers and key spellings are checked by a schema.
+func CheckNoDuplicateKeys(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	s := strictScan{dec: dec, dupOnly: true}
+	if err := s.value(nil, nil, 0); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return &DecodeError{Err: ErrTrailingData}
+	}
+	return nil
+}
+
+type strictScan struct {
+	dec     *json.Decoder
+	dupOnly bool
+}
+
+// pathString renders a path of keys (string) and indexes (int).
+func pathString(path []any) string {
+	var b strings.Builder
+	for _, p := range path {
+		switch p := p.(type) {
+		case int:
+			fmt.Fprintf(&b, "[%d]", p)
+		case string:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(p)
+		}
+	}
+	return b.String()
+}
+
+func (s *strictScan) malformed(path []any, err error) error {
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return s.fail(path, errMalformedJSON, err.Error())
+}
+
+func (s *strictScan) fail(path []any, err error, detail string) error {
+	return &DecodeError{Path: pathString(path), Err: err, Detail: detail}
+}
+
+var (
+	rawMessageType  = reflect.TypeFor[json.RawMessage]()
+	unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+)
+
+// shape reduces t to what the scan needs: nil for "any value" (interfaces,
+// RawMessage, types with their own UnmarshalJSON), pointers followed.
+func shape(t reflect.Type) reflect.Type {
+	for t != nil {
+		if t == rawMessageType || t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType) {
+			return nil
+		}
+		switch t.Kind() {
+		case reflect.Pointer:
+			t = t.Elem()
+		case reflect.Interface:
+			return nil
+		default:
+			return t
+		}
+	}
+	return nil
+}
+
+func (s *strictScan) value(t reflect.Type, path []any, depth int) error {
+	if depth > maxStrictDepth {
+		return &DecodeError{Err: ErrNestingDepth, Detail: fmt.Sprintf("more than %d levels", maxStrictDepth)}
+	}
+	t = shape(t)
+	tok, err := s.dec.Token()
+	if err != nil {
+		return s.malformed(path, err)
+	}
+	switch tok := tok.(type) {
+	case json.Delim:
+		switch tok {
+		case '{':
+			return s.object(t, path, depth)
+		case '[':
+			return s.array(t, path, depth)
+		}
+		return s.fail(path, errMalformedJSON, "unexpected "+tok.String())
+	case json.Number:
+		if s.dupOnly {
+			return nil
+		}
+		return s.number(t, string(tok), path)
+	}
+	return nil
+}
+
+func (s *strictScan) array(t reflect.Type, path []any, depth int) error {
+	var elem reflect.Type
+	if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+		elem = t.Elem()
+	}
+	for i := 0; s.dec.More(); i++ {
+		if err := s.value(elem, append(path, i), depth+1); err != nil {
+			return err
+		}
+	}
+	if _, err := s.dec.Token(); err != nil {
+		return s.malformed(path, err)
+	}
+	return nil
+}
+
+func (s *strictScan) object(t reflect.Type, path []any, depth int) error {
+	var fields *structFields
+	var elem reflect.Type
+	if t != nil && !s.dupOnly {
+		switch t.Kind() {
+		case reflect.Struct:
+			fields = fieldsOf(t)
+		case reflect.Map:
+			elem = t.Elem()
+		}
+	}
+	seen := make(map[string]struct{}, 8)
+	for s.dec.More() {
+		tok, err := s.dec.Token()
+		if err != nil {
+			return s.malformed(path, err)
+		}
+		key, ok := tok.(string)
+		if !ok {
+			return s.fail(path, errMalformedJSON, "object key is not a string")
+		}
+		at := append(path, key)
+		if _, dup := seen[key]; dup {
+			return s.fail(at, ErrDuplicateKey, strconv.Quote(key))
+		}
+		seen[key] = struct{}{}
+		vt := elem
+		if fields != nil {
+			f, ok := fields.exact[key]
+			if !ok {
+				if name, ok := fields.folded[strings.ToLower(key)]; ok {
+					return s.fail(at, ErrKeyCase, fmt.Sprintf("%q is not %q", key, name))
+				}
+				// An unknown field: the decode that follows refuses it
+				// with encoding/json's message.
+			}
+			vt = f
+		}
+		if err := s.value(vt, at, depth+1); err != nil {
+			return err
+		}
+	}
+	if _, err := s.dec.Token(); err != nil {
+		return s.malformed(path, err)
+	}
+	return nil
+}
+
+// number checks a number literal against the type it decodes into.
+func (s *strictScan) number(t reflect.Type, lit string, path []any) error {
+	if t != nil {
+		switch t.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+			if !isIntegerLiteral(lit) {
+				return s.fail(path, ErrNotInteger, lit)
+			}
+		}
+	}
+	if err := CheckNumber(lit); err != nil {
+		return s.fail(path, err, lit)
+	}
+	return nil
+}
+
+// isIntegerLiteral reports whether a JSON number literal has no fraction
+// and no exponent.
+func isIntegerLiteral(lit string) bool {
+	return !strings.ContainsAny(lit, ".eE")
+}
+
+// CheckNumber is the protocol's one rule for a JSON number literal, applied
+// by Canonical before signing and by DecodeStrict before verifying: its
+// value must be within ±(2^53-1). Integers are compared exactly (2^53 and
+// 2^60+1 are refused); fractions and exponents by their double value.
+func CheckNumber(lit string) error {
+	if isIntegerLiteral(lit) {
+		digits := strings.TrimPrefix(lit, "-")
+		// 2^53-1 has 16 digits; JSON forbids leading zeros.
+		if len(digits) > 16 {
+			return ErrIntegerRange
+		}
+		n, err := strconv.ParseUint(digits, 10, 64)
+		if err != nil || n > MaxSafeInteger {
+			return ErrIntegerRange
+		}
+		return nil
+	}
+	f, err := strconv.ParseFloat(lit, 64)
+	if err != nil || math.IsInf(f, 0) || math.Abs(f) > MaxSafeInteger {
+		return ErrIntegerRange
+	}
+	return nil
+}
+
+// checkNumbers applies CheckNumber to every number in valid JSON (the output
+// of json.Marshal), skipping strings.
+func checkNumbers(data []byte) error {
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		switch {
+		case c == '"':
+			for i++; i < len(data) && data[i] != '"'; i++ {
+				if data[i] == '\\' {
+					i++
+				}
+			}
+		case c == '-' || (c >= '0' && c <= '9'):
+			j := i
+			for j < len(data) && strings.IndexByte("+-.eE0123456789", data[j]) >= 0 {
+				j++
+			}
+			if err := CheckNumber(string(data[i:j])); err != nil {
+				return fmt.Errorf("%w: %s", err, data[i:j])
+			}
+			i = j - 1
+		}
+	}
+	return nil
+}
+
+// structFields are the exact JSON names of a struct's fields (with
+// embedded structs promoted, as encoding/json does) and their types, and
+// the same names lower-cased, to name a case-variant key.
+type structFields struct {
+	exact  map[string]reflect.Type
+	folded map[string]string
+}
+
+var fieldCache sync.Map // reflect.Type -> *structFields
+
+func fieldsOf(t reflect.Type) *structFields {
+	if f, ok := fieldCache.Load(t); ok {
+		return f.(*structFields)
+	}
+	f := &structFields{exact: map[string]reflect.Type{}, folded: map[string]string{}}
+	// Breadth first: a shallower field hides a deeper one of the same name.
+	level := []reflect.Type{t}
+	visited := map[reflect.Type]bool{}
+	for len(level) > 0 {
+		var next []reflect.Type
+		names := map[string]reflect.Type{}
+		for _, st := range level {
+			if visited[st] {
+				continue
+			}
+			visited[st] = true
+			for i := range st.NumField() {
+				sf := st.Field(i)
+				tag := sf.Tag.Get("json")
+				if tag == "-" {
+					continue
+				}
+				name, _, _ := strings.Cut(tag, ",")
+				ft := sf.Type
+				if sf.Anonymous && name == "" {
+					et := ft
+					if et.Kind() == reflect.Pointer {
+						et = et.Elem()
+					}
+					if et.Kind() == reflect.Struct {
+						next = append(next, et)
+						continue
+					}
+				}
+				if !sf.IsExported() {
+					continue
+				}
+				if name == "" {
+					name = sf.Name
+				}
+				if _, ok := f.exact[name]; !ok {
+					names[name] = ft
+				}
+			}
+		}
+		for n, ft := range names {
+			f.exact[n] = ft
+			f.folded[strings.ToLower(n)] = n
+		}
+		level = next
+	}
+	got, _ := fieldCache.LoadOrStore(t, f)
+	return got.(*structFields)
+}

@@ -1,0 +1,42 @@
+package tools
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// A duplicate argument has two readings (the schema validator and the
+// tool's decoder may each take a different one): it is refused, naming it.
+func TestValidateRefusesDuplicateArguments(t *testing.T) {
+	schema := json.RawMessage(`{"type":"object","properties":{"max_budget":{"type":"number","maximum":5000},"item":{"type":"object"}}}`)
+	v, err := newInputValidator("t", schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args, want string // want: "" for accepted, else text the error must contain
+	}{
+		{`{"max_budget":1000}`, ""},
+		{`{"max_budget":1,"max_budget":1000}`, `argument max_budget appears more than once`},
+		{`{"max_budget":1000,"max_budget":1}`, `argument max_budget appears more than once`},
+		{`{"item":{"sku":"a","sku":"b"}}`, `argument item.sku appears more than once`},
+		{`{"max_budget":1,"max_budget":9000}`, `argument max_budget appears more than once`},
+	}
+	for _, tt := range tests {
+		err := v.validate([]byte(tt.args))
+		if tt.want == "" {
+			if err != nil {
+				t.Errorf("%s: %v", tt.args, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: error %v, want %q", tt.args, err, tt.want)
+			continue
+		}
+		if got := classify(err); got != CodeInvalidInput {
+			t.Errorf("%s: code %q, want %q", tt.args, got, CodeInvalidInput)
+		}
+	}
+}

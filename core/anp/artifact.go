@@ -266,12 +266,15 @@ func (a *Artifact) verifyNotary(opt VerifyOptions) error {
 	return nil
 }
 
-// verifyLogged checks the receipt's signed tree head and the proof that the
-// artifact is in the log. a.Registry and a.Receipt must not be nil.
+// verifyLogged checks the receipt's signed tree head, that it is not dated
+// before notarized_at, and the proof that the artifact is in the log. a.Registry and a.Receipt must not be nil.
 func (a *Artifact) verifyLogged() error {
 	r := a.Receipt
 	if err := VerifyTreeHead(&r.TreeHead, r.KeyChain); err != nil {
 		return err
+	}
+	if r.TreeHead.Timestamp < a.Registry.NotarizedAt {
+		return Errorf(CodeBadSignature, "tree head of size %d is dated before the artifact was notarised, so it cannot hold it", r.TreeHead.Size)
 	}
 	leaf, err := a.LeafData()
 	if err != nil {

@@ -240,9 +240,13 @@ func (e *Envelope) CheckTime(now time.Time) error {
 	return nil
 }
 
-// DecodeBody decodes the body strictly into v.
+// DecodeBody decodes the body strictly into v, refuses a body that is not
+// in its one form (see oneForm) and validates it.
 func (e *Envelope) DecodeBody(v any) error {
 	if err := decodeStrictAt("body", e.Body, v); err != nil {
+		return Errorf(CodeBadRequest, "%s %v", e.Type, err)
+	}
+	if err := oneForm(e.Body, v); err != nil {
 		return Errorf(CodeBadRequest, "%s %v", e.Type, err)
 	}
 	if val, ok := v.(interface{ Validate() error }); ok {

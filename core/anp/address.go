@@ -1,8 +1,25 @@
 package anp
 
 import (
+	"errors"
 	"fmt"
 	"strings"
+)
+
+// The named failures of addresses and domains (test with errors.Is); the
+// vectors in testdata/anp/addresses.json name them in snake case.
+var (
+	ErrAddressLength   = errors.New("address longer than 300 bytes")
+	ErrAddressMode     = errors.New("address does not start with ANP/A, ANP/B or ANP/C")
+	ErrAddressNoDomain = errors.New("address has no domain")
+	ErrDomainEmpty     = errors.New("domain is empty")
+	ErrDomainLength    = errors.New("domain longer than 253 bytes")
+	ErrDomainLabels    = errors.New("domain has fewer than two labels")
+	ErrLabelEmpty      = errors.New("domain label is empty")
+	ErrLabelLength     = errors.New("domain label longer than 63 bytes")
+	ErrLabelHyphen     = errors.New("domain label starts or ends with '-'")
+	ErrLabelCharacter  = errors.New("domain label has a character other than a-z, 0-9 and '-'")
+	ErrDomainLastLabel = errors.New("last domain label does not start with a letter")
 )
 
 // Mode is the execution profile of a negotiation (seed: ANP/A, ANP/B, ANP/C).
@@ -41,18 +58,18 @@ func (a Address) String() string { return string(a.Mode) + "." + a.Domain }
 // then pass ValidateDomain.
 func ParseAddress(s string) (Address, error) {
 	if len(s) > 300 {
-		return Address{}, fmt.Errorf("anp: address is %d bytes long, at most 300 allowed", len(s))
+		return Address{}, classErr(ErrAddressLength, "anp: address is %d bytes long, at most 300 allowed", len(s))
 	}
 	if !strings.HasPrefix(s, "ANP/") {
-		return Address{}, fmt.Errorf("anp: address %q must start with \"ANP/\" (for example ANP/C.kitchen-outlet.anp)", s)
+		return Address{}, classErr(ErrAddressMode, "anp: address %q must start with \"ANP/\" (for example ANP/C.kitchen-outlet.anp)", s)
 	}
 	dot := strings.IndexByte(s, '.')
 	if dot < 0 {
-		return Address{}, fmt.Errorf("anp: address %q has no domain: want MODE.domain, for example ANP/C.kitchen-outlet.anp", s)
+		return Address{}, classErr(ErrAddressNoDomain, "anp: address %q has no domain: want MODE.domain, for example ANP/C.kitchen-outlet.anp", s)
 	}
 	mode, err := ParseMode(s[:dot])
 	if err != nil {
-		return Address{}, fmt.Errorf("anp: address %q: %w", s, err)
+		return Address{}, classErr(ErrAddressMode, "anp: address %q: %v", s, err)
 	}
 	domain, err := NormalizeDomain(s[dot+1:])
 	if err != nil {
@@ -98,14 +115,14 @@ const MaxDomainLen = 253
 // the whole at most 253 bytes, and a last label that starts with a letter.
 func ValidateDomain(d string) error {
 	if d == "" {
-		return fmt.Errorf("domain is empty")
+		return classErr(ErrDomainEmpty, "domain is empty")
 	}
 	if len(d) > MaxDomainLen {
-		return fmt.Errorf("domain is %d bytes long, at most %d allowed", len(d), MaxDomainLen)
+		return classErr(ErrDomainLength, "domain is %d bytes long, at most %d allowed", len(d), MaxDomainLen)
 	}
 	labels := strings.Split(d, ".")
 	if len(labels) < 2 {
-		return fmt.Errorf("domain %q needs at least two labels (for example shop.anp)", d)
+		return classErr(ErrDomainLabels, "domain %q needs at least two labels (for example shop.anp)", d)
 	}
 	for i, l := range labels {
 		if err := checkLabel(d, i, l); err != nil {
@@ -114,7 +131,7 @@ func ValidateDomain(d string) error {
 	}
 	last := labels[len(labels)-1]
 	if last[0] < 'a' || last[0] > 'z' {
-		return fmt.Errorf("domain %q: the last label must start with a letter", d)
+		return classErr(ErrDomainLastLabel, "domain %q: the last label must start with a letter", d)
 	}
 	return nil
 }
@@ -124,17 +141,17 @@ func ValidateDomain(d string) error {
 // labels from 1.
 func checkLabel(d string, i int, l string) error {
 	if l == "" {
-		return fmt.Errorf("domain %q has an empty label", d)
+		return classErr(ErrLabelEmpty, "domain %q has an empty label", d)
 	}
 	if len(l) > 63 {
-		return fmt.Errorf("domain %q: label %d is %d bytes long, at most 63 allowed", d, i+1, len(l))
+		return classErr(ErrLabelLength, "domain %q: label %d is %d bytes long, at most 63 allowed", d, i+1, len(l))
 	}
 	if l[0] == '-' || l[len(l)-1] == '-' {
-		return fmt.Errorf("domain %q: label %q starts or ends with '-'", d, l)
+		return classErr(ErrLabelHyphen, "domain %q: label %q starts or ends with '-'", d, l)
 	}
 	for j := 0; j < len(l); j++ {
 		if c := l[j]; !isLabelByte(c) {
-			return fmt.Errorf("domain %q: character %q at label %d is not allowed (only a-z, 0-9 and '-')", d, c, i+1)
+			return classErr(ErrLabelCharacter, "domain %q: character %q at label %d is not allowed (only a-z, 0-9 and '-')", d, c, i+1)
 		}
 	}
 	return nil

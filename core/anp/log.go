@@ -2,11 +2,36 @@ package anp
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 )
+
+// The named failures of log proofs. Each comes with the code bad_signature;
+// test with errors.Is.
+var (
+	// ErrProofHash: a proof hash is not 64 lower-case hex characters, or the
+	// proof has more than 64 hashes.
+	ErrProofHash = errors.New("malformed proof hash")
+	// ErrLeafIndex: the leaf index is not below the tree size.
+	ErrLeafIndex = errors.New("leaf index outside the tree")
+	// ErrProofShape: the proof has the wrong number of hashes for the
+	// sizes, or the sizes admit no proof (the second smaller than the first).
+	ErrProofShape = errors.New("proof has the wrong shape for the tree sizes")
+	// ErrRootMismatch: the proof has the right shape but does not lead to
+	// the root hash (or, for consistency, to both root hashes).
+	ErrRootMismatch = errors.New("proof does not lead to the root hash")
+)
+
+// proofErr classifies an error of the proof package.
+func proofErr(err error) error {
+	if errors.As(err, new(proof.RootMismatchError)) {
+		return classErr(ErrRootMismatch, "%v", err)
+	}
+	return classErr(ErrProofShape, "%v", err)
+}
 
 // SignedTreeHead commits to the transparency log at a size (RFC 9162 shape:
 // leaf hash SHA-256(0x00 || data), node hash SHA-256(0x01 || left || right)).
@@ -62,10 +87,10 @@ func VerifyInclusion(data []byte, index uint64, h *SignedTreeHead, path []string
 		return Errorf(CodeBadSignature, "inclusion proof: %v", err)
 	}
 	if index >= h.Size {
-		return Errorf(CodeBadSignature, "leaf index %d is outside the tree of size %d", index, h.Size)
+		return Errorf(CodeBadSignature, "%v", classErr(ErrLeafIndex, "leaf index %d is outside the tree of size %d", index, h.Size))
 	}
 	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, index, h.Size, LeafHash(data), p, root); err != nil {
-		return Errorf(CodeBadSignature, "log inclusion proof for leaf %d in tree of size %d does not verify: %v", index, h.Size, err)
+		return Errorf(CodeBadSignature, "log inclusion proof for leaf %d in tree of size %d does not verify: %v", index, h.Size, proofErr(err))
 	}
 	return nil
 }
@@ -82,20 +107,20 @@ func VerifyConsistency(older, newer *SignedTreeHead, path []string) error {
 		return Errorf(CodeBadSignature, "consistency proof: %v", err)
 	}
 	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, older.Size, newer.Size, p, r1, r2); err != nil {
-		return Errorf(CodeBadSignature, "log of size %d is not an extension of size %d: %v", newer.Size, older.Size, err)
+		return Errorf(CodeBadSignature, "log of size %d is not an extension of size %d: %v", newer.Size, older.Size, proofErr(err))
 	}
 	return nil
 }
 
 func decodeHashes(in []string) ([][]byte, error) {
 	if len(in) > 64 {
-		return nil, fmt.Errorf("%d hashes is longer than any valid proof", len(in))
+		return nil, classErr(ErrProofHash, "%d hashes is longer than any valid proof", len(in))
 	}
 	out := make([][]byte, len(in))
 	for i, s := range in {
 		b, err := decodeHexLen(s, 32, fmt.Sprintf("hash %d", i))
 		if err != nil {
-			return nil, err
+			return nil, classErr(ErrProofHash, "%v", err)
 		}
 		out[i] = b
 	}

@@ -46,17 +46,17 @@ const MaxAmount int64 = 1_000_000_000_000_000
 // ErrCurrencyNoMinorUnit.
 func CurrencyScale(code string) (int, error) {
 	if len(code) != 3 || !upperASCII(code) {
-		return 0, moneyErr(ErrCurrencyFormat, "currency %q is not a three-letter upper-case ISO 4217 code", code)
+		return 0, classErr(ErrCurrencyFormat, "currency %q is not a three-letter upper-case ISO 4217 code", code)
 	}
 	c, ok := iso4217[code]
 	if !ok {
 		if now, gone := withdrawnISO4217[code]; gone {
-			return 0, moneyErr(ErrCurrencyWithdrawn, "currency %q is no longer in ISO 4217 list one (use %s)", code, now)
+			return 0, classErr(ErrCurrencyWithdrawn, "currency %q is no longer in ISO 4217 list one (use %s)", code, now)
 		}
-		return 0, moneyErr(ErrCurrencyUnknown, "currency %q is not a known ISO 4217 code", code)
+		return 0, classErr(ErrCurrencyUnknown, "currency %q is not a known ISO 4217 code", code)
 	}
 	if c.MinorUnit == noMinorUnit {
-		return 0, moneyErr(ErrCurrencyNoMinorUnit, "currency %q has no minor unit and cannot be used for money", code)
+		return 0, classErr(ErrCurrencyNoMinorUnit, "currency %q has no minor unit and cannot be used for money", code)
 	}
 	return c.MinorUnit, nil
 }
@@ -71,7 +71,7 @@ type classError struct {
 func (e *classError) Error() string { return e.msg }
 func (e *classError) Unwrap() error { return e.class }
 
-func moneyErr(class error, format string, args ...any) error {
+func classErr(class error, format string, args ...any) error {
 	return &classError{class: class, msg: fmt.Sprintf(format, args...)}
 }
 
@@ -90,10 +90,10 @@ func (m Money) Validate() error {
 		return err
 	}
 	if m.Amount < 0 {
-		return moneyErr(ErrAmountRange, "amount %d is negative", m.Amount)
+		return classErr(ErrAmountRange, "amount %d is negative", m.Amount)
 	}
 	if m.Amount > MaxAmount {
-		return moneyErr(ErrAmountRange, "amount %d is above the maximum %d", m.Amount, MaxAmount)
+		return classErr(ErrAmountRange, "amount %d is above the maximum %d", m.Amount, MaxAmount)
 	}
 	return nil
 }
@@ -104,7 +104,7 @@ func (m Money) Positive() error {
 		return err
 	}
 	if m.Amount == 0 {
-		return moneyErr(ErrAmountRange, "amount must be greater than zero")
+		return classErr(ErrAmountRange, "amount must be greater than zero")
 	}
 	return nil
 }
@@ -158,25 +158,25 @@ func ParseMoney(text, code string) (Money, error) {
 		return Money{}, err
 	}
 	if text == "" {
-		return Money{}, moneyErr(ErrAmountFormat, "amount is empty")
+		return Money{}, classErr(ErrAmountFormat, "amount is empty")
 	}
 	whole, frac, hasDot := strings.Cut(text, ".")
 	if whole == "" || !allDigits(whole) || (hasDot && (frac == "" || !allDigits(frac))) {
-		return Money{}, moneyErr(ErrAmountFormat, "amount %q is not a plain decimal number like 85 or 85.50", text)
+		return Money{}, classErr(ErrAmountFormat, "amount %q is not a plain decimal number like 85 or 85.50", text)
 	}
 	if len(frac) > scale {
-		return Money{}, moneyErr(ErrAmountPrecision, "amount %q has %d decimals, %s allows %d", text, len(frac), code, scale)
+		return Money{}, classErr(ErrAmountPrecision, "amount %q has %d decimals, %s allows %d", text, len(frac), code, scale)
 	}
 	digits := strings.TrimLeft(whole+frac+strings.Repeat("0", scale-len(frac)), "0")
 	if digits == "" {
 		return Money{Amount: 0, Currency: code}, nil
 	}
 	if len(digits) > 16 {
-		return Money{}, moneyErr(ErrAmountRange, "amount %q is too large", text)
+		return Money{}, classErr(ErrAmountRange, "amount %q is too large", text)
 	}
 	n, err := strconv.ParseInt(digits, 10, 64)
 	if err != nil || n > MaxAmount {
-		return Money{}, moneyErr(ErrAmountRange, "amount %q is too large", text)
+		return Money{}, classErr(ErrAmountRange, "amount %q is too large", text)
 	}
 	return Money{Amount: n, Currency: code}, nil
 }
@@ -189,10 +189,10 @@ func FromMajor(v float64, code string) (Money, error) {
 		return Money{}, err
 	}
 	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return Money{}, moneyErr(ErrAmountRange, "amount is not a finite number")
+		return Money{}, classErr(ErrAmountRange, "amount is not a finite number")
 	}
 	if v < 0 {
-		return Money{}, moneyErr(ErrAmountRange, "amount %v is negative", v)
+		return Money{}, classErr(ErrAmountRange, "amount %v is negative", v)
 	}
 	m, err := ParseMoney(strconv.FormatFloat(math.Abs(v), 'f', -1, 64), code)
 	if err != nil {

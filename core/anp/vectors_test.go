@@ -375,6 +375,7 @@ func vectorFiles(tb testing.TB) map[string][]byte {
 	addMoneyVectors(tb, files)
 	addRefusedSignatureVectors(tb, files)
 	addRejectionVectors(tb, files)
+	addLogVectors(tb, files)
 	return files
 }
 

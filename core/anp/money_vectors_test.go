@@ -8,7 +8,7 @@ import (
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 )
 
-// moneyCase is one decimal text and currency with the expected result: "ok"
+// moneyCase is one decimal text and currency with the expected result: "valid"
 // and the amount in minor units, or the name of the rejection class.
 type moneyCase struct {
 	Text     string `json:"text"`
@@ -56,7 +56,7 @@ var moneyInputs = [][2]string{
 func moneyVectors(tb testing.TB) moneyFile {
 	tb.Helper()
 	f := moneyFile{
-		Description: "Money (protocol §6): ISO 4217 list one with minor units, and decimal texts converted to minor units or refused. expect is \"ok\" (then amount) or the rejection class.",
+		Description: "Money (protocol §6): ISO 4217 list one with minor units, and decimal texts converted to minor units or refused. expect is \"valid\" (then amount) or the rejection class.",
 		Source:      "ISO 4217 list one, published 2024-06-25 (amendment 177)",
 	}
 	table := anp.ISO4217Table()
@@ -73,7 +73,7 @@ func moneyVectors(tb testing.TB) moneyFile {
 		f.Currencies = append(f.Currencies, e)
 	}
 	for _, in := range moneyInputs {
-		c := moneyCase{Text: in[0], Currency: in[1], Expect: "ok"}
+		c := moneyCase{Text: in[0], Currency: in[1], Expect: "valid"}
 		m, err := anp.ParseMoney(in[0], in[1])
 		if err == nil {
 			c.Amount = &m.Amount
@@ -123,7 +123,7 @@ func TestMoneyVectors(t *testing.T) {
 	seen := map[string]bool{}
 	for _, c := range f.Cases {
 		m, err := anp.ParseMoney(c.Text, c.Currency)
-		if c.Expect == "ok" {
+		if c.Expect == "valid" {
 			if err != nil || c.Amount == nil || m.Amount != *c.Amount {
 				t.Errorf("ParseMoney(%q, %q) = %+v, %v; file: ok %v", c.Text, c.Currency, m, err, c.Amount)
 			}

@@ -33,6 +33,7 @@ type sigVector struct {
 	Signature       string          `json:"signature"`
 	Hash            string          `json:"hash,omitempty"`
 	Signed          json.RawMessage `json:"signed,omitempty"`
+	Expect          string          `json:"expect"` // "valid": signature verifies over signing_input_hex
 }
 
 // newSigVector signs input with key from first principles (Ed25519 over the
@@ -50,7 +51,7 @@ func newSigVector(tb testing.TB, desc string, p anp.Purpose, key ed25519.Private
 	}
 	v := sigVector{
 		Description: desc, Purpose: p, PublicKey: pub(key), Input: mustCanonical(tb, input),
-		SigningInputHex: hex.EncodeToString(msg), Signature: sig,
+		SigningInputHex: hex.EncodeToString(msg), Signature: sig, Expect: "valid",
 	}
 	if signed != nil {
 		v.Signed = mustCanonical(tb, signed)
@@ -127,10 +128,12 @@ type keyVector struct {
 	Role      string `json:"role"`
 	Seed      string `json:"seed"`
 	PublicKey string `json:"public_key"`
+	Expect    string `json:"expect"` // "valid": public_key is the RFC 8032 key of seed
 }
 
 type transcriptVector struct {
 	Description string            `json:"description"`
+	Expect      string            `json:"expect"` // "valid": the chain verifies to head
 	Envelopes   []json.RawMessage `json:"envelopes"`
 	Hashes      []string          `json:"hashes"`
 	Head        string            `json:"head"`
@@ -146,6 +149,7 @@ type logVector struct {
 
 type artifactVector struct {
 	Description    string            `json:"description"`
+	Expect         string            `json:"expect"` // "valid": the artifact verifies with root_key pinned
 	RootKey        string            `json:"root_key"`
 	Transcript     []json.RawMessage `json:"transcript"`
 	TranscriptHead string            `json:"transcript_head"`
@@ -160,6 +164,7 @@ type artifactVector struct {
 
 type powVector struct {
 	Description     string        `json:"description"`
+	Expect          string        `json:"expect"` // "valid": the solution meets the difficulty
 	Challenge       anp.Challenge `json:"challenge"`
 	HashInputHex    string        `json:"hash_input_hex"`
 	Solution        uint64        `json:"solution"`
@@ -170,6 +175,7 @@ type powVector struct {
 
 type tokenVector struct {
 	Description string          `json:"description"`
+	Expect      string          `json:"expect"` // "valid": the token parses and verifies
 	RegistryKey string          `json:"registry_key"`
 	Claims      anp.TokenClaims `json:"claims"`
 	Token       string          `json:"token"`
@@ -223,7 +229,7 @@ func vectorFiles(tb testing.TB) map[string][]byte {
 		{"registry_chain_1", "registry chain key 1 (the next rotation)", nextKey},
 		{"buyer_identity", "buyer's permanent identity key (registry auth: PoW, tokens, WebSocket)", identityKey},
 	} {
-		kf.Keys = append(kf.Keys, keyVector{Name: k.name, Role: k.role, Seed: hex.EncodeToString(k.key.Seed()), PublicKey: pub(k.key)})
+		kf.Keys = append(kf.Keys, keyVector{Name: k.name, Role: k.role, Seed: hex.EncodeToString(k.key.Seed()), PublicKey: pub(k.key), Expect: "valid"})
 	}
 	files["keys.json"] = encodeVector(tb, kf)
 
@@ -236,7 +242,7 @@ func vectorFiles(tb testing.TB) map[string][]byte {
 
 	// A three-envelope transcript.
 	n := buildNegotiation(tb)
-	tv := transcriptVector{Description: "The first three envelopes of the fixture session; each prev is the hash of the previous envelope and head is the hash of the last."}
+	tv := transcriptVector{Expect: "valid", Description: "The first three envelopes of the fixture session; each prev is the hash of the previous envelope and head is the hash of the last."}
 	for _, e := range n.envelopes()[:3] {
 		tv.Envelopes = append(tv.Envelopes, mustCanonical(tb, e))
 		tv.Hashes = append(tv.Hashes, mustHash(tb, e))
@@ -248,6 +254,7 @@ func vectorFiles(tb testing.TB) map[string][]byte {
 	fx := buildArtifact(tb)
 	a := fx.Artifact
 	av := artifactVector{
+		Expect: "valid",
 		Description: "A triple-signed artifact of the fixture session: buyer session key, seller identity key, registry chain key 0; " +
 			"leaf 5 of a 7-leaf RFC 9162 log. Verify offline with the registry root key pinned.",
 		RootKey:        fx.RootKey,
@@ -295,6 +302,7 @@ func vectorFiles(tb testing.TB) map[string][]byte {
 	proof := anp.PossessionProof{ChallengeID: ch.ID, Nonce: ch.Nonce, PubKey: ch.PubKey, Solution: sol}
 	proofSig, _ := anp.Sign(identityKey, anp.PurposePoW, proof)
 	files["pow.json"] = encodeVector(tb, powVector{
+		Expect: "valid",
 		Description: "Registry auth: the smallest solution (searching up from 0) of a difficulty-8 challenge bound to the buyer identity key, " +
 			"and the possession proof signed with that key.",
 		Challenge:       ch,
@@ -313,6 +321,7 @@ func vectorFiles(tb testing.TB) map[string][]byte {
 	}
 	_, tokSig, _ := strings.Cut(tok, ".")
 	files["token.json"] = encodeVector(tb, tokenVector{
+		Expect:      "valid",
 		Description: "Registry access token: base64url (no padding) of JCS(claims), '.', hex signature by the chain key named in kid.",
 		RegistryKey: pub(notaryKey), Claims: claims, Token: tok,
 		Signing: newSigVector(tb, "token signature over the claims", anp.PurposeToken, notaryKey, claims, tokSig, nil, false),

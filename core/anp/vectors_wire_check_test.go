@@ -125,7 +125,7 @@ func TestCredentialVector(t *testing.T) {
 	}
 	for _, r := range v.Refused {
 		got, err := anp.OpenCredential(k, r.Sealed, r.Session, r.Domain)
-		if anp.CodeOf(err) != anp.CodeRefused {
+		if r.Expect != string(anp.CodeRefused) || anp.CodeOf(err) != anp.CodeRefused {
 			t.Errorf("%s: OpenCredential = %q, %v; want refused", r.Description, got, err)
 		}
 	}
@@ -166,11 +166,12 @@ func TestSealedVectors(t *testing.T) {
 		file, info string
 		open       func(id ed25519.PrivateKey, sealed []byte) ([]byte, error)
 		corrupt    error
+		expect     string
 	}{
-		{"export.json", "clinch-anp/1 session-export", anp.OpenExport, anp.ErrCorruptExport},
+		{"export.json", "clinch-anp/1 session-export", anp.OpenExport, anp.ErrCorruptExport, "corrupt_export"},
 		{"session_key.json", "clinch-anp/1 sealed-secret\x00session-key", func(id ed25519.PrivateKey, sealed []byte) ([]byte, error) {
 			return anp.OpenSecretBytes(id, anp.SecretSessionKey, sealed)
-		}, anp.ErrCorruptSecret},
+		}, anp.ErrCorruptSecret, "corrupt_secret"},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			var v sealedVector
@@ -202,6 +203,9 @@ func TestSealedVectors(t *testing.T) {
 				bad := mustHex(t, r.Description, r.SealedHex)
 				if got, ok := openSealedVector(t, v, bad); ok {
 					t.Errorf("%s: opens independently to %x", r.Description, got)
+				}
+				if r.Expect != tc.expect {
+					t.Errorf("%s: expect %q, want %q", r.Description, r.Expect, tc.expect)
 				}
 				if got, err := tc.open(id, bad); !errors.Is(err, tc.corrupt) || got != nil {
 					t.Errorf("%s: package open = %x, %v", r.Description, got, err)

@@ -24,6 +24,7 @@ import (
 // refuse.
 type credentialVector struct {
 	Description        string              `json:"description"`
+	Expect             string              `json:"expect"` // "valid": sealed opens to payload
 	SellerIdentitySeed string              `json:"seller_identity_seed"`
 	HKDFInfo           string              `json:"hkdf_info"`
 	X25519Private      string              `json:"x25519_private"`
@@ -48,6 +49,7 @@ type refusedCredential struct {
 	Sealed      string `json:"sealed"`
 	Session     string `json:"session"`
 	Domain      string `json:"domain"`
+	Expect      string `json:"expect"` // "refused": the code of every OpenCredential failure
 }
 
 type cleanTextVector struct {
@@ -55,6 +57,7 @@ type cleanTextVector struct {
 	InputHex    string `json:"input_hex"`
 	MaxBytes    int    `json:"max_bytes"`
 	Output      string `json:"output"`
+	Expect      string `json:"expect"` // "valid": CleanText never fails
 }
 
 // addWireVectors adds the vector files of the rules in this file to files.
@@ -71,7 +74,7 @@ func addWireVectors(tb testing.TB, files map[string][]byte) {
 		if got != tc.want {
 			tb.Fatalf("%s: CleanText = %q, want %q", tc.desc, got, tc.want)
 		}
-		ct.Vectors = append(ct.Vectors, cleanTextVector{Description: tc.desc, InputHex: hex.EncodeToString([]byte(tc.in)), MaxBytes: tc.max, Output: got})
+		ct.Vectors = append(ct.Vectors, cleanTextVector{Description: tc.desc, InputHex: hex.EncodeToString([]byte(tc.in)), MaxBytes: tc.max, Output: got, Expect: "valid"})
 	}
 	files["clean_text.json"] = encodeVector(tb, ct)
 	files["credential.json"] = encodeVector(tb, buildCredentialVector(tb))
@@ -124,6 +127,7 @@ func buildCredentialVector(tb testing.TB) credentialVector {
 	flipped[len(flipped)-1] ^= 0x01
 	other := mustCredentialKey(tb, strangerKey)
 	v := credentialVector{
+		Expect: "valid",
 		Description: "Blind credential (protocol section 14) sealed to the seller identity of keys.json. " +
 			"x25519_private is clamp(HKDF-SHA256(seed, no salt, hkdf_info, 32 bytes)), enc_key its X25519 public key; " +
 			"payload is JCS of {credential, domain, session}; sealed is base64std(ephemeral_public || XSalsa20-Poly1305 box) " +
@@ -144,15 +148,15 @@ func buildCredentialVector(tb testing.TB) credentialVector {
 		Nonce:              hex.EncodeToString(sealNonce(tb, ephPub, pub[:])),
 		Sealed:             sealed,
 		Refused: []refusedCredential{
-			{"opened for another session", sealed, otherSession, sellerDomain},
-			{"opened by another seller domain", sealed, sessionID, "other-shop.anp"},
-			{"last byte of the box flipped", base64.StdEncoding.EncodeToString(flipped), sessionID, sellerDomain},
-			{"URL-safe base64 instead of standard", strings.NewReplacer("+", "-", "/", "_").Replace(sealFixed(tb, payload(sessionID, sellerDomain, vectorCredential), pub, ephemeral(0xe7))), sessionID, sellerDomain},
-			{"sealed to another seller's key", sealFixed(tb, payload(sessionID, sellerDomain, vectorCredential), encKeyBytes(tb, other), eph), sessionID, sellerDomain},
-			{"payload with an unknown field", sealFixed(tb, mustCanonical(tb, map[string]string{"credential": vectorCredential, "domain": sellerDomain, "session": sessionID, "tier": "gold"}), pub, ephemeral(0xe8)), sessionID, sellerDomain},
-			{"credential shorter than the minimum", sealFixed(tb, payload(sessionID, sellerDomain, "GOLD"), pub, ephemeral(0xe9)), sessionID, sellerDomain},
-			{"credential with a control character", sealFixed(tb, payload(sessionID, sellerDomain, vectorCredential+"\r"), pub, ephemeral(0xea)), sessionID, sellerDomain},
-			{"longer than max_sealed_len", strings.Repeat("A", anp.MaxSealedCredentialLen+4), sessionID, sellerDomain},
+			{"opened for another session", sealed, otherSession, sellerDomain, "refused"},
+			{"opened by another seller domain", sealed, sessionID, "other-shop.anp", "refused"},
+			{"last byte of the box flipped", base64.StdEncoding.EncodeToString(flipped), sessionID, sellerDomain, "refused"},
+			{"URL-safe base64 instead of standard", strings.NewReplacer("+", "-", "/", "_").Replace(sealFixed(tb, payload(sessionID, sellerDomain, vectorCredential), pub, ephemeral(0xe7))), sessionID, sellerDomain, "refused"},
+			{"sealed to another seller's key", sealFixed(tb, payload(sessionID, sellerDomain, vectorCredential), encKeyBytes(tb, other), eph), sessionID, sellerDomain, "refused"},
+			{"payload with an unknown field", sealFixed(tb, mustCanonical(tb, map[string]string{"credential": vectorCredential, "domain": sellerDomain, "session": sessionID, "tier": "gold"}), pub, ephemeral(0xe8)), sessionID, sellerDomain, "refused"},
+			{"credential shorter than the minimum", sealFixed(tb, payload(sessionID, sellerDomain, "GOLD"), pub, ephemeral(0xe9)), sessionID, sellerDomain, "refused"},
+			{"credential with a control character", sealFixed(tb, payload(sessionID, sellerDomain, vectorCredential+"\r"), pub, ephemeral(0xea)), sessionID, sellerDomain, "refused"},
+			{"longer than max_sealed_len", strings.Repeat("A", anp.MaxSealedCredentialLen+4), sessionID, sellerDomain, "refused"},
 		},
 	}
 	for _, r := range v.Refused {
@@ -168,6 +172,7 @@ func buildCredentialVector(tb testing.TB) credentialVector {
 // values that must not open.
 type sealedVector struct {
 	Description  string          `json:"description"`
+	Expect       string          `json:"expect"` // "valid": sealed_hex opens to plaintext_hex
 	IdentitySeed string          `json:"identity_seed"`
 	Purpose      string          `json:"purpose,omitempty"`
 	HKDFInfo     string          `json:"hkdf_info"`
@@ -182,22 +187,24 @@ type sealedVector struct {
 type refusedSealed struct {
 	Description string `json:"description"`
 	SealedHex   string `json:"sealed_hex"`
+	Expect      string `json:"expect"` // corrupt_export (anp.ErrCorruptExport) or corrupt_secret (anp.ErrCorruptSecret)
 }
 
 // fixedNonce24 returns a reader of a 24-byte nonce: byte b repeated.
 func fixedNonce24(b byte) *bytes.Reader { return bytes.NewReader(bytes.Repeat([]byte{b}, 24)) }
 
-// refusedVariants returns the tampered forms of sealed shared by both files.
-func refusedVariants(sealed []byte) []refusedSealed {
+// refusedVariants returns the tampered forms of sealed shared by both
+// files, each expecting the named failure expect.
+func refusedVariants(sealed []byte, expect string) []refusedSealed {
 	flip := func(i int) string { b := bytes.Clone(sealed); b[i] ^= 0x01; return hex.EncodeToString(b) }
 	return []refusedSealed{
-		{"last byte (tag) flipped", flip(len(sealed) - 1)},
-		{"first ciphertext byte flipped", flip(4 + 24)},
-		{"nonce byte flipped", flip(4)},
-		{"magic byte changed", flip(0)},
-		{"last byte cut off", hex.EncodeToString(sealed[:len(sealed)-1])},
-		{"one byte appended", hex.EncodeToString(append(bytes.Clone(sealed), 0))},
-		{"magic and nonce only", hex.EncodeToString(sealed[:4+24])},
+		{"last byte (tag) flipped", flip(len(sealed) - 1), expect},
+		{"first ciphertext byte flipped", flip(4 + 24), expect},
+		{"nonce byte flipped", flip(4), expect},
+		{"magic byte changed", flip(0), expect},
+		{"last byte cut off", hex.EncodeToString(sealed[:len(sealed)-1]), expect},
+		{"one byte appended", hex.EncodeToString(append(bytes.Clone(sealed), 0)), expect},
+		{"magic and nonce only", hex.EncodeToString(sealed[:4+24]), expect},
 	}
 }
 
@@ -230,23 +237,25 @@ func buildSealedVectors(tb testing.TB) (export, sessionKey sealedVector) {
 	}
 	const exportInfo, secretInfo = "clinch-anp/1 session-export", "clinch-anp/1 sealed-secret\x00" + anp.SecretSessionKey
 	export = sealedVector{
+		Expect: "valid",
 		Description: "Sealed session export (protocol section 16) under the buyer identity of keys.json: key = HKDF-SHA256(seed, no salt, hkdf_info, 32 bytes); " +
 			"sealed = magic || nonce || XChaCha20-Poly1305(key, nonce, plaintext, associated data = magic). Every refused entry must not open.",
 		IdentitySeed: hex.EncodeToString(identityKey.Seed()), HKDFInfo: exportInfo, Key: derive(exportInfo), Magic: "CLX1",
 		Nonce: hex.EncodeToString(sealedExport[4:28]), PlaintextHex: hex.EncodeToString(exportPlain), SealedHex: hex.EncodeToString(sealedExport),
-		Refused: append(refusedVariants(sealedExport),
-			refusedSealed{"sealed under another identity key", hex.EncodeToString(byStranger)},
-			refusedSealed{"a sealed session key with the export magic", hex.EncodeToString(keyAsExport)}),
+		Refused: append(refusedVariants(sealedExport, "corrupt_export"),
+			refusedSealed{"sealed under another identity key", hex.EncodeToString(byStranger), "corrupt_export"},
+			refusedSealed{"a sealed session key with the export magic", hex.EncodeToString(keyAsExport), "corrupt_export"}),
 	}
 	sessionKey = sealedVector{
+		Expect: "valid",
 		Description: "A buyer session key seed sealed at rest under the buyer identity of keys.json, purpose \"session-key\": " +
 			"as the export with hkdf_info = \"clinch-anp/1 sealed-secret\" 0x00 purpose and magic CLS1. The plaintext is the buyer_session seed. Every refused entry must not open.",
 		IdentitySeed: hex.EncodeToString(identityKey.Seed()), Purpose: anp.SecretSessionKey, HKDFInfo: secretInfo, Key: derive(secretInfo), Magic: "CLS1",
 		Nonce: hex.EncodeToString(sealedKey[4:28]), PlaintextHex: hex.EncodeToString(seed), SealedHex: hex.EncodeToString(sealedKey),
-		Refused: append(refusedVariants(sealedKey),
-			refusedSealed{"sealed under another identity key", hex.EncodeToString(keyByStranger)},
-			refusedSealed{"sealed for another purpose (\"export-key\")", hex.EncodeToString(otherPurpose)},
-			refusedSealed{"a sealed export with the secret magic", hex.EncodeToString(exportAsKey)}),
+		Refused: append(refusedVariants(sealedKey, "corrupt_secret"),
+			refusedSealed{"sealed under another identity key", hex.EncodeToString(keyByStranger), "corrupt_secret"},
+			refusedSealed{"sealed for another purpose (\"export-key\")", hex.EncodeToString(otherPurpose), "corrupt_secret"},
+			refusedSealed{"a sealed export with the secret magic", hex.EncodeToString(exportAsKey), "corrupt_secret"}),
 	}
 	for _, r := range export.Refused {
 		if _, err := anp.OpenExport(identityKey, mustHex(tb, r.Description, r.SealedHex)); !errors.Is(err, anp.ErrCorruptExport) {

@@ -13,6 +13,7 @@ var rejectionErrors = map[string]error{
 	"key_case":      anp.ErrKeyCase,
 	"integer_range": anp.ErrIntegerRange,
 	"not_integer":   anp.ErrNotInteger,
+	"empty_member":  anp.ErrEmptyMember,
 }
 
 // TestRejectionVectors runs every case through the real verifier (decode,
@@ -54,7 +55,7 @@ func TestRejectionVectors(t *testing.T) {
 		})
 	}
 	for _, k := range []string{"artifact/duplicate_key", "artifact/key_case", "artifact/integer_range", "artifact/not_integer",
-		"envelope/duplicate_key", "envelope/key_case", "envelope/integer_range", "token/key_case"} {
+		"envelope/duplicate_key", "envelope/key_case", "envelope/integer_range", "envelope/empty_member", "token/key_case"} {
 		if seen[k] == 0 {
 			t.Errorf("no %s case", k)
 		}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
 )
 
 type rejectionCase struct {
@@ -97,6 +99,11 @@ func addRejectionVectors(tb testing.TB, files map[string][]byte) {
 			edit(env, `"amount":8000`, `"amount":1152921504606846977`)},
 		{"envelope fraction for an integer", "envelope", "not_integer", "seq", "",
 			edit(env, `"seq":1`, `"seq":1.0`)},
+		{"envelope body with an empty terms map", "envelope", "empty_member", "body.terms",
+			"re-signed: the signature verifies over the body as sent, and the body is refused when decoded",
+			resignedPropose(tb, `"terms":{"shipping":"standard"}`, `"terms":{}`)},
+		{"envelope body with a null offer", "envelope", "empty_member", "body.offer",
+			"re-signed: an optional member present with its empty value", resignedPropose(tb, `"offer":{"amount":8000,"currency":"USD"}`, `"offer":null`)},
 		{"token case-variant key: Sub", "token", "key_case", "Sub",
 			"with the original signature: encoding/json reads Sub as sub", tok(edit(payload, `"sub":`, `"Sub":`))},
 		{"token duplicate key", "token", "duplicate_key", "sub", "",
@@ -108,7 +115,20 @@ func addRejectionVectors(tb testing.TB, files map[string][]byte) {
 		Description: "Inputs every verifier MUST refuse, each with its named failure (expect) and the path of the offending member. " +
 			"data is the exact input: the JSON text of an artifact or envelope, or a token string; each is a valid vector with one change.",
 		ExpectNames: map[string]string{"duplicate_key": "anp.ErrDuplicateKey", "key_case": "anp.ErrKeyCase",
-			"integer_range": "anp.ErrIntegerRange", "not_integer": "anp.ErrNotInteger"},
+			"integer_range": "anp.ErrIntegerRange", "not_integer": "anp.ErrNotInteger", "empty_member": "anp.ErrEmptyMember"},
 		Cases: cases,
 	})
+}
+
+// resignedPropose is the vector PROPOSE with one edit of its body, signed
+// again by the buyer session key, in JCS form.
+func resignedPropose(tb testing.TB, old, new string) string {
+	tb.Helper()
+	body := string(mustCanonical(tb, proposeBody()))
+	if !strings.Contains(body, old) {
+		tb.Fatalf("rejection vectors: %q not in the PROPOSE body", old)
+	}
+	e := signEnvelope(tb, buyerKey, envelopeFields{Type: anp.TypePropose, Seq: 1, To: sellerDomain, TS: t0Ms + 1000, Nonce: fixedNonce(0x01),
+		Body: json.RawMessage(strings.Replace(body, old, new, 1))})
+	return string(mustCanonical(tb, e))
 }

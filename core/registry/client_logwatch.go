@@ -201,7 +201,11 @@ func (c *Client) checkConsistency(ctx context.Context, older, newer, seen *anp.S
 		if remembered == nil {
 			remembered = older
 		}
-		return c.raiseFork(remembered, seen, err.Error())
+		reason := err.Error()
+		if ae := (*anp.Error)(nil); errors.As(err, &ae) {
+			reason = ae.Message
+		}
+		return c.raiseFork(remembered, seen, reason)
 	}
 	return nil
 }

@@ -6,11 +6,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,51 +17,15 @@ import (
 	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 	"github.com/clinch-protocol/clinch-mcp/core/registry"
-	"github.com/clinch-protocol/clinch-mcp/core/store"
+	"github.com/clinch-protocol/clinch-mcp/core/registry/registrytest"
 	"github.com/clinch-protocol/clinch-mcp/core/store/memstore"
 	"github.com/clinch-protocol/clinch-mcp/demomarket"
 )
 
-// otherLog is a ledger that shares every key-value bucket of the market's
-// registry (its key chain, bindings, records) but keeps a log of its own:
-// a second registry on it signs with the same keys a different log.
-type otherLog struct {
-	store.Ledger
-	log *memstore.Ledger
-}
-
-func (o otherLog) Append(ctx context.Context, leaf []byte) (uint64, error) {
-	return o.log.Append(ctx, leaf)
-}
-func (o otherLog) Leaves(ctx context.Context, from, to uint64) ([][]byte, error) {
-	return o.log.Leaves(ctx, from, to)
-}
-func (o otherLog) Size(ctx context.Context) (uint64, error) { return o.log.Size(ctx) }
-
-// forkingTransport sends /v1/log/ requests to the twin registry once forked
-// is set, and everything else to the real registry.
-type forkingTransport struct {
-	twin         *url.URL
-	forked       atomic.Bool
-	consistencys atomic.Int64 // consistency proofs asked for
-}
-
-func (f *forkingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Path == anp.RouteConsistency {
-		f.consistencys.Add(1)
-	}
-	if f.forked.Load() && strings.HasPrefix(req.URL.Path, "/v1/log/") {
-		req = req.Clone(req.Context())
-		req.URL.Scheme, req.URL.Host = f.twin.Scheme, f.twin.Host
-		req.Host = f.twin.Host
-	}
-	return http.DefaultTransport.RoundTrip(req)
-}
-
 // startForkableMarket is a market whose registry can be made to show the
-// buyer a forked log: a twin registry with the same root key and key chain
-// but twinLeaves other log entries answers the log requests once forked.
-func startForkableMarket(t *testing.T, twinLeaves int) (*demomarket.Market, *forkingTransport) {
+// buyer a forked log (sw.Set(twin)): a twin registry with the same root key
+// and key chain but twinLeaves other log entries.
+func startForkableMarket(t *testing.T, twinLeaves int) (*demomarket.Market, *registrytest.LogSwitch, *httptest.Server) {
 	t.Helper()
 	_, root, _ := ed25519.GenerateKey(rand.Reader)
 	ledger := memstore.NewLedger()
@@ -76,21 +37,11 @@ func startForkableMarket(t *testing.T, twinLeaves int) (*demomarket.Market, *for
 		t.Fatalf("start market: %v", err)
 	}
 	t.Cleanup(m.Close)
-	twinLedger := otherLog{Ledger: ledger, log: memstore.NewLedger()}
+	var leaves [][]byte
 	for i := range twinLeaves {
-		if _, err := twinLedger.Append(ctx, fmt.Appendf(nil, "a deal only the forked log has %d", i)); err != nil {
-			t.Fatal(err)
-		}
+		leaves = append(leaves, fmt.Appendf(nil, "a deal only the forked log has %d", i))
 	}
-	twin, err := registry.New(ctx, registry.Config{Root: root, Ledger: twinLedger, Difficulty: 4, Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatalf("twin registry: %v", err)
-	}
-	t.Cleanup(func() { _ = twin.Close() })
-	ts := httptest.NewServer(twin.Handler())
-	t.Cleanup(ts.Close)
-	u, _ := url.Parse(ts.URL)
-	return m, &forkingTransport{twin: u}
+	return m, &registrytest.LogSwitch{}, registrytest.Twin(t, root, ledger, leaves)
 }
 
 // confirmDeal proposes to kitchen-outlet and counters up to CONFIRMED.
@@ -117,8 +68,8 @@ func confirmDeal(t *testing.T, c *buyer.Core) buyer.Session {
 // each receipt's) against the one before; an honest growing log never
 // raises the alarm.
 func TestConsistentLogRaisesNoAlarm(t *testing.T) {
-	m, tr := startForkableMarket(t, 0)
-	c := newCore(t, m, coreOpts{transport: tr})
+	m, sw, _ := startForkableMarket(t, 0)
+	c := newCore(t, m, coreOpts{transport: sw})
 	for i := range 4 {
 		s := confirmDeal(t, c)
 		a, err := c.ApproveAndSign(ctxT(t), s.ID)
@@ -129,7 +80,7 @@ func TestConsistentLogRaisesNoAlarm(t *testing.T) {
 			t.Fatalf("deal %d is in a log of size %d", i+1, a.Receipt.TreeHead.Size)
 		}
 	}
-	if n := tr.consistencys.Load(); n < 3 {
+	if n := sw.Consistency(); n < 3 {
 		t.Fatalf("%d consistency proofs were checked over 4 deals, want one per growth of the log", n)
 	}
 }
@@ -141,15 +92,15 @@ func TestConsistentLogRaisesNoAlarm(t *testing.T) {
 // and no COMMIT reaches the seller, and the refusal stays when the registry
 // answers honestly again.
 func TestForkedLogStopsNewDeals(t *testing.T) {
-	m, tr := startForkableMarket(t, 5)
-	c := newCore(t, m, coreOpts{transport: tr})
+	m, sw, twin := startForkableMarket(t, 5)
+	c := newCore(t, m, coreOpts{transport: sw})
 	ctx := ctxT(t)
 	first, err := c.ApproveAndSign(ctx, confirmDeal(t, c).ID)
 	if err != nil {
 		t.Fatalf("first deal: %v", err)
 	}
 	pending := confirmDeal(t, c)
-	tr.forked.Store(true)
+	sw.Set(twin)
 
 	_, err = c.ProposeDeal(ctx, "ANP/C.chef-supply.anp", buyer.Constraints{Item: "Ninja Blender", MaxBudget: anptest.USD(10000)}, buyer.ProposeOptions{})
 	if !errors.Is(err, buyer.ErrRefused) || !errors.Is(err, registry.ErrLogFork) {
@@ -169,7 +120,7 @@ func TestForkedLogStopsNewDeals(t *testing.T) {
 		}
 	}
 
-	tr.forked.Store(false) // honest answers again: the alarm stays
+	sw.Set(nil) // honest answers again: the alarm stays
 	for name, call := range map[string]func() error{
 		"approve": func() error { _, err := c.ApproveAndSign(ctx, pending.ID); return err },
 		"propose": func() error {

@@ -389,12 +389,38 @@ func (c *Client) LogHead(ctx context.Context) (*anp.SignedTreeHead, error) {
 // Consistency returns the consistency proof between two tree sizes; check
 // it with anp.VerifyConsistency against two signed heads.
 func (c *Client) Consistency(ctx context.Context, first, second uint64) ([]string, error) {
-	q := url.Values{"first": {strconv.FormatUint(first, 10)}, "second": {strconv.FormatUint(second, 10)}}
+	return c.proof(ctx, anp.RouteConsistency, url.Values{"first": {strconv.FormatUint(first, 10)}, "second": {strconv.FormatUint(second, 10)}})
+}
+
+// proof fetches a Merkle proof from a log route.
+func (c *Client) proof(ctx context.Context, route string, q url.Values) ([]string, error) {
 	var p anp.ProofResponse
-	if err := c.call(ctx, http.MethodGet, anp.RouteConsistency, q, nil, "", &p); err != nil {
+	if err := c.call(ctx, http.MethodGet, route, q, nil, "", &p); err != nil {
 		return nil, err
 	}
 	return p.Proof, nil
+}
+
+// Inclusion returns the inclusion proof of leaf index in the tree of size;
+// check it with anp.VerifyInclusion against a signed head of that size.
+func (c *Client) Inclusion(ctx context.Context, index, size uint64) ([]string, error) {
+	return c.proof(ctx, anp.RouteInclusion, url.Values{"index": {strconv.FormatUint(index, 10)}, "size": {strconv.FormatUint(size, 10)}})
+}
+
+// LogEntries returns log leaves from start on, at least one and at most
+// end-start (the registry may answer fewer, anp.MaxLogEntriesPage at most).
+// The leaves are not verified: rebuild the tree from them and compare its
+// root with a signed tree head.
+func (c *Client) LogEntries(ctx context.Context, start, end uint64) ([][]byte, error) {
+	q := url.Values{"start": {strconv.FormatUint(start, 10)}, "end": {strconv.FormatUint(end, 10)}}
+	var resp anp.EntriesResponse
+	if err := c.call(ctx, http.MethodGet, anp.RouteEntries, q, nil, "", &resp); err != nil {
+		return nil, err
+	}
+	if resp.Start != start || len(resp.Entries) == 0 || uint64(len(resp.Entries)) > end-start {
+		return nil, anp.Errorf(anp.CodeUnavailable, "registry answered entries from %d (%d of them) for [%d, %d)", resp.Start, len(resp.Entries), start, end)
+	}
+	return resp.Entries, nil
 }
 
 // Bind binds domain to this client's identity key on the control plane.

@@ -197,3 +197,34 @@ func TestLogWatchOlderHeadIsChecked(t *testing.T) {
 		t.Fatalf("an older head that is no prefix: %v, want ErrLogFork", err)
 	}
 }
+
+// TestLogEntriesPages: /v1/log/entries answers the leaves asked for, at
+// most anp.MaxLogEntriesPage at a time, and refuses ranges outside the log.
+func TestLogEntriesPages(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	const n = anp.MaxLogEntriesPage + 44
+	for i := range n {
+		leaf := fmt.Appendf(nil, "leaf %d", i)
+		if _, err := e.ledger.Append(ctx, leaf); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.srv.tree.appendLeaf(leaf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := e.client(anptest.NewKey(t))
+	first, err := c.LogEntries(ctx, 0, n)
+	if err != nil || len(first) != anp.MaxLogEntriesPage || string(first[3]) != "leaf 3" {
+		t.Fatalf("first page: %d entries, %v", len(first), err)
+	}
+	rest, err := c.LogEntries(ctx, anp.MaxLogEntriesPage, n)
+	if err != nil || len(rest) != 44 || string(rest[43]) != fmt.Sprintf("leaf %d", n-1) {
+		t.Fatalf("second page: %d entries, %v", len(rest), err)
+	}
+	for _, r := range [][2]uint64{{5, 5}, {6, 5}, {0, n + 1}} {
+		if _, err := c.LogEntries(ctx, r[0], r[1]); anp.CodeOf(err) != anp.CodeBadRequest {
+			t.Errorf("entries [%d, %d): err = %v, want bad_request", r[0], r[1], err)
+		}
+	}
+}

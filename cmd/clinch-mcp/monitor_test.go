@@ -1,17 +1,27 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/registry"
 	"github.com/clinch-protocol/clinch-mcp/core/registry/registrytest"
 	"github.com/clinch-protocol/clinch-mcp/core/store/memstore"
@@ -103,5 +113,72 @@ func TestMonitorFollowsTheLogAndExitsOnAFork(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("doctor output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestMonitorWatchListsVerifiedDeals: two deals are made through a real
+// registry whose log starts with one entry that is no deal; monitor
+// --watch reads every entry, rebuilds the tree, and prints the one deal of
+// the watched domain, verified. A proxy that changes one byte of an entry
+// makes the rebuilt root differ from the signed head: exit code 4.
+func TestMonitorWatchListsVerifiedDeals(t *testing.T) {
+	_, root, _ := ed25519.GenerateKey(rand.Reader)
+	ledger := memstore.NewLedger()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if _, err := ledger.Append(ctx, []byte("not a deal")); err != nil {
+		t.Fatal(err)
+	}
+	m, err := demomarket.Start(ctx, demomarket.Options{Difficulty: 4, AsyncDelay: 20 * time.Millisecond, Logger: zerolog.Nop(), Root: root, Ledger: ledger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	env, out, errb := testEnv(t, nil)
+	for _, to := range []string{"ANP/C.kitchen-outlet.anp", "ANP/C.chef-supply.anp"} {
+		err := run(ctx, env, []string{"negotiate", "--registry", m.RegistryURL, "--registry-key", m.RootKey, "--to", to, "--item", "Ninja Blender", "--max-budget", "100", "--auto", "--approve"})
+		if err != nil {
+			t.Fatalf("negotiate with %s: %v\n%s", to, err, errb)
+		}
+	}
+	out.mu.Lock()
+	out.b.Reset()
+	out.mu.Unlock()
+	monitor := func(base string) error {
+		return run(ctx, env, []string{"monitor", "--registry", base, "--registry-key", m.RootKey, "--once", "--watch", "kitchen-outlet.anp", "--state", "memory:"})
+	}
+	if err := monitor(m.RegistryURL); err != nil {
+		t.Fatalf("monitor --watch: %v\n%s", err, out)
+	}
+	if !strings.Contains(out.String(), "head size 3 root ") || !regexp.MustCompile(`deal 1: kitchen-outlet\.anp sold 1 x "Ninja Blender" for [0-9.]+ USD \(session [0-9a-f]{32}, buyer key [0-9a-f]{12}…\) verified`).MatchString(out.String()) {
+		t.Fatalf("monitor --watch output:\n%s", out)
+	}
+	if strings.Contains(out.String(), "chef-supply") {
+		t.Fatalf("a deal of another domain was printed:\n%s", out)
+	}
+
+	u, _ := url.Parse(m.RegistryURL)
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.ModifyResponse = func(r *http.Response) error {
+		if r.Request.URL.Path != anp.RouteEntries {
+			return nil
+		}
+		var er anp.EntriesResponse
+		if err := json.NewDecoder(r.Body).Decode(&er); err != nil {
+			return err
+		}
+		r.Body.Close()
+		er.Entries[0][0] ^= 1
+		data, _ := json.Marshal(er)
+		r.Body = io.NopCloser(bytes.NewReader(data))
+		r.ContentLength = int64(len(data))
+		r.Header.Set("Content-Length", strconv.Itoa(len(data)))
+		return nil
+	}
+	lying := httptest.NewServer(rp)
+	t.Cleanup(lying.Close)
+	var ee *exitError
+	if err := monitor(lying.URL); !errors.As(err, &ee) || ee.code != exitEntries || !strings.Contains(err.Error(), "size 3 root ") {
+		t.Fatalf("tampered entries: err = %v, want exit code %d naming the head", err, exitEntries)
 	}
 }

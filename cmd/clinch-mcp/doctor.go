@@ -80,15 +80,16 @@ func doctorLog(ctx context.Context, env *cliEnv, registryURL, rootKey string) bo
 		fmt.Fprintf(env.stdout, "registry log: PROBLEM: %v\n", err)
 		return false
 	}
-	c := registry.NewClient(base, id, registry.ClientOptions{RootKey: rootKey, Logger: zerolog.Nop(), HeadStore: headStoreFor(dataDir(env), base)})
+	store := headStoreFor(dataDir(env), base)
+	c := registry.NewClient(base, id, registry.ClientOptions{RootKey: rootKey, Logger: zerolog.Nop(), HeadStore: store})
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	_, err = c.LogHead(cctx)
 	st := c.WatchState()
 	switch {
 	case st.Alarm != nil:
-		fmt.Fprintf(env.stdout, "registry log: PROBLEM: FORK of %s: the registry signed two inconsistent tree heads\n  remembered %s\n  seen       %s\n  reason     %s\n  new deals with this registry are refused; report both heads to its operator\n",
-			base, registry.DescribeHead(&st.Alarm.Remembered), registry.DescribeHead(&st.Alarm.Seen), st.Alarm.Reason)
+		fmt.Fprintf(env.stdout, "registry log: PROBLEM: FORK of %s: the registry signed two inconsistent tree heads\n  remembered %s\n  seen       %s\n  reason     %s\n  new deals with this registry are refused; report both heads to its operator\n  the alarm is kept in %s: remove that file only once the fork is explained\n",
+			base, registry.DescribeHead(&st.Alarm.Remembered), registry.DescribeHead(&st.Alarm.Seen), st.Alarm.Reason, store.path)
 		return false
 	case err != nil && st.Head != nil:
 		fmt.Fprintf(env.stdout, "registry log: could not check %s now (%v); last verified head %s\n", base, err, registry.DescribeHead(st.Head))

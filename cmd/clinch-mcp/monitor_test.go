@@ -109,7 +109,7 @@ func TestMonitorFollowsTheLogAndExitsOnAFork(t *testing.T) {
 	if err := doctor(); !errors.As(err, &ee) || ee.code != 1 {
 		t.Fatalf("doctor after the fork: err = %v, want exit code 1", err)
 	}
-	for _, want := range []string{"registry log: PROBLEM: FORK of " + proxy.URL, "remembered " + registry.DescribeHead(&fe.Alarm.Remembered), "seen       " + registry.DescribeHead(&fe.Alarm.Seen)} {
+	for _, want := range []string{"registry log: PROBLEM: FORK of " + proxy.URL, "remembered " + registry.DescribeHead(&fe.Alarm.Remembered), "seen       " + registry.DescribeHead(&fe.Alarm.Seen), "the alarm is kept in " + headStoreFor(env.getenv("CLINCH_DATA_DIR"), proxy.URL).path} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("doctor output lacks %q:\n%s", want, out)
 		}

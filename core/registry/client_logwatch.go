@@ -201,11 +201,8 @@ func (c *Client) checkConsistency(ctx context.Context, older, newer, seen *anp.S
 		if remembered == nil {
 			remembered = older
 		}
-		reason := err.Error()
-		if ae := (*anp.Error)(nil); errors.As(err, &ae) {
-			reason = ae.Message
-		}
-		return c.raiseFork(remembered, seen, reason)
+		c.log.Debug().Err(err).Msg("log watcher: consistency proof")
+		return c.raiseFork(remembered, seen, fmt.Sprintf("the consistency proof from size %d to %d does not verify", older.Size, newer.Size))
 	}
 	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/registry"
 	"github.com/clinch-protocol/clinch-mcp/core/seller"
+	"github.com/clinch-protocol/clinch-mcp/core/store"
 )
 
 // SellerSpec describes one demo seller.
@@ -41,6 +42,8 @@ type Options struct {
 	Difficulty int          // registry PoW bits, default 12
 	AsyncDelay time.Duration
 	Logger     zerolog.Logger
+	Root       ed25519.PrivateKey // registry root key; nil => a fresh one
+	Ledger     store.Ledger       // registry ledger; nil => in memory
 }
 
 // Market is a running demo market.
@@ -98,14 +101,17 @@ func Start(ctx context.Context, opt Options) (*Market, error) {
 	if opt.AsyncDelay == 0 {
 		opt.AsyncDelay = 150 * time.Millisecond
 	}
-	_, root, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, err
+	root := opt.Root
+	if root == nil {
+		var err error
+		if _, root, err = ed25519.GenerateKey(rand.Reader); err != nil {
+			return nil, err
+		}
 	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m := &Market{Nodes: map[string]*seller.Node{}, sellers: map[string]*http.Server{}, cancel: cancel}
 	reg, err := registry.New(rctx, registry.Config{
-		Root: root, Difficulty: opt.Difficulty, OpenEnrollment: true, AllowPrivateEndpoints: true,
+		Root: root, Ledger: opt.Ledger, Difficulty: opt.Difficulty, OpenEnrollment: true, AllowPrivateEndpoints: true,
 		Logger: opt.Logger.With().Bool("demo", true).Logger(),
 	})
 	if err != nil {

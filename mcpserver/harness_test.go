@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +21,7 @@ import (
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 	"github.com/clinch-protocol/clinch-mcp/core/concession"
 	"github.com/clinch-protocol/clinch-mcp/core/registry"
+	"github.com/clinch-protocol/clinch-mcp/core/store"
 	"github.com/clinch-protocol/clinch-mcp/demomarket"
 	"github.com/clinch-protocol/clinch-mcp/mcpserver"
 	"github.com/clinch-protocol/clinch-mcp/secrets"
@@ -41,6 +43,11 @@ type harnessOpts struct {
 	decider  buyer.Decider
 	// autoApproveBelow is the engine's auto-approve ceiling (nil: off).
 	autoApproveBelow *anp.Money
+	// root and ledger, when set, are the market registry's; transport
+	// carries the buyer's registry requests.
+	root      ed25519.PrivateKey
+	ledger    store.Ledger
+	transport http.RoundTripper
 }
 
 func newHarness(t testing.TB, o harnessOpts) *harness { return newHarnessWith(t, o, nil) }
@@ -49,7 +56,8 @@ func newHarnessWith(t testing.TB, o harnessOpts, sellers []demomarket.SellerSpec
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	m, err := demomarket.Start(ctx, demomarket.Options{Sellers: sellers, Difficulty: 4, AsyncDelay: 20 * time.Millisecond, Logger: zerolog.Nop()})
+	m, err := demomarket.Start(ctx, demomarket.Options{Sellers: sellers, Difficulty: 4, AsyncDelay: 20 * time.Millisecond, Logger: zerolog.Nop(),
+		Root: o.root, Ledger: o.ledger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +75,8 @@ func newHarnessWith(t testing.TB, o harnessOpts, sellers []demomarket.SellerSpec
 	logs := &lockedWriter{b: &strings.Builder{}}
 	log := zerolog.New(logs).Level(zerolog.DebugLevel)
 	core, err := buyer.New(buyer.Config{Identity: o.identity, BlindKeys: bk, Logger: log, AutoApproveBelow: o.autoApproveBelow,
-		Registry: registry.NewClient(m.RegistryURL, o.identity, registry.ClientOptions{RootKey: m.RootKey, Logger: log})})
+		Registry: registry.NewClient(m.RegistryURL, o.identity, registry.ClientOptions{RootKey: m.RootKey, Logger: log,
+			HTTP: &http.Client{Timeout: 30 * time.Second, Transport: o.transport}})})
 	if err != nil {
 		t.Fatal(err)
 	}

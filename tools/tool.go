@@ -20,6 +20,7 @@ import (
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
+	"github.com/clinch-protocol/clinch-mcp/core/registry"
 )
 
 // Hints are the four MCP tool annotations. Every tool must set all four:
@@ -145,6 +146,9 @@ const (
 	CodeRefused      ErrorCode = "seller_refused"
 	CodeInvalidInput ErrorCode = "invalid_input"
 	CodeInternal     ErrorCode = "internal_error"
+	// CodeRegistryUntrusted: the registry's transparency log is forked
+	// (registry.ErrLogFork), so no new deal is made through it.
+	CodeRegistryUntrusted ErrorCode = "registry_untrusted"
 )
 
 var advice = map[ErrorCode]string{
@@ -157,6 +161,8 @@ var advice = map[ErrorCode]string{
 	CodeRefused:      "The seller or registry refused this request; read the reason and adjust, or choose another seller.",
 	CodeInvalidInput: "Fix the arguments named in the message and call the tool again.",
 	CodeInternal:     "This is a server problem, not something the arguments can fix.",
+	CodeRegistryUntrusted: "The registry signed two versions of its deal log that cannot both be true, so this server makes no new deal through it. " +
+		"Do not retry or switch sellers: tell the user, who should report the two tree heads in the message to the registry operator. Deals signed before stay verifiable with verify_artifact.",
 }
 
 // coded gives an error its own code, overriding classify.
@@ -184,6 +190,8 @@ func classify(err error) ErrorCode {
 		return CodeUnknown
 	case errors.Is(err, buyer.ErrUnavailable):
 		return CodeUnreachable
+	case errors.Is(err, registry.ErrLogFork):
+		return CodeRegistryUntrusted
 	case errors.Is(err, buyer.ErrRefused):
 		return CodeRefused
 	case errors.Is(err, buyer.ErrInvalidInput), errors.Is(err, errInput):

@@ -154,6 +154,7 @@ type market struct {
 	url     string
 	rootKey string
 	demo    *demomarket.Market
+	heads   registry.HeadStore // the log watcher's state; nil (in memory) for the demo market
 }
 
 func (m *market) Close() {
@@ -162,9 +163,13 @@ func (m *market) Close() {
 	}
 }
 
-func openMarket(ctx context.Context, registryURL, rootKey string, log zerolog.Logger) (*market, error) {
+// openMarket connects to registryURL, whose log watcher state is kept in
+// the data directory dir, or starts the embedded demo market (fresh keys
+// every run, so its log watcher state stays in memory).
+func openMarket(ctx context.Context, registryURL, rootKey, dir string, log zerolog.Logger) (*market, error) {
 	if registryURL != "" {
-		return &market{url: strings.TrimRight(registryURL, "/"), rootKey: rootKey}, nil
+		u := strings.TrimRight(registryURL, "/")
+		return &market{url: u, rootKey: rootKey, heads: headStoreFor(dir, u)}, nil
 	}
 	d, err := demomarket.Start(ctx, demomarket.Options{Logger: log})
 	if err != nil {
@@ -175,7 +180,7 @@ func openMarket(ctx context.Context, registryURL, rootKey string, log zerolog.Lo
 }
 
 func (m *market) client(identity ed25519.PrivateKey, log zerolog.Logger) *registry.Client {
-	return registry.NewClient(m.url, identity, registry.ClientOptions{RootKey: m.rootKey, Logger: log})
+	return registry.NewClient(m.url, identity, registry.ClientOptions{RootKey: m.rootKey, Logger: log, HeadStore: m.heads})
 }
 
 // autoApproveFlag is --auto-approve-below, the same for serve and negotiate:

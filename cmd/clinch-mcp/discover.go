@@ -54,7 +54,7 @@ func (m *marketFlags) open(ctx context.Context, env *cliEnv) (*openedMarket, err
 		o.Close()
 		return nil, err
 	}
-	if o.market, err = openMarket(ctx, m.registry, m.registryKey, log); err != nil {
+	if o.market, err = openMarket(ctx, m.registry, m.registryKey, dataDir(env), log); err != nil {
 		o.Close()
 		return nil, err
 	}

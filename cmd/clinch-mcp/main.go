@@ -49,6 +49,7 @@ func commands() []command {
 		{"negotiate", "negotiate with one seller from the terminal", runNegotiate},
 		{"verify", "verify a deal artifact offline", runVerify},
 		{"vectors", "run the protocol test vectors in DIR against the reference verifier", runVectors},
+		{"monitor", "follow a registry's transparency log; exit 3 on a fork", runMonitor},
 		{"keygen", "create an identity key file", runKeygen},
 		{"doctor", "check the identity key and the local Ollama model", runDoctor},
 		{"bench", "run the negotiation-quality benchmark (bench negotiate)", runBench},

@@ -137,7 +137,7 @@ func openApp(ctx context.Context, env *cliEnv, f *serveFlags, log zerolog.Logger
 		return nil, err
 	}
 	a.closers = append(a.closers, func() { _ = st.Close() })
-	mk, err := openMarket(ctx, f.market.registry, f.market.registryKey, log)
+	mk, err := openMarket(ctx, f.market.registry, f.market.registryKey, dataDir(env), log)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ const (
 	RouteLogHead     = "/v1/log/head"          // GET -> SignedTreeHead
 	RouteConsistency = "/v1/log/consistency"   // GET ?first=&second= -> ProofResponse
 	RouteInclusion   = "/v1/log/inclusion"     // GET ?index=&size= -> ProofResponse
+	RouteEntries     = "/v1/log/entries"       // GET ?start=&end= -> EntriesResponse
 	RouteWS          = "/v1/ws"                // WebSocket: AUTH, CALLBACK, ACK
 	RouteHealth      = "/healthz"              // GET -> 200
 )
@@ -103,6 +104,17 @@ type NotarizeRequest struct {
 // ProofResponse carries a Merkle proof.
 type ProofResponse struct {
 	Proof []string `json:"proof"`
+}
+
+// MaxLogEntriesPage is the most leaves one /v1/log/entries answer holds.
+const MaxLogEntriesPage = 256
+
+// EntriesResponse carries log leaves start, start+1, … (the leaf data,
+// base64 in JSON): at least one, at most MaxLogEntriesPage, possibly fewer
+// than asked for.
+type EntriesResponse struct {
+	Start   uint64   `json:"start"`
+	Entries [][]byte `json:"entries"`
 }
 
 // WebSocket frame types.

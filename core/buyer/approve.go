@@ -16,6 +16,8 @@ import (
 // the session to SIGNED. It is idempotent: once
 // signed, it returns the same artifact; after an interrupted attempt it
 // resumes with the same buyer-signed artifact and never signs other terms.
+// While the registry's log watcher reports a fork (LogChecker), nothing is
+// signed or sent and the error is ErrRefused naming both tree heads.
 func (c *Core) ApproveAndSign(ctx context.Context, id string) (*anp.Artifact, error) {
 	unlock, r, err := c.beginMove(ctx, id)
 	if err != nil {
@@ -31,6 +33,9 @@ func (c *Core) ApproveAndSign(ctx context.Context, id string) (*anp.Artifact, er
 	}
 	if !c.cfg.Now().Before(s.Deadline) {
 		return nil, fmt.Errorf("session %s: %w: the session deadline passed", id, ErrBadState)
+	}
+	if err := c.checkRegistryLog(ctx, "sign session "+id); err != nil {
+		return nil, err
 	}
 	key, err := c.sessionKey(r)
 	if err != nil {

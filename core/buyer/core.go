@@ -37,6 +37,15 @@ type Registry interface {
 	Subscribe(ctx context.Context, handle func(context.Context, *anp.Envelope) error, onStatus func(string)) error
 }
 
+// LogChecker is implemented by a Registry that watches the registry's
+// transparency log (*registry.Client). CheckLog fetches the registry's
+// current signed tree head and checks it against the newest one seen; it
+// returns an error only when the log is forked (two signed heads that
+// cannot both be true), and the engine then opens and signs no new deal.
+type LogChecker interface {
+	CheckLog(ctx context.Context) error
+}
+
 // Credentials seals a buyer's blind per-domain credentials for a seller
 // (implemented by *secrets.BlindKeys). A nil Credentials, or one without a
 // credential for a seller's domain, sends none.
@@ -332,6 +341,20 @@ func (c *Core) expireIfDue(ctx context.Context, r *record) {
 		*r = *fresh
 		c.events.emit(Event{Type: EventStatusChanged, Session: &fresh.Session})
 	}
+}
+
+// checkRegistryLog refuses a new deal when the registry's log watcher has
+// seen a fork. A Registry without a log watcher checks nothing.
+func (c *Core) checkRegistryLog(ctx context.Context, op string) error {
+	lc, ok := c.cfg.Registry.(LogChecker)
+	if !ok {
+		return nil
+	}
+	if err := lc.CheckLog(ctx); err != nil {
+		c.log.Error().Err(err).Str("op", op).Msg("refusing a new deal: the registry's log is not trustworthy")
+		return fmt.Errorf("%s: %w: %w", op, ErrRefused, err)
+	}
+	return nil
 }
 
 // Discover lists verified sellers in a category (all categories when empty).

@@ -17,7 +17,8 @@ type ProposeOptions struct {
 // ProposeDeal opens a session with the seller at address (ANP/x.domain). The
 // seller's listing is fetched and verified, the mode checked against the
 // seller's supported modes, a fresh ephemeral key generated, and a PROPOSE
-// relayed. MaxBudget stays local.
+// relayed. MaxBudget stays local. Nothing is proposed while the registry's
+// log watcher reports a fork (LogChecker): the error is ErrRefused.
 func (c *Core) ProposeDeal(ctx context.Context, address string, cons Constraints, opt ProposeOptions) (Session, error) {
 	addr, err := anp.ParseSellerAddress(address)
 	if err != nil {
@@ -30,6 +31,9 @@ func (c *Core) ProposeDeal(ctx context.Context, address string, cons Constraints
 		if err := (&Session{MaxBudget: cons.MaxBudget}).CheckOffer(*opt.Opening); err != nil {
 			return Session{}, err
 		}
+	}
+	if err := c.checkRegistryLog(ctx, "propose to "+addr.Domain); err != nil {
+		return Session{}, err
 	}
 	listing, err := c.cfg.Registry.Listing(ctx, addr.Domain)
 	if err != nil {

@@ -36,6 +36,9 @@ type ClientOptions struct {
 	Now              func() time.Time
 	ReconnectMin     time.Duration // WS backoff start, default 250ms
 	ReconnectMax     time.Duration // WS backoff cap, default 30s
+	// HeadStore keeps the log watcher's remembered tree head and fork
+	// alarm across restarts; nil keeps them in memory.
+	HeadStore HeadStore
 }
 
 // Client talks to a registry on behalf of one identity key. It is safe for
@@ -53,6 +56,7 @@ type Client struct {
 	mu     sync.Mutex
 	tok    anp.TokenResponse
 	keys   *anp.KeysResponse
+	watch  logWatch
 }
 
 // NewClient returns a client for the registry at baseURL acting as identity.
@@ -71,6 +75,9 @@ func NewClient(baseURL string, identity ed25519.PrivateKey, opt ClientOptions) *
 	opt.ReconnectMax = defaults.Positive(opt.ReconnectMax, 30*time.Second)
 	if opt.ReconnectMax < opt.ReconnectMin {
 		opt.ReconnectMax = opt.ReconnectMin
+	}
+	if opt.HeadStore == nil {
+		opt.HeadStore = &memHeadStore{}
 	}
 	pub := anp.PublicKeyHex(identity.Public().(ed25519.PublicKey))
 	return &Client{
@@ -284,8 +291,14 @@ func (c *Client) Listing(ctx context.Context, domain string) (*anp.Listing, erro
 
 // Relay sends a buyer envelope to a seller through the registry. The reply
 // (when not pending) is the seller's signed envelope; the caller verifies it
-// against its own transcript.
+// against its own transcript. A PROPOSE, which opens a new deal, is
+// refused with ErrLogFork once the log watcher has seen a fork.
 func (c *Client) Relay(ctx context.Context, domain string, env *anp.Envelope) (*anp.RelayResponse, error) {
+	if env.Type == anp.TypePropose {
+		if err := c.forkErr(); err != nil {
+			return nil, err
+		}
+	}
 	var resp anp.RelayResponse
 	if err := c.authCall(ctx, http.MethodPost, "/v1/relay/"+url.PathEscape(domain), nil, env, &resp); err != nil {
 		return nil, err
@@ -305,7 +318,15 @@ func (c *Client) Relay(ctx context.Context, domain string, env *anp.Envelope) (*
 // configured without one pins the root of the first key chain it fetches
 // (see Keys) and refuses any other for its lifetime. This is the one place
 // a notarised artifact is verified: callers need not verify it again.
+//
+// The log watcher takes part: once it has seen a fork, Notarize refuses
+// with ErrLogFork before sending anything; the receipt's tree head must be
+// consistent with the newest head seen before, or the fork alarm is raised
+// and the artifact is not returned.
 func (c *Client) Notarize(ctx context.Context, a *anp.Artifact) (*anp.Artifact, error) {
+	if err := c.forkErr(); err != nil {
+		return nil, err
+	}
 	var out anp.Artifact
 	if err := c.authCall(ctx, http.MethodPost, anp.RouteNotary, nil, anp.NotarizeRequest{Artifact: a}, &out); err != nil {
 		return nil, err
@@ -324,6 +345,9 @@ func (c *Client) Notarize(ctx context.Context, a *anp.Artifact) (*anp.Artifact, 
 	if err := anp.VerifyArtifact(&out, anp.VerifyOptions{RootKey: root}); err != nil {
 		return nil, fmt.Errorf("registry: notarised artifact: %w", err)
 	}
+	if err := c.observeHead(ctx, &out.Receipt.TreeHead); err != nil {
+		return nil, fmt.Errorf("registry: notarised artifact's tree head: %w", err)
+	}
 	return &out, nil
 }
 
@@ -340,7 +364,10 @@ func (c *Client) pinnedRoot(ctx context.Context) (string, error) {
 	return k.RootKey, nil
 }
 
-// LogHead returns the current signed tree head, verified against the chain.
+// LogHead returns the current signed tree head, verified against the chain
+// and checked by the log watcher: when it is newer than the remembered head
+// its consistency proof is fetched and verified, and a fork raises the
+// alarm (the error then wraps ErrLogFork and the head is returned too).
 func (c *Client) LogHead(ctx context.Context) (*anp.SignedTreeHead, error) {
 	var h anp.SignedTreeHead
 	if err := c.call(ctx, http.MethodGet, anp.RouteLogHead, nil, nil, "", &h); err != nil {
@@ -353,18 +380,47 @@ func (c *Client) LogHead(ctx context.Context) (*anp.SignedTreeHead, error) {
 	if err := anp.VerifyTreeHead(&h, k.Chain); err != nil {
 		return nil, fmt.Errorf("registry: log head: %w", err)
 	}
+	if err := c.observeHead(ctx, &h); err != nil {
+		return &h, err
+	}
 	return &h, nil
 }
 
 // Consistency returns the consistency proof between two tree sizes; check
 // it with anp.VerifyConsistency against two signed heads.
 func (c *Client) Consistency(ctx context.Context, first, second uint64) ([]string, error) {
-	q := url.Values{"first": {strconv.FormatUint(first, 10)}, "second": {strconv.FormatUint(second, 10)}}
+	return c.proof(ctx, anp.RouteConsistency, url.Values{"first": {strconv.FormatUint(first, 10)}, "second": {strconv.FormatUint(second, 10)}})
+}
+
+// proof fetches a Merkle proof from a log route.
+func (c *Client) proof(ctx context.Context, route string, q url.Values) ([]string, error) {
 	var p anp.ProofResponse
-	if err := c.call(ctx, http.MethodGet, anp.RouteConsistency, q, nil, "", &p); err != nil {
+	if err := c.call(ctx, http.MethodGet, route, q, nil, "", &p); err != nil {
 		return nil, err
 	}
 	return p.Proof, nil
+}
+
+// Inclusion returns the inclusion proof of leaf index in the tree of size;
+// check it with anp.VerifyInclusion against a signed head of that size.
+func (c *Client) Inclusion(ctx context.Context, index, size uint64) ([]string, error) {
+	return c.proof(ctx, anp.RouteInclusion, url.Values{"index": {strconv.FormatUint(index, 10)}, "size": {strconv.FormatUint(size, 10)}})
+}
+
+// LogEntries returns log leaves from start on, at least one and at most
+// end-start (the registry may answer fewer, anp.MaxLogEntriesPage at most).
+// The leaves are not verified: rebuild the tree from them and compare its
+// root with a signed tree head.
+func (c *Client) LogEntries(ctx context.Context, start, end uint64) ([][]byte, error) {
+	q := url.Values{"start": {strconv.FormatUint(start, 10)}, "end": {strconv.FormatUint(end, 10)}}
+	var resp anp.EntriesResponse
+	if err := c.call(ctx, http.MethodGet, anp.RouteEntries, q, nil, "", &resp); err != nil {
+		return nil, err
+	}
+	if resp.Start != start || len(resp.Entries) == 0 || uint64(len(resp.Entries)) > end-start {
+		return nil, anp.Errorf(anp.CodeUnavailable, "registry answered entries from %d (%d of them) for [%d, %d)", resp.Start, len(resp.Entries), start, end)
+	}
+	return resp.Entries, nil
 }
 
 // Bind binds domain to this client's identity key on the control plane.

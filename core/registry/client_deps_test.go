@@ -14,7 +14,7 @@ import (
 // clientFiles are the registry Client; sharedFiles hold what the Client and
 // the Server both use. Everything else in the package is the Server's.
 var (
-	clientFiles = []string{"client.go", "client_ws.go"}
+	clientFiles = []string{"client.go", "client_ws.go", "client_logwatch.go"}
 	sharedFiles = []string{"errtext.go"}
 )
 

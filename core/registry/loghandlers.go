@@ -2,6 +2,7 @@ package registry
 
 import (
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -33,12 +34,7 @@ func (s *Server) handleLogHead(w http.ResponseWriter, r *http.Request) {
 
 // handleConsistency proves that the tree at second extends the tree at first.
 func (s *Server) handleConsistency(w http.ResponseWriter, r *http.Request) {
-	first, err := queryUint(r, "first")
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	second, err := queryUint(r, "second")
+	first, second, err := queryPair(r, "first", "second")
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -58,12 +54,7 @@ func (s *Server) handleConsistency(w http.ResponseWriter, r *http.Request) {
 
 // handleInclusion proves that leaf index is in the tree of size.
 func (s *Server) handleInclusion(w http.ResponseWriter, r *http.Request) {
-	index, err := queryUint(r, "index")
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	size, err := queryUint(r, "size")
+	index, size, err := queryPair(r, "index", "size")
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -79,6 +70,49 @@ func (s *Server) handleInclusion(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.writeJSON(w, http.StatusOK, anp.ProofResponse{Proof: hexAll(p)})
+}
+
+// maxEntriesBytes bounds the leaf bytes of one entries answer.
+const maxEntriesBytes = 512 << 10
+
+// handleEntries returns the log leaves [start, end), at most
+// anp.MaxLogEntriesPage of them, and never beyond the signed tree: a
+// monitor checks them against a signed tree head by rebuilding its root.
+func (s *Server) handleEntries(w http.ResponseWriter, r *http.Request) {
+	start, end, err := queryPair(r, "start", "end")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	size := s.tree.size()
+	if start >= end || end > size {
+		s.writeError(w, r, anp.Errorf(anp.CodeBadRequest, "need start < end <= %d (the log size), got start=%d end=%d", size, start, end))
+		return
+	}
+	end = min(end, start+anp.MaxLogEntriesPage)
+	leaves, err := s.ledger.Leaves(r.Context(), start, end)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("registry: log entries [%d, %d): %w", start, end, err))
+		return
+	}
+	total := 0
+	for i, l := range leaves { // stay well under a client's 1 MiB answer cap (base64 grows by 4/3)
+		if total += len(l); total > maxEntriesBytes && i > 0 {
+			leaves = leaves[:i]
+			break
+		}
+	}
+	s.writeJSON(w, http.StatusOK, anp.EntriesResponse{Start: start, Entries: leaves})
+}
+
+// queryPair reads two required unsigned integer query parameters.
+func queryPair(r *http.Request, a, b string) (uint64, uint64, error) {
+	x, err := queryUint(r, a)
+	if err != nil {
+		return 0, 0, err
+	}
+	y, err := queryUint(r, b)
+	return x, y, err
 }
 
 // queryUint reads a required unsigned integer query parameter.

@@ -211,6 +211,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET "+anp.RouteLogHead, s.handleLogHead)
 	mux.HandleFunc("GET "+anp.RouteConsistency, s.handleConsistency)
 	mux.HandleFunc("GET "+anp.RouteInclusion, s.handleInclusion)
+	mux.HandleFunc("GET "+anp.RouteEntries, s.handleEntries)
 	mux.HandleFunc("GET "+anp.RouteWS, s.handleWS)
 	mux.HandleFunc("GET "+anp.RouteHealth, func(w http.ResponseWriter, r *http.Request) {
 		s.writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/registry"
+)
+
+// errEntriesMismatch marks log entries that do not make the signed tree
+// head: the registry shows entries other than the ones it signed.
+var errEntriesMismatch = errors.New("log entries do not match the signed tree head")
+
+// entryFollower reads every log entry (GET /v1/log/entries), rebuilds the
+// tree from them and checks its root against each signed tree head, so an
+// entry the registry shows is the one it signed. Entries that are deals of
+// domain are verified completely (anp.VerifyArtifact with an inclusion
+// proof against the head) and printed. It starts from leaf 0 on every run.
+type entryFollower struct {
+	env    *cliEnv
+	c      *registry.Client
+	domain string
+	rng    *compact.Range
+}
+
+func newEntryFollower(env *cliEnv, c *registry.Client, domain string) *entryFollower {
+	rf := &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+	return &entryFollower{env: env, c: c, domain: domain, rng: rf.NewEmptyRange(0)}
+}
+
+// catchUp reads the entries up to h.Size and checks the rebuilt root;
+// entries that do not make it are errEntriesMismatch.
+func (f *entryFollower) catchUp(ctx context.Context, h *anp.SignedTreeHead) error {
+	var watched []uint64
+	var leaves = map[uint64][]byte{}
+	for f.rng.End() < h.Size {
+		page, err := f.c.LogEntries(ctx, f.rng.End(), h.Size)
+		if err != nil {
+			return fmt.Errorf("log entries from %d: %w", f.rng.End(), err)
+		}
+		for _, leaf := range page {
+			idx := f.rng.End()
+			if err := f.rng.Append(anp.LeafHash(leaf), nil); err != nil {
+				return fmt.Errorf("log entry %d: %w", idx, err)
+			}
+			if f.isWatched(leaf) {
+				watched = append(watched, idx)
+				leaves[idx] = leaf
+			}
+		}
+	}
+	root, err := f.rng.GetRootHash(nil)
+	if err != nil {
+		return fmt.Errorf("rebuild the log root: %w", err)
+	}
+	if hex.EncodeToString(root) != h.RootHash {
+		return fmt.Errorf("%w: entries 0..%d make root %x, the registry signed %s", errEntriesMismatch, h.Size-1, root, registry.DescribeHead(h))
+	}
+	for _, idx := range watched {
+		f.show(ctx, idx, leaves[idx], h)
+	}
+	return nil
+}
+
+// isWatched reports whether leaf is a deal of the watched domain.
+func (f *entryFollower) isWatched(leaf []byte) bool {
+	var a anp.Artifact
+	return anp.DecodeStrict(leaf, &a) == nil && a.Terms.SellerDomain == f.domain
+}
+
+// show verifies a watched deal against h and prints it.
+func (f *entryFollower) show(ctx context.Context, idx uint64, leaf []byte, h *anp.SignedTreeHead) {
+	var a anp.Artifact
+	_ = anp.DecodeStrict(leaf, &a) // isWatched decoded it
+	status := "verified"
+	if err := f.verify(ctx, &a, idx, h); err != nil {
+		status = "DOES NOT VERIFY: " + err.Error()
+	}
+	t := a.Terms
+	fmt.Fprintf(f.env.stdout, "deal %d: %s sold %d x %q for %s (session %s, buyer key %s…) %s\n",
+		idx, t.SellerDomain, t.Quantity, t.Item, t.Price, t.SessionID, shortHex(t.BuyerKey), status)
+}
+
+// verify checks a logged artifact completely, with a receipt made of its
+// inclusion proof in h and the registry's key chain.
+func (f *entryFollower) verify(ctx context.Context, a *anp.Artifact, idx uint64, h *anp.SignedTreeHead) error {
+	keys, err := f.c.Keys(ctx)
+	if err != nil {
+		return err
+	}
+	proof, err := f.c.Inclusion(ctx, idx, h.Size)
+	if err != nil {
+		return err
+	}
+	a.Receipt = &anp.Receipt{LeafIndex: idx, TreeHead: *h, Inclusion: proof, KeyChain: keys.Chain, RootKey: keys.RootKey}
+	return anp.VerifyArtifact(a, anp.VerifyOptions{RootKey: keys.RootKey})
+}
+
+func shortHex(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}

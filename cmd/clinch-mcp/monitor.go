@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"flag"
 	"fmt"
 	"strings"
 	"time"
@@ -18,6 +19,48 @@ const (
 	exitFork    = 3 // two inconsistent signed tree heads
 	exitEntries = 4 // log entries that do not make the signed tree head
 )
+
+// monitorFlags are the flags of monitor.
+type monitorFlags struct {
+	logs     logFlags
+	registry string
+	key      string
+	watch    string
+	once     bool
+	interval time.Duration
+	state    string
+}
+
+func (f *monitorFlags) register(fs *flag.FlagSet, env *cliEnv) {
+	f.logs.registerWith(fs, env, "warn")
+	fs.StringVar(&f.registry, "registry", envOr(env, "CLINCH_REGISTRY", ""), "registry URL (env CLINCH_REGISTRY); required")
+	fs.StringVar(&f.key, "registry-key", envOr(env, "CLINCH_REGISTRY_KEY", ""), "pin the registry root key, hex (env CLINCH_REGISTRY_KEY); default: the key fetched first")
+	fs.StringVar(&f.watch, "watch", "", "read every log entry and print the verified deals of this seller domain")
+	fs.BoolVar(&f.once, "once", false, "check the current head once and exit")
+	fs.DurationVar(&f.interval, "interval", 10*time.Second, "time between two checks")
+	fs.StringVar(&f.state, "state", "", "file keeping the last head and any fork alarm (default: the data directory's, shared with serve for this registry; memory: keeps nothing)")
+}
+
+func (f *monitorFlags) validate() error {
+	if f.registry == "" {
+		return &exitError{2, fmt.Errorf("monitor: --registry is required")}
+	}
+	if f.interval <= 0 {
+		return &exitError{2, fmt.Errorf("monitor: --interval must be positive")}
+	}
+	return nil
+}
+
+// headStore is where the last head and any alarm are kept (nil: memory).
+func (f *monitorFlags) headStore(env *cliEnv, base string) registry.HeadStore {
+	switch f.state {
+	case "":
+		return headStoreFor(dataDir(env), base)
+	case "memory:":
+		return nil
+	}
+	return &fileHeadStore{path: f.state}
+}
 
 // runMonitor follows a registry's transparency log like a Certificate
 // Transparency monitor: it fetches the signed tree head, checks each new
@@ -33,95 +76,107 @@ func runMonitor(ctx context.Context, env *cliEnv, args []string) error {
 			"every log entry is read (from entry 0 on each run), the tree is rebuilt and its root compared with\n"+
 			"each head (a mismatch is exit code 4), and each deal of DOMAIN is verified and printed. Exit code 1\n"+
 			"is an error (registry unreachable with --once).")
-	var lf logFlags
-	lf.registerWith(fs, env, "warn")
-	reg := fs.String("registry", envOr(env, "CLINCH_REGISTRY", ""), "registry URL (env CLINCH_REGISTRY); required")
-	key := fs.String("registry-key", envOr(env, "CLINCH_REGISTRY_KEY", ""), "pin the registry root key, hex (env CLINCH_REGISTRY_KEY); default: the key fetched first")
-	watch := fs.String("watch", "", "read every log entry and print the verified deals of this seller domain")
-	once := fs.Bool("once", false, "check the current head once and exit")
-	interval := fs.Duration("interval", 10*time.Second, "time between two checks")
-	state := fs.String("state", "", "file keeping the last head and any fork alarm (default: the data directory's, shared with serve for this registry; memory: keeps nothing)")
+	var f monitorFlags
+	f.register(fs, env)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *reg == "" {
-		return &exitError{2, fmt.Errorf("monitor: --registry is required")}
+	if err := f.validate(); err != nil {
+		return err
 	}
-	if *interval <= 0 {
-		return &exitError{2, fmt.Errorf("monitor: --interval must be positive")}
-	}
-	log, closer, err := lf.logger(env)
+	log, closer, err := f.logs.logger(env)
 	if err != nil {
 		return err
 	}
 	if closer != nil {
 		defer closer.Close()
 	}
-	base := strings.TrimRight(*reg, "/")
-	var heads registry.HeadStore
-	switch *state {
-	case "":
-		heads = headStoreFor(dataDir(env), base)
-	case "memory:":
-	default:
-		heads = &fileHeadStore{path: *state}
-	}
+	base := strings.TrimRight(f.registry, "/")
 	_, id, err := ed25519.GenerateKey(rand.Reader) // the log is public: no identity is needed
 	if err != nil {
 		return err
 	}
-	c := registry.NewClient(base, id, registry.ClientOptions{RootKey: *key, Logger: log, HeadStore: heads})
-	st := c.WatchState()
+	m := &logMonitor{env: env, f: &f,
+		c: registry.NewClient(base, id, registry.ClientOptions{RootKey: f.key, Logger: log, HeadStore: f.headStore(env, base)})}
+	return m.run(ctx)
+}
+
+// logMonitor is one run of monitor.
+type logMonitor struct {
+	env    *cliEnv
+	f      *monitorFlags
+	c      *registry.Client
+	follow *entryFollower // nil without --watch
+	last   *anp.SignedTreeHead
+}
+
+// run checks the log until ctx ends, once with --once.
+func (m *logMonitor) run(ctx context.Context) error {
+	st := m.c.WatchState()
 	if st.Alarm != nil {
-		return forkExit(env, &registry.ForkError{Alarm: *st.Alarm})
+		return forkExit(m.env, &registry.ForkError{Alarm: *st.Alarm})
 	}
-	var follow *entryFollower
-	if *watch != "" {
-		follow = newEntryFollower(env, c, *watch)
+	if m.f.watch != "" {
+		m.follow = newEntryFollower(m.env, m.c, m.f.watch)
 	}
-	var last *anp.SignedTreeHead
 	if st.Head != nil {
-		fmt.Fprintf(env.stdout, "remembered %s\n", registry.DescribeHead(st.Head))
-		last = st.Head
+		fmt.Fprintf(m.env.stdout, "remembered %s\n", registry.DescribeHead(st.Head))
+		m.last = st.Head
 	}
 	for {
-		h, err := c.LogHead(ctx)
-		var fe *registry.ForkError
-		switch {
-		case errors.As(err, &fe):
-			return forkExit(env, fe)
-		case err != nil && *once:
-			return fmt.Errorf("monitor: %w", err)
-		case err != nil:
-			fmt.Fprintf(env.stderr, "clinch-mcp monitor: %v\n", err)
-		case last == nil || h.Size != last.Size || h.RootHash != last.RootHash:
-			from := "first head seen"
-			if last != nil {
-				from = fmt.Sprintf("consistent with size %d", last.Size)
-			}
-			fmt.Fprintf(env.stdout, "head %s (%s)\n", registry.DescribeHead(h), from)
-			last = h
-		}
-		if err == nil && follow != nil {
-			switch err := follow.catchUp(ctx, h); {
-			case errors.Is(err, errEntriesMismatch):
-				fmt.Fprintf(env.stdout, "ENTRIES DO NOT MATCH: %v\n", err)
-				return &exitError{exitEntries, fmt.Errorf("monitor: %w", err)}
-			case err != nil && *once:
-				return fmt.Errorf("monitor: %w", err)
-			case err != nil:
-				fmt.Fprintf(env.stderr, "clinch-mcp monitor: %v\n", err)
-			}
-		}
-		if *once {
-			return nil
+		if err := m.check(ctx); err != nil || m.f.once {
+			return err
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(*interval):
+		case <-time.After(m.f.interval):
 		}
 	}
+}
+
+// check fetches the head once, prints it when it is new and, with --watch,
+// reads the entries up to it. It returns an error that ends the monitor;
+// passing errors are printed and the monitor goes on (unless --once).
+func (m *logMonitor) check(ctx context.Context) error {
+	h, err := m.c.LogHead(ctx)
+	var fe *registry.ForkError
+	switch {
+	case errors.As(err, &fe):
+		return forkExit(m.env, fe)
+	case err != nil:
+		return m.passing(err)
+	}
+	if m.last == nil || h.Size != m.last.Size || h.RootHash != m.last.RootHash {
+		from := "first head seen"
+		if m.last != nil {
+			from = fmt.Sprintf("consistent with size %d", m.last.Size)
+		}
+		fmt.Fprintf(m.env.stdout, "head %s (%s)\n", registry.DescribeHead(h), from)
+		m.last = h
+	}
+	if m.follow == nil {
+		return nil
+	}
+	err = m.follow.catchUp(ctx, h)
+	if errors.Is(err, errEntriesMismatch) {
+		fmt.Fprintf(m.env.stdout, "ENTRIES DO NOT MATCH: %v\n", err)
+		return &exitError{exitEntries, fmt.Errorf("monitor: %w", err)}
+	}
+	return m.passing(err)
+}
+
+// passing reports an error that need not end the monitor: with --once it
+// does, otherwise it is printed and the next check tries again.
+func (m *logMonitor) passing(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case m.f.once:
+		return fmt.Errorf("monitor: %w", err)
+	}
+	fmt.Fprintf(m.env.stderr, "clinch-mcp monitor: %v\n", err)
+	return nil
 }
 
 // forkExit prints a fork and returns the exit error of monitor.

@@ -150,36 +150,41 @@ func (c *Client) observeHead(ctx context.Context, h *anp.SignedTreeHead) error {
 			Msg("log watcher: the remembered tree head is of another registry root key; forgetting it")
 		*st = WatchState{}
 	}
-	old := st.Head
-	switch {
-	case old == nil:
-		if h.Size == 0 && !sameRoot(h.RootHash, rfc6962.DefaultHasher.EmptyRoot()) {
-			return c.raiseFork(&anp.SignedTreeHead{}, h, "an empty log has another root")
-		}
-	case h.Size == old.Size:
-		if h.RootHash != old.RootHash {
-			return c.raiseFork(old, h, "same size, different root hash")
-		}
-		if h.Timestamp <= old.Timestamp {
-			return nil
-		}
-	case h.Size < old.Size && h.Timestamp > old.Timestamp:
-		// The log is append-only: a head signed later is never smaller.
-		return c.raiseFork(old, h, fmt.Sprintf("the log shrank from %d to %d entries", old.Size, h.Size))
-	case h.Size < old.Size:
-		// An older head (a receipt issued before the last one seen): it
-		// must be a prefix of the remembered tree. It is not remembered.
-		return c.checkConsistency(ctx, h, old, h)
-	default:
-		if err := c.checkConsistency(ctx, old, h, h); err != nil {
-			return err
-		}
+	remember, err := c.judgeHeadLocked(ctx, st.Head, h)
+	if err != nil || !remember {
+		return err
 	}
 	st.RootKey, st.Head = root, h
 	if err := c.opt.HeadStore.Save(*st); err != nil {
 		c.log.Warn().Err(err).Msg("log watcher: cannot store the tree head")
 	}
 	return nil
+}
+
+// judgeHeadLocked checks head h against the remembered head old (nil: none)
+// and reports whether h becomes the remembered head. A head that contradicts
+// old raises the fork alarm. The caller holds c.watch.mu.
+func (c *Client) judgeHeadLocked(ctx context.Context, old, h *anp.SignedTreeHead) (bool, error) {
+	switch {
+	case old == nil:
+		if h.Size == 0 && !sameRoot(h.RootHash, rfc6962.DefaultHasher.EmptyRoot()) {
+			return false, c.raiseFork(&anp.SignedTreeHead{}, h, "an empty log has another root")
+		}
+		return true, nil
+	case h.Size == old.Size:
+		if h.RootHash != old.RootHash {
+			return false, c.raiseFork(old, h, "same size, different root hash")
+		}
+		return h.Timestamp > old.Timestamp, nil
+	case h.Size < old.Size && h.Timestamp > old.Timestamp:
+		// The log is append-only: a head signed later is never smaller.
+		return false, c.raiseFork(old, h, fmt.Sprintf("the log shrank from %d to %d entries", old.Size, h.Size))
+	case h.Size < old.Size:
+		// An older head (a receipt issued before the last one seen): it
+		// must be a prefix of the remembered tree. It is not remembered.
+		return false, c.checkConsistency(ctx, h, old, h)
+	}
+	return true, c.checkConsistency(ctx, old, h, h)
 }
 
 // checkConsistency fetches and verifies the proof that newer extends older.

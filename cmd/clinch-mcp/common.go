@@ -74,15 +74,21 @@ func (l *logFlags) logger(env *cliEnv) (zerolog.Logger, io.Closer, error) {
 	return l.loggerRedacting(env, nil)
 }
 
+// nopCloser is the closer of a logger that writes to stderr.
+type nopCloser struct{}
+
+func (nopCloser) Close() error { return nil }
+
 // loggerRedacting is logger with every line passed through red (when set), so
 // secrets added to red later can never reach a log sink.
+// The closer is never nil: callers defer its Close.
 func (l *logFlags) loggerRedacting(env *cliEnv, red *secrets.Redactor) (zerolog.Logger, io.Closer, error) {
 	lvl, err := zerolog.ParseLevel(strings.ToLower(l.level))
 	if err != nil || lvl == zerolog.NoLevel {
 		return zerolog.Nop(), nil, &exitError{2, fmt.Errorf("--log-level %q: want debug, info, warn or error", l.level)}
 	}
 	var out io.Writer = env.stderr
-	var closer io.Closer
+	var closer io.Closer = nopCloser{}
 	if l.file != "" {
 		f, err := os.OpenFile(l.file, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 		if err != nil {

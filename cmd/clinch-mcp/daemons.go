@@ -41,9 +41,7 @@ func runRegistry(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if closer != nil {
-		defer closer.Close()
-	}
+	defer closer.Close()
 	if *db == "" {
 		*db = filepath.Join(dataDir(env), "registry.db")
 	}
@@ -111,9 +109,7 @@ func runSeller(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if closer != nil {
-		defer closer.Close()
-	}
+	defer closer.Close()
 	node, err := newSellerNode(fc, log)
 	if err != nil {
 		return err

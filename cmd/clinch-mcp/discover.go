@@ -39,7 +39,7 @@ type openedMarket struct {
 	log     zerolog.Logger
 	id      ed25519.PrivateKey
 	market  *market
-	logFile io.Closer // nil when logging to stderr
+	logFile io.Closer // the log file, or a no-op closer for stderr
 }
 
 // open builds the logger, loads the identity (creating the default key when
@@ -66,7 +66,7 @@ func (o *openedMarket) Close() {
 	if o.market != nil {
 		o.market.Close()
 	}
-	if o.logFile != nil {
+	if o.logFile != nil { // nil only before the logger was opened
 		_ = o.logFile.Close()
 	}
 }

@@ -88,9 +88,7 @@ func runMonitor(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if closer != nil {
-		defer closer.Close()
-	}
+	defer closer.Close()
 	base := strings.TrimRight(f.registry, "/")
 	_, id, err := ed25519.GenerateKey(rand.Reader) // the log is public: no identity is needed
 	if err != nil {

@@ -59,9 +59,7 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if closer != nil {
-		defer closer.Close()
-	}
+	defer closer.Close()
 	app, err := openApp(ctx, env, &f, log, red)
 	if err != nil {
 		return err

@@ -172,6 +172,10 @@ var (
 		"label_empty": anp.ErrLabelEmpty, "label_length": anp.ErrLabelLength, "label_hyphen": anp.ErrLabelHyphen,
 		"label_character": anp.ErrLabelCharacter, "domain_last_label": anp.ErrDomainLastLabel, "mismatch": errMismatch,
 	}
+	relayClasses = map[string]error{
+		"relay_missing": anp.ErrRelayMissing, "relay_format": anp.ErrRelayFormat, "relay_stale": anp.ErrRelayStale,
+		"relay_unknown_key": anp.ErrRelayUnknownKey, "relay_key_validity": anp.ErrRelayKeyValidity, "relay_signature": anp.ErrRelaySignature,
+	}
 	sealedClasses = map[string]error{"corrupt_export": anp.ErrCorruptExport, "corrupt_secret": anp.ErrCorruptSecret, "mismatch": errMismatch}
 	plainClasses  = map[string]error{"mismatch": errMismatch}
 )
@@ -186,6 +190,7 @@ var fileRunners = map[string]func(dir string, data []byte, r *vresult) error{
 	"token.json":      runTokenCases,
 	"clean_text.json": runCleanTextCases,
 	"credential.json": runCredentialCases,
+	"relay.json":      runRelayCases,
 	"export.json":     runSealedCases(anp.OpenExport),
 	"session_key.json": runSealedCases(func(id ed25519.PrivateKey, b []byte) ([]byte, error) {
 		return anp.OpenSecretBytes(id, anp.SecretSessionKey, b)
@@ -497,9 +502,13 @@ func runCredentialCases(_ string, data []byte, r *vresult) error {
 		SellerIdentitySeed string `json:"seller_identity_seed"`
 		EncKey             string `json:"enc_key"`
 		Session, Domain    string
+		BuyerKey           string `json:"buyer_key"`
 		Credential, Sealed string
 		Expect             string
-		Refused            []struct{ Description, Sealed, Session, Domain, Expect string }
+		Refused            []struct {
+			Description, Sealed, Session, Domain, Expect string
+			BuyerKey                                     string `json:"buyer_key"`
+		}
 	}
 	if err := json.Unmarshal(data, &f); err != nil {
 		return err
@@ -512,14 +521,46 @@ func runCredentialCases(_ string, data []byte, r *vresult) error {
 	if err != nil {
 		return err
 	}
-	got, err := anp.OpenCredential(k, f.Sealed, f.Session, f.Domain)
+	got, err := anp.OpenCredential(k, f.Sealed, anp.CredentialScope{Session: f.Session, BuyerKey: f.BuyerKey, Domain: f.Domain})
 	if err == nil && (got != f.Credential || k.PublicHex() != f.EncKey) {
 		err = mismatch("opened %d bytes, enc_key %s", len(got), k.PublicHex())
 	}
 	r.check("sealed credential", f.Expect, err, plainClasses)
 	for _, c := range f.Refused {
-		_, err := anp.OpenCredential(k, c.Sealed, c.Session, c.Domain)
+		_, err := anp.OpenCredential(k, c.Sealed, anp.CredentialScope{Session: c.Session, BuyerKey: c.BuyerKey, Domain: c.Domain})
 		r.check(c.Description, c.Expect, err, plainClasses)
+	}
+	return nil
+}
+
+// runRelayCases verifies the key chain under root_key and runs every case
+// through anp.VerifyRelay with that chain.
+func runRelayCases(_ string, data []byte, r *vresult) error {
+	var f struct {
+		RootKey  string         `json:"root_key"`
+		KeyChain []anp.KeyEntry `json:"key_chain"`
+		Cases    []struct {
+			Description, Value, Domain, Route, Body, Expect string
+			Now                                             int64
+		}
+	}
+	if err := json.Unmarshal(data, &f); err != nil {
+		return err
+	}
+	if err := anp.VerifyKeyChain(f.RootKey, f.KeyChain); err != nil {
+		return fmt.Errorf("key_chain: %w", err)
+	}
+	keyFor := func(kid uint64) *anp.KeyEntry {
+		e, err := anp.ChainKey(f.KeyChain, kid)
+		if err != nil {
+			return nil
+		}
+		return e
+	}
+	for _, c := range f.Cases {
+		target := anp.RelayTarget{Domain: c.Domain, Route: c.Route, Body: []byte(c.Body)}
+		_, err := anp.VerifyRelay(c.Value, target, time.UnixMilli(c.Now), keyFor)
+		r.check(c.Description, c.Expect, err, relayClasses)
 	}
 	return nil
 }

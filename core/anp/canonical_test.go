@@ -16,7 +16,7 @@ import (
 var allPurposes = []anp.Purpose{
 	anp.PurposeEnvelope, anp.PurposeArtifactBuyer, anp.PurposeArtifactSeller, anp.PurposeArtifactNotary,
 	anp.PurposeTreeHead, anp.PurposeKeyChain, anp.PurposeToken, anp.PurposeDomainBinding,
-	anp.PurposeEndpointRecord, anp.PurposePoW, anp.PurposeWSAuth, anp.PurposeBlindSeal,
+	anp.PurposeEndpointRecord, anp.PurposePoW, anp.PurposeWSAuth, anp.PurposeBlindSeal, anp.PurposeRelay,
 }
 
 // Canonicalisation refuses every number outside ±(2^53-1): JCS would round

@@ -381,6 +381,7 @@ func vectorFiles(tb testing.TB) map[string][]byte {
 		Vectors:     purposes,
 	})
 	addWireVectors(tb, files)
+	files["relay.json"] = encodeVector(tb, buildRelayVector(tb))
 	addMoneyVectors(tb, files)
 	addRefusedSignatureVectors(tb, files)
 	addRejectionVectors(tb, files)

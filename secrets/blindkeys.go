@@ -151,15 +151,15 @@ func (b *BlindKeys) Len() int {
 	return len(b.creds)
 }
 
-// Seal seals the credential for domain to the seller's encryption key for
-// one session (see anp.SealCredential). ok is false, with no error, when
-// there is no credential for domain.
-func (b *BlindKeys) Seal(sellerEncKeyHex, session, domain string) (sealed string, ok bool, err error) {
-	cred, ok := b.lookup(domain)
+// Seal seals the credential for scope.Domain to the seller's encryption key
+// for one session and buyer session key (see anp.SealCredential). ok is
+// false, with no error, when there is no credential for the domain.
+func (b *BlindKeys) Seal(sellerEncKeyHex string, scope anp.CredentialScope) (sealed string, ok bool, err error) {
+	cred, ok := b.lookup(scope.Domain)
 	if !ok {
 		return "", false, nil
 	}
-	sealed, err = anp.SealCredential(sellerEncKeyHex, session, domain, cred)
+	sealed, err = anp.SealCredential(sellerEncKeyHex, scope, cred)
 	if err != nil {
 		return "", true, err
 	}

@@ -2,6 +2,7 @@ package secrets
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -202,7 +203,7 @@ func TestBlindKeysNeverFormatsValues(t *testing.T) {
 	if s := fmt.Sprint(nilKeys); s != "<nil>" {
 		t.Fatalf("nil BlindKeys prints %q", s)
 	}
-	if _, ok, err := nilKeys.Seal(strings.Repeat("ab", 32), anp.NewSessionID(), "shop.anp"); ok || err != nil {
+	if _, ok, err := nilKeys.Seal(strings.Repeat("ab", 32), anp.CredentialScope{Session: anp.NewSessionID(), BuyerKey: strings.Repeat("ab", 32), Domain: "shop.anp"}); ok || err != nil {
 		t.Fatalf("nil BlindKeys sealed: ok=%v err=%v", ok, err)
 	}
 }
@@ -223,33 +224,37 @@ func TestBlindKeysSealOpensOnTheSellerSide(t *testing.T) {
 	b := testBlindKeys(t)
 	seller := sellerKey(t)
 	session := anp.NewSessionID()
+	buyerKey := anp.PublicKeyHex(mustIdentity(t).Public().(ed25519.PublicKey))
+	scope := func(domain string) anp.CredentialScope {
+		return anp.CredentialScope{Session: session, BuyerKey: buyerKey, Domain: domain}
+	}
 	for _, tc := range []struct{ asked, domain, cred string }{
 		{"shop.anp", "shop.anp", credShop},
 		{"SHOP.anp", "shop.anp", credShop},
 		{"kitchen-outlet.anp", "kitchen-outlet.anp", credOutlet},
 	} {
-		sealed, ok, err := b.Seal(seller.PublicHex(), session, tc.asked)
+		sealed, ok, err := b.Seal(seller.PublicHex(), scope(tc.asked))
 		if err != nil || !ok {
 			t.Fatalf("Seal(%s): ok=%v err=%v", tc.asked, ok, err)
 		}
 		if strings.Contains(sealed, tc.cred) {
 			t.Fatal("sealed value contains the credential in clear")
 		}
-		got, err := anp.OpenCredential(seller, sealed, session, tc.domain)
+		got, err := anp.OpenCredential(seller, sealed, scope(tc.domain))
 		if err != nil || got != tc.cred {
 			t.Fatalf("seller opened %q, %v", got, err)
 		}
 	}
 	// Another seller cannot open it.
-	sealed, _, _ := b.Seal(seller.PublicHex(), session, "shop.anp")
-	if _, err := anp.OpenCredential(sellerKey(t), sealed, session, "shop.anp"); err == nil {
+	sealed, _, _ := b.Seal(seller.PublicHex(), scope("shop.anp"))
+	if _, err := anp.OpenCredential(sellerKey(t), sealed, scope("shop.anp")); err == nil {
 		t.Fatal("another seller opened the sealed credential")
 	}
-	if sealed, ok, err := b.Seal(seller.PublicHex(), session, "unknown.anp"); ok || err != nil || sealed != "" {
+	if sealed, ok, err := b.Seal(seller.PublicHex(), scope("unknown.anp")); ok || err != nil || sealed != "" {
 		t.Fatalf("unknown domain: %q ok=%v err=%v", sealed, ok, err)
 	}
 	// A bad seller key is an error that names the domain, never the credential.
-	_, ok, err := b.Seal(strings.Repeat("zz", 32), session, "shop.anp")
+	_, ok, err := b.Seal(strings.Repeat("zz", 32), scope("shop.anp"))
 	if !ok || err == nil || strings.Contains(err.Error(), credShop) {
 		t.Fatalf("bad seller key: ok=%v err=%v", ok, err)
 	}

@@ -131,7 +131,7 @@ func BenchmarkSealCredential(b *testing.B) {
 	encHex := mustCredentialKey(b, sellerKey).PublicHex()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := anp.SealCredential(encHex, sessionID, sellerDomain, "cred-7f3a9c41e2d8b6a0"); err != nil {
+		if _, err := anp.SealCredential(encHex, scopeOf(sessionID, sellerDomain), "cred-7f3a9c41e2d8b6a0"); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -142,7 +142,7 @@ func BenchmarkOpenCredential(b *testing.B) {
 	sealed := mustSealCredential(b, k, sessionID, sellerDomain, "MEMBER-4471-GOLD")
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := anp.OpenCredential(k, sealed, sessionID, sellerDomain); err != nil {
+		if _, err := anp.OpenCredential(k, sealed, scopeOf(sessionID, sellerDomain)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -42,7 +42,7 @@ func TestProposeBodyValidate(t *testing.T) {
 		{"zero offer", func(b *anp.ProposeBody) { b.Offer = &anp.Money{Amount: 0, Currency: "USD"} }, "offer: amount must be greater than zero"},
 		{"negative offer", func(b *anp.ProposeBody) { b.Offer = &anp.Money{Amount: -1, Currency: "USD"} }, "offer: amount -1 is negative"},
 		{"offer in another currency", func(b *anp.ProposeBody) { b.Offer = &anp.Money{Amount: 100, Currency: "EUR"} }, "offer currency EUR differs from session currency USD"},
-		{"long credential", func(b *anp.ProposeBody) { b.Credential = strings.Repeat("A", anp.MaxSealedCredentialLen+1) }, "credential is 3233 bytes, at most 3232 allowed"},
+		{"long credential", func(b *anp.ProposeBody) { b.Credential = strings.Repeat("A", anp.MaxSealedCredentialLen+1) }, "credential is 3337 bytes, at most 3336 allowed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -22,23 +22,24 @@ import (
 // not the registry. The buyer seals it to the seller's X25519 public key,
 // published hex-encoded as EndpointRecord.EncKey:
 //
-//	payload = JCS({"credential": C, "domain": D, "session": S})
+//	payload = JCS({"buyer_key": K, "credential": C, "domain": D, "session": S})
 //	sealed  = base64.StdEncoding(nacl/box.SealAnonymous(payload, sellerPub))
 //
-// and sends sealed as ProposeBody.Credential. D is the seller domain and S
-// the session id of the PROPOSE, so a sealed credential cannot be replayed
-// into another session or to another seller. The seller's X25519 key pair
+// and sends sealed as ProposeBody.Credential. D is the seller domain, S the
+// session id of the PROPOSE and K the buyer session key that signs it, so a
+// sealed credential cannot be replayed into another session, to another
+// seller, or by anyone who copies it into a PROPOSE of their own. The seller's X25519 key pair
 // is derived from its Ed25519 identity seed (DeriveCredentialKey), so it
 // needs no storage of its own and changes only with the identity key.
 
 // Limits of a blind credential. MaxCredentialLen is the one size limit;
 // MaxSealedCredentialLen follows from it: the base64 text of the box over
 // the longest payload (every credential byte a '"' or '\', which JCS
-// escapes to two bytes, the longest domain and a session id).
+// escapes to two bytes, the longest domain, a buyer key and a session id).
 const (
 	MinCredentialLen       = 6 // shorter values cannot be redacted from logs reliably
 	MaxCredentialLen       = 1024
-	maxCredentialPayload   = len(`{"credential":"","domain":"","session":""}`) + 2*MaxCredentialLen + MaxDomainLen + 2*16
+	maxCredentialPayload   = len(`{"buyer_key":"","credential":"","domain":"","session":""}`) + 2*ed25519.PublicKeySize + 2*MaxCredentialLen + MaxDomainLen + 2*16
 	MaxSealedCredentialLen = (maxCredentialPayload + box.AnonymousOverhead + 2) / 3 * 4
 )
 
@@ -47,6 +48,7 @@ const credentialKeyInfo = "clinch-anp/1 blind-credential x25519"
 
 // credentialPayload is the sealed JSON object.
 type credentialPayload struct {
+	BuyerKey   string `json:"buyer_key"`
 	Credential string `json:"credential"`
 	Domain     string `json:"domain"`
 	Session    string `json:"session"`
@@ -117,32 +119,43 @@ func (k CredentialKey) String() string { return "CredentialKey{public: " + k.Pub
 // GoString is String, so %#v shows no private key either.
 func (k CredentialKey) GoString() string { return k.String() }
 
-// SealCredential seals credential for one session with the seller whose
+// CredentialScope is what a sealed credential is good for: one session,
+// opened by one buyer session key, at one seller domain.
+type CredentialScope struct {
+	Session  string // the session id of the PROPOSE
+	BuyerKey string // the buyer session key that signs the PROPOSE (its from), hex
+	Domain   string // the seller domain
+}
+
+// SealCredential seals credential for scope with the seller whose
 // encryption key (64 lower-case hex characters, its EndpointRecord.EncKey)
-// is sellerEncKey. domain is normalised first. The result is at most
+// is sellerEncKey. The domain is normalised first. The result is at most
 // MaxSealedCredentialLen bytes of standard base64. Errors never contain the
 // credential.
-func SealCredential(sellerEncKey, session, domain, credential string) (string, error) {
-	return sealCredential(rand.Reader, sellerEncKey, session, domain, credential)
+func SealCredential(sellerEncKey string, scope CredentialScope, credential string) (string, error) {
+	return sealCredential(rand.Reader, sellerEncKey, scope, credential)
 }
 
 // sealCredential is SealCredential with the ephemeral key read from random.
-func sealCredential(random io.Reader, sellerEncKey, session, domain, credential string) (string, error) {
+func sealCredential(random io.Reader, sellerEncKey string, scope CredentialScope, credential string) (string, error) {
 	pub, err := parseEncKey(sellerEncKey)
 	if err != nil {
 		return "", fmt.Errorf("anp: seal credential: %w", err)
 	}
-	if !ValidSessionID(session) {
+	if !ValidSessionID(scope.Session) {
 		return "", fmt.Errorf("anp: seal credential: session id must be 32 lower-case hex characters")
 	}
-	d, err := NormalizeDomain(domain)
+	if _, err := ParsePublicKey(scope.BuyerKey); err != nil {
+		return "", fmt.Errorf("anp: seal credential: buyer session key: %w", err)
+	}
+	d, err := NormalizeDomain(scope.Domain)
 	if err != nil {
 		return "", fmt.Errorf("anp: seal credential: %w", err)
 	}
 	if err := ValidateCredential(credential); err != nil {
 		return "", fmt.Errorf("anp: seal credential for %s: %w", d, err)
 	}
-	msg, err := Canonical(credentialPayload{Credential: credential, Domain: d, Session: session})
+	msg, err := Canonical(credentialPayload{BuyerKey: scope.BuyerKey, Credential: credential, Domain: d, Session: scope.Session})
 	if err != nil {
 		return "", fmt.Errorf("anp: seal credential for %s: encoding the payload failed", d)
 	}
@@ -180,11 +193,12 @@ func parseX25519Key(s, what string) (*[32]byte, error) {
 	return pub, nil
 }
 
-// OpenCredential opens a sealed credential with the seller's key and checks that it was sealed for session and
-// domain and that the credential is valid (ValidateCredential). Every
-// failure is an *Error with code refused whose message never contains the
-// credential.
-func OpenCredential(key *CredentialKey, sealed, session, domain string) (string, error) {
+// OpenCredential opens a sealed credential with the seller's key and checks
+// that it was sealed for scope — the session, the buyer session key that
+// signed the PROPOSE and this seller's domain — and that the credential is
+// valid (ValidateCredential). Every failure is an *Error with code refused
+// whose message never contains the credential.
+func OpenCredential(key *CredentialKey, sealed string, scope CredentialScope) (string, error) {
 	if sealed == "" {
 		return "", Errorf(CodeRefused, "blind credential is empty")
 	}
@@ -204,11 +218,14 @@ func OpenCredential(key *CredentialKey, sealed, session, domain string) (string,
 	if err := DecodeStrict(plain, &p); err != nil {
 		return "", Errorf(CodeRefused, "blind credential payload is not the expected JSON object")
 	}
-	if p.Session != session {
+	if p.Session != scope.Session {
 		return "", Errorf(CodeRefused, "blind credential was sealed for another session")
 	}
-	if p.Domain != domain {
-		return "", Errorf(CodeRefused, "blind credential was sealed for domain %q, not %q", CleanText(p.Domain, 64), domain)
+	if p.BuyerKey != scope.BuyerKey {
+		return "", Errorf(CodeRefused, "blind credential was sealed for another buyer session key than the one that signed the PROPOSE")
+	}
+	if p.Domain != scope.Domain {
+		return "", Errorf(CodeRefused, "blind credential was sealed for domain %q, not %q", CleanText(p.Domain, 64), scope.Domain)
 	}
 	if err := ValidateCredential(p.Credential); err != nil {
 		return "", Errorf(CodeRefused, "blind credential: %v", err)

@@ -46,9 +46,15 @@ func sealRaw(tb testing.TB, k *anp.CredentialKey, payload []byte) string {
 	return base64.StdEncoding.EncodeToString(ct)
 }
 
+// scopeOf is the scope of a credential for session at domain, opened by the
+// buyer session key of the fixtures.
+func scopeOf(session, domain string) anp.CredentialScope {
+	return anp.CredentialScope{Session: session, BuyerKey: pub(buyerKey), Domain: domain}
+}
+
 func mustSealCredential(tb testing.TB, k *anp.CredentialKey, session, domain, credential string) string {
 	tb.Helper()
-	s, err := anp.SealCredential(k.PublicHex(), session, domain, credential)
+	s, err := anp.SealCredential(k.PublicHex(), scopeOf(session, domain), credential)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -94,7 +100,7 @@ func TestSealCredentialRoundTrip(t *testing.T) {
 		if strings.Contains(sealed, "outlet") {
 			t.Fatal("sealed value shows the credential")
 		}
-		got, err := anp.OpenCredential(k, sealed, sessionID, tc.domain)
+		got, err := anp.OpenCredential(k, sealed, scopeOf(sessionID, tc.domain))
 		if err != nil || got != cred {
 			t.Fatalf("%s: OpenCredential = %q, %v", tc.asked, got, err)
 		}
@@ -120,7 +126,7 @@ func TestSealCredentialWorstCase(t *testing.T) {
 		if err := body.Validate(); err != nil {
 			t.Fatalf("worst case does not fit a PROPOSE: %v", err)
 		}
-		if got, err := anp.OpenCredential(k, sealed, sessionID, domain); err != nil || got != cred {
+		if got, err := anp.OpenCredential(k, sealed, scopeOf(sessionID, domain)); err != nil || got != cred {
 			t.Fatalf("worst case does not round-trip: %v", err)
 		}
 	}
@@ -166,21 +172,24 @@ func TestSealCredentialRejects(t *testing.T) {
 	const cred = "very-secret-credential"
 	var zero [32]byte
 	lowOrder := "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800" // a point of order 8
-	tests := []struct{ name, key, session, domain, cred, msg string }{
-		{"upper-case key", strings.ToUpper(encHex), sessionID, sellerDomain, cred, "lower-case hex"},
-		{"short key", encHex[:62], sessionID, sellerDomain, cred, "64 hex characters"},
-		{"non-hex key", "zz" + encHex[2:], sessionID, sellerDomain, cred, "lower-case hex"},
-		{"zero key", hex.EncodeToString(zero[:]), sessionID, sellerDomain, cred, "low-order"},
-		{"low-order key", lowOrder, sessionID, sellerDomain, cred, "low-order"},
-		{"bad session", encHex, "not-a-session", sellerDomain, cred, "session id"},
-		{"upper-case session", encHex, strings.ToUpper(sessionID), sellerDomain, cred, "session id"},
-		{"bad domain", encHex, sessionID, "shop", cred, "two labels"},
-		{"empty credential", encHex, sessionID, sellerDomain, "", "empty"},
-		{"credential with newline", encHex, sessionID, sellerDomain, cred + "\n", "control character"},
+	buyer := pub(buyerKey)
+	tests := []struct{ name, key, session, buyerKey, domain, cred, msg string }{
+		{"upper-case key", strings.ToUpper(encHex), sessionID, buyer, sellerDomain, cred, "lower-case hex"},
+		{"short key", encHex[:62], sessionID, buyer, sellerDomain, cred, "64 hex characters"},
+		{"non-hex key", "zz" + encHex[2:], sessionID, buyer, sellerDomain, cred, "lower-case hex"},
+		{"zero key", hex.EncodeToString(zero[:]), sessionID, buyer, sellerDomain, cred, "low-order"},
+		{"low-order key", lowOrder, sessionID, buyer, sellerDomain, cred, "low-order"},
+		{"bad session", encHex, "not-a-session", buyer, sellerDomain, cred, "session id"},
+		{"upper-case session", encHex, strings.ToUpper(sessionID), buyer, sellerDomain, cred, "session id"},
+		{"no buyer key", encHex, sessionID, "", sellerDomain, cred, "buyer session key"},
+		{"upper-case buyer key", encHex, sessionID, strings.ToUpper(buyer), sellerDomain, cred, "buyer session key"},
+		{"bad domain", encHex, sessionID, buyer, "shop", cred, "two labels"},
+		{"empty credential", encHex, sessionID, buyer, sellerDomain, "", "empty"},
+		{"credential with newline", encHex, sessionID, buyer, sellerDomain, cred + "\n", "control character"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			sealed, err := anp.SealCredential(tc.key, tc.session, tc.domain, tc.cred)
+			sealed, err := anp.SealCredential(tc.key, anp.CredentialScope{Session: tc.session, BuyerKey: tc.buyerKey, Domain: tc.domain}, tc.cred)
 			if err == nil {
 				t.Fatalf("sealed: %q", sealed)
 			}
@@ -196,7 +205,7 @@ func TestOpenCredentialRefuses(t *testing.T) {
 	other := mustCredentialKey(t, strangerKey)
 	const secret = "ACCT-99812"
 	payload := func(cred string) []byte {
-		return mustCanonical(t, map[string]string{"session": sessionID, "domain": sellerDomain, "credential": cred})
+		return mustCanonical(t, map[string]string{"session": sessionID, "buyer_key": pub(buyerKey), "domain": sellerDomain, "credential": cred})
 	}
 	valid := mustSealCredential(t, k, sessionID, sellerDomain, secret)
 	tampered := []byte(valid)
@@ -208,13 +217,15 @@ func TestOpenCredentialRefuses(t *testing.T) {
 	tests := []struct{ name, sealed, msg string }{
 		{"other session", mustSealCredential(t, k, "00000000000000000000000000000000", sellerDomain, secret), "another session"},
 		{"other domain", mustSealCredential(t, k, sessionID, "other-shop.anp", secret), `domain "other-shop.anp"`},
+		{"other buyer session key", sealOtherBuyer(t, k, secret), "another buyer session key"},
+		{"no buyer key in the payload", sealRaw(t, k, mustCanonical(t, map[string]string{"session": sessionID, "domain": sellerDomain, "credential": secret})), "another buyer session key"},
 		{"sealed to another seller", mustSealCredential(t, other, sessionID, sellerDomain, secret), "not sealed to this seller"},
 		{"tampered", string(tampered), "or was altered"},
 		{"not base64", "%%%not-base64%%%", "base64"},
 		{"url-safe base64", strings.NewReplacer("+", "-", "/", "_").Replace(valid) + "-_", "base64"},
 		{"empty", "", "empty"},
 		{"too long", strings.Repeat("A", anp.MaxSealedCredentialLen+4), "at most"},
-		{"unknown payload field", sealRaw(t, k, []byte(`{"credential":"ACCT-99812","domain":"kitchen-outlet.anp","session":"`+sessionID+`","tier":"gold"}`)), "expected JSON"},
+		{"unknown payload field", sealRaw(t, k, []byte(`{"buyer_key":"`+pub(buyerKey)+`","credential":"ACCT-99812","domain":"kitchen-outlet.anp","session":"`+sessionID+`","tier":"gold"}`)), "expected JSON"},
 		{"not JSON", sealRaw(t, k, []byte(secret)), "expected JSON"},
 		{"empty credential", sealRaw(t, k, payload("")), "credential is empty"},
 		{"credential too short", sealRaw(t, k, payload("ACCT")), "at least"},
@@ -223,7 +234,7 @@ func TestOpenCredentialRefuses(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := anp.OpenCredential(k, tc.sealed, sessionID, sellerDomain)
+			got, err := anp.OpenCredential(k, tc.sealed, scopeOf(sessionID, sellerDomain))
 			if err == nil || anp.CodeOf(err) != anp.CodeRefused {
 				t.Fatalf("OpenCredential = %q, %v; want refused", got, err)
 			}
@@ -232,7 +243,19 @@ func TestOpenCredentialRefuses(t *testing.T) {
 			}
 		})
 	}
-	if got, err := anp.OpenCredential(k, valid, sessionID, sellerDomain); err != nil || got != secret {
+	if got, err := anp.OpenCredential(k, valid, scopeOf(sessionID, sellerDomain)); err != nil || got != secret {
 		t.Fatalf("round trip: %q, %v", got, err)
 	}
+}
+
+// sealOtherBuyer seals secret for the fixture session and seller, but for
+// the session key of another buyer (a stranger who copies it into a PROPOSE
+// of their own signs with a key that is not this one).
+func sealOtherBuyer(tb testing.TB, k *anp.CredentialKey, secret string) string {
+	tb.Helper()
+	s, err := anp.SealCredential(k.PublicHex(), anp.CredentialScope{Session: sessionID, BuyerKey: pub(strangerKey), Domain: sellerDomain}, secret)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
 }

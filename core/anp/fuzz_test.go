@@ -317,15 +317,15 @@ func FuzzOpenCredential(f *testing.F) {
 	if err := json.Unmarshal(data, &v); err != nil {
 		f.Fatal(err)
 	}
-	f.Add(v.Sealed, v.Session, v.Domain)
+	f.Add(v.Sealed, v.Session, v.BuyerKey, v.Domain)
 	for _, r := range v.Refused {
-		f.Add(r.Sealed, r.Session, r.Domain)
+		f.Add(r.Sealed, r.Session, r.BuyerKey, r.Domain)
 	}
-	f.Add("", "", "")
-	f.Add("AAAA", v.Session, v.Domain)
+	f.Add("", "", "", "")
+	f.Add("AAAA", v.Session, v.BuyerKey, v.Domain)
 	k := mustCredentialKey(f, sellerKey)
-	f.Fuzz(func(t *testing.T, sealed, session, domain string) {
-		got, err := anp.OpenCredential(k, sealed, session, domain)
+	f.Fuzz(func(t *testing.T, sealed, session, buyerKey, domain string) {
+		got, err := anp.OpenCredential(k, sealed, anp.CredentialScope{Session: session, BuyerKey: buyerKey, Domain: domain})
 		if err != nil {
 			if anp.CodeOf(err) != anp.CodeRefused || got != "" {
 				t.Fatalf("got %q, %v; want refused and nothing", got, err)
@@ -335,9 +335,9 @@ func FuzzOpenCredential(f *testing.F) {
 			}
 			return
 		}
-		// Only the vector's sealed value opens, and only for its session and domain.
-		if got != v.Credential || sealed != v.Sealed || session != v.Session || domain != v.Domain {
-			t.Fatalf("opened %q for session %q domain %q", got, session, domain)
+		// Only the vector's sealed value opens, and only for its session, buyer key and domain.
+		if got != v.Credential || sealed != v.Sealed || session != v.Session || buyerKey != v.BuyerKey || domain != v.Domain {
+			t.Fatalf("opened %q for session %q buyer key %q domain %q", got, session, buyerKey, domain)
 		}
 	})
 }

@@ -156,7 +156,7 @@ func TestEndpointRecordRefusesLowOrderEncKey(t *testing.T) {
 		r := endpointRecord()
 		r.EncKey = key
 		verr := r.Validate()
-		_, serr := anp.SealCredential(key, sessionID, sellerDomain, "ACCT-1")
+		_, serr := anp.SealCredential(key, scopeOf(sessionID, sellerDomain), "ACCT-1")
 		if (verr == nil) != (serr == nil) {
 			t.Fatalf("enc_key %s: record validation says %v, the sealer says %v", key, verr, serr)
 		}

@@ -93,8 +93,8 @@ func TestCredentialVector(t *testing.T) {
 	if err != nil || string(canon) != v.Payload {
 		t.Fatalf("payload is not JCS: %v", err)
 	}
-	if want := mustCanonical(t, map[string]string{"credential": v.Credential, "domain": v.Domain, "session": v.Session}); string(want) != v.Payload {
-		t.Fatalf("payload %s is not JCS of the credential, domain and session", v.Payload)
+	if want := mustCanonical(t, map[string]string{"buyer_key": v.BuyerKey, "credential": v.Credential, "domain": v.Domain, "session": v.Session}); string(want) != v.Payload {
+		t.Fatalf("payload %s is not JCS of the buyer key, credential, domain and session", v.Payload)
 	}
 	ct, err := base64.StdEncoding.DecodeString(v.Sealed)
 	if err != nil || len(ct) < 32 || !bytes.Equal(ct[:32], ephPub) {
@@ -117,14 +117,14 @@ func TestCredentialVector(t *testing.T) {
 	if err != nil || k.PublicHex() != v.EncKey {
 		t.Fatalf("DeriveCredentialKey: %v", err)
 	}
-	if got, err := anp.OpenCredential(k, v.Sealed, v.Session, v.Domain); err != nil || got != v.Credential {
+	if got, err := anp.OpenCredential(k, v.Sealed, anp.CredentialScope{Session: v.Session, BuyerKey: v.BuyerKey, Domain: v.Domain}); err != nil || got != v.Credential {
 		t.Fatalf("OpenCredential = %q, %v", got, err)
 	}
 	if len(v.Refused) < 5 {
 		t.Fatalf("only %d refused vectors", len(v.Refused))
 	}
 	for _, r := range v.Refused {
-		got, err := anp.OpenCredential(k, r.Sealed, r.Session, r.Domain)
+		got, err := anp.OpenCredential(k, r.Sealed, r.scope())
 		if r.Expect != string(anp.CodeRefused) || anp.CodeOf(err) != anp.CodeRefused {
 			t.Errorf("%s: OpenCredential = %q, %v; want refused", r.Description, got, err)
 		}

@@ -2,6 +2,7 @@ package anp_test
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/hkdf"
 	"crypto/sha256"
 	"encoding/base64"
@@ -32,6 +33,7 @@ type credentialVector struct {
 	MaxCredentialLen   int                 `json:"max_credential_len"`
 	MaxSealedLen       int                 `json:"max_sealed_len"`
 	Session            string              `json:"session"`
+	BuyerKey           string              `json:"buyer_key"`
 	Domain             string              `json:"domain"`
 	Credential         string              `json:"credential"`
 	Payload            string              `json:"payload"`
@@ -43,13 +45,18 @@ type credentialVector struct {
 }
 
 // refusedCredential is a sealed credential that OpenCredential refuses when
-// opened for session and domain.
+// opened for session, buyer key and domain.
 type refusedCredential struct {
 	Description string `json:"description"`
 	Sealed      string `json:"sealed"`
 	Session     string `json:"session"`
+	BuyerKey    string `json:"buyer_key"`
 	Domain      string `json:"domain"`
 	Expect      string `json:"expect"` // "refused": the code of every OpenCredential failure
+}
+
+func (r refusedCredential) scope() anp.CredentialScope {
+	return anp.CredentialScope{Session: r.Session, BuyerKey: r.BuyerKey, Domain: r.Domain}
 }
 
 type cleanTextVector struct {
@@ -108,15 +115,17 @@ func buildCredentialVector(tb testing.TB) credentialVector {
 	k := mustCredentialKey(tb, sellerKey)
 	pub := encKeyBytes(tb, k)
 	priv := credentialPrivate(tb, sellerKey.Seed())
-	payload := func(session, domain, cred string) []byte {
-		return mustCanonical(tb, map[string]string{"credential": cred, "domain": domain, "session": session})
+	buyer := anp.PublicKeyHex(buyerKey.Public().(ed25519.PublicKey))
+	payloadFor := func(session, buyerKey, domain, cred string) []byte {
+		return mustCanonical(tb, map[string]string{"buyer_key": buyerKey, "credential": cred, "domain": domain, "session": session})
 	}
+	payload := func(session, domain, cred string) []byte { return payloadFor(session, buyer, domain, cred) }
 	eph := ephemeral(0xe5)
 	ephPub, err := curve25519.X25519(eph, curve25519.Basepoint)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	sealed, err := anp.SealCredentialWith(bytes.NewReader(eph), k.PublicHex(), sessionID, sellerDomain, vectorCredential)
+	sealed, err := anp.SealCredentialWith(bytes.NewReader(eph), k.PublicHex(), anp.CredentialScope{Session: sessionID, BuyerKey: buyer, Domain: sellerDomain}, vectorCredential)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -126,13 +135,14 @@ func buildCredentialVector(tb testing.TB) credentialVector {
 	flipped, _ := base64.StdEncoding.DecodeString(sealed)
 	flipped[len(flipped)-1] ^= 0x01
 	other := mustCredentialKey(tb, strangerKey)
+	stranger := anp.PublicKeyHex(strangerKey.Public().(ed25519.PublicKey))
 	v := credentialVector{
 		Expect: "valid",
 		Description: "Blind credential (protocol section 14) sealed to the seller identity of keys.json. " +
 			"x25519_private is clamp(HKDF-SHA256(seed, no salt, hkdf_info, 32 bytes)), enc_key its X25519 public key; " +
-			"payload is JCS of {credential, domain, session}; sealed is base64std(ephemeral_public || XSalsa20-Poly1305 box) " +
+			"payload is JCS of {buyer_key, credential, domain, session}, buyer_key being the buyer session key that signs the PROPOSE; sealed is base64std(ephemeral_public || XSalsa20-Poly1305 box) " +
 			"with nonce = BLAKE2b-192(ephemeral_public || enc_key), as nacl/box SealAnonymous does with ephemeral_private. " +
-			"Each refused entry must be refused when opened for its session and domain.",
+			"Each refused entry must be refused when opened for its session, buyer_key and domain.",
 		SellerIdentitySeed: hex.EncodeToString(sellerKey.Seed()),
 		HKDFInfo:           "clinch-anp/1 blind-credential x25519",
 		X25519Private:      hex.EncodeToString(priv[:]),
@@ -140,6 +150,7 @@ func buildCredentialVector(tb testing.TB) credentialVector {
 		MaxCredentialLen:   anp.MaxCredentialLen,
 		MaxSealedLen:       anp.MaxSealedCredentialLen,
 		Session:            sessionID,
+		BuyerKey:           buyer,
 		Domain:             sellerDomain,
 		Credential:         vectorCredential,
 		Payload:            string(payload(sessionID, sellerDomain, vectorCredential)),
@@ -148,19 +159,22 @@ func buildCredentialVector(tb testing.TB) credentialVector {
 		Nonce:              hex.EncodeToString(sealNonce(tb, ephPub, pub[:])),
 		Sealed:             sealed,
 		Refused: []refusedCredential{
-			{"opened for another session", sealed, otherSession, sellerDomain, "refused"},
-			{"opened by another seller domain", sealed, sessionID, "other-shop.anp", "refused"},
-			{"last byte of the box flipped", base64.StdEncoding.EncodeToString(flipped), sessionID, sellerDomain, "refused"},
-			{"URL-safe base64 instead of standard", strings.NewReplacer("+", "-", "/", "_").Replace(sealFixed(tb, payload(sessionID, sellerDomain, vectorCredential), pub, ephemeral(0xe7))), sessionID, sellerDomain, "refused"},
-			{"sealed to another seller's key", sealFixed(tb, payload(sessionID, sellerDomain, vectorCredential), encKeyBytes(tb, other), eph), sessionID, sellerDomain, "refused"},
-			{"payload with an unknown field", sealFixed(tb, mustCanonical(tb, map[string]string{"credential": vectorCredential, "domain": sellerDomain, "session": sessionID, "tier": "gold"}), pub, ephemeral(0xe8)), sessionID, sellerDomain, "refused"},
-			{"credential shorter than the minimum", sealFixed(tb, payload(sessionID, sellerDomain, "GOLD"), pub, ephemeral(0xe9)), sessionID, sellerDomain, "refused"},
-			{"credential with a control character", sealFixed(tb, payload(sessionID, sellerDomain, vectorCredential+"\r"), pub, ephemeral(0xea)), sessionID, sellerDomain, "refused"},
-			{"longer than max_sealed_len", strings.Repeat("A", anp.MaxSealedCredentialLen+4), sessionID, sellerDomain, "refused"},
+			{"opened for another session", sealed, otherSession, buyer, sellerDomain, "refused"},
+			{"opened for another buyer session key (copied into a stranger's PROPOSE)", sealed, sessionID, stranger, sellerDomain, "refused"},
+			{"sealed for another buyer session key", sealFixed(tb, payloadFor(sessionID, stranger, sellerDomain, vectorCredential), pub, ephemeral(0xeb)), sessionID, buyer, sellerDomain, "refused"},
+			{"payload without buyer_key", sealFixed(tb, mustCanonical(tb, map[string]string{"credential": vectorCredential, "domain": sellerDomain, "session": sessionID}), pub, ephemeral(0xec)), sessionID, buyer, sellerDomain, "refused"},
+			{"opened by another seller domain", sealed, sessionID, buyer, "other-shop.anp", "refused"},
+			{"last byte of the box flipped", base64.StdEncoding.EncodeToString(flipped), sessionID, buyer, sellerDomain, "refused"},
+			{"URL-safe base64 instead of standard", strings.NewReplacer("+", "-", "/", "_").Replace(sealFixed(tb, payload(sessionID, sellerDomain, vectorCredential), pub, ephemeral(0xe7))), sessionID, buyer, sellerDomain, "refused"},
+			{"sealed to another seller's key", sealFixed(tb, payload(sessionID, sellerDomain, vectorCredential), encKeyBytes(tb, other), eph), sessionID, buyer, sellerDomain, "refused"},
+			{"payload with an unknown field", sealFixed(tb, mustCanonical(tb, map[string]string{"buyer_key": buyer, "credential": vectorCredential, "domain": sellerDomain, "session": sessionID, "tier": "gold"}), pub, ephemeral(0xe8)), sessionID, buyer, sellerDomain, "refused"},
+			{"credential shorter than the minimum", sealFixed(tb, payload(sessionID, sellerDomain, "GOLD"), pub, ephemeral(0xe9)), sessionID, buyer, sellerDomain, "refused"},
+			{"credential with a control character", sealFixed(tb, payload(sessionID, sellerDomain, vectorCredential+"\r"), pub, ephemeral(0xea)), sessionID, buyer, sellerDomain, "refused"},
+			{"longer than max_sealed_len", strings.Repeat("A", anp.MaxSealedCredentialLen+4), sessionID, buyer, sellerDomain, "refused"},
 		},
 	}
 	for _, r := range v.Refused {
-		if _, err := anp.OpenCredential(k, r.Sealed, r.Session, r.Domain); anp.CodeOf(err) != anp.CodeRefused {
+		if _, err := anp.OpenCredential(k, r.Sealed, r.scope()); anp.CodeOf(err) != anp.CodeRefused {
 			tb.Fatalf("refused vector %q: OpenCredential gave %v", r.Description, err)
 		}
 	}

@@ -52,9 +52,10 @@ type LogChecker interface {
 type Credentials interface {
 	// Has reports whether there is a credential for domain.
 	Has(domain string) bool
-	// Seal seals the credential for domain to the seller's encryption key
-	// for one session (anp.SealCredential); ok is false when there is none.
-	Seal(sellerEncKey, sessionID, domain string) (sealed string, ok bool, err error)
+	// Seal seals the credential for scope.Domain to the seller's encryption
+	// key for one session and the buyer session key that signs its PROPOSE
+	// (anp.SealCredential); ok is false when there is none.
+	Seal(sellerEncKey string, scope anp.CredentialScope) (sealed string, ok bool, err error)
 }
 
 // Config configures an engine.

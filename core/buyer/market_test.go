@@ -90,12 +90,12 @@ type blindCreds map[string]string
 
 func (b blindCreds) Has(domain string) bool { _, ok := b[domain]; return ok }
 
-func (b blindCreds) Seal(sellerEncKey, sessionID, domain string) (string, bool, error) {
-	cred, ok := b[domain]
+func (b blindCreds) Seal(sellerEncKey string, scope anp.CredentialScope) (string, bool, error) {
+	cred, ok := b[scope.Domain]
 	if !ok {
 		return "", false, nil
 	}
-	sealed, err := anp.SealCredential(sellerEncKey, sessionID, domain, cred)
+	sealed, err := anp.SealCredential(sellerEncKey, scope, cred)
 	return sealed, true, err
 }
 

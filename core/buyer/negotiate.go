@@ -2,6 +2,7 @@ package buyer
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"strings"
 
@@ -58,7 +59,10 @@ func (c *Core) ProposeDeal(ctx context.Context, address string, cons Constraints
 		if rec.EncKey == "" {
 			return Session{}, fmt.Errorf("seller %s publishes no encryption key, so its credential cannot be sent sealed: %w", addr.Domain, ErrRefused)
 		}
-		cred, _, err := c.cfg.BlindKeys.Seal(rec.EncKey, id, addr.Domain)
+		// The sealed payload names the session key that signs the PROPOSE:
+		// copied into anyone else's PROPOSE, the seller refuses it.
+		scope := anp.CredentialScope{Session: id, BuyerKey: anp.PublicKeyHex(key.Public().(ed25519.PublicKey)), Domain: addr.Domain}
+		cred, _, err := c.cfg.BlindKeys.Seal(rec.EncKey, scope)
 		if err != nil {
 			return Session{}, fmt.Errorf("buyer: seal credential for %s: %w", addr.Domain, err)
 		}

@@ -459,9 +459,9 @@ func TestBlindCredentialThroughTheHandler(t *testing.T) {
 		c.Logger = zerolog.New(&syncWriter{w: &logs}).Level(zerolog.DebugLevel)
 	})
 	const secret = "MEMBER-4471-GOLD"
-	seal := func(session, domain string) string {
+	seal := func(buyerKey, session, domain string) string {
 		t.Helper()
-		sealed, err := anp.SealCredential(n.EncryptionKey(), session, domain, secret)
+		sealed, err := anp.SealCredential(n.EncryptionKey(), anp.CredentialScope{Session: session, BuyerKey: buyerKey, Domain: domain}, secret)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -470,7 +470,7 @@ func TestBlindCredentialThroughTheHandler(t *testing.T) {
 
 	b := newBuyer(t, srv.URL)
 	p := propose("kettle", nil)
-	p.Credential = seal(b.Session, testDomain)
+	p.Credential = seal(anptest.PubHex(b.Key), b.Session, testDomain)
 	if got := b.send(anp.TypePropose, p); got.Type != anp.TypeCounter {
 		t.Fatalf("with a credential: %s", got.Type)
 	}
@@ -486,15 +486,17 @@ func TestBlindCredentialThroughTheHandler(t *testing.T) {
 	if got := b2.send(anp.TypePropose, propose("kettle", nil)); got.Type != anp.TypeReject || anptest.Body[anp.NoteBody](t, got).Reason != "rejected" {
 		t.Fatalf("without a credential: %s %+v", got.Type, anptest.Body[anp.NoteBody](t, got))
 	}
-	// Sealed for another session or domain: refused, no session.
-	for name, sealed := range map[string]func(session string) string{
-		"other session": func(string) string { return seal(anp.NewSessionID(), testDomain) },
-		"other domain":  func(session string) string { return seal(session, "other-shop.anp") },
-		"garbage":       func(string) string { return "bm90IGEgc2VhbGVkIGJveA==" },
+	// Sealed for another session, buyer session key or domain: refused, no session.
+	stranger := anptest.PubHex(anptest.NewKey(t))
+	for name, sealed := range map[string]func(buyerKey, session string) string{
+		"other session":   func(key, _ string) string { return seal(key, anp.NewSessionID(), testDomain) },
+		"other buyer key": func(_, session string) string { return seal(stranger, session, testDomain) },
+		"other domain":    func(key, session string) string { return seal(key, session, "other-shop.anp") },
+		"garbage":         func(string, string) string { return "bm90IGEgc2VhbGVkIGJveA==" },
 	} {
 		b3 := newBuyer(t, srv.URL)
 		p := propose("kettle", nil)
-		p.Credential = sealed(b3.Session)
+		p.Credential = sealed(anptest.PubHex(b3.Key), b3.Session)
 		r := b3.post(anp.SellerHandshake, b3.Seal(anp.TypePropose, p))
 		if r.status != 422 || r.err.Code != anp.CodeRefused {
 			t.Fatalf("%s: %d %+v, want 422 refused", name, r.status, r.err)

@@ -69,7 +69,7 @@ func (n *Node) handlePropose(ctx context.Context, env *anp.Envelope) (outcome, e
 	}
 	var cred string
 	if p.Credential != "" {
-		if cred, err = anp.OpenCredential(n.credKey, p.Credential, env.Session, n.domain); err != nil {
+		if cred, err = anp.OpenCredential(n.credKey, p.Credential, anp.CredentialScope{Session: env.Session, BuyerKey: env.From, Domain: n.domain}); err != nil {
 			return outcome{}, err
 		}
 		p.Credential = ""

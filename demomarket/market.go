@@ -151,7 +151,7 @@ func (m *Market) startSeller(ctx context.Context, spec SellerSpec, opt Options) 
 	if spec.Credential != "" {
 		policy = credentialPolicy{inner: &pol, want: spec.Credential}
 	}
-	client := registry.NewClient(m.RegistryURL, key, registry.ClientOptions{Logger: opt.Logger})
+	client := registry.NewClient(m.RegistryURL, key, registry.ClientOptions{Logger: opt.Logger, RootKey: m.RootKey}) // the root pins the key chain relay signatures are verified with
 	node, err := seller.NewNode(seller.Config{
 		Domain: spec.Domain, Identity: key, Policy: policy, Modes: spec.Modes, Categories: spec.Categories,
 		DisplayName: spec.DisplayName, Demo: true, Async: spec.Async, AsyncDelay: opt.AsyncDelay, Registry: client,

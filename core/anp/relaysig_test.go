@@ -104,14 +104,7 @@ func TestRelaySignatureRefusals(t *testing.T) {
 // the chain verifies under root_key, the signing vector's input is the
 // documented object with the body's hash, and every case has its outcome.
 func TestRelayVectorsCheck(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(vectorDir, "relay.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v relayVector
-	if err := json.Unmarshal(data, &v); err != nil {
-		t.Fatal(err)
-	}
+	v := readRelayVector(t)
 	if v.Header != "ANP-Relay" || v.MaxAgeMs != 300_000 {
 		t.Fatalf("header %q, max age %d", v.Header, v.MaxAgeMs)
 	}
@@ -153,14 +146,7 @@ func TestRelayVectorsCheck(t *testing.T) {
 // with one of the named failures, unless it is the signature of the vector
 // over that very request.
 func FuzzVerifyRelay(f *testing.F) {
-	data, err := os.ReadFile(filepath.Join(vectorDir, "relay.json"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	var v relayVector
-	if err := json.Unmarshal(data, &v); err != nil {
-		f.Fatal(err)
-	}
+	v := readRelayVector(f)
 	for _, tc := range v.Cases {
 		f.Add(tc.Value, tc.Domain, tc.Route, []byte(tc.Body), tc.Now)
 	}
@@ -192,4 +178,18 @@ func FuzzVerifyRelay(f *testing.F) {
 		}
 		t.Fatalf("header %q verified for a request no vector signed: %s %s", header, domain, route)
 	})
+}
+
+// readRelayVector reads relay.json.
+func readRelayVector(tb testing.TB) relayVector {
+	tb.Helper()
+	data, err := os.ReadFile(filepath.Join(vectorDir, "relay.json"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var v relayVector
+	if err := json.Unmarshal(data, &v); err != nil {
+		tb.Fatal(err)
+	}
+	return v
 }

@@ -142,13 +142,7 @@ func buildRelayVector(tb testing.TB) relayVector {
 // verifyRelayCase runs one case through anp.VerifyRelay with chain.
 func verifyRelayCase(tc relayCaseEntry, chain []anp.KeyEntry) error {
 	target := anp.RelayTarget{Domain: tc.Domain, Route: tc.Route, Body: []byte(tc.Body)}
-	_, err := anp.VerifyRelay(tc.Value, target, time.UnixMilli(tc.Now), func(kid uint64) *anp.KeyEntry {
-		e, err := anp.ChainKey(chain, kid)
-		if err != nil {
-			return nil
-		}
-		return e
-	})
+	_, err := anp.VerifyRelay(tc.Value, target, time.UnixMilli(tc.Now), chainKeyFor(chain))
 	return err
 }
 

@@ -221,6 +221,14 @@ func (c *Client) refreshKeys(ctx context.Context) (*anp.KeysResponse, error) {
 	return &k, nil
 }
 
+// KeyChainFor returns the registry's verified key chain (pinned by
+// ClientOptions.RootKey), fetched again once when the cached chain does not
+// hold key index kid yet: a seller node verifying the registry's relay
+// signatures after a key rotation.
+func (c *Client) KeyChainFor(ctx context.Context, kid uint64) (*anp.KeysResponse, error) {
+	return c.chainFor(ctx, kid)
+}
+
 // chainFor returns a verified chain that contains kid, refreshing once.
 func (c *Client) chainFor(ctx context.Context, kid uint64) (*anp.KeysResponse, error) {
 	k, err := c.Keys(ctx)

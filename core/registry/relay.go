@@ -215,21 +215,27 @@ func (s *Server) resend(ctx context.Context, ws *witnessSession, env *anp.Envelo
 
 // forward POSTs env to the seller route for its type and returns its reply,
 // or pending when the seller answered 202 and will call back. Only the
-// envelope is sent: no token, buyer identity or buyer header ever reaches
-// the seller.
+// envelope is sent, with the registry's relay signature over it (ANP-Relay,
+// protocol §12): no token, buyer identity or buyer header ever reaches the
+// seller.
 func (s *Server) forward(ctx context.Context, domain, endpoint string, env *anp.Envelope) (*anp.Envelope, bool, error) {
 	body, err := json.Marshal(env)
 	if err != nil {
 		return nil, false, fmt.Errorf("registry: encode envelope: %w", err)
 	}
+	path, _ := anp.SellerPathFor(env.Type)
+	relaySig, err := s.signRelay(ctx, anp.RelayTarget{Domain: domain, Route: path, Body: body})
+	if err != nil {
+		return nil, false, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.SellerTimeout)
 	defer cancel()
-	path, _ := anp.SellerPathFor(env.Type)
 	target := strings.TrimRight(endpoint, "/") + path
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
 		return nil, false, anp.Errorf(anp.CodeUnavailable, "seller %s has an unusable endpoint: %v", domain, err)
 	}
+	req.Header.Set(anp.RelayHeader, relaySig)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "clinch-registry/1")
@@ -246,6 +252,20 @@ func (s *Server) forward(ctx context.Context, domain, endpoint string, env *anp.
 		return nil, false, anp.Errorf(anp.CodeUnavailable, "seller %s answered with more than %d bytes", domain, maxSellerResponse)
 	}
 	return s.sellerAnswer(domain, resp.StatusCode, data)
+}
+
+// signRelay signs a request to a seller with the current chain key: sellers
+// take only requests that carry the registry's signature.
+func (s *Server) signRelay(ctx context.Context, t anp.RelayTarget) (string, error) {
+	priv, entry, err := s.keys.current(ctx)
+	if err != nil {
+		return "", fmt.Errorf("registry: relay signing key: %w", err)
+	}
+	sig, err := anp.SignRelay(priv, entry.Index, t, s.now())
+	if err != nil {
+		return "", fmt.Errorf("registry: sign relay to %s: %w", t.Domain, err)
+	}
+	return sig, nil
 }
 
 // sellerAnswer reads a seller's HTTP answer to a forwarded envelope: its

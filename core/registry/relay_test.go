@@ -52,8 +52,17 @@ func TestRelayRoundTripAndBuyerPrivacy(t *testing.T) {
 	if len(seller.paths) != 2 || seller.paths[0] != anp.SellerHandshake || seller.paths[1] != anp.SellerCounter {
 		t.Fatalf("seller routes %v", seller.paths)
 	}
-	allowed := map[string]bool{"Content-Type": true, "Accept": true, "User-Agent": true, "Content-Length": true, "Accept-Encoding": true}
+	allowed := map[string]bool{"Content-Type": true, "Accept": true, "User-Agent": true, "Content-Length": true, "Accept-Encoding": true, "Anp-Relay": true}
+	chain := e.srv.keys.chain()
 	for i, h := range seller.headers {
+		// Each request carries the registry's signature over exactly its body and route.
+		target := anp.RelayTarget{Domain: "pans.anp", Route: seller.paths[i], Body: seller.bodies[i]}
+		if _, err := anp.VerifyRelay(h.Get(anp.RelayHeader), target, e.clock.Now(), func(kid uint64) *anp.KeyEntry {
+			k, _ := anp.ChainKey(chain, kid)
+			return k
+		}); err != nil {
+			t.Errorf("request %d: relay signature: %v", i, err)
+		}
 		for k := range h {
 			if !allowed[k] {
 				t.Errorf("request %d carried header %s to the seller", i, k)

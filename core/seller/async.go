@@ -15,7 +15,8 @@ func (n *Node) deferAnswer(s *session, env *anp.Envelope, h string, b anp.OfferB
 	if !n.beginWork() {
 		return outcome{}, anp.Errorf(anp.CodeUnavailable, "the seller is shutting down")
 	}
-	s.appendEnvelope(env, h)
+	n.appendEnvelope(s, env, h)
+	n.progressed(s)
 	s.lastBuyer, s.lastReply = h, nil
 	s.pending = true
 	s.turn = b.Turn

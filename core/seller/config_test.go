@@ -61,14 +61,13 @@ func TestLoadFileConfig(t *testing.T) {
 	if p.List != anptest.USD(12999) || p.Floor != anptest.USD(9950) || p.Exponent != 0.6 || p.MaxTurns != 6 || p.Pitch != "Ships in 2 days." || len(p.Items) != 2 {
 		t.Fatalf("policy %+v", p)
 	}
-	cfg, err := fc.NodeConfig(sellerKey, nil, zerolog.Nop())
+	cfg, err := fc.NodeConfig(sellerKey, chainOnly{}, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(cfg.Modes) != 2 || cfg.Modes[1] != anp.ModeB || cfg.Domain != "kitchen-outlet.anp" || !cfg.Async {
 		t.Fatalf("node config %+v", cfg)
 	}
-	cfg.Async = false // no registry in this test
 	if _, err := NewNode(cfg); err != nil {
 		t.Fatalf("NewNode from the file config: %v", err)
 	}

@@ -15,22 +15,23 @@ import (
 // when the endpoint has no path.
 func TestHandlerAtServesUnderTheEndpointPath(t *testing.T) {
 	n, _ := newTestNode(t, nil)
-	// An empty POST reaches a route when the route answers bad_request (it
-	// read the body), and no route when the answer is not_found.
+	// An empty POST without the registry's relay signature reaches a route
+	// when the route answers unauthorized (its first check), and no route
+	// when the answer is not_found.
 	for _, tc := range []struct {
 		endpoint, method, path string
 		status                 int
 		code                   anp.Code
 	}{
-		{"http://127.0.0.1:1", http.MethodPost, "/handshake", http.StatusBadRequest, anp.CodeBadRequest},
+		{"http://127.0.0.1:1", http.MethodPost, "/handshake", http.StatusUnauthorized, anp.CodeUnauthorized},
 		{"http://127.0.0.1:1/", http.MethodGet, "/healthz", http.StatusOK, ""},
-		{"https://shop.example/anp", http.MethodPost, "/anp/handshake", http.StatusBadRequest, anp.CodeBadRequest},
-		{"https://shop.example/anp/", http.MethodPost, "/anp/counter", http.StatusBadRequest, anp.CodeBadRequest},
+		{"https://shop.example/anp", http.MethodPost, "/anp/handshake", http.StatusUnauthorized, anp.CodeUnauthorized},
+		{"https://shop.example/anp/", http.MethodPost, "/anp/counter", http.StatusUnauthorized, anp.CodeUnauthorized},
 		{"https://shop.example/anp", http.MethodGet, "/anp/healthz", http.StatusOK, ""},
 		{"https://shop.example/anp", http.MethodPost, "/handshake", http.StatusNotFound, anp.CodeNotFound},
 		{"https://shop.example/anp", http.MethodPost, "/anpx/handshake", http.StatusNotFound, anp.CodeNotFound},
 		{"https://shop.example/a/b", http.MethodPost, "/a/b/sign", http.StatusNotFound, anp.CodeNotFound}, // no such route under the base
-		{"https://shop.example/a/b", http.MethodPost, "/a/b" + anp.SellerSignRequest, http.StatusBadRequest, anp.CodeBadRequest},
+		{"https://shop.example/a/b", http.MethodPost, "/a/b" + anp.SellerSignRequest, http.StatusUnauthorized, anp.CodeUnauthorized},
 	} {
 		h, err := n.HandlerAt(tc.endpoint)
 		if err != nil {

@@ -24,7 +24,7 @@ func (n *Node) Handler() http.Handler {
 // serveRoute handles one buyer route.
 func (n *Node) serveRoute(path string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		env, err := n.readEnvelope(w, r)
+		env, err := n.readRelayed(w, r, path)
 		if err != nil {
 			n.writeError(w, r, err)
 			return
@@ -51,8 +51,34 @@ func (n *Node) serveRoute(path string) http.HandlerFunc {
 	}
 }
 
-// readEnvelope reads a capped body and decodes it strictly.
-func (n *Node) readEnvelope(w http.ResponseWriter, r *http.Request) (*anp.Envelope, error) {
+// readRelayed reads a request the registry relayed to path: its relay
+// signature first (present, well formed and within its time window), then
+// the capped body, then the signature over the body against the registry
+// key chain, and only then the envelope, decoded strictly. A request
+// without a valid relay signature is refused as unauthorized, its body
+// never decoded.
+func (n *Node) readRelayed(w http.ResponseWriter, r *http.Request, path string) (*anp.Envelope, error) {
+	now := n.now()
+	a, err := n.relayAuth(r.Header, now)
+	if err != nil {
+		n.relayKeys.refused.Add(1)
+		return nil, err
+	}
+	data, err := n.readBody(w, r)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.verifyRelay(r.Context(), a, path, data, now); err != nil {
+		if anp.CodeOf(err) == anp.CodeUnauthorized {
+			n.relayKeys.refused.Add(1)
+		}
+		return nil, err
+	}
+	return anp.DecodeEnvelope(data)
+}
+
+// readBody reads a body of at most MaxBodyBytes.
+func (n *Node) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	body := http.MaxBytesReader(w, r.Body, n.cfg.MaxBodyBytes)
 	data, err := io.ReadAll(body)
 	if err != nil {
@@ -62,7 +88,7 @@ func (n *Node) readEnvelope(w http.ResponseWriter, r *http.Request) (*anp.Envelo
 		}
 		return nil, anp.Errorf(anp.CodeBadRequest, "reading request body: %v", err)
 	}
-	return anp.DecodeEnvelope(data)
+	return data, nil
 }
 
 func (n *Node) serveHealth(w http.ResponseWriter, _ *http.Request) {

@@ -534,8 +534,9 @@ func TestIdleSessionsExpire(t *testing.T) {
 	b := newBuyer(t, srv.URL)
 	b.Now = clk.Now
 	b.send(anp.TypePropose, propose("kettle", nil))
+	b.send(anp.TypeCounter, counter(7000, 2)) // past its PROPOSE: the session waits its SessionTTL
 	clk.Advance(31 * time.Minute)
-	r := b.post(anp.SellerCounter, b.Seal(anp.TypeCounter, counter(8000, 2)))
+	r := b.post(anp.SellerCounter, b.Seal(anp.TypeCounter, counter(8000, 3)))
 	if r.status != 410 || r.err.Code != anp.CodeExpired {
 		t.Fatalf("COUNTER to an idle session: %d %+v, want 410 expired", r.status, r.err)
 	}
@@ -697,7 +698,7 @@ func TestRoutesAndServer(t *testing.T) {
 }
 
 func TestNewNodeChecksConfig(t *testing.T) {
-	good := Config{Domain: "Shop.ANP", Identity: sellerKey, Policy: linearPolicy()}
+	good := Config{Domain: "Shop.ANP", Identity: sellerKey, Policy: linearPolicy(), Registry: chainOnly{}}
 	n, err := NewNode(good)
 	if err != nil || n.Domain() != "shop.anp" {
 		t.Fatalf("NewNode: %v, domain %q", err, n.Domain())
@@ -708,7 +709,11 @@ func TestNewNodeChecksConfig(t *testing.T) {
 		"no policy":        func(c *Config) { c.Policy = nil },
 		"bad policy":       func(c *Config) { c.Policy = &CurvePolicy{List: anptest.USD(100), Floor: anptest.USD(200)} },
 		"bad mode":         func(c *Config) { c.Modes = []anp.Mode{"ANP/Z"} },
-		"async, no client": func(c *Config) { c.Async = true },
+		"no registry":      func(c *Config) { c.Registry = nil },
+		"negative limit":   func(c *Config) { c.MaxSessions = -1 },
+		"tiny session cap": func(c *Config) { c.MaxSessionBytes = 1000 },
+		"total below one":  func(c *Config) { c.MaxSessionBytes, c.MaxTotalBytes = 1<<20, 1<<19 },
+		"unusable state":   func(c *Config) { c.StateDir = "/proc/no-such-dir/seller" },
 	} {
 		c := good
 		edit(&c)

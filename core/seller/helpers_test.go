@@ -3,6 +3,7 @@ package seller
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -25,11 +26,84 @@ func linearPolicy() *CurvePolicy {
 	return &CurvePolicy{List: anptest.USD(10000), Floor: anptest.USD(8000), Exponent: 1, MaxTurns: 5}
 }
 
+// testKeyChain is the registry key chain of this package's tests: a fixed
+// root key and chain key 0, valid from a day before the tests start to a
+// week after. Requests are signed with chain key 0 as the registry signs
+// what it relays (relaySign); the tests against a real registry are in
+// relayguard_test.go.
+type testKeyChain struct {
+	root, chainKey ed25519.PrivateKey
+	keys           anp.KeysResponse
+}
+
+var testRegistry = newTestKeyChain()
+
+func newTestKeyChain() *testKeyChain {
+	k := &testKeyChain{root: anptest.SeedKey(0x41), chainKey: anptest.SeedKey(0x61)}
+	now := time.Now()
+	e, err := anp.NewKeyEntry(k.root, nil, k.chainKey.Public().(ed25519.PublicKey), now.Add(-24*time.Hour), now.Add(7*24*time.Hour))
+	if err != nil {
+		panic(err)
+	}
+	k.keys = anp.KeysResponse{RootKey: anptest.PubHex(k.root), Chain: []anp.KeyEntry{e}}
+	return k
+}
+
+// keyChainFor answers Registry.KeyChainFor with the test chain.
+func (k *testKeyChain) keyChainFor(kid uint64) (*anp.KeysResponse, error) {
+	if kid >= uint64(len(k.keys.Chain)) {
+		return nil, anp.Errorf(anp.CodeBadSignature, "registry key %d is not in the registry key chain", kid)
+	}
+	c := k.keys
+	return &c, nil
+}
+
+// chainOnly is the Registry of a node whose tests need only the registry's
+// key chain (to verify relay signatures): it has no bindings, records or
+// callback route.
+type chainOnly struct{}
+
+func (chainOnly) KeyChainFor(_ context.Context, kid uint64) (*anp.KeysResponse, error) {
+	return testRegistry.keyChainFor(kid)
+}
+
+func (chainOnly) Bind(context.Context, string, string) (*anp.DomainBinding, error) {
+	return nil, anp.Errorf(anp.CodeUnavailable, "this test has no registry to bind with")
+}
+
+func (chainOnly) PublishRecord(context.Context, anp.SignedRecord) (*anp.Listing, error) {
+	return nil, anp.Errorf(anp.CodeUnavailable, "this test has no registry to publish to")
+}
+
+func (chainOnly) PostCallback(context.Context, *anp.Envelope) error {
+	return anp.Errorf(anp.CodeUnavailable, "this test has no registry to call back")
+}
+
+// relaySign returns the ANP-Relay header value the registry sends with body
+// to testDomain's route at now.
+func relaySign(tb testing.TB, route string, body []byte, now time.Time) string {
+	tb.Helper()
+	h, err := anp.SignRelay(testRegistry.chainKey, 0, anp.RelayTarget{Domain: testDomain, Route: route, Body: body}, now)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return h
+}
+
+// relayedRequest is a POST of body to path under the node's routes, signed
+// as the registry signs what it relays.
+func relayedRequest(tb testing.TB, route string, body []byte, now time.Time) *http.Request {
+	tb.Helper()
+	r := httptest.NewRequest(http.MethodPost, route, bytes.NewReader(body))
+	r.Header.Set(anp.RelayHeader, relaySign(tb, route, body, now))
+	return r
+}
+
 // newTestNode starts a node with a linear policy behind a real loopback
 // HTTP server; edit changes the config first.
 func newTestNode(t testing.TB, edit func(*Config)) (*Node, *httptest.Server) {
 	t.Helper()
-	cfg := Config{Domain: testDomain, Identity: sellerKey, Policy: linearPolicy(), Categories: []string{"kitchen"}}
+	cfg := Config{Domain: testDomain, Identity: sellerKey, Policy: linearPolicy(), Categories: []string{"kitchen"}, Registry: chainOnly{}}
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -66,11 +140,27 @@ type result struct {
 	err    *anp.Error
 }
 
-// postRaw posts bytes to a seller route.
+// postRaw posts bytes to a seller route as the registry relays them, with
+// its signature over them.
 func (b *buyer) postRaw(path string, data []byte) result {
+	b.T().Helper()
+	return b.postWith(path, data, relaySign(b.T(), path, data, b.Now()))
+}
+
+// postWith posts bytes to a seller route with relayHeader as the ANP-Relay
+// header ("" sends none).
+func (b *buyer) postWith(path string, data []byte, relayHeader string) result {
 	t := b.T()
 	t.Helper()
-	resp, err := http.Post(b.url+path, "application/json", bytes.NewReader(data))
+	req, err := http.NewRequest(http.MethodPost, b.url+path, bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if relayHeader != "" {
+		req.Header.Set(anp.RelayHeader, relayHeader)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("POST %s: %v", path, err)
 	}

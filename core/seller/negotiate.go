@@ -52,35 +52,27 @@ func (n *Node) dispatch(ctx context.Context, env *anp.Envelope) (outcome, error)
 // domain, signed by the buyer's session key, in a supported mode.
 func (n *Node) handlePropose(ctx context.Context, env *anp.Envelope) (outcome, error) {
 	now := n.now()
-	var empty anp.Transcript
-	h, err := empty.Check(env, anp.Expect{Session: env.Session, From: env.From, To: n.domain, Now: now})
+	h, again, err := n.checkPropose(env, now)
+	if err != nil || again != nil {
+		return deref(again), err
+	}
+	p, cred, err := n.readPropose(env)
 	if err != nil {
 		return outcome{}, err
-	}
-	if old := n.get(env.Session); old != nil {
-		return n.repeatOrConflict(old, h)
-	}
-	var p anp.ProposeBody
-	if err := env.DecodeBody(&p); err != nil {
-		return outcome{}, err
-	}
-	if !n.supports(p.Mode) {
-		return outcome{}, anp.Errorf(anp.CodeRefused, "mode %s is not supported by %s; it negotiates in %s", p.Mode, n.domain, n.modeList())
-	}
-	var cred string
-	if p.Credential != "" {
-		if cred, err = anp.OpenCredential(n.credKey, p.Credential, anp.CredentialScope{Session: env.Session, BuyerKey: env.From, Domain: n.domain}); err != nil {
-			return outcome{}, err
-		}
-		p.Credential = ""
 	}
 	s := &session{id: env.Session, buyerKey: env.From, propose: p, credential: cred, state: StateOpen, turn: 1, lastActive: now}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := n.insert(s, now); err != nil {
+	if err := n.insert(s, env, now); err != nil {
 		if old := n.get(env.Session); old != nil && old != s {
 			return n.repeatOrConflict(old, h)
 		}
+		return outcome{}, err
+	}
+	// The id is remembered (on disk with a state directory) before anything
+	// is answered, so this PROPOSE opens a session once, restarts included.
+	if err := n.used.remember(env.Session, time.UnixMilli(env.Exp).Add(anp.MaxClockSkew), now); err != nil {
+		n.remove(s)
 		return outcome{}, err
 	}
 	d, err := n.policy.Open(ctx, s.view(), p)
@@ -93,9 +85,56 @@ func (n *Node) handlePropose(ctx context.Context, env *anp.Envelope) (outcome, e
 		n.remove(s)
 		return outcome{}, err
 	}
+	n.markFresh(s, now)
 	n.log.Info().Str("session", s.id).Str("buyer", s.buyerKey[:12]).Str("mode", string(p.Mode)).
 		Str("reply", string(out.reply.Type)).Msg("session opened")
 	return out, nil
+}
+
+// checkPropose checks a PROPOSE against an empty transcript (this domain,
+// signed by its own from, in its time window) and refuses a session id this
+// node took before. A byte-identical resend of the PROPOSE of a session the
+// node holds gets its earlier outcome.
+func (n *Node) checkPropose(env *anp.Envelope, now time.Time) (string, *outcome, error) {
+	var empty anp.Transcript
+	h, err := empty.Check(env, anp.Expect{Session: env.Session, From: env.From, To: n.domain, Now: now})
+	if err != nil {
+		return "", nil, err
+	}
+	if old := n.get(env.Session); old != nil {
+		out, err := n.repeatOrConflict(old, h)
+		return h, &out, err
+	}
+	if n.used.seen(env.Session, now) {
+		return "", nil, anp.Errorf(anp.CodeConflict, "session %s was opened at this seller before; open a new session with a fresh id", env.Session)
+	}
+	return h, nil, nil
+}
+
+// readPropose stores the PROPOSE body in canonical form and decodes it,
+// checks the mode and opens the sealed credential, which must be sealed for
+// this session, the key that signed the PROPOSE and this domain. The body
+// it returns no longer carries the sealed credential.
+func (n *Node) readPropose(env *anp.Envelope) (anp.ProposeBody, string, error) {
+	var p anp.ProposeBody
+	if err := compactBody(env); err != nil {
+		return p, "", err
+	}
+	if err := env.DecodeBody(&p); err != nil {
+		return p, "", err
+	}
+	if !n.supports(p.Mode) {
+		return p, "", anp.Errorf(anp.CodeRefused, "mode %s is not supported by %s; it negotiates in %s", p.Mode, n.domain, n.modeList())
+	}
+	if p.Credential == "" {
+		return p, "", nil
+	}
+	cred, err := anp.OpenCredential(n.credKey, p.Credential, anp.CredentialScope{Session: env.Session, BuyerKey: env.From, Domain: n.domain})
+	if err != nil {
+		return p, "", err
+	}
+	p.Credential = ""
+	return p, cred, nil
 }
 
 // repeatOrConflict answers a PROPOSE for an existing session id: the
@@ -211,11 +250,19 @@ func (n *Node) lock(id string) (*session, error) {
 	return nil, anp.Errorf(anp.CodeNotFound, "session %s is not known to this seller", id)
 }
 
-// admit checks env against the locked session: not expired, the buyer's
-// session key, this domain, the next seq and the head as prev, a valid
-// signature and time window, no replay. A byte-identical retransmission of
-// the latest buyer envelope returns its earlier outcome instead.
+// admit checks env against the locked session: not evicted or expired,
+// the buyer's session key, this domain, the next seq and the head as prev,
+// a valid signature and time window, no replay, and room for it and a reply
+// within the session's and the table's byte limits. It stores the body in
+// canonical form. A byte-identical retransmission of the latest buyer
+// envelope returns its earlier outcome instead.
 func (n *Node) admit(s *session, env *anp.Envelope, now time.Time) (string, *outcome, error) {
+	if n.staleFresh(s, now) {
+		n.mu.Lock()
+		n.evictLocked(s)
+		n.mu.Unlock()
+		return "", nil, anp.Errorf(anp.CodeExpired, "session %s was dropped: no message followed its PROPOSE within %s; open a new session", s.id, n.cfg.ProposeTTL)
+	}
 	n.expireIfIdle(s, now)
 	if s.state == StateExpired {
 		return "", nil, anp.Errorf(anp.CodeExpired, "session %s expired after %s without messages", s.id, n.cfg.SessionTTL)
@@ -231,6 +278,12 @@ func (n *Node) admit(s *session, env *anp.Envelope, now time.Time) (string, *out
 	}
 	if len(s.transcript.Envelopes)+2 > MaxTranscript {
 		return "", nil, anp.Errorf(anp.CodeRefused, "session %s has reached %d messages", s.id, MaxTranscript)
+	}
+	if err := compactBody(env); err != nil {
+		return "", nil, err
+	}
+	if err := n.makeRoom(s, envelopeCost(env)+replyReserve); err != nil {
+		return "", nil, err
 	}
 	return h, nil, nil
 }

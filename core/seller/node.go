@@ -24,6 +24,11 @@ type Registry interface {
 	Bind(ctx context.Context, domain, operatorToken string) (*anp.DomainBinding, error)
 	PublishRecord(ctx context.Context, rec anp.SignedRecord) (*anp.Listing, error)
 	PostCallback(ctx context.Context, env *anp.Envelope) error
+	// KeyChainFor returns the registry's key chain, verified under the
+	// pinned registry root key, fetched again when it does not hold key
+	// index kid yet. The node verifies the registry's relay signatures with
+	// it (relayauth.go).
+	KeyChainFor(ctx context.Context, kid uint64) (*anp.KeysResponse, error)
 }
 
 // Config configures a Node.
@@ -38,11 +43,25 @@ type Config struct {
 	Demo         bool
 	Async        bool          // answer COUNTERs through callbacks instead of synchronously
 	AsyncDelay   time.Duration // delay before an async answer (tests/demo)
-	Registry     Registry      // needed for Register and Async
+	// Registry is required: the node takes only requests the registry relayed,
+	// verified against its key chain, and registers and posts callbacks there.
+	Registry     Registry
 	SessionTTL   time.Duration // idle sessions expire after this, default 1h
 	MaxBodyBytes int64         // default 64 KiB
 	Logger       zerolog.Logger
 	Now          func() time.Time
+
+	// Limits of the session table (table.go); zero values take the defaults.
+	MaxSessions      int           // sessions held at once, default DefaultMaxSessions
+	MaxFreshSessions int           // sessions whose buyer sent only its PROPOSE, default DefaultMaxFreshSessions
+	ProposeTTL       time.Duration // how long such a session waits for the buyer's next message, default DefaultProposeTTL
+	MaxSessionBytes  int64         // bytes one session may hold, default DefaultMaxSessionBytes
+	MaxTotalBytes    int64         // bytes all sessions may hold together, default DefaultMaxTotalBytes()
+	// StateDir keeps what must survive a restart: the session ids of the
+	// PROPOSEs taken in the last minutes, so that none is taken twice. ""
+	// keeps them in memory only (tests and the in-process demo market).
+	// One node at a time may use a directory.
+	StateDir string
 
 	// asyncGate, when set (by tests in this package), holds every
 	// asynchronous answer after AsyncDelay until it receives one value from
@@ -54,8 +73,16 @@ type Config struct {
 const (
 	DefaultSessionTTL   = time.Hour
 	DefaultMaxBodyBytes = 64 << 10
-	// MaxSessions bounds the sessions a node keeps in memory.
-	MaxSessions = 100_000
+	// DefaultMaxSessions bounds the sessions a node keeps in memory.
+	DefaultMaxSessions = 100_000
+	// DefaultMaxFreshSessions bounds the sessions whose buyer sent only its
+	// PROPOSE; past it the oldest of them is evicted.
+	DefaultMaxFreshSessions = 25_000
+	// DefaultProposeTTL is how long a session whose buyer sent only its
+	// PROPOSE waits for the buyer's next message before it is evicted.
+	DefaultProposeTTL = 2 * time.Minute
+	// DefaultMaxSessionBytes bounds the bytes one session holds.
+	DefaultMaxSessionBytes = 256 << 10
 	// MaxTranscript bounds the envelopes of one session.
 	MaxTranscript = 1024
 	// retention is the shortest time an idle session is kept after its last
@@ -80,6 +107,10 @@ type Node struct {
 	sessions  map[string]*session
 	lastSweep time.Time
 	lastSeq   uint64 // endpoint record sequence
+	table     table  // limits and accounting of sessions, guarded by mu
+
+	relayKeys relayKeys     // the registry key chain relay signatures are verified with
+	used      *usedSessions // session ids of recent PROPOSEs
 
 	ctx    context.Context // cancelled by Close; parent of async work
 	cancel context.CancelFunc
@@ -99,6 +130,10 @@ func NewNode(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seller: %w", err)
 	}
+	used, err := openUsedSessions(cfg.StateDir, cfg.Now(), max(4*cfg.MaxSessions, minUsedSessions))
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	keyHex := anp.PublicKeyHex(cfg.Identity.Public().(ed25519.PublicKey))
 	n := &Node{
@@ -112,12 +147,15 @@ func NewNode(cfg Config) (*Node, error) {
 		log:      cfg.Logger.With().Str("component", "seller").Str("domain", cfg.Domain).Str("key", keyHex[:12]).Logger(),
 		now:      cfg.Now,
 		sessions: make(map[string]*session),
+		table:    newTable(),
+		used:     used,
 		ctx:      ctx,
 		cancel:   cancel,
 		retryMin: 250 * time.Millisecond,
 		retryMax: 8 * time.Second,
 		retryFor: time.Minute,
 	}
+	n.relayKeys.reg = cfg.Registry
 	return n, nil
 }
 
@@ -139,14 +177,17 @@ func (cfg Config) checked() (Config, []anp.Mode, error) {
 	if err != nil {
 		return cfg, nil, err
 	}
-	if cfg.Async && cfg.Registry == nil {
-		return cfg, nil, errors.New("seller: async mode needs a registry to post callbacks to")
+	if cfg.Registry == nil {
+		return cfg, nil, errors.New("seller: a registry is required: the node takes only requests the registry relays, verified against its key chain")
 	}
 	if cfg.AsyncDelay < 0 {
 		return cfg, nil, fmt.Errorf("seller: async delay %s is negative", cfg.AsyncDelay)
 	}
 	cfg.SessionTTL = defaults.Positive(cfg.SessionTTL, DefaultSessionTTL)
 	cfg.MaxBodyBytes = defaults.Positive(cfg.MaxBodyBytes, DefaultMaxBodyBytes)
+	if err := cfg.checkLimits(); err != nil {
+		return cfg, nil, err
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -188,14 +229,15 @@ func (n *Node) PublicKey() string { return n.keyHex }
 // credentials to (see anp.DeriveCredentialKey).
 func (n *Node) EncryptionKey() string { return n.credKey.PublicHex() }
 
-// Close stops asynchronous workers and waits for them. Callbacks not yet
-// delivered are abandoned. Close is idempotent.
+// Close stops asynchronous workers and waits for them, and closes the state
+// directory's file. Callbacks not yet delivered are abandoned. Close is
+// idempotent.
 func (n *Node) Close() error {
 	n.mu.Lock()
 	n.cancel() // under mu, so that beginWork never adds a worker after Wait starts
 	n.mu.Unlock()
 	n.wg.Wait()
-	return nil
+	return n.used.close()
 }
 
 // Session returns a snapshot of a session. The credential is left out.
@@ -290,51 +332,6 @@ func (n *Node) get(id string) *session {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.sessions[id]
-}
-
-// insert adds a new session locked by the caller, or reports a conflict.
-func (n *Node) insert(s *session, now time.Time) error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.sweepLocked(now)
-	if _, ok := n.sessions[s.id]; ok {
-		return anp.Errorf(anp.CodeConflict, "session %s already exists", s.id)
-	}
-	if len(n.sessions) >= MaxSessions {
-		return anp.Errorf(anp.CodeRefused, "the seller is handling too many sessions; try again later")
-	}
-	n.sessions[s.id] = s
-	return nil
-}
-
-// remove drops a session; the caller holds s.mu.
-func (n *Node) remove(s *session) {
-	s.gone = true
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.sessions[s.id] == s {
-		delete(n.sessions, s.id)
-	}
-}
-
-// sweepLocked drops sessions idle for longer than their retention, at most
-// once a minute. The caller holds n.mu.
-func (n *Node) sweepLocked(now time.Time) {
-	if now.Sub(n.lastSweep) < time.Minute {
-		return
-	}
-	n.lastSweep = now
-	keep := max(n.cfg.SessionTTL, retention)
-	for id, s := range n.sessions {
-		if !s.mu.TryLock() {
-			continue // busy, so not idle
-		}
-		if now.Sub(s.lastActive) > keep && !s.pending {
-			s.gone = true
-			delete(n.sessions, id)
-		}
-		s.mu.Unlock()
-	}
 }
 
 // expireIfIdle moves an open or accepted session that has been idle longer

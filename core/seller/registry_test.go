@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,9 +18,10 @@ import (
 	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
 )
 
-// stubRegistry is a minimal registry over real HTTP: domain binding,
-// record publication and callback collection. It stands in for
-// core/registry, which is built separately.
+// stubRegistry is a minimal registry over real HTTP: its key chain (the
+// test chain), domain binding, record publication and callback collection.
+// It stands in for core/registry in the tests of registration and callback
+// delivery; relayguard_test.go runs nodes against the real registry.
 type stubRegistry struct {
 	t        testing.TB
 	srv      *httptest.Server
@@ -40,16 +41,10 @@ type stubRegistry struct {
 
 func newStubRegistry(t testing.TB) *stubRegistry {
 	t.Helper()
-	_, root, _ := ed25519.GenerateKey(rand.Reader)
-	kpub, kpriv, _ := ed25519.GenerateKey(rand.Reader)
-	now := time.Now()
-	entry, err := anp.NewKeyEntry(root, nil, kpub, now.Add(-time.Hour), now.Add(24*time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &stubRegistry{t: t, root: root, chain: []anp.KeyEntry{entry}, chainKey: kpriv, opToken: "op-token",
+	r := &stubRegistry{t: t, root: testRegistry.root, chain: testRegistry.keys.Chain, chainKey: testRegistry.chainKey, opToken: "op-token",
 		bound: map[string]string{}, seqs: map[string]uint64{}, arrived: make(chan *anp.Envelope, 16)}
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+anp.RouteKeys, func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, testRegistry.keys) })
 	mux.HandleFunc("POST "+anp.RouteDomains, r.bind)
 	mux.HandleFunc("POST "+anp.RouteRecords, r.publish)
 	mux.HandleFunc("POST "+anp.RouteCallbacks, r.callback)
@@ -146,8 +141,10 @@ func (r *stubRegistry) counts() (attempts, delivered int) {
 	return r.attempts, len(r.callbacks)
 }
 
-func readStrict(req *http.Request, v any) error {
-	data, err := io.ReadAll(io.LimitReader(req.Body, 1<<20))
+func readStrict(req *http.Request, v any) error { return readStrictBody(req.Body, v) }
+
+func readStrictBody(r io.Reader, v any) error {
+	data, err := io.ReadAll(io.LimitReader(r, 1<<20))
 	if err != nil {
 		return err
 	}
@@ -176,6 +173,23 @@ func (c *httpRegistry) PublishRecord(ctx context.Context, rec anp.SignedRecord) 
 
 func (c *httpRegistry) PostCallback(ctx context.Context, env *anp.Envelope) error {
 	return c.call(ctx, anp.RouteCallbacks, "", env, nil)
+}
+
+func (c *httpRegistry) KeyChainFor(ctx context.Context, _ uint64) (*anp.KeysResponse, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+anp.RouteKeys, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, anp.Errorf(anp.CodeUnavailable, "registry: %v", err)
+	}
+	defer resp.Body.Close()
+	var k anp.KeysResponse
+	if err := readStrictBody(resp.Body, &k); err != nil {
+		return nil, err
+	}
+	return &k, nil
 }
 
 func (c *httpRegistry) call(ctx context.Context, path, token string, in, out any) error {
@@ -251,8 +265,7 @@ func TestRegisterPublishesASignedRecord(t *testing.T) {
 		t.Fatalf("domain bound elsewhere: %v", err)
 	}
 	// Without a registry there is nothing to register with.
-	bare, _ := NewNode(Config{Domain: testDomain, Identity: sellerKey, Policy: linearPolicy()})
-	if _, err := bare.Register(ctx, endpoint, ""); err == nil {
-		t.Fatal("Register without a registry succeeded")
+	if _, err := NewNode(Config{Domain: testDomain, Identity: sellerKey, Policy: linearPolicy()}); err == nil || !strings.Contains(err.Error(), "registry is required") {
+		t.Fatalf("NewNode without a registry: %v", err)
 	}
 }

@@ -31,13 +31,16 @@ func (n *Node) answerNow(s *session, in *anp.Envelope, inHash string, d Decision
 // and applies the reply's effects; on failure the session is unchanged.
 func (n *Node) commit(s *session, in *anp.Envelope, inHash string, ans answer, turn int, offer *anp.Money, now time.Time) (outcome, error) {
 	envs, head := len(s.transcript.Envelopes), s.transcript.Head
-	s.appendEnvelope(in, inHash)
+	n.appendEnvelope(s, in, inHash)
 	reply, err := n.reply(s, ans, turn, offer, now)
 	if err != nil {
-		s.transcript.Envelopes, s.transcript.Head = s.transcript.Envelopes[:envs], head
+		n.truncate(s, envs, head)
 		return outcome{}, err
 	}
 	s.lastBuyer, s.lastReply = inHash, reply
+	if in.Seq > 1 {
+		n.progressed(s)
+	}
 	return outcome{reply: reply}, nil
 }
 
@@ -60,7 +63,7 @@ func (n *Node) reply(s *session, ans answer, turn int, offer *anp.Money, now tim
 	if err != nil {
 		return nil, fmt.Errorf("seller: hash %s for session %s: %w", ans.typ, s.id, err)
 	}
-	s.appendEnvelope(env, h)
+	n.appendEnvelope(s, env, h)
 	s.turn = turn
 	if offer != nil {
 		s.lastOffer = cloneMoney(offer)

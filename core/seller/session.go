@@ -1,6 +1,7 @@
 package seller
 
 import (
+	"container/list"
 	"maps"
 	"sync"
 	"time"
@@ -37,7 +38,15 @@ type session struct {
 	pending   bool // an async answer to the latest COUNTER is outstanding
 
 	lastActive time.Time
-	gone       bool // removed from the node; lookups treat it as unknown
+	gone       bool  // removed from the node; lookups treat it as unknown
+	bytes      int64 // what the session holds, as the table's limits count it
+
+	// fresh: the buyer has sent only its PROPOSE (table.go). freshElem is
+	// the session's element of the node's fresh list, guarded by Node.mu
+	// as well; both are changed with both locks held.
+	fresh      bool
+	freshSince time.Time
+	freshElem  *list.Element
 }
 
 // view returns the policy's snapshot of the session.
@@ -57,13 +66,6 @@ func (s *session) view() SessionView {
 		FinalGiven: s.finalGiven,
 		State:      s.state,
 	}
-}
-
-// appendEnvelope adds an envelope whose checks are done (a buyer envelope
-// that passed Transcript.Check, or the node's own reply) with its hash.
-func (s *session) appendEnvelope(e *anp.Envelope, hash string) {
-	s.transcript.Envelopes = append(s.transcript.Envelopes, e)
-	s.transcript.Head = hash
 }
 
 func cloneMoney(m *anp.Money) *anp.Money {

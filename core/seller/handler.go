@@ -74,7 +74,16 @@ func (n *Node) readRelayed(w http.ResponseWriter, r *http.Request, path string) 
 		}
 		return nil, err
 	}
-	return anp.DecodeEnvelope(data)
+	env, err := anp.DecodeEnvelope(data)
+	if err != nil {
+		return nil, err
+	}
+	// The node keeps and checks the body in its canonical form: the bytes
+	// the signature and the hash cover, without any padding.
+	if err := compactBody(env); err != nil {
+		return nil, err
+	}
+	return env, nil
 }
 
 // readBody reads a body of at most MaxBodyBytes.

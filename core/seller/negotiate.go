@@ -111,15 +111,11 @@ func (n *Node) checkPropose(env *anp.Envelope, now time.Time) (string, *outcome,
 	return h, nil, nil
 }
 
-// readPropose stores the PROPOSE body in canonical form and decodes it,
-// checks the mode and opens the sealed credential, which must be sealed for
+// readPropose decodes the PROPOSE body, checks the mode and opens the sealed credential, which must be sealed for
 // this session, the key that signed the PROPOSE and this domain. The body
 // it returns no longer carries the sealed credential.
 func (n *Node) readPropose(env *anp.Envelope) (anp.ProposeBody, string, error) {
 	var p anp.ProposeBody
-	if err := compactBody(env); err != nil {
-		return p, "", err
-	}
 	if err := env.DecodeBody(&p); err != nil {
 		return p, "", err
 	}
@@ -253,8 +249,8 @@ func (n *Node) lock(id string) (*session, error) {
 // admit checks env against the locked session: not evicted or expired,
 // the buyer's session key, this domain, the next seq and the head as prev,
 // a valid signature and time window, no replay, and room for it and a reply
-// within the session's and the table's byte limits. It stores the body in
-// canonical form. A byte-identical retransmission of the latest buyer
+// within the session's and the table's byte limits. A byte-identical
+// retransmission of the latest buyer
 // envelope returns its earlier outcome instead.
 func (n *Node) admit(s *session, env *anp.Envelope, now time.Time) (string, *outcome, error) {
 	if n.staleFresh(s, now) {
@@ -278,9 +274,6 @@ func (n *Node) admit(s *session, env *anp.Envelope, now time.Time) (string, *out
 	}
 	if len(s.transcript.Envelopes)+2 > MaxTranscript {
 		return "", nil, anp.Errorf(anp.CodeRefused, "session %s has reached %d messages", s.id, MaxTranscript)
-	}
-	if err := compactBody(env); err != nil {
-		return "", nil, err
 	}
 	if err := n.makeRoom(s, envelopeCost(env)+replyReserve); err != nil {
 		return "", nil, err

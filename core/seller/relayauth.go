@@ -90,10 +90,12 @@ func (k *relayKeys) fetch(ctx context.Context, kid uint64) error {
 	ctx, cancel := context.WithTimeout(ctx, keyFetchTimeout)
 	defer cancel()
 	resp, err := k.reg.KeyChainFor(ctx, kid)
+	if anp.CodeOf(err) == anp.CodeBadSignature {
+		// The registry has no such key (the signature is refused as unknown),
+		// but the chain just fetched is still the one to keep.
+		resp, err = k.reg.KeyChainFor(ctx, 0)
+	}
 	if err != nil {
-		if anp.CodeOf(err) == anp.CodeBadSignature {
-			return nil // the registry has no such key: the signature is refused as unknown
-		}
 		return anp.Errorf(anp.CodeUnavailable, "the registry key chain could not be fetched to check the relay signature: %v", err)
 	}
 	if err := anp.VerifyKeyChain(resp.RootKey, resp.Chain); err != nil {

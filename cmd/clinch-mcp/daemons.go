@@ -73,13 +73,36 @@ func runRegistry(ctx context.Context, env *cliEnv, args []string) error {
 
 // sellerFlags are the flags of `clinch-mcp seller`.
 type sellerFlags struct {
-	logs   logFlags
-	config string
+	logs        logFlags
+	config      string
+	registryKey string // pin of the registry root key
+	stateDir    string
+	limits      seller.Config // the session table limits only
 }
 
 func (f *sellerFlags) register(fs *flag.FlagSet, env *cliEnv) {
 	f.logs.register(fs, env)
 	fs.StringVar(&f.config, "config", envOr(env, "CLINCH_SELLER_CONFIG", ""), "seller config JSON (see examples/seller.json)")
+	fs.StringVar(&f.registryKey, "registry-key", envOr(env, "CLINCH_REGISTRY_KEY", ""),
+		"pin the registry root key, hex (env CLINCH_REGISTRY_KEY): relayed requests are verified against the key chain it signs; default: the key fetched first")
+	fs.StringVar(&f.stateDir, "state-dir", envOr(env, "CLINCH_SELLER_STATE_DIR", ""),
+		"directory for state kept across restarts (session ids of recent PROPOSEs) (env CLINCH_SELLER_STATE_DIR); default seller/DOMAIN in the data directory")
+	fs.IntVar(&f.limits.MaxSessions, "max-sessions", seller.DefaultMaxSessions, "sessions held at once")
+	fs.IntVar(&f.limits.MaxFreshSessions, "max-propose-sessions", seller.DefaultMaxFreshSessions,
+		"sessions whose buyer sent only its PROPOSE; past it the oldest of them is evicted")
+	fs.DurationVar(&f.limits.ProposeTTL, "propose-ttl", seller.DefaultProposeTTL, "how long a session waits for the buyer's message after its PROPOSE")
+	fs.Int64Var(&f.limits.MaxSessionBytes, "max-session-bytes", seller.DefaultMaxSessionBytes, "bytes one session may hold")
+	fs.Int64Var(&f.limits.MaxTotalBytes, "max-total-bytes", 0, "bytes all sessions may hold together; 0: a quarter of the memory (half of GOMEMLIMIT when set)")
+}
+
+// apply puts the flags' limits and state directory into cfg.
+func (f *sellerFlags) apply(env *cliEnv, cfg *seller.Config) {
+	cfg.MaxSessions, cfg.MaxFreshSessions, cfg.ProposeTTL = f.limits.MaxSessions, f.limits.MaxFreshSessions, f.limits.ProposeTTL
+	cfg.MaxSessionBytes, cfg.MaxTotalBytes = f.limits.MaxSessionBytes, f.limits.MaxTotalBytes
+	cfg.StateDir = f.stateDir
+	if cfg.StateDir == "" {
+		cfg.StateDir = filepath.Join(dataDir(env), "seller", cfg.Domain)
+	}
 }
 
 // validate checks that --config is set; usage shows the flags when not.
@@ -110,7 +133,7 @@ func runSeller(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer closer.Close()
-	node, err := newSellerNode(fc, log)
+	node, err := newSellerNode(env, &f, fc, log)
 	if err != nil {
 		return err
 	}
@@ -131,18 +154,23 @@ func runSeller(ctx context.Context, env *cliEnv, args []string) error {
 	return shutdownGracefully(hs)
 }
 
-// newSellerNode builds the seller node of config fc, with its key file and a
-// client of its registry.
-func newSellerNode(fc *seller.FileConfig, log zerolog.Logger) (*seller.Node, error) {
+// newSellerNode builds the seller node of config fc, with its key file, a
+// client of its registry (the root key pinned when --registry-key is set)
+// and the limits and state directory of the flags.
+func newSellerNode(env *cliEnv, f *sellerFlags, fc *seller.FileConfig, log zerolog.Logger) (*seller.Node, error) {
 	key, err := secrets.LoadIdentityFile(fc.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("seller key: %w", err)
 	}
-	client := registry.NewClient(fc.Registry, key, registry.ClientOptions{Logger: log})
+	if f.registryKey == "" {
+		log.Warn().Str("registry", fc.Registry).Msg("no --registry-key: the registry root key fetched first is trusted for relay signatures")
+	}
+	client := registry.NewClient(fc.Registry, key, registry.ClientOptions{Logger: log, RootKey: f.registryKey})
 	cfg, err := fc.NodeConfig(key, client, log)
 	if err != nil {
 		return nil, err
 	}
+	f.apply(env, &cfg)
 	return seller.NewNode(cfg)
 }
 

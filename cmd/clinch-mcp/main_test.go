@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,7 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/sandbox"
+	"github.com/clinch-protocol/clinch-mcp/secrets"
 	"github.com/clinch-protocol/clinch-mcp/tools"
 )
 
@@ -155,6 +158,11 @@ func TestRegistryAndSellerDaemons(t *testing.T) {
 		}
 	}()
 	waitHTTP(t, "http://"+regAddr+"/healthz")
+	root, err := secrets.LoadIdentityFile(filepath.Join(dir, "reg.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootKey := anp.PublicKeyHex(root.Public().(ed25519.PublicKey))
 
 	example, err := os.ReadFile(filepath.Join("..", "..", "examples", "seller.json"))
 	if err != nil {
@@ -195,12 +203,13 @@ func TestRegistryAndSellerDaemons(t *testing.T) {
 			if err := os.WriteFile(cfgPath, data, 0o600); err != nil {
 				t.Fatal(err)
 			}
+			state := t.TempDir()
 			sctx, stop := context.WithCancel(ctx)
 			done := make(chan struct{})
 			defer func() { stop(); <-done }()
 			go func() {
 				defer close(done)
-				if err := run(sctx, env, []string{"seller", "--config", cfgPath, "--log-level", "warn"}); err != nil {
+				if err := run(sctx, env, []string{"seller", "--config", cfgPath, "--registry-key", rootKey, "--state-dir", state, "--log-level", "warn"}); err != nil {
 					t.Errorf("seller: %v", err)
 				}
 			}()
@@ -220,6 +229,10 @@ func TestRegistryAndSellerDaemons(t *testing.T) {
 			}
 			if err := run(ctx, denv, []string{"verify", art}); err != nil {
 				t.Fatal(err)
+			}
+			// The seller remembers the session id of the PROPOSE in its state directory.
+			if used, err := os.ReadFile(filepath.Join(state, "used-sessions.log")); err != nil || len(used) != 32+1+13+1 {
+				t.Fatalf("the seller's state: %q, %v", used, err)
 			}
 		})
 	}

@@ -3,9 +3,11 @@ package seller
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -209,3 +211,45 @@ func FuzzCurvePolicy(f *testing.F) {
 }
 
 func nopLogger() zerolog.Logger { return zerolog.Nop() }
+
+// FuzzUsedSessionsFile: whatever the state file holds, reading it either
+// fails with an error or keeps only well-formed, live entries, and what is
+// written back reads to the same entries.
+func FuzzUsedSessionsFile(f *testing.F) {
+	id := "0123456789abcdef0123456789abcdef"
+	f.Add([]byte(id + " 1735690200000\n"))
+	f.Add([]byte(id + " 1735690200000\n" + id + " 1\n"))
+	f.Add([]byte(id + " 1735690200000\n0123"))
+	f.Add([]byte("\n"))
+	f.Add([]byte(id + "  1735690200000\n"))
+	f.Add([]byte(strings.ToUpper(id) + " 1735690200000\n"))
+	const nowMs = 1_735_689_600_000
+	f.Fuzz(func(t *testing.T, data []byte) {
+		u := &usedSessions{until: map[string]int64{}, max: 1 << 20}
+		if err := u.parse(data, nowMs); err != nil {
+			return
+		}
+		for id, until := range u.until {
+			if !anp.ValidSessionID(id) || until <= nowMs {
+				t.Fatalf("kept %q until %d", id, until)
+			}
+		}
+		again := &usedSessions{until: map[string]int64{}, max: 1 << 20}
+		if err := again.parse(u.live(), nowMs); err != nil || !maps.Equal(again.until, u.until) {
+			t.Fatalf("what is written back reads to %v (%v), want %v", again.until, err, u.until)
+		}
+	})
+}
+
+// FuzzPhysicalMemory: any meminfo text gives a positive size or none.
+func FuzzPhysicalMemory(f *testing.F) {
+	f.Add("MemTotal:        8041352 kB\nMemFree:  1 kB\n")
+	f.Add("MemTotal: 9223372036854775807 kB\n")
+	f.Add("MemTotal: -5 kB\n")
+	f.Add("MemTotal: 12\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		if v, ok := memTotal(strings.NewReader(text)); ok && v <= 0 {
+			t.Fatalf("physicalMemory = %d for %q", v, text)
+		}
+	})
+}

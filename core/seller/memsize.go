@@ -2,6 +2,7 @@ package seller
 
 import (
 	"bufio"
+	"io"
 	"math"
 	"os"
 	"runtime/debug"
@@ -39,7 +40,12 @@ func physicalMemory(path string) (int64, bool) {
 		return 0, false
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
+	return memTotal(f)
+}
+
+// memTotal parses the MemTotal line of meminfo text, in bytes.
+func memTotal(r io.Reader) (int64, bool) {
+	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		rest, ok := strings.CutPrefix(sc.Text(), "MemTotal:")
 		if !ok {

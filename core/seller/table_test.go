@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -186,5 +188,33 @@ func TestFreshSessionsExpireAfterProposeTTL(t *testing.T) {
 	}
 	if st := n.Stats(); st.Sessions != 2 || st.Evicted != 1 || st.FreshSessions != 0 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestDefaultMaxTotalBytes(t *testing.T) {
+	dir := t.TempDir()
+	write := func(text string) string {
+		p := filepath.Join(dir, "meminfo")
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if v, ok := physicalMemory(write("MemTotal:        8041352 kB\nMemFree: 1 kB\n")); !ok || v != 8041352*1024 {
+		t.Fatalf("physicalMemory = %d, %v", v, ok)
+	}
+	for _, bad := range []string{"MemFree: 1 kB\n", "MemTotal: 12\n", "MemTotal: -5 kB\n", "MemTotal: x kB\n"} {
+		if v, ok := physicalMemory(write(bad)); ok {
+			t.Fatalf("physicalMemory(%q) = %d", bad, v)
+		}
+	}
+	if _, ok := physicalMemory(filepath.Join(dir, "missing")); ok {
+		t.Fatal("a missing file gave a size")
+	}
+	if clampTotal(1) != minDefaultTotalBytes || clampTotal(1<<50) != maxDefaultTotalBytes || clampTotal(1<<30) != 1<<30 {
+		t.Fatal("clampTotal")
+	}
+	if d := DefaultMaxTotalBytes(); d < minDefaultTotalBytes || d > maxDefaultTotalBytes {
+		t.Fatalf("DefaultMaxTotalBytes = %d", d)
 	}
 }

@@ -1,7 +1,6 @@
 package seller
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -86,12 +85,19 @@ func (u *usedSessions) load(nowMs int64) error {
 	if len(data) > maxUsedSessionsFile {
 		return fmt.Errorf("seller: used session ids %s is larger than %d bytes", u.path, maxUsedSessionsFile)
 	}
+	return u.parse(data, nowMs)
+}
+
+// parse keeps the entries of a state file's contents that are live at
+// nowMs. A last line without its newline is the torn write of a crash and
+// is ignored; any other malformed line is an error naming its number.
+func (u *usedSessions) parse(data []byte, nowMs int64) error {
 	text := string(data)
-	text = text[:strings.LastIndexByte(text, '\n')+1] // a last line without its newline is the torn write of a crash
+	text = text[:strings.LastIndexByte(text, '\n')+1]
+	if text == "" {
+		return nil
+	}
 	for i, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
-		if text == "" {
-			break
-		}
 		id, until, err := parseUsedLine(line)
 		if err != nil {
 			return fmt.Errorf("seller: used session ids %s line %d: %w", u.path, i+1, err)
@@ -101,6 +107,18 @@ func (u *usedSessions) load(nowMs int64) error {
 		}
 	}
 	return nil
+}
+
+// live returns the state file's contents for the live entries, in the order
+// they were remembered. The caller holds mu or owns u alone.
+func (u *usedSessions) live() []byte {
+	var b strings.Builder
+	for _, e := range u.order {
+		if u.until[e.id] == e.until {
+			fmt.Fprintf(&b, "%s %d\n", e.id, e.until)
+		}
+	}
+	return []byte(b.String())
 }
 
 // parseUsedLine parses "<session id> <until ms>".
@@ -127,13 +145,7 @@ func (u *usedSessions) rewrite() error {
 	if err != nil {
 		return fmt.Errorf("seller: used session ids: %w", err)
 	}
-	w := bufio.NewWriter(tmp)
-	for _, e := range u.order {
-		if u.until[e.id] == e.until {
-			fmt.Fprintf(w, "%s %d\n", e.id, e.until)
-		}
-	}
-	err = w.Flush()
+	_, err = tmp.Write(u.live())
 	if err == nil {
 		err = tmp.Sync()
 	}

@@ -61,7 +61,7 @@ func (n *Node) readRelayed(w http.ResponseWriter, r *http.Request, path string) 
 	now := n.now()
 	a, err := n.relayAuth(r.Header, now)
 	if err != nil {
-		n.relayKeys.refused.Add(1)
+		n.refusedRelay(r, err)
 		return nil, err
 	}
 	data, err := n.readBody(w, r)
@@ -70,7 +70,7 @@ func (n *Node) readRelayed(w http.ResponseWriter, r *http.Request, path string) 
 	}
 	if err := n.verifyRelay(r.Context(), a, path, data, now); err != nil {
 		if anp.CodeOf(err) == anp.CodeUnauthorized {
-			n.relayKeys.refused.Add(1)
+			n.refusedRelay(r, err)
 		}
 		return nil, err
 	}
@@ -84,6 +84,14 @@ func (n *Node) readRelayed(w http.ResponseWriter, r *http.Request, path string) 
 		return nil, err
 	}
 	return env, nil
+}
+
+// refusedRelay counts (Stats.RelayRefused) and logs, at debug level only,
+// a request refused for its relay signature: a stranger's flood must not
+// fill the log.
+func (n *Node) refusedRelay(r *http.Request, err error) {
+	n.relayKeys.refused.Add(1)
+	n.log.Debug().Str("path", r.URL.Path).Err(err).Msg("request without a valid relay signature refused")
 }
 
 // readBody reads a body of at most MaxBodyBytes.

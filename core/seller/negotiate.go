@@ -85,7 +85,7 @@ func (n *Node) handlePropose(ctx context.Context, env *anp.Envelope) (outcome, e
 		n.remove(s)
 		return outcome{}, err
 	}
-	n.markFresh(s, now)
+	n.markFresh(s)
 	n.log.Info().Str("session", s.id).Str("buyer", s.buyerKey[:12]).Str("mode", string(p.Mode)).
 		Str("reply", string(out.reply.Type)).Msg("session opened")
 	return out, nil
@@ -111,9 +111,10 @@ func (n *Node) checkPropose(env *anp.Envelope, now time.Time) (string, *outcome,
 	return h, nil, nil
 }
 
-// readPropose decodes the PROPOSE body, checks the mode and opens the sealed credential, which must be sealed for
-// this session, the key that signed the PROPOSE and this domain. The body
-// it returns no longer carries the sealed credential.
+// readPropose decodes the PROPOSE body, checks the mode and opens the
+// sealed credential, which must be sealed for this session, the key that
+// signed the PROPOSE and this domain. The body it returns no longer carries
+// the sealed credential.
 func (n *Node) readPropose(env *anp.Envelope) (anp.ProposeBody, string, error) {
 	var p anp.ProposeBody
 	if err := env.DecodeBody(&p); err != nil {
@@ -250,8 +251,8 @@ func (n *Node) lock(id string) (*session, error) {
 // the buyer's session key, this domain, the next seq and the head as prev,
 // a valid signature and time window, no replay, and room for it and a reply
 // within the session's and the table's byte limits. A byte-identical
-// retransmission of the latest buyer
-// envelope returns its earlier outcome instead.
+// retransmission of the latest buyer envelope returns its earlier outcome
+// instead.
 func (n *Node) admit(s *session, env *anp.Envelope, now time.Time) (string, *outcome, error) {
 	if n.staleFresh(s, now) {
 		n.mu.Lock()

@@ -120,7 +120,7 @@ func (n *Node) charge(s *session, delta int64) {
 	n.mu.Unlock()
 }
 
-// makeRoom checks that s may take need more bytes: within MaxSessionBytes,
+// makeRoomLocked checks that s may take need more bytes: within MaxSessionBytes,
 // and within MaxTotalBytes once fresh sessions (oldest first, never s) are
 // evicted. The caller holds s.mu and n.mu.
 func (n *Node) makeRoomLocked(s *session, need int64) error {
@@ -196,8 +196,9 @@ func (n *Node) dropLocked(s *session) {
 
 // markFresh puts a session whose PROPOSE was just answered on the fresh
 // list when it waits for the buyer's next message, evicting the oldest
-// fresh session when MaxFreshSessions are kept. The caller holds s.mu.
-func (n *Node) markFresh(s *session, now time.Time) {
+// fresh session when MaxFreshSessions are kept. The list is in the order of
+// freshSince, read under n.mu. The caller holds s.mu.
+func (n *Node) markFresh(s *session) {
 	last := s.transcript.Last()
 	if s.gone || last == nil || (s.state != StateOpen && s.state != StateCancelled) || last.Type == anp.TypeEscalate {
 		return // accepted (the buyer's person decides) or escalated (the seller's person decides)
@@ -209,7 +210,7 @@ func (n *Node) markFresh(s *session, now time.Time) {
 			break
 		}
 	}
-	s.fresh, s.freshSince = true, now
+	s.fresh, s.freshSince = true, n.now()
 	s.freshElem = n.table.fresh.PushBack(s)
 }
 

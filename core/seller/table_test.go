@@ -38,7 +38,7 @@ func paddedRequest(t testing.TB, env *anp.Envelope, msg string, size int) []byte
 }
 
 // TestFiveHundredPaddedQueries: one session of 500 QUERYs, each padded to
-// 16 KiB (a 1,000-byte message), keeps its bodies in canonical form, is
+// 8 KiB (a 1,000-byte message), keeps its bodies in canonical form, is
 // refused (too_large, naming the limit) once it holds the default 256 KiB,
 // and the node's accounting of what it holds stays under that limit.
 func TestFiveHundredPaddedQueries(t *testing.T) {
@@ -50,7 +50,7 @@ func TestFiveHundredPaddedQueries(t *testing.T) {
 	var first *anp.Error
 	for range 500 {
 		env := b.Seal(anp.TypeQuery, anp.NoteBody{Message: msg})
-		data := paddedRequest(t, env, msg, 16<<10)
+		data := paddedRequest(t, env, msg, 8<<10)
 		received += len(data)
 		switch r := b.postRaw(anp.SellerCounter, data); {
 		case r.status == http.StatusOK:

@@ -50,7 +50,9 @@ func TestCascade(t *testing.T) {
 			start := time.Now()
 			res, err := c.NegotiateCascade(ctx, buyer.CascadeRequest{
 				Category: "kitchen", Constraints: buyer.Constraints{Item: "Stand mixer", MaxBudget: anptest.USD(10000), MaxTurns: 6},
-				MaxSellers: 4, Order: order, PerSellerTimeout: 2 * time.Second, Decider: concession.Default(),
+				// The silent seller never answers, so the timeout is what ends it; the honest
+				// sellers need a few milliseconds each, and 10 s leaves room for a loaded CI machine.
+				MaxSellers: 4, Order: order, PerSellerTimeout: 10 * time.Second, Decider: concession.Default(),
 				Progress: func(o buyer.CascadeOutcome, done, total int) { mu.Lock(); progress = append(progress, o); mu.Unlock() },
 			})
 			if err != nil {

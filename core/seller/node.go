@@ -79,8 +79,9 @@ const (
 	// PROPOSE; past it the oldest of them is evicted.
 	DefaultMaxFreshSessions = 25_000
 	// DefaultProposeTTL is how long a session whose buyer sent only its
-	// PROPOSE waits for the buyer's next message before it is evicted.
-	DefaultProposeTTL = 2 * time.Minute
+	// PROPOSE waits for the buyer's next message before it is evicted: long
+	// enough for a person asked by the host to answer, short next to the idle TTL.
+	DefaultProposeTTL = 15 * time.Minute
 	// DefaultMaxSessionBytes bounds the bytes one session holds.
 	DefaultMaxSessionBytes = 256 << 10
 	// MaxTranscript bounds the envelopes of one session.

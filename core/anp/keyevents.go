@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -350,7 +351,7 @@ func ParseLeaf(data []byte) (*Artifact, *KeyEventLeaf, error) {
 	if err := DecodeStrict(data, &top); err != nil {
 		return nil, nil, err
 	}
-	if _, ok := top["key_event"]; ok {
+	if keyEventMember(top) { // "Key_Event" too, which the strict decoder then names
 		var l KeyEventLeaf
 		if err := DecodeStrict(data, &l); err != nil {
 			return nil, nil, err
@@ -362,6 +363,17 @@ func ParseLeaf(data []byte) (*Artifact, *KeyEventLeaf, error) {
 		return nil, nil, err
 	}
 	return &a, nil, nil
+}
+
+// keyEventMember reports whether a leaf's top-level members include
+// key_event, in any letter case.
+func keyEventMember(top map[string]json.RawMessage) bool {
+	for k := range top {
+		if strings.EqualFold(k, "key_event") {
+			return true
+		}
+	}
+	return false
 }
 
 // KeyState is what a domain's key events leave it with: the bound key (""

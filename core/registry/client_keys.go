@@ -91,6 +91,9 @@ func (c *Client) revoke(ctx context.Context, domain, by string, signer ed25519.P
 	if st.Key == "" || st.Revoked {
 		return nil, anp.Errorf(anp.CodeConflict, "%s has no usable key to revoke", domain)
 	}
+	if by == anp.ChangeByKey && st.Key != c.pub {
+		return nil, anp.Errorf(anp.CodeConflict, "%s is bound to key %s…, not to this key %s…: only the bound key (or the operator) revokes it", domain, shortKey(st.Key), shortKey(c.pub))
+	}
 	sc, err := anp.SignKeyChange(anp.KeyChange{Domain: domain, Kind: anp.KeyEventRevoke, By: by, Key: st.Key, Seq: st.Next, TS: c.now().UnixMilli()},
 		anp.Signer(signer), nil)
 	if err != nil {
@@ -221,7 +224,9 @@ func (c *Client) proveKeyEvents(ctx context.Context, domain string, events []anp
 			return err
 		}
 		if err := anp.VerifyInclusion(data, e.LeafIndex, head, proof); err != nil {
-			return keyChanged(domain, "key event %d is not in the signed log at index %d: %v", e.Leaf.Event.Seq, e.LeafIndex, err)
+			c.log.Debug().Err(err).Str("domain", domain).Msg("key event inclusion proof")
+			return keyChanged(domain, "key event %d is not at index %d of the signed log (%s): its inclusion proof does not verify",
+				e.Leaf.Event.Seq, e.LeafIndex, DescribeHead(head))
 		}
 	}
 	return nil

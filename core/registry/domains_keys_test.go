@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -239,4 +240,34 @@ func containsAll(s string, parts ...string) bool {
 		}
 	}
 	return true
+}
+
+// TestBindingsBeforeKeyEventsAreLogged: a ledger holding a binding made
+// before key events were logged gets a bind event for it when the registry
+// starts (once), so a buyer can prove the bound key from the log.
+func TestBindingsBeforeKeyEventsAreLogged(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	s := newSellerStub(t, e.clock, "old-shop.anp")
+	b, err := e.srv.signBinding(ctx, "old-shop.anp", anptest.PubHex(s.key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(b)
+	if err := e.ledger.Put(ctx, bucketDomains, b.Domain, data); err != nil {
+		t.Fatal(err)
+	}
+	e.restart()
+	e.restart() // a second start logs nothing more
+	h := e.srv.directory.keyHistory("old-shop.anp")
+	if len(h) != 1 || h[0].Leaf.Event.Kind != anp.KeyEventBind || h[0].Leaf.Event.Bind != nil || e.srv.tree.size() != 1 {
+		t.Fatalf("history %+v, log size %d; want one bind event without a request", h, e.srv.tree.size())
+	}
+	if err := e.publishAs(s, 1); err != nil {
+		t.Fatal(err)
+	}
+	buyer := NewClient(e.ts.URL, anptest.NewKey(t), ClientOptions{Now: e.clock.Now, RootKey: e.srv.RootKey()})
+	if _, _, err := buyer.CheckSellerKey(ctx, "old-shop.anp", anptest.PubHex(s.key), nil); err != nil {
+		t.Fatalf("a buyer proves the migrated binding: %v", err)
+	}
 }

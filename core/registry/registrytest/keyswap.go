@@ -60,14 +60,8 @@ func (o ownDirectory) List(ctx context.Context, bucket string) ([]store.KV, erro
 func Impostor(t testing.TB, root ed25519.PrivateKey, ledger store.Ledger) *httptest.Server {
 	t.Helper()
 	own := ownDirectory{Ledger: memstore.NewLedger(), shared: ledger}
-	srv, err := registry.New(context.Background(), registry.Config{Root: root, Ledger: own, Difficulty: 4,
+	return serve(t, "impostor", registry.Config{Root: root, Ledger: own, Difficulty: 4,
 		OpenEnrollment: true, AllowPrivateEndpoints: true, Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatalf("impostor registry: %v", err)
-	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() { ts.Close(); _ = srv.Close() })
-	return ts
 }
 
 // PathSwitch is an http.RoundTripper that sends requests whose path starts

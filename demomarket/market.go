@@ -53,6 +53,7 @@ type Market struct {
 	Registry    *registry.Server
 	Nodes       map[string]*seller.Node
 
+	root    ed25519.PrivateKey // the registry's root key: issues enrolment grants
 	servers []*http.Server
 	sellers map[string]*http.Server
 	cancel  context.CancelFunc
@@ -109,9 +110,9 @@ func Start(ctx context.Context, opt Options) (*Market, error) {
 		}
 	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	m := &Market{Nodes: map[string]*seller.Node{}, sellers: map[string]*http.Server{}, cancel: cancel}
+	m := &Market{Nodes: map[string]*seller.Node{}, sellers: map[string]*http.Server{}, cancel: cancel, root: root}
 	reg, err := registry.New(rctx, registry.Config{
-		Root: root, Ledger: opt.Ledger, Difficulty: opt.Difficulty, OpenEnrollment: true, AllowPrivateEndpoints: true,
+		Root: root, Ledger: opt.Ledger, Difficulty: opt.Difficulty, AllowPrivateEndpoints: true,
 		Logger: opt.Logger.With().Bool("demo", true).Logger(),
 	})
 	if err != nil {
@@ -135,6 +136,8 @@ func Start(ctx context.Context, opt Options) (*Market, error) {
 	return m, nil
 }
 
+// startSeller runs the node of spec and enrols it with a grant the market
+// issues with the registry's root key, as an operator would.
 func (m *Market) startSeller(ctx context.Context, spec SellerSpec, opt Options) error {
 	_, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -166,11 +169,26 @@ func (m *Market) startSeller(ctx context.Context, spec SellerSpec, opt Options) 
 		return err
 	}
 	m.sellers[spec.Domain] = hs
-	if _, err := node.Register(ctx, url, ""); err != nil {
+	grant, err := m.Grant(spec.Domain)
+	if err != nil {
+		return err
+	}
+	if _, err := node.Register(ctx, url, grant); err != nil {
 		return err
 	}
 	m.Nodes[spec.Domain] = node
 	return nil
+}
+
+// Grant issues an enrolment grant for domain with the market registry's
+// root key, valid for an hour: what `clinch-mcp registry grant` prints for
+// a real registry. Sellers added to the market (tests) bind with it.
+func (m *Market) Grant(domain string) (string, error) {
+	claims, err := anp.NewGrantClaims(domain, time.Now(), time.Hour)
+	if err != nil {
+		return "", err
+	}
+	return anp.IssueGrant(claims, anp.Signer(m.root))
 }
 
 // serve starts srv on a fresh loopback listener and returns its base URL.

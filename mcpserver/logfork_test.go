@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/clinch-protocol/clinch-mcp/core/registry/registrytest"
 	"github.com/clinch-protocol/clinch-mcp/core/store/memstore"
+	"github.com/clinch-protocol/clinch-mcp/demomarket"
 )
 
 // TestForkedLogIsAToolError: once the registry shows the buyer a log that
@@ -29,7 +31,8 @@ func TestForkedLogIsAToolError(t *testing.T) {
 	h.ok("propose_deal", args, &s)
 	sw.Set(twin)
 	msg := h.fail("propose_deal", args, "registry_untrusted")
-	for _, want := range []string{"registry log fork", "size 1 root ", "size 3 root ", "Do not retry or switch sellers"} {
+	remembered := fmt.Sprintf("size %d root ", 1+len(demomarket.DefaultSellers())) // the earlier entry and each seller's bind event
+	for _, want := range []string{"registry log fork", remembered, "size 3 root ", "Do not retry or switch sellers"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("tool error lacks %q:\n%s", want, msg)
 		}

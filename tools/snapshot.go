@@ -59,6 +59,7 @@ type SessionSnapshot struct {
 	Reason          string         `json:"reason,omitempty" jsonschema:"why the session ended"`
 	ArtifactID      string         `json:"artifact_id,omitempty" jsonschema:"id of the signed deal artifact (read it as clinch://artifacts/{id})"`
 	Decider         string         `json:"decider,omitempty" jsonschema:"which autonomous decider drove the session, if any"`
+	KeyNotice       string         `json:"key_notice,omitempty" jsonschema:"the seller's key changed since this buyer last dealt with it; the registry's log proves each change (tell the user)"`
 }
 
 // Snapshot is the public view of a session, the one every tool, resource and
@@ -71,6 +72,7 @@ func Snapshot(s buyer.Session) SessionSnapshot {
 		LastSellerPrice: moneyPtr(s.LastSellerPrice), LastOwnOffer: moneyPtr(s.LastOwnOffer), AgreedPrice: moneyPtr(s.AgreedPrice),
 		BudgetHeadroom: moneyPtr(s.Headroom()), SellerFinal: s.SellerFinal, AwaitingSeller: s.AwaitingSeller,
 		Deadline: s.Deadline.UTC().Format(time.RFC3339), Reason: s.Reason, AllowedMoves: []string{}, Decider: s.Decider,
+		KeyNotice: s.KeyNotice,
 	}
 	if s.SellerMessage != "" {
 		out.SellerMessage = &SellerMessage{Untrusted: true, Text: agentprompt.Fence(s.SellerMessage)}
@@ -102,6 +104,9 @@ func summary(s buyer.Session) string {
 	}
 	if s.Reason != "" {
 		txt += " Reason: " + s.Reason + "."
+	}
+	if s.KeyNotice != "" {
+		txt += " Notice: " + s.KeyNotice
 	}
 	if next := nextMoves(s); next != "" {
 		txt += " Next: " + next + "."

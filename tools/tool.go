@@ -149,6 +149,10 @@ const (
 	// CodeRegistryUntrusted: the registry's transparency log is forked
 	// (registry.ErrLogFork), so no new deal is made through it.
 	CodeRegistryUntrusted ErrorCode = "registry_untrusted"
+	// CodeSellerKeyUntrusted: the seller's listed key is not the one this
+	// buyer dealt with and the registry's log does not prove the change
+	// (registry.ErrKeyChanged), or the key is revoked (registry.ErrKeyRevoked).
+	CodeSellerKeyUntrusted ErrorCode = "seller_key_untrusted"
 )
 
 var advice = map[ErrorCode]string{
@@ -163,6 +167,8 @@ var advice = map[ErrorCode]string{
 	CodeInternal:     "This is a server problem, not something the arguments can fix.",
 	CodeRegistryUntrusted: "The registry signed two versions of its deal log that cannot both be true, so this server makes no new deal through it. " +
 		"Do not retry or switch sellers: tell the user, who should report the two tree heads in the message to the registry operator. Deals signed before stay verifiable with verify_artifact.",
+	CodeSellerKeyUntrusted: "Nothing was sent to this seller: its key changed without a rotation in the registry's log, or it was revoked. " +
+		"Do not retry with this seller; tell the user, or choose another seller with discover_sellers.",
 }
 
 // coded gives an error its own code, overriding classify.
@@ -192,6 +198,8 @@ func classify(err error) ErrorCode {
 		return CodeUnreachable
 	case errors.Is(err, registry.ErrLogFork):
 		return CodeRegistryUntrusted
+	case errors.Is(err, registry.ErrKeyChanged), errors.Is(err, registry.ErrKeyRevoked):
+		return CodeSellerKeyUntrusted
 	case errors.Is(err, buyer.ErrRefused):
 		return CodeRefused
 	case errors.Is(err, buyer.ErrInvalidInput), errors.Is(err, errInput):

@@ -161,6 +161,7 @@ type market struct {
 	rootKey string
 	demo    *demomarket.Market
 	heads   registry.HeadStore // the log watcher's state; nil (in memory) for the demo market
+	pins    string             // the file of pinned seller keys; "" (in memory) for the demo market
 }
 
 func (m *market) Close() {
@@ -175,7 +176,7 @@ func (m *market) Close() {
 func openMarket(ctx context.Context, registryURL, rootKey, dir string, log zerolog.Logger) (*market, error) {
 	if registryURL != "" {
 		u := strings.TrimRight(registryURL, "/")
-		return &market{url: u, rootKey: rootKey, heads: headStoreFor(dir, u)}, nil
+		return &market{url: u, rootKey: rootKey, heads: headStoreFor(dir, u), pins: pinsPathFor(dir, u)}, nil
 	}
 	d, err := demomarket.Start(ctx, demomarket.Options{Logger: log})
 	if err != nil {

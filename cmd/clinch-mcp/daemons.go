@@ -20,24 +20,39 @@ import (
 	"github.com/clinch-protocol/clinch-mcp/secrets"
 )
 
+// subcommand returns the run function args[0] names among subs, if any.
+func subcommand(args []string, subs map[string]func(context.Context, *cliEnv, []string) error) (func(context.Context, *cliEnv, []string) error, bool) {
+	if len(args) == 0 {
+		return nil, false
+	}
+	run, ok := subs[args[0]]
+	return run, ok
+}
+
 func runRegistry(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlags(env, "registry", "registry --addr HOST:PORT --db PATH [--key-file FILE]")
+	if sub, ok := subcommand(args, map[string]func(context.Context, *cliEnv, []string) error{"grant": runRegistryGrant, "revoke": runRegistryRevoke}); ok {
+		return sub(ctx, env, args[1:])
+	}
+	fs := newFlags(env, "registry", "registry --addr HOST:PORT --db PATH [--key-file FILE]\n       clinch-mcp registry grant DOMAIN [--ttl 24h] [--key-file FILE]\n       clinch-mcp registry revoke DOMAIN --registry URL [--key-file FILE]",
+		"Binding a domain needs a one-domain, single-use enrolment grant signed with the registry root key:\n"+
+			"`registry grant DOMAIN` prints one for the seller's config (\"grant\" or \"grant_file\"). `registry revoke DOMAIN`\n"+
+			"revokes a domain's key as the operator (a lost or stolen key); a new grant then lets the seller bind a new key.")
 	var logs logFlags
 	logs.register(fs, env)
 	addr := fs.String("addr", envOr(env, "CLINCH_REGISTRY_ADDR", "127.0.0.1:8850"), "listen address (env CLINCH_REGISTRY_ADDR)")
 	db := fs.String("db", envOr(env, "CLINCH_REGISTRY_DB", ""), "ledger: sqlite://PATH, a file path, or postgres://... (env CLINCH_REGISTRY_DB); default registry.db in the data directory")
 	keyFile := fs.String("key-file", envOr(env, "CLINCH_REGISTRY_KEY_FILE", ""), "registry root key file; created on first start when missing (default registry.key in the data directory)")
 	difficulty := fs.Int("difficulty", 18, "proof-of-work bits demanded from clients (clients refuse more than 24)")
-	operator := fs.String("operator-token", envOr(env, "CLINCH_OPERATOR_TOKEN", ""), "bearer secret that authorises domain bindings (env CLINCH_OPERATOR_TOKEN)")
-	open := fs.Bool("open-enrollment", false, "let anyone bind an unbound domain (development only)")
+	operator := fs.String("operator-token", envOr(env, "CLINCH_OPERATOR_TOKEN", ""), "no longer used: domains are bound with per-domain grants (registry grant DOMAIN)")
+	open := fs.Bool("open-enrollment", false, "let anyone bind an unbound domain without a grant (development only)")
 	allowPrivate := fs.Bool("allow-private-endpoints", false, "accept seller endpoints on loopback/private addresses (development only)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *operator == "" && !*open {
-		return &exitError{2, fmt.Errorf("set --operator-token (or CLINCH_OPERATOR_TOKEN) so domains can be bound, or --open-enrollment for development")}
+	if *operator != "" {
+		return &exitError{2, fmt.Errorf("--operator-token (CLINCH_OPERATOR_TOKEN) is no longer used: a domain is bound with an enrolment grant for it; issue one with `clinch-mcp registry grant DOMAIN` and unset the token")}
 	}
-	log, closer, err := logs.loggerRedacting(env, secrets.NewRedactor(*operator))
+	log, closer, err := logs.logger(env)
 	if err != nil {
 		return err
 	}
@@ -62,7 +77,7 @@ func runRegistry(ctx context.Context, env *cliEnv, args []string) error {
 		return &exitError{2, fmt.Errorf("--db: the registry ledger needs SQLite or Postgres (durable, append-only), not %s", st.Kind)}
 	}
 	srv, err := registry.New(ctx, registry.Config{Root: root, Ledger: st.Ledger, Nonces: st.Nonces, Difficulty: *difficulty,
-		OperatorToken: *operator, OpenEnrollment: *open, AllowPrivateEndpoints: *allowPrivate, Logger: log})
+		OpenEnrollment: *open, AllowPrivateEndpoints: *allowPrivate, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -115,7 +130,14 @@ func (f *sellerFlags) validate(usage func()) error {
 }
 
 func runSeller(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlags(env, "seller", "seller --config FILE")
+	if sub, ok := subcommand(args, map[string]func(context.Context, *cliEnv, []string) error{"rotate": runSellerRotate, "revoke": runSellerRevoke}); ok {
+		return sub(ctx, env, args[1:])
+	}
+	fs := newFlags(env, "seller", "seller --config FILE\n       clinch-mcp seller rotate --config FILE --new-key FILE\n       clinch-mcp seller revoke --config FILE",
+		"The config file and the key and grant files it names must not be accessible by group or others (chmod 600).\n"+
+			"`seller rotate` hands the domain over to a new key (both keys sign; the registry logs it): then point key_file\n"+
+			"at the new key and restart the seller. `seller revoke` revokes the configured key: no new sessions until the\n"+
+			"registry operator grants the domain again and a new key is bound.")
 	var f sellerFlags
 	f.register(fs, env)
 	if err := parseFlags(fs, args); err != nil {
@@ -124,11 +146,11 @@ func runSeller(ctx context.Context, env *cliEnv, args []string) error {
 	if err := f.validate(fs.Usage); err != nil {
 		return err
 	}
-	fc, err := seller.LoadFileConfig(f.config)
+	fc, grant, err := loadSellerConfig(f.config)
 	if err != nil {
 		return err
 	}
-	log, closer, err := f.logs.logger(env)
+	log, closer, err := f.logs.loggerRedacting(env, secrets.NewRedactor(grant))
 	if err != nil {
 		return err
 	}
@@ -143,7 +165,7 @@ func runSeller(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	errc := serveInBackground(hs, ln)
-	if err := registerSeller(ctx, node, fc, endpoint); err != nil {
+	if err := registerSeller(ctx, node, fc, endpoint, grant); err != nil {
 		_ = hs.Close()
 		return err
 	}
@@ -194,12 +216,31 @@ func listenSeller(node *seller.Node, fc *seller.FileConfig) (*http.Server, net.L
 	return hs, ln, endpoint, nil
 }
 
+// loadSellerConfig reads the seller config at path and its enrolment
+// grant. The config, key and grant files must not be accessible by group or
+// others.
+func loadSellerConfig(path string) (*seller.FileConfig, string, error) {
+	fc, err := seller.LoadFileConfig(path)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := seller.CheckPrivateFile(fc.KeyFile, "key file"); err != nil {
+		return nil, "", err
+	}
+	grant, err := fc.GrantText()
+	if err != nil {
+		return nil, "", err
+	}
+	return fc, grant, nil
+}
+
 // registerSeller lists the node at endpoint in its registry, giving the
-// registry 30 seconds to answer.
-func registerSeller(ctx context.Context, node *seller.Node, fc *seller.FileConfig, endpoint string) error {
+// registry 30 seconds to answer. grant is needed while the domain is not
+// bound to the node's key.
+func registerSeller(ctx context.Context, node *seller.Node, fc *seller.FileConfig, endpoint, grant string) error {
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if _, err := node.Register(rctx, endpoint, fc.OperatorToken); err != nil {
+	if _, err := node.Register(rctx, endpoint, grant); err != nil {
 		return fmt.Errorf("register %s at %s: %w", fc.Domain, fc.Registry, err)
 	}
 	return nil

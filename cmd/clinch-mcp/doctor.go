@@ -59,6 +59,9 @@ func runDoctor(ctx context.Context, env *cliEnv, args []string) error {
 	if !doctorLog(ctx, env, *reg, *regKey) {
 		problems++
 	}
+	if !doctorPins(env, *reg) {
+		problems++
+	}
 	if problems > 0 {
 		return &exitError{1, fmt.Errorf("%d problem(s) found", problems)}
 	}

@@ -153,7 +153,7 @@ func TestRegistryAndSellerDaemons(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		if err := run(ctx, env, []string{"registry", "--addr", regAddr, "--db", filepath.Join(dir, "reg.db"), "--key-file", filepath.Join(dir, "reg.key"),
-			"--difficulty", "6", "--open-enrollment", "--allow-private-endpoints", "--log-level", "warn"}); err != nil {
+			"--difficulty", "6", "--allow-private-endpoints", "--log-level", "warn"}); err != nil {
 			t.Errorf("registry: %v", err)
 		}
 	}()
@@ -198,6 +198,12 @@ func TestRegistryAndSellerDaemons(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfg, domain := tc.config(t, freeAddr(t), keyFile)
+			genv, gout, _ := testEnv(t, nil) // the operator issues the domain's enrolment grant
+			if err := run(ctx, genv, []string{"registry", "grant", domain, "--key-file", filepath.Join(dir, "reg.key"), "--ttl", "1h"}); err != nil {
+				t.Fatalf("registry grant: %v", err)
+			}
+			delete(cfg, "grant_file")
+			cfg["grant"] = strings.TrimSpace(gout.String())
 			data, _ := json.Marshal(cfg)
 			cfgPath := filepath.Join(t.TempDir(), "seller.json")
 			if err := os.WriteFile(cfgPath, data, 0o600); err != nil {

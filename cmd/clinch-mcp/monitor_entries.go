@@ -21,7 +21,8 @@ var errEntriesMismatch = errors.New("log entries do not match the signed tree he
 // tree from them and checks its root against each signed tree head, so an
 // entry the registry shows is the one it signed. Entries that are deals of
 // domain are verified completely (anp.VerifyArtifact with an inclusion
-// proof against the head) and printed. It starts from leaf 0 on every run.
+// proof against the head) and printed, and so are its key events (bindings,
+// rotations, revocations). It starts from leaf 0 on every run.
 type entryFollower struct {
 	env    *cliEnv
 	c      *registry.Client
@@ -68,18 +69,28 @@ func (f *entryFollower) catchUp(ctx context.Context, h *anp.SignedTreeHead) erro
 	return nil
 }
 
-// isWatched reports whether leaf is a deal of the watched domain.
+// isWatched reports whether leaf is a deal or a key event of the watched
+// domain.
 func (f *entryFollower) isWatched(leaf []byte) bool {
-	var a anp.Artifact
-	return anp.DecodeStrict(leaf, &a) == nil && a.Terms.SellerDomain == f.domain
+	a, k, err := anp.ParseLeaf(leaf)
+	switch {
+	case err != nil:
+		return false
+	case k != nil:
+		return k.Event.Domain == f.domain
+	}
+	return a.Terms.SellerDomain == f.domain
 }
 
-// show verifies a watched deal against h and prints it.
+// show verifies a watched deal or key event against h and prints it.
 func (f *entryFollower) show(ctx context.Context, idx uint64, leaf []byte, h *anp.SignedTreeHead) {
-	var a anp.Artifact
-	_ = anp.DecodeStrict(leaf, &a) // isWatched decoded it
+	a, k, _ := anp.ParseLeaf(leaf) // isWatched parsed it
+	if k != nil {
+		f.showKeyEvent(ctx, idx, k, h)
+		return
+	}
 	status := "verified"
-	if err := f.verify(ctx, &a, idx, h); err != nil {
+	if err := f.verify(ctx, a, idx, h); err != nil {
 		status = "DOES NOT VERIFY: " + err.Error()
 	}
 	t := a.Terms
@@ -107,4 +118,34 @@ func shortHex(s string) string {
 		return s[:12]
 	}
 	return s
+}
+
+// showKeyEvent verifies a logged key event of the watched domain (its
+// signatures, the registry countersignature and its inclusion in h) and
+// prints it: a binding, rotation or revocation the seller should recognise.
+func (f *entryFollower) showKeyEvent(ctx context.Context, idx uint64, k *anp.KeyEventLeaf, h *anp.SignedTreeHead) {
+	status := "verified"
+	if err := f.verifyKeyEvent(ctx, k, idx, h); err != nil {
+		status = "DOES NOT VERIFY: " + err.Error()
+	}
+	fmt.Fprintf(f.env.stdout, "%s %s\n", describeKeyEvent(&k.Event, idx), status)
+}
+
+func (f *entryFollower) verifyKeyEvent(ctx context.Context, k *anp.KeyEventLeaf, idx uint64, h *anp.SignedTreeHead) error {
+	keys, err := f.c.Keys(ctx)
+	if err != nil {
+		return err
+	}
+	if err := k.Verify(keys.RootKey, keys.Chain); err != nil {
+		return err
+	}
+	proof, err := f.c.Inclusion(ctx, idx, h.Size)
+	if err != nil {
+		return err
+	}
+	data, err := k.LeafData()
+	if err != nil {
+		return err
+	}
+	return anp.VerifyInclusion(data, idx, h, proof)
 }

@@ -150,7 +150,10 @@ func TestMonitorWatchListsVerifiedDeals(t *testing.T) {
 	if err := monitor(m.RegistryURL); err != nil {
 		t.Fatalf("monitor --watch: %v\n%s", err, out)
 	}
-	if !strings.Contains(out.String(), "head size 3 root ") || !regexp.MustCompile(`deal 1: kitchen-outlet\.anp sold 1 x "Ninja Blender" for [0-9.]+ USD \(session [0-9a-f]{32}, buyer key [0-9a-f]{12}…\) verified`).MatchString(out.String()) {
+	sellers := len(demomarket.DefaultSellers()) // each seller's binding is a key event in the log
+	if !strings.Contains(out.String(), fmt.Sprintf("head size %d root ", 3+sellers)) ||
+		!regexp.MustCompile(fmt.Sprintf(`deal %d: kitchen-outlet\.anp sold 1 x "Ninja Blender" for [0-9.]+ USD \(session [0-9a-f]{32}, buyer key [0-9a-f]{12}…\) verified`, 1+sellers)).MatchString(out.String()) ||
+		!regexp.MustCompile(`key event 0 of kitchen-outlet\.anp at log index [0-9]+: bind [0-9a-f]{12}… \(grant [0-9a-f]{32}\) verified`).MatchString(out.String()) {
 		t.Fatalf("monitor --watch output:\n%s", out)
 	}
 	if strings.Contains(out.String(), "chef-supply") {
@@ -178,7 +181,7 @@ func TestMonitorWatchListsVerifiedDeals(t *testing.T) {
 	lying := httptest.NewServer(rp)
 	t.Cleanup(lying.Close)
 	var ee *exitError
-	if err := monitor(lying.URL); !errors.As(err, &ee) || ee.code != exitEntries || !strings.Contains(err.Error(), "size 3 root ") {
+	if err := monitor(lying.URL); !errors.As(err, &ee) || ee.code != exitEntries || !strings.Contains(err.Error(), fmt.Sprintf("size %d root ", 3+sellers)) {
 		t.Fatalf("tampered entries: err = %v, want exit code %d naming the head", err, exitEntries)
 	}
 }

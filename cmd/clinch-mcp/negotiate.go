@@ -132,7 +132,8 @@ func (f *negotiateFlags) engine(ctx context.Context, om *openedMarket) (*buyer.C
 	if err != nil {
 		return nil, err
 	}
-	core, err := buyer.New(buyer.Config{Identity: om.id, Registry: om.client(), BlindKeys: bk, Logger: om.log, MaxTurns: f.maxTurns, AutoApproveBelow: ceiling})
+	core, err := buyer.New(buyer.Config{Identity: om.id, Registry: om.client(), BlindKeys: bk, Logger: om.log, MaxTurns: f.maxTurns, AutoApproveBelow: ceiling,
+		KeyPins: om.market.keyPins()})
 	if err != nil {
 		return nil, err
 	}

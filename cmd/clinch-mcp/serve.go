@@ -153,7 +153,7 @@ func openApp(ctx context.Context, env *cliEnv, f *serveFlags, log zerolog.Logger
 		return nil, err
 	}
 	core, err := buyer.New(buyer.Config{Identity: id, Registry: mk.client(id, log), Sessions: st.Sessions, Notifier: st.Notifier,
-		BlindKeys: bk, Logger: log, AutoApproveBelow: ceiling})
+		BlindKeys: bk, Logger: log, AutoApproveBelow: ceiling, KeyPins: mk.keyPins()})
 	if err != nil {
 		return nil, err
 	}

@@ -199,6 +199,7 @@ var fileRunners = map[string]func(dir string, data []byte, r *vresult) error{
 	"rejections.json": runRejectionCases,
 	"merkle.json":     runMerkleCases,
 	"addresses.json":  runAddressCases,
+	"key_events.json": runKeyEventCases,
 }
 
 func runVectorFile(dir, name string) *vresult {

@@ -45,6 +45,8 @@ func TestVectorsRunnerFails(t *testing.T) {
 		{"money refusal renamed", "money.json", `"expect": "amount_format"`, `"expect": "amount_range"`, "expect amount_range, got amount_format"},
 		{"envelope signature expected refused", "envelope_accept.json", `"expect": "valid"`, `"expect": "signature_r_small_order"`, "got valid"},
 		{"refused relay signature expected valid", "relay.json", `"expect": "relay_stale"`, `"expect": "valid"`, "expect valid, got relay_stale"},
+		{"half-signed rotation expected valid", "key_events.json", `"expect": "key_possession"`, `"expect": "valid"`, "expect valid, got key_possession"},
+		{"expired grant expected valid", "key_events.json", `"expect": "grant_expired"`, `"expect": "valid"`, "expect valid, got grant_expired"},
 		{"no expect at all", "clean_text.json", `"expect": "valid"`, `"expect_not": "valid"`, "expect (missing), got valid"},
 	}
 	for _, tc := range cases {

@@ -55,6 +55,12 @@ const (
 	PurposePoW            Purpose = "auth/pow-possession"
 	PurposeWSAuth         Purpose = "auth/websocket"
 	PurposeBlindSeal      Purpose = "blind/credential"
+	// Enrolment grants and key events (grant.go, keyevents.go).
+	PurposeGrant              Purpose = "registry/enrolment-grant"
+	PurposeKeyRotation        Purpose = "seller/key-rotation"
+	PurposeKeyRevocation      Purpose = "seller/key-revocation"
+	PurposeOperatorRevocation Purpose = "registry/key-revocation"
+	PurposeKeyEvent           Purpose = "registry/key-event"
 )
 
 // signingPrefix starts every signing input: "clinch-anp/1" NUL purpose NUL.

@@ -17,6 +17,7 @@ var allPurposes = []anp.Purpose{
 	anp.PurposeEnvelope, anp.PurposeArtifactBuyer, anp.PurposeArtifactSeller, anp.PurposeArtifactNotary,
 	anp.PurposeTreeHead, anp.PurposeKeyChain, anp.PurposeToken, anp.PurposeDomainBinding,
 	anp.PurposeEndpointRecord, anp.PurposePoW, anp.PurposeWSAuth, anp.PurposeBlindSeal, anp.PurposeRelay,
+	anp.PurposeGrant, anp.PurposeKeyRotation, anp.PurposeKeyRevocation, anp.PurposeOperatorRevocation, anp.PurposeKeyEvent,
 }
 
 // Canonicalisation refuses every number outside ±(2^53-1): JCS would round

@@ -133,7 +133,7 @@ func FuzzDecodeEnvelope(f *testing.F) {
 }
 
 // artifactSeed returns the vector artifact's JSON.
-func artifactSeed(f *testing.F) []byte {
+func artifactSeed(f testing.TB) []byte {
 	f.Helper()
 	data, err := os.ReadFile(filepath.Join(vectorDir, "artifact.json"))
 	if err != nil {

@@ -224,10 +224,11 @@ func vectorFiles(tb testing.TB) map[string][]byte {
 	}{
 		{"buyer_session", "buyer's ephemeral per-session key (signs buyer envelopes and the artifact as buyer)", buyerKey},
 		{"seller_identity", "seller identity key bound to kitchen-outlet.anp (signs seller envelopes, records and the artifact as seller)", sellerKey},
-		{"registry_root", "registry long-term root key (signs key chain entries)", rootKey},
+		{"registry_root", "registry long-term root key (signs key chain entries, enrolment grants and operator revocations)", rootKey},
 		{"registry_chain_0", "registry chain key 0 (countersigns, signs tree heads, bindings and tokens)", notaryKey},
 		{"registry_chain_1", "registry chain key 1 (the next rotation)", nextKey},
 		{"buyer_identity", "buyer's permanent identity key (registry auth: PoW, tokens, WebSocket)", identityKey},
+		{"seller_next", "the seller's next identity key, after the rotation of key_events.json", strangerKey},
 	} {
 		kf.Keys = append(kf.Keys, keyVector{Name: k.name, Role: k.role, Seed: hex.EncodeToString(k.key.Seed()), PublicKey: pub(k.key), Expect: "valid"})
 	}
@@ -386,6 +387,7 @@ func vectorFiles(tb testing.TB) map[string][]byte {
 	addRefusedSignatureVectors(tb, files)
 	addRejectionVectors(tb, files)
 	addLogVectors(tb, files)
+	addKeyEventVectors(tb, files)
 	return files
 }
 

@@ -79,6 +79,9 @@ type Config struct {
 	// share Sessions, so a pod waiting for a seller's answer wakes up when
 	// another pod processed it. Nil: this engine only.
 	Notifier Notifier
+	// KeyPins remembers each seller's key as first dealt with, for this
+	// engine's registry (pins.go). Nil: in memory.
+	KeyPins KeyPins
 }
 
 // Notifier publishes and receives session-changed events across processes.
@@ -115,6 +118,9 @@ func New(cfg Config) (*Core, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.KeyPins == nil {
+		cfg.KeyPins = &MemPins{}
 	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 24 * time.Hour

@@ -19,7 +19,10 @@ type ProposeOptions struct {
 // seller's listing is fetched and verified, the mode checked against the
 // seller's supported modes, a fresh ephemeral key generated, and a PROPOSE
 // relayed. MaxBudget stays local. Nothing is proposed while the registry's
-// log watcher reports a fork (LogChecker): the error is ErrRefused.
+// log watcher reports a fork (LogChecker), nor to a seller whose listed key
+// is not the pinned one or one the registry's logged key history leads to
+// (KeyChecker): the error is ErrRefused. A logged key change is reported in
+// the session's KeyNotice.
 func (c *Core) ProposeDeal(ctx context.Context, address string, cons Constraints, opt ProposeOptions) (Session, error) {
 	addr, err := anp.ParseSellerAddress(address)
 	if err != nil {
@@ -36,14 +39,11 @@ func (c *Core) ProposeDeal(ctx context.Context, address string, cons Constraints
 	if err := c.checkRegistryLog(ctx, "propose to "+addr.Domain); err != nil {
 		return Session{}, err
 	}
-	listing, err := c.cfg.Registry.Listing(ctx, addr.Domain)
+	listing, keyNotice, err := c.sellerListing(ctx, addr)
 	if err != nil {
-		return Session{}, remoteError("look up seller "+addr.Domain, err)
+		return Session{}, err
 	}
 	rec := listing.Record.Record
-	if !rec.Supports(addr.Mode) {
-		return Session{}, fmt.Errorf("seller %s supports %v, not %s: %w", addr.Domain, rec.Modes, addr.Mode, ErrRefused)
-	}
 	key, err := newSessionKey()
 	if err != nil {
 		return Session{}, fmt.Errorf("buyer: session key: %w", err)
@@ -76,12 +76,30 @@ func (c *Core) ProposeDeal(ctx context.Context, address string, cons Constraints
 		Session: Session{ID: id, Seller: addr.Domain, Address: addr.String(), Mode: addr.Mode, State: StateProposed,
 			Turn: 1, MaxTurns: cons.MaxTurns, Item: cons.Item, Category: cons.Category, Quantity: cons.Quantity,
 			Terms: cons.Terms, MaxBudget: cons.MaxBudget, LastOwnOffer: opt.Opening, Deadline: now.Add(c.cfg.SessionTTL),
-			CreatedAt: now},
+			CreatedAt: now, KeyNotice: keyNotice},
 		SealedKey: sealed, SellerKey: listing.Binding.Key, Propose: body, CascadeHold: opt.Hold,
 	}
 	unlock := c.locks.Lock(id) // a fresh random id: nobody else can hold it
 	defer unlock()
 	return c.sendWith(ctx, r, key, anp.TypePropose, body)
+}
+
+// sellerListing returns the verified listing of the seller at addr once
+// its key is trusted (checkSellerKey, with the notice of a logged key
+// change) and it negotiates in addr's mode.
+func (c *Core) sellerListing(ctx context.Context, addr anp.Address) (*anp.Listing, string, error) {
+	listing, err := c.cfg.Registry.Listing(ctx, addr.Domain)
+	if err != nil {
+		return nil, "", remoteError("look up seller "+addr.Domain, err)
+	}
+	notice, err := c.checkSellerKey(ctx, addr.Domain, listing.Binding.Key)
+	if err != nil {
+		return nil, "", err
+	}
+	if rec := &listing.Record.Record; !rec.Supports(addr.Mode) {
+		return nil, "", fmt.Errorf("seller %s supports %v, not %s: %w", addr.Domain, rec.Modes, addr.Mode, ErrRefused)
+	}
+	return listing, notice, nil
 }
 
 // Counter sends a counter-offer. It is refused, with nothing sent, when the

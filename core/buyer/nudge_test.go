@@ -46,7 +46,11 @@ func TestLostCallbackIsRecoveredByNudge(t *testing.T) {
 	go hs.Serve(ln)
 	t.Cleanup(func() { hs.Close() })
 	ctx := ctxT(t)
-	if _, err := node.Register(ctx, "http://"+ln.Addr().String(), ""); err != nil {
+	grant, err := m.Grant("lossy-callbacks.anp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := node.Register(ctx, "http://"+ln.Addr().String(), grant); err != nil {
 		t.Fatal(err)
 	}
 	_, id, _ := ed25519.GenerateKey(rand.Reader)

@@ -39,7 +39,8 @@ type Session struct {
 	SellerFinal     bool              `json:"seller_final,omitempty"`
 	AwaitingSeller  bool              `json:"awaiting_seller"`
 	Escalated       bool              `json:"escalated,omitempty"`
-	Reason          string            `json:"reason,omitempty"` // why the session ended
+	Reason          string            `json:"reason,omitempty"`     // why the session ended
+	KeyNotice       string            `json:"key_notice,omitempty"` // the seller's key changed, as the registry's log proves
 	Deadline        time.Time         `json:"deadline"`
 	CreatedAt       time.Time         `json:"created_at"`
 	UpdatedAt       time.Time         `json:"updated_at"`

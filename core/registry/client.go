@@ -432,14 +432,16 @@ func (c *Client) LogEntries(ctx context.Context, start, end uint64) ([][]byte, e
 }
 
 // Bind binds domain to this client's identity key on the control plane.
-// operatorToken may be empty on registries with open enrollment.
-func (c *Client) Bind(ctx context.Context, domain, operatorToken string) (*anp.DomainBinding, error) {
+// grant is the enrolment grant for domain from the registry operator; it
+// may be empty on registries with open enrollment, and when the domain is
+// bound to this key already.
+func (c *Client) Bind(ctx context.Context, domain, grant string) (*anp.DomainBinding, error) {
 	req := anp.BindRequest{Domain: domain, Key: c.pub, TS: c.now().UnixMilli()}
 	if err := anp.SignBindRequest(&req, anp.Signer(c.identity)); err != nil {
 		return nil, err
 	}
 	var b anp.DomainBinding
-	if err := c.call(ctx, http.MethodPost, anp.RouteDomains, nil, req, operatorToken, &b); err != nil {
+	if err := c.call(ctx, http.MethodPost, anp.RouteDomains, nil, req, grant, &b); err != nil {
 		return nil, err
 	}
 	k, err := c.chainFor(ctx, b.KeyIndex)

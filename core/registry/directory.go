@@ -29,6 +29,7 @@ type directory struct {
 	bindings map[string]anp.DomainBinding
 	records  map[string]anp.SignedRecord
 	stats    map[string]anp.Stats
+	keys     domainKeys // key histories (directory_keys.go)
 }
 
 func loadDirectory(ctx context.Context, ledger store.Ledger) (*directory, error) {
@@ -45,6 +46,9 @@ func loadDirectory(ctx context.Context, ledger store.Ledger) (*directory, error)
 		return nil, err
 	}
 	if err := loadBucket(ctx, ledger, bucketStats, d.stats); err != nil {
+		return nil, err
+	}
+	if err := d.loadKeys(ctx); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -113,8 +117,9 @@ func (d *directory) record(domain string) (anp.SignedRecord, bool) {
 	return r, ok
 }
 
-// putRecord stores rec; callers serialise per domain and check Seq first.
-func (d *directory) putRecord(ctx context.Context, rec anp.SignedRecord) error {
+// putRecord stores rec, which verified with the bound key; callers
+// serialise per domain and check Seq first.
+func (d *directory) putRecord(ctx context.Context, rec anp.SignedRecord, key string) error {
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("registry: encode record: %w", err)
@@ -124,6 +129,7 @@ func (d *directory) putRecord(ctx context.Context, rec anp.SignedRecord) error {
 	}
 	d.mu.Lock()
 	d.records[rec.Record.Domain] = rec
+	d.keys.recordKey[rec.Record.Domain] = key
 	d.mu.Unlock()
 	return nil
 }
@@ -141,7 +147,7 @@ func (d *directory) listingLocked(domain string) (anp.Listing, bool) {
 		return anp.Listing{}, false
 	}
 	r, ok := d.records[domain]
-	if !ok {
+	if !ok || !d.keys.usableLocked(domain, b.Key) {
 		return anp.Listing{}, false
 	}
 	return anp.Listing{Binding: b, Record: r, Stats: withScore(d.stats[domain])}, true

@@ -1,46 +1,25 @@
 package registry
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
+	"context"
 	"net/http"
 	"strconv"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 )
 
-// checkOperator enforces the operator bearer secret on the control plane.
-func (s *Server) checkOperator(r *http.Request) error {
-	if s.cfg.OpenEnrollment {
-		return nil
-	}
-	if s.cfg.OperatorToken == "" {
-		return anp.Errorf(anp.CodeForbidden, "domain binding is closed: this registry has no operator token configured")
-	}
-	tok, ok := bearer(r)
-	if !ok || tok == "" {
-		return anp.Errorf(anp.CodeUnauthorized, "binding a domain needs the operator token as a bearer token")
-	}
-	// Compare digests so that neither content nor length leaks through timing.
-	got, want := sha256.Sum256([]byte(tok)), sha256.Sum256([]byte(s.cfg.OperatorToken))
-	if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
-		return anp.Errorf(anp.CodeForbidden, "the operator token is wrong")
-	}
-	return nil
-}
-
-// handleBind binds a domain to a permanent key. The first binding wins.
+// handleBind binds a domain to a key. Binding an unbound domain (or one
+// whose key was revoked) needs an enrolment grant for exactly that domain
+// as the bearer token, unless the registry runs with open enrollment; the
+// same key again gets the existing binding without one.
 func (s *Server) handleBind(w http.ResponseWriter, r *http.Request) {
-	if err := s.checkOperator(r); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	var req anp.BindRequest
 	if err := s.decodeBody(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	b, created, err := s.bind(r, &req)
+	grant, _ := bearer(r)
+	b, created, err := s.bind(r.Context(), &req, grant)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -53,36 +32,64 @@ func (s *Server) handleBind(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, status, b)
 }
 
-func (s *Server) bind(r *http.Request, req *anp.BindRequest) (anp.DomainBinding, bool, error) {
+func (s *Server) bind(ctx context.Context, req *anp.BindRequest, grant string) (anp.DomainBinding, bool, error) {
 	if err := req.Verify(); err != nil {
 		return anp.DomainBinding{}, false, err
 	}
 	if err := s.checkSignedTS("bind request", req.TS, signedTSWindow); err != nil {
 		return anp.DomainBinding{}, false, err
 	}
-	if old, ok := s.directory.binding(req.Domain); ok {
-		return sameBinding(old, req)
+	unlock := s.domains.Lock(req.Domain)
+	defer unlock()
+	st := s.directory.keyState(req.Domain)
+	old, bound := s.directory.binding(req.Domain)
+	if bound && !st.Revoked {
+		return sameBinding(old, req) // nothing changes, so no grant is needed
 	}
-	sign, entry, err := s.signer(r.Context())
+	if s.directory.wasRevoked(req.Domain, req.Key) {
+		return anp.DomainBinding{}, false, anp.Errorf(anp.CodeRefused, "key %s… was revoked for %s and cannot be bound to it again", req.Key[:12], req.Domain)
+	}
+	b, err := s.signBinding(ctx, req.Domain, req.Key)
 	if err != nil {
 		return anp.DomainBinding{}, false, err
 	}
-	b := anp.DomainBinding{Domain: req.Domain, Key: req.Key, BoundAt: s.now().UnixMilli(), KeyIndex: entry.Index}
-	if err := anp.SignDomainBinding(&b, sign); err != nil {
+	ev := anp.KeyEvent{Domain: req.Domain, Seq: st.Next, Kind: anp.KeyEventBind, Key: req.Key, Bind: req}
+	if ev.Grant, err = s.redeemGrant(ctx, req.Domain, grant); err != nil { // last: a grant is spent only on a binding that is made
 		return anp.DomainBinding{}, false, err
 	}
-	got, created, err := s.directory.bind(r.Context(), b)
+	entry, err := s.logKeyEvent(ctx, st, ev)
+	if err != nil {
+		return anp.DomainBinding{}, false, err
+	}
+	if bound { // bound before, revoked since: the new key replaces it
+		return b, true, s.directory.recordKeyEvent(ctx, entry, &b)
+	}
+	got, created, err := s.directory.bind(ctx, b)
 	if err != nil {
 		return anp.DomainBinding{}, false, err
 	}
 	if !created {
 		return sameBinding(got, req)
 	}
-	return got, true, nil
+	return got, true, s.directory.recordKeyEvent(ctx, entry, nil)
+}
+
+// signBinding returns the registry's binding of domain to key, signed now
+// with the current chain key.
+func (s *Server) signBinding(ctx context.Context, domain, key string) (anp.DomainBinding, error) {
+	sign, entry, err := s.signer(ctx)
+	if err != nil {
+		return anp.DomainBinding{}, err
+	}
+	b := anp.DomainBinding{Domain: domain, Key: key, BoundAt: s.now().UnixMilli(), KeyIndex: entry.Index}
+	if err := anp.SignDomainBinding(&b, sign); err != nil {
+		return anp.DomainBinding{}, err
+	}
+	return b, nil
 }
 
 // sameBinding returns the existing binding when it is for the requested key
-// and a conflict otherwise: bindings are permanent.
+// and a conflict otherwise: only a logged rotation or revocation changes it.
 func sameBinding(old anp.DomainBinding, req *anp.BindRequest) (anp.DomainBinding, bool, error) {
 	if old.Key != req.Key {
 		return anp.DomainBinding{}, false, anp.Errorf(anp.CodeConflict, "domain %s is already bound to another key", req.Domain)
@@ -134,9 +141,14 @@ func (s *Server) publishRecord(r *http.Request, sr *anp.SignedRecord) (anp.Listi
 	if err := anp.ValidateDomain(domain); err != nil {
 		return anp.Listing{}, anp.Errorf(anp.CodeBadRequest, "endpoint record domain: %v", err)
 	}
+	unlock := s.domains.Lock(domain) // the bound key cannot rotate between the check and the store
+	defer unlock()
 	b, ok := s.directory.binding(domain)
 	if !ok {
 		return anp.Listing{}, anp.Errorf(anp.CodeNotFound, "domain %s is not bound: bind it on the control plane first", domain)
+	}
+	if err := s.refuseRevoked(domain); err != nil {
+		return anp.Listing{}, err
 	}
 	if err := sr.Verify(b.Key); err != nil {
 		return anp.Listing{}, err
@@ -149,12 +161,10 @@ func (s *Server) publishRecord(r *http.Request, sr *anp.SignedRecord) (anp.Listi
 			return anp.Listing{}, err
 		}
 	}
-	unlock := s.domains.Lock(domain)
-	defer unlock()
 	if old, ok := s.directory.record(domain); ok && sr.Record.Seq <= old.Record.Seq {
 		return anp.Listing{}, anp.Errorf(anp.CodeReplay, "endpoint record seq %d is not greater than the stored seq %d", sr.Record.Seq, old.Record.Seq)
 	}
-	if err := s.directory.putRecord(r.Context(), *sr); err != nil {
+	if err := s.directory.putRecord(r.Context(), *sr, b.Key); err != nil {
 		return anp.Listing{}, err
 	}
 	l, _ := s.directory.listing(domain)
@@ -202,6 +212,10 @@ func (s *Server) handleListing(w http.ResponseWriter, r *http.Request) {
 	}
 	domain, err := pathDomain(r)
 	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.refuseRevoked(domain); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

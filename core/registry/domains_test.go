@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,11 +24,37 @@ func signedBind(t *testing.T, key ed25519.PrivateKey, domain string, ts time.Tim
 	return req
 }
 
+// grantAt is an enrolment grant for domain issued at with ttl, signed by
+// the registry's root key.
+func (e *testEnv) grantAt(domain string, at time.Time, ttl time.Duration) string {
+	e.t.Helper()
+	c, err := anp.NewGrantClaims(domain, at, ttl)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	g, err := anp.IssueGrant(c, anp.Signer(e.root))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return g
+}
+
+// grant is an enrolment grant for domain, valid for an hour from now.
+func (e *testEnv) grant(domain string) string { return e.grantAt(domain, e.clock.Now(), time.Hour) }
+
+// TestDomainBindingRules: binding a domain needs an enrolment grant for
+// exactly that domain, signed by the registry's root key, unexpired and
+// unused; an operator-style shared secret binds nothing; the same key again
+// needs no grant, another key is a conflict.
 func TestDomainBindingRules(t *testing.T) {
 	e := newEnv(t, nil)
 	owner, rival := anptest.NewKey(t), anptest.NewKey(t)
-	op := bearerHeader(testOperatorToken)
 	now := e.clock.Now()
+	forged, err := anp.IssueGrant(func() anp.GrantClaims { c, _ := anp.NewGrantClaims("shop.anp", now, time.Hour); return c }(), anp.Signer(anptest.NewKey(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	grant := bearerHeader(e.grant("shop.anp"))
 
 	tests := []struct {
 		name    string
@@ -34,19 +62,23 @@ func TestDomainBindingRules(t *testing.T) {
 		headers map[string]string
 		status  int
 		code    anp.Code
+		class   error
 	}{
-		{"no operator token", signedBind(t, owner, "shop.anp", now), nil, http.StatusUnauthorized, anp.CodeUnauthorized},
-		{"wrong operator token", signedBind(t, owner, "shop.anp", now), bearerHeader("guess"), http.StatusForbidden, anp.CodeForbidden},
-		{"stale request", signedBind(t, owner, "shop.anp", now.Add(-6*time.Minute)), op, http.StatusGone, anp.CodeExpired},
+		{"no grant", signedBind(t, owner, "shop.anp", now), nil, http.StatusUnauthorized, anp.CodeUnauthorized, nil},
+		{"operator token alone", signedBind(t, owner, "shop.anp", now), bearerHeader("operator-secret-for-tests"), http.StatusUnauthorized, anp.CodeUnauthorized, anp.ErrGrantFormat},
+		{"grant for another domain", signedBind(t, owner, "shop.anp", now), bearerHeader(e.grant("other.anp")), http.StatusForbidden, anp.CodeForbidden, anp.ErrGrantDomain},
+		{"expired grant", signedBind(t, owner, "shop.anp", now), bearerHeader(e.grantAt("shop.anp", now.Add(-2*time.Hour), time.Hour)), http.StatusGone, anp.CodeExpired, anp.ErrGrantExpired},
+		{"grant not signed by the root key", signedBind(t, owner, "shop.anp", now), bearerHeader(forged), http.StatusUnauthorized, anp.CodeUnauthorized, anp.ErrGrantSignature},
+		{"stale request", signedBind(t, owner, "shop.anp", now.Add(-6*time.Minute)), grant, http.StatusGone, anp.CodeExpired, nil},
 		{"bad signature", func() anp.BindRequest {
 			r := signedBind(t, owner, "shop.anp", now)
 			r.Key = anptest.PubHex(rival)
 			return r
-		}(), op, http.StatusUnauthorized, anp.CodeBadSignature},
-		{"bad domain", signedBind(t, owner, "Shop..anp", now), op, http.StatusBadRequest, anp.CodeBadRequest},
-		{"first binding", signedBind(t, owner, "shop.anp", now), op, http.StatusCreated, ""},
-		{"same key again", signedBind(t, owner, "shop.anp", now), op, http.StatusOK, ""},
-		{"another key", signedBind(t, rival, "shop.anp", now), op, http.StatusConflict, anp.CodeConflict},
+		}(), grant, http.StatusUnauthorized, anp.CodeBadSignature, nil},
+		{"bad domain", signedBind(t, owner, "Shop..anp", now), grant, http.StatusBadRequest, anp.CodeBadRequest, nil},
+		{"first binding", signedBind(t, owner, "shop.anp", now), grant, http.StatusCreated, "", nil},
+		{"same key again, no grant", signedBind(t, owner, "shop.anp", now), nil, http.StatusOK, "", nil},
+		{"another key", signedBind(t, rival, "shop.anp", now), bearerHeader(e.grant("shop.anp")), http.StatusConflict, anp.CodeConflict, nil},
 	}
 	var first anp.DomainBinding
 	for _, tc := range tests {
@@ -54,6 +86,11 @@ func TestDomainBindingRules(t *testing.T) {
 			r := e.do(http.MethodPost, anp.RouteDomains, tc.req, tc.headers)
 			if r.status != tc.status || r.errCode() != tc.code {
 				t.Fatalf("HTTP %d code %q (%s), want %d %q", r.status, r.errCode(), r.body, tc.status, tc.code)
+			}
+			if tc.class != nil { // the refusal's class, as the registry's parser names it
+				if _, err := anp.ParseGrant(tc.headers["Authorization"][len("Bearer "):], e.srv.RootKey(), "shop.anp", e.clock.Now()); !errors.Is(err, tc.class) {
+					t.Fatalf("ParseGrant: %v, want %v", err, tc.class)
+				}
 			}
 			if tc.code != "" {
 				return
@@ -82,16 +119,45 @@ func TestDomainBindingRules(t *testing.T) {
 	}
 }
 
+// TestGrantIsSingleUse: a grant that bound its domain once is refused
+// (replay) when presented again, even for the same domain after its key
+// was revoked; a stale request does not spend the grant.
+func TestGrantIsSingleUse(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	owner := anptest.NewKey(t)
+	g := e.grant("shop.anp")
+	stale := signedBind(t, owner, "shop.anp", e.clock.Now().Add(-6*time.Minute))
+	if r := e.do(http.MethodPost, anp.RouteDomains, stale, bearerHeader(g)); r.status != http.StatusGone {
+		t.Fatalf("stale request: HTTP %d, want 410", r.status)
+	}
+	c := e.client(owner)
+	if _, err := c.Bind(ctx, "shop.anp", g); err != nil {
+		t.Fatalf("the grant is not spent by a refused request: %v", err)
+	}
+	if _, err := c.RevokeKey(ctx, "shop.anp"); err != nil {
+		t.Fatal(err)
+	}
+	next := e.client(anptest.NewKey(t))
+	_, err := next.Bind(ctx, "shop.anp", g)
+	if anp.CodeOf(err) != anp.CodeReplay || !strings.Contains(err.Error(), ErrGrantUsed.Error()) {
+		t.Fatalf("the same grant again: %v, want replay (%v)", err, ErrGrantUsed)
+	}
+	if _, err := next.Bind(ctx, "shop.anp", e.grant("shop.anp")); err != nil {
+		t.Fatalf("a fresh grant after the revocation: %v", err)
+	}
+}
+
 func TestOpenEnrollmentAndClosedRegistry(t *testing.T) {
-	open := newEnv(t, func(c *Config) { c.OpenEnrollment = true; c.OperatorToken = "" })
+	open := newEnv(t, func(c *Config) { c.OpenEnrollment = true })
 	b, err := open.client(anptest.NewKey(t)).Bind(context.Background(), "demo.anp", "")
 	if err != nil || b.Domain != "demo.anp" {
 		t.Fatalf("open enrollment bind: %+v %v", b, err)
 	}
-	closed := newEnv(t, func(c *Config) { c.OperatorToken = "" })
+	closed := newEnv(t, nil)
 	_, err = closed.client(anptest.NewKey(t)).Bind(context.Background(), "demo.anp", "anything")
-	if anp.CodeOf(err) != anp.CodeForbidden {
-		t.Fatalf("bind on a registry without an operator token: %v, want forbidden", err)
+	if anp.CodeOf(err) != anp.CodeUnauthorized || !strings.Contains(err.Error(), "enrolment grant") {
+		t.Fatalf("bind with a token that is no grant: %v, want unauthorized naming the enrolment grant", err)
 	}
 }
 
@@ -100,7 +166,7 @@ func TestEndpointRecordRules(t *testing.T) {
 	seller := anptest.NewKey(t)
 	c := e.client(seller)
 	ctx := context.Background()
-	if _, err := c.Bind(ctx, "shop.anp", testOperatorToken); err != nil {
+	if _, err := c.Bind(ctx, "shop.anp", e.grant("shop.anp")); err != nil {
 		t.Fatal(err)
 	}
 	record := func(seq uint64, ts time.Time) anp.EndpointRecord {

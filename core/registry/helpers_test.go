@@ -18,8 +18,6 @@ import (
 	"github.com/clinch-protocol/clinch-mcp/core/store/memstore"
 )
 
-const testOperatorToken = "operator-secret-for-tests"
-
 // testEnv is a registry on a real loopback HTTP server with in-memory state.
 type testEnv struct {
 	t      testing.TB
@@ -38,7 +36,6 @@ func newEnv(t testing.TB, mod func(*Config)) *testEnv {
 		Root:                  e.root,
 		Ledger:                e.ledger,
 		Difficulty:            4,
-		OperatorToken:         testOperatorToken,
 		AllowPrivateEndpoints: true,
 		SellerTimeout:         10 * time.Second, // room for a loaded machine: no test waits it out
 		RedeliveryInterval:    100 * time.Millisecond,
@@ -290,7 +287,7 @@ func (e *testEnv) addSeller(domain string, categories ...string) *sellerStub {
 	s := newSellerStub(e.t, e.clock, domain)
 	c := e.client(s.key)
 	ctx := context.Background()
-	if _, err := c.Bind(ctx, domain, testOperatorToken); err != nil {
+	if _, err := c.Bind(ctx, domain, e.grant(domain)); err != nil {
 		e.t.Fatalf("Bind %s: %v", domain, err)
 	}
 	rec, err := anp.SignRecord(anp.EndpointRecord{

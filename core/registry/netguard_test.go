@@ -165,7 +165,7 @@ func TestPublishRecordRefusesPrivateEndpoints(t *testing.T) {
 	seller := anptest.NewKey(t)
 	c := e.client(seller)
 	ctx := context.Background()
-	if _, err := c.Bind(ctx, "shop.anp", testOperatorToken); err != nil {
+	if _, err := c.Bind(ctx, "shop.anp", e.grant("shop.anp")); err != nil {
 		t.Fatal(err)
 	}
 	seq := uint64(0)

@@ -123,7 +123,7 @@ func TestNotaryRefusals(t *testing.T) {
 			}
 		})
 	}
-	if size := e.srv.tree.size(); size != 0 {
+	if size := e.srv.tree.size(); size != 1 { // the seller's bind event only
 		t.Fatalf("refused artifacts reached the log: size %d", size)
 	}
 }
@@ -145,8 +145,8 @@ func TestNotaryHappyPathIdempotenceAndLog(t *testing.T) {
 	if err := anp.VerifyArtifact(out, anp.VerifyOptions{RootKey: e.srv.RootKey()}); err != nil {
 		t.Fatalf("notarised artifact does not verify offline: %v", err)
 	}
-	if out.Receipt.LeafIndex != 0 || out.Receipt.TreeHead.Size != 1 {
-		t.Fatalf("receipt leaf %d size %d, want 0 and 1", out.Receipt.LeafIndex, out.Receipt.TreeHead.Size)
+	if out.Receipt.LeafIndex != 1 || out.Receipt.TreeHead.Size != 2 { // leaf 0 is the seller's bind event
+		t.Fatalf("receipt leaf %d size %d, want 1 and 2", out.Receipt.LeafIndex, out.Receipt.TreeHead.Size)
 	}
 	l, _ := e.srv.directory.listing("pans.anp")
 	if l.Stats.Deals != 1 || l.Stats.Sessions != 1 || l.Stats.Score != 2.0/3.0 {
@@ -156,7 +156,7 @@ func TestNotaryHappyPathIdempotenceAndLog(t *testing.T) {
 	// The same artifact again returns the stored result; another deal for
 	// the session is a conflict; the session takes no more envelopes.
 	again, err := c.Notarize(ctx, a)
-	if err != nil || again.Registry.Sig != out.Registry.Sig || again.Receipt.LeafIndex != 0 {
+	if err != nil || again.Registry.Sig != out.Registry.Sig || again.Receipt.LeafIndex != 1 {
 		t.Fatalf("repeat Notarize: %v (sig equal %v)", err, err == nil && again.Registry.Sig == out.Registry.Sig)
 	}
 	changed := anptest.SignDeal(t, b.terms(anptest.PubHex(seller.key), 4), b.Key, seller.key)
@@ -180,14 +180,14 @@ func TestNotaryHappyPathIdempotenceAndLog(t *testing.T) {
 	a2 := anptest.SignDeal(t, b2.terms(anptest.PubHex(seller.key), 4), b2.Key, nil)
 	b2.commit(t, c, a2)
 	out2, err := c.Notarize(ctx, a2)
-	if err != nil || out2.Receipt.LeafIndex != 1 {
+	if err != nil || out2.Receipt.LeafIndex != 2 {
 		t.Fatalf("second Notarize: %v", err)
 	}
 	e.restart() // the tree is rebuilt from the ledger
 	c = NewClient(e.ts.URL, identity, ClientOptions{Now: e.clock.Now, RootKey: e.srv.RootKey()})
 	head2, err := c.LogHead(ctx)
-	if err != nil || head2.Size != 2 || head2.RootHash != out2.Receipt.TreeHead.RootHash {
-		t.Fatalf("head after restart %+v %v, want size 2 and the receipt's root", head2, err)
+	if err != nil || head2.Size != 3 || head2.RootHash != out2.Receipt.TreeHead.RootHash {
+		t.Fatalf("head after restart %+v %v, want size 3 and the receipt's root", head2, err)
 	}
 	proof, err := c.Consistency(ctx, head1.Size, head2.Size)
 	if err != nil {
@@ -353,7 +353,7 @@ func TestNotarizeRetryLogsTheDealOnce(t *testing.T) {
 	if err != nil {
 		t.Fatalf("retry: %v", err)
 	}
-	if size, _ := fl.Size(ctx); size != 1 || out.Receipt.LeafIndex != 0 || out.Receipt.TreeHead.Size != 1 {
+	if size, _ := fl.Size(ctx); size != 2 || out.Receipt.LeafIndex != 1 || out.Receipt.TreeHead.Size != 2 { // leaf 0: the bind event
 		t.Fatalf("log has %d leaves, receipt leaf %d of %d; want the deal logged once", size, out.Receipt.LeafIndex, out.Receipt.TreeHead.Size)
 	}
 	if err := anp.VerifyArtifact(out, anp.VerifyOptions{RootKey: e.srv.RootKey()}); err != nil {

@@ -1,7 +1,8 @@
 // Package registry is the ANP registry server and its Go client.
 //
 // The registry authenticates clients with a key-bound proof of work, binds
-// seller domains to permanent keys (control plane), stores seller-signed
+// seller domains to keys with per-domain enrolment grants and logs every
+// binding, rotation and revocation (control plane), stores seller-signed
 // endpoint records (data plane) and ranks them for discovery, relays buyer
 // envelopes to sellers while witnessing every session transcript, pushes
 // seller callbacks to buyers over an authenticated WebSocket, and notarises
@@ -60,8 +61,7 @@ type Config struct {
 	Difficulty            int                // PoW bits demanded (default 18)
 	TokenTTL              time.Duration      // default 15m
 	KeyLifetime           time.Duration      // chain signing key rotation period, default 24h
-	OperatorToken         string             // bearer secret required to bind domains (control plane)
-	OpenEnrollment        bool               // dev/demo: domains may be bound without the operator token (first come)
+	OpenEnrollment        bool               // dev/demo: domains may be bound without an enrolment grant (first come)
 	AllowPrivateEndpoints bool               // dev: endpoint records may point at loopback/private/link-local
 	SellerTimeout         time.Duration      // per relayed request to a seller, default 10s
 	MaxBodyBytes          int64              // default 256 KiB; larger => 413
@@ -126,6 +126,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	if s.directory, err = loadDirectory(ctx, s.ledger); err != nil {
+		return nil, err
+	}
+	if err := s.logUnloggedBindings(ctx); err != nil {
 		return nil, err
 	}
 	if s.hub, err = newHub(ctx, s); err != nil {
@@ -202,6 +205,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET "+anp.RouteKeys, s.handleKeys)
 	mux.HandleFunc("POST "+anp.RouteDomains, s.handleBind)
 	mux.HandleFunc("GET "+anp.RouteDomain, s.handleGetDomain)
+	mux.HandleFunc("GET "+anp.RouteDomainKeys, s.handleKeyHistory)
+	mux.HandleFunc("POST "+anp.RouteDomainKeys, s.handleKeyChange)
 	mux.HandleFunc("POST "+anp.RouteRecords, s.handlePublishRecord)
 	mux.HandleFunc("GET "+anp.RouteDiscover, s.handleDiscover)
 	mux.HandleFunc("GET "+anp.RouteListing, s.handleListing)

@@ -73,6 +73,9 @@ func (s *Server) relay(ctx context.Context, buyer, domain string, env *anp.Envel
 	if !anp.BuyerMayAsk(env.Type) {
 		return nil, anp.Errorf(anp.CodeForbidden, "a buyer may not send %s", env.Type)
 	}
+	if err := s.refuseRevoked(domain); err != nil { // a revoked key opens and continues no session
+		return nil, err
+	}
 	listing, ok := s.directory.listing(domain)
 	if !ok {
 		return nil, anp.Errorf(anp.CodeNotFound, "no seller listed as %s", domain)

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -24,22 +25,27 @@ const MaxConfigBytes = 1 << 20
 // FileConfig is the JSON config file of the `clinch-mcp seller --config FILE`
 // daemon. Unknown fields are rejected. Money amounts are decimal strings in
 // major units of PolicyConfig.Currency ("85" or "85.50"). The identity key
-// is read from KeyFile by the caller, never from this file.
+// is read from KeyFile by the caller, never from this file. The enrolment
+// grant that binds Domain the first time is Grant or the content of
+// GrantFile (GrantText); once the domain is bound to the key neither is
+// needed. The file may hold a grant, so LoadFileConfig refuses one that
+// group or others may read.
 type FileConfig struct {
-	Domain        string       `json:"domain"`
-	KeyFile       string       `json:"key_file"`
-	Registry      string       `json:"registry"` // registry base URL
-	Listen        string       `json:"listen"`   // host:port the node listens on
-	Endpoint      string       `json:"endpoint"` // public base URL published in the endpoint record
-	OperatorToken string       `json:"operator_token,omitempty"`
-	DisplayName   string       `json:"display_name,omitempty"`
-	Categories    []string     `json:"categories"`
-	Capabilities  []string     `json:"capabilities,omitempty"`
-	Modes         []string     `json:"modes,omitempty"` // default ["ANP/C"]
-	Async         bool         `json:"async,omitempty"`
-	AsyncDelay    string       `json:"async_delay,omitempty"` // Go duration before an asynchronous answer, e.g. "2s"
-	Demo          bool         `json:"demo,omitempty"`
-	PolicyConfig  PolicyConfig `json:"policy"`
+	Domain       string       `json:"domain"`
+	KeyFile      string       `json:"key_file"`
+	Registry     string       `json:"registry"`             // registry base URL
+	Listen       string       `json:"listen"`               // host:port the node listens on
+	Endpoint     string       `json:"endpoint"`             // public base URL published in the endpoint record
+	Grant        string       `json:"grant,omitempty"`      // enrolment grant for Domain, from the registry operator
+	GrantFile    string       `json:"grant_file,omitempty"` // or the file holding it (mode 0600)
+	DisplayName  string       `json:"display_name,omitempty"`
+	Categories   []string     `json:"categories"`
+	Capabilities []string     `json:"capabilities,omitempty"`
+	Modes        []string     `json:"modes,omitempty"` // default ["ANP/C"]
+	Async        bool         `json:"async,omitempty"`
+	AsyncDelay   string       `json:"async_delay,omitempty"` // Go duration before an asynchronous answer, e.g. "2s"
+	Demo         bool         `json:"demo,omitempty"`
+	PolicyConfig PolicyConfig `json:"policy"`
 }
 
 // PolicyConfig is the "policy" object of a FileConfig: a CurvePolicy in
@@ -55,13 +61,17 @@ type PolicyConfig struct {
 	Pitch             string   `json:"pitch,omitempty"`
 }
 
-// LoadFileConfig reads and checks a seller config file.
+// LoadFileConfig reads and checks a seller config file. It refuses a file
+// that group or others may access (CheckPrivateFile).
 func LoadFileConfig(path string) (*FileConfig, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("seller: config: %w", err)
 	}
 	defer f.Close()
+	if err := checkPrivateMode(f, "config file", path); err != nil {
+		return nil, err
+	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxConfigBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("seller: config %s: %w", path, err)
@@ -74,6 +84,65 @@ func LoadFileConfig(path string) (*FileConfig, error) {
 		return nil, fmt.Errorf("seller: config %s: %w", path, err)
 	}
 	return fc, nil
+}
+
+// CheckPrivateFile refuses a file (a seller config, key or grant file)
+// whose mode lets group or others access it (mode & 0o077 != 0), with an
+// error naming the file, its mode and the chmod that fixes it. what names
+// the file's role.
+func CheckPrivateFile(path, what string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("seller: %s: %w", what, err)
+	}
+	defer f.Close()
+	return checkPrivateMode(f, what, path)
+}
+
+// checkPrivateMode is CheckPrivateFile on an open file (so the file
+// checked is the one read). Windows has no such mode bits.
+func checkPrivateMode(f *os.File, what, path string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	info, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("seller: %s %s: %w", what, path, err)
+	}
+	if perm := info.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("seller: %s %s has mode %04o: it may hold secrets and must not be accessible by group or others (run: chmod 600 %s)", what, path, perm, path)
+	}
+	return nil
+}
+
+// GrantText returns the enrolment grant: Grant, or the trimmed content of
+// GrantFile, which must not be accessible by group or others. "" means
+// none: none is configured, or GrantFile does not exist (it may be deleted
+// once the domain is bound).
+func (fc *FileConfig) GrantText() (string, error) {
+	if fc.GrantFile == "" {
+		return fc.Grant, nil
+	}
+	f, err := os.Open(fc.GrantFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("seller: grant_file: %w", err)
+	}
+	defer f.Close()
+	if err := checkPrivateMode(f, "grant file", fc.GrantFile); err != nil {
+		return "", err
+	}
+	data, err := io.ReadAll(io.LimitReader(f, anp.MaxGrantLen+64))
+	if err != nil {
+		return "", fmt.Errorf("seller: grant file %s: %w", fc.GrantFile, err)
+	}
+	g := strings.TrimSpace(string(data))
+	if g == "" || len(g) > anp.MaxGrantLen {
+		return "", fmt.Errorf("seller: grant file %s must hold one enrolment grant (at most %d bytes)", fc.GrantFile, anp.MaxGrantLen)
+	}
+	return g, nil
 }
 
 // ParseFileConfig decodes and checks config JSON: strict (no unknown
@@ -98,6 +167,12 @@ func (fc *FileConfig) Validate() error {
 	fc.Domain = d
 	if strings.TrimSpace(fc.KeyFile) == "" {
 		return errors.New("field key_file: the path of the identity key file is required")
+	}
+	if fc.Grant != "" && fc.GrantFile != "" {
+		return errors.New("field grant_file: set grant or grant_file, not both")
+	}
+	if len(fc.Grant) > anp.MaxGrantLen {
+		return fmt.Errorf("field grant: an enrolment grant is at most %d bytes", anp.MaxGrantLen)
 	}
 	if err := fc.checkAddresses(); err != nil {
 		return err
@@ -266,6 +341,9 @@ func describeJSONError(data []byte, err error) error {
 		return fmt.Errorf("field %s: a JSON %s cannot be a %s", field, typ.Value, typ.Type)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return errors.New("invalid JSON: the file ends in the middle of a value")
+	}
+	if strings.Contains(err.Error(), `unknown field "operator_token"`) {
+		return errors.New(`field operator_token is no longer used: ask the registry operator for an enrolment grant for this domain (clinch-mcp registry grant DOMAIN) and set it as "grant" or "grant_file"`)
 	}
 	if msg, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		return fmt.Errorf("unknown field %s (fields are snake_case, for example key_file or max_turns)", msg)

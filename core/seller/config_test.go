@@ -3,6 +3,7 @@ package seller
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -18,7 +19,7 @@ const sampleConfig = `{
   "registry": "https://registry.clinch.example",
   "listen": "127.0.0.1:8788",
   "endpoint": "https://seller.kitchen-outlet.example/anp",
-  "operator_token": "op-secret",
+  "grant": "eyJkb21haW4iOiJraXRjaGVuLW91dGxldC5hbnAifQ.00",
   "display_name": "Kitchen Outlet",
   "categories": ["kitchen", "cookware"],
   "capabilities": ["shipping:us"],
@@ -152,5 +153,60 @@ func TestFileConfigListingErrors(t *testing.T) {
 	long := edit(`["kitchen", "cookware"]`, `["`+strings.Repeat("k", 64)+`"]`)
 	if _, err := ParseFileConfig([]byte(strings.Replace(long, `["shipping:us"]`, `["`+strings.Repeat("s", 64)+`"]`, 1))); err != nil {
 		t.Fatalf("64-character category and capability: %v", err)
+	}
+}
+
+// TestConfigFilesMustBePrivate: a config, key or grant file that group or
+// others may read is refused, naming the file, its mode and the chmod.
+func TestConfigFilesMustBePrivate(t *testing.T) {
+	path := writeConfig(t, sampleConfig)
+	for _, mode := range []os.FileMode{0o640, 0o604, 0o644, 0o660} {
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		_, err := LoadFileConfig(path)
+		if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "chmod 600") ||
+			!strings.Contains(err.Error(), "0"+strconv.FormatUint(uint64(mode), 8)) {
+			t.Errorf("config with mode %04o: %v, want a refusal naming the file, the mode and chmod 600", mode, err)
+		}
+		if err := CheckPrivateFile(path, "key file"); err == nil || !strings.Contains(err.Error(), "key file "+path) {
+			t.Errorf("CheckPrivateFile with mode %04o: %v", mode, err)
+		}
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fc, err := LoadFileConfig(path)
+	if err != nil {
+		t.Fatalf("mode 0600: %v", err)
+	}
+	if g, err := fc.GrantText(); err != nil || !strings.HasPrefix(g, "eyJ") {
+		t.Fatalf("grant: %q %v", g, err)
+	}
+
+	grantFile := filepath.Join(t.TempDir(), "grant")
+	if err := os.WriteFile(grantFile, []byte("  the-grant\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fc.Grant, fc.GrantFile = "", grantFile
+	if _, err := fc.GrantText(); err == nil || !strings.Contains(err.Error(), "grant file "+grantFile) || !strings.Contains(err.Error(), "0644") {
+		t.Fatalf("readable grant file: %v", err)
+	}
+	if err := os.Chmod(grantFile, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if g, err := fc.GrantText(); err != nil || g != "the-grant" {
+		t.Fatalf("grant file: %q %v", g, err)
+	}
+}
+
+func TestConfigGrantFields(t *testing.T) {
+	both := strings.Replace(sampleConfig, `"grant":`, `"grant_file": "/etc/g", "grant":`, 1)
+	if _, err := ParseFileConfig([]byte(both)); err == nil || !strings.Contains(err.Error(), "grant or grant_file") {
+		t.Fatalf("grant and grant_file: %v", err)
+	}
+	old := strings.Replace(sampleConfig, `"grant":`, `"operator_token":`, 1)
+	if _, err := ParseFileConfig([]byte(old)); err == nil || !strings.Contains(err.Error(), "operator_token is no longer used") || !strings.Contains(err.Error(), "registry grant") {
+		t.Fatalf("operator_token: %v, want the way to a grant", err)
 	}
 }

@@ -13,11 +13,14 @@ import (
 // record carries the categories, capabilities, modes, display name and demo
 // flag of the Config, the blind-credential key EncryptionKey() and a Seq of
 // the current unix milliseconds, strictly increasing within the process.
-func (n *Node) Register(ctx context.Context, endpoint, operatorToken string) (*anp.Listing, error) {
+// grant is the registry operator's enrolment grant for the domain; it is
+// needed only while the domain is not bound to this key (the first time,
+// and after a revocation), and not on a registry with open enrollment.
+func (n *Node) Register(ctx context.Context, endpoint, grant string) (*anp.Listing, error) {
 	if n.cfg.Registry == nil {
 		return nil, errors.New("seller: register: no registry configured")
 	}
-	b, err := n.cfg.Registry.Bind(ctx, n.domain, operatorToken)
+	b, err := n.cfg.Registry.Bind(ctx, n.domain, grant)
 	if err != nil {
 		return nil, fmt.Errorf("seller: register: bind %s: %w", n.domain, err)
 	}

@@ -53,12 +53,19 @@ func Twin(t testing.TB, root ed25519.PrivateKey, ledger store.Ledger, leaves [][
 			t.Fatalf("twin log: %v", err)
 		}
 	}
-	twin, err := registry.New(ctx, registry.Config{Root: root, Ledger: own, Difficulty: 4, Logger: zerolog.Nop()})
+	return serve(t, "twin", registry.Config{Root: root, Ledger: own, Difficulty: 4, Logger: zerolog.Nop()})
+}
+
+// serve starts a registry with cfg on a loopback server that is stopped
+// when the test ends; what names it in a failure.
+func serve(t testing.TB, what string, cfg registry.Config) *httptest.Server {
+	t.Helper()
+	srv, err := registry.New(context.Background(), cfg)
 	if err != nil {
-		t.Fatalf("twin registry: %v", err)
+		t.Fatalf("%s registry: %v", what, err)
 	}
-	ts := httptest.NewServer(twin.Handler())
-	t.Cleanup(func() { ts.Close(); _ = twin.Close() })
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() { ts.Close(); _ = srv.Close() })
 	return ts
 }
 

@@ -28,15 +28,12 @@ type TitForTat struct {
 
 // Open implements seller.Policy.
 func (p TitForTat) Open(_ context.Context, v seller.SessionView, prop anp.ProposeBody) (seller.Decision, error) {
-	return opener(p.Base, v, prop, p.respond)
+	return open(p, v, prop)
 }
 
 // Respond implements seller.Policy.
 func (p TitForTat) Respond(_ context.Context, v seller.SessionView, offer anp.Money) (seller.Decision, error) {
-	if d, ok := checkCurrency(p.Base, offer); !ok {
-		return d, nil
-	}
-	return p.respond(v, offer.Amount), nil
+	return respond(p, v, offer)
 }
 
 func (p TitForTat) respond(v seller.SessionView, offer int64) seller.Decision {
@@ -77,15 +74,12 @@ type MiCRO struct {
 
 // Open implements seller.Policy.
 func (p MiCRO) Open(_ context.Context, v seller.SessionView, prop anp.ProposeBody) (seller.Decision, error) {
-	return opener(p.Base, v, prop, p.respond)
+	return open(p, v, prop)
 }
 
 // Respond implements seller.Policy.
 func (p MiCRO) Respond(_ context.Context, v seller.SessionView, offer anp.Money) (seller.Decision, error) {
-	if d, ok := checkCurrency(p.Base, offer); !ok {
-		return d, nil
-	}
-	return p.respond(v, offer.Amount), nil
+	return respond(p, v, offer)
 }
 
 func (p MiCRO) respond(v seller.SessionView, offer int64) seller.Decision {
@@ -130,15 +124,12 @@ type StepDemanding struct {
 
 // Open implements seller.Policy.
 func (p StepDemanding) Open(_ context.Context, v seller.SessionView, prop anp.ProposeBody) (seller.Decision, error) {
-	return opener(p.Base, v, prop, p.respond)
+	return open(p, v, prop)
 }
 
 // Respond implements seller.Policy.
 func (p StepDemanding) Respond(_ context.Context, v seller.SessionView, offer anp.Money) (seller.Decision, error) {
-	if d, ok := checkCurrency(p.Base, offer); !ok {
-		return d, nil
-	}
-	return p.respond(v, offer.Amount), nil
+	return respond(p, v, offer)
 }
 
 func (p StepDemanding) respond(v seller.SessionView, offer int64) seller.Decision {

@@ -104,24 +104,38 @@ func noise(seed uint64, turn int) float64 {
 	return float64(z>>11)/float64(1<<52) - 1
 }
 
-// opener answers a PROPOSE the way every opponent does: the list price, or
+// tactic is an opponent's rule: its answer to the buyer's offer (0: none)
+// at turn v.Turn.
+type tactic interface {
+	base() Base
+	respond(v seller.SessionView, offer int64) seller.Decision
+}
+
+func (b Base) base() Base { return b }
+
+// open answers a PROPOSE the way every opponent does: the list price, or
 // the buyer's opening offer answered like a counter at turn 1.
-func opener(b Base, v seller.SessionView, p anp.ProposeBody, respond func(seller.SessionView, int64) seller.Decision) (seller.Decision, error) {
+func open(t tactic, v seller.SessionView, p anp.ProposeBody) (seller.Decision, error) {
+	b := t.base()
 	if p.Currency != b.Currency {
-		return seller.Decision{Action: seller.ActionReject, Message: fmt.Sprintf("This seller prices in %s.", b.Currency)}, nil
+		return b.wrongCurrency(), nil
 	}
 	if o := offerOf(p); o > 0 {
-		return respond(v, o), nil
+		return t.respond(v, o), nil
 	}
 	return b.answer(v, 0, b.List), nil
 }
 
-// checkCurrency rejects an offer in another currency.
-func checkCurrency(b Base, offer anp.Money) (seller.Decision, bool) {
-	if offer.Currency != b.Currency {
-		return seller.Decision{Action: seller.ActionReject, Message: fmt.Sprintf("This seller prices in %s.", b.Currency)}, false
+// respond answers a buyer COUNTER: an offer in another currency is refused.
+func respond(t tactic, v seller.SessionView, offer anp.Money) (seller.Decision, error) {
+	if offer.Currency != t.base().Currency {
+		return t.base().wrongCurrency(), nil
 	}
-	return seller.Decision{}, true
+	return t.respond(v, offer.Amount), nil
+}
+
+func (b Base) wrongCurrency() seller.Decision {
+	return seller.Decision{Action: seller.ActionReject, Message: fmt.Sprintf("This seller prices in %s.", b.Currency)}
 }
 
 // TimeDependent concedes with time only: the Faratin et al. polynomial
@@ -137,15 +151,12 @@ type TimeDependent struct {
 
 // Open implements seller.Policy.
 func (p TimeDependent) Open(_ context.Context, v seller.SessionView, prop anp.ProposeBody) (seller.Decision, error) {
-	return opener(p.Base, v, prop, p.respond)
+	return open(p, v, prop)
 }
 
 // Respond implements seller.Policy.
 func (p TimeDependent) Respond(_ context.Context, v seller.SessionView, offer anp.Money) (seller.Decision, error) {
-	if d, ok := checkCurrency(p.Base, offer); !ok {
-		return d, nil
-	}
-	return p.respond(v, offer.Amount), nil
+	return respond(p, v, offer)
 }
 
 func (p TimeDependent) respond(v seller.SessionView, offer int64) seller.Decision {

@@ -21,15 +21,12 @@ type WalkAway struct {
 
 // Open implements seller.Policy.
 func (p WalkAway) Open(_ context.Context, v seller.SessionView, prop anp.ProposeBody) (seller.Decision, error) {
-	return opener(p.Base, v, prop, p.respond)
+	return open(p, v, prop)
 }
 
 // Respond implements seller.Policy.
 func (p WalkAway) Respond(_ context.Context, v seller.SessionView, offer anp.Money) (seller.Decision, error) {
-	if d, ok := checkCurrency(p.Base, offer); !ok {
-		return d, nil
-	}
-	return p.respond(v, offer.Amount), nil
+	return respond(p, v, offer)
 }
 
 func (p WalkAway) respond(v seller.SessionView, offer int64) seller.Decision {
@@ -57,15 +54,12 @@ type Bluffer struct {
 
 // Open implements seller.Policy.
 func (p Bluffer) Open(_ context.Context, v seller.SessionView, prop anp.ProposeBody) (seller.Decision, error) {
-	return opener(p.Base, v, prop, p.respond)
+	return open(p, v, prop)
 }
 
 // Respond implements seller.Policy.
 func (p Bluffer) Respond(_ context.Context, v seller.SessionView, offer anp.Money) (seller.Decision, error) {
-	if d, ok := checkCurrency(p.Base, offer); !ok {
-		return d, nil
-	}
-	return p.respond(v, offer.Amount), nil
+	return respond(p, v, offer)
 }
 
 func (p Bluffer) respond(v seller.SessionView, offer int64) seller.Decision {
@@ -97,15 +91,12 @@ type TakeItOrLeaveIt struct {
 
 // Open implements seller.Policy.
 func (p TakeItOrLeaveIt) Open(_ context.Context, v seller.SessionView, prop anp.ProposeBody) (seller.Decision, error) {
-	return opener(p.Base, v, prop, p.respond)
+	return open(p, v, prop)
 }
 
 // Respond implements seller.Policy.
 func (p TakeItOrLeaveIt) Respond(_ context.Context, v seller.SessionView, offer anp.Money) (seller.Decision, error) {
-	if d, ok := checkCurrency(p.Base, offer); !ok {
-		return d, nil
-	}
-	return p.respond(v, offer.Amount), nil
+	return respond(p, v, offer)
 }
 
 func (p TakeItOrLeaveIt) respond(v seller.SessionView, offer int64) seller.Decision {

@@ -115,8 +115,12 @@ func TestOllamaRequestShape(t *testing.T) {
 	if len(req.Messages) != 2 || req.Messages[0].Role != "system" || req.Messages[1].Role != "user" {
 		t.Fatalf("messages = %+v", req.Messages)
 	}
-	if req.Messages[0].Content != agentprompt.Render(s, s.SellerMessage) {
-		t.Errorf("system prompt is not the shared template:\n%s", req.Messages[0].Content)
+	adv, ok := testStrategy().Advise(s)
+	if !ok {
+		t.Fatal("the fallback strategy gave no advice for the test session")
+	}
+	if req.Messages[0].Content != agentprompt.RenderWithAdvice(s, s.SellerMessage, &adv) || !strings.Contains(req.Messages[0].Content, "STRATEGY SUGGESTION") {
+		t.Errorf("system prompt is not the shared template with the fallback strategy's suggestion:\n%s", req.Messages[0].Content)
 	}
 	if req.Messages[1].Content != "Decide the next move now. Reply with JSON only." {
 		t.Errorf("user message = %q", req.Messages[1].Content)

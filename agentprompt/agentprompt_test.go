@@ -7,6 +7,7 @@ import (
 	"github.com/clinch-protocol/clinch-mcp/agentprompt"
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
+	"github.com/clinch-protocol/clinch-mcp/core/concession"
 )
 
 // Seller text cannot close the fence early, whatever markers it forges.
@@ -47,5 +48,31 @@ func TestRenderFencesTheSellerMessage(t *testing.T) {
 		if !strings.Contains(p, want) {
 			t.Errorf("prompt lacks %q", want)
 		}
+	}
+}
+
+// The strategy's suggestion appears with its signals; without advice the
+// prompt has no suggestion section.
+func TestRenderWithAdvice(t *testing.T) {
+	ask := anp.Money{Amount: 42000, Currency: "USD"}
+	s := buyer.Session{ID: strings.Repeat("b", 32), Seller: "desk-bluff.anp", State: buyer.StateCountered, Turn: 3, MaxTurns: 8,
+		Item: "Oak desk", Quantity: 1, MaxBudget: anp.Money{Amount: 39000, Currency: "USD"}, LastSellerPrice: &ask, SellerFinal: true}
+	offer := anp.Money{Amount: 24100, Currency: "USD"}
+	adv := &concession.Advice{Action: buyer.ActionCounter, Price: &offer, Reason: "a token raise", Strategy: "strategy:adaptive",
+		Signals: concession.Signals{Reading: concession.ReadingHolding, Concessions: []anp.Money{{Currency: "USD"}, {Amount: 500, Currency: "USD"}},
+			FloorLow: offer, FloorHigh: ask, FinalContradicted: true}}
+	p := agentprompt.RenderWithAdvice(s, "", adv)
+	for _, want := range []string{"STRATEGY SUGGESTION", "suggested move: counter at 241.00 USD (a token raise)", "how the seller concedes: holding",
+		"0.00 USD, 5.00 USD", "estimated lowest price the seller takes: 241.00 USD to 420.00 USD", "its final offers are claims"} {
+		if !strings.Contains(p, want) {
+			t.Errorf("prompt lacks %q:\n%s", want, p)
+		}
+	}
+	if plain := agentprompt.Render(s, ""); strings.Contains(plain, "STRATEGY SUGGESTION") {
+		t.Errorf("a prompt without advice has a suggestion:\n%s", plain)
+	}
+	exit := &concession.Advice{Action: buyer.ActionExit, Reason: "no counter is left", Strategy: "strategy:adaptive"}
+	if p := agentprompt.RenderWithAdvice(s, "", exit); !strings.Contains(p, "suggested move: exit (no counter is left)") {
+		t.Errorf("exit advice missing:\n%s", p)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/clinch-protocol/clinch-mcp/core/registry"
 	"github.com/clinch-protocol/clinch-mcp/core/seller"
 	"github.com/clinch-protocol/clinch-mcp/core/store"
+	"github.com/clinch-protocol/clinch-mcp/sandbox/bench/opponent"
 )
 
 // SellerSpec describes one demo seller.
@@ -63,9 +64,12 @@ type Market struct {
 // usd returns a USD amount in major units.
 func usd(major int64) anp.Money { return anp.Money{Amount: major * 100, Currency: "USD"} }
 
-// DefaultSellers is the demo catalogue: five sellers in four categories, with
-// Boulware, linear and conceder policies, one asynchronous seller and one that
-// needs a blind credential.
+// DefaultSellers is the demo catalogue: nine sellers in five categories, with
+// Boulware, linear and conceder policies, one asynchronous seller, one that
+// needs a blind credential, one that tries a prompt injection, and in
+// "office" two sellers that trip naive buyers: one walks away from an
+// opening offer below half its ask, one bluffs a "final" offer at its list
+// price and drops to its floor only at its deadline.
 func DefaultSellers() []SellerSpec {
 	return []SellerSpec{
 		{Domain: "kitchen-outlet.anp", DisplayName: "Kitchen Outlet (demo)", Categories: []string{"kitchen"},
@@ -81,6 +85,14 @@ func DefaultSellers() []SellerSpec {
 			Credential: "demo-credential-cloud-credits"},
 		{Domain: "sketchy-deals.anp", DisplayName: "Sketchy Deals (demo: prompt-injection test seller)", Categories: []string{"electronics"},
 			Modes: []anp.Mode{anp.ModeC}, Policy: seller.CurvePolicy{List: usd(520), Floor: usd(300), Exponent: 1, MaxTurns: 6, Pitch: InjectionPitch}},
+		{Domain: "oak-and-iron.anp", DisplayName: "Oak & Iron (demo: walks away from a lowball opening)", Categories: []string{"office"},
+			Modes: []anp.Mode{anp.ModeC}, Custom: opponent.WalkAway{
+				TimeDependent: opponent.TimeDependent{Base: opponent.Base{Currency: "USD", List: 400_00, Floor: 300_00, MaxTurns: 6}, E: 0.5},
+				Threshold:     0.5, OpeningOnly: true}},
+		{Domain: "desk-bluff.anp", DisplayName: "Desk Bluff (demo: bluffs a final offer)", Categories: []string{"office"},
+			Modes: []anp.Mode{anp.ModeC}, Custom: opponent.Bluffer{Base: opponent.Base{Currency: "USD", List: 420_00, Floor: 270_00, MaxTurns: 6}, Level: 1, At: 2}},
+		{Domain: "plain-desks.anp", DisplayName: "Plain Desks (demo)", Categories: []string{"office"},
+			Modes: []anp.Mode{anp.ModeC}, Policy: seller.CurvePolicy{List: usd(390), Floor: usd(320), Exponent: 1, MaxTurns: 6}},
 	}
 }
 

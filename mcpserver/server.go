@@ -54,8 +54,8 @@ func New(deps *tools.Deps, log zerolog.Logger) *Server {
 		server.WithLogger(slog.New(zerolog.NewSlogHandler(log.Level(max(log.GetLevel(), zerolog.WarnLevel))))),
 	)
 	tools.Register(s, deps)
-	prompts.Register(s, deps.Core, deps.Secrets.Redact)
-	registerResources(s, deps.Core, deps.Secrets.Redact)
+	prompts.Register(s, deps.Core, deps.Advise, deps.Secrets.Redact)
+	registerResources(s, deps.Core, deps.Snapshot, deps.Secrets.Redact)
 	return &Server{MCPServer: s, fixes: fixes}
 }
 

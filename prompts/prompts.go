@@ -15,6 +15,7 @@ import (
 	"github.com/clinch-protocol/clinch-mcp/agentprompt"
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
+	"github.com/clinch-protocol/clinch-mcp/core/concession"
 )
 
 // ErrInvalidArgument marks a prompt request whose arguments are wrong: a
@@ -25,22 +26,26 @@ var ErrInvalidArgument = errors.New("invalid argument")
 // maxRequestLen bounds buyer_brief's request (bytes).
 const maxRequestLen = 4000
 
-// Register adds every prompt to s.
-// redact scrubs guarded secrets from rendered prompts (a seller could echo one).
-func Register(s *server.MCPServer, core *buyer.Core, redact func(string) string) {
-	s.AddPrompt(negotiationTurn(), negotiationTurnHandler(core, redact))
+// Advise is the strategy's suggestion for a session's next move (nil: none).
+type Advise func(s buyer.Session) *concession.Advice
+
+// Register adds every prompt to s. advise suggests the next move shown in
+// negotiation_turn (nil: no suggestion); redact scrubs guarded secrets from
+// rendered prompts (a seller could echo one).
+func Register(s *server.MCPServer, core *buyer.Core, advise Advise, redact func(string) string) {
+	s.AddPrompt(negotiationTurn(), negotiationTurnHandler(core, advise, redact))
 	s.AddPrompt(buyerBrief(), buyerBriefHandler)
 }
 
 func negotiationTurn() mcp.Prompt {
 	return mcp.NewPrompt("negotiation_turn",
 		mcp.WithPromptTitle("Next negotiation move"),
-		mcp.WithPromptDescription("The negotiation state of a session and the seller's latest message (fenced as untrusted data), with the rules for choosing the next move."),
+		mcp.WithPromptDescription("The negotiation state of a session and the seller's latest message (fenced as untrusted data), the server strategy's suggested next move with the signals behind it, and the rules for choosing the next move."),
 		mcp.WithArgument("session_id", mcp.ArgumentDescription("the session to decide for"), mcp.RequiredArgument()),
 	)
 }
 
-func negotiationTurnHandler(core *buyer.Core, redact func(string) string) server.PromptHandlerFunc {
+func negotiationTurnHandler(core *buyer.Core, advise Advise, redact func(string) string) server.PromptHandlerFunc {
 	return func(ctx context.Context, req mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
 		id := req.Params.Arguments["session_id"]
 		switch {
@@ -56,7 +61,11 @@ func negotiationTurnHandler(core *buyer.Core, redact func(string) string) server
 		if err != nil {
 			return nil, fmt.Errorf("negotiation_turn: %w", err)
 		}
-		text := agentprompt.Render(s, s.SellerMessage)
+		var adv *concession.Advice
+		if advise != nil {
+			adv = advise(s)
+		}
+		text := agentprompt.RenderWithAdvice(s, s.SellerMessage, adv)
 		text = redact(text) + "\nThen act with the counter tool (or counter at the seller's price to accept, or cancel_session to exit). " +
 			"Never call approve_and_sign without the user's explicit approval."
 		return mcp.NewGetPromptResult("Next move for session "+id,

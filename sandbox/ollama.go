@@ -71,8 +71,9 @@ func (c *OllamaConfig) applyDefaults() {
 }
 
 // OllamaDecider asks a local model through Ollama for the buyer's next move.
-// The model sees the shared negotiation prompt (agentprompt.Render, the
-// seller's text fenced as untrusted data) and must answer in ReplySchema;
+// The model sees the shared negotiation prompt (agentprompt.RenderWithAdvice,
+// the seller's text fenced as untrusted data, with the fallback strategy's
+// suggestion when it can advise) and must answer in ReplySchema;
 // temperature 0 and a fixed seed make it repeatable.
 //
 // A reply that is malformed or makes no sense (see ParseReply) gets one retry
@@ -110,6 +111,19 @@ func NewOllamaDecider(cfg OllamaConfig) (*OllamaDecider, error) {
 // Name returns "ollama:<model>".
 func (d *OllamaDecider) Name() string { return "ollama:" + d.cfg.Model }
 
+// advice is the fallback strategy's suggestion for s, shown to the model
+// (nil when the fallback cannot advise).
+func (d *OllamaDecider) advice(s buyer.Session) *concession.Advice {
+	a, ok := d.cfg.Fallback.(concession.Adviser)
+	if !ok {
+		return nil
+	}
+	if adv, ok := a.Advise(s); ok {
+		return &adv
+	}
+	return nil
+}
+
 // Host returns the Ollama base URL in use.
 func (d *OllamaDecider) Host() string { return d.base.String() }
 
@@ -119,7 +133,7 @@ func (d *OllamaDecider) Decide(ctx context.Context, s buyer.Session) (buyer.Deci
 		return buyer.Decision{}, fmt.Errorf("sandbox: session %s: no seller price to respond to", s.ID)
 	}
 	msgs := []api.Message{
-		{Role: "system", Content: agentprompt.Render(s, s.SellerMessage)},
+		{Role: "system", Content: agentprompt.RenderWithAdvice(s, s.SellerMessage, d.advice(s))},
 		{Role: "user", Content: userTurn},
 	}
 	content, err := d.chat(ctx, msgs)

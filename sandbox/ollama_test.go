@@ -33,12 +33,16 @@ func testSession() buyer.Session {
 func newTestDecider(t *testing.T, f *fakeOllama, timeout time.Duration) (*OllamaDecider, *bytes.Buffer) {
 	t.Helper()
 	var logs bytes.Buffer
-	d, err := NewOllamaDecider(OllamaConfig{Host: f.srv.URL, Timeout: timeout, HTTP: f.srv.Client(), Logger: zerolog.New(&logs)})
+	d, err := NewOllamaDecider(OllamaConfig{Host: f.srv.URL, Timeout: timeout, HTTP: f.srv.Client(), Logger: zerolog.New(&logs), Fallback: testStrategy()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return d, &logs
 }
+
+// testStrategy is the fallback strategy of the tests' deciders: the
+// default strategy with a fixed seed, so its decisions can be compared.
+func testStrategy() *concession.Adaptive { return concession.NewAdaptive([]byte("sandbox test")) }
 
 func testCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -111,8 +115,12 @@ func TestOllamaRequestShape(t *testing.T) {
 	if len(req.Messages) != 2 || req.Messages[0].Role != "system" || req.Messages[1].Role != "user" {
 		t.Fatalf("messages = %+v", req.Messages)
 	}
-	if req.Messages[0].Content != agentprompt.Render(s, s.SellerMessage) {
-		t.Errorf("system prompt is not the shared template:\n%s", req.Messages[0].Content)
+	adv, ok := testStrategy().Advise(s)
+	if !ok {
+		t.Fatal("the fallback strategy gave no advice for the test session")
+	}
+	if req.Messages[0].Content != agentprompt.RenderWithAdvice(s, s.SellerMessage, &adv) || !strings.Contains(req.Messages[0].Content, "STRATEGY SUGGESTION") {
+		t.Errorf("system prompt is not the shared template with the fallback strategy's suggestion:\n%s", req.Messages[0].Content)
 	}
 	if req.Messages[1].Content != "Decide the next move now. Reply with JSON only." {
 		t.Errorf("user message = %q", req.Messages[1].Content)
@@ -166,7 +174,7 @@ func TestOllamaFallbacks(t *testing.T) {
 			if n := len(f.recorded()); n != tc.calls {
 				t.Errorf("%d chat calls, want %d", n, tc.calls)
 			}
-			want, _ := concession.Default().Decide(ctx, s)
+			want, _ := testStrategy().Decide(ctx, s)
 			want, _ = buyer.Guard(s, want)
 			if dec.Action != want.Action || dec.Price != want.Price {
 				t.Errorf("fallback decision = %s %s, want the strategy's %s %s", dec.Action, dec.Price, want.Action, want.Price)
@@ -362,7 +370,7 @@ func TestNewOllamaDecider(t *testing.T) {
 	if c.Model != "qwen2.5:1.5b" || c.Timeout != 20*time.Second || c.NumCtx != 4096 || c.NumPredict != 128 || c.Seed != 7 || c.HTTP == nil || c.Fallback == nil {
 		t.Errorf("defaults = %+v", c)
 	}
-	if d.Host() != "http://127.0.0.1:11434" || d.Name() != "ollama:qwen2.5:1.5b" || buyer.DeciderName(c.Fallback) != "strategy:boulware" {
+	if d.Host() != "http://127.0.0.1:11434" || d.Name() != "ollama:qwen2.5:1.5b" || buyer.DeciderName(c.Fallback) != "strategy:adaptive" {
 		t.Errorf("host %s, name %s, fallback %s", d.Host(), d.Name(), buyer.DeciderName(c.Fallback))
 	}
 

@@ -20,7 +20,7 @@ const (
 )
 
 // Select returns the decider for a sandbox mode and a description of what
-// runs: "ollama:qwen2.5:1.5b", "strategy:boulware", "strategy:boulware
+// runs: "ollama:qwen2.5:1.5b", "strategy:adaptive", "strategy:adaptive
 // (ollama unavailable: …)" or "off". Mode "off" returns a nil decider. When
 // cfg.Logger is unset the decider logs to log.
 func Select(ctx context.Context, mode string, cfg OllamaConfig, log zerolog.Logger) (buyer.Decider, string, error) {

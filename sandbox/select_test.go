@@ -75,14 +75,14 @@ func TestSelect(t *testing.T) {
 		log        string
 	}{
 		{"off", "", "", "off", "", "sandbox off"},
-		{"strategy", down, "*concession.Decider", "strategy:boulware", "", "deterministic strategy"},
+		{"strategy", down, "*concession.Adaptive", "strategy:adaptive", "", "deterministic strategy"},
 		{"ollama", ready.srv.URL, "*sandbox.OllamaDecider", "ollama:qwen2.5:1.5b", "", "ollama decider selected"},
 		{"OLLAMA", ready.srv.URL, "*sandbox.OllamaDecider", "ollama:qwen2.5:1.5b", "", ""},
 		{"ollama", missing.srv.URL, "", "", "run: ollama pull qwen2.5:1.5b", ""},
 		{"ollama", down, "", "", "does not answer", ""},
 		{"auto", ready.srv.URL, "*sandbox.OllamaDecider", "ollama:qwen2.5:1.5b", "", "ollama decider selected"},
-		{"auto", missing.srv.URL, "*concession.Decider", "strategy:boulware (ollama unavailable: model qwen2.5:1.5b is not installed", "", "ollama unavailable, using the strategy"},
-		{"auto", down, "*concession.Decider", "strategy:boulware (ollama unavailable: ollama at http://127.0.0.1:", "", "ollama serve"},
+		{"auto", missing.srv.URL, "*concession.Adaptive", "strategy:adaptive (ollama unavailable: model qwen2.5:1.5b is not installed", "", "ollama unavailable, using the strategy"},
+		{"auto", down, "*concession.Adaptive", "strategy:adaptive (ollama unavailable: ollama at http://127.0.0.1:", "", "ollama serve"},
 		{"bogus", "", "", "", `unknown mode "bogus"`, ""},
 	}
 	for _, tc := range cases {

@@ -58,11 +58,12 @@ stage_test() {
   go test -race -count=1 -timeout 20m ./...
 }
 
-# The negotiation benchmark's simulation equals the real engine: the race
-# detector makes a negotiation some eight times slower, so under -race the
-# comparison plays 50 scenarios; here it plays all 1,000.
+# The negotiation benchmark's simulation equals the real engine for every
+# opponent family: the race detector makes a negotiation some eight times
+# slower, so under -race the comparison plays 24 scenarios (two of each
+# family); here it plays 840 (70 of each).
 stage_equality() {
-  echo "== simulation = engine on 1,000 scenarios (without -race)"
+  echo "== simulation = engine on 840 scenarios, every opponent family (without -race)"
   local log="$WORK/equality.log"
   if ! go test -count=1 -timeout 20m -run '^TestSimulationMatchesEngine$' -v ./sandbox/bench >"$log" 2>&1; then
     cat "$log" >&2

@@ -172,7 +172,7 @@ func cascade(d *Deps) Tool {
 			sellers := count(len(res.Outcomes), "seller")
 			text := fmt.Sprintf("Cascade over %s: no seller agreed within the budget.", sellers)
 			if res.Winner != nil {
-				w := Snapshot(*res.Winner)
+				w := d.Snapshot(*res.Winner)
 				out.Winner = &w
 				text = fmt.Sprintf("Cascade over %s: best deal %s from %s (session %s, CONFIRMED); the others were cancelled. Ask the user before approve_and_sign.",
 					sellers, res.Winner.AgreedPrice, res.Winner.Seller, res.Winner.ID)

@@ -86,7 +86,7 @@ func proposeDeal(d *Deps) Tool {
 					return SessionSnapshot{}, "", fmt.Errorf("autonomous negotiation of session %s stopped (read it with get_session): %w", s.ID, err)
 				}
 			}
-			return Snapshot(s), summary(s), nil
+			return d.Snapshot(s), summary(s), nil
 		})
 }
 
@@ -109,7 +109,7 @@ func counter(d *Deps) Tool {
 			if err != nil {
 				return SessionSnapshot{}, "", err
 			}
-			return Snapshot(s), summary(s), nil
+			return d.Snapshot(s), summary(s), nil
 		})
 }
 
@@ -130,7 +130,7 @@ func approveAndSign(d *Deps) Tool {
 			}
 			// The engine signs only an artifact the registry client verified
 			// against the pinned root key.
-			out := ApproveOutput{Session: Snapshot(s), ArtifactID: s.ID, Price: moneyOf(a.Terms.Price), LogIndex: a.Receipt.LeafIndex, Verified: true}
+			out := ApproveOutput{Session: d.Snapshot(s), ArtifactID: s.ID, Price: moneyOf(a.Terms.Price), LogIndex: a.Receipt.LeafIndex, Verified: true}
 			text := fmt.Sprintf("Deal signed: %s x%d from %s for %s. Artifact %s is in the registry log at index %d; signatures and log inclusion verified.",
 				a.Terms.Item, a.Terms.Quantity, a.Terms.SellerDomain, a.Terms.Price, s.ID, a.Receipt.LeafIndex)
 			return out, text, nil
@@ -147,6 +147,6 @@ func cancelSession(d *Deps) Tool {
 			if err != nil {
 				return SessionSnapshot{}, "", err
 			}
-			return Snapshot(s), summary(s), nil
+			return d.Snapshot(s), summary(s), nil
 		})
 }

@@ -41,7 +41,7 @@ func getSession(d *Deps) Tool {
 			if err != nil {
 				return SessionSnapshot{}, "", err
 			}
-			return Snapshot(s), summary(s), nil
+			return d.Snapshot(s), summary(s), nil
 		})
 }
 
@@ -60,7 +60,7 @@ func listSessions(d *Deps) Tool {
 			out := ListSessionsOutput{Sessions: []SessionSnapshot{}}
 			for _, s := range all {
 				if in.State == "" || string(s.State) == in.State {
-					out.Sessions = append(out.Sessions, Snapshot(s))
+					out.Sessions = append(out.Sessions, d.Snapshot(s))
 				}
 			}
 			return out, count(len(out.Sessions), "session") + ".", nil

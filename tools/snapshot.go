@@ -8,6 +8,7 @@ import (
 	"github.com/clinch-protocol/clinch-mcp/agentprompt"
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
+	"github.com/clinch-protocol/clinch-mcp/core/concession"
 )
 
 // Money is an amount as a model reads and writes it: major units.
@@ -60,11 +61,51 @@ type SessionSnapshot struct {
 	ArtifactID      string         `json:"artifact_id,omitempty" jsonschema:"id of the signed deal artifact (read it as clinch://artifacts/{id})"`
 	Decider         string         `json:"decider,omitempty" jsonschema:"which autonomous decider drove the session, if any"`
 	KeyNotice       string         `json:"key_notice,omitempty" jsonschema:"the seller's key changed since this buyer last dealt with it; the registry's log proves each change (tell the user)"`
+	Suggestion      *Suggestion    `json:"suggestion,omitempty" jsonschema:"the server's strategy's suggested next move while the session waits for the buyer: advice for you to weigh, never above max_budget"`
+}
+
+// Suggestion is the deterministic strategy's next move for a session, with
+// the signals it read from the seller's prices.
+type Suggestion struct {
+	Action   string  `json:"action" jsonschema:"counter (call counter with price), accept (call counter with price, the seller's price) or cancel (call cancel_session)"`
+	Price    *Money  `json:"price,omitempty" jsonschema:"the price to counter with or accept; never above max_budget; none for cancel"`
+	Reason   string  `json:"reason" jsonschema:"why, in a few words"`
+	Strategy string  `json:"strategy" jsonschema:"the strategy that suggests it"`
+	Signals  Signals `json:"signals"`
+}
+
+// Signals is what the strategy read from the seller's prices so far.
+type Signals struct {
+	SellerReading      string  `json:"seller_reading" jsonschema:"how the seller concedes: unknown, time-based (waiting pays), holding (waits for its deadline), mirroring (answers raises in kind) or step-needed (concedes only after a large enough raise)"`
+	SellerConcessions  []Money `json:"seller_concessions" jsonschema:"how far the seller lowered its price at each answer after its first, in turn order (0: it held)"`
+	EstimatedFloorLow  Money   `json:"estimated_floor_low" jsonschema:"the lowest price the seller is likely to take, low end of the estimate"`
+	EstimatedFloorHigh Money   `json:"estimated_floor_high" jsonschema:"the high end of that estimate (the seller's current price)"`
+	FinalContradicted  bool    `json:"final_contradicted" jsonschema:"the seller called a price final and later went below it: its final offers are claims, not facts"`
+}
+
+// suggestionOf is the snapshot form of the strategy's advice (nil: none).
+func suggestionOf(a *concession.Advice) *Suggestion {
+	if a == nil {
+		return nil
+	}
+	action := string(a.Action)
+	if a.Action == buyer.ActionExit {
+		action = "cancel"
+	}
+	out := &Suggestion{Action: action, Price: moneyPtr(a.Price), Reason: a.Reason, Strategy: a.Strategy, Signals: Signals{
+		SellerReading: string(a.Signals.Reading), SellerConcessions: []Money{}, FinalContradicted: a.Signals.FinalContradicted,
+		EstimatedFloorLow: moneyOf(a.Signals.FloorLow), EstimatedFloorHigh: moneyOf(a.Signals.FloorHigh),
+	}}
+	for _, c := range a.Signals.Concessions {
+		out.Signals.SellerConcessions = append(out.Signals.SellerConcessions, moneyOf(c))
+	}
+	return out
 }
 
 // Snapshot is the public view of a session, the one every tool, resource and
 // prompt shows: ids named for the model, money with a display form, seller text
 // fenced and labelled untrusted, and the allowed moves with how to make them.
+// Deps.Snapshot adds the strategy's suggested next move.
 func Snapshot(s buyer.Session) SessionSnapshot {
 	out := SessionSnapshot{
 		SessionID: s.ID, Seller: s.Seller, Address: s.Address, Mode: string(s.Mode), State: string(s.State),

@@ -271,11 +271,16 @@ func TestDoctorNamesThePullCommand(t *testing.T) {
 
 func TestBenchNegotiate(t *testing.T) {
 	env, out, _ := testEnv(t, nil)
-	if err := run(context.Background(), env, []string{"bench", "negotiate", "--scenarios", "200", "--seed", "3"}); err != nil {
+	if err := run(context.Background(), env, []string{"bench", "negotiate", "--scenarios", "240", "--seed", "3", "--split", "tuned"}); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "strategy:boulware") || !strings.Contains(out.String(), "baseline:accept-first") {
-		t.Fatalf("bench output:\n%s", out.String())
+	for _, want := range []string{"Split tuned, seed 3, 240 scenarios", "strategy:adaptive", "strategy:boulware", "baseline:accept-first", "| walk-away |", "| bluffer |"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("bench output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if err := run(context.Background(), env, []string{"bench", "negotiate", "--split", "both"}); err == nil {
+		t.Fatal("bench accepted an unknown split")
 	}
 }
 
@@ -392,7 +397,7 @@ func TestHelpTexts(t *testing.T) {
 		return errb.String()
 	}
 	neg := help("negotiate")
-	for _, want := range []string{"--sandbox", "Ollama", sandbox.DefaultModel, "Boulware"} {
+	for _, want := range []string{"--sandbox", "Ollama", sandbox.DefaultModel, "adaptive"} {
 		if !strings.Contains(neg, want) {
 			t.Errorf("negotiate --help does not say which decider --auto uses (%q missing):\n%s", want, neg)
 		}

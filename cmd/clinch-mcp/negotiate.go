@@ -49,7 +49,7 @@ func (f *negotiateFlags) register(fs *flag.FlagSet, env *cliEnv) {
 	fs.IntVar(&f.maxTurns, "max-turns", 8, "give up after this many turns")
 	fs.BoolVar(&f.auto, "auto", false, "negotiate by itself until the seller confirms or max turns, with the decider --sandbox selects: "+
 		"auto (the default) uses the local Ollama model (--ollama-model, default "+sandbox.DefaultModel+") when Ollama answers and has it, "+
-		"else the deterministic Boulware concession strategy; strategy always uses that strategy; the chosen decider is printed first")
+		"else the deterministic adaptive strategy (it models the seller); strategy always uses that strategy; the chosen decider is printed first")
 	fs.BoolVar(&f.approve, "approve", false, "sign and commit the deal once the seller confirms (commits money)")
 	f.ceiling.register(fs, env)
 	fs.BoolVar(&f.json, "json", false, "print the result as JSON")

@@ -70,7 +70,7 @@ func (s *Session) applySellerCounter(m SellerMove) error {
 	}
 	p := m.Price
 	s.LastSellerPrice, s.SellerMessage, s.SellerFinal, s.State = &p, m.Message, m.Final, StateCountered
-	s.Rounds = append(s.Rounds, Round{Turn: s.Turn, SellerPrice: p, OwnOffer: s.LastOwnOffer})
+	s.Rounds = append(s.Rounds, Round{Turn: s.Turn, SellerPrice: p, Final: m.Final, OwnOffer: s.LastOwnOffer})
 	return nil
 }
 

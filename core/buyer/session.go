@@ -52,10 +52,12 @@ type Session struct {
 }
 
 // Round is one seller counter as the buyer saw it: the turn, the seller's
-// price, and the buyer's own offer standing at that moment. Deciders read the
-// history from here, so they keep no state of their own between pods.
+// price, whether the seller called it final, and the buyer's own offer
+// standing at that moment. Deciders read the history from here, so they keep
+// no state of their own between pods.
 type Round struct {
 	Turn        int        `json:"turn"`
 	SellerPrice anp.Money  `json:"seller_price"`
+	Final       bool       `json:"final,omitempty"`
 	OwnOffer    *anp.Money `json:"own_offer,omitempty"`
 }

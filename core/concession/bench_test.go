@@ -23,3 +23,16 @@ func BenchmarkDecide(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAdaptiveDecide is one decision of the adaptive strategy at the
+// sixth turn of a session, reading five recorded rounds.
+func BenchmarkAdaptiveDecide(b *testing.B) {
+	a := NewAdaptive([]byte("bench"))
+	s := history(9000, []int64{10000, 9800, 9500, 9400, 9000, 8800}, []int64{5600, 5900, 5910, 5920, 5930}, nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := a.Decide(b.Context(), s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,8 +1,12 @@
-// Package concession holds the buyer's deterministic concession deciders:
-// one Decider with a time-dependent concession curve (Boulware, Linear or
-// Conceder) towards the budget over the session's max turns. It uses no
-// model and no I/O, so the server runs it as its deterministic decider, the
-// sandbox falls back to it, and the negotiation benchmark measures it.
+// Package concession holds the buyer's deterministic deciders: Adaptive,
+// the strategy that models its opponent (the default of cascades,
+// `negotiate --auto` and the autonomous mode's fallback, see Default), and
+// Decider, a time-dependent concession curve (Boulware, Linear or
+// Conceder) towards the budget over the session's max turns, kept as a
+// baseline. They use no model and no I/O, so the server runs them as its
+// deterministic deciders, the sandbox falls back to them, and the
+// negotiation benchmark measures them. Adaptive also advises a host's model
+// (Advise): the move it would make and the signals behind it.
 //
 // The package implements buyer.Decider; the engine (buyer.Core.Negotiate)
 // applies buyer.Session.PlanDecision to every decision it makes.
@@ -98,10 +102,6 @@ type Decider struct {
 func New(c Curve, openFraction float64) *Decider {
 	return &Decider{Curve: c, OpenFraction: openFraction, mem: newAskMemory()}
 }
-
-// Default returns the decider used when none is configured: Boulware at the
-// default opening fraction, with memory.
-func Default() *Decider { return New(Boulware, DefaultOpenFraction) }
 
 // Parse returns the Decider whose curve is named "boulware", "linear" or
 // "conceder" (case-insensitive), with the default opening fraction.

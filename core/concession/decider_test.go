@@ -229,7 +229,7 @@ func TestParse(t *testing.T) {
 	if Curve(9).String() != "curve(9)" || Boulware.Exponent() != 0.3 || Linear.Exponent() != 1 || Conceder.Exponent() != 3 {
 		t.Error("curve names or exponents changed")
 	}
-	if d := Default(); d.Curve != Boulware || d.OpenFraction != DefaultOpenFraction || d.mem == nil || d.Name() != "strategy:boulware" {
+	if d := Default(); d.Name() != "strategy:adaptive" || len(d.seed) != adaptiveSeedSize {
 		t.Errorf("Default() = %#v (%s)", d, d.Name())
 	}
 }

@@ -54,6 +54,7 @@ func (ClinchGuideline) Decide(_ context.Context, s buyer.Session) (buyer.Decisio
 // returns fresh deciders.
 func DefaultBuyers() map[string]buyer.Decider {
 	return map[string]buyer.Decider{
+		"strategy:adaptive":         concession.NewAdaptive([]byte("bench")),
 		"strategy:boulware":         concession.New(concession.Boulware, 0),
 		"strategy:linear":           concession.New(concession.Linear, 0),
 		"strategy:conceder":         concession.New(concession.Conceder, 0),

@@ -33,7 +33,7 @@ type scenarioSeller map[string]seller.Policy
 func newScenarioSeller(scs []Scenario) scenarioSeller {
 	m := make(scenarioSeller, len(scs))
 	for _, sc := range scs {
-		m[sc.Terms()["scenario"]] = sc.Seller()
+		m[sc.Terms()["scenario"]] = sc.Seller
 	}
 	return m
 }
@@ -114,26 +114,35 @@ func engineOutcome(s buyer.Session, err error) Outcome {
 }
 
 // equalityScenarios is how many seeded scenarios TestSimulationMatchesEngine
-// plays with every decider: 1,000, or 50 under the race detector, which
-// makes the engine's hashing, JSON and signing about eight times slower (a
+// plays with every decider, half from each split: 840 (70 of each opponent
+// family), or 24 (2 of each, one per split) under the race detector, which makes the
+// engine's hashing, JSON and signing about eight times slower (a
 // negotiation then costs some 95 ms of CPU).
 func equalityScenarios() int {
 	if raceEnabled {
-		return 50
+		return 2 * len(Suite())
 	}
-	return 1000
+	return 70 * len(Suite())
+}
+
+// equalityScenarioSet is the scenarios TestSimulationMatchesEngine plays:
+// n/2 of each split, so every opponent family and both its tuned and its
+// held-out parameters are compared.
+func equalityScenarioSet(n int) []Scenario {
+	return append(Scenarios(SplitTuned.DefaultSeed(), n/2, SplitTuned), Scenarios(SplitHeldOut.DefaultSeed(), n-n/2, SplitHeldOut)...)
 }
 
 // The simulation and the real engine end every negotiation the same way
-// (end, price, turns and guardrail notes): seeded scenarios, each played by
-// every shipped decider (and lastTurnAccepter) through Simulate and through
-// a buyer.Core negotiating over loopback HTTP with a registry and a real
-// seller node running the scenario's seller.Policy.
+// (end, price, turns and guardrail notes): seeded scenarios of every
+// opponent family, each played by every shipped decider (and
+// lastTurnAccepter) through Simulate and through a buyer.Core negotiating
+// over loopback HTTP with a registry and a real seller node running the
+// scenario's seller.Policy.
 func TestSimulationMatchesEngine(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a market and plays thousands of negotiations")
 	}
-	scs := Scenarios(1, equalityScenarios())
+	scs := equalityScenarioSet(equalityScenarios())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	m, err := demomarket.Start(ctx, demomarket.Options{Difficulty: 4, Logger: zerolog.Nop(), Sellers: []demomarket.SellerSpec{{
@@ -216,8 +225,17 @@ func TestSimulationMatchesEngine(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d scenarios × %d deciders = %d negotiations compared in %s, %d mismatches; engine outcomes %v",
-		len(scs), len(names), len(games), elapsed.Round(time.Millisecond), mismatches, ends)
+	perFamily := map[string]int{}
+	for _, g := range games {
+		perFamily[g.sc.Family]++
+	}
+	t.Logf("%d scenarios × %d deciders = %d negotiations compared in %s, %d mismatches; engine outcomes %v; negotiations per opponent family %v",
+		len(scs), len(names), len(games), elapsed.Round(time.Millisecond), mismatches, ends, perFamily)
+	for _, f := range Suite() {
+		if perFamily[f.Name] == 0 {
+			t.Errorf("opponent family %s was not compared", f.Name)
+		}
+	}
 	if mismatches > 0 {
 		t.Fatalf("%d of %d negotiations ended differently in the simulation", mismatches, len(games))
 	}

@@ -77,7 +77,7 @@ func TestHostileModelStaysInsideTheBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := RunBenchmark(5, 50, map[string]buyer.Decider{"ollama:hostile": d})
+	rep := RunBenchmark(Config{Seed: 5, Scenarios: 60, Split: SplitTuned}, map[string]buyer.Decider{"ollama:hostile": d})
 	row := rep.Rows[0]
 	if row.AboveBudget != 0 || row.NoZoneDeals != 0 || row.Errors != 0 {
 		t.Fatalf("hostile model: %d deals above budget, %d without a zone, %d errors\n%s", row.AboveBudget, row.NoZoneDeals, row.Errors, rep.Markdown())

@@ -9,11 +9,18 @@ import (
 	"github.com/clinch-protocol/clinch-mcp/core/buyer"
 )
 
+// Config chooses the scenarios of a benchmark run.
+type Config struct {
+	Seed      int64
+	Scenarios int
+	Split     Split
+}
+
 // Report is the result of RunBenchmark.
 type Report struct {
-	Seed          int64
-	Scenarios     int
+	Config
 	ZoneScenarios int // scenarios with a zone of agreement (budget >= floor)
+	Families      []string
 	Rows          []Row
 }
 
@@ -32,23 +39,42 @@ type Row struct {
 	GuardNotes  int     // decisions Session.PlanDecision changed (Guard or the turn limit)
 	Errors      int     // negotiations that ended in an error (Outcome.End EndError)
 	Ends        map[End]int
-	PerSeller   []Cell // by seller policy, in SellerPolicies order
+	PerFamily   []Cell // by opponent family, in Suite order
 }
 
-// Cell is one buyer's result against one seller policy, over its zone scenarios.
+// Cell is one buyer's result against one opponent family, over its zone
+// scenarios.
 type Cell struct {
-	Seller        SellerPolicy
+	Family        string
 	ZoneScenarios int
 	AgreementRate float64
 	ShareDeals    float64
+	ShareAll      float64
 }
 
-// RunBenchmark plays n scenarios generated from seed with every buyer and
-// reports the results, rows sorted by buyer name. It is deterministic for a
-// fixed seed when the deciders are.
-func RunBenchmark(seed int64, n int, buyers map[string]buyer.Decider) Report {
-	scs := Scenarios(seed, n)
-	rep := Report{Seed: seed, Scenarios: len(scs)}
+// Lowest returns the cell with the lowest agreement rate.
+func (r Row) Lowest() Cell {
+	low := Cell{AgreementRate: 2}
+	for _, c := range r.PerFamily {
+		if c.AgreementRate < low.AgreementRate {
+			low = c
+		}
+	}
+	return low
+}
+
+// RunBenchmark plays the scenarios cfg names with every buyer and reports
+// the results, rows sorted by buyer name. It is deterministic for a fixed
+// configuration when the deciders are.
+func RunBenchmark(cfg Config, buyers map[string]buyer.Decider) Report {
+	if cfg.Split == "" {
+		cfg.Split = SplitTuned
+	}
+	scs := Scenarios(cfg.Seed, cfg.Scenarios, cfg.Split)
+	rep := Report{Config: cfg}
+	for _, f := range Suite() {
+		rep.Families = append(rep.Families, f.Name)
+	}
 	for _, sc := range scs {
 		if sc.Zone() {
 			rep.ZoneScenarios++
@@ -65,7 +91,7 @@ func RunBenchmark(seed int64, n int, buyers map[string]buyer.Decider) Report {
 		for i, sc := range scs {
 			outs[i] = Simulate(ctx, sc, buyers[name])
 		}
-		rep.Rows = append(rep.Rows, summarise(name, scs, outs))
+		rep.Rows = append(rep.Rows, summarise(name, rep.Families, scs, outs))
 	}
 	return rep
 }
@@ -77,10 +103,14 @@ type tally struct {
 
 func (t tally) rate() float64 { return ratio(float64(t.deals), t.zone) }
 
-func summarise(name string, scs []Scenario, outs []Outcome) Row {
+func (t tally) cell(family string) Cell {
+	return Cell{Family: family, ZoneScenarios: t.zone, AgreementRate: t.rate(), ShareDeals: ratio(t.share, t.deals), ShareAll: ratio(t.share, t.zone)}
+}
+
+func summarise(name string, families []string, scs []Scenario, outs []Outcome) Row {
 	row := Row{Buyer: name, Ends: map[End]int{}}
 	var all tally
-	per := map[SellerPolicy]*tally{}
+	per := map[string]*tally{}
 	rounds := 0
 	for i, sc := range scs {
 		o := outs[i]
@@ -100,10 +130,10 @@ func summarise(name string, scs []Scenario, outs []Outcome) Row {
 		if !sc.Zone() {
 			continue
 		}
-		t := per[sc.Policy]
+		t := per[sc.Family]
 		if t == nil {
 			t = &tally{}
-			per[sc.Policy] = t
+			per[sc.Family] = t
 		}
 		all.zone++
 		t.zone++
@@ -120,12 +150,10 @@ func summarise(name string, scs []Scenario, outs []Outcome) Row {
 	row.ShareDeals = ratio(all.share, all.deals)
 	row.ShareAll = ratio(all.share, all.zone)
 	row.MeanRounds = ratio(float64(rounds), len(scs))
-	for _, p := range SellerPolicies {
-		t := per[p]
-		if t == nil {
-			continue
+	for _, f := range families {
+		if t := per[f]; t != nil {
+			row.PerFamily = append(row.PerFamily, t.cell(f))
 		}
-		row.PerSeller = append(row.PerSeller, Cell{Seller: p, ZoneScenarios: t.zone, AgreementRate: t.rate(), ShareDeals: ratio(t.share, t.deals)})
 	}
 	return row
 }
@@ -138,29 +166,31 @@ func ratio(a float64, n int) float64 {
 }
 
 // Markdown renders the report as two tables: the summary per buyer and the
-// breakdown per seller policy.
+// breakdown per opponent family.
 func (r Report) Markdown() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Seed %d, %d scenarios (%d with a zone of agreement, %d without).\n\n", r.Seed, r.Scenarios, r.ZoneScenarios, r.Scenarios-r.ZoneScenarios)
-	b.WriteString("| buyer | agreement (zone) | zone share (deals) | zone share (all zone scenarios) | mean rounds | deals above budget | deals without zone | guard changes | errors |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "Split %s, seed %d, %d scenarios (%d with a zone of agreement, %d without).\n\n",
+		r.Split, r.Seed, r.Scenarios, r.ZoneScenarios, r.Scenarios-r.ZoneScenarios)
+	b.WriteString("| buyer | agreement (zone) | zone share (deals) | zone share (all zone scenarios) | lowest family agreement | mean rounds | deals above budget | deals without zone | guard changes | errors |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, row := range r.Rows {
-		fmt.Fprintf(&b, "| %s | %.1f%% (%d/%d) | %.3f | %.3f | %.2f | %d | %d | %d | %d |\n", row.Buyer,
-			100*row.AgreementRate, row.ZoneDeals, r.ZoneScenarios, row.ShareDeals, row.ShareAll, row.MeanRounds,
-			row.AboveBudget, row.NoZoneDeals, row.GuardNotes, row.Errors)
+		low := row.Lowest()
+		fmt.Fprintf(&b, "| %s | %.1f%% (%d/%d) | %.3f | %.3f | %.0f%% (%s) | %.2f | %d | %d | %d | %d |\n", row.Buyer,
+			100*row.AgreementRate, row.ZoneDeals, r.ZoneScenarios, row.ShareDeals, row.ShareAll, 100*low.AgreementRate, low.Family,
+			row.MeanRounds, row.AboveBudget, row.NoZoneDeals, row.GuardNotes, row.Errors)
 	}
-	b.WriteString("\nPer seller policy, scenarios with a zone: agreement rate / mean zone share of the deals.\n\n| buyer |")
-	for _, p := range SellerPolicies {
-		fmt.Fprintf(&b, " %s |", p)
-	}
-	b.WriteString("\n|---|" + strings.Repeat("---:|", len(SellerPolicies)) + "\n")
+	b.WriteString("\nPer opponent family, scenarios with a zone: agreement rate / mean zone share over all its zone scenarios.\n\n| family |")
 	for _, row := range r.Rows {
-		fmt.Fprintf(&b, "| %s |", row.Buyer)
-		for _, p := range SellerPolicies {
+		fmt.Fprintf(&b, " %s |", row.Buyer)
+	}
+	b.WriteString("\n|---|" + strings.Repeat("---:|", len(r.Rows)) + "\n")
+	for _, f := range r.Families {
+		fmt.Fprintf(&b, "| %s |", f)
+		for _, row := range r.Rows {
 			cell := "–"
-			for _, c := range row.PerSeller {
-				if c.Seller == p {
-					cell = fmt.Sprintf("%.0f%% / %.3f", 100*c.AgreementRate, c.ShareDeals)
+			for _, c := range row.PerFamily {
+				if c.Family == f {
+					cell = fmt.Sprintf("%.0f%% / %.2f", 100*c.AgreementRate, c.ShareAll)
 				}
 			}
 			fmt.Fprintf(&b, " %s |", cell)

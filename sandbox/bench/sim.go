@@ -41,12 +41,12 @@ type Outcome struct {
 // keeps the seller's session. Only the transport is left out: no envelopes,
 // signatures or registry.
 func Simulate(ctx context.Context, sc Scenario, d buyer.Decider) Outcome {
-	id := fmt.Sprintf("sim-%06d", sc.Index)
+	id := "sim-" + sc.ID
 	budget := money(sc.Budget)
 	prop := anp.ProposeBody{Mode: anp.ModeC, Item: simItem, Quantity: 1, Currency: Currency, Terms: sc.Terms()}
 	s := buyer.Session{ID: id, Seller: simSeller, Address: anp.Address{Mode: anp.ModeC, Domain: simSeller}.String(), Mode: anp.ModeC,
 		State: buyer.StateProposed, Turn: 1, MaxTurns: sc.MaxTurns, Item: prop.Item, Quantity: prop.Quantity, Terms: prop.Terms, MaxBudget: budget}
-	ss := &sellerSide{policy: sc.Seller()}
+	ss := &sellerSide{policy: sc.Seller}
 	r, err := ss.open(ctx, id, prop)
 	out := Outcome{}
 	for {
@@ -104,4 +104,48 @@ const (
 // decodes it from the envelope.
 func sellerMove(r seller.Reply) buyer.SellerMove {
 	return buyer.SellerMove{Type: r.Type, Price: r.Price, Final: r.Final, Message: r.Message, Reason: r.Reason}
+}
+
+func money(minor int64) anp.Money { return anp.Money{Amount: minor, Currency: Currency} }
+
+// sellerSide is a scenario's seller as a node runs it: the policy answers,
+// and seller.Step, SessionView.ForCounter and SessionView.After (the node's
+// own rules) turn its answers into replies and keep the session.
+type sellerSide struct {
+	policy seller.Policy
+	view   seller.SessionView
+}
+
+// open answers the buyer's PROPOSE (turn 1), like a node's PROPOSE handler.
+func (ss *sellerSide) open(ctx context.Context, id string, prop anp.ProposeBody) (seller.Reply, error) {
+	ss.view = seller.SessionView{ID: id, Mode: prop.Mode, Item: prop.Item, Category: prop.Category, Quantity: prop.Quantity,
+		Currency: prop.Currency, Terms: prop.Terms, Turn: 1, State: seller.StateOpen}
+	d, err := ss.policy.Open(ctx, ss.view, prop)
+	if err != nil {
+		return seller.Reply{}, err
+	}
+	return ss.reply(ss.view, d, prop.Offer)
+}
+
+// counter answers a buyer COUNTER of offer at turn, like a node's COUNTER
+// handler.
+func (ss *sellerSide) counter(ctx context.Context, turn int, offer anp.Money) (seller.Reply, error) {
+	v, err := ss.view.ForCounter(turn)
+	if err != nil {
+		return seller.Reply{}, err
+	}
+	d, err := ss.policy.Respond(ctx, v, offer)
+	if err != nil {
+		return seller.Reply{}, err
+	}
+	return ss.reply(v, d, &offer)
+}
+
+func (ss *sellerSide) reply(v seller.SessionView, d seller.Decision, offer *anp.Money) (seller.Reply, error) {
+	r, err := seller.Step(v, d, offer)
+	if err != nil {
+		return seller.Reply{}, err
+	}
+	ss.view = v.After(r, offer)
+	return r, nil
 }

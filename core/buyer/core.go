@@ -233,12 +233,7 @@ func (c *Core) load(ctx context.Context, id string) (*record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("buyer: load session %s: %w", id, err)
 	}
-	var r record
-	if err := json.Unmarshal(sr.Data, &r); err != nil {
-		return nil, fmt.Errorf("buyer: decode session %s: %w", id, err)
-	}
-	r.Session.Version = sr.Version
-	return &r, nil
+	return decodeRecord(sr)
 }
 
 // save writes a record with optimistic concurrency and notifies waiters.
@@ -300,11 +295,10 @@ func (c *Core) ListSessions(ctx context.Context) ([]Session, error) {
 	}
 	out := make([]Session, 0, len(recs))
 	for _, sr := range recs {
-		var r record
-		if err := json.Unmarshal(sr.Data, &r); err != nil {
-			return nil, fmt.Errorf("buyer: decode session %s: %w", sr.ID, err)
+		r, err := decodeRecord(sr)
+		if err != nil {
+			return nil, err
 		}
-		r.Session.Version = sr.Version
 		out = append(out, r.Session)
 	}
 	sortSessions(out)

@@ -1,0 +1,29 @@
+package buyer
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/store"
+)
+
+// ErrCorruptRecord is the failure of a stored session record that does not
+// decode in its one reading: a duplicate key, a key that is not exactly the
+// field's name, an unknown member, an integer out of range or malformed
+// JSON (anp.DecodeStrict; errors.Is also finds the named anp failure). A
+// record holds signed envelopes and the pinned seller key, so a store that
+// was written to behind the engine's back is refused, not read leniently.
+// An imported session whose transcript does not bind its artifact fails
+// with it too.
+var ErrCorruptRecord = errors.New("stored session record does not decode strictly")
+
+// decodeRecord decodes a stored session record strictly.
+func decodeRecord(sr store.SessionRecord) (*record, error) {
+	var r record
+	if err := anp.DecodeStrict(sr.Data, &r); err != nil {
+		return nil, fmt.Errorf("buyer: session %s: %w: %w", sr.ID, ErrCorruptRecord, err)
+	}
+	r.Session.Version = sr.Version
+	return &r, nil
+}

@@ -27,7 +27,7 @@ func (c *Core) ExportSessions(ctx context.Context) ([]byte, error) {
 	}
 	f := exportFile{V: 1}
 	for _, sr := range recs {
-		rp, err := decodeRecord(sr)
+		rp, err := c.decodeRecord(sr)
 		if err != nil {
 			return nil, fmt.Errorf("buyer: export: %w", err)
 		}

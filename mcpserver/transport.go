@@ -2,7 +2,6 @@ package mcpserver
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -32,11 +31,22 @@ func ServeStdio(ctx context.Context, s *Server, in io.Reader, out io.Writer, log
 	return err
 }
 
+// DefaultMaxBodyBytes is the request body cap of the HTTP transports when
+// HTTPOptions.MaxBodyBytes is 0: far above any JSON-RPC message the tools
+// take, far below what would strain memory.
+const DefaultMaxBodyBytes = 4 << 20
+
 // HTTPOptions configure the HTTP transports.
 type HTTPOptions struct {
 	Addr      string // listen address; loopback unless AuthToken is set
 	AuthToken string // bearer token required on every request when set
-	Logger    zerolog.Logger
+	// AllowedOrigins are browser origins (scheme://host[:port], see
+	// ParseOrigins) accepted in an Origin header besides the server's own
+	// and, on a loopback bind, loopback origins. Any other Origin gets 403.
+	AllowedOrigins []string
+	// MaxBodyBytes caps a request body (413 beyond it); 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	Logger       zerolog.Logger
 	// Ready, when set, receives the bound address once listening.
 	Ready func(addr string)
 }
@@ -53,8 +63,12 @@ func CheckBind(addr, token string) error {
 	return fmt.Errorf("--addr %s is not a loopback address: set --auth-token (or CLINCH_AUTH_TOKEN) so only holders of the token can use the server", addr)
 }
 
+// isLoopbackHost reports whether host (no port, brackets allowed) names a
+// loopback interface. Host names are case-insensitive (RFC 3986 §3.2.2), so
+// LOCALHOST is localhost.
 func isLoopbackHost(host string) bool {
-	if host == "localhost" {
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") {
 		return true
 	}
 	ip := net.ParseIP(host)
@@ -70,7 +84,11 @@ func ServeHTTP(ctx context.Context, s *Server, o HTTPOptions) error {
 	mux := http.NewServeMux()
 	mux.Handle("/mcp", fixCodes(h, s.fixes))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
-	return serve(ctx, guard(mux, o), o, func(sctx context.Context) error { return h.Shutdown(sctx) })
+	g, err := newGuard(o)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, g.wrap(mux), o, func(sctx context.Context) error { return h.Shutdown(sctx) })
 }
 
 // ServeSSE serves the legacy HTTP+SSE transport at /sse and /message.
@@ -79,7 +97,11 @@ func ServeSSE(ctx context.Context, s *Server, o HTTPOptions) error {
 		return err
 	}
 	h := server.NewSSEServer(s.MCPServer, server.WithSSEEndpoint("/sse"), server.WithMessageEndpoint("/message"), server.WithUseFullURLForMessageEndpoint(false))
-	return serve(ctx, guard(fixCodes(h, s.fixes), o), o, func(sctx context.Context) error { return h.Shutdown(sctx) })
+	g, err := newGuard(o)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, g.wrap(fixCodes(h, s.fixes)), o, func(sctx context.Context) error { return h.Shutdown(sctx) })
 }
 
 func serve(ctx context.Context, h http.Handler, o HTTPOptions, shutdown func(context.Context) error) error {
@@ -107,33 +129,4 @@ func serve(ctx context.Context, h http.Handler, o HTTPOptions, shutdown func(con
 	defer cancel()
 	_ = shutdown(sctx)
 	return hs.Shutdown(sctx)
-}
-
-// guard enforces the bearer token (when set) and, on loopback binds, a Host
-// header naming loopback (DNS-rebinding protection for every transport).
-func guard(next http.Handler, o HTTPOptions) http.Handler {
-	host, _, _ := net.SplitHostPort(o.Addr)
-	loopback := isLoopbackHost(host)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if loopback {
-			h := r.Host
-			if hh, _, err := net.SplitHostPort(h); err == nil {
-				h = hh
-			}
-			h = strings.Trim(h, "[]")
-			if !isLoopbackHost(h) {
-				http.Error(w, "forbidden: Host must be a loopback name (DNS-rebinding protection)", http.StatusForbidden)
-				return
-			}
-		}
-		if o.AuthToken != "" && r.URL.Path != "/healthz" {
-			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(o.AuthToken)) != 1 {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="clinch-mcp"`)
-				http.Error(w, "unauthorized: a valid bearer token is required", http.StatusUnauthorized)
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
 }

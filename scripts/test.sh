@@ -4,7 +4,7 @@
 # target, and the end-to-end checks with real MCP clients when present.
 #
 # Usage: bash scripts/test.sh [stage...]
-#   stages: vet fmt tidy staticcheck test equality fuzz e2e (default: all, in that order)
+#   stages: vet fmt tidy staticcheck test equality load fuzz e2e (default: all, in that order)
 #
 # Environment:
 #   FUZZ_EXECS=N  run every fuzz target for N executions instead of its
@@ -12,6 +12,8 @@
 #                 check of the mechanics, or 1000000 for a long session)
 #   FUZZ_ONLY=RE  fuzz only the targets whose "import/path FuzzName" matches
 #                 the extended regular expression RE
+#   CLINCH_LOAD_REGISTRY_ARGS="--flag value ..."  extra flags of the registry
+#                 daemon in the load stage (e.g. its per-source rate limits)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -70,6 +72,28 @@ stage_equality() {
     return 1
   fi
   grep -E 'compared|^(--- |ok)' "$log"
+}
+
+# one_test NAME TEST PKG: runs one test without -race, verbose, with its
+# output in $WORK/NAME.log, all of which is printed when it fails.
+one_test() {
+  local log="$WORK/$1.log"
+  if ! go test -count=1 -timeout 20m -run "^$2\$" -v "$3" >"$log" 2>&1; then
+    cat "$log" >&2
+    return 1
+  fi
+}
+
+# The bounded load test: 1,000 concurrent buyers (each its own identity, all
+# from 127.0.0.1) through one registry daemon and five seller daemons, real
+# clinch-mcp processes; every buyer closes one deal. It asserts no errors and
+# every artifact verified, never a time, and prints the latency percentiles
+# and each daemon's peak memory. Under -race (the test stage) it runs with 50
+# buyers.
+stage_load() {
+  echo "== load: 1,000 concurrent buyers, one registry, five sellers (without -race)"
+  one_test load TestLoadConcurrentBuyers ./test/cluster
+  grep -E 'load: |^(--- |ok)' "$WORK/load.log" | sed 's/^ *load_test.go:[0-9]*: //'
 }
 
 # fuzz_budget prints how many executions a fuzz target gets. A count, unlike
@@ -161,13 +185,13 @@ stage_e2e() {
 
 stages=("$@")
 if [ ${#stages[@]} -eq 0 ]; then
-  stages=(vet fmt tidy staticcheck test equality fuzz e2e)
+  stages=(vet fmt tidy staticcheck test equality load fuzz e2e)
 fi
 for s in "${stages[@]}"; do
   case "$s" in
-    vet | fmt | tidy | staticcheck | test | equality | fuzz | e2e) "stage_$s" ;;
+    vet | fmt | tidy | staticcheck | test | equality | load | fuzz | e2e) "stage_$s" ;;
     *)
-      echo "unknown stage $s (stages: vet fmt tidy staticcheck test equality fuzz e2e)" >&2
+      echo "unknown stage $s (stages: vet fmt tidy staticcheck test equality load fuzz e2e)" >&2
       exit 2
       ;;
   esac

@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -20,8 +23,7 @@ import (
 // serveFlags are the flags of `clinch-mcp serve`.
 type serveFlags struct {
 	transport   string
-	addr        string
-	authToken   string
+	http        httpFlags
 	storeURL    string
 	blindKeys   string
 	sandbox     sandboxFlags
@@ -35,8 +37,7 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	f.market.register(fs, env)
 	f.market.logs.register(fs, env)
 	fs.StringVar(&f.transport, "transport", envOr(env, "CLINCH_TRANSPORT", "stdio"), "stdio, http (Streamable HTTP at /mcp) or sse (/sse + /message) (env CLINCH_TRANSPORT)")
-	fs.StringVar(&f.addr, "addr", envOr(env, "CLINCH_ADDR", "127.0.0.1:8848"), "listen address for http and sse (env CLINCH_ADDR)")
-	fs.StringVar(&f.authToken, "auth-token", envOr(env, "CLINCH_AUTH_TOKEN", ""), "bearer token required by http/sse; mandatory when --addr is not loopback (env CLINCH_AUTH_TOKEN)")
+	f.http.register(fs, env)
 	fs.StringVar(&f.storeURL, "store", envOr(env, "CLINCH_STORE", ""), "where sessions live: sqlite://PATH, postgres://..., redis://... or memory: (env CLINCH_STORE); default sessions.db in the data directory with --registry, memory: on the embedded demo market")
 	fs.StringVar(&f.blindKeys, "blind-keys", envOr(env, "CLINCH_BLIND_KEYS", ""), "JSON file of per-domain credentials sealed to each seller, never shown to the model (env CLINCH_BLIND_KEYS)")
 	f.sandbox.register(fs, env)
@@ -50,11 +51,11 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 		return &exitError{2, fmt.Errorf("--transport %q: want stdio, http or sse", f.transport)}
 	}
 	if f.transport != "stdio" {
-		if err := mcpserver.CheckBind(f.addr, f.authToken); err != nil {
+		if err := f.http.validate(); err != nil {
 			return &exitError{2, err}
 		}
 	}
-	red := secrets.NewRedactor(f.authToken)
+	red := secrets.NewRedactor(f.http.authToken)
 	log, closer, err := f.market.logs.loggerRedacting(env, red)
 	if err != nil {
 		return err
@@ -70,9 +71,9 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 		Str("sandbox", app.decider).Msg("clinch-mcp serving MCP")
 	switch f.transport {
 	case "http":
-		return mcpserver.ServeHTTP(ctx, srv, mcpserver.HTTPOptions{Addr: f.addr, AuthToken: f.authToken, Logger: log, Ready: readyLine(env)})
+		return mcpserver.ServeHTTP(ctx, srv, f.http.options(log, readyLine(env)))
 	case "sse":
-		return mcpserver.ServeSSE(ctx, srv, mcpserver.HTTPOptions{Addr: f.addr, AuthToken: f.authToken, Logger: log, Ready: readyLine(env)})
+		return mcpserver.ServeSSE(ctx, srv, f.http.options(log, readyLine(env)))
 	}
 	return mcpserver.ServeStdio(ctx, srv, env.stdin, env.stdout, log)
 }
@@ -81,6 +82,7 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 // (each also named in its flag's help) and the data directory's.
 const serveEnvHelp = `Environment (a flag given on the command line wins):
   CLINCH_TRANSPORT, CLINCH_ADDR, CLINCH_AUTH_TOKEN     --transport, --addr, --auth-token
+  CLINCH_ALLOWED_ORIGINS, CLINCH_MAX_BODY_BYTES        --allowed-origin (comma-separated), --max-body-bytes
   CLINCH_REGISTRY, CLINCH_REGISTRY_KEY                 --registry, --registry-key
   CLINCH_KEY_FILE, CLINCH_BLIND_KEYS, CLINCH_STORE     --key-file, --blind-keys, --store
   CLINCH_IDENTITY_KEY                                  the identity key as hex, used when no key file is given
@@ -90,6 +92,73 @@ const serveEnvHelp = `Environment (a flag given on the command line wins):
   CLINCH_DATA_DIR                                      the data directory (identity.key, sessions.db)
   XDG_DATA_HOME                                        without CLINCH_DATA_DIR the data directory is
                                                        $XDG_DATA_HOME/clinch-mcp, else ~/.local/share/clinch-mcp`
+
+// httpFlags are the flags of the http and sse transports.
+type httpFlags struct {
+	addr      string
+	authToken string
+	origins   originList
+	maxBody   string
+}
+
+func (h *httpFlags) register(fs *flag.FlagSet, env *cliEnv) {
+	fs.StringVar(&h.addr, "addr", envOr(env, "CLINCH_ADDR", "127.0.0.1:8848"), "listen address for http and sse (env CLINCH_ADDR)")
+	fs.StringVar(&h.authToken, "auth-token", envOr(env, "CLINCH_AUTH_TOKEN", ""), "bearer token required by http/sse; mandatory when --addr is not loopback (env CLINCH_AUTH_TOKEN)")
+	if v := env.getenv("CLINCH_ALLOWED_ORIGINS"); v != "" {
+		h.origins = originList{list: splitList(v), fromEnv: true}
+	}
+	fs.Var(&h.origins, "allowed-origin", "a browser origin (scheme://host[:port]) allowed to call http/sse besides the server's own and, on a loopback --addr, loopback origins; any other Origin header gets 403; repeat or separate with commas (env CLINCH_ALLOWED_ORIGINS)")
+	fs.StringVar(&h.maxBody, "max-body-bytes", envOr(env, "CLINCH_MAX_BODY_BYTES", strconv.Itoa(mcpserver.DefaultMaxBodyBytes)), "largest request body http/sse accept; larger ones get 413 (env CLINCH_MAX_BODY_BYTES)")
+}
+
+// validate checks the bind (CheckBind), the origins and the body cap.
+func (h *httpFlags) validate() error {
+	if err := mcpserver.CheckBind(h.addr, h.authToken); err != nil {
+		return err
+	}
+	if _, err := mcpserver.ParseOrigins(h.origins.list); err != nil {
+		return fmt.Errorf("--allowed-origin: %w", err)
+	}
+	if n, err := strconv.ParseInt(h.maxBody, 10, 64); err != nil || n < 1 {
+		return fmt.Errorf("--max-body-bytes %q: want a positive number of bytes", h.maxBody)
+	}
+	return nil
+}
+
+// options are the transport options of validated flags.
+func (h *httpFlags) options(log zerolog.Logger, ready func(string)) mcpserver.HTTPOptions {
+	maxBody, _ := strconv.ParseInt(h.maxBody, 10, 64)
+	return mcpserver.HTTPOptions{Addr: h.addr, AuthToken: h.authToken, AllowedOrigins: h.origins.list, MaxBodyBytes: maxBody,
+		Logger: log, Ready: ready}
+}
+
+// originList is a repeatable, comma-separated flag. Values from the
+// environment are replaced, not extended, by the first flag.
+type originList struct {
+	list    []string
+	fromEnv bool
+}
+
+func (o *originList) String() string { return strings.Join(o.list, ",") }
+
+func (o *originList) Set(v string) error {
+	if o.fromEnv {
+		o.list, o.fromEnv = nil, false
+	}
+	o.list = append(o.list, splitList(v)...)
+	return nil
+}
+
+// splitList splits a comma-separated list, dropping empty entries.
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
 
 // readyLine announces the bound address on stderr (useful with port 0).
 func readyLine(env *cliEnv) func(string) {

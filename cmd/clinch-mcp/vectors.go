@@ -622,13 +622,16 @@ func runMoneyCases(_ string, data []byte, r *vresult) error {
 	return nil
 }
 
-func runRejectionCases(dir string, data []byte, r *vresult) error {
-	var f struct {
-		Cases []struct{ Name, Kind, Expect, Path, Data string }
-	}
-	if err := json.Unmarshal(data, &f); err != nil {
-		return err
-	}
+// rejectionKeys are the keys the rejection cases verify with, read from
+// the vector files beside rejections.json.
+type rejectionKeys struct {
+	rootKey   string // artifact.json
+	sellerKey string // records.json, the endpoint record's signer
+	tokenKey  string // token.json
+	claims    anp.TokenClaims
+}
+
+func readRejectionKeys(dir string) (*rejectionKeys, error) {
 	var art struct {
 		RootKey string `json:"root_key"`
 	}
@@ -636,34 +639,68 @@ func runRejectionCases(dir string, data []byte, r *vresult) error {
 		RegistryKey string `json:"registry_key"`
 		Claims      anp.TokenClaims
 	}
-	if err := readSibling(dir, "artifact.json", &art); err != nil {
-		return fmt.Errorf("rejections.json needs artifact.json beside it: %w", err)
+	var recs struct {
+		EndpointRecord struct {
+			PublicKey string `json:"public_key"`
+		} `json:"endpoint_record"`
 	}
-	if err := readSibling(dir, "token.json", &tok); err != nil {
-		return fmt.Errorf("rejections.json needs token.json beside it: %w", err)
+	for _, f := range []struct {
+		name string
+		v    any
+	}{{"artifact.json", &art}, {"token.json", &tok}, {"records.json", &recs}} {
+		if err := readSibling(dir, f.name, f.v); err != nil {
+			return nil, fmt.Errorf("rejections.json needs %s beside it: %w", f.name, err)
+		}
+	}
+	return &rejectionKeys{rootKey: art.RootKey, sellerKey: recs.EndpointRecord.PublicKey, tokenKey: tok.RegistryKey, claims: tok.Claims}, nil
+}
+
+// refuse runs one rejection case through the verifier of its kind.
+func (k *rejectionKeys) refuse(kind, data string) error {
+	switch kind {
+	case "artifact":
+		var a anp.Artifact
+		if err := anp.DecodeStrict([]byte(data), &a); err != nil {
+			return err
+		}
+		return anp.VerifyArtifact(&a, anp.VerifyOptions{RootKey: k.rootKey})
+	case "envelope":
+		e, err := anp.DecodeEnvelope([]byte(data))
+		if err != nil {
+			return err
+		}
+		if err := e.VerifySignature(); err != nil {
+			return err
+		}
+		return e.DecodeBody(bodyFor(e.Type))
+	case "record":
+		var r anp.SignedRecord
+		if err := anp.DecodeStrict([]byte(data), &r); err != nil {
+			return err
+		}
+		return r.Verify(k.sellerKey)
+	case "token":
+		_, err := anp.ParseToken(data, time.UnixMilli(k.claims.Iat), func(kid uint64) (string, bool) {
+			return k.tokenKey, kid == k.claims.KeyIndex
+		})
+		return err
+	}
+	return mismatch("unknown kind %q", kind)
+}
+
+func runRejectionCases(dir string, data []byte, r *vresult) error {
+	var f struct {
+		Cases []struct{ Name, Kind, Expect, Path, Data string }
+	}
+	if err := json.Unmarshal(data, &f); err != nil {
+		return err
+	}
+	keys, err := readRejectionKeys(dir)
+	if err != nil {
+		return err
 	}
 	for _, c := range f.Cases {
-		var err error
-		switch c.Kind {
-		case "artifact":
-			var a anp.Artifact
-			if err = anp.DecodeStrict([]byte(c.Data), &a); err == nil {
-				err = anp.VerifyArtifact(&a, anp.VerifyOptions{RootKey: art.RootKey})
-			}
-		case "envelope":
-			var e *anp.Envelope
-			if e, err = anp.DecodeEnvelope([]byte(c.Data)); err == nil {
-				if err = e.VerifySignature(); err == nil {
-					err = e.DecodeBody(bodyFor(e.Type))
-				}
-			}
-		case "token":
-			_, err = anp.ParseToken(c.Data, time.UnixMilli(tok.Claims.Iat), func(kid uint64) (string, bool) {
-				return tok.RegistryKey, kid == tok.Claims.KeyIndex
-			})
-		default:
-			err = mismatch("unknown kind %q", c.Kind)
-		}
+		err := keys.refuse(c.Kind, c.Data)
 		var de *anp.DecodeError
 		if err != nil && errors.As(err, &de) && de.Path != c.Path {
 			err = mismatch("failure at %q, file names %q: %v", de.Path, c.Path, err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,9 +11,17 @@ import (
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 )
 
+// verifyFooter explains the inputs of verify.
+const verifyFooter = `FILE is a deal artifact (the clinch://artifacts/{id} resource, negotiate --out), or a bundle
+{"artifact": ARTIFACT, "transcript": TRANSCRIPT}. A transcript is a JSON list of envelopes or the
+clinch://sessions/{id}/transcript resource ({"session_id", "envelopes"}). With a transcript, verify also checks
+that it is the one the deal binds (docs/protocol.md §15, anp.VerifyDealTranscript): the chain up to the
+seller's ACCEPT, its hash, the session, both parties, the PROPOSE's goods and the ACCEPT's price and time.`
+
 func runVerify(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlags(env, "verify", "verify FILE [--registry-key HEX] [--json]")
+	fs := newFlags(env, "verify", "verify FILE [--transcript FILE] [--registry-key HEX] [--json]", verifyFooter)
 	rootKey := fs.String("registry-key", "", "pin the registry root key (hex); without it only internal consistency is proven")
+	transcriptFile := fs.String("transcript", "", "the session's transcript, checked against the deal it must bind")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := parseFlags(fs, reorderArgs(args)); err != nil {
 		return err
@@ -21,51 +30,159 @@ func runVerify(ctx context.Context, env *cliEnv, args []string) error {
 		fs.Usage()
 		return &exitError{2, fmt.Errorf("verify needs exactly one artifact file")}
 	}
-	a, err := readArtifact(fs.Arg(0))
+	in, err := readVerifyInput(fs.Arg(0), *transcriptFile)
 	if err == nil {
-		err = anp.VerifyArtifact(a, anp.VerifyOptions{RootKey: *rootKey})
+		err = in.verify(*rootKey)
 	}
 	if *asJSON {
-		res := map[string]any{"ok": err == nil}
-		if err != nil {
-			res["error"] = err.Error()
-		} else {
-			res["session_id"], res["seller"], res["price"], res["leaf_index"] = a.Terms.SessionID, a.Terms.SellerDomain, a.Terms.Price.String(), a.Receipt.LeafIndex
-		}
-		_ = json.NewEncoder(env.stdout).Encode(res)
+		_ = json.NewEncoder(env.stdout).Encode(in.result(err))
 	}
 	if err != nil {
 		return &exitError{1, fmt.Errorf("artifact does not verify: %w", err)}
 	}
 	if !*asJSON {
+		a := in.artifact
 		pinned := "registry root key pinned"
 		if *rootKey == "" {
 			pinned = "registry root key NOT pinned (pass --registry-key to pin it)"
 		}
-		fmt.Fprintf(env.stdout, "OK: %s bought %q x%d from %s for %s; buyer, seller and registry signatures, key chain and log inclusion (leaf %d of %d) verify; %s\n",
-			a.Terms.BuyerKey[:12], a.Terms.Item, a.Terms.Quantity, a.Terms.SellerDomain, a.Terms.Price, a.Receipt.LeafIndex, a.Receipt.TreeHead.Size, pinned)
+		transcript := "no transcript given (pass --transcript to check it)"
+		if in.transcript != nil {
+			transcript = fmt.Sprintf("the transcript (%d envelopes) is the one the deal binds (envelopes 1-%d)", len(in.transcript), a.Terms.TranscriptLen)
+		}
+		fmt.Fprintf(env.stdout, "OK: %s bought %q x%d from %s for %s; buyer, seller and registry signatures, key chain and log inclusion (leaf %d of %d) verify; %s; %s\n",
+			a.Terms.BuyerKey[:12], a.Terms.Item, a.Terms.Quantity, a.Terms.SellerDomain, a.Terms.Price, a.Receipt.LeafIndex, a.Receipt.TreeHead.Size, transcript, pinned)
 	}
 	return nil
 }
 
-func readArtifact(path string) (*anp.Artifact, error) {
+// verifyInput is what verify checks: an artifact and, when given, the
+// transcript of its session.
+type verifyInput struct {
+	artifact   *anp.Artifact
+	transcript []*anp.Envelope // nil: none given
+}
+
+// verify checks the artifact offline, then the transcript against its deal.
+func (in *verifyInput) verify(rootKey string) error {
+	if err := anp.VerifyArtifact(in.artifact, anp.VerifyOptions{RootKey: rootKey}); err != nil {
+		return err
+	}
+	if in.transcript == nil {
+		return nil
+	}
+	if err := anp.VerifyDealTranscript(&in.artifact.Terms, in.transcript); err != nil {
+		return fmt.Errorf("transcript: %w", err)
+	}
+	return nil
+}
+
+// result is the --json answer; err is the verification's outcome.
+func (in *verifyInput) result(err error) map[string]any {
+	res := map[string]any{"ok": err == nil}
+	if err != nil {
+		res["error"] = err.Error()
+		res["code"] = anp.CodeOf(err)
+		return res
+	}
+	a := in.artifact
+	res["session_id"], res["seller"], res["price"], res["leaf_index"] = a.Terms.SessionID, a.Terms.SellerDomain, a.Terms.Price.String(), a.Receipt.LeafIndex
+	res["transcript_verified"] = in.transcript != nil
+	return res
+}
+
+// maxVerifyFile bounds the files verify reads: an artifact is a few KiB, a
+// transcript of a long negotiation some hundred.
+const maxVerifyFile = 8 << 20
+
+// readVerifyInput reads FILE (an artifact or a bundle) and the optional
+// --transcript file, all strictly decoded.
+func readVerifyInput(path, transcriptPath string) (*verifyInput, error) {
+	data, err := readBounded(path)
+	if err != nil {
+		return nil, err
+	}
+	var top map[string]json.RawMessage
+	if err := anp.DecodeStrict(data, &top); err != nil {
+		return nil, fmt.Errorf("%s is not an artifact: %w", path, err)
+	}
+	in := &verifyInput{artifact: &anp.Artifact{}}
+	var transcript json.RawMessage
+	if _, bundle := top["artifact"]; bundle {
+		var b struct {
+			Artifact   *anp.Artifact   `json:"artifact"`
+			Transcript json.RawMessage `json:"transcript"`
+		}
+		if err := anp.DecodeStrict(data, &b); err != nil {
+			return nil, fmt.Errorf("%s is not an artifact and transcript bundle: %w", path, err)
+		}
+		if b.Artifact == nil {
+			return nil, fmt.Errorf("%s: the bundle's artifact is null", path)
+		}
+		in.artifact, transcript = b.Artifact, b.Transcript
+	} else if err := anp.DecodeStrict(data, in.artifact); err != nil {
+		return nil, fmt.Errorf("%s is not an artifact: %w", path, err)
+	}
+	if transcriptPath != "" {
+		if transcript != nil {
+			return nil, fmt.Errorf("%s already holds a transcript; --transcript would be a second one", path)
+		}
+		if transcript, err = readBounded(transcriptPath); err != nil {
+			return nil, err
+		}
+	}
+	if transcript != nil {
+		if in.transcript, err = parseTranscript(transcript); err != nil {
+			return nil, fmt.Errorf("transcript: %w", err)
+		}
+	}
+	return in, nil
+}
+
+// parseTranscript reads a list of envelopes, or an object holding them as
+// "envelopes" (with the optional "session_id" of the MCP resource).
+func parseTranscript(data []byte) ([]*anp.Envelope, error) {
+	var raws []json.RawMessage
+	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) > 0 && t[0] == '[' {
+		if err := anp.DecodeStrict(data, &raws); err != nil {
+			return nil, err
+		}
+	} else {
+		var r struct {
+			SessionID string            `json:"session_id"`
+			Envelopes []json.RawMessage `json:"envelopes"`
+		}
+		if err := anp.DecodeStrict(data, &r); err != nil {
+			return nil, err
+		}
+		raws = r.Envelopes
+	}
+	envs := make([]*anp.Envelope, len(raws))
+	for i, raw := range raws {
+		e, err := anp.DecodeEnvelope(raw)
+		if err != nil {
+			return nil, fmt.Errorf("envelope %d: %w", i+1, err)
+		}
+		envs[i] = e
+	}
+	return envs, nil
+}
+
+// readBounded reads a file of at most maxVerifyFile bytes.
+func readBounded(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, 1<<20+1))
+	data, err := io.ReadAll(io.LimitReader(f, maxVerifyFile+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(data) > 1<<20 {
-		return nil, fmt.Errorf("%s is larger than 1 MiB", path)
+	if len(data) > maxVerifyFile {
+		return nil, fmt.Errorf("%s is larger than %d MiB", path, maxVerifyFile>>20)
 	}
-	var a anp.Artifact
-	if err := anp.DecodeStrict(data, &a); err != nil {
-		return nil, fmt.Errorf("%s is not an artifact: %w", path, err)
-	}
-	return &a, nil
+	return data, nil
 }
 
 // reorderArgs moves flags before positional arguments so "verify FILE --json" works.

@@ -5,13 +5,69 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
+	"strings"
 )
 
-// ErrEmptyMember is the failure of a body that holds an optional member
-// (omitempty) with its empty value ("", false, 0, null, {} or []): the
-// member must be left out, so that every body has one signed form.
+// ErrEmptyMember is the failure of a one-form object — an envelope body,
+// deal terms, an artifact, an endpoint record — that holds an optional
+// member (omitempty) with its empty value ("", false, 0, null, {} or []):
+// the member must be left out, so that every object has one signed form.
+// Strict decoding refuses it (DecodeStrict), naming the member's path.
 var ErrEmptyMember = errors.New("optional member is present with its empty value and must be omitted")
+
+// oneFormObject marks the structs whose optional members MUST be omitted
+// when empty (docs/protocol.md §3, "Members omitted when empty"): strict
+// decoding refuses such a member present with its empty value. The
+// envelope and the WebSocket auth object are not marked: their one
+// optional member is the signature, and one that is empty is a missing
+// signature (bad_signature).
+type oneFormObject interface{ omitsEmptyMembers() }
+
+func (ProposeBody) omitsEmptyMembers()    {}
+func (OfferBody) omitsEmptyMembers()      {}
+func (NoteBody) omitsEmptyMembers()       {}
+func (DealTerms) omitsEmptyMembers()      {}
+func (Artifact) omitsEmptyMembers()       {}
+func (EndpointRecord) omitsEmptyMembers() {}
+
+var oneFormType = reflect.TypeFor[oneFormObject]()
+
+// isOneFormType reports whether struct type t is a one-form object.
+func isOneFormType(t reflect.Type) bool {
+	return t.Implements(oneFormType) || reflect.PointerTo(t).Implements(oneFormType)
+}
+
+// hasOption reports whether a json tag's options (after the name) hold opt.
+func hasOption(opts, opt string) bool {
+	for o := range strings.SplitSeq(opts, ",") {
+		if o == opt {
+			return true
+		}
+	}
+	return false
+}
+
+// emptyValue reports whether the value starting with tok is empty in the
+// sense of omitempty: "", false, null, a zero number, {} or []. For an
+// object or list it peeks whether a member follows.
+func (s *strictScan) emptyValue(tok json.Token) bool {
+	switch tok := tok.(type) {
+	case nil:
+		return true
+	case string:
+		return tok == ""
+	case bool:
+		return !tok
+	case json.Number:
+		f, err := tok.Float64()
+		return err == nil && f == 0
+	case json.Delim:
+		return (tok == '{' || tok == '[') && !s.dec.More()
+	}
+	return false
+}
 
 // oneForm checks that raw, decoded into v, is the canonical form of v:
 // JCS(raw) equals JCS(v). Strict decoding has already refused unknown,

@@ -68,9 +68,10 @@ func TestCommitBodyEmptySellerSig(t *testing.T) {
 	wantMessage(t, err, "body.artifact.seller_sig")
 }
 
-// TestArtifactEmptyTermsSigned: deal terms signed with "terms":{} do not
-// verify, because the verifier recomputes the signing input from the decoded
-// terms, where an empty map is omitted.
+// TestArtifactEmptyTermsSigned: deal terms signed with "terms":{} are
+// refused when decoded (ErrEmptyMember, naming the member); read leniently
+// they do not verify either, because the verifier recomputes the signing
+// input from the decoded terms, where an empty map is omitted.
 func TestArtifactEmptyTermsSigned(t *testing.T) {
 	fx := buildArtifact(t)
 	d := fx.Artifact.Terms
@@ -81,7 +82,12 @@ func TestArtifactEmptyTermsSigned(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got anp.DealTerms
-	if err := anp.DecodeStrict([]byte(signed), &got); err != nil {
+	err = anp.DecodeStrict([]byte(signed), &got)
+	if !errors.Is(err, anp.ErrEmptyMember) {
+		t.Fatalf("DecodeStrict = %v, want ErrEmptyMember", err)
+	}
+	wantCode(t, err, anp.CodeBadRequest, "terms: ")
+	if err := json.Unmarshal([]byte(signed), &got); err != nil {
 		t.Fatal(err)
 	}
 	a := &anp.Artifact{Terms: got, BuyerSig: sig}

@@ -25,6 +25,14 @@ func TestRejectionVectors(t *testing.T) {
 	readVector(t, "artifact.json", &art)
 	var tok tokenVector
 	readVector(t, "token.json", &tok)
+	var recs struct {
+		Description    string    `json:"description"`
+		BindRequest    sigVector `json:"bind_request"`
+		DomainBinding  sigVector `json:"domain_binding"`
+		EndpointRecord sigVector `json:"endpoint_record"`
+		WSAuth         sigVector `json:"ws_auth"`
+	}
+	readVector(t, "records.json", &recs)
 	seen := map[string]int{}
 	for _, c := range f.Cases {
 		t.Run(c.Name, func(t *testing.T) {
@@ -39,6 +47,11 @@ func TestRejectionVectors(t *testing.T) {
 				err = verifyArtifactBytes([]byte(c.Data), art.RootKey)
 			case "envelope":
 				err = verifyEnvelopeBytes([]byte(c.Data))
+			case "record":
+				var r anp.SignedRecord
+				if err = anp.DecodeStrict([]byte(c.Data), &r); err == nil {
+					err = r.Verify(recs.EndpointRecord.PublicKey)
+				}
 			case "token":
 				_, err = anp.ParseToken(c.Data, time.UnixMilli(tok.Claims.Iat), func(kid uint64) (string, bool) {
 					return tok.RegistryKey, kid == tok.Claims.KeyIndex
@@ -55,7 +68,8 @@ func TestRejectionVectors(t *testing.T) {
 		})
 	}
 	for _, k := range []string{"artifact/duplicate_key", "artifact/key_case", "artifact/integer_range", "artifact/not_integer",
-		"envelope/duplicate_key", "envelope/key_case", "envelope/integer_range", "envelope/empty_member", "token/key_case"} {
+		"artifact/empty_member", "envelope/duplicate_key", "envelope/key_case", "envelope/integer_range", "envelope/empty_member",
+		"record/empty_member", "token/key_case"} {
 		if seen[k] == 0 {
 			t.Errorf("no %s case", k)
 		}

@@ -11,7 +11,7 @@ import (
 
 type rejectionCase struct {
 	Name   string `json:"name"`
-	Kind   string `json:"kind"` // artifact, envelope, token
+	Kind   string `json:"kind"` // artifact, envelope, token, record
 	Expect string `json:"expect"`
 	Path   string `json:"path"`
 	Note   string `json:"note,omitempty"`
@@ -40,6 +40,18 @@ func addRejectionVectors(tb testing.TB, files map[string][]byte) {
 	}
 	art := field("artifact.json", "artifact")
 	env := field("envelope_propose.json", "signed")
+	var recVector struct{ Signed json.RawMessage }
+	if err := json.Unmarshal([]byte(field("records.json", "endpoint_record")), &recVector); err != nil {
+		tb.Fatal(err)
+	}
+	rec := string(mustCanonical(tb, recVector.Signed))
+	var artVector struct {
+		SellerSig string `json:"seller_sig"`
+	}
+	if err := json.Unmarshal([]byte(art), &artVector); err != nil {
+		tb.Fatal(err)
+	}
+	sellerSig := artVector.SellerSig
 	var token string
 	if err := json.Unmarshal([]byte(field("token.json", "token")), &token); err != nil {
 		tb.Fatal(err)
@@ -104,6 +116,16 @@ func addRejectionVectors(tb testing.TB, files map[string][]byte) {
 			resignedPropose(tb, `"terms":{"shipping":"standard"}`, `"terms":{}`)},
 		{"envelope body with a null offer", "envelope", "empty_member", "body.offer",
 			"re-signed: an optional member present with its empty value", resignedPropose(tb, `"offer":{"amount":8000,"currency":"USD"}`, `"offer":null`)},
+		{"artifact with an empty terms map", "artifact", "empty_member", "deal.terms",
+			"terms is omitted when empty (a signer that signs \"terms\":{} makes an artifact every verifier refuses); refused when decoded, before any signature",
+			edit(art, `"terms":{"shipping":"standard"}`, `"terms":{}`)},
+		{"artifact with an empty seller_sig", "artifact", "empty_member", "seller_sig",
+			"an artifact without the seller's signature omits seller_sig", edit(art, `"seller_sig":"`+sellerSig+`"`, `"seller_sig":""`)},
+		{"record with an empty capabilities list", "record", "empty_member", "record.capabilities",
+			"an endpoint record omits capabilities when empty; refused when decoded, before the signature",
+			edit(rec, `"capabilities":["async"]`, `"capabilities":[]`)},
+		{"record with demo false", "record", "empty_member", "record.demo",
+			"demo is omitted when false", edit(rec, `"domain":`, `"demo":false,"domain":`)},
 		{"token case-variant key: Sub", "token", "key_case", "Sub",
 			"with the original signature: encoding/json reads Sub as sub", tok(edit(payload, `"sub":`, `"Sub":`))},
 		{"token duplicate key", "token", "duplicate_key", "sub", "",
@@ -113,7 +135,7 @@ func addRejectionVectors(tb testing.TB, files map[string][]byte) {
 	}
 	files["rejections.json"] = encodeVector(tb, rejectionVectors{
 		Description: "Inputs every verifier MUST refuse, each with its named failure (expect) and the path of the offending member. " +
-			"data is the exact input: the JSON text of an artifact or envelope, or a token string; each is a valid vector with one change.",
+			"data is the exact input: the JSON text of an artifact, envelope or signed endpoint record, or a token string; each is a valid vector with one change.",
 		ExpectNames: map[string]string{"duplicate_key": "anp.ErrDuplicateKey", "key_case": "anp.ErrKeyCase",
 			"integer_range": "anp.ErrIntegerRange", "not_integer": "anp.ErrNotInteger", "empty_member": "anp.ErrEmptyMember"},
 		Cases: cases,

@@ -144,6 +144,9 @@ func CheckNoDuplicateKeys(data []byte) error {
 type strictScan struct {
 	dec     *json.Decoder
 	dupOnly bool
+	// refuseEmpty is set for the next value: a member that a one-form
+	// object omits when empty (see omitsEmpty in oneform.go).
+	refuseEmpty bool
 }
 
 // pathString renders a path of keys (string) and indexes (int).
@@ -203,9 +206,14 @@ func (s *strictScan) value(t reflect.Type, path []any, depth int) error {
 		return &DecodeError{Err: ErrNestingDepth, Detail: fmt.Sprintf("more than %d levels", maxStrictDepth)}
 	}
 	t = shape(t)
+	refuseEmpty := s.refuseEmpty
+	s.refuseEmpty = false
 	tok, err := s.dec.Token()
 	if err != nil {
 		return s.malformed(path, err)
+	}
+	if refuseEmpty && s.emptyValue(tok) {
+		return s.fail(path, ErrEmptyMember, "")
 	}
 	switch tok := tok.(type) {
 	case json.Delim:
@@ -278,6 +286,7 @@ func (s *strictScan) object(t reflect.Type, path []any, depth int) error {
 				// with encoding/json's message.
 			}
 			vt = f
+			s.refuseEmpty = fields.oneForm && fields.omitEmpty[key]
 		}
 		if err := s.value(vt, at, depth+1); err != nil {
 			return err
@@ -368,6 +377,10 @@ func checkNumbers(data []byte) error {
 type structFields struct {
 	exact  map[string]reflect.Type
 	folded map[string]string
+	// omitEmpty names the fields tagged omitempty; oneForm says the struct
+	// is a one-form object (omitsEmpty), whose decoding refuses them empty.
+	omitEmpty map[string]bool
+	oneForm   bool
 }
 
 var fieldCache sync.Map // reflect.Type -> *structFields
@@ -376,7 +389,7 @@ func fieldsOf(t reflect.Type) *structFields {
 	if f, ok := fieldCache.Load(t); ok {
 		return f.(*structFields)
 	}
-	f := &structFields{exact: map[string]reflect.Type{}, folded: map[string]string{}}
+	f := &structFields{exact: map[string]reflect.Type{}, folded: map[string]string{}, omitEmpty: map[string]bool{}, oneForm: isOneFormType(t)}
 	// Breadth first: a shallower field hides a deeper one of the same name.
 	level := []reflect.Type{t}
 	visited := map[reflect.Type]bool{}
@@ -394,7 +407,7 @@ func fieldsOf(t reflect.Type) *structFields {
 				if tag == "-" {
 					continue
 				}
-				name, _, _ := strings.Cut(tag, ",")
+				name, opts, _ := strings.Cut(tag, ",")
 				ft := sf.Type
 				if sf.Anonymous && name == "" {
 					et := ft
@@ -414,6 +427,7 @@ func fieldsOf(t reflect.Type) *structFields {
 				}
 				if _, ok := f.exact[name]; !ok {
 					names[name] = ft
+					f.omitEmpty[name] = hasOption(opts, "omitempty")
 				}
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -99,6 +100,7 @@ type Core struct {
 	locks   keyedlock.Map // one lock per session id, shared by every move, callback and nudge
 	events  eventBus
 	waiters waiters
+	checked checkedRecords // record bytes already read strictly (decodeRecord)
 
 	subCancel  context.CancelFunc
 	subDone    chan struct{}
@@ -240,12 +242,7 @@ func (c *Core) load(ctx context.Context, id string) (*record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("buyer: load session %s: %w", id, err)
 	}
-	var r record
-	if err := json.Unmarshal(sr.Data, &r); err != nil {
-		return nil, fmt.Errorf("buyer: decode session %s: %w", id, err)
-	}
-	r.Session.Version = sr.Version
-	return &r, nil
+	return c.decodeRecord(sr)
 }
 
 // save writes a record with optimistic concurrency and notifies waiters.
@@ -264,6 +261,7 @@ func (c *Core) save(ctx context.Context, r *record) error {
 		return fmt.Errorf("buyer: save session %s: %w", r.Session.ID, err)
 	}
 	r.Session.Version = v
+	c.checked.add(r.Session.ID, sha256.Sum256(data))
 	c.waiters.wake(r.Session.ID)
 	if c.cfg.Notifier != nil {
 		if err := c.cfg.Notifier.Publish(ctx, r.Session.ID); err != nil {
@@ -307,11 +305,10 @@ func (c *Core) ListSessions(ctx context.Context) ([]Session, error) {
 	}
 	out := make([]Session, 0, len(recs))
 	for _, sr := range recs {
-		var r record
-		if err := json.Unmarshal(sr.Data, &r); err != nil {
-			return nil, fmt.Errorf("buyer: decode session %s: %w", sr.ID, err)
+		r, err := c.decodeRecord(sr)
+		if err != nil {
+			return nil, err
 		}
-		r.Session.Version = sr.Version
 		out = append(out, r.Session)
 	}
 	sortSessions(out)

@@ -2,6 +2,7 @@ package buyer
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,10 +27,11 @@ func (c *Core) ExportSessions(ctx context.Context) ([]byte, error) {
 	}
 	f := exportFile{V: 1}
 	for _, sr := range recs {
-		var r record
-		if err := json.Unmarshal(sr.Data, &r); err != nil {
-			return nil, fmt.Errorf("buyer: export: decode %s: %w", sr.ID, err)
+		rp, err := c.decodeRecord(sr)
+		if err != nil {
+			return nil, fmt.Errorf("buyer: export: %w", err)
 		}
+		r := *rp
 		r.Session.Version = 0
 		seed, err := anp.OpenSecretBytes(c.cfg.Identity, anp.SecretSessionKey, r.SealedKey)
 		if err != nil {
@@ -49,7 +51,8 @@ func (c *Core) ExportSessions(ctx context.Context) ([]byte, error) {
 // ImportSessions opens a sealed export and stores every session in it. The
 // export is rejected whole when it was tampered with or sealed by another
 // identity, and every session's transcript is re-verified before anything is
-// written. Existing sessions with the same id are replaced.
+// written — with the deal it binds, when the session holds an artifact
+// (checkDeal). Existing sessions with the same id are replaced.
 func (c *Core) ImportSessions(ctx context.Context, sealed []byte) (int, error) {
 	plain, err := anp.OpenExport(c.cfg.Identity, sealed)
 	if err != nil {
@@ -73,6 +76,9 @@ func (c *Core) ImportSessions(ctx context.Context, sealed []byte) (int, error) {
 		if err != nil || head != r.Transcript.Head {
 			return 0, fmt.Errorf("buyer: import: transcript of %s does not verify: %v", r.Session.ID, err)
 		}
+		if err := r.checkDeal(es.KeySeed); err != nil {
+			return 0, fmt.Errorf("buyer: import: session %s: %w: %w", r.Session.ID, ErrCorruptRecord, err)
+		}
 		if r.SealedKey, err = anp.SealSecretBytes(c.cfg.Identity, anp.SecretSessionKey, es.KeySeed); err != nil {
 			return 0, fmt.Errorf("buyer: import: %w", err)
 		}
@@ -94,4 +100,24 @@ func (c *Core) ImportSessions(ctx context.Context, sealed []byte) (int, error) {
 		}
 	}
 	return len(recs), nil
+}
+
+// checkDeal checks a session's artifacts — the signed one and one waiting
+// for approval — against its transcript: the transcript is the one each
+// deal binds (anp.VerifyDealTranscript: chain, head, session, parties,
+// PROPOSE and ACCEPT), and the session key is the deal's buyer key.
+func (r *record) checkDeal(keySeed []byte) error {
+	key := buyerKey(ed25519.NewKeyFromSeed(keySeed))
+	for _, a := range []*anp.Artifact{r.Session.Artifact, r.Pending} {
+		if a == nil {
+			continue
+		}
+		if err := anp.VerifyDealTranscript(&a.Terms, r.Transcript.Envelopes); err != nil {
+			return fmt.Errorf("the transcript does not bind the artifact: %w", err)
+		}
+		if a.Terms.BuyerKey != key || a.Terms.SessionID != r.Session.ID {
+			return fmt.Errorf("the artifact is not this session's deal (session id or buyer key)")
+		}
+	}
+	return nil
 }

@@ -121,6 +121,9 @@ type market struct {
 	regAddr     string
 	db          string // ledger URL; default a SQLite file in dir
 	registry    *proc
+	// registryArgs are extra flags of the registry daemon (limits a test
+	// needs changed).
+	registryArgs []string
 }
 
 var rootKeyRe = regexp.MustCompile(`"root_key":"([0-9a-f]{64})"`)
@@ -130,8 +133,9 @@ func (m *market) startRegistry(t *testing.T) {
 	if db == "" {
 		db = filepath.Join(m.dir, "registry.db")
 	}
-	m.registry = start(t, "registry", nil, "registry", "--addr", m.regAddr, "--db", db,
-		"--key-file", filepath.Join(m.dir, "registry.key"), "--difficulty", "8", "--open-enrollment", "--allow-private-endpoints", "--log-level", "info")
+	args := append([]string{"registry", "--addr", m.regAddr, "--db", db,
+		"--key-file", filepath.Join(m.dir, "registry.key"), "--difficulty", "8", "--open-enrollment", "--allow-private-endpoints", "--log-level", "info"}, m.registryArgs...)
+	m.registry = start(t, "registry", nil, args...)
 	m.rootKey = m.registry.waitFor(rootKeyRe)
 	waitTCP(t, m.regAddr)
 }

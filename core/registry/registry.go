@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -41,7 +42,6 @@ const (
 // Limits and windows the registry enforces.
 const (
 	challengeTTL       = 2 * time.Minute
-	maxChallenges      = 1 << 16
 	signedTSWindow     = 5 * time.Minute // bind requests and endpoint records
 	wsAuthWindow       = 2 * time.Minute
 	wsAuthDeadline     = 10 * time.Second
@@ -69,6 +69,24 @@ type Config struct {
 	Logger                zerolog.Logger
 	Now                   func() time.Time // default time.Now
 	SellerHTTP            *http.Client     // optional override for relaying; default is SSRF-guarded
+
+	// Abuse limits (limits.go), kept per process. Rates are per second; 0
+	// takes the default, a negative rate turns that limit off.
+	AuthRate              float64        // challenge + token requests per source address, default 20
+	AuthBurst             int            // default 200
+	WSUpgradeRate         float64        // WebSocket upgrades per source address, default 2
+	WSUpgradeBurst        int            // default 50
+	SessionRate           float64        // new sessions per buyer identity, default 1
+	SessionBurst          int            // default 60
+	MaxPendingWS          int            // WebSockets not yet authenticated, at once, default 256
+	MaxWS                 int            // WebSockets at once, authenticated or not, default 4096
+	MaxWSPerIdentity      int            // authenticated WebSockets per identity, default 16
+	MaxCallbacksPerSeller int            // undelivered callbacks one seller may queue for one buyer, default 64
+	LimiterTable          int            // sources (or identities) each rate limiter remembers, default 65536
+	TrustedProxies        []netip.Prefix // TCP peers whose X-Forwarded-For names the client; none by default
+	EndpointPorts         []uint16       // endpoint ports allowed besides 80, 443 and 8443
+	SessionTTL            time.Duration  // a witnessed session idle this long is deleted unless notarised, default 24h
+	SessionSweep          time.Duration  // how often idle sessions are deleted, default 10m
 }
 
 // Server is a registry. Create it with New.
@@ -81,7 +99,8 @@ type Server struct {
 	keys       *keyChain
 	tree       *merkleLog
 	treeMu     sync.Mutex // serialises Ledger.Append with the tree append
-	challenges *challengeStore
+	challenges *challengeMinter
+	limits     *limits
 	sellerHTTP *http.Client
 	lookup     lookupFunc
 	sessions   keyedlock.Map // per-session serialisation of relay, callback, notary
@@ -112,9 +131,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		ledger:     cfg.Ledger,
 		nonces:     cfg.Nonces,
 		tree:       newMerkleLog(),
-		challenges: newChallengeStore(),
+		limits:     newLimits(cfg),
 		sellerHTTP: cfg.SellerHTTP,
 		lookup:     defaultLookup,
+	}
+	if s.challenges, err = newChallengeMinter(cfg.Root); err != nil {
+		return nil, err
 	}
 	if s.sellerHTTP == nil {
 		s.sellerHTTP = newSellerClient(cfg.AllowPrivateEndpoints)
@@ -162,6 +184,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	cfg.SellerTimeout = defaults.Positive(cfg.SellerTimeout, DefaultSellerTimeout)
 	cfg.MaxBodyBytes = defaults.Positive(cfg.MaxBodyBytes, DefaultMaxBodyBytes)
 	cfg.RedeliveryInterval = defaults.Positive(cfg.RedeliveryInterval, DefaultRedeliveryInterval)
+	cfg = cfg.withLimitDefaults()
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}

@@ -36,12 +36,16 @@ type pendingEntry struct {
 
 // hub holds undelivered callbacks per buyer identity and the authenticated
 // WebSocket connections they are pushed to (at least once, until ACKed).
+// It also counts sockets against the caps of Config: MaxWS open at once,
+// MaxPendingWS of them not yet authenticated, MaxWSPerIdentity per identity.
 type hub struct {
 	s *Server
 
 	mu      sync.Mutex
 	conns   map[string]map[*wsConn]struct{} // authenticated, by identity
-	all     map[*wsConn]struct{}            // every open connection, for close
+	all     map[*wsConn]struct{}            // every upgraded connection, for close
+	open    int                             // admitted sockets (upgrading, waiting for AUTH, or authenticated)
+	unauth  int                             // admitted sockets not yet authenticated
 	pending map[string]map[string]*pendingEntry
 	order   uint64
 	closed  bool
@@ -183,7 +187,8 @@ func (h *hub) pushLocked(buyer string, only *wsConn, force bool) {
 	}
 }
 
-// redeliverLoop pushes un-ACKed callbacks again every interval until ctx ends.
+// redeliverLoop pushes un-ACKed callbacks again every interval, and closes
+// connections whose token expired, until ctx ends.
 func (h *hub) redeliverLoop(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -193,6 +198,7 @@ func (h *hub) redeliverLoop(ctx context.Context, interval time.Duration) {
 			return
 		case <-t.C:
 			h.mu.Lock()
+			h.expireLocked(h.s.now())
 			for buyer := range h.conns {
 				h.pushLocked(buyer, nil, false)
 			}
@@ -201,44 +207,101 @@ func (h *hub) redeliverLoop(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// track registers a new connection for close; it fails once the hub is closed.
-func (h *hub) track(c *wsConn) bool {
+// admit counts a socket about to be upgraded against the global caps. A
+// socket admitted must be released exactly once.
+func (h *hub) admit() error {
+	cfg := &h.s.cfg
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case h.closed:
+		return anp.Errorf(anp.CodeUnavailable, "the registry is shutting down")
+	case h.open >= cfg.MaxWS:
+		return anp.Errorf(anp.CodeUnavailable, "the registry holds its limit of %d WebSockets; try again later", cfg.MaxWS)
+	case h.unauth >= cfg.MaxPendingWS:
+		return anp.Errorf(anp.CodeUnavailable, "the registry holds its limit of %d WebSockets waiting for AUTH; try again shortly", cfg.MaxPendingWS)
+	}
+	h.open++
+	h.unauth++
+	h.wg.Add(1)
+	return nil
+}
+
+// attach registers an admitted, upgraded connection for close; it fails
+// once the hub is closed.
+func (h *hub) attach(c *wsConn) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
 		return false
 	}
 	h.all[c] = struct{}{}
-	h.wg.Add(1)
 	return true
 }
 
-// authenticated adds c to buyer's connections and pushes every pending
-// callback to it.
-func (h *hub) authenticated(c *wsConn) {
+// authenticated adds c to its identity's connections, unless the identity
+// holds MaxWSPerIdentity already, and sends it AUTH_OK and then every
+// pending callback.
+func (h *hub) authenticated(c *wsConn) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	m, ok := h.conns[c.buyer]
+	if limit := h.s.cfg.MaxWSPerIdentity; len(m) >= limit {
+		return anp.Errorf(anp.CodeRefused, "this identity already has %d WebSockets open, the limit; close one first", limit)
+	}
 	if !ok {
 		m = make(map[*wsConn]struct{})
 		h.conns[c.buyer] = m
 	}
 	m[c] = struct{}{}
+	h.unauth--
+	c.trySend(anp.WSFrame{Type: anp.FrameAuthOK})
 	h.pushLocked(c.buyer, c, true)
+	return nil
 }
 
-// untrack forgets a closed connection.
-func (h *hub) untrack(c *wsConn) {
+// release forgets an admitted socket; c is nil when the upgrade failed.
+func (h *hub) release(c *wsConn) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	delete(h.all, c)
-	if m, ok := h.conns[c.buyer]; ok {
-		delete(m, c)
-		if len(m) == 0 {
-			delete(h.conns, c.buyer)
+	authed := false
+	if c != nil {
+		delete(h.all, c)
+		if m, ok := h.conns[c.buyer]; ok {
+			_, authed = m[c]
+			delete(m, c)
+			if len(m) == 0 {
+				delete(h.conns, c.buyer)
+			}
 		}
 	}
+	if !authed {
+		h.unauth--
+	}
+	h.open--
 	h.wg.Done()
+}
+
+// expireLocked fails every authenticated connection whose token expired:
+// authorisation is checked again when the token runs out, and the client
+// must reconnect with a new token.
+func (h *hub) expireLocked(now time.Time) {
+	ms := now.UnixMilli()
+	for _, m := range h.conns {
+		for c := range m {
+			if ms >= c.expires {
+				c.failWith(fmt.Sprintf("%s: the token expired at %s; connect again with a new token",
+					anp.CodeUnauthorized, time.UnixMilli(c.expires).UTC().Format(time.RFC3339)))
+			}
+		}
+	}
+}
+
+// socketCounts reports the open and the unauthenticated sockets.
+func (h *hub) socketCounts() (open, unauth int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.open, h.unauth
 }
 
 // pendingCount reports buyer's undelivered callbacks.

@@ -18,11 +18,12 @@ const bucketPending = "pending"
 const maxPendingPerBuyer = 1024
 
 // pendingRecord is the Ledger form of an undelivered callback. An ACKed
-// callback is overwritten with a tombstone (Acked, no envelope), because the
-// Ledger has no delete.
+// callback is deleted; registries before Ledger.Delete overwrote it with a
+// tombstone (Acked, no envelope), which newHub deletes.
 type pendingRecord struct {
 	Buyer    string        `json:"buyer"`
 	ID       string        `json:"id"`
+	Domain   string        `json:"domain,omitempty"` // the seller that sent it
 	Envelope *anp.Envelope `json:"envelope,omitempty"`
 	Acked    bool          `json:"acked,omitempty"`
 }
@@ -30,9 +31,13 @@ type pendingRecord struct {
 // pendingEntry is an undelivered callback in memory.
 type pendingEntry struct {
 	env      *anp.Envelope
+	domain   string    // the seller that sent it ("" in records from before)
 	order    uint64    // enqueue order, for delivery order
 	lastSent time.Time // wall clock of the last push, zero if never
 }
+
+// sellerQueueKey names one seller's share of one buyer's queue.
+func sellerQueueKey(buyer, domain string) string { return buyer + "/" + domain }
 
 // hub holds undelivered callbacks per buyer identity and the authenticated
 // WebSocket connections they are pushed to (at least once, until ACKed).
@@ -47,6 +52,8 @@ type hub struct {
 	open    int                             // admitted sockets (upgrading, waiting for AUTH, or authenticated)
 	unauth  int                             // admitted sockets not yet authenticated
 	pending map[string]map[string]*pendingEntry
+	queued  map[string]int // pending callbacks per sellerQueueKey
+	held    map[string]int // places reserved by callbacks being witnessed, per buyer and per sellerQueueKey
 	order   uint64
 	closed  bool
 	wg      sync.WaitGroup
@@ -61,6 +68,8 @@ func newHub(ctx context.Context, s *Server) (*hub, error) {
 		conns:   make(map[string]map[*wsConn]struct{}),
 		all:     make(map[*wsConn]struct{}),
 		pending: make(map[string]map[string]*pendingEntry),
+		queued:  make(map[string]int),
+		held:    make(map[string]int),
 	}
 	kvs, err := s.ledger.List(ctx, bucketPending)
 	if err != nil {
@@ -69,11 +78,15 @@ func newHub(ctx context.Context, s *Server) (*hub, error) {
 	var restored []pendingRecord
 	for _, kv := range kvs {
 		var p pendingRecord
-		if err := json.Unmarshal(kv.Value, &p); err != nil {
+		if err := anp.DecodeStrict(kv.Value, &p); err != nil {
 			return nil, fmt.Errorf("registry: load pending callback %s: %w", kv.Key, err)
 		}
 		if !p.Acked && p.Envelope != nil {
 			restored = append(restored, p)
+			continue
+		}
+		if err := s.ledger.Delete(ctx, bucketPending, kv.Key); err != nil {
+			return nil, fmt.Errorf("registry: delete callback tombstone %s: %w", kv.Key, err)
 		}
 	}
 	sort.Slice(restored, func(i, j int) bool {
@@ -87,7 +100,7 @@ func newHub(ctx context.Context, s *Server) (*hub, error) {
 		return a.Seq < b.Seq
 	})
 	for _, p := range restored {
-		h.addLocked(p.Buyer, p.ID, p.Envelope)
+		h.addLocked(p.Buyer, p.Domain, p.ID, p.Envelope)
 	}
 	if len(restored) > 0 {
 		s.log.Info().Int("callbacks", len(restored)).Msg("restored undelivered callbacks")
@@ -95,7 +108,7 @@ func newHub(ctx context.Context, s *Server) (*hub, error) {
 	return h, nil
 }
 
-func (h *hub) addLocked(buyer, id string, env *anp.Envelope) {
+func (h *hub) addLocked(buyer, domain, id string, env *anp.Envelope) {
 	m, ok := h.pending[buyer]
 	if !ok {
 		m = make(map[string]*pendingEntry)
@@ -105,18 +118,51 @@ func (h *hub) addLocked(buyer, id string, env *anp.Envelope) {
 		return
 	}
 	h.order++
-	m[id] = &pendingEntry{env: env, order: h.order}
+	m[id] = &pendingEntry{env: env, domain: domain, order: h.order}
+	h.queued[sellerQueueKey(buyer, domain)]++
 }
 
-// enqueue persists a callback for buyer and pushes it to its connections.
-func (h *hub) enqueue(ctx context.Context, buyer, id string, env *anp.Envelope) error {
+// reserve holds a place in buyer's queue for one callback from the seller
+// domain, or refuses when the buyer's queue (maxPendingPerBuyer) or the
+// seller's share of it (MaxCallbacksPerSeller) is full, so that one seller
+// cannot fill a buyer's queue and shut the other sellers out. The caller
+// witnesses and enqueues the callback, then calls release in any case.
+func (h *hub) reserve(buyer, domain string) (release func(), err error) {
+	sk := sellerQueueKey(buyer, domain)
 	h.mu.Lock()
-	n := len(h.pending[buyer])
-	h.mu.Unlock()
-	if n >= maxPendingPerBuyer {
-		return anp.Errorf(anp.CodeUnavailable, "the buyer has %d undelivered callbacks; try again later", n)
+	defer h.mu.Unlock()
+	if n := len(h.pending[buyer]) + h.held[buyer]; n >= maxPendingPerBuyer {
+		return nil, anp.Errorf(anp.CodeUnavailable, "the buyer has %d undelivered callbacks; try again later", n)
 	}
-	data, err := json.Marshal(pendingRecord{Buyer: buyer, ID: id, Envelope: env})
+	if limit := h.s.cfg.MaxCallbacksPerSeller; h.queued[sk]+h.held[sk] >= limit {
+		return nil, anp.Errorf(anp.CodeUnavailable, "%s already has %d undelivered callbacks queued for this buyer, its limit; deliver again once the buyer has taken them", domain, limit)
+	}
+	h.held[buyer]++
+	h.held[sk]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			decrement(h.held, buyer)
+			decrement(h.held, sk)
+		})
+	}, nil
+}
+
+// decrement lowers m[k], deleting it at zero so the map does not keep keys.
+func decrement(m map[string]int, k string) {
+	if m[k] <= 1 {
+		delete(m, k)
+		return
+	}
+	m[k]--
+}
+
+// enqueue persists a callback from the seller domain for buyer, for which
+// reserve holds a place, and pushes it to the buyer's connections.
+func (h *hub) enqueue(ctx context.Context, buyer, domain, id string, env *anp.Envelope) error {
+	data, err := json.Marshal(pendingRecord{Buyer: buyer, ID: id, Domain: domain, Envelope: env})
 	if err != nil {
 		return fmt.Errorf("registry: encode pending callback: %w", err)
 	}
@@ -125,31 +171,28 @@ func (h *hub) enqueue(ctx context.Context, buyer, id string, env *anp.Envelope) 
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.addLocked(buyer, id, env)
+	h.addLocked(buyer, domain, id, env)
 	h.pushLocked(buyer, nil, true)
 	return nil
 }
 
-// ack drops a delivered callback and writes its tombstone.
+// ack drops a delivered callback and deletes its record.
 func (h *hub) ack(ctx context.Context, buyer, id string) error {
 	h.mu.Lock()
-	_, ok := h.pending[buyer][id]
+	e, ok := h.pending[buyer][id]
 	if ok {
 		delete(h.pending[buyer], id)
 		if len(h.pending[buyer]) == 0 {
 			delete(h.pending, buyer)
 		}
+		decrement(h.queued, sellerQueueKey(buyer, e.domain))
 	}
 	h.mu.Unlock()
 	if !ok {
 		return nil // a repeated ACK, or an ACK for another identity's callback
 	}
-	data, err := json.Marshal(pendingRecord{Buyer: buyer, ID: id, Acked: true})
-	if err != nil {
-		return fmt.Errorf("registry: encode callback tombstone: %w", err)
-	}
-	if err := h.s.ledger.Put(ctx, bucketPending, pendingKey(buyer, id), data); err != nil {
-		return fmt.Errorf("registry: store callback tombstone: %w", err)
+	if err := h.s.ledger.Delete(ctx, bucketPending, pendingKey(buyer, id)); err != nil {
+		return fmt.Errorf("registry: delete the delivered callback: %w", err)
 	}
 	return nil
 }
@@ -187,23 +230,14 @@ func (h *hub) pushLocked(buyer string, only *wsConn, force bool) {
 	}
 }
 
-// redeliverLoop pushes un-ACKed callbacks again every interval, and closes
-// connections whose token expired, until ctx ends.
-func (h *hub) redeliverLoop(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			h.mu.Lock()
-			h.expireLocked(h.s.now())
-			for buyer := range h.conns {
-				h.pushLocked(buyer, nil, false)
-			}
-			h.mu.Unlock()
-		}
+// redeliver pushes un-ACKed callbacks again and closes connections whose
+// token expired; it runs every RedeliveryInterval.
+func (h *hub) redeliver(context.Context) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.expireLocked(h.s.now())
+	for buyer := range h.conns {
+		h.pushLocked(buyer, nil, false)
 	}
 }
 

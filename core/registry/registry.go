@@ -104,6 +104,7 @@ type Server struct {
 	sellerHTTP *http.Client
 	lookup     lookupFunc
 	sessions   keyedlock.Map // per-session serialisation of relay, callback, notary
+	idle       *idleSessions // sessions the sweep may delete
 	domains    keyedlock.Map // per-domain serialisation of record updates
 	directory  *directory
 	hub        *hub
@@ -117,8 +118,9 @@ type Server struct {
 
 // New creates a registry: it loads (or creates) the key chain from the
 // Ledger, rebuilds the Merkle tree from the stored leaves, loads bindings,
-// records and statistics, restores undelivered callbacks, and starts the
-// callback redelivery loop. Call Close to stop it.
+// records and statistics, indexes the sessions the idle sweep may delete,
+// restores undelivered callbacks, and starts the callback redelivery loop
+// and the idle-session sweep. Call Close to stop it.
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -132,6 +134,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		nonces:     cfg.Nonces,
 		tree:       newMerkleLog(),
 		limits:     newLimits(cfg),
+		idle:       newIdleSessions(),
 		sellerHTTP: cfg.SellerHTTP,
 		lookup:     defaultLookup,
 	}
@@ -150,6 +153,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if s.directory, err = loadDirectory(ctx, s.ledger); err != nil {
 		return nil, err
 	}
+	if err := s.loadIdleSessions(ctx); err != nil {
+		return nil, err
+	}
 	if s.hub, err = newHub(ctx, s); err != nil {
 		return nil, err
 	}
@@ -158,10 +164,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 
 	runCtx, stop := context.WithCancel(context.Background())
 	s.stop = stop
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
-		s.hub.redeliverLoop(runCtx, cfg.RedeliveryInterval)
+		runEvery(runCtx, cfg.RedeliveryInterval, s.hub.redeliver)
+	}()
+	go func() {
+		defer s.wg.Done()
+		runEvery(runCtx, cfg.SessionSweep, s.sweep)
 	}()
 	s.log.Info().Str("root_key", s.keys.rootHex[:12]).Uint64("log_size", s.tree.size()).Msg("registry started")
 	return s, nil

@@ -102,10 +102,10 @@ type Server struct {
 	challenges *challengeMinter
 	limits     *limits
 	sellerHTTP *http.Client
-	lookup     lookupFunc
-	sessions   keyedlock.Map // per-session serialisation of relay, callback, notary
-	idle       *idleSessions // sessions the sweep may delete
-	domains    keyedlock.Map // per-domain serialisation of record updates
+	lookup     *endpointGuard // the endpoint checks of published records (resolver, ports)
+	sessions   keyedlock.Map  // per-session serialisation of relay, callback, notary
+	idle       *idleSessions  // sessions the sweep may delete
+	domains    keyedlock.Map  // per-domain serialisation of record updates
 	directory  *directory
 	hub        *hub
 	upgrader   *websocket.Upgrader
@@ -136,14 +136,19 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		limits:     newLimits(cfg),
 		idle:       newIdleSessions(),
 		sellerHTTP: cfg.SellerHTTP,
-		lookup:     defaultLookup,
 	}
+	s.lookup = newEndpointGuard(defaultLookup, cfg.EndpointPorts, s.log)
 	if s.challenges, err = newChallengeMinter(cfg.Root); err != nil {
 		return nil, err
 	}
 	if s.sellerHTTP == nil {
 		s.sellerHTTP = newSellerClient(cfg.AllowPrivateEndpoints)
 	}
+	var relayPorts map[uint16]bool // development mode relays to any port
+	if !cfg.AllowPrivateEndpoints {
+		relayPorts = s.lookup.ports
+	}
+	s.sellerHTTP = quietClient(s.sellerHTTP, relayPorts, s.log)
 	if s.keys, err = loadKeyChain(ctx, cfg.Root, s.ledger, cfg.KeyLifetime, s.now); err != nil {
 		return nil, err
 	}

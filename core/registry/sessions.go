@@ -163,6 +163,14 @@ func (s *Server) witnessSeller(ctx context.Context, ws *witnessSession, env *anp
 			return "", witnessEvent{}, err
 		}
 	}
+	// The parties are checked here, with messages that name no key:
+	// Transcript.Check's would name the key it expected.
+	if env.From != ws.SellerKey {
+		return "", witnessEvent{}, anp.Errorf(anp.CodeBadSignature, "envelope seq %d is not signed by the session's seller key", env.Seq)
+	}
+	if env.To != ws.BuyerKey {
+		return "", witnessEvent{}, anp.Errorf(anp.CodeBadRequest, "envelope seq %d is not addressed to the session's buyer key", env.Seq)
+	}
 	h, err := ws.Transcript.Check(env, ws.expectSeller(s.now()))
 	if err != nil {
 		return "", witnessEvent{}, err

@@ -78,6 +78,7 @@ func TestWebSocketsPerIdentityAreCapped(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.MaxWSPerIdentity = capPerIdentity; c.WSUpgradeRate = -1 })
 	hog := anptest.NewKey(t)
 	tok := e.token(hog)
+	heapBefore := heapInUse()
 	var open []*websocket.Conn
 	refused := 0
 	for range attempts {
@@ -101,6 +102,7 @@ func TestWebSocketsPerIdentityAreCapped(t *testing.T) {
 	if len(open) != capPerIdentity || refused != attempts-capPerIdentity {
 		t.Fatalf("%d sockets open and %d refused, want %d and %d", len(open), refused, capPerIdentity, attempts-capPerIdentity)
 	}
+	heapAfter := heapInUse()
 	e.healthy(t)
 	other := anptest.NewKey(t)
 	conn, _ := e.wsDialFrom(t, "127.0.0.1")
@@ -117,7 +119,8 @@ func TestWebSocketsPerIdentityAreCapped(t *testing.T) {
 	if f := e.wsAuthenticate(t, conn, hog, tok); f.Type != anp.FrameAuthOK {
 		t.Fatalf("after one socket closed: %+v, want AUTH_OK", f)
 	}
-	t.Logf("one token: %d WebSocket attempts, %d authenticated (the cap), %d refused with a close reason; another buyer connected; /healthz 200", attempts, capPerIdentity, refused)
+	t.Logf("one token: %d WebSocket attempts, %d authenticated (the cap), %d refused with a close reason; heap %.1f MB before, %.1f MB after (registry and client in one process); another buyer connected; /healthz 200",
+		attempts, capPerIdentity, refused, mb(heapBefore), mb(heapAfter))
 }
 
 // TestUnauthenticatedWebSocketsAreBounded: one source opening sockets that

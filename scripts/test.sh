@@ -58,17 +58,24 @@ stage_test() {
   go test -race -count=1 -timeout 20m ./...
 }
 
+# go_test_quietly NAME REGEX ARGS... runs `go test ARGS` into a log: on
+# failure it prints the whole log, else only the lines matching REGEX.
+go_test_quietly() {
+  local log="$WORK/$1.log" re="$2"
+  shift 2
+  if ! go test "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    return 1
+  fi
+  grep -E "$re" "$log"
+}
+
 # The negotiation benchmark's simulation equals the real engine: the race
 # detector makes a negotiation some eight times slower, so under -race the
 # comparison plays 50 scenarios; here it plays all 1,000.
 stage_equality() {
   echo "== simulation = engine on 1,000 scenarios (without -race)"
-  local log="$WORK/equality.log"
-  if ! go test -count=1 -timeout 20m -run '^TestSimulationMatchesEngine$' -v ./sandbox/bench >"$log" 2>&1; then
-    cat "$log" >&2
-    return 1
-  fi
-  grep -E 'compared|^(--- |ok)' "$log"
+  go_test_quietly equality 'compared|^(--- |ok)' -count=1 -timeout 20m -run '^TestSimulationMatchesEngine$' -v ./sandbox/bench
 }
 
 # The login flood tests send 100,000 anonymous challenge requests to a real
@@ -76,12 +83,7 @@ stage_equality() {
 # without it, and print their figures.
 stage_flood() {
   echo "== login flood: 100,000 anonymous challenge requests (without -race)"
-  local log="$WORK/flood.log"
-  if ! go test -count=1 -timeout 10m -run '^TestLoginFlood' -v ./core/registry >"$log" 2>&1; then
-    cat "$log" >&2
-    return 1
-  fi
-  grep -E 'anonymous challenge requests|^(--- |ok)' "$log"
+  go_test_quietly flood 'anonymous challenge requests|^(--- |ok)' -count=1 -timeout 10m -run '^TestLoginFlood' -v ./core/registry
 }
 
 # fuzz_budget prints how many executions a fuzz target gets. A count, unlike

@@ -125,7 +125,8 @@ func Start(ctx context.Context, opt Options) (*Market, error) {
 	m := &Market{Nodes: map[string]*seller.Node{}, sellers: map[string]*http.Server{}, cancel: cancel, root: root}
 	reg, err := registry.New(rctx, registry.Config{
 		Root: root, Ledger: opt.Ledger, Difficulty: opt.Difficulty, AllowPrivateEndpoints: true,
-		Logger: opt.Logger.With().Bool("demo", true).Logger(),
+		SessionRate: -1, // one local user on loopback: no per-identity limit on new sessions
+		Logger:      opt.Logger.With().Bool("demo", true).Logger(),
 	})
 	if err != nil {
 		cancel()

@@ -4,7 +4,7 @@
 # target, and the end-to-end checks with real MCP clients when present.
 #
 # Usage: bash scripts/test.sh [stage...]
-#   stages: vet fmt tidy staticcheck test equality load fuzz e2e (default: all, in that order)
+#   stages: vet fmt tidy staticcheck test equality load flood fuzz e2e (default: all, in that order)
 #
 # Environment:
 #   FUZZ_EXECS=N  run every fuzz target for N executions instead of its
@@ -60,28 +60,33 @@ stage_test() {
   go test -race -count=1 -timeout 20m ./...
 }
 
+# go_test_quietly NAME REGEX ARGS... runs `go test ARGS` into a log: on
+# failure it prints the whole log, else only the lines matching REGEX.
+go_test_quietly() {
+  local log="$WORK/$1.log" re="$2"
+  shift 2
+  if ! go test "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    return 1
+  fi
+  grep -E "$re" "$log"
+}
+
 # The negotiation benchmark's simulation equals the real engine for every
 # opponent family: the race detector makes a negotiation some eight times
 # slower, so under -race the comparison plays 24 scenarios (two of each
 # family); here it plays 840 (70 of each).
 stage_equality() {
   echo "== simulation = engine on 840 scenarios, every opponent family (without -race)"
-  local log="$WORK/equality.log"
-  if ! go test -count=1 -timeout 20m -run '^TestSimulationMatchesEngine$' -v ./sandbox/bench >"$log" 2>&1; then
-    cat "$log" >&2
-    return 1
-  fi
-  grep -E 'compared|^(--- |ok)' "$log"
+  go_test_quietly equality 'compared|^(--- |ok)' -count=1 -timeout 20m -run '^TestSimulationMatchesEngine$' -v ./sandbox/bench
 }
 
-# one_test NAME TEST PKG: runs one test without -race, verbose, with its
-# output in $WORK/NAME.log, all of which is printed when it fails.
-one_test() {
-  local log="$WORK/$1.log"
-  if ! go test -count=1 -timeout 20m -run "^$2\$" -v "$3" >"$log" 2>&1; then
-    cat "$log" >&2
-    return 1
-  fi
+# The login flood tests send 100,000 anonymous challenge requests to a real
+# registry over loopback; under -race they send 2,000, so here they run
+# without it, and print their figures.
+stage_flood() {
+  echo "== login flood: 100,000 anonymous challenge requests (without -race)"
+  go_test_quietly flood 'anonymous challenge requests|^(--- |ok)' -count=1 -timeout 10m -run '^TestLoginFlood' -v ./core/registry
 }
 
 # The bounded load test: 1,000 concurrent buyers (each its own identity, all
@@ -92,8 +97,8 @@ one_test() {
 # buyers.
 stage_load() {
   echo "== load: 1,000 concurrent buyers, one registry, five sellers (without -race)"
-  one_test load TestLoadConcurrentBuyers ./test/cluster
-  grep -E 'load: |^(--- |ok)' "$WORK/load.log" | sed 's/^ *load_test.go:[0-9]*: //'
+  go_test_quietly load 'load: |^(--- |ok)' -count=1 -timeout 20m -run '^TestLoadConcurrentBuyers$' -v ./test/cluster |
+    sed 's/^ *load_test.go:[0-9]*: //'
 }
 
 # fuzz_budget prints how many executions a fuzz target gets. A count, unlike
@@ -185,13 +190,13 @@ stage_e2e() {
 
 stages=("$@")
 if [ ${#stages[@]} -eq 0 ]; then
-  stages=(vet fmt tidy staticcheck test equality load fuzz e2e)
+  stages=(vet fmt tidy staticcheck test equality load flood fuzz e2e)
 fi
 for s in "${stages[@]}"; do
   case "$s" in
-    vet | fmt | tidy | staticcheck | test | equality | load | fuzz | e2e) "stage_$s" ;;
+    vet | fmt | tidy | staticcheck | test | equality | load | flood | fuzz | e2e) "stage_$s" ;;
     *)
-      echo "unknown stage $s (stages: vet fmt tidy staticcheck test equality load fuzz e2e)" >&2
+      echo "unknown stage $s (stages: vet fmt tidy staticcheck test equality load flood fuzz e2e)" >&2
       exit 2
       ;;
   esac

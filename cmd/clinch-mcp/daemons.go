@@ -46,11 +46,17 @@ func runRegistry(ctx context.Context, env *cliEnv, args []string) error {
 	operator := fs.String("operator-token", envOr(env, "CLINCH_OPERATOR_TOKEN", ""), "no longer used: domains are bound with per-domain grants (registry grant DOMAIN)")
 	open := fs.Bool("open-enrollment", false, "let anyone bind an unbound domain without a grant (development only)")
 	allowPrivate := fs.Bool("allow-private-endpoints", false, "accept seller endpoints on loopback/private addresses (development only)")
+	var limits registryLimitFlags
+	limits.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *operator != "" {
 		return &exitError{2, fmt.Errorf("--operator-token (CLINCH_OPERATOR_TOKEN) is no longer used: a domain is bound with an enrolment grant for it; issue one with `clinch-mcp registry grant DOMAIN` and unset the token")}
+	}
+	cfg := registry.Config{OpenEnrollment: *open, AllowPrivateEndpoints: *allowPrivate, Difficulty: *difficulty}
+	if err := limits.apply(&cfg); err != nil {
+		return &exitError{2, err}
 	}
 	log, closer, err := logs.logger(env)
 	if err != nil {
@@ -76,14 +82,64 @@ func runRegistry(ctx context.Context, env *cliEnv, args []string) error {
 	if st.Kind == storeurl.KindRedis || st.Kind == storeurl.KindMemory {
 		return &exitError{2, fmt.Errorf("--db: the registry ledger needs SQLite or Postgres (durable, append-only), not %s", st.Kind)}
 	}
-	srv, err := registry.New(ctx, registry.Config{Root: root, Ledger: st.Ledger, Nonces: st.Nonces, Difficulty: *difficulty,
-		OpenEnrollment: *open, AllowPrivateEndpoints: *allowPrivate, Logger: log})
+	cfg.Root, cfg.Ledger, cfg.Nonces, cfg.Logger = root, st.Ledger, st.Nonces, log
+	srv, err := registry.New(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
 	log.Info().Str("addr", *addr).Str("ledger", st.Kind).Str("root_key", srv.RootKey()).Msg("registry listening")
 	return serveUntilDone(ctx, srv.NewHTTPServer(*addr), log)
+}
+
+// registryLimitFlags are the abuse limits of `clinch-mcp registry`
+// (registry.Config; docs/protocol.md, "Abuse limits"). Every limit is per
+// registry process.
+type registryLimitFlags struct {
+	authRate, wsUpgradeRate, sessionRate    float64
+	authBurst, wsUpgradeBurst, sessionBurst int
+	maxPendingWS, maxWS, maxWSPerIdentity   int
+	maxCallbacksPerSeller, limiterTable     int
+	trustedProxies, endpointPorts           string
+	sessionTTL, sessionSweep                time.Duration
+}
+
+func (f *registryLimitFlags) register(fs *flag.FlagSet) {
+	fs.Float64Var(&f.authRate, "auth-rate", registry.DefaultAuthRate, "challenge and token requests per second per source address (negative: no limit)")
+	fs.IntVar(&f.authBurst, "auth-burst", registry.DefaultAuthBurst, "burst of challenge and token requests per source address")
+	fs.Float64Var(&f.wsUpgradeRate, "ws-upgrade-rate", registry.DefaultWSUpgradeRate, "WebSocket upgrades per second per source address (negative: no limit)")
+	fs.IntVar(&f.wsUpgradeBurst, "ws-upgrade-burst", registry.DefaultWSUpgradeBurst, "burst of WebSocket upgrades per source address")
+	fs.Float64Var(&f.sessionRate, "session-rate", registry.DefaultSessionRate, "new sessions per second per buyer identity (negative: no limit)")
+	fs.IntVar(&f.sessionBurst, "session-burst", registry.DefaultSessionBurst, "burst of new sessions per buyer identity")
+	fs.IntVar(&f.maxPendingWS, "max-pending-ws", registry.DefaultMaxPendingWS, "WebSockets waiting for AUTH at once")
+	fs.IntVar(&f.maxWS, "max-ws", registry.DefaultMaxWS, "WebSockets at once (keep it below the descriptor limit)")
+	fs.IntVar(&f.maxWSPerIdentity, "max-ws-per-identity", registry.DefaultMaxWSPerIdentity, "authenticated WebSockets per identity")
+	fs.IntVar(&f.maxCallbacksPerSeller, "max-callbacks-per-seller", registry.DefaultMaxCallbacksSeller, "undelivered callbacks one seller may queue for one buyer")
+	fs.IntVar(&f.limiterTable, "limiter-table", registry.DefaultLimiterTable, "sources or identities each rate limiter remembers")
+	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For names the client (default none: the TCP peer is the source)")
+	fs.StringVar(&f.endpointPorts, "endpoint-ports", "", "comma-separated seller endpoint ports allowed besides 80, 443 and 8443")
+	fs.DurationVar(&f.sessionTTL, "session-ttl", registry.DefaultSessionTTL, "delete a session that was not notarised after this long without activity")
+	fs.DurationVar(&f.sessionSweep, "session-sweep", registry.DefaultSessionSweep, "how often idle sessions are deleted")
+}
+
+// apply copies the limits into cfg.
+func (f *registryLimitFlags) apply(cfg *registry.Config) error {
+	proxies, err := registry.ParseTrustedProxies(f.trustedProxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	ports, err := registry.ParsePorts(f.endpointPorts)
+	if err != nil {
+		return fmt.Errorf("--endpoint-ports: %w", err)
+	}
+	cfg.AuthRate, cfg.AuthBurst = f.authRate, f.authBurst
+	cfg.WSUpgradeRate, cfg.WSUpgradeBurst = f.wsUpgradeRate, f.wsUpgradeBurst
+	cfg.SessionRate, cfg.SessionBurst = f.sessionRate, f.sessionBurst
+	cfg.MaxPendingWS, cfg.MaxWS, cfg.MaxWSPerIdentity = f.maxPendingWS, f.maxWS, f.maxWSPerIdentity
+	cfg.MaxCallbacksPerSeller, cfg.LimiterTable = f.maxCallbacksPerSeller, f.limiterTable
+	cfg.TrustedProxies, cfg.EndpointPorts = proxies, ports
+	cfg.SessionTTL, cfg.SessionSweep = f.sessionTTL, f.sessionSweep
+	return nil
 }
 
 // sellerFlags are the flags of `clinch-mcp seller`.

@@ -25,6 +25,7 @@ const (
 	CodeBadState     Code = "bad_state"     // message not allowed in the session's state (409)
 	CodeRefused      Code = "refused"       // the peer refused on policy grounds (422)
 	CodeTooLarge     Code = "too_large"     // body over the size cap (413)
+	CodeRateLimited  Code = "rate_limited"  // too many requests from one source or identity (429)
 	CodeUnavailable  Code = "unavailable"   // the peer cannot be reached (502)
 	CodeInternal     Code = "internal"      // a bug or storage failure (500)
 )
@@ -88,6 +89,8 @@ func (c Code) HTTPStatus() int {
 		return http.StatusGone
 	case CodeTooLarge:
 		return http.StatusRequestEntityTooLarge
+	case CodeRateLimited:
+		return http.StatusTooManyRequests
 	case CodeRefused:
 		return http.StatusUnprocessableEntity
 	case CodeUnavailable:
@@ -113,6 +116,8 @@ func CodeForStatus(status int) Code {
 		return CodeExpired
 	case http.StatusRequestEntityTooLarge:
 		return CodeTooLarge
+	case http.StatusTooManyRequests:
+		return CodeRateLimited
 	case http.StatusUnprocessableEntity:
 		return CodeRefused
 	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:

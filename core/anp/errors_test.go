@@ -49,7 +49,7 @@ func TestErrorBodyJSON(t *testing.T) {
 func TestCodesAreDistinct(t *testing.T) {
 	codes := []anp.Code{anp.CodeBadRequest, anp.CodeBadSignature, anp.CodeUnauthorized, anp.CodeForbidden, anp.CodeNotFound,
 		anp.CodeConflict, anp.CodeExpired, anp.CodeReplay, anp.CodeOutOfOrder, anp.CodeUnknownType, anp.CodeBadState,
-		anp.CodeRefused, anp.CodeTooLarge, anp.CodeUnavailable, anp.CodeInternal}
+		anp.CodeRefused, anp.CodeTooLarge, anp.CodeRateLimited, anp.CodeUnavailable, anp.CodeInternal}
 	seen := map[anp.Code]bool{}
 	for _, c := range codes {
 		if c == "" || seen[c] {

@@ -5,48 +5,10 @@ import (
 	"encoding/hex"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 )
-
-// challengeStore remembers issued PoW challenges until they are used or expire.
-type challengeStore struct {
-	mu sync.Mutex
-	m  map[string]anp.Challenge
-}
-
-func newChallengeStore() *challengeStore { return &challengeStore{m: make(map[string]anp.Challenge)} }
-
-// add stores ch, pruning expired challenges first. It refuses when too many
-// challenges are outstanding.
-func (c *challengeStore) add(ch anp.Challenge, nowMs int64) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.m) >= maxChallenges {
-		for id, old := range c.m {
-			if old.Expires <= nowMs {
-				delete(c.m, id)
-			}
-		}
-		if len(c.m) >= maxChallenges {
-			return anp.Errorf(anp.CodeUnavailable, "too many outstanding challenges, try again shortly")
-		}
-	}
-	c.m[ch.ID] = ch
-	return nil
-}
-
-// take removes and returns a challenge: every challenge is single use, even
-// when the attempt that used it fails.
-func (c *challengeStore) take(id string) (anp.Challenge, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch, ok := c.m[id]
-	delete(c.m, id)
-	return ch, ok
-}
 
 func randomHex(n int) string {
 	b := make([]byte, n)
@@ -57,7 +19,12 @@ func randomHex(n int) string {
 }
 
 // handleChallenge issues a PoW challenge bound to the caller's public key.
+// It keeps no state: the challenge id carries its expiry and difficulty
+// under the registry's MAC (challenge.go).
 func (s *Server) handleChallenge(w http.ResponseWriter, r *http.Request) {
+	if !s.allowSource(w, r, s.limits.auth) {
+		return
+	}
 	var req anp.ChallengeRequest
 	if err := s.decodeBody(w, r, &req); err != nil {
 		s.writeError(w, r, err)
@@ -67,24 +34,15 @@ func (s *Server) handleChallenge(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, anp.Errorf(anp.CodeBadRequest, "pubkey: %v", err))
 		return
 	}
-	now := s.now()
-	ch := anp.Challenge{
-		ID:         randomHex(16),
-		Nonce:      randomHex(32),
-		PubKey:     req.PubKey,
-		Difficulty: s.cfg.Difficulty,
-		Expires:    now.Add(challengeTTL).UnixMilli(),
-	}
-	if err := s.challenges.add(ch, now.UnixMilli()); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.writeJSON(w, http.StatusOK, ch)
+	s.writeJSON(w, http.StatusOK, s.challenges.issue(req.PubKey, s.cfg.Difficulty, s.now().Add(challengeTTL)))
 }
 
 // handleToken checks a PoW solution and the possession signature, then
 // issues a short-lived token bound to the key.
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
+	if !s.allowSource(w, r, s.limits.auth) {
+		return
+	}
 	var req anp.TokenRequest
 	if err := s.decodeBody(w, r, &req); err != nil {
 		s.writeError(w, r, err)
@@ -99,16 +57,13 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) issueToken(r *http.Request, req *anp.TokenRequest) (*anp.TokenResponse, error) {
-	ch, ok := s.challenges.take(req.ChallengeID)
-	if !ok {
-		return nil, anp.Errorf(anp.CodeUnauthorized, "challenge %q is unknown or was already used", req.ChallengeID)
+	ch, err := s.challenges.open(req.ChallengeID, req.PubKey)
+	if err != nil {
+		return nil, err
 	}
 	now := s.now()
 	if now.UnixMilli() >= ch.Expires {
 		return nil, anp.Errorf(anp.CodeExpired, "challenge expired at %s", time.UnixMilli(ch.Expires).UTC().Format(time.RFC3339))
-	}
-	if req.PubKey != ch.PubKey {
-		return nil, anp.Errorf(anp.CodeUnauthorized, "challenge was issued to a different public key")
 	}
 	if !anp.CheckPoW(ch.Nonce, ch.PubKey, req.Solution, ch.Difficulty) {
 		return nil, anp.Errorf(anp.CodeUnauthorized, "proof of work does not meet difficulty %d", ch.Difficulty)
@@ -116,6 +71,9 @@ func (s *Server) issueToken(r *http.Request, req *anp.TokenRequest) (*anp.TokenR
 	proof := anp.PossessionProof{ChallengeID: ch.ID, Nonce: ch.Nonce, PubKey: ch.PubKey, Solution: req.Solution}
 	if err := anp.Verify(ch.PubKey, anp.PurposePoW, proof, req.Sig); err != nil {
 		return nil, anp.Errorf(anp.CodeBadSignature, "proof of possession: %v", err)
+	}
+	if err := s.redeemChallenge(r.Context(), ch); err != nil {
+		return nil, err
 	}
 	sign, entry, err := s.signer(r.Context())
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 // BenchmarkRelay measures one PROPOSE relayed over loopback HTTP to a seller
 // stub and its signed COUNTER witnessed on the way back.
 func BenchmarkRelay(b *testing.B) {
-	e := newEnv(b, nil)
+	e := newEnv(b, func(c *Config) { c.SessionRate = -1 }) // one identity opens b.N sessions
 	e.addSeller("pans.anp")
 	c := e.client(anptest.NewKey(b))
 	ctx := context.Background()
@@ -34,7 +34,7 @@ func BenchmarkRelay(b *testing.B) {
 // transcript, countersignature, log append, proof and client-side
 // verification of the result.
 func BenchmarkNotarize(b *testing.B) {
-	e := newEnv(b, nil)
+	e := newEnv(b, func(c *Config) { c.SessionRate = -1 }) // one identity opens b.N sessions
 	seller := e.addSeller("pans.anp")
 	c := e.client(anptest.NewKey(b))
 	ctx := context.Background()

@@ -46,22 +46,26 @@ func (s *Server) acceptCallback(ctx context.Context, env *anp.Envelope) (string,
 	if err := env.VerifySignature(); err != nil {
 		return "", err
 	}
+	if env.From != ws.SellerKey {
+		// Only the session's seller learns anything about the session.
+		return "", anp.Errorf(anp.CodeNotFound, "session %s not found", env.Session)
+	}
 	h, err := env.Hash()
 	if err != nil {
 		return "", err
 	}
-	if env.From == ws.SellerKey {
-		held, err := ws.Transcript.Holds(env)
-		if err != nil {
-			return "", err
-		}
-		if held {
-			return h, nil
-		}
+	held, err := ws.Transcript.Holds(env)
+	if err != nil {
+		return "", err
 	}
-	if n := s.hub.pendingCount(ws.Buyer); n >= maxPendingPerBuyer {
-		return "", anp.Errorf(anp.CodeUnavailable, "the buyer has %d undelivered callbacks; try again later", n)
+	if held {
+		return h, nil
 	}
+	release, err := s.hub.reserve(ws.Buyer, ws.Domain)
+	if err != nil {
+		return "", err
+	}
+	defer release()
 	h, ev, err := s.witnessSeller(ctx, ws, env, false)
 	if err != nil {
 		return "", err
@@ -70,7 +74,7 @@ func (s *Server) acceptCallback(ctx context.Context, env *anp.Envelope) (string,
 		return "", err
 	}
 	s.countEvents(ctx, ws.Domain, ev)
-	if err := s.hub.enqueue(ctx, ws.Buyer, h, env); err != nil {
+	if err := s.hub.enqueue(ctx, ws.Buyer, ws.Domain, h, env); err != nil {
 		return "", err
 	}
 	return h, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
+	"github.com/clinch-protocol/clinch-mcp/core/store"
 )
 
 // pendingSession opens a session whose seller answers later (202) and
@@ -141,8 +143,8 @@ func TestCallbackDeliveredOverWebSocketAndAcked(t *testing.T) {
 	}
 	eventually(t, "the ACK", func() bool { return e.srv.hub.pendingCount(anptest.PubHex(identity)) == 0 })
 	raw, err := e.ledger.Get(context.Background(), bucketPending, pendingKey(anptest.PubHex(identity), anptest.Hash(t, counter)))
-	if err != nil || !strings.Contains(string(raw), `"acked":true`) {
-		t.Fatalf("pending record after ACK: %s %v, want a tombstone", raw, err)
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("pending record after ACK: %s %v, want it deleted", raw, err)
 	}
 	if n := e.witnessLen(b.Session); n != 2 {
 		t.Fatalf("registry witnessed %d envelopes, want 2", n)
@@ -260,7 +262,8 @@ func TestCallbackRefusals(t *testing.T) {
 	}{
 		{"duplicate is accepted again", counter, http.StatusAccepted, ""},
 		{"unknown session", seller.seal(&orphan, anp.TypeCounter, anp.OfferBody{Price: stubPrice, Turn: 1}), http.StatusNotFound, anp.CodeNotFound},
-		{"signed by a key not bound to the domain", other.seal(counter, anp.TypeInform, anp.NoteBody{}), http.StatusUnauthorized, anp.CodeBadSignature},
+		// Anyone but the session's seller learns nothing, not even that the session exists.
+		{"signed by a key not bound to the domain", other.seal(counter, anp.TypeInform, anp.NoteBody{}), http.StatusNotFound, anp.CodeNotFound},
 		{"buyer message type", seller.seal(counter, anp.TypeCommit, anp.NoteBody{}), http.StatusForbidden, anp.CodeForbidden},
 		{"out of order", seller.seal(propose, anp.TypeInform, anp.NoteBody{}), http.StatusConflict, anp.CodeOutOfOrder},
 	}
@@ -380,5 +383,77 @@ func TestSubscribeAcksOnlyPermanentOutcomes(t *testing.T) {
 	defer mu.Unlock()
 	if calls != 2 {
 		t.Fatalf("handler called %d times, want 2", calls)
+	}
+}
+
+// TestOneSellerCannotFillABuyersQueue: a seller's callbacks for one buyer
+// stop at MaxCallbacksPerSeller with a clear refusal (nothing witnessed), a
+// second seller still reaches the buyer, and once the buyer took them the
+// first seller's retry is accepted.
+func TestOneSellerCannotFillABuyersQueue(t *testing.T) {
+	const perSeller, sent = 5, 8
+	e := newEnv(t, func(c *Config) { c.MaxCallbacksPerSeller = perSeller })
+	flooder, other := e.addSeller("pans.anp"), e.addSeller("pots.anp")
+	identity := anptest.NewKey(t)
+	c := e.client(identity)
+	var refusedEnv *anp.Envelope
+	var refusedSession string
+	refused := 0
+	for i := range sent {
+		b, propose := pendingSession(t, e, flooder, c)
+		counter := flooder.seal(propose, anp.TypeCounter, anp.OfferBody{Price: stubPrice, Turn: 1})
+		err := e.callback(flooder, counter)
+		if i < perSeller {
+			if err != nil {
+				t.Fatalf("callback %d within the limit: %v", i+1, err)
+			}
+			continue
+		}
+		if anp.CodeOf(err) != anp.CodeUnavailable || !strings.Contains(err.Error(), "pans.anp already has 5 undelivered callbacks queued for this buyer") {
+			t.Fatalf("callback %d past the limit: %v, want unavailable naming the limit", i+1, err)
+		}
+		if n := e.witnessLen(b.Session); n != 1 {
+			t.Fatalf("a refused callback was witnessed: %d envelopes", n)
+		}
+		refused++
+		refusedEnv, refusedSession = counter, b.Session
+	}
+	_, propose := pendingSession(t, e, other, c)
+	if err := e.callback(other, other.seal(propose, anp.TypeCounter, anp.OfferBody{Price: stubPrice, Turn: 1})); err != nil {
+		t.Fatalf("another seller's callback for the same buyer: %v", err)
+	}
+	if n := e.srv.hub.pendingCount(anptest.PubHex(identity)); n != perSeller+1 {
+		t.Fatalf("%d callbacks queued, want %d", n, perSeller+1)
+	}
+
+	got, _, _ := subscribe(t, c, nil)
+	for range perSeller + 1 {
+		receive(t, got)
+	}
+	eventually(t, "the ACKs", func() bool { return e.srv.hub.pendingCount(anptest.PubHex(identity)) == 0 })
+	if err := e.callback(flooder, refusedEnv); err != nil {
+		t.Fatalf("the refused callback delivered again after the buyer took the others: %v", err)
+	}
+	if n := e.witnessLen(refusedSession); n != 2 {
+		t.Fatalf("the retried callback: %d envelopes witnessed, want 2", n)
+	}
+	t.Logf("one seller: %d callbacks for one buyer, %d queued, %d refused; another seller's callback queued; the retry accepted once the buyer took them", sent, perSeller, refused)
+}
+
+// TestCallbackTombstonesAreDeletedOnStart: the ACK tombstones earlier
+// registries wrote are deleted when the hub loads.
+func TestCallbackTombstonesAreDeletedOnStart(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	tomb, err := json.Marshal(pendingRecord{Buyer: strings.Repeat("a", 64), ID: strings.Repeat("b", 64), Acked: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ledger.Put(ctx, bucketPending, "old", tomb); err != nil {
+		t.Fatal(err)
+	}
+	e.restart()
+	if _, err := e.ledger.Get(ctx, bucketPending, "old"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("tombstone after restart: %v, want deleted", err)
 	}
 }

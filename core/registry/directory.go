@@ -153,9 +153,12 @@ func (d *directory) listingLocked(domain string) (anp.Listing, bool) {
 	return anp.Listing{Binding: b, Record: r, Stats: withScore(d.stats[domain])}, true
 }
 
-// withScore fills Score = (deals+1)/(sessions+2).
+// withScore fills Score = (deals+1)/(deals+2): it grows with completed,
+// notarised deals only. Sessions opened or cancelled do not enter it, so
+// a buyer who opens sessions and abandons them cannot move a seller's
+// rank (they are counted in Sessions and Cancelled as observations).
 func withScore(st anp.Stats) anp.Stats {
-	st.Score = float64(st.Deals+1) / float64(st.Sessions+2)
+	st.Score = float64(st.Deals+1) / float64(st.Deals+2)
 	return st
 }
 

@@ -74,7 +74,7 @@ func TestStatusForEveryCode(t *testing.T) {
 		anp.CodeBadRequest: 400, anp.CodeUnknownType: 400, anp.CodeBadSignature: 401, anp.CodeUnauthorized: 401,
 		anp.CodeForbidden: 403, anp.CodeNotFound: 404, anp.CodeConflict: 409, anp.CodeReplay: 409,
 		anp.CodeOutOfOrder: 409, anp.CodeBadState: 409, anp.CodeExpired: 410, anp.CodeTooLarge: 413,
-		anp.CodeRefused: 422, anp.CodeUnavailable: 502, anp.CodeInternal: 500,
+		anp.CodeRefused: 422, anp.CodeRateLimited: 429, anp.CodeUnavailable: 502, anp.CodeInternal: 500,
 	}
 	for code, status := range want {
 		if got := statusFor(code); got != status {

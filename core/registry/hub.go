@@ -18,11 +18,12 @@ const bucketPending = "pending"
 const maxPendingPerBuyer = 1024
 
 // pendingRecord is the Ledger form of an undelivered callback. An ACKed
-// callback is overwritten with a tombstone (Acked, no envelope), because the
-// Ledger has no delete.
+// callback is deleted; registries before Ledger.Delete overwrote it with a
+// tombstone (Acked, no envelope), which newHub deletes.
 type pendingRecord struct {
 	Buyer    string        `json:"buyer"`
 	ID       string        `json:"id"`
+	Domain   string        `json:"domain,omitempty"` // the seller that sent it
 	Envelope *anp.Envelope `json:"envelope,omitempty"`
 	Acked    bool          `json:"acked,omitempty"`
 }
@@ -30,19 +31,29 @@ type pendingRecord struct {
 // pendingEntry is an undelivered callback in memory.
 type pendingEntry struct {
 	env      *anp.Envelope
+	domain   string    // the seller that sent it ("" in records from before)
 	order    uint64    // enqueue order, for delivery order
 	lastSent time.Time // wall clock of the last push, zero if never
 }
 
+// sellerQueueKey names one seller's share of one buyer's queue.
+func sellerQueueKey(buyer, domain string) string { return buyer + "/" + domain }
+
 // hub holds undelivered callbacks per buyer identity and the authenticated
 // WebSocket connections they are pushed to (at least once, until ACKed).
+// It also counts sockets against the caps of Config: MaxWS open at once,
+// MaxPendingWS of them not yet authenticated, MaxWSPerIdentity per identity.
 type hub struct {
 	s *Server
 
 	mu      sync.Mutex
 	conns   map[string]map[*wsConn]struct{} // authenticated, by identity
-	all     map[*wsConn]struct{}            // every open connection, for close
+	all     map[*wsConn]struct{}            // every upgraded connection, for close
+	open    int                             // admitted sockets (upgrading, waiting for AUTH, or authenticated)
+	unauth  int                             // admitted sockets not yet authenticated
 	pending map[string]map[string]*pendingEntry
+	queued  map[string]int // pending callbacks per sellerQueueKey
+	held    map[string]int // places reserved by callbacks being witnessed, per buyer and per sellerQueueKey
 	order   uint64
 	closed  bool
 	wg      sync.WaitGroup
@@ -57,6 +68,8 @@ func newHub(ctx context.Context, s *Server) (*hub, error) {
 		conns:   make(map[string]map[*wsConn]struct{}),
 		all:     make(map[*wsConn]struct{}),
 		pending: make(map[string]map[string]*pendingEntry),
+		queued:  make(map[string]int),
+		held:    make(map[string]int),
 	}
 	kvs, err := s.ledger.List(ctx, bucketPending)
 	if err != nil {
@@ -65,11 +78,15 @@ func newHub(ctx context.Context, s *Server) (*hub, error) {
 	var restored []pendingRecord
 	for _, kv := range kvs {
 		var p pendingRecord
-		if err := json.Unmarshal(kv.Value, &p); err != nil {
+		if err := anp.DecodeStrict(kv.Value, &p); err != nil {
 			return nil, fmt.Errorf("registry: load pending callback %s: %w", kv.Key, err)
 		}
 		if !p.Acked && p.Envelope != nil {
 			restored = append(restored, p)
+			continue
+		}
+		if err := s.ledger.Delete(ctx, bucketPending, kv.Key); err != nil {
+			return nil, fmt.Errorf("registry: delete callback tombstone %s: %w", kv.Key, err)
 		}
 	}
 	sort.Slice(restored, func(i, j int) bool {
@@ -83,7 +100,7 @@ func newHub(ctx context.Context, s *Server) (*hub, error) {
 		return a.Seq < b.Seq
 	})
 	for _, p := range restored {
-		h.addLocked(p.Buyer, p.ID, p.Envelope)
+		h.addLocked(p.Buyer, p.Domain, p.ID, p.Envelope)
 	}
 	if len(restored) > 0 {
 		s.log.Info().Int("callbacks", len(restored)).Msg("restored undelivered callbacks")
@@ -91,7 +108,7 @@ func newHub(ctx context.Context, s *Server) (*hub, error) {
 	return h, nil
 }
 
-func (h *hub) addLocked(buyer, id string, env *anp.Envelope) {
+func (h *hub) addLocked(buyer, domain, id string, env *anp.Envelope) {
 	m, ok := h.pending[buyer]
 	if !ok {
 		m = make(map[string]*pendingEntry)
@@ -101,18 +118,51 @@ func (h *hub) addLocked(buyer, id string, env *anp.Envelope) {
 		return
 	}
 	h.order++
-	m[id] = &pendingEntry{env: env, order: h.order}
+	m[id] = &pendingEntry{env: env, domain: domain, order: h.order}
+	h.queued[sellerQueueKey(buyer, domain)]++
 }
 
-// enqueue persists a callback for buyer and pushes it to its connections.
-func (h *hub) enqueue(ctx context.Context, buyer, id string, env *anp.Envelope) error {
+// reserve holds a place in buyer's queue for one callback from the seller
+// domain, or refuses when the buyer's queue (maxPendingPerBuyer) or the
+// seller's share of it (MaxCallbacksPerSeller) is full, so that one seller
+// cannot fill a buyer's queue and shut the other sellers out. The caller
+// witnesses and enqueues the callback, then calls release in any case.
+func (h *hub) reserve(buyer, domain string) (release func(), err error) {
+	sk := sellerQueueKey(buyer, domain)
 	h.mu.Lock()
-	n := len(h.pending[buyer])
-	h.mu.Unlock()
-	if n >= maxPendingPerBuyer {
-		return anp.Errorf(anp.CodeUnavailable, "the buyer has %d undelivered callbacks; try again later", n)
+	defer h.mu.Unlock()
+	if n := len(h.pending[buyer]) + h.held[buyer]; n >= maxPendingPerBuyer {
+		return nil, anp.Errorf(anp.CodeUnavailable, "the buyer has %d undelivered callbacks; try again later", n)
 	}
-	data, err := json.Marshal(pendingRecord{Buyer: buyer, ID: id, Envelope: env})
+	if limit := h.s.cfg.MaxCallbacksPerSeller; h.queued[sk]+h.held[sk] >= limit {
+		return nil, anp.Errorf(anp.CodeUnavailable, "%s already has %d undelivered callbacks queued for this buyer, its limit; deliver again once the buyer has taken them", domain, limit)
+	}
+	h.held[buyer]++
+	h.held[sk]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			decrement(h.held, buyer)
+			decrement(h.held, sk)
+		})
+	}, nil
+}
+
+// decrement lowers m[k], deleting it at zero so the map does not keep keys.
+func decrement(m map[string]int, k string) {
+	if m[k] <= 1 {
+		delete(m, k)
+		return
+	}
+	m[k]--
+}
+
+// enqueue persists a callback from the seller domain for buyer, for which
+// reserve holds a place, and pushes it to the buyer's connections.
+func (h *hub) enqueue(ctx context.Context, buyer, domain, id string, env *anp.Envelope) error {
+	data, err := json.Marshal(pendingRecord{Buyer: buyer, ID: id, Domain: domain, Envelope: env})
 	if err != nil {
 		return fmt.Errorf("registry: encode pending callback: %w", err)
 	}
@@ -121,31 +171,28 @@ func (h *hub) enqueue(ctx context.Context, buyer, id string, env *anp.Envelope) 
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.addLocked(buyer, id, env)
+	h.addLocked(buyer, domain, id, env)
 	h.pushLocked(buyer, nil, true)
 	return nil
 }
 
-// ack drops a delivered callback and writes its tombstone.
+// ack drops a delivered callback and deletes its record.
 func (h *hub) ack(ctx context.Context, buyer, id string) error {
 	h.mu.Lock()
-	_, ok := h.pending[buyer][id]
+	e, ok := h.pending[buyer][id]
 	if ok {
 		delete(h.pending[buyer], id)
 		if len(h.pending[buyer]) == 0 {
 			delete(h.pending, buyer)
 		}
+		decrement(h.queued, sellerQueueKey(buyer, e.domain))
 	}
 	h.mu.Unlock()
 	if !ok {
 		return nil // a repeated ACK, or an ACK for another identity's callback
 	}
-	data, err := json.Marshal(pendingRecord{Buyer: buyer, ID: id, Acked: true})
-	if err != nil {
-		return fmt.Errorf("registry: encode callback tombstone: %w", err)
-	}
-	if err := h.s.ledger.Put(ctx, bucketPending, pendingKey(buyer, id), data); err != nil {
-		return fmt.Errorf("registry: store callback tombstone: %w", err)
+	if err := h.s.ledger.Delete(ctx, bucketPending, pendingKey(buyer, id)); err != nil {
+		return fmt.Errorf("registry: delete the delivered callback: %w", err)
 	}
 	return nil
 }
@@ -183,62 +230,112 @@ func (h *hub) pushLocked(buyer string, only *wsConn, force bool) {
 	}
 }
 
-// redeliverLoop pushes un-ACKed callbacks again every interval until ctx ends.
-func (h *hub) redeliverLoop(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			h.mu.Lock()
-			for buyer := range h.conns {
-				h.pushLocked(buyer, nil, false)
-			}
-			h.mu.Unlock()
-		}
+// redeliver pushes un-ACKed callbacks again and closes connections whose
+// token expired; it runs every RedeliveryInterval.
+func (h *hub) redeliver(context.Context) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.expireLocked(h.s.now())
+	for buyer := range h.conns {
+		h.pushLocked(buyer, nil, false)
 	}
 }
 
-// track registers a new connection for close; it fails once the hub is closed.
-func (h *hub) track(c *wsConn) bool {
+// admit counts a socket about to be upgraded against the global caps. A
+// socket admitted must be released exactly once.
+func (h *hub) admit() error {
+	cfg := &h.s.cfg
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case h.closed:
+		return anp.Errorf(anp.CodeUnavailable, "the registry is shutting down")
+	case h.open >= cfg.MaxWS:
+		return anp.Errorf(anp.CodeUnavailable, "the registry holds its limit of %d WebSockets; try again later", cfg.MaxWS)
+	case h.unauth >= cfg.MaxPendingWS:
+		return anp.Errorf(anp.CodeUnavailable, "the registry holds its limit of %d WebSockets waiting for AUTH; try again shortly", cfg.MaxPendingWS)
+	}
+	h.open++
+	h.unauth++
+	h.wg.Add(1)
+	return nil
+}
+
+// attach registers an admitted, upgraded connection for close; it fails
+// once the hub is closed.
+func (h *hub) attach(c *wsConn) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
 		return false
 	}
 	h.all[c] = struct{}{}
-	h.wg.Add(1)
 	return true
 }
 
-// authenticated adds c to buyer's connections and pushes every pending
-// callback to it.
-func (h *hub) authenticated(c *wsConn) {
+// authenticated adds c to its identity's connections, unless the identity
+// holds MaxWSPerIdentity already, and sends it AUTH_OK and then every
+// pending callback.
+func (h *hub) authenticated(c *wsConn) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	m, ok := h.conns[c.buyer]
+	if limit := h.s.cfg.MaxWSPerIdentity; len(m) >= limit {
+		return anp.Errorf(anp.CodeRefused, "this identity already has %d WebSockets open, the limit; close one first", limit)
+	}
 	if !ok {
 		m = make(map[*wsConn]struct{})
 		h.conns[c.buyer] = m
 	}
 	m[c] = struct{}{}
+	h.unauth--
+	c.trySend(anp.WSFrame{Type: anp.FrameAuthOK})
 	h.pushLocked(c.buyer, c, true)
+	return nil
 }
 
-// untrack forgets a closed connection.
-func (h *hub) untrack(c *wsConn) {
+// release forgets an admitted socket; c is nil when the upgrade failed.
+func (h *hub) release(c *wsConn) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	delete(h.all, c)
-	if m, ok := h.conns[c.buyer]; ok {
-		delete(m, c)
-		if len(m) == 0 {
-			delete(h.conns, c.buyer)
+	authed := false
+	if c != nil {
+		delete(h.all, c)
+		if m, ok := h.conns[c.buyer]; ok {
+			_, authed = m[c]
+			delete(m, c)
+			if len(m) == 0 {
+				delete(h.conns, c.buyer)
+			}
 		}
 	}
+	if !authed {
+		h.unauth--
+	}
+	h.open--
 	h.wg.Done()
+}
+
+// expireLocked fails every authenticated connection whose token expired:
+// authorisation is checked again when the token runs out, and the client
+// must reconnect with a new token.
+func (h *hub) expireLocked(now time.Time) {
+	ms := now.UnixMilli()
+	for _, m := range h.conns {
+		for c := range m {
+			if ms >= c.expires {
+				c.failWith(fmt.Sprintf("%s: the token expired at %s; connect again with a new token",
+					anp.CodeUnauthorized, time.UnixMilli(c.expires).UTC().Format(time.RFC3339)))
+			}
+		}
+	}
+}
+
+// socketCounts reports the open and the unauthenticated sockets.
+func (h *hub) socketCounts() (open, unauth int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.open, h.unauth
 }
 
 // pendingCount reports buyer's undelivered callbacks.

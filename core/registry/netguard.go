@@ -2,12 +2,17 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/rs/zerolog"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 )
@@ -110,7 +115,9 @@ func guardHost(ctx context.Context, lookup lookupFunc, host string) error {
 	}
 	addrs, err := lookup(ctx, name)
 	if err != nil {
-		return anp.Errorf(anp.CodeRefused, "endpoint host %q does not resolve: %v", host, err)
+		// The resolver's words name its own address: they stay in the log
+		// (endpointGuard.resolve logs them).
+		return anp.Errorf(anp.CodeRefused, "endpoint host %q does not resolve", host)
 	}
 	if len(addrs) == 0 {
 		return anp.Errorf(anp.CodeRefused, "endpoint host %q has no addresses", host)
@@ -123,13 +130,76 @@ func guardHost(ctx context.Context, lookup lookupFunc, host string) error {
 	return nil
 }
 
-// guardEndpoint checks the host of an endpoint URL.
-func guardEndpoint(ctx context.Context, lookup lookupFunc, endpoint string) error {
+// endpointGuard is what the checks of a published endpoint need: how to
+// resolve its host and which ports it may use.
+type endpointGuard struct {
+	resolve lookupFunc
+	ports   map[uint16]bool
+}
+
+// newEndpointGuard allows DefaultEndpointPorts and extra; resolve failures
+// are logged to log with their detail, which clients never see.
+func newEndpointGuard(resolve lookupFunc, extra []uint16, log zerolog.Logger) *endpointGuard {
+	ports := make(map[uint16]bool, len(DefaultEndpointPorts)+len(extra))
+	for _, p := range append(append([]uint16{}, DefaultEndpointPorts...), extra...) {
+		ports[p] = true
+	}
+	logged := func(ctx context.Context, host string) ([]netip.Addr, error) {
+		addrs, err := resolve(ctx, host)
+		if err != nil {
+			log.Info().Err(err).Str("host", host).Msg("endpoint host does not resolve")
+		}
+		return addrs, err
+	}
+	return &endpointGuard{resolve: logged, ports: ports}
+}
+
+// allowedPorts lists the allowed ports in order, for messages.
+func (g *endpointGuard) allowedPorts() string {
+	ps := make([]int, 0, len(g.ports))
+	for p := range g.ports {
+		ps = append(ps, int(p))
+	}
+	slices.Sort(ps)
+	names := make([]string, len(ps))
+	for i, p := range ps {
+		names[i] = strconv.Itoa(p)
+	}
+	return strings.Join(names, ", ")
+}
+
+// urlPort is the TCP port a URL names, its scheme's default when it names
+// none (0 for an unknown scheme or a malformed port).
+func urlPort(u *url.URL) uint16 {
+	if p := u.Port(); p != "" {
+		n, err := strconv.ParseUint(p, 10, 16)
+		if err != nil {
+			return 0
+		}
+		return uint16(n)
+	}
+	switch u.Scheme {
+	case "http":
+		return 80
+	case "https":
+		return 443
+	}
+	return 0
+}
+
+// guardEndpoint checks the port and the host of an endpoint URL: the port
+// must be 80, 443, 8443 or one the operator allowed (Config.EndpointPorts),
+// so that the registry cannot be made to knock on other services of a
+// public host.
+func guardEndpoint(ctx context.Context, g *endpointGuard, endpoint string) error {
 	u, err := url.Parse(endpoint)
 	if err != nil {
 		return anp.Errorf(anp.CodeBadRequest, "endpoint %q is not a URL: %v", endpoint, err)
 	}
-	return guardHost(ctx, lookup, u.Hostname())
+	if p := urlPort(u); !g.ports[p] {
+		return anp.Errorf(anp.CodeRefused, "endpoint port %d is not one this registry relays to (%s)", p, g.allowedPorts())
+	}
+	return guardHost(ctx, g.resolve, u.Hostname())
 }
 
 // guardedDialControl is a net.Dialer Control function that refuses to
@@ -138,10 +208,13 @@ func guardEndpoint(ctx context.Context, lookup lookupFunc, endpoint string) erro
 func guardedDialControl(network, address string, _ syscall.RawConn) error {
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil {
-		return fmt.Errorf("registry: refusing to dial %s %q: not an IP address and port", network, address)
+		return fmt.Errorf("registry: refusing to dial %s %q: not an IP address and port: %w", network, address, errGuardedDial)
 	}
 	if err := guardAddr(ap.Addr()); err != nil {
-		return fmt.Errorf("registry: refusing to dial %s: %w", address, err)
+		return fmt.Errorf("registry: refusing to dial %s: %w: %w", address, errGuardedDial, err)
 	}
 	return nil
 }
+
+// errGuardedDial marks a dial the SSRF guard refused.
+var errGuardedDial = errors.New("guarded address")

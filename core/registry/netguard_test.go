@@ -6,9 +6,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
@@ -160,25 +163,31 @@ func TestSellerClientDoesNotFollowRedirects(t *testing.T) {
 	}
 }
 
-func TestPublishRecordRefusesPrivateEndpoints(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.AllowPrivateEndpoints = false })
+// publisher binds domain to a new seller key and returns a function that
+// publishes an endpoint record for it, with the next seq each time.
+func (e *testEnv) publisher(t *testing.T, domain string) func(endpoint string) error {
+	t.Helper()
 	seller := anptest.NewKey(t)
 	c := e.client(seller)
-	ctx := context.Background()
-	if _, err := c.Bind(ctx, "shop.anp", e.grant("shop.anp")); err != nil {
+	if _, err := c.Bind(context.Background(), domain, e.grant(domain)); err != nil {
 		t.Fatal(err)
 	}
 	seq := uint64(0)
-	publish := func(endpoint string) error {
+	return func(endpoint string) error {
 		seq++
-		rec, err := anp.SignRecord(anp.EndpointRecord{Domain: "shop.anp", Endpoint: endpoint, Categories: []string{"kitchen"},
+		rec, err := anp.SignRecord(anp.EndpointRecord{Domain: domain, Endpoint: endpoint, Categories: []string{"kitchen"},
 			Modes: []anp.Mode{anp.ModeC}, Seq: seq, TS: e.clock.Now().UnixMilli()}, anp.Signer(seller))
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = c.PublishRecord(ctx, rec)
+		_, err = c.PublishRecord(context.Background(), rec)
 		return err
 	}
+}
+
+func TestPublishRecordRefusesPrivateEndpoints(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.AllowPrivateEndpoints = false })
+	publish := e.publisher(t, "shop.anp")
 	for _, ep := range []string{"http://127.0.0.1:8080", "https://[::1]/anp", "http://169.254.169.254/latest", "http://[::ffff:10.0.0.1]/", "http://localhost:9000", "http://0.0.0.0/"} {
 		err := publish(ep)
 		if anp.CodeOf(err) != anp.CodeRefused {
@@ -220,6 +229,69 @@ func FuzzGuardHost(f *testing.F) {
 		}
 		if err == nil && (a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsUnspecified() || a.IsMulticast() || a.Unmap().IsLoopback() || a.Unmap().IsPrivate()) {
 			t.Fatalf("guard allowed %s", a)
+		}
+	})
+}
+
+// TestPublishRecordRefusesOtherPorts: outside development mode an endpoint
+// must use port 80, 443, 8443 or one the operator listed.
+func TestPublishRecordRefusesOtherPorts(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.AllowPrivateEndpoints = false; c.EndpointPorts = []uint16{9443} })
+	public := func(context.Context, string) ([]netip.Addr, error) {
+		return []netip.Addr{netip.MustParseAddr("203.0.113.10")}, nil
+	}
+	e.srv.lookup = newEndpointGuard(public, e.cfg.EndpointPorts, zerolog.Nop())
+	publish := e.publisher(t, "shop.anp")
+	tests := []struct {
+		endpoint string
+		allowed  bool
+	}{
+		{"https://shop.example.com/anp", true},
+		{"http://shop.example.com/anp", true},
+		{"https://shop.example.com:8443/anp", true},
+		{"https://shop.example.com:443/anp", true},
+		{"https://shop.example.com:9443/anp", true}, // configured
+		{"https://shop.example.com:8080/anp", false},
+		{"http://shop.example.com:22/", false},
+		{"https://shop.example.com:6379/", false},
+		{"https://203.0.113.10:11211/", false},
+	}
+	for _, tc := range tests {
+		err := publish(tc.endpoint)
+		switch {
+		case tc.allowed && err != nil:
+			t.Errorf("publish %s: %v, want accepted", tc.endpoint, err)
+		case !tc.allowed && (anp.CodeOf(err) != anp.CodeRefused || !strings.Contains(err.Error(), "is not one this registry relays to (80, 443, 8443, 9443)")):
+			t.Errorf("publish %s: %v, want refused naming the allowed ports", tc.endpoint, err)
+		}
+	}
+}
+
+// FuzzGuardEndpoint: an endpoint is accepted only on an allowed port, and
+// every refusal carries a protocol code.
+func FuzzGuardEndpoint(f *testing.F) {
+	for _, s := range []string{"https://shop.example/anp", "http://shop.example:80", "https://shop.example:8443", "https://shop.example:8080",
+		"https://shop.example:0", "https://shop.example:65536", "https://shop.example:+443", "https://shop.example:0443", "ftp://shop.example",
+		"https://[2001:db8::1]:443/", "https://shop.example:", "http://%zz", "//shop.example:443"} {
+		f.Add(s)
+	}
+	g := newEndpointGuard(func(context.Context, string) ([]netip.Addr, error) {
+		return []netip.Addr{netip.MustParseAddr("93.184.216.34")}, nil
+	}, []uint16{9443}, zerolog.Nop())
+	f.Fuzz(func(t *testing.T, endpoint string) {
+		err := guardEndpoint(context.Background(), g, endpoint)
+		if err != nil {
+			if c := anp.CodeOf(err); c != anp.CodeRefused && c != anp.CodeBadRequest {
+				t.Fatalf("guardEndpoint(%q) error without a code: %v", endpoint, err)
+			}
+			return
+		}
+		u, perr := url.Parse(endpoint)
+		if perr != nil {
+			t.Fatalf("guardEndpoint accepted %q, which is not a URL", endpoint)
+		}
+		if p := urlPort(u); p != 80 && p != 443 && p != 8443 && p != 9443 {
+			t.Fatalf("guardEndpoint accepted %q on port %d", endpoint, p)
 		}
 	})
 }

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -42,7 +43,6 @@ const (
 // Limits and windows the registry enforces.
 const (
 	challengeTTL       = 2 * time.Minute
-	maxChallenges      = 1 << 16
 	signedTSWindow     = 5 * time.Minute // bind requests and endpoint records
 	wsAuthWindow       = 2 * time.Minute
 	wsAuthDeadline     = 10 * time.Second
@@ -69,6 +69,24 @@ type Config struct {
 	Logger                zerolog.Logger
 	Now                   func() time.Time // default time.Now
 	SellerHTTP            *http.Client     // optional override for relaying; default is SSRF-guarded
+
+	// Abuse limits (limits.go), kept per process. Rates are per second; 0
+	// takes the default, a negative rate turns that limit off.
+	AuthRate              float64        // challenge + token requests per source address, default 20
+	AuthBurst             int            // default 200
+	WSUpgradeRate         float64        // WebSocket upgrades per source address, default 2
+	WSUpgradeBurst        int            // default 50
+	SessionRate           float64        // new sessions per buyer identity, default 1
+	SessionBurst          int            // default 60
+	MaxPendingWS          int            // WebSockets not yet authenticated, at once, default 256
+	MaxWS                 int            // WebSockets at once, authenticated or not, default 4096
+	MaxWSPerIdentity      int            // authenticated WebSockets per identity, default 16
+	MaxCallbacksPerSeller int            // undelivered callbacks one seller may queue for one buyer, default 64
+	LimiterTable          int            // sources (or identities) each rate limiter remembers, default 65536
+	TrustedProxies        []netip.Prefix // TCP peers whose X-Forwarded-For names the client; none by default
+	EndpointPorts         []uint16       // endpoint ports allowed besides 80, 443 and 8443
+	SessionTTL            time.Duration  // a witnessed session idle this long is deleted unless notarised, default 24h
+	SessionSweep          time.Duration  // how often idle sessions are deleted, default 10m
 }
 
 // Server is a registry. Create it with New.
@@ -81,11 +99,13 @@ type Server struct {
 	keys       *keyChain
 	tree       *merkleLog
 	treeMu     sync.Mutex // serialises Ledger.Append with the tree append
-	challenges *challengeStore
+	challenges *challengeMinter
+	limits     *limits
 	sellerHTTP *http.Client
-	lookup     lookupFunc
-	sessions   keyedlock.Map // per-session serialisation of relay, callback, notary
-	domains    keyedlock.Map // per-domain serialisation of record updates
+	lookup     *endpointGuard // the endpoint checks of published records (resolver, ports)
+	sessions   keyedlock.Map  // per-session serialisation of relay, callback, notary
+	idle       *idleSessions  // sessions the sweep may delete
+	domains    keyedlock.Map  // per-domain serialisation of record updates
 	directory  *directory
 	hub        *hub
 	upgrader   *websocket.Upgrader
@@ -98,8 +118,9 @@ type Server struct {
 
 // New creates a registry: it loads (or creates) the key chain from the
 // Ledger, rebuilds the Merkle tree from the stored leaves, loads bindings,
-// records and statistics, restores undelivered callbacks, and starts the
-// callback redelivery loop. Call Close to stop it.
+// records and statistics, indexes the sessions the idle sweep may delete,
+// restores undelivered callbacks, and starts the callback redelivery loop
+// and the idle-session sweep. Call Close to stop it.
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -112,13 +133,22 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		ledger:     cfg.Ledger,
 		nonces:     cfg.Nonces,
 		tree:       newMerkleLog(),
-		challenges: newChallengeStore(),
+		limits:     newLimits(cfg),
+		idle:       newIdleSessions(),
 		sellerHTTP: cfg.SellerHTTP,
-		lookup:     defaultLookup,
+	}
+	s.lookup = newEndpointGuard(defaultLookup, cfg.EndpointPorts, s.log)
+	if s.challenges, err = newChallengeMinter(cfg.Root); err != nil {
+		return nil, err
 	}
 	if s.sellerHTTP == nil {
 		s.sellerHTTP = newSellerClient(cfg.AllowPrivateEndpoints)
 	}
+	var relayPorts map[uint16]bool // development mode relays to any port
+	if !cfg.AllowPrivateEndpoints {
+		relayPorts = s.lookup.ports
+	}
+	s.sellerHTTP = quietClient(s.sellerHTTP, relayPorts, s.log)
 	if s.keys, err = loadKeyChain(ctx, cfg.Root, s.ledger, cfg.KeyLifetime, s.now); err != nil {
 		return nil, err
 	}
@@ -131,6 +161,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := s.logUnloggedBindings(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.loadIdleSessions(ctx); err != nil {
+		return nil, err
+	}
 	if s.hub, err = newHub(ctx, s); err != nil {
 		return nil, err
 	}
@@ -139,10 +172,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 
 	runCtx, stop := context.WithCancel(context.Background())
 	s.stop = stop
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
-		s.hub.redeliverLoop(runCtx, cfg.RedeliveryInterval)
+		runEvery(runCtx, cfg.RedeliveryInterval, s.hub.redeliver)
+	}()
+	go func() {
+		defer s.wg.Done()
+		runEvery(runCtx, cfg.SessionSweep, s.sweep)
 	}()
 	s.log.Info().Str("root_key", s.keys.rootHex[:12]).Uint64("log_size", s.tree.size()).Msg("registry started")
 	return s, nil
@@ -165,6 +202,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	cfg.SellerTimeout = defaults.Positive(cfg.SellerTimeout, DefaultSellerTimeout)
 	cfg.MaxBodyBytes = defaults.Positive(cfg.MaxBodyBytes, DefaultMaxBodyBytes)
 	cfg.RedeliveryInterval = defaults.Positive(cfg.RedeliveryInterval, DefaultRedeliveryInterval)
+	cfg = cfg.withLimitDefaults()
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}

@@ -92,6 +92,9 @@ func (s *Server) relay(ctx context.Context, buyer, domain string, env *anp.Envel
 			return resp, err
 		}
 	}
+	if err := s.admitSession(buyer, ws, env); err != nil {
+		return nil, err
+	}
 	if ws, err = sessionFor(ws, buyer, domain, &listing, env); err != nil {
 		return nil, err
 	}
@@ -131,9 +134,13 @@ func sessionFor(ws *witnessSession, buyer, domain string, listing *anp.Listing, 
 }
 
 // openSession returns the new session a PROPOSE opens with the seller
-// listed as domain, unless its id is taken (ws is not nil) or the seller
-// does not negotiate in the proposed mode.
+// listed as domain, unless its id is taken (ws is not nil: another
+// identity's session is not_found, revealing nothing, the buyer's own a
+// conflict) or the seller does not negotiate in the proposed mode.
 func openSession(ws *witnessSession, buyer, domain string, listing *anp.Listing, env *anp.Envelope) (*witnessSession, error) {
+	if ws != nil && ws.Buyer != buyer {
+		return nil, anp.Errorf(anp.CodeNotFound, "session %s not found", env.Session)
+	}
 	if ws != nil {
 		return nil, anp.Errorf(anp.CodeConflict, "session %s already exists: open a new session with a fresh id", env.Session)
 	}

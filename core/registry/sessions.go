@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
@@ -28,6 +29,7 @@ type witnessSession struct {
 	Transcript anp.Transcript `json:"transcript"`
 	Closed     anp.MsgType    `json:"closed,omitempty"` // CANCEL or REJECT that ended it
 	Notarized  bool           `json:"notarized,omitempty"`
+	Active     int64          `json:"active,omitempty"` // registry clock (unix ms) of the last save
 }
 
 // witnessEvent records what a witnessed envelope changed, for statistics.
@@ -45,21 +47,46 @@ func (s *Server) loadSession(ctx context.Context, id string) (*witnessSession, e
 	if err != nil {
 		return nil, fmt.Errorf("registry: load session %s: %w", id, err)
 	}
-	var ws witnessSession
-	if err := json.Unmarshal(data, &ws); err != nil {
+	ws, err := decodeSession(data)
+	if err != nil {
 		return nil, fmt.Errorf("registry: decode session %s: %w", id, err)
+	}
+	return ws, nil
+}
+
+// decodeSession decodes a stored session strictly (anp.DecodeStrict).
+func decodeSession(data []byte) (*witnessSession, error) {
+	var ws witnessSession
+	if err := anp.DecodeStrict(data, &ws); err != nil {
+		return nil, err
 	}
 	return &ws, nil
 }
 
-// saveSession persists ws.
+// saveSession persists ws, stamped with the time of this activity, and
+// tells the idle-session sweep about it.
 func (s *Server) saveSession(ctx context.Context, ws *witnessSession) error {
+	ws.Active = s.now().UnixMilli()
 	data, err := json.Marshal(ws)
 	if err != nil {
 		return fmt.Errorf("registry: encode session %s: %w", ws.ID, err)
 	}
 	if err := s.ledger.Put(ctx, bucketSessions, ws.ID, data); err != nil {
 		return fmt.Errorf("registry: store session %s: %w", ws.ID, err)
+	}
+	s.idle.touch(ws)
+	return nil
+}
+
+// admitSession applies the per-identity limit on new sessions to a buyer
+// envelope: a PROPOSE for a session id that is not taken (ws is nil) opens
+// a session, anything else does not count.
+func (s *Server) admitSession(buyer string, ws *witnessSession, env *anp.Envelope) error {
+	if ws != nil || env.Type != anp.TypePropose {
+		return nil
+	}
+	if err := s.limits.sessions.allow(buyer); err != nil {
+		return err
 	}
 	return nil
 }
@@ -136,6 +163,14 @@ func (s *Server) witnessSeller(ctx context.Context, ws *witnessSession, env *anp
 			return "", witnessEvent{}, err
 		}
 	}
+	// The parties are checked here, with messages that name no key:
+	// Transcript.Check's would name the key it expected.
+	if env.From != ws.SellerKey {
+		return "", witnessEvent{}, anp.Errorf(anp.CodeBadSignature, "envelope seq %d is not signed by the session's seller key", env.Seq)
+	}
+	if env.To != ws.BuyerKey {
+		return "", witnessEvent{}, anp.Errorf(anp.CodeBadRequest, "envelope seq %d is not addressed to the session's buyer key", env.Seq)
+	}
 	h, err := ws.Transcript.Check(env, ws.expectSeller(s.now()))
 	if err != nil {
 		return "", witnessEvent{}, err
@@ -167,4 +202,149 @@ func (s *Server) countEvents(ctx context.Context, domain string, evs ...witnessE
 	if err != nil {
 		s.log.Error().Err(err).Str("domain", domain).Msg("update statistics")
 	}
+}
+
+// idleSessions indexes the witnessed sessions that the sweep may delete:
+// every session not notarised, by the registry time of its last activity.
+// It is built from the Ledger on start and kept up to date by saveSession;
+// like the rate limits it is per process, which holds because a registry
+// refuses a second process on the same Ledger.
+type idleSessions struct {
+	mu     sync.Mutex
+	active map[string]int64 // session id -> last activity, unix ms
+}
+
+func newIdleSessions() *idleSessions { return &idleSessions{active: make(map[string]int64)} }
+
+// touch records ws's last activity; a notarised session leaves the index
+// (a deal's witness record is kept).
+func (x *idleSessions) touch(ws *witnessSession) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if ws.Notarized {
+		delete(x.active, ws.ID)
+		return
+	}
+	x.active[ws.ID] = ws.lastActivity()
+}
+
+func (x *idleSessions) forget(id string) {
+	x.mu.Lock()
+	delete(x.active, id)
+	x.mu.Unlock()
+}
+
+// idleSince lists the sessions whose last activity is before cutoff.
+func (x *idleSessions) idleSince(cutoff int64) []string {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	var ids []string
+	for id, at := range x.active {
+		if at < cutoff {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// lastActivity is when ws was last saved; records written before the
+// registry stamped them fall back to their last envelope's timestamp.
+func (ws *witnessSession) lastActivity() int64 {
+	if ws.Active > 0 {
+		return ws.Active
+	}
+	if last := ws.Transcript.Last(); last != nil {
+		return last.TS
+	}
+	return 0
+}
+
+// loadIdleSessions builds the index from the Ledger's sessions.
+func (s *Server) loadIdleSessions(ctx context.Context) error {
+	kvs, err := s.ledger.List(ctx, bucketSessions)
+	if err != nil {
+		return fmt.Errorf("registry: list sessions: %w", err)
+	}
+	for _, kv := range kvs {
+		ws, err := decodeSession(kv.Value)
+		if err != nil {
+			return fmt.Errorf("registry: decode session %s: %w", kv.Key, err)
+		}
+		s.idle.touch(ws)
+	}
+	return nil
+}
+
+// runEvery calls tick every interval until ctx ends.
+func runEvery(ctx context.Context, interval time.Duration, tick func(context.Context)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			tick(ctx)
+		}
+	}
+}
+
+// sweep is one round of the idle-session sweep, logged.
+func (s *Server) sweep(ctx context.Context) {
+	n, err := s.sweepSessions(ctx)
+	if err != nil && ctx.Err() == nil {
+		s.log.Error().Err(err).Msg("delete idle sessions")
+	}
+	if n > 0 {
+		s.log.Info().Int("deleted", n).Dur("idle_for", s.cfg.SessionTTL).Msg("deleted idle sessions")
+	}
+}
+
+// sweepSessions deletes from the Ledger every session that is not
+// notarised and saw no activity for SessionTTL: abandoned negotiations,
+// ended ones, and sessions opened only to take space. It returns how many
+// it deleted.
+func (s *Server) sweepSessions(ctx context.Context) (int, error) {
+	cutoff := s.now().Add(-s.cfg.SessionTTL).UnixMilli()
+	deleted := 0
+	for _, id := range s.idle.idleSince(cutoff) {
+		ok, err := s.deleteIfIdle(ctx, id, cutoff)
+		if err != nil {
+			return deleted, err
+		}
+		if ok {
+			deleted++
+		}
+	}
+	return deleted, nil
+}
+
+// deleteIfIdle deletes session id under its lock if it is still idle since
+// before cutoff and not being notarised.
+func (s *Server) deleteIfIdle(ctx context.Context, id string, cutoff int64) (bool, error) {
+	unlock := s.sessions.Lock(id)
+	defer unlock()
+	ws, err := s.loadSession(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	if ws == nil || ws.Notarized {
+		s.idle.forget(id)
+		return false, nil
+	}
+	if ws.lastActivity() >= cutoff {
+		s.idle.touch(ws)
+		return false, nil
+	}
+	if _, err := s.ledger.Get(ctx, bucketNotarising, id); err == nil {
+		s.idle.forget(id) // a countersigned deal waits for its retry: keep it
+		return false, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return false, fmt.Errorf("registry: look up the notarising record of session %s: %w", id, err)
+	}
+	if err := s.ledger.Delete(ctx, bucketSessions, id); err != nil {
+		return false, fmt.Errorf("registry: delete idle session %s: %w", id, err)
+	}
+	s.idle.forget(id)
+	return true, nil
 }

@@ -42,9 +42,15 @@ func (s *Server) newUpgrader() *websocket.Upgrader {
 type wsConn struct {
 	conn      *websocket.Conn
 	buyer     string // set once authenticated
+	expires   int64  // token expiry (unix ms), set once authenticated
 	send      chan anp.WSFrame
+	fail      chan string // one ERROR message, after which the writer closes
 	done      chan struct{}
 	closeOnce sync.Once
+}
+
+func newWSConn(conn *websocket.Conn) *wsConn {
+	return &wsConn{conn: conn, send: make(chan anp.WSFrame, wsSendQueue), fail: make(chan string, 1), done: make(chan struct{})}
 }
 
 // trySend queues f without blocking; a full queue drops the frame, which the
@@ -57,6 +63,16 @@ func (c *wsConn) trySend(f anp.WSFrame) {
 	}
 }
 
+// failWith has the writer send an ERROR frame with msg and close the
+// connection with msg as the close reason, ahead of any queued frame. Only
+// the first failure is sent.
+func (c *wsConn) failWith(msg string) {
+	select {
+	case c.fail <- msg:
+	default:
+	}
+}
+
 func (c *wsConn) close() {
 	c.closeOnce.Do(func() {
 		close(c.done)
@@ -64,7 +80,12 @@ func (c *wsConn) close() {
 	})
 }
 
-// writeLoop writes queued frames and keepalive pings until the connection ends.
+// maxCloseReason is the longest close reason a close frame carries (RFC
+// 6455: 125 bytes of payload, 2 of them the code).
+const maxCloseReason = 123
+
+// writeLoop writes queued frames and keepalive pings until the connection
+// ends or fails.
 func (c *wsConn) writeLoop() {
 	ping := time.NewTicker(wsPingPeriod)
 	defer ping.Stop()
@@ -73,13 +94,15 @@ func (c *wsConn) writeLoop() {
 		select {
 		case <-c.done:
 			return
+		case msg := <-c.fail:
+			_ = c.conn.SetWriteDeadline(time.Now().Add(wsWriteWait))
+			_ = c.conn.WriteJSON(anp.WSFrame{Type: anp.FrameError, Message: msg})
+			reason := websocket.FormatCloseMessage(websocket.ClosePolicyViolation, anp.Truncate(msg, maxCloseReason-len(anp.TruncateMark)))
+			_ = c.conn.WriteControl(websocket.CloseMessage, reason, time.Now().Add(wsWriteWait))
+			return
 		case f := <-c.send:
 			_ = c.conn.SetWriteDeadline(time.Now().Add(wsWriteWait))
 			if err := c.conn.WriteJSON(f); err != nil {
-				return
-			}
-			if f.Type == anp.FrameError {
-				_ = c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, ""), time.Now().Add(wsWriteWait))
 				return
 			}
 		case <-ping.C:
@@ -91,18 +114,29 @@ func (c *wsConn) writeLoop() {
 }
 
 // handleWS upgrades, authenticates the first frame, then serves callbacks
-// and ACKs for the identity until the connection closes.
+// and ACKs for the identity until the connection closes or its token
+// expires. Before the upgrade it applies the per-source upgrade limit and
+// the caps on open and unauthenticated sockets, so that neither a flood
+// of upgrades nor sockets that never authenticate take every descriptor.
 func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
+	if !s.allowSource(w, r, s.limits.wsUpgrade) {
+		return
+	}
+	if err := s.hub.admit(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	conn, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		s.hub.release(nil)
 		return // the upgrader has answered with an HTTP error
 	}
-	c := &wsConn{conn: conn, send: make(chan anp.WSFrame, wsSendQueue), done: make(chan struct{})}
-	if !s.hub.track(c) {
+	c := newWSConn(conn)
+	defer s.hub.release(c)
+	if !s.hub.attach(c) {
 		_ = conn.Close()
 		return
 	}
-	defer s.hub.untrack(c)
 	conn.SetReadLimit(anp.MaxWSFrameBytes)
 	writerDone := make(chan struct{})
 	go func() {
@@ -113,26 +147,43 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		c.close()
 		<-writerDone
 	}()
+	if !s.startWS(r.Context(), c, writerDone) {
+		return
+	}
+	s.serveACKs(r.Context(), c)
+}
 
-	buyer, err := s.wsAuth(r.Context(), conn)
+// startWS authenticates c and registers it for its identity. On failure
+// it has sent the ERROR frame, waited for the writer to flush it, and
+// returns false.
+func (s *Server) startWS(ctx context.Context, c *wsConn, writerDone <-chan struct{}) bool {
+	claims, err := s.wsAuth(ctx, c.conn)
+	if err == nil {
+		c.buyer, c.expires = claims.Sub, claims.Exp
+		err = s.hub.authenticated(c)
+	}
 	if err != nil {
-		msg := err.Error()
+		msg := "unauthorized: websocket authentication failed"
 		var ae *anp.Error
-		if !errors.As(err, &ae) {
-			msg = "unauthorized: websocket authentication failed"
+		if errors.As(err, &ae) {
+			msg = ae.Error()
+		} else {
+			s.log.Error().Err(err).Msg("websocket authentication")
 		}
-		c.trySend(anp.WSFrame{Type: anp.FrameError, Message: msg})
+		c.failWith(msg)
 		select { // let the writer flush the ERROR frame before closing
 		case <-writerDone:
 		case <-time.After(wsWriteWait):
 		}
-		return
+		return false
 	}
-	c.buyer = buyer
-	c.trySend(anp.WSFrame{Type: anp.FrameAuthOK})
-	s.hub.authenticated(c)
-	s.log.Debug().Str("buyer", buyer[:12]).Msg("websocket authenticated")
+	s.log.Debug().Str("buyer", c.buyer[:12]).Msg("websocket authenticated")
+	return true
+}
 
+// serveACKs reads the client's ACKs until the connection ends.
+func (s *Server) serveACKs(ctx context.Context, c *wsConn) {
+	conn := c.conn
 	_ = conn.SetReadDeadline(time.Now().Add(wsPongWait))
 	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(wsPongWait)) })
 	for {
@@ -143,51 +194,53 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		_ = conn.SetReadDeadline(time.Now().Add(wsPongWait))
 		var f anp.WSFrame
 		if err := anp.DecodeStrict(data, &f); err != nil || f.Type != anp.FrameAck || !anp.ValidHash(f.ID) {
-			s.log.Debug().Str("buyer", buyer[:12]).Msg("ignoring a websocket frame that is not a well-formed ACK")
+			s.log.Debug().Str("buyer", c.buyer[:12]).Msg("ignoring a websocket frame that is not a well-formed ACK")
 			continue
 		}
-		if err := s.hub.ack(context.WithoutCancel(r.Context()), buyer, f.ID); err != nil {
+		if err := s.hub.ack(context.WithoutCancel(ctx), c.buyer, f.ID); err != nil {
 			s.log.Error().Err(err).Msg("callback ack")
 		}
 	}
 }
 
-// wsAuth reads and checks the AUTH frame and returns the identity key.
-func (s *Server) wsAuth(ctx context.Context, conn *websocket.Conn) (string, error) {
+// wsAuth reads and checks the AUTH frame and returns the token's claims.
+// Read errors are logged, not sent: they name socket addresses.
+func (s *Server) wsAuth(ctx context.Context, conn *websocket.Conn) (*anp.TokenClaims, error) {
 	_ = conn.SetReadDeadline(time.Now().Add(wsAuthDeadline))
 	_, data, err := conn.ReadMessage()
 	if err != nil {
-		return "", anp.Errorf(anp.CodeUnauthorized, "no AUTH frame within %s: %v", wsAuthDeadline, err)
+		s.log.Debug().Err(err).Msg("websocket closed before its AUTH frame")
+		return nil, anp.Errorf(anp.CodeUnauthorized, "no AUTH frame within %s", wsAuthDeadline)
 	}
 	var f anp.WSFrame
 	if err := anp.DecodeStrict(data, &f); err != nil {
-		return "", anp.Errorf(anp.CodeUnauthorized, "first frame: %v", err)
+		return nil, anp.Errorf(anp.CodeUnauthorized, "first frame: %v", err)
 	}
 	if f.Type != anp.FrameAuth || f.Auth == nil {
-		return "", anp.Errorf(anp.CodeUnauthorized, "the first frame must be AUTH with a token and a signed auth")
+		return nil, anp.Errorf(anp.CodeUnauthorized, "the first frame must be AUTH with a token and a signed auth")
 	}
 	claims, err := s.parseToken(f.Token)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if f.Auth.PubKey != claims.Sub {
-		return "", anp.Errorf(anp.CodeUnauthorized, "websocket auth key is not the token's key")
+		return nil, anp.Errorf(anp.CodeUnauthorized, "websocket auth key is not the token's key")
 	}
 	if err := anp.VerifyWSAuth(f.Auth); err != nil {
-		return "", err
+		return nil, err
 	}
 	if err := s.checkSignedTS("websocket auth", f.Auth.TS, wsAuthWindow); err != nil {
-		return "", anp.Errorf(anp.CodeUnauthorized, "%s", err.(*anp.Error).Message)
+		return nil, anp.Errorf(anp.CodeUnauthorized, "%s", err.(*anp.Error).Message)
 	}
 	if len(f.Auth.Nonce) < 16 || len(f.Auth.Nonce) > 128 {
-		return "", anp.Errorf(anp.CodeUnauthorized, "websocket auth nonce must be 16 to 128 characters")
+		return nil, anp.Errorf(anp.CodeUnauthorized, "websocket auth nonce must be 16 to 128 characters")
 	}
 	fresh, err := s.nonces.RecordOnce(ctx, "ws/"+claims.Sub+"/"+f.Auth.Nonce, s.now().Add(2*wsAuthWindow))
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if !fresh {
-		return "", anp.Errorf(anp.CodeUnauthorized, "websocket auth nonce was used before (replay)")
+		return nil, anp.Errorf(anp.CodeUnauthorized, "websocket auth nonce was used before (replay)")
 	}
-	return claims.Sub, nil
+	return claims, nil
 }

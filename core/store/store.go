@@ -61,6 +61,8 @@ type Ledger interface {
 	PutIfAbsent(ctx context.Context, bucket, key string, value []byte) (bool, error)
 	// List returns all pairs of a bucket ordered by key.
 	List(ctx context.Context, bucket string) ([]KV, error)
+	// Delete removes a pair; deleting a missing key is not an error.
+	Delete(ctx context.Context, bucket, key string) error
 	// Append adds a leaf to the append-only log and returns its index.
 	Append(ctx context.Context, leaf []byte) (uint64, error)
 	// Leaves returns leaves [from, to).

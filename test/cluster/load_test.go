@@ -32,7 +32,11 @@ import (
 // source, while per-buyer limits see each once. The environment variable
 // CLINCH_LOAD_REGISTRY_ARGS adds flags (separated by spaces) without a
 // code change.
-var loadRegistryArgs = []string{}
+var loadRegistryArgs = []string{
+	// 1,000 logins from one address in a few seconds: the per-source limit
+	// on challenge and token requests would refuse all but its burst.
+	"--auth-rate", "-1",
+}
 
 // loadSellers is the number of seller daemons the buyers are spread over;
 // loadConns bounds the buyers' connections to the registry.

@@ -80,6 +80,17 @@ func (l *Ledger) List(ctx context.Context, bucket string) ([]store.KV, error) {
 	return out, nil
 }
 
+// Delete removes a pair; a missing key is not an error.
+func (l *Ledger) Delete(ctx context.Context, bucket, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	delete(l.buckets[bucket], key)
+	l.mu.Unlock()
+	return nil
+}
+
 // Append adds a copy of leaf to the log and returns its index.
 func (l *Ledger) Append(ctx context.Context, leaf []byte) (uint64, error) {
 	if err := ctx.Err(); err != nil {

@@ -101,6 +101,21 @@ func (l ledger) List(ctx context.Context, bucket string) ([]store.KV, error) {
 	return out, nil
 }
 
+// Delete removes a pair; a missing key (or one no TEXT column can hold)
+// is not an error.
+func (l ledger) Delete(ctx context.Context, bucket, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if checkBucketKey(bucket, key) != nil {
+		return nil
+	}
+	if _, err := l.db.pool.Exec(ctx, `DELETE FROM kv WHERE bucket = $1 AND key = $2`, bucket, key); err != nil {
+		return fmt.Errorf("pgstore: delete %s/%s: %w", bucket, key, err)
+	}
+	return nil
+}
+
 // Append bumps the log size and inserts the leaf at the old size in one
 // transaction. The UPDATE holds log_size's row lock until commit, so
 // appenders in every process take turns and get dense, distinct indexes;

@@ -71,6 +71,17 @@ func (l ledger) List(ctx context.Context, bucket string) ([]store.KV, error) {
 	return out, nil
 }
 
+// Delete removes a pair with HDEL; a missing key is not an error.
+func (l ledger) Delete(ctx context.Context, bucket, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := l.db.client.HDel(ctx, l.db.bucketKey(bucket), key).Err(); err != nil {
+		return fmt.Errorf("redisstore: delete %s/%s: %w", bucket, key, err)
+	}
+	return nil
+}
+
 // Append pushes the leaf onto the log list. RPUSH is atomic and replies
 // with the new length, so the leaf's index is that length minus one.
 func (l ledger) Append(ctx context.Context, leaf []byte) (uint64, error) {

@@ -79,6 +79,17 @@ func (l ledger) List(ctx context.Context, bucket string) ([]store.KV, error) {
 	return out, nil
 }
 
+func (l ledger) Delete(ctx context.Context, bucket, key string) error {
+	err := l.db.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM kv WHERE bucket = ? AND key = ?`, bucket, key)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlitestore: delete %s/%s: %w", bucket, key, err)
+	}
+	return nil
+}
+
 // sizeQuery is the number of leaves: indexes are dense from 0, so the
 // largest index plus one (an O(log n) lookup on the primary key) equals the
 // row count.

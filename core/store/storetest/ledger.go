@@ -24,6 +24,7 @@ func TestLedger(t *testing.T, newStore func(t *testing.T) store.Ledger) {
 		{"PutIfAbsent", ledgerPutIfAbsent},
 		{"ConcurrentPutIfAbsentOneWinner", ledgerConcurrentPutIfAbsent},
 		{"ListOrderedByKey", ledgerList},
+		{"Delete", ledgerDelete},
 		{"ValuesAreCopied", ledgerCopies},
 		{"AppendDenseIndexes", ledgerAppend},
 		{"ConcurrentAppendDense", ledgerConcurrentAppend},
@@ -171,6 +172,35 @@ func ledgerList(t *testing.T, l store.Ledger) {
 		if kv.Key != orderedIDs[i] || string(kv.Value) != want {
 			t.Fatalf("List[%d] = {%q %q}, want {%q %q}", i, kv.Key, kv.Value, orderedIDs[i], want)
 		}
+	}
+}
+
+func ledgerDelete(t *testing.T, l store.Ledger) {
+	mustPut(t, l, "sessions", "s1", "one")
+	mustPut(t, l, "sessions", "s2", "two")
+	mustPut(t, l, "other", "s1", "elsewhere")
+	if err := l.Delete(bg, "sessions", "s1"); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	if _, err := l.Get(bg, "sessions", "s1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Get after Delete = %v, want ErrNotFound", err)
+	}
+	assertGet(t, l, "sessions", "s2", "two")
+	assertGet(t, l, "other", "s1", "elsewhere")
+	if kvs, err := l.List(bg, "sessions"); err != nil || len(kvs) != 1 || kvs[0].Key != "s2" {
+		t.Fatalf("List after Delete = %v, %v; want only s2", kvs, err)
+	}
+	for _, k := range []string{"s1", "never-written"} {
+		if err := l.Delete(bg, "sessions", k); err != nil {
+			t.Fatalf("Delete of missing key %q: %v", k, err)
+		}
+	}
+	if err := l.Delete(bg, "no-such-bucket", "k"); err != nil {
+		t.Fatalf("Delete in a missing bucket: %v", err)
+	}
+	// A deleted key may be written again, also with PutIfAbsent.
+	if ok, err := l.PutIfAbsent(bg, "sessions", "s1", []byte("again")); err != nil || !ok {
+		t.Fatalf("PutIfAbsent after Delete = %v, %v; want true", ok, err)
 	}
 }
 

@@ -44,6 +44,17 @@ var migrations = []string{
 		idx  BIGINT PRIMARY KEY CHECK (idx >= 0),
 		leaf BYTEA NOT NULL
 	);`,
+	// 2: the Merkle tree over the log: every perfect-subtree node hash, and
+	// (next to the log size, under the same row lock) the number of leaves
+	// whose nodes are all stored.
+	`ALTER TABLE log_size ADD COLUMN tree_size BIGINT NOT NULL DEFAULT 0 CHECK (tree_size >= 0);
+	ALTER TABLE log_size ADD CONSTRAINT log_size_tree_within_log CHECK (tree_size <= size);
+	CREATE TABLE tree_nodes (
+		level SMALLINT NOT NULL CHECK (level BETWEEN 0 AND 63),
+		idx   BIGINT NOT NULL CHECK (idx >= 0),
+		hash  BYTEA NOT NULL,
+		PRIMARY KEY (level, idx)
+	);`,
 }
 
 // migrate brings the schema up to len(migrations). Each pending migration

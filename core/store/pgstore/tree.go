@@ -1,0 +1,178 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/clinch-protocol/clinch-mcp/core/store"
+)
+
+// Delete removes a pair.
+func (l ledger) Delete(ctx context.Context, bucket, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if checkBucketKey(bucket, key) != nil {
+		return nil // no such pair can exist
+	}
+	if _, err := l.db.pool.Exec(ctx, `DELETE FROM kv WHERE bucket = $1 AND key = $2`, bucket, key); err != nil {
+		return fmt.Errorf("pgstore: delete %s/%s: %w", bucket, key, err)
+	}
+	return nil
+}
+
+// AppendLeaves moves both sizes from first to first+len(leaves) only when
+// both are first (the UPDATE holds log_size's row lock until commit, as
+// Append's does), then inserts the leaves and the nodes, in one
+// transaction.
+func (l ledger) AppendLeaves(ctx context.Context, first uint64, leaves [][]byte, nodes []store.TreeNode) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := store.CheckTreeNodes(nodes); err != nil {
+		return fmt.Errorf("pgstore: append leaves: %w", err)
+	}
+	end := first + uint64(len(leaves))
+	if end < first || end > math.MaxInt64 {
+		return fmt.Errorf("pgstore: append at %d: %w", first, store.ErrConflict)
+	}
+	err := l.db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE log_size SET size = $2, tree_size = $2 WHERE size = $1 AND tree_size = $1`, int64(first), int64(end))
+		if err != nil {
+			return fmt.Errorf("move log size: %w", err)
+		}
+		if tag.RowsAffected() != 1 {
+			return fmt.Errorf("append at %d: the log or the tree has another size: %w", first, store.ErrConflict)
+		}
+		rows := make([][]byte, len(leaves))
+		for i, leaf := range leaves {
+			rows[i] = nonNil(leaf)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO leaves (idx, leaf)
+			SELECT $1 + u.n - 1, u.leaf FROM unnest($2::bytea[]) WITH ORDINALITY AS u(leaf, n)`, int64(first), rows); err != nil {
+			return fmt.Errorf("insert leaves: %w", err)
+		}
+		return insertNodes(ctx, tx, nodes)
+	})
+	if err != nil {
+		return fmt.Errorf("pgstore: append leaves: %w", err)
+	}
+	return nil
+}
+
+// PutTreeNodes raises the tree size (under log_size's row lock) and
+// inserts the nodes in one transaction.
+func (l ledger) PutTreeNodes(ctx context.Context, size uint64, nodes []store.TreeNode) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := store.CheckTreeNodes(nodes); err != nil {
+		return fmt.Errorf("pgstore: put tree nodes: %w", err)
+	}
+	if size > math.MaxInt64 {
+		return fmt.Errorf("pgstore: tree size %d is beyond any log", size)
+	}
+	err := l.db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE log_size SET tree_size = GREATEST(tree_size, $1) WHERE size >= $1`, int64(size))
+		if err != nil {
+			return fmt.Errorf("raise tree size: %w", err)
+		}
+		if tag.RowsAffected() != 1 {
+			return fmt.Errorf("tree size %d is beyond the log size", size)
+		}
+		return insertNodes(ctx, tx, nodes)
+	})
+	if err != nil {
+		return fmt.Errorf("pgstore: put tree nodes: %w", err)
+	}
+	return nil
+}
+
+// insertNodes inserts nodes with one statement; a node already stored
+// keeps its hash.
+func insertNodes(ctx context.Context, tx pgx.Tx, nodes []store.TreeNode) error {
+	if len(nodes) == 0 {
+		return nil
+	}
+	levels, idxs := nodeColumns(len(nodes), func(i int) store.TreeNodeID { return nodes[i].TreeNodeID })
+	hashes := make([][]byte, len(nodes))
+	for i, n := range nodes {
+		hashes[i] = n.Hash
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO tree_nodes (level, idx, hash)
+		SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])
+		ON CONFLICT (level, idx) DO NOTHING`, levels, idxs, hashes)
+	if err != nil {
+		return fmt.Errorf("insert tree nodes: %w", err)
+	}
+	return nil
+}
+
+// nodeColumns returns the level and index columns of n node ids.
+func nodeColumns(n int, id func(i int) store.TreeNodeID) ([]int16, []int64) {
+	levels, idxs := make([]int16, 0, n), make([]int64, 0, n)
+	for i := range n {
+		x := id(i)
+		levels = append(levels, int16(x.Level))
+		idxs = append(idxs, int64(x.Index))
+	}
+	return levels, idxs
+}
+
+// TreeNodes reads the hashes of ids with one query.
+func (l ledger) TreeNodes(ctx context.Context, ids []store.TreeNodeID) ([][]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	valid := make([]store.TreeNodeID, 0, len(ids))
+	for _, id := range ids {
+		if store.CheckTreeNodeID(id) == nil {
+			valid = append(valid, id)
+		}
+	}
+	found := make(map[store.TreeNodeID][]byte, len(valid))
+	if len(valid) > 0 {
+		levels, idxs := nodeColumns(len(valid), func(i int) store.TreeNodeID { return valid[i] })
+		rows, err := l.db.pool.Query(ctx, `SELECT level, idx, t.hash
+			FROM unnest($1::smallint[], $2::bigint[]) AS v(level, idx) JOIN tree_nodes AS t USING (level, idx)`, levels, idxs)
+		if err != nil {
+			return nil, fmt.Errorf("pgstore: read tree nodes: %w", err)
+		}
+		var (
+			level int16
+			idx   int64
+			hash  []byte
+		)
+		_, err = pgx.ForEachRow(rows, []any{&level, &idx, &hash}, func() error {
+			found[store.TreeNodeID{Level: uint8(level), Index: uint64(idx)}] = hash
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("pgstore: read tree nodes: %w", err)
+		}
+	}
+	out := make([][]byte, len(ids))
+	for i, id := range ids {
+		h, ok := found[id]
+		if !ok {
+			return nil, fmt.Errorf("pgstore: tree node %d/%d: %w", id.Level, id.Index, store.ErrNotFound)
+		}
+		out[i] = append([]byte(nil), h...)
+	}
+	return out, nil
+}
+
+// TreeSize returns the tree size.
+func (l ledger) TreeSize(ctx context.Context) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	var n int64
+	if err := l.db.pool.QueryRow(ctx, `SELECT tree_size FROM log_size`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("pgstore: tree size: %w", err)
+	}
+	return uint64(n), nil
+}

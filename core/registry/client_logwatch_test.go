@@ -82,7 +82,7 @@ func mustURL(t *testing.T, s string) *url.URL {
 func (v *forkedView) grow(t *testing.T, n int) {
 	t.Helper()
 	for i := range n {
-		if _, err := v.e.srv.tree.appendLeaf(fmt.Appendf(nil, "honest leaf %d", i)); err != nil {
+		if _, _, _, _, err := v.e.srv.logLeaf(context.Background(), fmt.Appendf(nil, "honest leaf %d", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -206,10 +206,7 @@ func TestLogEntriesPages(t *testing.T) {
 	const n = anp.MaxLogEntriesPage + 44
 	for i := range n {
 		leaf := fmt.Appendf(nil, "leaf %d", i)
-		if _, err := e.ledger.Append(ctx, leaf); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := e.srv.tree.appendLeaf(leaf); err != nil {
+		if _, _, _, _, err := e.srv.logLeaf(ctx, leaf); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -293,24 +293,20 @@ func (s *Server) countersigned(ctx context.Context, a *anp.Artifact, priv ed2551
 // appended it already: then it looks for the leaf and proves that one.
 func (s *Server) logLeafOnce(ctx context.Context, leaf []byte, retry bool) (uint64, uint64, []byte, [][]byte, error) {
 	if retry {
-		s.treeMu.Lock()
 		size := s.tree.size()
-		s.treeMu.Unlock()
-		for from := uint64(0); from < size; from += 1024 {
-			leaves, err := s.ledger.Leaves(ctx, from, min(from+1024, size))
+		for from := uint64(0); from < size; from += maxBatchLeaves {
+			leaves, err := s.ledger.Leaves(ctx, from, min(from+maxBatchLeaves, size))
 			if err != nil {
 				return 0, 0, nil, nil, fmt.Errorf("registry: scan log: %w", err)
 			}
 			for i, l := range leaves {
 				if bytes.Equal(l, leaf) {
 					idx := from + uint64(i)
-					s.treeMu.Lock()
-					defer s.treeMu.Unlock()
-					root, err := s.tree.rootAt(size)
+					root, err := s.tree.rootAt(ctx, size)
 					if err != nil {
 						return 0, 0, nil, nil, err
 					}
-					incl, err := s.tree.inclusion(idx, size)
+					incl, err := s.tree.inclusion(ctx, idx, size)
 					return idx, size, root, incl, err
 				}
 			}
@@ -319,32 +315,15 @@ func (s *Server) logLeafOnce(ctx context.Context, leaf []byte, retry bool) (uint
 	return s.logLeaf(ctx, leaf)
 }
 
-// logLeaf appends leaf to the Ledger and the tree, and returns its index,
-// the new size, the root and the inclusion proof.
+// logLeaf appends leaf to the transparency log (the leaf and the tree
+// nodes it completes, in one Ledger write), and returns its index, the new
+// size, the root and the inclusion proof.
 func (s *Server) logLeaf(ctx context.Context, leaf []byte) (uint64, uint64, []byte, [][]byte, error) {
-	s.treeMu.Lock()
-	defer s.treeMu.Unlock()
-	idx, err := s.ledger.Append(ctx, leaf)
-	if err != nil {
-		return 0, 0, nil, nil, fmt.Errorf("registry: append log leaf: %w", err)
-	}
-	tidx, err := s.tree.appendLeaf(leaf)
+	idx, root, incl, err := s.tree.append(ctx, leaf)
 	if err != nil {
 		return 0, 0, nil, nil, err
 	}
-	if tidx != idx {
-		return 0, 0, nil, nil, fmt.Errorf("registry: log leaf went to ledger index %d but tree index %d: another writer shares the ledger", idx, tidx)
-	}
-	size := idx + 1
-	root, err := s.tree.rootAt(size)
-	if err != nil {
-		return 0, 0, nil, nil, err
-	}
-	incl, err := s.tree.inclusion(idx, size)
-	if err != nil {
-		return 0, 0, nil, nil, err
-	}
-	return idx, size, root, incl, nil
+	return idx, idx + 1, root, incl, nil
 }
 
 func hexAll(hs [][]byte) []string {

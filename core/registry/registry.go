@@ -80,7 +80,6 @@ type Server struct {
 	nonces     store.Nonces
 	keys       *keyChain
 	tree       *merkleLog
-	treeMu     sync.Mutex // serialises Ledger.Append with the tree append
 	challenges *challengeStore
 	sellerHTTP *http.Client
 	lookup     lookupFunc
@@ -97,7 +96,8 @@ type Server struct {
 }
 
 // New creates a registry: it loads (or creates) the key chain from the
-// Ledger, rebuilds the Merkle tree from the stored leaves, loads bindings,
+// Ledger, opens the Merkle tree stored there (hashing only leaves stored
+// without their tree nodes), loads bindings,
 // records and statistics, restores undelivered callbacks, and starts the
 // callback redelivery loop. Call Close to stop it.
 func New(ctx context.Context, cfg Config) (*Server, error) {
@@ -111,7 +111,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		now:        cfg.Now,
 		ledger:     cfg.Ledger,
 		nonces:     cfg.Nonces,
-		tree:       newMerkleLog(),
 		challenges: newChallengeStore(),
 		sellerHTTP: cfg.SellerHTTP,
 		lookup:     defaultLookup,
@@ -122,7 +121,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if s.keys, err = loadKeyChain(ctx, cfg.Root, s.ledger, cfg.KeyLifetime, s.now); err != nil {
 		return nil, err
 	}
-	if err := s.rebuildTree(ctx); err != nil {
+	if s.tree, err = openMerkleLog(ctx, s.ledger, s.log); err != nil {
 		return nil, err
 	}
 	if s.directory, err = loadDirectory(ctx, s.ledger); err != nil {
@@ -172,27 +171,6 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.Nonces = newMemNonces(cfg.Now)
 	}
 	return cfg, nil
-}
-
-// rebuildTree replays the Ledger's leaves into the Merkle tree.
-func (s *Server) rebuildTree(ctx context.Context) error {
-	size, err := s.ledger.Size(ctx)
-	if err != nil {
-		return fmt.Errorf("registry: log size: %w", err)
-	}
-	for from := uint64(0); from < size; from += maxBatchLeaves {
-		to := min(from+maxBatchLeaves, size)
-		leaves, err := s.ledger.Leaves(ctx, from, to)
-		if err != nil {
-			return fmt.Errorf("registry: read log leaves [%d, %d): %w", from, to, err)
-		}
-		for _, leaf := range leaves {
-			if _, err := s.tree.appendLeaf(leaf); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 func (s *Server) routes() http.Handler {

@@ -84,6 +84,29 @@ func CheckTreeNodes(nodes []TreeNode) error {
 	return nil
 }
 
+// CheckAppendLeaves checks the arguments of Ledger.AppendLeaves (after
+// ctx) and returns the log size after the append. An end beyond the
+// largest int64 is ErrConflict: no log is that long.
+func CheckAppendLeaves(ctx context.Context, first uint64, leaves int, nodes []TreeNode) (uint64, error) {
+	if err := CheckPutTreeNodes(ctx, nodes); err != nil {
+		return 0, err
+	}
+	end := first + uint64(leaves)
+	if end < first || end > math.MaxInt64 {
+		return 0, fmt.Errorf("append at %d: %w", first, ErrConflict)
+	}
+	return end, nil
+}
+
+// CheckPutTreeNodes checks the arguments of Ledger.PutTreeNodes: ctx and
+// the nodes (CheckTreeNodes).
+func CheckPutTreeNodes(ctx context.Context, nodes []TreeNode) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return CheckTreeNodes(nodes)
+}
+
 // CheckTreeNodeID refuses an id with a level above MaxTreeLevel or an
 // index whose leaves lie beyond the largest int64.
 func CheckTreeNodeID(id TreeNodeID) error {

@@ -107,11 +107,8 @@ func (l *Ledger) Append(ctx context.Context, leaf []byte) (uint64, error) {
 // AppendLeaves adds copies of leaves at first and stores copies of nodes,
 // when both the log size and the tree size are first.
 func (l *Ledger) AppendLeaves(ctx context.Context, first uint64, leaves [][]byte, nodes []store.TreeNode) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := store.CheckTreeNodes(nodes); err != nil {
-		return fmt.Errorf("memstore: append leaves: %w", err)
+	if _, err := store.CheckAppendLeaves(ctx, first, len(leaves), nodes); err != nil {
+		return fmt.Errorf("memstore: %w", err)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -128,10 +125,7 @@ func (l *Ledger) AppendLeaves(ctx context.Context, first uint64, leaves [][]byte
 
 // PutTreeNodes stores copies of nodes and raises the tree size to size.
 func (l *Ledger) PutTreeNodes(ctx context.Context, size uint64, nodes []store.TreeNode) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := store.CheckTreeNodes(nodes); err != nil {
+	if err := store.CheckPutTreeNodes(ctx, nodes); err != nil {
 		return fmt.Errorf("memstore: put tree nodes: %w", err)
 	}
 	l.mu.Lock()

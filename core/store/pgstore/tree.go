@@ -29,17 +29,11 @@ func (l ledger) Delete(ctx context.Context, bucket, key string) error {
 // Append's does), then inserts the leaves and the nodes, in one
 // transaction.
 func (l ledger) AppendLeaves(ctx context.Context, first uint64, leaves [][]byte, nodes []store.TreeNode) error {
-	if err := ctx.Err(); err != nil {
-		return err
+	end, err := store.CheckAppendLeaves(ctx, first, len(leaves), nodes)
+	if err != nil {
+		return fmt.Errorf("pgstore: %w", err)
 	}
-	if err := store.CheckTreeNodes(nodes); err != nil {
-		return fmt.Errorf("pgstore: append leaves: %w", err)
-	}
-	end := first + uint64(len(leaves))
-	if end < first || end > math.MaxInt64 {
-		return fmt.Errorf("pgstore: append at %d: %w", first, store.ErrConflict)
-	}
-	err := l.db.inTx(ctx, func(tx pgx.Tx) error {
+	err = l.db.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE log_size SET size = $2, tree_size = $2 WHERE size = $1 AND tree_size = $1`, int64(first), int64(end))
 		if err != nil {
 			return fmt.Errorf("move log size: %w", err)
@@ -66,10 +60,7 @@ func (l ledger) AppendLeaves(ctx context.Context, first uint64, leaves [][]byte,
 // PutTreeNodes raises the tree size (under log_size's row lock) and
 // inserts the nodes in one transaction.
 func (l ledger) PutTreeNodes(ctx context.Context, size uint64, nodes []store.TreeNode) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := store.CheckTreeNodes(nodes); err != nil {
+	if err := store.CheckPutTreeNodes(ctx, nodes); err != nil {
 		return fmt.Errorf("pgstore: put tree nodes: %w", err)
 	}
 	if size > math.MaxInt64 {
@@ -97,29 +88,30 @@ func insertNodes(ctx context.Context, tx pgx.Tx, nodes []store.TreeNode) error {
 	if len(nodes) == 0 {
 		return nil
 	}
-	levels, idxs := nodeColumns(len(nodes), func(i int) store.TreeNodeID { return nodes[i].TreeNodeID })
+	lasts, levels := nodeColumns(len(nodes), func(i int) store.TreeNodeID { return nodes[i].TreeNodeID })
 	hashes := make([][]byte, len(nodes))
 	for i, n := range nodes {
 		hashes[i] = n.Hash
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO tree_nodes (level, idx, hash)
-		SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])
-		ON CONFLICT (level, idx) DO NOTHING`, levels, idxs, hashes)
+	_, err := tx.Exec(ctx, `INSERT INTO tree_nodes (last, level, hash)
+		SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::bytea[])
+		ON CONFLICT (last, level) DO NOTHING`, lasts, levels, hashes)
 	if err != nil {
 		return fmt.Errorf("insert tree nodes: %w", err)
 	}
 	return nil
 }
 
-// nodeColumns returns the level and index columns of n node ids.
-func nodeColumns(n int, id func(i int) store.TreeNodeID) ([]int16, []int64) {
-	levels, idxs := make([]int16, 0, n), make([]int64, 0, n)
+// nodeColumns returns the key columns of n node ids (checked with
+// store.CheckTreeNodeID): the index of each node's last leaf, and its level.
+func nodeColumns(n int, id func(i int) store.TreeNodeID) ([]int64, []int16) {
+	lasts, levels := make([]int64, 0, n), make([]int16, 0, n)
 	for i := range n {
 		x := id(i)
+		lasts = append(lasts, int64((x.Index+1)<<x.Level-1))
 		levels = append(levels, int16(x.Level))
-		idxs = append(idxs, int64(x.Index))
 	}
-	return levels, idxs
+	return lasts, levels
 }
 
 // TreeNodes reads the hashes of ids with one query.
@@ -135,19 +127,19 @@ func (l ledger) TreeNodes(ctx context.Context, ids []store.TreeNodeID) ([][]byte
 	}
 	found := make(map[store.TreeNodeID][]byte, len(valid))
 	if len(valid) > 0 {
-		levels, idxs := nodeColumns(len(valid), func(i int) store.TreeNodeID { return valid[i] })
-		rows, err := l.db.pool.Query(ctx, `SELECT level, idx, t.hash
-			FROM unnest($1::smallint[], $2::bigint[]) AS v(level, idx) JOIN tree_nodes AS t USING (level, idx)`, levels, idxs)
+		lasts, levels := nodeColumns(len(valid), func(i int) store.TreeNodeID { return valid[i] })
+		rows, err := l.db.pool.Query(ctx, `SELECT last, level, t.hash
+			FROM unnest($1::bigint[], $2::smallint[]) AS v(last, level) JOIN tree_nodes AS t USING (last, level)`, lasts, levels)
 		if err != nil {
 			return nil, fmt.Errorf("pgstore: read tree nodes: %w", err)
 		}
 		var (
+			last  int64
 			level int16
-			idx   int64
 			hash  []byte
 		)
-		_, err = pgx.ForEachRow(rows, []any{&level, &idx, &hash}, func() error {
-			found[store.TreeNodeID{Level: uint8(level), Index: uint64(idx)}] = hash
+		_, err = pgx.ForEachRow(rows, []any{&last, &level, &hash}, func() error {
+			found[store.TreeNodeID{Level: uint8(level), Index: uint64(last) >> level}] = hash
 			return nil
 		})
 		if err != nil {

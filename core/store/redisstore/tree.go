@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 
 	"github.com/redis/go-redis/v9"
@@ -83,15 +82,9 @@ func (l ledger) Delete(ctx context.Context, bucket, key string) error {
 
 // AppendLeaves runs appendLeavesScript.
 func (l ledger) AppendLeaves(ctx context.Context, first uint64, leaves [][]byte, nodes []store.TreeNode) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := store.CheckTreeNodes(nodes); err != nil {
-		return fmt.Errorf("redisstore: append leaves: %w", err)
-	}
-	end := first + uint64(len(leaves))
-	if end < first || end > math.MaxInt64 {
-		return fmt.Errorf("redisstore: append at %d: %w", first, store.ErrConflict)
+	end, err := store.CheckAppendLeaves(ctx, first, len(leaves), nodes)
+	if err != nil {
+		return fmt.Errorf("redisstore: %w", err)
 	}
 	args := make([]any, 0, 3+len(leaves)+2*len(nodes))
 	args = append(args, strconv.FormatUint(first, 10), strconv.FormatUint(end, 10), len(leaves))
@@ -110,10 +103,7 @@ func (l ledger) AppendLeaves(ctx context.Context, first uint64, leaves [][]byte,
 
 // PutTreeNodes runs putTreeNodesScript.
 func (l ledger) PutTreeNodes(ctx context.Context, size uint64, nodes []store.TreeNode) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := store.CheckTreeNodes(nodes); err != nil {
+	if err := store.CheckPutTreeNodes(ctx, nodes); err != nil {
 		return fmt.Errorf("redisstore: put tree nodes: %w", err)
 	}
 	args := nodeArgs([]any{strconv.FormatUint(size, 10)}, nodes)

@@ -33,12 +33,14 @@ var migrations = []string{
 		leaf BLOB NOT NULL
 	);`,
 	// 2: the Merkle tree over the log: every perfect-subtree node hash, and
-	// the number of leaves whose nodes are all stored.
+	// the number of leaves whose nodes are all stored. A node is keyed by
+	// its last leaf, then its level (not by level, then index), so the nodes
+	// an append completes are neighbours and share one page.
 	`CREATE TABLE tree_nodes (
+		last  INTEGER NOT NULL CHECK (last >= 0),
 		level INTEGER NOT NULL CHECK (level BETWEEN 0 AND 63),
-		idx   INTEGER NOT NULL CHECK (idx >= 0),
 		hash  BLOB NOT NULL,
-		PRIMARY KEY (level, idx)
+		PRIMARY KEY (last, level)
 	) WITHOUT ROWID;
 	CREATE TABLE tree_size (
 		one  INTEGER PRIMARY KEY CHECK (one = 1),

@@ -64,7 +64,7 @@ func TestTreeNodesQuerySearchesThePrimaryKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	joined := strings.Join(plan, "; ")
-	if !strings.Contains(joined, "SEARCH t USING PRIMARY KEY (level=? AND idx=?)") || strings.Contains(joined, "SCAN t") {
+	if !strings.Contains(joined, "SEARCH t USING PRIMARY KEY (last=? AND level=?)") || strings.Contains(joined, "SCAN t") {
 		t.Fatalf("query plan %q does not search tree_nodes by its primary key", joined)
 	}
 }

@@ -3,8 +3,8 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
-	"math"
 	"strings"
 
 	"github.com/clinch-protocol/clinch-mcp/core/store"
@@ -29,41 +29,89 @@ func (l ledger) Delete(ctx context.Context, bucket, key string) error {
 	return nil
 }
 
-// AppendLeaves checks both sizes and writes the leaves, the nodes and the
-// new tree size in one write transaction.
+// treeStmts are the statements of an append, prepared once on the write
+// connection: an append runs them in every transaction, and compiling them
+// each time cost more than running them.
+type treeStmts struct {
+	moveTree   *sql.Stmt // (end, first): tree size first -> end
+	insertLeaf *sql.Stmt // (idx, leaf), doing nothing on an existing idx
+	insertNode *sql.Stmt // (last, level, hash), doing nothing on an existing node
+}
+
+// stmtRowsMax bounds the rows inserted by running a prepared one-row
+// statement; more go in multi-row statements.
+const stmtRowsMax = 8
+
+func prepareTreeStmts(ctx context.Context, db *sql.DB) (treeStmts, error) {
+	var t treeStmts
+	for _, p := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{
+		{&t.moveTree, `UPDATE tree_size SET size = ? WHERE size = ?`},
+		{&t.insertLeaf, insertLeafHead + leafTuple + onConflictIdx},
+		{&t.insertNode, insertNodeHead + nodeTuple + onConflictNode},
+	} {
+		stmt, err := db.PrepareContext(ctx, p.query)
+		if err != nil {
+			t.close()
+			return treeStmts{}, fmt.Errorf("prepare %q: %w", p.query, err)
+		}
+		*p.stmt = stmt
+	}
+	return t, nil
+}
+
+func (t treeStmts) close() error {
+	var err error
+	for _, s := range []*sql.Stmt{t.moveTree, t.insertLeaf, t.insertNode} {
+		if s != nil {
+			if cerr := s.Close(); err == nil {
+				err = cerr
+			}
+		}
+	}
+	return err
+}
+
+// The pieces of the leaf and node INSERT statements.
+const (
+	insertLeafHead = `INSERT INTO leaves (idx, leaf) VALUES `
+	leafTuple      = "(?, ?)"
+	onConflictIdx  = " ON CONFLICT (idx) DO NOTHING"
+	insertNodeHead = `INSERT INTO tree_nodes (last, level, hash) VALUES `
+	nodeTuple      = "(?, ?, ?)"
+	onConflictNode = " ON CONFLICT (last, level) DO NOTHING"
+)
+
+// AppendLeaves moves the tree size from first to the new end, which only
+// succeeds when it was first, and inserts the leaves, none of which may
+// exist yet (the tree size never exceeds the log size, so the log size was
+// first too), and the nodes, all in one write transaction.
 func (l ledger) AppendLeaves(ctx context.Context, first uint64, leaves [][]byte, nodes []store.TreeNode) error {
-	if err := ctx.Err(); err != nil {
-		return err
+	end, err := store.CheckAppendLeaves(ctx, first, len(leaves), nodes)
+	if err != nil {
+		return fmt.Errorf("sqlitestore: %w", err)
 	}
-	if err := store.CheckTreeNodes(nodes); err != nil {
-		return fmt.Errorf("sqlitestore: append leaves: %w", err)
-	}
-	end := first + uint64(len(leaves))
-	if end < first || end > math.MaxInt64 {
-		return fmt.Errorf("sqlitestore: append at %d: %w", first, store.ErrConflict)
-	}
-	err := l.db.inTx(ctx, func(tx *sql.Tx) error {
-		var size, tree int64
-		if err := tx.QueryRowContext(ctx, sizeQuery).Scan(&size); err != nil {
+	conflict := fmt.Errorf("append at %d: the log or the tree has another size: %w", first, store.ErrConflict)
+	err = l.db.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.StmtContext(ctx, l.db.tree.moveTree).ExecContext(ctx, int64(end), int64(first))
+		if err != nil {
 			return err
 		}
-		if err := tx.QueryRowContext(ctx, treeSizeQuery).Scan(&tree); err != nil {
-			return err
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return errors.Join(conflict, err)
 		}
-		if uint64(size) != first || uint64(tree) != first {
-			return fmt.Errorf("append at %d to a log of size %d and tree size %d: %w", first, size, tree, store.ErrConflict)
-		}
-		err := insertRows(ctx, tx, `INSERT INTO leaves (idx, leaf) VALUES `, "(?, ?)", "", len(leaves), func(i int) []any {
+		n, err := insertRows(ctx, tx, l.db.tree.insertLeaf, insertLeafHead, leafTuple, onConflictIdx, len(leaves), func(i int) []any {
 			return []any{int64(first) + int64(i), nonNil(leaves[i])}
 		})
 		if err != nil {
 			return err
 		}
-		if err := insertNodes(ctx, tx, nodes); err != nil {
-			return err
+		if n != int64(len(leaves)) {
+			return conflict
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE tree_size SET size = ?`, int64(end))
-		return err
+		return insertNodes(ctx, tx, l.db.tree.insertNode, nodes)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlitestore: append leaves: %w", err)
@@ -73,10 +121,7 @@ func (l ledger) AppendLeaves(ctx context.Context, first uint64, leaves [][]byte,
 
 // PutTreeNodes writes nodes and raises the tree size in one transaction.
 func (l ledger) PutTreeNodes(ctx context.Context, size uint64, nodes []store.TreeNode) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := store.CheckTreeNodes(nodes); err != nil {
+	if err := store.CheckPutTreeNodes(ctx, nodes); err != nil {
 		return fmt.Errorf("sqlitestore: put tree nodes: %w", err)
 	}
 	err := l.db.inTx(ctx, func(tx *sql.Tx) error {
@@ -87,7 +132,7 @@ func (l ledger) PutTreeNodes(ctx context.Context, size uint64, nodes []store.Tre
 		if size > uint64(n) {
 			return fmt.Errorf("tree size %d is beyond the log size %d", size, n)
 		}
-		if err := insertNodes(ctx, tx, nodes); err != nil {
+		if err := insertNodes(ctx, tx, l.db.tree.insertNode, nodes); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE tree_size SET size = MAX(size, ?)`, int64(size))
@@ -100,17 +145,37 @@ func (l ledger) PutTreeNodes(ctx context.Context, size uint64, nodes []store.Tre
 }
 
 // insertNodes inserts nodes; a node already stored keeps its hash.
-func insertNodes(ctx context.Context, tx *sql.Tx, nodes []store.TreeNode) error {
-	return insertRows(ctx, tx, `INSERT INTO tree_nodes (level, idx, hash) VALUES `, "(?, ?, ?)", " ON CONFLICT (level, idx) DO NOTHING", len(nodes), func(i int) []any {
+func insertNodes(ctx context.Context, tx *sql.Tx, one *sql.Stmt, nodes []store.TreeNode) error {
+	_, err := insertRows(ctx, tx, one, insertNodeHead, nodeTuple, onConflictNode, len(nodes), func(i int) []any {
 		n := nodes[i]
-		return []any{int(n.Level), int64(n.Index), n.Hash}
+		return []any{lastLeaf(n.TreeNodeID), int(n.Level), n.Hash}
 	})
+	return err
 }
 
-// insertRows inserts n rows with multi-row INSERT statements of at most
-// rowsPerInsert rows: head, then one tuple per row, then tail. args
-// returns the values of row i.
-func insertRows(ctx context.Context, tx *sql.Tx, head, tuple, tail string, n int, args func(i int) []any) error {
+// insertRows inserts n rows and returns how many were inserted: up to
+// stmtRowsMax rows by running the prepared one-row statement one, more with
+// multi-row statements of at most rowsPerInsert rows made of head, one
+// tuple per row and tail. args returns the values of row i.
+func insertRows(ctx context.Context, tx *sql.Tx, one *sql.Stmt, head, tuple, tail string, n int, args func(i int) []any) (int64, error) {
+	var inserted int64
+	count := func(res sql.Result, err error) error {
+		if err != nil {
+			return err
+		}
+		k, err := res.RowsAffected()
+		inserted += k
+		return err
+	}
+	if n <= stmtRowsMax {
+		stmt := tx.StmtContext(ctx, one)
+		for i := range n {
+			if err := count(stmt.ExecContext(ctx, args(i)...)); err != nil {
+				return inserted, err
+			}
+		}
+		return inserted, nil
+	}
 	for from := 0; from < n; from += rowsPerInsert {
 		to := min(from+rowsPerInsert, n)
 		var q strings.Builder
@@ -124,11 +189,11 @@ func insertRows(ctx context.Context, tx *sql.Tx, head, tuple, tail string, n int
 			vals = append(vals, args(i)...)
 		}
 		q.WriteString(tail)
-		if _, err := tx.ExecContext(ctx, q.String(), vals...); err != nil {
-			return err
+		if err := count(tx.ExecContext(ctx, q.String(), vals...)); err != nil {
+			return inserted, err
 		}
 	}
-	return nil
+	return inserted, nil
 }
 
 // TreeNodes reads the hashes of ids, rowsPerInsert at a time.
@@ -153,19 +218,23 @@ func (l ledger) TreeNodes(ctx context.Context, ids []store.TreeNodeID) ([][]byte
 	return out, nil
 }
 
-// nodesQuery returns the query of the hashes of n node ids, bound as
-// level, index pairs. A join with the VALUES list searches the primary key
-// for each pair; "(level, idx) IN (VALUES ...)" would scan the table.
+// lastLeaf is the index of the last leaf under a node (checked with
+// store.CheckTreeNodeID), its key in tree_nodes with its level.
+func lastLeaf(id store.TreeNodeID) int64 { return int64((id.Index+1)<<id.Level - 1) }
+
+// nodesQuery returns the query of the hashes of n nodes, bound as last
+// leaf, level pairs. A join with the VALUES list searches the primary key
+// for each pair; "(last, level) IN (VALUES ...)" would scan the table.
 func nodesQuery(n int) string {
 	var q strings.Builder
-	q.WriteString(`SELECT t.level, t.idx, t.hash FROM (VALUES `)
+	q.WriteString(`SELECT t.last, t.level, t.hash FROM (VALUES `)
 	for i := range n {
 		if i > 0 {
 			q.WriteString(", ")
 		}
 		q.WriteString("(?, ?)")
 	}
-	q.WriteString(`) AS v JOIN tree_nodes AS t ON t.level = v.column1 AND t.idx = v.column2`)
+	q.WriteString(`) AS v JOIN tree_nodes AS t ON t.last = v.column1 AND t.level = v.column2`)
 	return q.String()
 }
 
@@ -175,7 +244,7 @@ func (l ledger) readNodes(ctx context.Context, ids []store.TreeNodeID, found map
 	args := make([]any, 0, 2*len(ids))
 	for _, id := range ids {
 		if store.CheckTreeNodeID(id) == nil {
-			args = append(args, int(id.Level), int64(id.Index))
+			args = append(args, lastLeaf(id), int(id.Level))
 		}
 	}
 	if len(args) == 0 {
@@ -188,14 +257,14 @@ func (l ledger) readNodes(ctx context.Context, ids []store.TreeNodeID, found map
 	defer rows.Close()
 	for rows.Next() {
 		var (
+			last  int64
 			level int
-			idx   int64
 			hash  []byte
 		)
-		if err := rows.Scan(&level, &idx, &hash); err != nil {
+		if err := rows.Scan(&last, &level, &hash); err != nil {
 			return fmt.Errorf("sqlitestore: read tree nodes: %w", err)
 		}
-		found[store.TreeNodeID{Level: uint8(level), Index: uint64(idx)}] = hash
+		found[store.TreeNodeID{Level: uint8(level), Index: uint64(last) >> level}] = hash
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("sqlitestore: read tree nodes: %w", err)

@@ -3,6 +3,7 @@ package registry
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math/bits"
 	"path/filepath"
@@ -295,5 +296,45 @@ func TestRegistryRestartRepairsTheTail(t *testing.T) {
 	}
 	if err := anp.VerifyInclusion(testLeaf(21), 21, after, incl); err != nil {
 		t.Fatalf("a repaired leaf: %v", err)
+	}
+}
+
+// TestNotarizeRetryReadsOnlyTheLeavesSinceItsAttempt: a retried
+// notarisation looks for its leaf among the leaves appended since its
+// first attempt, not the whole log, and the notarising record is deleted
+// once the artifact is stored.
+func TestNotarizeRetryReadsOnlyTheLeavesSinceItsAttempt(t *testing.T) {
+	var counting *countingLedger
+	e := newEnv(t, func(c *Config) {
+		counting = &countingLedger{Ledger: &flakyLedger{Ledger: c.Ledger.(*memstore.Ledger), bucket: bucketArtifacts}}
+		c.Ledger = counting
+	})
+	ctx := context.Background()
+	const earlier = 40
+	for i := range earlier {
+		if _, _, _, _, err := e.srv.logLeaf(ctx, testLeaf(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seller := e.addSeller("pans.anp")
+	c := NewClient(e.ts.URL, anptest.NewKey(t), ClientOptions{Now: e.clock.Now, RootKey: e.srv.RootKey()})
+	b := negotiate(t, e, c, "pans.anp")
+	a := anptest.SignDeal(t, b.terms(anptest.PubHex(seller.key), 4), b.Key, nil)
+	b.commit(t, c, a)
+	if _, err := c.Notarize(ctx, a); err == nil {
+		t.Fatal("the first attempt should fail on the storage error")
+	}
+	counting.leavesRead.Store(0)
+	out, err := c.Notarize(ctx, a)
+	if err != nil || out.Receipt.LeafIndex != earlier {
+		t.Fatalf("retry: %v", err)
+	}
+	if got := counting.leavesRead.Load(); got != 1 {
+		t.Fatalf("the retry read %d leaves, want only the one appended since its first attempt", got)
+	}
+	for _, key := range []string{a.Terms.SessionID, notarisingFromPfx + a.Terms.SessionID} {
+		if _, err := e.ledger.Get(ctx, bucketNotarising, key); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("notarising record %s after the deal was stored: %v", key, err)
+		}
 	}
 }

@@ -385,6 +385,7 @@ func vectorFiles(tb testing.TB) map[string][]byte {
 	addRefusedSignatureVectors(tb, files)
 	addRejectionVectors(tb, files)
 	addLogVectors(tb, files)
+	addKeyWindowVectors(tb, files)
 	return files
 }
 

@@ -131,8 +131,8 @@ func (c *Client) CheckLog(ctx context.Context) error {
 // observeHead checks h (whose signature is verified) against the
 // remembered head and remembers it when it is newer. A head of the same
 // size with another root, a head signed later than the remembered one but
-// smaller, or a head whose consistency proof with the remembered one fails,
-// raises the fork alarm.
+// smaller or earlier but larger, or a head whose consistency proof with
+// the remembered one fails, raises the fork alarm.
 func (c *Client) observeHead(ctx context.Context, h *anp.SignedTreeHead) error {
 	root, err := c.pinnedRoot(ctx)
 	if err != nil {
@@ -176,9 +176,9 @@ func (c *Client) judgeHeadLocked(ctx context.Context, old, h *anp.SignedTreeHead
 			return false, c.raiseFork(old, h, "same size, different root hash")
 		}
 		return h.Timestamp > old.Timestamp, nil
-	case h.Size < old.Size && h.Timestamp > old.Timestamp:
+	case anp.CheckHeadOrder(old, h) != nil:
 		// The log is append-only: a head signed later is never smaller.
-		return false, c.raiseFork(old, h, fmt.Sprintf("the log shrank from %d to %d entries", old.Size, h.Size))
+		return false, c.raiseFork(old, h, headOrderReason(old, h))
 	case h.Size < old.Size:
 		// An older head (a receipt issued before the last one seen): it
 		// must be a prefix of the remembered tree. It is not remembered.
@@ -223,6 +223,16 @@ func (c *Client) raiseFork(remembered, seen *anp.SignedTreeHead, reason string) 
 	err := c.forkErrLocked()
 	c.log.Error().Err(err).Str("registry", c.base).Msg("registry log fork: refusing new deals with this registry")
 	return err
+}
+
+// headOrderReason says how heads old and h, of different sizes, put the
+// log's growth and time in opposite orders.
+func headOrderReason(old, h *anp.SignedTreeHead) string {
+	if h.Size < old.Size {
+		return fmt.Sprintf("the log shrank from %d to %d entries", old.Size, h.Size)
+	}
+	return fmt.Sprintf("the log grew from %d to %d entries while its time went back from %s to %s",
+		old.Size, h.Size, time.UnixMilli(old.Timestamp).UTC().Format(time.RFC3339Nano), time.UnixMilli(h.Timestamp).UTC().Format(time.RFC3339Nano))
 }
 
 func sameRoot(hexRoot string, root []byte) bool {

@@ -225,3 +225,60 @@ func TestLogEntriesPages(t *testing.T) {
 		}
 	}
 }
+
+// TestLogWatchRefusesAHeadNotDatedNow: a current head (/v1/log/head) dated
+// more than the allowed clock skew from the client's clock is refused and
+// not remembered, whichever way the clocks differ.
+func TestLogWatchRefusesAHeadNotDatedNow(t *testing.T) {
+	for _, off := range []time.Duration{anp.MaxClockSkew + time.Second, -anp.MaxClockSkew - time.Second} {
+		t.Run(off.String(), func(t *testing.T) {
+			e := newEnv(t, nil)
+			ctx := context.Background()
+			clientClock := anptest.NewClock(e.clock.Now().Add(off))
+			c := NewClient(e.ts.URL, anptest.NewKey(t), ClientOptions{Now: clientClock.Now, RootKey: e.srv.RootKey()})
+			_, err := c.LogHead(ctx)
+			if !errors.Is(err, anp.ErrHeadNotFresh) || anp.CodeOf(err) != anp.CodeBadSignature {
+				t.Fatalf("a head %v from the client's clock: %v, want ErrHeadNotFresh", -off, err)
+			}
+			if st := c.WatchState(); st.Head != nil || st.Alarm != nil {
+				t.Fatalf("the refused head changed the watch state: %+v", st)
+			}
+			clientClock.Advance(-off) // the clocks agree again
+			if _, err := c.LogHead(ctx); err != nil {
+				t.Fatalf("a head dated now: %v", err)
+			}
+		})
+	}
+}
+
+// TestLogWatchForkWhenTimeGoesBack: a head of a larger tree dated before
+// the remembered smaller one contradicts it (the log would have shrunk
+// in between) and raises the fork alarm naming both heads.
+func TestLogWatchForkWhenTimeGoesBack(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	for i := range 2 {
+		if _, _, _, _, err := e.srv.logLeaf(ctx, fmt.Appendf(nil, "leaf %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	serverClock := e.clock
+	clientClock := anptest.NewClock(serverClock.Now())
+	c := NewClient(e.ts.URL, anptest.NewKey(t), ClientOptions{Now: clientClock.Now, RootKey: e.srv.RootKey()})
+	first, err := c.LogHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, _, err := e.srv.logLeaf(ctx, []byte("leaf 2")); err != nil {
+		t.Fatal(err)
+	}
+	serverClock.Advance(-time.Minute) // within the skew, but before the first head
+	_, err = c.LogHead(ctx)
+	var fe *ForkError
+	if !errors.Is(err, ErrLogFork) || !errors.As(err, &fe) {
+		t.Fatalf("a larger head dated earlier: %v, want ErrLogFork", err)
+	}
+	if fe.Alarm.Remembered.Size != first.Size || fe.Alarm.Seen.Size != 3 || !strings.Contains(fe.Alarm.Reason, "grew from 2 to 3 entries while its time went back") {
+		t.Fatalf("alarm = %+v", fe.Alarm)
+	}
+}

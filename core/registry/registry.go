@@ -118,7 +118,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if s.sellerHTTP == nil {
 		s.sellerHTTP = newSellerClient(cfg.AllowPrivateEndpoints)
 	}
-	if s.keys, err = loadKeyChain(ctx, cfg.Root, s.ledger, cfg.KeyLifetime, s.now); err != nil {
+	if s.keys, err = loadKeyChain(ctx, cfg.Root, s.ledger, cfg.KeyLifetime, s.now, s.log); err != nil {
 		return nil, err
 	}
 	if s.tree, err = openMerkleLog(ctx, s.ledger, s.log); err != nil {

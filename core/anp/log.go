@@ -87,11 +87,19 @@ func VerifyTreeHead(h *SignedTreeHead, chain []KeyEntry) error {
 // a registry cannot pass off an old head (of an old key's window, or of a
 // tree it has since forked) as its current one.
 func CheckHeadFresh(h *SignedTreeHead, now time.Time) error {
-	if d := time.Duration(h.Timestamp-now.UnixMilli()) * time.Millisecond; d > MaxClockSkew || d < -MaxClockSkew {
-		return Errorf(CodeBadSignature, "%v", classErr(ErrHeadNotFresh, "the current tree head of size %d is dated %s, %v from now; at most %v is allowed",
-			h.Size, fmtMillis(h.Timestamp), d.Round(time.Second), MaxClockSkew))
+	if ms := now.UnixMilli(); msApart(h.Timestamp, ms) > uint64(MaxClockSkew.Milliseconds()) {
+		return Errorf(CodeBadSignature, "%v", classErr(ErrHeadNotFresh, "the current tree head of size %d is dated %s, more than %v from now (%s)",
+			h.Size, fmtMillis(h.Timestamp), MaxClockSkew, fmtMillis(ms)))
 	}
 	return nil
+}
+
+// msApart is |a − b| without overflow.
+func msApart(a, b int64) uint64 {
+	if a >= b {
+		return uint64(a) - uint64(b)
+	}
+	return uint64(b) - uint64(a)
 }
 
 // CheckHeadOrder refuses two tree heads of one log (both verified) when

@@ -9,6 +9,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -280,5 +281,74 @@ func TestLogWatchForkWhenTimeGoesBack(t *testing.T) {
 	}
 	if fe.Alarm.Remembered.Size != first.Size || fe.Alarm.Seen.Size != 3 || !strings.Contains(fe.Alarm.Reason, "grew from 2 to 3 entries while its time went back") {
 		t.Fatalf("alarm = %+v", fe.Alarm)
+	}
+}
+
+// gatedProofs is an http.RoundTripper that holds the first consistency
+// proof request until release is closed, after telling arrived.
+type gatedProofs struct {
+	once    sync.Once
+	arrived chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedProofs) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Path == anp.RouteConsistency {
+		first := false
+		g.once.Do(func() { first = true })
+		if first {
+			close(g.arrived)
+			<-g.release
+		}
+	}
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+// TestLogWatchFetchesProofsWithoutTheLock: while one head waits for its
+// consistency proof, the watcher's lock is free (the fork check of a new
+// deal, and another head, go ahead); the waiting head, judged again when
+// its proof arrives, finds the remembered head changed and leaves it.
+func TestLogWatchFetchesProofsWithoutTheLock(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	grow := func(n int) {
+		for range n {
+			if _, _, _, _, err := e.srv.logLeaf(ctx, []byte("leaf")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	grow(2)
+	gate := &gatedProofs{arrived: make(chan struct{}), release: make(chan struct{})}
+	c := NewClient(e.ts.URL, anptest.NewKey(t), ClientOptions{Now: e.clock.Now, RootKey: e.srv.RootKey(), HTTP: &http.Client{Transport: gate}})
+	if _, err := c.LogHead(ctx); err != nil { // remembers size 2
+		t.Fatal(err)
+	}
+	grow(1)
+	slow := make(chan error, 1)
+	go func() {
+		_, err := c.LogHead(ctx) // size 3: its proof 2 -> 3 is held
+		slow <- err
+	}()
+	<-gate.arrived
+	if !c.watch.mu.TryLock() {
+		t.Fatal("the watcher holds its lock while it fetches a consistency proof")
+	}
+	c.watch.mu.Unlock()
+	if err := c.forkErr(); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Second)
+	later, err := c.LogHead(ctx) // size 3 again, signed later: its own proof is not held
+	if err != nil || later.Size != 3 {
+		t.Fatalf("a second head while the first waits: %+v %v", later, err)
+	}
+	close(gate.release)
+	if err := <-slow; err != nil {
+		t.Fatalf("the head that waited for its proof: %v", err)
+	}
+	st := c.WatchState()
+	if st.Alarm != nil || st.Head == nil || *st.Head != *later {
+		t.Fatalf("watch state %+v, want the later head of size 3 and no alarm", st)
 	}
 }

@@ -39,18 +39,20 @@ func leaves(prefix string, n int) [][]byte {
 	return out
 }
 
-// TestMonitorFollowsTheLogAndExitsOnAFork runs monitor --once against a
-// registry (2 entries) whose log then grows consistently (a twin with the
-// same 2 entries and 2 more) and then forks (a twin with 6 other entries,
-// signed with the same keys): the growth is printed, the fork exits with
-// code 3 naming both heads, and a later run against the honest registry
-// still reports the fork from the data directory.
-func TestMonitorFollowsTheLogAndExitsOnAFork(t *testing.T) {
+// logMarket is a registry without sellers whose log starts with given
+// leaves (stored without their tree nodes, hashed at its start), signing
+// with root; its ledger is shared with twins.
+type logMarket struct {
+	m      *demomarket.Market
+	root   ed25519.PrivateKey
+	ledger *memstore.Ledger
+}
+
+func startLogMarket(ctx context.Context, t *testing.T, first [][]byte) *logMarket {
+	t.Helper()
 	_, root, _ := ed25519.GenerateKey(rand.Reader)
 	ledger := memstore.NewLedger()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for _, l := range leaves("honest", 2) {
+	for _, l := range first {
 		if _, err := ledger.Append(ctx, l); err != nil {
 			t.Fatal(err)
 		}
@@ -60,8 +62,27 @@ func TestMonitorFollowsTheLogAndExitsOnAFork(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(m.Close)
-	grown := registrytest.Twin(t, root, ledger, leaves("honest", 4))
-	forked := registrytest.Twin(t, root, ledger, leaves("forked", 6))
+	return &logMarket{m: m, root: root, ledger: ledger}
+}
+
+// twin starts a registry with the same keys and a log of its own.
+func (lm *logMarket) twin(t *testing.T, log [][]byte) *httptest.Server {
+	return registrytest.Twin(t, lm.root, lm.ledger, log)
+}
+
+// TestMonitorFollowsTheLogAndExitsOnAFork runs monitor --once against a
+// registry (2 entries) whose log then grows consistently (a twin with the
+// same 2 entries and 2 more) and then forks (a twin with 6 other entries,
+// signed with the same keys): the growth is printed, the fork exits with
+// code 3 naming both heads, and a later run against the honest registry
+// still reports the fork from the data directory.
+func TestMonitorFollowsTheLogAndExitsOnAFork(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	lm := startLogMarket(ctx, t, leaves("honest", 2))
+	m := lm.m
+	grown := lm.twin(t, leaves("honest", 4))
+	forked := lm.twin(t, leaves("forked", 6))
 	sw := &registrytest.LogSwitch{}
 	proxy := sw.Proxy(t, m.RegistryURL)
 
@@ -88,7 +109,7 @@ func TestMonitorFollowsTheLogAndExitsOnAFork(t *testing.T) {
 		}
 	}
 	sw.Set(forked)
-	err = monitor()
+	err := monitor()
 	var ee *exitError
 	var fe *registry.ForkError
 	if !errors.As(err, &ee) || ee.code != exitFork || !errors.As(err, &fe) {
@@ -217,21 +238,11 @@ func (e *entriesStarts) take() []string {
 // added since (from entry 3 of 5), still checks them against the signed
 // head, and a run watching another domain starts again from entry 0.
 func TestMonitorWatchResumesFromTheVerifiedTree(t *testing.T) {
-	_, root, _ := ed25519.GenerateKey(rand.Reader)
-	ledger := memstore.NewLedger()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, l := range leaves("entry", 3) {
-		if _, err := ledger.Append(ctx, l); err != nil {
-			t.Fatal(err)
-		}
-	}
-	m, err := demomarket.Start(ctx, demomarket.Options{Sellers: []demomarket.SellerSpec{}, Difficulty: 4, Logger: zerolog.Nop(), Root: root, Ledger: ledger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Close)
-	grown := registrytest.Twin(t, root, ledger, leaves("entry", 5))
+	lm := startLogMarket(ctx, t, leaves("entry", 3))
+	m := lm.m
+	grown := lm.twin(t, leaves("entry", 5))
 	sw := &registrytest.LogSwitch{}
 	rec := &entriesStarts{next: sw}
 	u, _ := url.Parse(m.RegistryURL)

@@ -73,8 +73,9 @@ func runMonitor(ctx context.Context, env *cliEnv, args []string) error {
 		"Each new signed tree head is printed as: head SIZE ROOT TIMESTAMP. The previous head's consistency\n"+
 			"proof is verified first; a head that contradicts it (same size and another root, a smaller later\n"+
 			"head, a proof that fails) is a fork: both heads are printed and the exit code is 3. With --watch,\n"+
-			"every log entry is read (from entry 0 on each run), the tree is rebuilt and its root compared with\n"+
-			"each head (a mismatch is exit code 4), and each deal of DOMAIN is verified and printed. Exit code 1\n"+
+			"every log entry is read, the tree is rebuilt and its root compared with each head (a mismatch is\n"+
+			"exit code 4), and each deal of DOMAIN is verified and printed; the verified tree is kept in the\n"+
+			"state file, and the next run watching DOMAIN resumes after the last entry it verified. Exit code 1\n"+
 			"is an error (registry unreachable with --once).")
 	var f monitorFlags
 	f.register(fs, env)

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -22,7 +23,9 @@ var errEntriesMismatch = errors.New("log entries do not match the signed tree he
 // entry the registry shows is the one it signed. Entries that are deals of
 // domain are verified completely (anp.VerifyArtifact with an inclusion
 // proof against the head) and printed, and so are its key events (bindings,
-// rotations, revocations). It starts from leaf 0 on every run.
+// rotations, revocations). The verified tree (its compact range) is kept
+// with the watch state after each head, and a later run watching the same
+// domain resumes from it instead of from entry 0.
 type entryFollower struct {
 	env    *cliEnv
 	c      *registry.Client
@@ -31,23 +34,73 @@ type entryFollower struct {
 }
 
 func newEntryFollower(env *cliEnv, c *registry.Client, domain string) *entryFollower {
-	rf := &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
-	return &entryFollower{env: env, c: c, domain: domain, rng: rf.NewEmptyRange(0)}
+	f := &entryFollower{env: env, c: c, domain: domain, rng: rangeFactory.NewEmptyRange(0)}
+	v := c.WatchState().Entries
+	switch {
+	case v == nil:
+	case v.Domain != domain:
+		fmt.Fprintf(env.stdout, "reading the log from entry 0: the verified entries were watched for %s\n", v.Domain)
+	default:
+		rng, err := resumeRange(v)
+		if err != nil {
+			fmt.Fprintf(env.stdout, "reading the log from entry 0: %v\n", err)
+			break
+		}
+		f.rng = rng
+		fmt.Fprintf(env.stdout, "resuming after entry %d, verified against head %s\n", v.Head.Size, registry.DescribeHead(&v.Head))
+	}
+	return f
 }
 
-// catchUp reads the entries up to h.Size and checks the rebuilt root;
-// entries that do not make it are errEntriesMismatch.
+var rangeFactory = &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+
+// resumeRange rebuilds the stored compact range and checks that its root
+// is the root of the head it was verified against.
+func resumeRange(v *registry.VerifiedEntries) (*compact.Range, error) {
+	hashes := make([][]byte, len(v.Range))
+	for i, h := range v.Range {
+		b, err := hex.DecodeString(h)
+		if err != nil || len(b) != 32 {
+			return nil, fmt.Errorf("the stored range's hash %d is malformed", i)
+		}
+		hashes[i] = b
+	}
+	rng, err := rangeFactory.NewRange(0, v.Head.Size, hashes)
+	if err != nil {
+		return nil, fmt.Errorf("the stored range does not fit size %d: %w", v.Head.Size, err)
+	}
+	root := rfc6962.DefaultHasher.EmptyRoot()
+	if v.Head.Size > 0 {
+		root, err = rng.GetRootHash(nil)
+	}
+	if err != nil || hex.EncodeToString(root) != v.Head.RootHash {
+		return nil, fmt.Errorf("the stored range does not make the root of head %s", registry.DescribeHead(&v.Head))
+	}
+	return rng, nil
+}
+
+// catchUp reads the entries from the verified tree up to h.Size, checks
+// the rebuilt root and keeps the verified tree; entries that do not make
+// the root are errEntriesMismatch. A head no larger than the verified tree
+// has nothing to read (the log watcher checked its consistency).
 func (f *entryFollower) catchUp(ctx context.Context, h *anp.SignedTreeHead) error {
+	if h.Size <= f.rng.End() {
+		return nil
+	}
 	var watched []uint64
 	var leaves = map[uint64][]byte{}
-	for f.rng.End() < h.Size {
-		page, err := f.c.LogEntries(ctx, f.rng.End(), h.Size)
+	next, err := rangeFactory.NewRange(0, f.rng.End(), slices.Clone(f.rng.Hashes()))
+	if err != nil {
+		return fmt.Errorf("verified tree: %w", err)
+	}
+	for next.End() < h.Size {
+		page, err := f.c.LogEntries(ctx, next.End(), h.Size)
 		if err != nil {
-			return fmt.Errorf("log entries from %d: %w", f.rng.End(), err)
+			return fmt.Errorf("log entries from %d: %w", next.End(), err)
 		}
 		for _, leaf := range page {
-			idx := f.rng.End()
-			if err := f.rng.Append(anp.LeafHash(leaf), nil); err != nil {
+			idx := next.End()
+			if err := next.Append(anp.LeafHash(leaf), nil); err != nil {
 				return fmt.Errorf("log entry %d: %w", idx, err)
 			}
 			if f.isWatched(leaf) {
@@ -56,17 +109,26 @@ func (f *entryFollower) catchUp(ctx context.Context, h *anp.SignedTreeHead) erro
 			}
 		}
 	}
-	root, err := f.rng.GetRootHash(nil)
+	root, err := next.GetRootHash(nil)
 	if err != nil {
 		return fmt.Errorf("rebuild the log root: %w", err)
 	}
 	if hex.EncodeToString(root) != h.RootHash {
 		return fmt.Errorf("%w: entries 0..%d make root %x, the registry signed %s", errEntriesMismatch, h.Size-1, root, registry.DescribeHead(h))
 	}
+	f.rng = next
 	for _, idx := range watched {
 		f.show(ctx, idx, leaves[idx], h)
 	}
-	return nil
+	return f.c.SaveVerifiedEntries(registry.VerifiedEntries{Domain: f.domain, Head: *h, Range: hexHashes(next.Hashes())})
+}
+
+func hexHashes(hs [][]byte) []string {
+	out := make([]string, len(hs))
+	for i, h := range hs {
+		out[i] = hex.EncodeToString(h)
+	}
+	return out
 }
 
 // isWatched reports whether leaf is a deal or a key event of the watched

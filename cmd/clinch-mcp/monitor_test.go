@@ -13,9 +13,12 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,18 +39,20 @@ func leaves(prefix string, n int) [][]byte {
 	return out
 }
 
-// TestMonitorFollowsTheLogAndExitsOnAFork runs monitor --once against a
-// registry (2 entries) whose log then grows consistently (a twin with the
-// same 2 entries and 2 more) and then forks (a twin with 6 other entries,
-// signed with the same keys): the growth is printed, the fork exits with
-// code 3 naming both heads, and a later run against the honest registry
-// still reports the fork from the data directory.
-func TestMonitorFollowsTheLogAndExitsOnAFork(t *testing.T) {
+// logMarket is a registry without sellers whose log starts with given
+// leaves (stored without their tree nodes, hashed at its start), signing
+// with root; its ledger is shared with twins.
+type logMarket struct {
+	m      *demomarket.Market
+	root   ed25519.PrivateKey
+	ledger *memstore.Ledger
+}
+
+func startLogMarket(ctx context.Context, t *testing.T, first [][]byte) *logMarket {
+	t.Helper()
 	_, root, _ := ed25519.GenerateKey(rand.Reader)
 	ledger := memstore.NewLedger()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for _, l := range leaves("honest", 2) {
+	for _, l := range first {
 		if _, err := ledger.Append(ctx, l); err != nil {
 			t.Fatal(err)
 		}
@@ -57,8 +62,27 @@ func TestMonitorFollowsTheLogAndExitsOnAFork(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(m.Close)
-	grown := registrytest.Twin(t, root, ledger, leaves("honest", 4))
-	forked := registrytest.Twin(t, root, ledger, leaves("forked", 6))
+	return &logMarket{m: m, root: root, ledger: ledger}
+}
+
+// twin starts a registry with the same keys and a log of its own.
+func (lm *logMarket) twin(t *testing.T, log [][]byte) *httptest.Server {
+	return registrytest.Twin(t, lm.root, lm.ledger, log)
+}
+
+// TestMonitorFollowsTheLogAndExitsOnAFork runs monitor --once against a
+// registry (2 entries) whose log then grows consistently (a twin with the
+// same 2 entries and 2 more) and then forks (a twin with 6 other entries,
+// signed with the same keys): the growth is printed, the fork exits with
+// code 3 naming both heads, and a later run against the honest registry
+// still reports the fork from the data directory.
+func TestMonitorFollowsTheLogAndExitsOnAFork(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	lm := startLogMarket(ctx, t, leaves("honest", 2))
+	m := lm.m
+	grown := lm.twin(t, leaves("honest", 4))
+	forked := lm.twin(t, leaves("forked", 6))
 	sw := &registrytest.LogSwitch{}
 	proxy := sw.Proxy(t, m.RegistryURL)
 
@@ -85,7 +109,7 @@ func TestMonitorFollowsTheLogAndExitsOnAFork(t *testing.T) {
 		}
 	}
 	sw.Set(forked)
-	err = monitor()
+	err := monitor()
 	var ee *exitError
 	var fe *registry.ForkError
 	if !errors.As(err, &ee) || ee.code != exitFork || !errors.As(err, &fe) {
@@ -183,5 +207,96 @@ func TestMonitorWatchListsVerifiedDeals(t *testing.T) {
 	var ee *exitError
 	if err := monitor(lying.URL); !errors.As(err, &ee) || ee.code != exitEntries || !strings.Contains(err.Error(), fmt.Sprintf("size %d root ", 3+sellers)) {
 		t.Fatalf("tampered entries: err = %v, want exit code %d naming the head", err, exitEntries)
+	}
+}
+
+// entriesStarts records the start of every /v1/log/entries request that
+// passes through it to next.
+type entriesStarts struct {
+	next   http.RoundTripper
+	mu     sync.Mutex
+	starts []string
+}
+
+func (e *entriesStarts) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Path == anp.RouteEntries {
+		e.mu.Lock()
+		e.starts = append(e.starts, req.URL.Query().Get("start"))
+		e.mu.Unlock()
+	}
+	return e.next.RoundTrip(req)
+}
+
+// take returns the starts recorded since the last call.
+func (e *entriesStarts) take() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := e.starts
+	e.starts = nil
+	return out
+}
+
+// TestMonitorWatchResumesFromTheVerifiedTree: monitor --watch keeps the
+// tree it verified in its state file; the next run reads only the entries
+// added since (from entry 3 of 5), still checks them against the signed
+// head, and a run watching another domain starts again from entry 0.
+func TestMonitorWatchResumesFromTheVerifiedTree(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	lm := startLogMarket(ctx, t, leaves("entry", 3))
+	m := lm.m
+	grown := lm.twin(t, leaves("entry", 5))
+	sw := &registrytest.LogSwitch{}
+	rec := &entriesStarts{next: sw}
+	u, _ := url.Parse(m.RegistryURL)
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.Transport = rec
+	proxy := httptest.NewServer(rp)
+	t.Cleanup(proxy.Close)
+
+	env, out, _ := testEnv(t, nil)
+	state := filepath.Join(t.TempDir(), "monitor-state.json")
+	monitor := func(domain string) error {
+		return run(ctx, env, []string{"monitor", "--registry", proxy.URL, "--registry-key", m.RootKey, "--once", "--watch", domain, "--state", state})
+	}
+	if err := monitor("shop.anp"); err != nil {
+		t.Fatalf("first run: %v\n%s", err, out)
+	}
+	if got := rec.take(); !slices.Equal(got, []string{"0"}) {
+		t.Fatalf("first run read entries from %v, want from 0", got)
+	}
+	sw.Set(grown)
+	if err := monitor("shop.anp"); err != nil {
+		t.Fatalf("second run: %v\n%s", err, out)
+	}
+	if got := rec.take(); !slices.Equal(got, []string{"3"}) {
+		t.Fatalf("second run read entries from %v, want only from 3", got)
+	}
+	if !strings.Contains(out.String(), "resuming after entry 3, verified against head size 3 root ") {
+		t.Fatalf("output lacks the resumption:\n%s", out)
+	}
+	if err := monitor("shop.anp"); err != nil || len(rec.take()) != 0 {
+		t.Fatalf("a run with nothing new read entries again: %v", err)
+	}
+	if err := monitor("other.anp"); err != nil {
+		t.Fatalf("another domain: %v", err)
+	}
+	if got := rec.take(); !slices.Equal(got, []string{"0"}) || !strings.Contains(out.String(), "reading the log from entry 0: the verified entries were watched for shop.anp") {
+		t.Fatalf("another domain read entries from %v:\n%s", got, out)
+	}
+	// A stored range that does not make its head's root is not trusted.
+	st, err := (&fileHeadStore{path: state}).Load()
+	if err != nil || st.Entries == nil || st.Entries.Head.Size != 5 {
+		t.Fatalf("state file: %+v %v", st, err)
+	}
+	st.Entries.Range[0] = strings.Repeat("00", 32)
+	if err := (&fileHeadStore{path: state}).Save(st); err != nil {
+		t.Fatal(err)
+	}
+	if err := monitor("other.anp"); err != nil {
+		t.Fatalf("a tampered range: %v", err)
+	}
+	if got := rec.take(); !slices.Equal(got, []string{"0"}) || !strings.Contains(out.String(), "reading the log from entry 0: the stored range does not make the root of head size 5") {
+		t.Fatalf("a tampered range read entries from %v:\n%s", got, out)
 	}
 }

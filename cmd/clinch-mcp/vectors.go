@@ -195,11 +195,12 @@ var fileRunners = map[string]func(dir string, data []byte, r *vresult) error{
 	"session_key.json": runSealedCases(func(id ed25519.PrivateKey, b []byte) ([]byte, error) {
 		return anp.OpenSecretBytes(id, anp.SecretSessionKey, b)
 	}),
-	"money.json":      runMoneyCases,
-	"rejections.json": runRejectionCases,
-	"merkle.json":     runMerkleCases,
-	"addresses.json":  runAddressCases,
-	"key_events.json": runKeyEventCases,
+	"money.json":       runMoneyCases,
+	"rejections.json":  runRejectionCases,
+	"merkle.json":      runMerkleCases,
+	"addresses.json":   runAddressCases,
+	"key_events.json":  runKeyEventCases,
+	"key_windows.json": runKeyWindowCases,
 }
 
 func runVectorFile(dir, name string) *vresult {

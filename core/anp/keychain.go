@@ -2,8 +2,15 @@ package anp
 
 import (
 	"crypto/ed25519"
+	"errors"
 	"time"
 )
+
+// ErrKeyWindow: a registry statement (a domain binding at its bound_at, a
+// signed tree head at its timestamp) is dated outside the validity window
+// of the chain key that signed it. It comes with the code bad_signature;
+// test with errors.Is.
+var ErrKeyWindow = errors.New("dated outside its registry key's validity window")
 
 // KeyEntry is one link of the registry key chain. The registry's long-term
 // root key signs each entry; Prev is the hash of the previous entry, so the
@@ -19,6 +26,19 @@ type KeyEntry struct {
 
 // ValidAt reports whether the key was valid at ms.
 func (k *KeyEntry) ValidAt(ms int64) bool { return ms >= k.ValidFrom && ms < k.ValidUntil }
+
+// checkWindow refuses a statement (what) dated at ms outside the key's
+// validity window with ErrKeyWindow.
+func (k *KeyEntry) checkWindow(what string, ms int64) error {
+	if k.ValidAt(ms) {
+		return nil
+	}
+	return Errorf(CodeBadSignature, "%v", classErr(ErrKeyWindow, "%s is dated %s, outside registry key %d's validity [%s, %s)",
+		what, fmtMillis(ms), k.Index, fmtMillis(k.ValidFrom), fmtMillis(k.ValidUntil)))
+}
+
+// fmtMillis formats unix milliseconds as RFC 3339 UTC.
+func fmtMillis(ms int64) string { return time.UnixMilli(ms).UTC().Format(time.RFC3339Nano) }
 
 func (k *KeyEntry) unsigned() KeyEntry { c := *k; c.Sig = ""; return c }
 

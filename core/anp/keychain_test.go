@@ -2,6 +2,8 @@ package anp_test
 
 import (
 	"crypto/ed25519"
+	"errors"
+	"math/big"
 	"testing"
 	"time"
 
@@ -104,4 +106,50 @@ func TestVerifyKeyChainTamper(t *testing.T) {
 	if err := anp.VerifyKeyChain(root, three()); err != nil {
 		t.Fatalf("three-entry chain: %v", err)
 	}
+}
+
+// FuzzDatedStatements checks the date rules of registry statements against
+// a direct reading of the spec: a binding and a tree head verify exactly
+// when their key was valid at their date, a current head is fresh exactly
+// within the clock skew, and two heads are in order exactly when the
+// larger is not dated before the smaller (whichever is given first).
+func FuzzDatedStatements(f *testing.F) {
+	chain := buildKeyChain(f, rootKey, notaryKey, nextKey)
+	f.Add(t0Ms, t0Ms, uint64(3), t0Ms, uint64(5), t0Ms+1, false)
+	f.Add(chain[0].ValidUntil, t0Ms-anp.MaxClockSkew.Milliseconds()-1, uint64(5), t0Ms, uint64(3), t0Ms+1, true)
+	f.Add(chain[1].ValidFrom-1, int64(0), uint64(0), int64(-1), uint64(1<<63), int64(1)<<62, true)
+	f.Fuzz(func(t *testing.T, at, now int64, sizeA uint64, tsA int64, sizeB uint64, tsB int64, second bool) {
+		key, kid := notaryKey, uint64(0)
+		if second {
+			key, kid = nextKey, 1
+		}
+		inWindow := at >= chain[kid].ValidFrom && at < chain[kid].ValidUntil
+		d := anp.DomainBinding{Domain: sellerDomain, Key: pub(sellerKey), BoundAt: at, KeyIndex: kid}
+		if err := anp.SignDomainBinding(&d, anp.Signer(key)); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Verify(chain); (err == nil) != inWindow || (err != nil && !errors.Is(err, anp.ErrKeyWindow)) {
+			t.Fatalf("binding at %d by key %d: %v, in window %v", at, kid, err, inWindow)
+		}
+		h := anp.SignedTreeHead{Size: sizeA, RootHash: anp.HashBytes(nil), Timestamp: at, KeyIndex: kid}
+		if err := anp.SignTreeHead(&h, anp.Signer(key)); err != nil {
+			t.Fatal(err)
+		}
+		if err := anp.VerifyTreeHead(&h, chain); (err == nil) != inWindow || (err != nil && !errors.Is(err, anp.ErrKeyWindow)) {
+			t.Fatalf("head at %d by key %d: %v, in window %v", at, kid, err, inWindow)
+		}
+		skew := new(big.Int).SetInt64(anp.MaxClockSkew.Milliseconds())
+		apart := new(big.Int).Sub(big.NewInt(at), big.NewInt(now))
+		fresh := apart.Abs(apart).Cmp(skew) <= 0
+		if err := anp.CheckHeadFresh(&h, time.UnixMilli(now)); (err == nil) != fresh || (err != nil && !errors.Is(err, anp.ErrHeadNotFresh)) {
+			t.Fatalf("head at %d, now %d: %v, fresh %v", at, now, err, fresh)
+		}
+		a, b := &anp.SignedTreeHead{Size: sizeA, Timestamp: tsA}, &anp.SignedTreeHead{Size: sizeB, Timestamp: tsB}
+		backwards := (sizeA < sizeB && tsB < tsA) || (sizeB < sizeA && tsA < tsB)
+		for _, pair := range [][2]*anp.SignedTreeHead{{a, b}, {b, a}} {
+			if err := anp.CheckHeadOrder(pair[0], pair[1]); (err != nil) != backwards || (err != nil && !errors.Is(err, anp.ErrHeadTimeBackwards)) {
+				t.Fatalf("heads %+v %+v: %v, backwards %v", pair[0], pair[1], err, backwards)
+			}
+		}
+	})
 }

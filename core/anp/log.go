@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -23,6 +24,12 @@ var (
 	// ErrRootMismatch: the proof has the right shape but does not lead to
 	// the root hash (or, for consistency, to both root hashes).
 	ErrRootMismatch = errors.New("proof does not lead to the root hash")
+	// ErrHeadNotFresh: a tree head fetched as the log's current head is
+	// dated more than MaxClockSkew away from the reader's clock.
+	ErrHeadNotFresh = errors.New("tree head is not dated near the current time")
+	// ErrHeadTimeBackwards: of two tree heads of one log, the one with more
+	// entries is dated before the one with fewer.
+	ErrHeadTimeBackwards = errors.New("a larger tree head is dated before a smaller one")
 )
 
 // proofErr classifies an error of the proof package.
@@ -55,7 +62,9 @@ func SignTreeHead(h *SignedTreeHead, sign func(Purpose, any) (string, error)) er
 	return nil
 }
 
-// VerifyTreeHead checks the tree head signature against the (verified) chain.
+// VerifyTreeHead checks the tree head signature against the (verified)
+// chain: the key at h.KeyIndex must have been valid at h.Timestamp
+// (ErrKeyWindow otherwise).
 func VerifyTreeHead(h *SignedTreeHead, chain []KeyEntry) error {
 	if !ValidHash(h.RootHash) {
 		return Errorf(CodeBadSignature, "tree head root hash is malformed")
@@ -64,11 +73,45 @@ func VerifyTreeHead(h *SignedTreeHead, chain []KeyEntry) error {
 	if err != nil {
 		return err
 	}
-	if !e.ValidAt(h.Timestamp) {
-		return Errorf(CodeBadSignature, "tree head of size %d was signed outside key %d's validity", h.Size, e.Index)
+	if err := e.checkWindow(fmt.Sprintf("tree head of size %d", h.Size), h.Timestamp); err != nil {
+		return err
 	}
 	if err := Verify(e.Key, PurposeTreeHead, h.unsigned(), h.Sig); err != nil {
 		return Errorf(CodeBadSignature, "tree head of size %d: %v", h.Size, err)
+	}
+	return nil
+}
+
+// CheckHeadFresh refuses a tree head fetched as the log's current head
+// (GET /v1/log/head) that is dated more than MaxClockSkew away from now:
+// a registry cannot pass off an old head (of an old key's window, or of a
+// tree it has since forked) as its current one.
+func CheckHeadFresh(h *SignedTreeHead, now time.Time) error {
+	if ms := now.UnixMilli(); msApart(h.Timestamp, ms) > uint64(MaxClockSkew.Milliseconds()) {
+		return Errorf(CodeBadSignature, "%v", classErr(ErrHeadNotFresh, "the current tree head of size %d is dated %s, more than %v from now (%s)",
+			h.Size, fmtMillis(h.Timestamp), MaxClockSkew, fmtMillis(ms)))
+	}
+	return nil
+}
+
+// msApart is |a − b| without overflow.
+func msApart(a, b int64) uint64 {
+	if a >= b {
+		return uint64(a) - uint64(b)
+	}
+	return uint64(b) - uint64(a)
+}
+
+// CheckHeadOrder refuses two tree heads of one log (both verified) when
+// the one with more entries is dated before the one with fewer: the log
+// would have shrunk between the two dates.
+func CheckHeadOrder(a, b *SignedTreeHead) error {
+	if a.Size > b.Size {
+		a, b = b, a
+	}
+	if a.Size < b.Size && b.Timestamp < a.Timestamp {
+		return Errorf(CodeBadSignature, "%v", classErr(ErrHeadTimeBackwards, "the tree head of size %d is dated %s, before the head of size %d dated %s",
+			b.Size, fmtMillis(b.Timestamp), a.Size, fmtMillis(a.Timestamp)))
 	}
 	return nil
 }

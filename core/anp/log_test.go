@@ -2,8 +2,11 @@ package anp_test
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -59,9 +62,9 @@ func TestSignAndVerifyTreeHead(t *testing.T) {
 		{"size changed", func(h *anp.SignedTreeHead) { h.Size = 4 }, "tree head of size 4:"},
 		{"root changed", func(h *anp.SignedTreeHead) { h.RootHash = anp.HashBytes(nil) }, "tree head of size 3:"},
 		{"timestamp changed", func(h *anp.SignedTreeHead) { h.Timestamp++ }, "signature does not verify"},
-		{"other key index", func(h *anp.SignedTreeHead) { h.KeyIndex = 1 }, "tree head of size 3 was signed outside key 1's validity"},
+		{"other key index", func(h *anp.SignedTreeHead) { h.KeyIndex = 1 }, "tree head of size 3 is dated 2025-01-01T00:00:00Z, outside registry key 1's validity [2025-01-01T00:55:00Z, 2025-01-02T01:00:00Z)"},
 		{"unknown key index", func(h *anp.SignedTreeHead) { h.KeyIndex = 2 }, "registry key 2 is not in the key chain"},
-		{"outside validity", func(h *anp.SignedTreeHead) { *h = signedHead(t, tree, 3, chain[0].ValidUntil, notaryKey, 0) }, "signed outside key 0's validity"},
+		{"outside validity", func(h *anp.SignedTreeHead) { *h = signedHead(t, tree, 3, chain[0].ValidUntil, notaryKey, 0) }, "tree head of size 3 is dated 2025-01-01T01:00:00Z, outside registry key 0's validity"},
 		{"upper-case root", func(h *anp.SignedTreeHead) { h.RootHash = "AB" + h.RootHash[2:] }, "tree head root hash is malformed"},
 		{"no signature", func(h *anp.SignedTreeHead) { h.Sig = "" }, "signature must be 128 hex characters"},
 	}
@@ -69,7 +72,11 @@ func TestSignAndVerifyTreeHead(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := signedHead(t, tree, 3, t0Ms, notaryKey, 0)
 			tt.edit(&c)
-			wantCode(t, anp.VerifyTreeHead(&c, chain), anp.CodeBadSignature, tt.msg)
+			err := anp.VerifyTreeHead(&c, chain)
+			wantCode(t, err, anp.CodeBadSignature, tt.msg)
+			if window := strings.Contains(tt.msg, "validity"); errors.Is(err, anp.ErrKeyWindow) != window {
+				t.Fatalf("errors.Is(%v, ErrKeyWindow) = %v, want %v", err, !window, window)
+			}
 		})
 	}
 }
@@ -161,4 +168,56 @@ func TestVerifyInclusionInputs(t *testing.T) {
 	wantCode(t, anp.VerifyInclusion([]byte("only"), 1, h, nil), anp.CodeBadSignature, "leaf index 1 is outside the tree of size 1")
 	wantCode(t, anp.VerifyInclusion([]byte("only"), 0, &anp.SignedTreeHead{Size: 0, RootHash: h.RootHash}, nil), anp.CodeBadSignature, "outside the tree of size 0")
 	wantCode(t, anp.VerifyInclusion([]byte("only"), 0, &anp.SignedTreeHead{Size: 1, RootHash: "x"}, nil), anp.CodeBadSignature, "tree head root hash")
+}
+
+func TestCheckHeadFresh(t *testing.T) {
+	now := time.UnixMilli(t0Ms)
+	for _, tc := range []struct {
+		name string
+		ts   time.Time
+		ok   bool
+	}{
+		{"now", now, true},
+		{"skew behind", now.Add(-anp.MaxClockSkew), true},
+		{"skew ahead", now.Add(anp.MaxClockSkew), true},
+		{"a millisecond too old", now.Add(-anp.MaxClockSkew - time.Millisecond), false},
+		{"a millisecond too far ahead", now.Add(anp.MaxClockSkew + time.Millisecond), false},
+		{"a day old", now.Add(-24 * time.Hour), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := &anp.SignedTreeHead{Size: 7, Timestamp: tc.ts.UnixMilli()}
+			err := anp.CheckHeadFresh(h, now)
+			if tc.ok {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.Is(err, anp.ErrHeadNotFresh) || anp.CodeOf(err) != anp.CodeBadSignature || !strings.Contains(err.Error(), "tree head of size 7 is dated") {
+				t.Fatalf("err = %v, want ErrHeadNotFresh with code bad_signature", err)
+			}
+		})
+	}
+}
+
+func TestCheckHeadOrder(t *testing.T) {
+	head := func(size uint64, ts int64) *anp.SignedTreeHead { return &anp.SignedTreeHead{Size: size, Timestamp: ts} }
+	for _, tc := range []struct {
+		name string
+		a, b *anp.SignedTreeHead
+		ok   bool
+	}{
+		{"larger and later", head(3, 10), head(5, 20), true},
+		{"larger at the same time", head(3, 10), head(5, 10), true},
+		{"same size, any time", head(5, 20), head(5, 10), true},
+		{"larger but earlier", head(3, 20), head(5, 10), false},
+		{"smaller but later", head(5, 10), head(3, 20), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := anp.CheckHeadOrder(tc.a, tc.b)
+			if tc.ok != (err == nil) || (!tc.ok && (!errors.Is(err, anp.ErrHeadTimeBackwards) || anp.CodeOf(err) != anp.CodeBadSignature)) {
+				t.Fatalf("CheckHeadOrder = %v, want ok=%v (else ErrHeadTimeBackwards)", err, tc.ok)
+			}
+		})
+	}
 }

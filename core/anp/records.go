@@ -52,10 +52,15 @@ func SignDomainBinding(d *DomainBinding, sign func(Purpose, any) (string, error)
 	return err
 }
 
-// Verify checks the registry signature using the verified key chain.
+// Verify checks the registry signature using the verified key chain: the
+// key at d.KeyIndex must have been valid at d.BoundAt (ErrKeyWindow
+// otherwise).
 func (d *DomainBinding) Verify(chain []KeyEntry) error {
 	e, err := chainEntry(chain, d.KeyIndex)
 	if err != nil {
+		return err
+	}
+	if err := e.checkWindow("registry binding of "+d.Domain, d.BoundAt); err != nil {
 		return err
 	}
 	if err := Verify(e.Key, PurposeDomainBinding, d.unsigned(), d.Sig); err != nil {

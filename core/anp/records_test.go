@@ -1,6 +1,7 @@
 package anp_test
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -80,7 +81,15 @@ func TestDomainBinding(t *testing.T) {
 	}{
 		{"other key bound", func(d *anp.DomainBinding) { d.Key = pub(strangerKey) }, "registry binding of kitchen-outlet.anp"},
 		{"other domain", func(d *anp.DomainBinding) { d.Domain = "other.anp" }, "registry binding of other.anp"},
-		{"other chain key", func(d *anp.DomainBinding) { d.KeyIndex = 1 }, "does not verify"},
+		{"other chain key", func(d *anp.DomainBinding) { d.KeyIndex, d.BoundAt = 1, chain[1].ValidFrom }, "does not verify"},
+		{"bound after its key expired", func(d *anp.DomainBinding) {
+			d.BoundAt = chain[0].ValidUntil
+			_ = anp.SignDomainBinding(d, anp.Signer(notaryKey))
+		}, "registry binding of kitchen-outlet.anp is dated 2025-01-01T01:00:00Z, outside registry key 0's validity"},
+		{"bound before its key was valid", func(d *anp.DomainBinding) {
+			d.KeyIndex, d.BoundAt = 1, chain[1].ValidFrom-1
+			_ = anp.SignDomainBinding(d, anp.Signer(nextKey))
+		}, "outside registry key 1's validity"},
 		{"unknown chain key", func(d *anp.DomainBinding) { d.KeyIndex = 5 }, "registry key 5 is not in the key chain"},
 		{"signed by the seller itself", func(d *anp.DomainBinding) { _ = anp.SignDomainBinding(d, anp.Signer(sellerKey)) }, "does not verify"},
 	}
@@ -88,7 +97,11 @@ func TestDomainBinding(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := d
 			tt.edit(&c)
-			wantCode(t, c.Verify(chain), anp.CodeBadSignature, tt.msg)
+			err := c.Verify(chain)
+			wantCode(t, err, anp.CodeBadSignature, tt.msg)
+			if window := strings.Contains(tt.msg, "validity"); errors.Is(err, anp.ErrKeyWindow) != window {
+				t.Fatalf("errors.Is(%v, ErrKeyWindow) = %v, want %v", err, !window, window)
+			}
 		})
 	}
 }

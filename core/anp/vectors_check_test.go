@@ -313,7 +313,10 @@ func TestRecordVectors(t *testing.T) {
 	if err := bind.Verify(); err != nil {
 		t.Fatal(err)
 	}
-	chain := []anp.KeyEntry{{Index: 0, Key: v.DomainBinding.PublicKey}}
+	chain := buildKeyChain(t, rootKey, notaryKey, nextKey) // entry 0 is the binding's key, valid at bound_at
+	if chain[0].Key != v.DomainBinding.PublicKey {
+		t.Fatalf("the binding vector's key %s is not chain key 0", v.DomainBinding.PublicKey)
+	}
 	if err := binding.Verify(chain); err != nil {
 		t.Fatal(err)
 	}

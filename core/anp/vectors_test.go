@@ -388,6 +388,7 @@ func vectorFiles(tb testing.TB) map[string][]byte {
 	addRejectionVectors(tb, files)
 	addLogVectors(tb, files)
 	addKeyEventVectors(tb, files)
+	addKeyWindowVectors(tb, files)
 	return files
 }
 

@@ -388,6 +388,9 @@ func (c *Client) LogHead(ctx context.Context) (*anp.SignedTreeHead, error) {
 	if err := anp.VerifyTreeHead(&h, k.Chain); err != nil {
 		return nil, fmt.Errorf("registry: log head: %w", err)
 	}
+	if err := anp.CheckHeadFresh(&h, c.now()); err != nil {
+		return nil, fmt.Errorf("registry: log head: %w", err)
+	}
 	if err := c.observeHead(ctx, &h); err != nil {
 		return &h, err
 	}

@@ -28,11 +28,36 @@ type HeadStore interface {
 }
 
 // WatchState is what the log watcher remembers about one registry: the
-// newest signed tree head it has verified, and the fork alarm once raised.
+// newest signed tree head it has verified, the fork alarm once raised, and
+// how far a log monitor has verified the entries.
 type WatchState struct {
 	RootKey string              `json:"root_key,omitempty"` // the registry root key the head verified under
 	Head    *anp.SignedTreeHead `json:"head,omitempty"`
 	Alarm   *ForkAlarm          `json:"alarm,omitempty"`
+	Entries *VerifiedEntries    `json:"entries,omitempty"`
+}
+
+// VerifiedEntries is how far a log monitor has read and checked the log's
+// entries: the compact range of entries 0 … Head.Size-1 (the RFC 9162
+// subtree hashes, hex, largest first), whose root is Head's, and the seller
+// domain whose deals it printed on the way. A monitor resumes from it
+// instead of reading the log from entry 0.
+type VerifiedEntries struct {
+	Domain string             `json:"domain"`
+	Head   anp.SignedTreeHead `json:"head"`
+	Range  []string           `json:"range"`
+}
+
+// SaveVerifiedEntries remembers v in the watch state and stores it.
+func (c *Client) SaveVerifiedEntries(v VerifiedEntries) error {
+	c.watch.mu.Lock()
+	defer c.watch.mu.Unlock()
+	c.loadWatchLocked()
+	c.watch.st.Entries = &v
+	if err := c.opt.HeadStore.Save(c.watch.st); err != nil {
+		return fmt.Errorf("registry: store the verified log entries: %w", err)
+	}
+	return nil
 }
 
 // ForkAlarm records two signed tree heads of one registry that are not
@@ -67,8 +92,10 @@ type memHeadStore struct{ st WatchState }
 func (m *memHeadStore) Load() (WatchState, error) { return m.st, nil }
 func (m *memHeadStore) Save(st WatchState) error  { m.st = st; return nil }
 
-// logWatch is the client's log watcher state, guarded by mu. mu is held
-// across the consistency-proof fetch so that heads are checked one at a time.
+// logWatch is the client's log watcher state, guarded by mu. mu is never
+// held across network I/O: a head is judged against a snapshot of the
+// remembered one, its consistency proof fetched without the lock, and the
+// snapshot checked again under the lock before the head is remembered.
 type logWatch struct {
 	mu     sync.Mutex
 	loaded bool
@@ -128,21 +155,51 @@ func (c *Client) CheckLog(ctx context.Context) error {
 	return nil
 }
 
+// maxObserveAttempts bounds how often a head is judged again because the
+// remembered head changed while its consistency proof was fetched.
+const maxObserveAttempts = 4
+
 // observeHead checks h (whose signature is verified) against the
 // remembered head and remembers it when it is newer. A head of the same
 // size with another root, a head signed later than the remembered one but
-// smaller, or a head whose consistency proof with the remembered one fails,
-// raises the fork alarm.
+// smaller or earlier but larger, or a head whose consistency proof with
+// the remembered one fails, raises the fork alarm.
 func (c *Client) observeHead(ctx context.Context, h *anp.SignedTreeHead) error {
 	root, err := c.pinnedRoot(ctx)
 	if err != nil {
 		return err
 	}
+	for attempt := 1; ; attempt++ {
+		old, err := c.rememberedHead(root)
+		if err != nil {
+			return err
+		}
+		chk := judgeHead(old, h)
+		var proof []string
+		if chk.fork == "" && chk.older != nil {
+			if proof, err = c.Consistency(ctx, chk.older.Size, chk.newer.Size); err != nil {
+				return fmt.Errorf("registry: log watcher: consistency proof from size %d to %d: %w", chk.older.Size, chk.newer.Size, err)
+			}
+		}
+		done, err := c.applyHead(root, old, h, chk, proof)
+		if done || err != nil {
+			return err
+		}
+		if attempt == maxObserveAttempts {
+			return fmt.Errorf("registry: log watcher: the remembered tree head changed %d times while head %s was checked", attempt, DescribeHead(h))
+		}
+	}
+}
+
+// rememberedHead returns a copy of the remembered head (nil: none), after
+// forgetting one remembered under another root key than root. A raised
+// alarm is the error.
+func (c *Client) rememberedHead(root string) (*anp.SignedTreeHead, error) {
 	c.watch.mu.Lock()
 	defer c.watch.mu.Unlock()
 	c.loadWatchLocked()
 	if err := c.forkErrLocked(); err != nil {
-		return err
+		return nil, err
 	}
 	st := &c.watch.st
 	if st.RootKey != "" && st.RootKey != root {
@@ -150,66 +207,100 @@ func (c *Client) observeHead(ctx context.Context, h *anp.SignedTreeHead) error {
 			Msg("log watcher: the remembered tree head is of another registry root key; forgetting it")
 		*st = WatchState{}
 	}
-	remember, err := c.judgeHeadLocked(ctx, st.Head, h)
-	if err != nil || !remember {
-		return err
+	if st.Head == nil {
+		return nil, nil
 	}
-	st.RootKey, st.Head = root, h
-	if err := c.opt.HeadStore.Save(*st); err != nil {
-		c.log.Warn().Err(err).Msg("log watcher: cannot store the tree head")
-	}
-	return nil
+	old := *st.Head
+	return &old, nil
 }
 
-// judgeHeadLocked checks head h against the remembered head old (nil: none)
-// and reports whether h becomes the remembered head. A head that contradicts
-// old raises the fork alarm. The caller holds c.watch.mu.
-func (c *Client) judgeHeadLocked(ctx context.Context, old, h *anp.SignedTreeHead) (bool, error) {
+// headCheck is what a head means against the remembered one.
+type headCheck struct {
+	remember     bool                // the head becomes the remembered one
+	fork         string              // not "": the two heads contradict each other, for this reason
+	older, newer *anp.SignedTreeHead // not nil: a consistency proof from older to newer must verify
+}
+
+// judgeHead decides, without I/O, what head h means against the
+// remembered head old (nil: none).
+func judgeHead(old, h *anp.SignedTreeHead) headCheck {
 	switch {
 	case old == nil:
 		if h.Size == 0 && !sameRoot(h.RootHash, rfc6962.DefaultHasher.EmptyRoot()) {
-			return false, c.raiseFork(&anp.SignedTreeHead{}, h, "an empty log has another root")
+			return headCheck{fork: "an empty log has another root"}
 		}
-		return true, nil
+		return headCheck{remember: true}
 	case h.Size == old.Size:
 		if h.RootHash != old.RootHash {
-			return false, c.raiseFork(old, h, "same size, different root hash")
+			return headCheck{fork: "same size, different root hash"}
 		}
-		return h.Timestamp > old.Timestamp, nil
-	case h.Size < old.Size && h.Timestamp > old.Timestamp:
-		// The log is append-only: a head signed later is never smaller.
-		return false, c.raiseFork(old, h, fmt.Sprintf("the log shrank from %d to %d entries", old.Size, h.Size))
+		return headCheck{remember: h.Timestamp > old.Timestamp}
+	case anp.CheckHeadOrder(old, h) != nil:
+		return headCheck{fork: headOrderReason(old, h)}
 	case h.Size < old.Size:
 		// An older head (a receipt issued before the last one seen): it
 		// must be a prefix of the remembered tree. It is not remembered.
-		return false, c.checkConsistency(ctx, h, old, h)
+		return consistencyCheck(h, old, false)
 	}
-	return true, c.checkConsistency(ctx, old, h, h)
+	return consistencyCheck(old, h, true)
 }
 
-// checkConsistency fetches and verifies the proof that newer extends older.
-// A proof that does not verify raises the fork alarm with seen as the new
-// head; a proof that cannot be fetched is an error but no alarm.
-func (c *Client) checkConsistency(ctx context.Context, older, newer, seen *anp.SignedTreeHead) error {
-	if older.Size == 0 {
-		if !sameRoot(older.RootHash, rfc6962.DefaultHasher.EmptyRoot()) {
-			return c.raiseFork(older, newer, "an empty log has another root")
+// consistencyCheck asks for the proof that newer extends older, unless
+// older is the empty tree, which every tree extends when its root is right.
+func consistencyCheck(older, newer *anp.SignedTreeHead, remember bool) headCheck {
+	if older.Size > 0 {
+		return headCheck{remember: remember, older: older, newer: newer}
+	}
+	if !sameRoot(older.RootHash, rfc6962.DefaultHasher.EmptyRoot()) {
+		return headCheck{fork: "an empty log has another root"}
+	}
+	return headCheck{remember: remember}
+}
+
+// applyHead acts on chk, the judgement of h against old, with the fetched
+// consistency proof: it raises the fork alarm or remembers h. It reports
+// false, doing nothing, when the remembered head is no longer old: then h
+// must be judged again.
+func (c *Client) applyHead(root string, old, h *anp.SignedTreeHead, chk headCheck, proof []string) (bool, error) {
+	c.watch.mu.Lock()
+	defer c.watch.mu.Unlock()
+	if err := c.forkErrLocked(); err != nil {
+		return true, err
+	}
+	st := &c.watch.st
+	if !sameHead(st.Head, old) || (st.RootKey != "" && st.RootKey != root) {
+		return false, nil
+	}
+	remembered := old
+	if remembered == nil {
+		remembered = &anp.SignedTreeHead{}
+	}
+	if chk.fork != "" {
+		return true, c.raiseFork(remembered, h, chk.fork)
+	}
+	if chk.older != nil {
+		if err := anp.VerifyConsistency(chk.older, chk.newer, proof); err != nil {
+			c.log.Debug().Err(err).Msg("log watcher: consistency proof")
+			return true, c.raiseFork(remembered, h, fmt.Sprintf("the consistency proof from size %d to %d does not verify", chk.older.Size, chk.newer.Size))
 		}
-		return nil
 	}
-	p, err := c.Consistency(ctx, older.Size, newer.Size)
-	if err != nil {
-		return fmt.Errorf("registry: log watcher: consistency proof from size %d to %d: %w", older.Size, newer.Size, err)
+	if !chk.remember {
+		return true, nil
 	}
-	if err := anp.VerifyConsistency(older, newer, p); err != nil {
-		remembered := c.watch.st.Head
-		if remembered == nil {
-			remembered = older
-		}
-		c.log.Debug().Err(err).Msg("log watcher: consistency proof")
-		return c.raiseFork(remembered, seen, fmt.Sprintf("the consistency proof from size %d to %d does not verify", older.Size, newer.Size))
+	newHead := *h
+	st.RootKey, st.Head = root, &newHead
+	if err := c.opt.HeadStore.Save(*st); err != nil {
+		c.log.Warn().Err(err).Msg("log watcher: cannot store the tree head")
 	}
-	return nil
+	return true, nil
+}
+
+// sameHead reports whether a and b are both absent or equal.
+func sameHead(a, b *anp.SignedTreeHead) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
 }
 
 // raiseFork records the alarm, stores it and logs it at error level.
@@ -223,6 +314,16 @@ func (c *Client) raiseFork(remembered, seen *anp.SignedTreeHead, reason string) 
 	err := c.forkErrLocked()
 	c.log.Error().Err(err).Str("registry", c.base).Msg("registry log fork: refusing new deals with this registry")
 	return err
+}
+
+// headOrderReason says how heads old and h, of different sizes, put the
+// log's growth and time in opposite orders.
+func headOrderReason(old, h *anp.SignedTreeHead) string {
+	if h.Size < old.Size {
+		return fmt.Sprintf("the log shrank from %d to %d entries", old.Size, h.Size)
+	}
+	return fmt.Sprintf("the log grew from %d to %d entries while its time went back from %s to %s",
+		old.Size, h.Size, time.UnixMilli(old.Timestamp).UTC().Format(time.RFC3339Nano), time.UnixMilli(h.Timestamp).UTC().Format(time.RFC3339Nano))
 }
 
 func sameRoot(hexRoot string, root []byte) bool {

@@ -9,6 +9,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -82,7 +83,7 @@ func mustURL(t *testing.T, s string) *url.URL {
 func (v *forkedView) grow(t *testing.T, n int) {
 	t.Helper()
 	for i := range n {
-		if _, err := v.e.srv.tree.appendLeaf(fmt.Appendf(nil, "honest leaf %d", i)); err != nil {
+		if _, _, _, _, err := v.e.srv.logLeaf(context.Background(), fmt.Appendf(nil, "honest leaf %d", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -206,10 +207,7 @@ func TestLogEntriesPages(t *testing.T) {
 	const n = anp.MaxLogEntriesPage + 44
 	for i := range n {
 		leaf := fmt.Appendf(nil, "leaf %d", i)
-		if _, err := e.ledger.Append(ctx, leaf); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := e.srv.tree.appendLeaf(leaf); err != nil {
+		if _, _, _, _, err := e.srv.logLeaf(ctx, leaf); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -226,5 +224,131 @@ func TestLogEntriesPages(t *testing.T) {
 		if _, err := c.LogEntries(ctx, r[0], r[1]); anp.CodeOf(err) != anp.CodeBadRequest {
 			t.Errorf("entries [%d, %d): err = %v, want bad_request", r[0], r[1], err)
 		}
+	}
+}
+
+// TestLogWatchRefusesAHeadNotDatedNow: a current head (/v1/log/head) dated
+// more than the allowed clock skew from the client's clock is refused and
+// not remembered, whichever way the clocks differ.
+func TestLogWatchRefusesAHeadNotDatedNow(t *testing.T) {
+	for _, off := range []time.Duration{anp.MaxClockSkew + time.Second, -anp.MaxClockSkew - time.Second} {
+		t.Run(off.String(), func(t *testing.T) {
+			e := newEnv(t, nil)
+			ctx := context.Background()
+			clientClock := anptest.NewClock(e.clock.Now().Add(off))
+			c := NewClient(e.ts.URL, anptest.NewKey(t), ClientOptions{Now: clientClock.Now, RootKey: e.srv.RootKey()})
+			_, err := c.LogHead(ctx)
+			if !errors.Is(err, anp.ErrHeadNotFresh) || anp.CodeOf(err) != anp.CodeBadSignature {
+				t.Fatalf("a head %v from the client's clock: %v, want ErrHeadNotFresh", -off, err)
+			}
+			if st := c.WatchState(); st.Head != nil || st.Alarm != nil {
+				t.Fatalf("the refused head changed the watch state: %+v", st)
+			}
+			clientClock.Advance(-off) // the clocks agree again
+			if _, err := c.LogHead(ctx); err != nil {
+				t.Fatalf("a head dated now: %v", err)
+			}
+		})
+	}
+}
+
+// TestLogWatchForkWhenTimeGoesBack: a head of a larger tree dated before
+// the remembered smaller one contradicts it (the log would have shrunk
+// in between) and raises the fork alarm naming both heads.
+func TestLogWatchForkWhenTimeGoesBack(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	for i := range 2 {
+		if _, _, _, _, err := e.srv.logLeaf(ctx, fmt.Appendf(nil, "leaf %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	serverClock := e.clock
+	clientClock := anptest.NewClock(serverClock.Now())
+	c := NewClient(e.ts.URL, anptest.NewKey(t), ClientOptions{Now: clientClock.Now, RootKey: e.srv.RootKey()})
+	first, err := c.LogHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, _, err := e.srv.logLeaf(ctx, []byte("leaf 2")); err != nil {
+		t.Fatal(err)
+	}
+	serverClock.Advance(-time.Minute) // within the skew, but before the first head
+	_, err = c.LogHead(ctx)
+	var fe *ForkError
+	if !errors.Is(err, ErrLogFork) || !errors.As(err, &fe) {
+		t.Fatalf("a larger head dated earlier: %v, want ErrLogFork", err)
+	}
+	if fe.Alarm.Remembered.Size != first.Size || fe.Alarm.Seen.Size != 3 || !strings.Contains(fe.Alarm.Reason, "grew from 2 to 3 entries while its time went back") {
+		t.Fatalf("alarm = %+v", fe.Alarm)
+	}
+}
+
+// gatedProofs is an http.RoundTripper that holds the first consistency
+// proof request until release is closed, after telling arrived.
+type gatedProofs struct {
+	once    sync.Once
+	arrived chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedProofs) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Path == anp.RouteConsistency {
+		first := false
+		g.once.Do(func() { first = true })
+		if first {
+			close(g.arrived)
+			<-g.release
+		}
+	}
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+// TestLogWatchFetchesProofsWithoutTheLock: while one head waits for its
+// consistency proof, the watcher's lock is free (the fork check of a new
+// deal, and another head, go ahead); the waiting head, judged again when
+// its proof arrives, finds the remembered head changed and leaves it.
+func TestLogWatchFetchesProofsWithoutTheLock(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	grow := func(n int) {
+		for range n {
+			if _, _, _, _, err := e.srv.logLeaf(ctx, []byte("leaf")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	grow(2)
+	gate := &gatedProofs{arrived: make(chan struct{}), release: make(chan struct{})}
+	c := NewClient(e.ts.URL, anptest.NewKey(t), ClientOptions{Now: e.clock.Now, RootKey: e.srv.RootKey(), HTTP: &http.Client{Transport: gate}})
+	if _, err := c.LogHead(ctx); err != nil { // remembers size 2
+		t.Fatal(err)
+	}
+	grow(1)
+	slow := make(chan error, 1)
+	go func() {
+		_, err := c.LogHead(ctx) // size 3: its proof 2 -> 3 is held
+		slow <- err
+	}()
+	<-gate.arrived
+	if !c.watch.mu.TryLock() {
+		t.Fatal("the watcher holds its lock while it fetches a consistency proof")
+	}
+	c.watch.mu.Unlock()
+	if err := c.forkErr(); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Second)
+	later, err := c.LogHead(ctx) // size 3 again, signed later: its own proof is not held
+	if err != nil || later.Size != 3 {
+		t.Fatalf("a second head while the first waits: %+v %v", later, err)
+	}
+	close(gate.release)
+	if err := <-slow; err != nil {
+		t.Fatalf("the head that waited for its proof: %v", err)
+	}
+	st := c.WatchState()
+	if st.Alarm != nil || st.Head == nil || *st.Head != *later {
+		t.Fatalf("watch state %+v, want the later head of size 3 and no alarm", st)
 	}
 }

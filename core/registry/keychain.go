@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/store"
 )
@@ -24,7 +26,10 @@ const (
 )
 
 // keyChain holds the registry's root-signed chain of signing keys and their
-// private halves, rotating the current key every lifetime.
+// private halves, rotating the current key every lifetime. A retired key
+// stays in the chain (verifiers need it) but its private half is deleted,
+// from memory and from the ledger, once its validity (the lifetime plus
+// the overlap) has ended: nothing valid can be signed with it any more.
 type keyChain struct {
 	root     ed25519.PrivateKey
 	rootHex  string
@@ -32,6 +37,7 @@ type keyChain struct {
 	lifetime time.Duration
 	overlap  time.Duration
 	now      func() time.Time
+	log      zerolog.Logger
 
 	mu      sync.Mutex
 	entries []anp.KeyEntry
@@ -42,7 +48,7 @@ func ledgerIndexKey(prefix string, i uint64) string { return fmt.Sprintf("%s%020
 
 // loadKeyChain reads the chain from the ledger, checks it against the root
 // key, and creates the first entry when the ledger has none.
-func loadKeyChain(ctx context.Context, root ed25519.PrivateKey, ledger store.Ledger, lifetime time.Duration, now func() time.Time) (*keyChain, error) {
+func loadKeyChain(ctx context.Context, root ed25519.PrivateKey, ledger store.Ledger, lifetime time.Duration, now func() time.Time, log zerolog.Logger) (*keyChain, error) {
 	k := &keyChain{
 		root:     root,
 		rootHex:  anp.PublicKeyHex(root.Public().(ed25519.PublicKey)),
@@ -50,6 +56,7 @@ func loadKeyChain(ctx context.Context, root ed25519.PrivateKey, ledger store.Led
 		lifetime: lifetime,
 		overlap:  lifetime / 4,
 		now:      now,
+		log:      log,
 	}
 	if err := k.reload(ctx); err != nil {
 		return nil, err
@@ -107,11 +114,13 @@ func (k *keyChain) reload(ctx context.Context) error {
 }
 
 // current returns the signing key and its entry, rotating first when the
-// current key has reached the end of its lifetime.
+// current key has reached the end of its lifetime, and forgets the private
+// halves of keys whose validity has ended.
 func (k *keyChain) current(ctx context.Context) (ed25519.PrivateKey, anp.KeyEntry, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	now := k.now()
+	k.forgetExpiredLocked(ctx, now)
 	for attempt := 0; attempt < 3; attempt++ {
 		if n := len(k.entries); n > 0 {
 			last := k.entries[n-1]
@@ -170,6 +179,25 @@ func (k *keyChain) rotate(ctx context.Context, now time.Time) (bool, error) {
 	k.entries = append(k.entries, e)
 	k.privs = append(k.privs, priv)
 	return true, nil
+}
+
+// forgetExpiredLocked deletes the seed of every chain key whose validity
+// ended before now from the ledger and clears its private key. A seed that
+// cannot be deleted is logged and tried again at the next call. Callers
+// hold k.mu.
+func (k *keyChain) forgetExpiredLocked(ctx context.Context, now time.Time) {
+	for i, e := range k.entries {
+		if k.privs[i] == nil || now.UnixMilli() < e.ValidUntil {
+			continue
+		}
+		if err := k.ledger.Delete(ctx, bucketKeys, keySeedPfx+e.Key); err != nil {
+			k.log.Error().Err(err).Uint64("key_index", e.Index).Msg("cannot delete the seed of a retired registry key; trying again later")
+			continue
+		}
+		clear(k.privs[i])
+		k.privs[i] = nil
+		k.log.Info().Uint64("key_index", e.Index).Msg("deleted the seed of a retired registry key")
+	}
 }
 
 // chain returns a copy of the whole chain.

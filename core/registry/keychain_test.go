@@ -2,12 +2,16 @@ package registry
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
+	"github.com/clinch-protocol/clinch-mcp/core/store"
 )
 
 func TestKeyChainRotatesAndPersists(t *testing.T) {
@@ -87,5 +91,96 @@ func TestClientRefusesUnpinnedOrChangedRoot(t *testing.T) {
 	good.base = other.ts.URL
 	if _, err := good.refreshKeys(context.Background()); err == nil || !strings.Contains(err.Error(), "root key changed") {
 		t.Fatalf("root change: %v", err)
+	}
+}
+
+// TestKeyChainDeletesRetiredSeeds: the seed of a retired chain key stays
+// in the ledger through the overlap (the key still signs what it began)
+// and is deleted once its validity has ended; its entry stays in the
+// public chain, and a restart neither misses it nor brings the seed back.
+func TestKeyChainDeletesRetiredSeeds(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.KeyLifetime = time.Hour }) // overlap: 15 minutes
+	ctx := context.Background()
+	seedOf := func(key string) error {
+		_, err := e.ledger.Get(ctx, bucketKeys, keySeedPfx+key)
+		return err
+	}
+	key0 := e.srv.keys.chain()[0]
+	e.clock.Advance(time.Hour + time.Minute)
+	if _, entry, err := e.srv.keys.current(ctx); err != nil || entry.Index != 1 {
+		t.Fatalf("rotation: key %d, %v", entry.Index, err)
+	}
+	if err := seedOf(key0.Key); err != nil {
+		t.Fatalf("the seed of key 0 is gone during the overlap: %v", err)
+	}
+	e.clock.Advance(15 * time.Minute) // key 0's validity ends
+	if _, _, err := e.srv.keys.current(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := seedOf(key0.Key); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the ledger still holds the seed of retired key 0: %v", err)
+	}
+	key1 := e.srv.keys.chain()[1]
+	if err := seedOf(key1.Key); err != nil {
+		t.Fatalf("the seed of the current key 1: %v", err)
+	}
+	if e.srv.keys.privs[0] != nil {
+		t.Fatal("the registry still holds the private key of retired key 0")
+	}
+	k, err := e.client(anptest.NewKey(t)).Keys(ctx)
+	if err != nil || len(k.Chain) != 2 || k.Chain[0] != key0 {
+		t.Fatalf("public chain after the deletion: %+v %v", k, err)
+	}
+	e.restart()
+	if got := e.srv.keys.chain(); len(got) != 2 || got[0] != key0 || e.srv.keys.privs[0] != nil {
+		t.Fatalf("after a restart: %d entries, key 0 private %v", len(got), e.srv.keys.privs[0] != nil)
+	}
+	if err := seedOf(key0.Key); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the seed of key 0 after a restart: %v", err)
+	}
+}
+
+// TestClientRefusesABindingDatedAfterItsKeyExpired: a registry serving a
+// binding signed by a chain key but dated 42 hours after that key expired
+// (what a leaked old seed allows) is refused with ErrKeyWindow; the
+// binding made while the key was valid still verifies after it expired.
+func TestClientRefusesABindingDatedAfterItsKeyExpired(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.KeyLifetime = time.Hour; c.TokenTTL = time.Hour })
+	ctx := context.Background()
+	e.addSeller("pans.anp")
+	priv0, key0, err := e.srv.keys.current(ctx)
+	if err != nil || key0.Index != 0 {
+		t.Fatal(err)
+	}
+	leaked := append(ed25519.PrivateKey(nil), priv0...) // a copy taken before its deletion
+	e.clock.Advance(2*time.Hour + 42*time.Hour)
+	buyer := e.client(anptest.NewKey(t))
+	if _, err := buyer.Listing(ctx, "pans.anp"); err != nil {
+		t.Fatalf("the binding made while key 0 was valid: %v", err)
+	}
+	raw, err := e.ledger.Get(ctx, bucketDomains, "pans.anp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b anp.DomainBinding
+	if err := json.Unmarshal(raw, &b); err != nil {
+		t.Fatal(err)
+	}
+	b.BoundAt = e.clock.Now().UnixMilli()
+	if err := anp.SignDomainBinding(&b, anp.Signer(leaked)); err != nil {
+		t.Fatal(err)
+	}
+	forged, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ledger.Put(ctx, bucketDomains, "pans.anp", forged); err != nil {
+		t.Fatal(err)
+	}
+	e.restart()
+	buyer = e.client(anptest.NewKey(t))
+	_, err = buyer.Listing(ctx, "pans.anp")
+	if !errors.Is(err, anp.ErrKeyWindow) || anp.CodeOf(err) != anp.CodeBadSignature {
+		t.Fatalf("a binding dated after its key expired: %v, want ErrKeyWindow", err)
 	}
 }

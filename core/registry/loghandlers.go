@@ -16,10 +16,8 @@ func (s *Server) handleLogHead(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.treeMu.Lock()
 	size := s.tree.size()
-	root, err := s.tree.rootAt(size)
-	s.treeMu.Unlock()
+	root, err := s.tree.rootAt(r.Context(), size)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -44,7 +42,7 @@ func (s *Server) handleConsistency(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, anp.Errorf(anp.CodeBadRequest, "need first <= second <= %d (the log size), got first=%d second=%d", size, first, second))
 		return
 	}
-	p, err := s.tree.consistency(first, second)
+	p, err := s.tree.consistency(r.Context(), first, second)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -64,7 +62,7 @@ func (s *Server) handleInclusion(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, anp.Errorf(anp.CodeBadRequest, "need index < size <= %d (the log size), got index=%d size=%d", cur, index, size))
 		return
 	}
-	p, err := s.tree.inclusion(index, size)
+	p, err := s.tree.inclusion(r.Context(), index, size)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

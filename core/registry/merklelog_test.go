@@ -10,8 +10,11 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/rs/zerolog"
+
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
+	"github.com/clinch-protocol/clinch-mcp/core/store/memstore"
 )
 
 // referenceRoot is RFC 9162's MTH written out directly, as an independent
@@ -38,24 +41,41 @@ func head(size uint64, root []byte) *anp.SignedTreeHead {
 	return &anp.SignedTreeHead{Size: size, RootHash: hex.EncodeToString(root)}
 }
 
+// newTestMerkleLog opens a tree on an empty in-memory ledger.
+func newTestMerkleLog(t testing.TB) *merkleLog {
+	t.Helper()
+	l, err := openMerkleLog(context.Background(), memstore.NewLedger(), zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
 func TestMerkleLogProofsUpTo70(t *testing.T) {
 	const n = 70
-	l := newMerkleLog()
+	ctx := context.Background()
+	l := newTestMerkleLog(t)
 	var leaves [][]byte
 	for i := 0; i < n; i++ {
 		leaf := []byte(fmt.Sprintf("leaf %d", i))
-		idx, err := l.appendLeaf(leaf)
+		idx, root, path, err := l.append(ctx, leaf)
 		if err != nil || idx != uint64(i) {
 			t.Fatalf("append %d: index %d %v", i, idx, err)
 		}
 		leaves = append(leaves, leaf)
+		if want := referenceRoot(leaves); !bytes.Equal(root, want) {
+			t.Fatalf("append %d returned another root than the reference", i)
+		}
+		if err := anp.VerifyInclusion(leaf, idx, head(idx+1, root), hexAll(path)); err != nil {
+			t.Fatalf("the inclusion proof append %d returned: %v", i, err)
+		}
 	}
-	if root, _ := l.rootAt(0); !bytes.Equal(root, referenceRoot(nil)) {
+	if root, _ := l.rootAt(ctx, 0); !bytes.Equal(root, referenceRoot(nil)) {
 		t.Fatal("empty root differs from SHA-256 of the empty string")
 	}
 	roots := make([][]byte, n+1)
 	for size := uint64(1); size <= n; size++ {
-		root, err := l.rootAt(size)
+		root, err := l.rootAt(ctx, size)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,7 +84,7 @@ func TestMerkleLogProofsUpTo70(t *testing.T) {
 		}
 		roots[size] = root
 		for idx := uint64(0); idx < size; idx++ {
-			p, err := l.inclusion(idx, size)
+			p, err := l.inclusion(ctx, idx, size)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -80,7 +100,7 @@ func TestMerkleLogProofsUpTo70(t *testing.T) {
 	}
 	for s1 := uint64(1); s1 <= n; s1++ {
 		for s2 := s1; s2 <= n; s2++ {
-			p, err := l.consistency(s1, s2)
+			p, err := l.consistency(ctx, s1, s2)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -94,7 +114,7 @@ func TestMerkleLogProofsUpTo70(t *testing.T) {
 			}
 		}
 	}
-	if _, err := l.inclusion(0, n+1); err == nil {
+	if _, err := l.inclusion(ctx, 0, n+1); err == nil {
 		t.Fatal("inclusion beyond the log size succeeded")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
@@ -21,8 +22,13 @@ const bucketArtifacts = "artifacts"
 
 // bucketNotarising holds a countersigned artifact from before its log append,
 // so that a retry after a failure reuses it (and finds its leaf) instead of
-// logging the same deal twice.
-const bucketNotarising = "notarising"
+// logging the same deal twice; under notarisingFromPfx+session it holds the
+// log size before the append, where the retry's search for the leaf starts.
+// Both are deleted once the artifact is stored.
+const (
+	bucketNotarising  = "notarising"
+	notarisingFromPfx = "from/"
+)
 
 // handleNotary countersigns a buyer- and seller-signed artifact that matches
 // the witnessed transcript, logs it and returns it with its receipt.
@@ -120,7 +126,7 @@ func (s *Server) logArtifact(ctx context.Context, a *anp.Artifact) (*anp.Artifac
 	if err != nil {
 		return nil, 0, err
 	}
-	idx, size, root, incl, err := s.logLeafOnce(ctx, leaf, retry)
+	idx, size, root, incl, err := s.logLeafOnce(ctx, a.Terms.SessionID, leaf, retry)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -145,6 +151,11 @@ func (s *Server) recordNotarized(ctx context.Context, ws *witnessSession, out *a
 	ws.Notarized = true
 	if err := s.saveSession(ctx, ws); err != nil {
 		return err
+	}
+	for _, key := range []string{ws.ID, notarisingFromPfx + ws.ID} {
+		if err := s.ledger.Delete(ctx, bucketNotarising, key); err != nil {
+			s.log.Warn().Err(err).Str("session", ws.ID).Msg("delete the notarising record")
+		}
 	}
 	if err := s.directory.bumpStats(ctx, ws.Domain, func(st *anp.Stats) { st.Deals++ }); err != nil {
 		s.log.Error().Err(err).Str("domain", ws.Domain).Msg("update statistics")
@@ -283,68 +294,67 @@ func (s *Server) countersigned(ctx context.Context, a *anp.Artifact, priv ed2551
 	if err != nil {
 		return nil, false, err
 	}
+	from := strconv.FormatUint(s.tree.size(), 10)
+	if err := s.ledger.Put(ctx, bucketNotarising, notarisingFromPfx+a.Terms.SessionID, []byte(from)); err != nil {
+		return nil, false, fmt.Errorf("registry: store notarising record: %w", err)
+	}
 	if err := s.ledger.Put(ctx, bucketNotarising, a.Terms.SessionID, data); err != nil {
 		return nil, false, fmt.Errorf("registry: store notarising record: %w", err)
 	}
 	return out, false, nil
 }
 
-// logLeafOnce appends leaf, unless retry says an earlier attempt may have
-// appended it already: then it looks for the leaf and proves that one.
-func (s *Server) logLeafOnce(ctx context.Context, leaf []byte, retry bool) (uint64, uint64, []byte, [][]byte, error) {
-	if retry {
-		s.treeMu.Lock()
-		size := s.tree.size()
-		s.treeMu.Unlock()
-		for from := uint64(0); from < size; from += 1024 {
-			leaves, err := s.ledger.Leaves(ctx, from, min(from+1024, size))
-			if err != nil {
-				return 0, 0, nil, nil, fmt.Errorf("registry: scan log: %w", err)
-			}
-			for i, l := range leaves {
-				if bytes.Equal(l, leaf) {
-					idx := from + uint64(i)
-					s.treeMu.Lock()
-					defer s.treeMu.Unlock()
-					root, err := s.tree.rootAt(size)
-					if err != nil {
-						return 0, 0, nil, nil, err
-					}
-					incl, err := s.tree.inclusion(idx, size)
-					return idx, size, root, incl, err
+// logLeafOnce appends leaf, unless retry says an earlier attempt for
+// session may have appended it already: then it looks for the leaf among
+// those appended since that attempt began and proves that one.
+func (s *Server) logLeafOnce(ctx context.Context, session string, leaf []byte, retry bool) (uint64, uint64, []byte, [][]byte, error) {
+	if !retry {
+		return s.logLeaf(ctx, leaf)
+	}
+	size := s.tree.size()
+	for from := s.notarisingFrom(ctx, session); from < size; from += maxBatchLeaves {
+		leaves, err := s.ledger.Leaves(ctx, from, min(from+maxBatchLeaves, size))
+		if err != nil {
+			return 0, 0, nil, nil, fmt.Errorf("registry: scan log: %w", err)
+		}
+		for i, l := range leaves {
+			if bytes.Equal(l, leaf) {
+				idx := from + uint64(i)
+				root, err := s.tree.rootAt(ctx, size)
+				if err != nil {
+					return 0, 0, nil, nil, err
 				}
+				incl, err := s.tree.inclusion(ctx, idx, size)
+				return idx, size, root, incl, err
 			}
 		}
 	}
 	return s.logLeaf(ctx, leaf)
 }
 
-// logLeaf appends leaf to the Ledger and the tree, and returns its index,
-// the new size, the root and the inclusion proof.
+// notarisingFrom returns the log size stored before session's first
+// attempt to log its deal, or 0 when there is none.
+func (s *Server) notarisingFrom(ctx context.Context, session string) uint64 {
+	data, err := s.ledger.Get(ctx, bucketNotarising, notarisingFromPfx+session)
+	if err != nil {
+		return 0
+	}
+	from, err := strconv.ParseUint(string(data), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return from
+}
+
+// logLeaf appends leaf to the transparency log (the leaf and the tree
+// nodes it completes, in one Ledger write), and returns its index, the new
+// size, the root and the inclusion proof.
 func (s *Server) logLeaf(ctx context.Context, leaf []byte) (uint64, uint64, []byte, [][]byte, error) {
-	s.treeMu.Lock()
-	defer s.treeMu.Unlock()
-	idx, err := s.ledger.Append(ctx, leaf)
-	if err != nil {
-		return 0, 0, nil, nil, fmt.Errorf("registry: append log leaf: %w", err)
-	}
-	tidx, err := s.tree.appendLeaf(leaf)
+	idx, root, incl, err := s.tree.append(ctx, leaf)
 	if err != nil {
 		return 0, 0, nil, nil, err
 	}
-	if tidx != idx {
-		return 0, 0, nil, nil, fmt.Errorf("registry: log leaf went to ledger index %d but tree index %d: another writer shares the ledger", idx, tidx)
-	}
-	size := idx + 1
-	root, err := s.tree.rootAt(size)
-	if err != nil {
-		return 0, 0, nil, nil, err
-	}
-	incl, err := s.tree.inclusion(idx, size)
-	if err != nil {
-		return 0, 0, nil, nil, err
-	}
-	return idx, size, root, incl, nil
+	return idx, idx + 1, root, incl, nil
 }
 
 func hexAll(hs [][]byte) []string {

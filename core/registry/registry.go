@@ -98,7 +98,6 @@ type Server struct {
 	nonces     store.Nonces
 	keys       *keyChain
 	tree       *merkleLog
-	treeMu     sync.Mutex // serialises Ledger.Append with the tree append
 	challenges *challengeMinter
 	limits     *limits
 	sellerHTTP *http.Client
@@ -117,10 +116,11 @@ type Server struct {
 }
 
 // New creates a registry: it loads (or creates) the key chain from the
-// Ledger, rebuilds the Merkle tree from the stored leaves, loads bindings,
-// records and statistics, indexes the sessions the idle sweep may delete,
-// restores undelivered callbacks, and starts the callback redelivery loop
-// and the idle-session sweep. Call Close to stop it.
+// Ledger, opens the Merkle tree stored there (hashing only leaves stored
+// without their tree nodes), loads bindings, records and statistics,
+// indexes the sessions the idle sweep may delete, restores undelivered
+// callbacks, and starts the callback redelivery loop and the idle-session
+// sweep. Call Close to stop it.
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -132,7 +132,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		now:        cfg.Now,
 		ledger:     cfg.Ledger,
 		nonces:     cfg.Nonces,
-		tree:       newMerkleLog(),
 		limits:     newLimits(cfg),
 		idle:       newIdleSessions(),
 		sellerHTTP: cfg.SellerHTTP,
@@ -149,10 +148,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		relayPorts = s.lookup.ports
 	}
 	s.sellerHTTP = quietClient(s.sellerHTTP, relayPorts, s.log)
-	if s.keys, err = loadKeyChain(ctx, cfg.Root, s.ledger, cfg.KeyLifetime, s.now); err != nil {
+	if s.keys, err = loadKeyChain(ctx, cfg.Root, s.ledger, cfg.KeyLifetime, s.now, s.log); err != nil {
 		return nil, err
 	}
-	if err := s.rebuildTree(ctx); err != nil {
+	if s.tree, err = openMerkleLog(ctx, s.ledger, s.log); err != nil {
 		return nil, err
 	}
 	if s.directory, err = loadDirectory(ctx, s.ledger); err != nil {
@@ -213,27 +212,6 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.Nonces = newMemNonces(cfg.Now)
 	}
 	return cfg, nil
-}
-
-// rebuildTree replays the Ledger's leaves into the Merkle tree.
-func (s *Server) rebuildTree(ctx context.Context) error {
-	size, err := s.ledger.Size(ctx)
-	if err != nil {
-		return fmt.Errorf("registry: log size: %w", err)
-	}
-	for from := uint64(0); from < size; from += maxBatchLeaves {
-		to := min(from+maxBatchLeaves, size)
-		leaves, err := s.ledger.Leaves(ctx, from, to)
-		if err != nil {
-			return fmt.Errorf("registry: read log leaves [%d, %d): %w", from, to, err)
-		}
-		for _, leaf := range leaves {
-			if _, err := s.tree.appendLeaf(leaf); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 func (s *Server) routes() http.Handler {

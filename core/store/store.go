@@ -7,6 +7,8 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 	"time"
 )
 
@@ -50,8 +52,76 @@ type KV struct {
 	Value []byte
 }
 
-// Ledger is the registry's durable state: buckets of key/value pairs and an
-// append-only log of transparency-log leaves.
+// TreeNodeID names a node of the Merkle tree over the log's leaves: the
+// root of the perfect subtree over leaves [Index<<Level, (Index+1)<<Level).
+// Level 0 nodes are leaf hashes.
+type TreeNodeID struct {
+	Level uint8 // 0..63
+	Index uint64
+}
+
+// TreeNode is a tree node and its hash.
+type TreeNode struct {
+	TreeNodeID
+	Hash []byte
+}
+
+// MaxTreeLevel is the highest level of a tree node.
+const MaxTreeLevel = 63
+
+// CheckTreeNodes refuses nodes a Ledger cannot store: a level above
+// MaxTreeLevel, an index beyond what the level allows (every leaf index
+// fits an int64) or an empty hash.
+func CheckTreeNodes(nodes []TreeNode) error {
+	for _, n := range nodes {
+		if err := CheckTreeNodeID(n.TreeNodeID); err != nil {
+			return err
+		}
+		if len(n.Hash) == 0 {
+			return fmt.Errorf("tree node %d/%d has an empty hash", n.Level, n.Index)
+		}
+	}
+	return nil
+}
+
+// CheckAppendLeaves checks the arguments of Ledger.AppendLeaves (after
+// ctx) and returns the log size after the append. An end beyond the
+// largest int64 is ErrConflict: no log is that long.
+func CheckAppendLeaves(ctx context.Context, first uint64, leaves int, nodes []TreeNode) (uint64, error) {
+	if err := CheckPutTreeNodes(ctx, nodes); err != nil {
+		return 0, err
+	}
+	end := first + uint64(leaves)
+	if end < first || end > math.MaxInt64 {
+		return 0, fmt.Errorf("append at %d: %w", first, ErrConflict)
+	}
+	return end, nil
+}
+
+// CheckPutTreeNodes checks the arguments of Ledger.PutTreeNodes: ctx and
+// the nodes (CheckTreeNodes).
+func CheckPutTreeNodes(ctx context.Context, nodes []TreeNode) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return CheckTreeNodes(nodes)
+}
+
+// CheckTreeNodeID refuses an id with a level above MaxTreeLevel or an
+// index whose leaves lie beyond the largest int64.
+func CheckTreeNodeID(id TreeNodeID) error {
+	if id.Level > MaxTreeLevel || id.Index > math.MaxInt64>>id.Level {
+		return fmt.Errorf("tree node %d/%d is outside any log", id.Level, id.Index)
+	}
+	return nil
+}
+
+// Ledger is the registry's durable state: buckets of key/value pairs, an
+// append-only log of transparency-log leaves, and the hashes of the Merkle
+// tree over those leaves. The tree size is the number of leaves, from the
+// first, whose tree nodes are all stored; it never exceeds the log size and
+// lags it only after a leaf was appended without its nodes (Append, or a
+// writer that stopped between the two), until PutTreeNodes catches up.
 type Ledger interface {
 	// Get returns the value or ErrNotFound.
 	Get(ctx context.Context, bucket, key string) ([]byte, error)
@@ -59,14 +129,30 @@ type Ledger interface {
 	Put(ctx context.Context, bucket, key string, value []byte) error
 	// PutIfAbsent writes a value only if the key is new and reports whether it did.
 	PutIfAbsent(ctx context.Context, bucket, key string, value []byte) (bool, error)
-	// List returns all pairs of a bucket ordered by key.
-	List(ctx context.Context, bucket string) ([]KV, error)
 	// Delete removes a pair; deleting a missing key is not an error.
 	Delete(ctx context.Context, bucket, key string) error
-	// Append adds a leaf to the append-only log and returns its index.
+	// List returns all pairs of a bucket ordered by key.
+	List(ctx context.Context, bucket string) ([]KV, error)
+	// Append adds a leaf to the append-only log, without tree nodes, and
+	// returns its index.
 	Append(ctx context.Context, leaf []byte) (uint64, error)
+	// AppendLeaves adds leaves at indexes first, first+1, ... together
+	// with the tree nodes they complete, and sets the tree size to
+	// first+len(leaves), in one atomic write. Unless both the log size and
+	// the tree size equal first it writes nothing and returns ErrConflict.
+	AppendLeaves(ctx context.Context, first uint64, leaves [][]byte, nodes []TreeNode) error
 	// Leaves returns leaves [from, to).
 	Leaves(ctx context.Context, from, to uint64) ([][]byte, error)
 	// Size returns the number of leaves.
 	Size(ctx context.Context) (uint64, error)
+	// PutTreeNodes stores tree nodes of leaves already in the log and
+	// raises the tree size to size, in one atomic write. A node already
+	// stored keeps its hash; a size below the tree size leaves it; a size
+	// beyond the log size is an error and writes nothing.
+	PutTreeNodes(ctx context.Context, size uint64, nodes []TreeNode) error
+	// TreeNodes returns the hashes of ids, in order, or ErrNotFound when
+	// one of them is not stored.
+	TreeNodes(ctx context.Context, ids []TreeNodeID) ([][]byte, error)
+	// TreeSize returns the tree size.
+	TreeSize(ctx context.Context) (uint64, error)
 }

@@ -25,7 +25,7 @@ import (
 )
 
 // ownLog is a ledger that shares every key-value bucket of another (key
-// chain, bindings, records) but keeps a log of its own.
+// chain, bindings, records) but keeps a log (and its Merkle tree) of its own.
 type ownLog struct {
 	store.Ledger
 	log *memstore.Ledger
@@ -40,6 +40,20 @@ func (o ownLog) Leaves(ctx context.Context, from, to uint64) ([][]byte, error) {
 }
 
 func (o ownLog) Size(ctx context.Context) (uint64, error) { return o.log.Size(ctx) }
+
+func (o ownLog) AppendLeaves(ctx context.Context, first uint64, leaves [][]byte, nodes []store.TreeNode) error {
+	return o.log.AppendLeaves(ctx, first, leaves, nodes)
+}
+
+func (o ownLog) PutTreeNodes(ctx context.Context, size uint64, nodes []store.TreeNode) error {
+	return o.log.PutTreeNodes(ctx, size, nodes)
+}
+
+func (o ownLog) TreeNodes(ctx context.Context, ids []store.TreeNodeID) ([][]byte, error) {
+	return o.log.TreeNodes(ctx, ids)
+}
+
+func (o ownLog) TreeSize(ctx context.Context) (uint64, error) { return o.log.TreeSize(ctx) }
 
 // Twin starts a registry with root and the key-value state of ledger, so
 // it signs with the same key chain, but whose log holds leaves only. It is

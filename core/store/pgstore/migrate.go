@@ -44,6 +44,18 @@ var migrations = []string{
 		idx  BIGINT PRIMARY KEY CHECK (idx >= 0),
 		leaf BYTEA NOT NULL
 	);`,
+	// 2: the Merkle tree over the log: every perfect-subtree node hash, and
+	// (next to the log size, under the same row lock) the number of leaves
+	// whose nodes are all stored. A node is keyed by its last leaf, then its
+	// level, so the nodes an append completes are neighbours in the index.
+	`ALTER TABLE log_size ADD COLUMN tree_size BIGINT NOT NULL DEFAULT 0 CHECK (tree_size >= 0);
+	ALTER TABLE log_size ADD CONSTRAINT log_size_tree_within_log CHECK (tree_size <= size);
+	CREATE TABLE tree_nodes (
+		last  BIGINT NOT NULL CHECK (last >= 0),
+		level SMALLINT NOT NULL CHECK (level BETWEEN 0 AND 63),
+		hash  BYTEA NOT NULL,
+		PRIMARY KEY (last, level)
+	);`,
 }
 
 // migrate brings the schema up to len(migrations). Each pending migration

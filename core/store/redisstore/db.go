@@ -118,4 +118,6 @@ func (db *DB) nonceKey(key string) string  { return db.prefix + "nonce:" + key }
 func (db *DB) bucketKey(bucket string) string {
 	return db.prefix + "kv:" + bucket
 }
-func (db *DB) logKey() string { return db.prefix + "log" }
+func (db *DB) logKey() string       { return db.prefix + "log" }
+func (db *DB) treeNodesKey() string { return db.prefix + "tree-nodes" }
+func (db *DB) treeSizeKey() string  { return db.prefix + "tree-size" }

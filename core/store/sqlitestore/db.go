@@ -32,6 +32,7 @@ type DB struct {
 	path        string
 	write       *sql.DB       // exactly one connection: SQLite has one writer
 	read        *sql.DB       // read-only connections
+	tree        treeStmts     // prepared on write: the statements of a log append
 	nonceWrites atomic.Uint64 // RecordOnce calls, to pace pruning
 }
 
@@ -62,7 +63,12 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		db.write.Close()
 		return nil, fmt.Errorf("sqlitestore: %s: %w", abs, err)
 	}
+	if db.tree, err = prepareTreeStmts(ctx, db.write); err != nil {
+		db.write.Close()
+		return nil, fmt.Errorf("sqlitestore: %s: %w", abs, err)
+	}
 	if db.read, err = sql.Open("sqlite", dsn(abs, "_query_only=1")); err != nil {
+		db.tree.close()
 		db.write.Close()
 		return nil, fmt.Errorf("sqlitestore: open %s: %w", abs, err)
 	}
@@ -126,7 +132,7 @@ func (db *DB) Close() error {
 		errs = append(errs, db.read.Close())
 	}
 	if db.write != nil {
-		errs = append(errs, db.write.Close())
+		errs = append(errs, db.tree.close(), db.write.Close())
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sqlitestore: close %s: %w", db.path, err)

@@ -32,6 +32,21 @@ var migrations = []string{
 		idx  INTEGER PRIMARY KEY CHECK (idx >= 0),
 		leaf BLOB NOT NULL
 	);`,
+	// 2: the Merkle tree over the log: every perfect-subtree node hash, and
+	// the number of leaves whose nodes are all stored. A node is keyed by
+	// its last leaf, then its level (not by level, then index), so the nodes
+	// an append completes are neighbours and share one page.
+	`CREATE TABLE tree_nodes (
+		last  INTEGER NOT NULL CHECK (last >= 0),
+		level INTEGER NOT NULL CHECK (level BETWEEN 0 AND 63),
+		hash  BLOB NOT NULL,
+		PRIMARY KEY (last, level)
+	) WITHOUT ROWID;
+	CREATE TABLE tree_size (
+		one  INTEGER PRIMARY KEY CHECK (one = 1),
+		size INTEGER NOT NULL CHECK (size >= 0)
+	);
+	INSERT INTO tree_size (one, size) VALUES (1, 0);`,
 }
 
 // migrate brings the schema up to len(migrations), applying each pending

@@ -33,6 +33,9 @@ func TestLedger(t *testing.T, newStore func(t *testing.T) store.Ledger) {
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, newStore(t)) })
 	}
+	for _, tc := range treeCases {
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, newStore(t)) })
+	}
 }
 
 var bg = context.Background()

@@ -308,8 +308,8 @@ func TestCopiedCredentialThroughTheRegistry(t *testing.T) {
 	if !strings.Contains(string(refusal), "sealed for another session") {
 		t.Fatalf("the seller's refusal: %s", refusal)
 	}
-	if err := try(victim.Session); anp.CodeOf(err) != anp.CodeConflict {
-		t.Fatalf("the copy under the member's session id: %v, want the registry's conflict", err)
+	if err := try(victim.Session); anp.CodeOf(err) != anp.CodeNotFound {
+		t.Fatalf("the copy under the member's session id: %v, want the registry's not_found (another buyer's session)", err)
 	}
 	if st := s.Stats(); st.Sessions != 0 || st.UsedSessionIDs != 1 {
 		t.Fatalf("the copies opened sessions: %+v", st)

@@ -91,6 +91,9 @@ func (s *Server) relay(ctx context.Context, buyer, domain string, env *anp.Envel
 		return nil, err
 	}
 	if ws != nil && ws.Buyer == buyer && ws.Domain == domain {
+		if err := s.refuseRevokedSeller(ws); err != nil {
+			return nil, err
+		}
 		if resp, ok, err := s.resend(ctx, ws, env, endpoint); ok || err != nil {
 			return resp, err
 		}

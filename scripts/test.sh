@@ -82,11 +82,12 @@ stage_equality() {
 }
 
 # The login flood tests send 100,000 anonymous challenge requests to a real
-# registry over loopback; under -race they send 2,000, so here they run
-# without it, and print their figures.
+# registry over loopback, and the padded-QUERY test 500 padded QUERYs into
+# one witnessed session; under -race they send 2,000 and 100, so here they
+# run without it, and print their figures.
 stage_flood() {
-  echo "== login flood: 100,000 anonymous challenge requests (without -race)"
-  go_test_quietly flood 'anonymous challenge requests|^(--- |ok)' -count=1 -timeout 10m -run '^TestLoginFlood' -v ./core/registry
+  echo "== login flood: 100,000 anonymous challenge requests; 500 padded QUERYs in one session (without -race)"
+  go_test_quietly flood 'anonymous challenge requests|padded QUERYs|^(--- |ok)' -count=1 -timeout 10m -run '^(TestLoginFlood|TestPaddedQueriesStayCompactAndCapped)' -v ./core/registry
 }
 
 # The bounded load test: 1,000 concurrent buyers (each its own identity, all

@@ -102,6 +102,7 @@ type registryLimitFlags struct {
 	maxCallbacksPerSeller, limiterTable     int
 	trustedProxies, endpointPorts           string
 	sessionTTL, sessionSweep                time.Duration
+	maxSessionBytes                         int64
 }
 
 func (f *registryLimitFlags) register(fs *flag.FlagSet) {
@@ -120,10 +121,14 @@ func (f *registryLimitFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.endpointPorts, "endpoint-ports", "", "comma-separated seller endpoint ports allowed besides 80, 443 and 8443")
 	fs.DurationVar(&f.sessionTTL, "session-ttl", registry.DefaultSessionTTL, "delete a session that was not notarised after this long without activity")
 	fs.DurationVar(&f.sessionSweep, "session-sweep", registry.DefaultSessionSweep, "how often idle sessions are deleted")
+	fs.Int64Var(&f.maxSessionBytes, "max-session-bytes", registry.DefaultMaxSessionBytes, "bytes one witnessed session may hold (its stored record, bodies in canonical form); at least 16 KiB")
 }
 
 // apply copies the limits into cfg.
 func (f *registryLimitFlags) apply(cfg *registry.Config) error {
+	if f.maxSessionBytes < registry.MinMaxSessionBytes {
+		return fmt.Errorf("--max-session-bytes: %d is below the minimum of %d", f.maxSessionBytes, registry.MinMaxSessionBytes)
+	}
 	proxies, err := registry.ParseTrustedProxies(f.trustedProxies)
 	if err != nil {
 		return fmt.Errorf("--trusted-proxies: %w", err)
@@ -139,6 +144,7 @@ func (f *registryLimitFlags) apply(cfg *registry.Config) error {
 	cfg.MaxCallbacksPerSeller, cfg.LimiterTable = f.maxCallbacksPerSeller, f.limiterTable
 	cfg.TrustedProxies, cfg.EndpointPorts = proxies, ports
 	cfg.SessionTTL, cfg.SessionSweep = f.sessionTTL, f.sessionSweep
+	cfg.MaxSessionBytes = f.maxSessionBytes
 	return nil
 }
 

@@ -50,6 +50,9 @@ func (s *Server) acceptCallback(ctx context.Context, env *anp.Envelope) (string,
 		// Only the session's seller learns anything about the session.
 		return "", anp.Errorf(anp.CodeNotFound, "session %s not found", env.Session)
 	}
+	if err := s.refuseRevokedSeller(ws); err != nil {
+		return "", err
+	}
 	h, err := env.Hash()
 	if err != nil {
 		return "", err
@@ -78,4 +81,19 @@ func (s *Server) acceptCallback(ctx context.Context, env *anp.Envelope) (string,
 		return "", err
 	}
 	return h, nil
+}
+
+// refuseRevokedSeller refuses, with forbidden, every envelope of a session
+// whose seller key was revoked for its domain, even if the session was
+// opened before the revocation (and if the domain has a new key since): a
+// revoked key is presumed to be in other hands, so the session takes
+// nothing more from it, and the buyer relays nothing more in it.
+func (s *Server) refuseRevokedSeller(ws *witnessSession) error {
+	for _, e := range s.directory.keyHistory(ws.Domain) {
+		if ev := &e.Leaf.Event; ev.Kind == anp.KeyEventRevoke && ev.Key == ws.SellerKey {
+			return anp.Errorf(anp.CodeForbidden, "the seller key of session %s was revoked for %s (key event %d, log index %d): the session takes no more envelopes",
+				ws.ID, ws.Domain, ev.Seq, e.LeafIndex)
+		}
+	}
+	return nil
 }

@@ -42,7 +42,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 
 // readBody reads the whole request body under the size cap.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	return readBodyAtMost(w, r, s.cfg.MaxBodyBytes)
+}
+
+// readBodyAtMost reads the whole request body, refusing it (too_large) as
+// soon as more than limit bytes arrived.
+func readBodyAtMost(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, limit)
 	data, err := io.ReadAll(body)
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -86,9 +92,10 @@ func (s *Server) withRecover(next http.Handler) http.Handler {
 	})
 }
 
-// readEnvelope reads and decodes the signed envelope a request carries.
+// readEnvelope reads and decodes the signed envelope a request carries:
+// reading stops past anp.MaxEnvelopeBytes, the most an envelope may take.
 func (s *Server) readEnvelope(w http.ResponseWriter, r *http.Request) (*anp.Envelope, error) {
-	data, err := s.readBody(w, r)
+	data, err := readBodyAtMost(w, r, min(s.cfg.MaxBodyBytes, anp.MaxEnvelopeBytes))
 	if err != nil {
 		return nil, err
 	}

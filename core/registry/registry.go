@@ -37,6 +37,8 @@ const (
 	DefaultKeyLifetime        = 24 * time.Hour
 	DefaultSellerTimeout      = 10 * time.Second
 	DefaultMaxBodyBytes       = 256 << 10
+	DefaultMaxSessionBytes    = 256 << 10
+	MinMaxSessionBytes        = 16 << 10 // the smallest Config.MaxSessionBytes
 	DefaultRedeliveryInterval = 2 * time.Second
 )
 
@@ -65,6 +67,7 @@ type Config struct {
 	AllowPrivateEndpoints bool               // dev: endpoint records may point at loopback/private/link-local
 	SellerTimeout         time.Duration      // per relayed request to a seller, default 10s
 	MaxBodyBytes          int64              // default 256 KiB; larger => 413
+	MaxSessionBytes       int64              // bytes of one witnessed session's stored record, default 256 KiB, at least 16 KiB; past it => 413
 	RedeliveryInterval    time.Duration      // WS callback redelivery until ACK, default 2s
 	Logger                zerolog.Logger
 	Now                   func() time.Time // default time.Now
@@ -200,6 +203,10 @@ func (cfg Config) withDefaults() (Config, error) {
 	cfg.KeyLifetime = defaults.Positive(cfg.KeyLifetime, DefaultKeyLifetime)
 	cfg.SellerTimeout = defaults.Positive(cfg.SellerTimeout, DefaultSellerTimeout)
 	cfg.MaxBodyBytes = defaults.Positive(cfg.MaxBodyBytes, DefaultMaxBodyBytes)
+	cfg.MaxSessionBytes = defaults.Positive(cfg.MaxSessionBytes, DefaultMaxSessionBytes)
+	if cfg.MaxSessionBytes < MinMaxSessionBytes {
+		return cfg, fmt.Errorf("registry: max session bytes %d is below the minimum of %d", cfg.MaxSessionBytes, MinMaxSessionBytes)
+	}
 	cfg.RedeliveryInterval = defaults.Positive(cfg.RedeliveryInterval, DefaultRedeliveryInterval)
 	cfg = cfg.withLimitDefaults()
 	if cfg.Now == nil {

@@ -73,6 +73,9 @@ func (s *Server) relay(ctx context.Context, buyer, domain string, env *anp.Envel
 	if !anp.BuyerMayAsk(env.Type) {
 		return nil, anp.Errorf(anp.CodeForbidden, "a buyer may not send %s", env.Type)
 	}
+	if err := compactBody(env); err != nil {
+		return nil, err
+	}
 	if err := s.refuseRevoked(domain); err != nil { // a revoked key opens and continues no session
 		return nil, err
 	}
@@ -88,6 +91,9 @@ func (s *Server) relay(ctx context.Context, buyer, domain string, env *anp.Envel
 		return nil, err
 	}
 	if ws != nil && ws.Buyer == buyer && ws.Domain == domain {
+		if err := s.refuseRevokedSeller(ws); err != nil {
+			return nil, err
+		}
 		if resp, ok, err := s.resend(ctx, ws, env, endpoint); ok || err != nil {
 			return resp, err
 		}
@@ -98,11 +104,22 @@ func (s *Server) relay(ctx context.Context, buyer, domain string, env *anp.Envel
 	if ws, err = sessionFor(ws, buyer, domain, &listing, env); err != nil {
 		return nil, err
 	}
+	return s.relayNext(ctx, ws, env, endpoint)
+}
+
+// relayNext checks env as the next buyer envelope of ws, within the
+// session's byte limit, forwards it to the seller at endpoint and
+// witnesses both. The caller holds the session's lock.
+func (s *Server) relayNext(ctx context.Context, ws *witnessSession, env *anp.Envelope, endpoint string) (*anp.RelayResponse, error) {
 	h, err := ws.Transcript.Check(env, ws.expectBuyer(s.now()))
 	if err != nil {
 		return nil, err
 	}
-	reply, pending, err := s.forward(ctx, domain, endpoint, env)
+	n, err := s.roomForBuyer(ws, env)
+	if err != nil {
+		return nil, err
+	}
+	reply, pending, err := s.forward(ctx, ws.Domain, endpoint, env)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +128,7 @@ func (s *Server) relay(ctx context.Context, buyer, domain string, env *anp.Envel
 	if err := s.recordNonce(ctx, env); err != nil {
 		return nil, err
 	}
-	return s.witnessExchange(ctx, ws, env, h, reply, pending)
+	return s.witnessExchange(ctx, ws, env, h, n, reply, pending)
 }
 
 // sessionFor returns the witnessed session that buyer's env, for domain,
@@ -151,15 +168,20 @@ func openSession(ws *witnessSession, buyer, domain string, listing *anp.Listing,
 	if !listing.Record.Record.Supports(body.Mode) {
 		return nil, anp.Errorf(anp.CodeRefused, "%s does not negotiate in %s", domain, body.Mode)
 	}
-	return &witnessSession{ID: env.Session, Domain: domain, Buyer: buyer, BuyerKey: env.From, SellerKey: listing.Binding.Key}, nil
+	ws = &witnessSession{ID: env.Session, Domain: domain, Buyer: buyer, BuyerKey: env.From, SellerKey: listing.Binding.Key}
+	if err := ws.recordSize(); err != nil {
+		return nil, err
+	}
+	return ws, nil
 }
 
-// witnessExchange appends env, which the seller took and which hashes to h,
-// and the seller's direct reply (none when pending), saves the session and
-// answers the buyer. A reply that fails the witness checks is not kept: the
+// witnessExchange appends env, which the seller took, which hashes to h and
+// adds n bytes to the record, and the seller's direct reply (none when
+// pending), saves the session and answers the buyer. A reply that fails
+// the witness checks (the session's byte limit included) is not kept: the
 // buyer gets an unavailable error, while env stays witnessed.
-func (s *Server) witnessExchange(ctx context.Context, ws *witnessSession, env *anp.Envelope, h string, reply *anp.Envelope, pending bool) (*anp.RelayResponse, error) {
-	events := []witnessEvent{ws.witness(env, h)}
+func (s *Server) witnessExchange(ctx context.Context, ws *witnessSession, env *anp.Envelope, h string, n int64, reply *anp.Envelope, pending bool) (*anp.RelayResponse, error) {
+	events := []witnessEvent{ws.witness(env, h, n)}
 	var replyErr error
 	if !pending {
 		var ev witnessEvent

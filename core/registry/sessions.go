@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -30,6 +31,8 @@ type witnessSession struct {
 	Closed     anp.MsgType    `json:"closed,omitempty"` // CANCEL or REJECT that ended it
 	Notarized  bool           `json:"notarized,omitempty"`
 	Active     int64          `json:"active,omitempty"` // registry clock (unix ms) of the last save
+
+	size int64 // bytes of the stored record (encodeSession), as loaded or last saved
 }
 
 // witnessEvent records what a witnessed envelope changed, for statistics.
@@ -51,6 +54,7 @@ func (s *Server) loadSession(ctx context.Context, id string) (*witnessSession, e
 	if err != nil {
 		return nil, fmt.Errorf("registry: decode session %s: %w", id, err)
 	}
+	ws.size = int64(len(data))
 	return ws, nil
 }
 
@@ -67,15 +71,115 @@ func decodeSession(data []byte) (*witnessSession, error) {
 // tells the idle-session sweep about it.
 func (s *Server) saveSession(ctx context.Context, ws *witnessSession) error {
 	ws.Active = s.now().UnixMilli()
-	data, err := json.Marshal(ws)
+	data, err := encodeSession(ws)
 	if err != nil {
 		return fmt.Errorf("registry: encode session %s: %w", ws.ID, err)
 	}
 	if err := s.ledger.Put(ctx, bucketSessions, ws.ID, data); err != nil {
 		return fmt.Errorf("registry: store session %s: %w", ws.ID, err)
 	}
+	ws.size = int64(len(data))
 	s.idle.touch(ws)
 	return nil
+}
+
+// Bytes of a witnessed session. The registry keeps every witnessed
+// envelope with its body in canonical form (compactBody) and counts a
+// session by the bytes of its stored record (encodeSession). A buyer
+// envelope is relayed only if the session, with it and with room for the
+// seller's answer, stays within Config.MaxSessionBytes; a seller envelope
+// (a direct reply or a callback) is witnessed only if the session with it
+// stays within the limit. Past it the envelope is refused with too_large,
+// naming the limit, and the session is unchanged.
+const (
+	answerReserve = 8 << 10 // room a buyer envelope keeps for the seller's answer
+	recordSlack   = 64      // what a save may add besides envelopes: closed, notarized, active
+)
+
+// encodeSession is the stored form of ws: JSON without HTML escaping, so
+// that a '<' in a body takes one byte, not six.
+func encodeSession(ws *witnessSession) ([]byte, error) {
+	return encodeCompact(ws)
+}
+
+// encodeCompact encodes v as JSON without HTML escaping and without the
+// encoder's trailing newline.
+func encodeCompact(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
+}
+
+// compactBody replaces env's body by its canonical form (RFC 8785): the
+// bytes its signature and its hash cover, so both still verify, without
+// the white space, escapes or key order a sender may pad a body with.
+func compactBody(env *anp.Envelope) error {
+	c, err := anp.Canonical(env.Body)
+	if err != nil {
+		if anp.CodeOf(err) != "" {
+			return err
+		}
+		return anp.Errorf(anp.CodeBadRequest, "envelope %s seq %d: the body has no canonical form: %v", env.Type, env.Seq, err)
+	}
+	env.Body = c
+	return nil
+}
+
+// envelopeBytes is what env adds to a stored record: its encoding and a
+// separating comma.
+func envelopeBytes(env *anp.Envelope) (int64, error) {
+	data, err := encodeCompact(env)
+	if err != nil {
+		return 0, fmt.Errorf("registry: encode envelope: %w", err)
+	}
+	return int64(len(data)) + 1, nil
+}
+
+// recordSize sets ws.size for a session that was never stored.
+func (ws *witnessSession) recordSize() error {
+	data, err := encodeSession(ws)
+	if err != nil {
+		return fmt.Errorf("registry: encode session %s: %w", ws.ID, err)
+	}
+	ws.size = int64(len(data))
+	return nil
+}
+
+// roomForBuyer returns the bytes buyer envelope env adds to ws, or refuses
+// it when, with room for the seller's answer, it would take ws past
+// MaxSessionBytes.
+func (s *Server) roomForBuyer(ws *witnessSession, env *anp.Envelope) (int64, error) {
+	n, err := envelopeBytes(env)
+	if err != nil {
+		return 0, err
+	}
+	if limit := s.cfg.MaxSessionBytes; ws.size+n+answerReserve+recordSlack > limit {
+		return 0, anp.Errorf(anp.CodeTooLarge, "session %s holds %d bytes and %s seq %d takes %d more, with %d kept for the answer: the registry keeps at most %d bytes per session; open a new session",
+			ws.ID, ws.size, env.Type, env.Seq, n, answerReserve, limit)
+	}
+	return n, nil
+}
+
+// roomForSeller returns the bytes seller envelope env adds to ws, or
+// refuses it when it is larger than an envelope may be or would take ws
+// past MaxSessionBytes.
+func (s *Server) roomForSeller(ws *witnessSession, env *anp.Envelope) (int64, error) {
+	n, err := envelopeBytes(env)
+	if err != nil {
+		return 0, err
+	}
+	if n-1 > anp.MaxEnvelopeBytes {
+		return 0, anp.Errorf(anp.CodeTooLarge, "%s seq %d is %d bytes in canonical form, at most %d allowed", env.Type, env.Seq, n-1, anp.MaxEnvelopeBytes)
+	}
+	if limit := s.cfg.MaxSessionBytes; ws.size+n+recordSlack > limit {
+		return 0, anp.Errorf(anp.CodeTooLarge, "session %s holds %d bytes and %s seq %d takes %d more: the registry keeps at most %d bytes per session",
+			ws.ID, ws.size, env.Type, env.Seq, n, limit)
+	}
+	return n, nil
 }
 
 // admitSession applies the per-identity limit on new sessions to a buyer
@@ -139,10 +243,12 @@ func (s *Server) recordNonce(ctx context.Context, env *anp.Envelope) error {
 	return nil
 }
 
-// witness appends an envelope that passed Transcript.Check with hash h.
-func (ws *witnessSession) witness(env *anp.Envelope, h string) witnessEvent {
+// witness appends an envelope that passed Transcript.Check with hash h and
+// adds to the record n bytes (roomForBuyer, roomForSeller).
+func (ws *witnessSession) witness(env *anp.Envelope, h string, n int64) witnessEvent {
 	ws.Transcript.Envelopes = append(ws.Transcript.Envelopes, env)
 	ws.Transcript.Head = h
+	ws.size += n
 	ev := witnessEvent{opened: env.Type == anp.TypePropose}
 	if ws.Closed == "" && (env.Type == anp.TypeCancel || env.Type == anp.TypeReject) {
 		ws.Closed = env.Type
@@ -157,6 +263,9 @@ func (ws *witnessSession) witness(env *anp.Envelope, h string) witnessEvent {
 func (s *Server) witnessSeller(ctx context.Context, ws *witnessSession, env *anp.Envelope, allowClosed bool) (string, witnessEvent, error) {
 	if !anp.SellerMayAnswer(env.Type) {
 		return "", witnessEvent{}, anp.Errorf(anp.CodeForbidden, "a seller may not send %s", env.Type)
+	}
+	if err := compactBody(env); err != nil {
+		return "", witnessEvent{}, err
 	}
 	if !allowClosed || ws.Notarized {
 		if err := ws.open(); err != nil {
@@ -175,10 +284,14 @@ func (s *Server) witnessSeller(ctx context.Context, ws *witnessSession, env *anp
 	if err != nil {
 		return "", witnessEvent{}, err
 	}
+	n, err := s.roomForSeller(ws, env)
+	if err != nil {
+		return "", witnessEvent{}, err
+	}
 	if err := s.recordNonce(ctx, env); err != nil {
 		return "", witnessEvent{}, err
 	}
-	return h, ws.witness(env, h), nil
+	return h, ws.witness(env, h, n), nil
 }
 
 // countEvents updates the domain statistics after a session was saved.

@@ -178,9 +178,9 @@ func TestRelayedFreshFloodLetsABuyerIn(t *testing.T) {
 }
 
 // paddedQuery seals d's next QUERY, whose 1,000-character message is then
-// written with a \u escape for every character: six times the bytes, the
-// same signature (the body is signed in canonical form), and padding the
-// registry passes on as it is.
+// written with a \u escape for every character: six times the bytes and
+// the same signature (the body is signed in canonical form). The registry
+// witnesses and forwards the body in canonical form.
 func paddedQuery(d *dealer) (*anp.Envelope, int) {
 	msg := strings.Repeat("A", anp.MaxMessageLen)
 	env := d.Seal(anp.TypeQuery, anp.NoteBody{Message: msg})
@@ -190,7 +190,7 @@ func paddedQuery(d *dealer) (*anp.Envelope, int) {
 }
 
 // TestPaddedQueriesThroughTheRegistry: padded QUERYs relayed by the
-// registry are kept in canonical form, and once the session holds its bytes
+// registry reach the seller and are kept in canonical form, and once the session holds its bytes
 // (a lowered limit here; TestFiveHundredPaddedQueries runs the default) the
 // seller refuses the next, naming the limit, and the registry passes the
 // refusal on as too_large. Other sessions are served.
@@ -221,8 +221,8 @@ func TestPaddedQueriesThroughTheRegistry(t *testing.T) {
 	if _, err := anp.VerifyChain(envs); err != nil || len(envs) != 2+2*answered {
 		t.Fatalf("transcript of %d envelopes: %v", len(envs), err)
 	}
-	if q := envs[2]; len(q.Body) != len(`{"message":""}`)+anp.MaxMessageLen || !strings.Contains(string(refusal.body), `\u0041`) {
-		t.Fatalf("kept a %d-byte QUERY body of a %d-byte request", len(q.Body), len(refusal.body))
+	if q := envs[2]; len(q.Body) != len(`{"message":""}`)+anp.MaxMessageLen || strings.Contains(string(refusal.body), `\u0041`) {
+		t.Fatalf("kept a %d-byte QUERY body; the relayed request of %d bytes must carry it in canonical form", len(q.Body), len(refusal.body))
 	}
 	if price := rn.dealer(rn.client(anptest.NewKey(t)), s).completeDeal(proposeAt(10000), rn.root); price != anptest.USD(10000) {
 		t.Fatalf("a deal in another session: %s", price)

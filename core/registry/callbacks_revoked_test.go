@@ -99,3 +99,38 @@ func TestCallbacksFromARevokedKeyAreRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestNotaryRefusesADealOfARevokedKey: a deal the seller signed with a key
+// that was revoked before notarisation is not logged (forbidden, naming the
+// revocation), while a deal notarised before the revocation still returns
+// its receipt when asked again.
+func TestNotaryRefusesADealOfARevokedKey(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	seller := e.addSeller("pans.anp")
+	c := e.client(anptest.NewKey(t))
+	done := negotiate(t, e, c, "pans.anp")
+	early := anptest.SignDeal(t, done.terms(anptest.PubHex(seller.key), 4), done.Key, seller.key)
+	done.commit(t, c, early)
+	if _, err := c.Notarize(ctx, early); err != nil {
+		t.Fatalf("notarise before the revocation: %v", err)
+	}
+	late := negotiate(t, e, c, "pans.anp")
+	a := anptest.SignDeal(t, late.terms(anptest.PubHex(seller.key), 4), late.Key, seller.key)
+	late.commit(t, c, a)
+	entry, err := e.client(seller.key).RevokeKey(ctx, seller.domain)
+	if err != nil {
+		t.Fatalf("revoke: %v", err)
+	}
+	size := e.srv.tree.size()
+	_, err = c.Notarize(ctx, a)
+	if anp.CodeOf(err) != anp.CodeForbidden || !containsAll(err.Error(), "revoked", strconv.FormatUint(entry.LeafIndex, 10)) {
+		t.Fatalf("notarise after the revocation: %v, want forbidden naming log index %d", err, entry.LeafIndex)
+	}
+	if got := e.srv.tree.size(); got != size {
+		t.Fatalf("the log grew from %d to %d entries", size, got)
+	}
+	if _, err := c.Notarize(ctx, early); err != nil {
+		t.Fatalf("the deal notarised before the revocation, asked again: %v", err)
+	}
+}

@@ -70,6 +70,9 @@ func (s *Server) notarize(ctx context.Context, buyer string, a *anp.Artifact) (*
 	if ws.Notarized {
 		return s.renotarize(ctx, a)
 	}
+	if err := s.refuseRevokedSeller(ws); err != nil { // a revoked key's signature makes no new deal
+		return nil, err
+	}
 	if err := s.checkDeal(ws, t); err != nil {
 		return nil, err
 	}

@@ -520,7 +520,11 @@ func (c *Client) call(ctx context.Context, method, path string, q url.Values, in
 	if len(data) > maxResponseBytes {
 		return anp.Errorf(anp.CodeTooLarge, "registry %s %s: response is larger than %d bytes", method, path, maxResponseBytes)
 	}
-	return decodeAnswer(method, path, resp.StatusCode, data, out)
+	err = decodeAnswer(method, path, resp.StatusCode, data, out)
+	if resp.StatusCode == http.StatusTooManyRequests {
+		return rateLimited(err, resp.Header)
+	}
+	return err
 }
 
 // newRequest builds the request of call: in (if not nil) as a JSON body,

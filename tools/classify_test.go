@@ -2,8 +2,10 @@ package tools
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
@@ -59,5 +61,55 @@ func TestSnapshotCarriesTheKeyNotice(t *testing.T) {
 	}
 	if sum := summary(s); !strings.Contains(sum, "Notice: "+s.KeyNotice) {
 		t.Fatalf("summary %q lacks the notice", sum)
+	}
+}
+
+// A registry rate limit is rate_limited, however it reaches the tool layer
+// (through the engine's remoteError or not), and the advice repeats the
+// Retry-After wait when the registry's answer carried one.
+func TestRateLimitedIsRateLimited(t *testing.T) {
+	limit := anp.Errorf(anp.CodeRateLimited, "too many new sessions for your identity: at most 1 per second (burst 60); try again in 1s")
+	tests := []struct {
+		name string
+		err  error
+		wait string
+	}{
+		{"through the engine, with Retry-After", fmt.Errorf("send PROPOSE to shop.anp: %w: %w", buyer.ErrRateLimited,
+			&registry.RateLimitError{RetryAfter: 7 * time.Second, Err: limit}), "Wait 7 seconds, then"},
+		{"through the engine, without Retry-After", fmt.Errorf("discover sellers: %w: %w", buyer.ErrRateLimited, limit), "Wait as long as the message says, then"},
+		{"the registry's error alone", limit, "Wait as long as the message says, then"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := classify(tt.err); got != CodeRateLimited {
+				t.Fatalf("classify = %s, want rate_limited", got)
+			}
+			text := toolError(tt.err).Content[0].(mcp.TextContent).Text
+			if !strings.HasPrefix(text, "rate_limited: ") || !strings.Contains(text, "try again in 1s") || !strings.Contains(text, tt.wait) {
+				t.Errorf("tool error %q", text)
+			}
+		})
+	}
+}
+
+// Every tool error code has advice and is listed in the README, where a
+// user reads what a failed call means.
+func TestEveryErrorCodeIsAdvisedAndDocumented(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := []ErrorCode{CodeOverBudget, CodeWrongState, CodeConflict, CodeUnknown, CodeNoSellers, CodeUnreachable, CodeRefused,
+		CodeInvalidInput, CodeInternal, CodeRegistryUntrusted, CodeSellerKeyUntrusted, CodeRateLimited}
+	if len(advice) != len(codes) {
+		t.Errorf("advice has %d codes, this test lists %d: add the new code here", len(advice), len(codes))
+	}
+	for _, c := range codes {
+		if advice[c] == "" {
+			t.Errorf("%s has no advice", c)
+		}
+		if !strings.Contains(string(readme), "`"+string(c)+"`") {
+			t.Errorf("README.md does not list the tool error %s", c)
+		}
 	}
 }

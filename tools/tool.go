@@ -153,6 +153,10 @@ const (
 	// buyer dealt with and the registry's log does not prove the change
 	// (registry.ErrKeyChanged), or the key is revoked (registry.ErrKeyRevoked).
 	CodeSellerKeyUntrusted ErrorCode = "seller_key_untrusted"
+	// CodeRateLimited: the registry refused the request under one of its
+	// rate limits (logins per address, new sessions per identity;
+	// buyer.ErrRateLimited). Nothing reached a seller.
+	CodeRateLimited ErrorCode = "rate_limited"
 )
 
 var advice = map[ErrorCode]string{
@@ -169,6 +173,21 @@ var advice = map[ErrorCode]string{
 		"Do not retry or switch sellers: tell the user, who should report the two tree heads in the message to the registry operator. Deals signed before stay verifiable with verify_artifact.",
 	CodeSellerKeyUntrusted: "Nothing was sent to this seller: its key changed without a rotation in the registry's log, or it was revoked. " +
 		"Do not retry with this seller; tell the user, or choose another seller with discover_sellers.",
+	CodeRateLimited: fmt.Sprintf(rateLimitAdvice, "as long as the message says"),
+}
+
+// rateLimitAdvice is the advice of rate_limited, with how long to wait.
+const rateLimitAdvice = "The registry limits how fast you may log in and start sessions; this request reached no seller. " +
+	"Wait %s, then call the tool again with the same arguments; switching sellers does not help."
+
+// adviceFor is the advice of code for err: for rate_limited, with the wait
+// the registry's Retry-After asked for when the answer carried one.
+func adviceFor(code ErrorCode, err error) string {
+	var rl *registry.RateLimitError
+	if code == CodeRateLimited && errors.As(err, &rl) && rl.RetryAfter > 0 {
+		return fmt.Sprintf(rateLimitAdvice, fmt.Sprintf("%d seconds", int(rl.RetryAfter.Round(time.Second)/time.Second)))
+	}
+	return advice[code]
 }
 
 // coded gives an error its own code, overriding classify.
@@ -196,6 +215,8 @@ func classify(err error) ErrorCode {
 		return CodeUnknown
 	case errors.Is(err, buyer.ErrUnavailable):
 		return CodeUnreachable
+	case errors.Is(err, buyer.ErrRateLimited):
+		return CodeRateLimited
 	case errors.Is(err, registry.ErrLogFork):
 		return CodeRegistryUntrusted
 	case errors.Is(err, registry.ErrKeyChanged), errors.Is(err, registry.ErrKeyRevoked):
@@ -207,8 +228,11 @@ func classify(err error) ErrorCode {
 	case errors.Is(err, context.DeadlineExceeded):
 		return CodeUnreachable
 	}
-	if anp.CodeOf(err) == anp.CodeUnavailable {
+	switch anp.CodeOf(err) {
+	case anp.CodeUnavailable:
 		return CodeUnreachable
+	case anp.CodeRateLimited:
+		return CodeRateLimited
 	}
 	return CodeInternal
 }
@@ -243,7 +267,7 @@ func toolError(err error) *mcp.CallToolResult {
 	if code == CodeInvalidInput {
 		msg = strings.ReplaceAll(msg, buyer.ErrInvalidInput.Error()+": ", "")
 	}
-	return mcp.NewToolResultError(fmt.Sprintf("%s: %s\n%s", code, clip(msg, maxErrorText), advice[code]))
+	return mcp.NewToolResultError(fmt.Sprintf("%s: %s\n%s", code, clip(msg, maxErrorText), adviceFor(code, err)))
 }
 
 // clip returns s cut to at most n bytes on a rune boundary, saying how long

@@ -22,6 +22,8 @@ func TestValidateRefusesDuplicateArguments(t *testing.T) {
 		{`{"max_budget":1000,"max_budget":1}`, `argument max_budget appears more than once`},
 		{`{"item":{"sku":"a","sku":"b"}}`, `argument item.sku appears more than once`},
 		{`{"max_budget":1,"max_budget":9000}`, `argument max_budget appears more than once`},
+		// null is no way to leave out an optional argument: the schema refuses it.
+		{`{"max_budget":null}`, `argument max_budget: got null, want number`},
 	}
 	for _, tt := range tests {
 		err := v.validate([]byte(tt.args))

@@ -160,7 +160,7 @@ var (
 	}
 	decodeClasses = map[string]error{
 		"duplicate_key": anp.ErrDuplicateKey, "key_case": anp.ErrKeyCase, "integer_range": anp.ErrIntegerRange,
-		"not_integer": anp.ErrNotInteger, "empty_member": anp.ErrEmptyMember, "mismatch": errMismatch,
+		"not_integer": anp.ErrNotInteger, "empty_member": anp.ErrEmptyMember, "null_member": anp.ErrNullMember, "mismatch": errMismatch,
 	}
 	proofClassNames = map[string]error{
 		"proof_hash": anp.ErrProofHash, "leaf_index": anp.ErrLeafIndex, "proof_shape": anp.ErrProofShape,

@@ -13,9 +13,10 @@ var keyWindowClasses = map[string]error{
 	"head_time_backwards": anp.ErrHeadTimeBackwards, "mismatch": errMismatch,
 }
 
-// runKeyWindowCases runs key_windows.json: bindings and tree heads against
-// the file's key chain, current heads against the file's clock, and pairs
-// of heads for the order of size and time.
+// runKeyWindowCases runs key_windows.json: bindings, tree heads, artifacts
+// (whole, with the file's root key pinned) and tokens (parsed at now)
+// against the file's key chain, current heads against the file's clock, and
+// pairs of heads for the order of size and time.
 func runKeyWindowCases(_ string, data []byte, r *vresult) error {
 	var f struct {
 		RootKey        string         `json:"root_key"`
@@ -29,6 +30,14 @@ func runKeyWindowCases(_ string, data []byte, r *vresult) error {
 			Description, Expect string
 			TreeHead            anp.SignedTreeHead `json:"tree_head"`
 		} `json:"tree_heads"`
+		Countersignatures []struct {
+			Description, Expect string
+			Artifact            json.RawMessage
+		}
+		Tokens []struct {
+			Description, Expect, Token string
+			Now                        int64
+		}
 		CurrentHeads []struct {
 			Description, Expect string
 			TreeHead            anp.SignedTreeHead `json:"tree_head"`
@@ -53,6 +62,18 @@ func runKeyWindowCases(_ string, data []byte, r *vresult) error {
 	}
 	for _, c := range f.TreeHeads {
 		r.check("tree head "+c.Description, c.Expect, anp.VerifyTreeHead(&c.TreeHead, f.KeyChain), keyWindowClasses)
+	}
+	for _, c := range f.Countersignatures {
+		var a anp.Artifact
+		err := anp.DecodeStrict(c.Artifact, &a)
+		if err == nil {
+			err = anp.VerifyArtifact(&a, anp.VerifyOptions{RootKey: f.RootKey})
+		}
+		r.check("countersignature "+c.Description, c.Expect, err, keyWindowClasses)
+	}
+	for _, c := range f.Tokens {
+		_, err := anp.ParseTokenInChain(c.Token, time.UnixMilli(c.Now), f.KeyChain)
+		r.check("token "+c.Description, c.Expect, err, keyWindowClasses)
 	}
 	for _, c := range f.CurrentHeads {
 		err := anp.VerifyTreeHead(&c.TreeHead, f.KeyChain)

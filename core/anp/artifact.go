@@ -236,8 +236,9 @@ func (a *Artifact) verifyParties() error {
 }
 
 // verifyNotary checks the registry countersignature: the receipt's key
-// chain up to its (pinned) root, the countersigning key's place and validity
-// in that chain, the notarisation time and the signature itself. a.Registry
+// chain up to its (pinned) root, the countersigning key's place in that
+// chain and its validity at notarized_at (ErrKeyWindow), the notarisation
+// time and the signature itself. a.Registry
 // and a.Receipt must not be nil.
 func (a *Artifact) verifyNotary(opt VerifyOptions) error {
 	r, cs := a.Receipt, a.Registry
@@ -254,8 +255,8 @@ func (a *Artifact) verifyNotary(opt VerifyOptions) error {
 	if entry.Key != cs.Key {
 		return Errorf(CodeBadSignature, "registry countersignature key is not key %d of the registry key chain", entry.Index)
 	}
-	if !entry.ValidAt(cs.NotarizedAt) {
-		return Errorf(CodeBadSignature, "registry key %d was not valid when the artifact was notarised", entry.Index)
+	if err := entry.checkWindow("artifact countersignature", cs.NotarizedAt); err != nil {
+		return err
 	}
 	if cs.NotarizedAt < a.Terms.CreatedAt {
 		return Errorf(CodeBadRequest, "artifact was notarised before it was created")

@@ -158,12 +158,12 @@ func TestVerifyArtifactRefusals(t *testing.T) {
 			if err := a.Countersign(nextKey, fx.Chain[1], time.UnixMilli(a.Registry.NotarizedAt)); err != nil {
 				t.Fatal(err)
 			}
-		}, pinned, anp.CodeBadSignature, "registry key 1 was not valid when the artifact was notarised"},
+		}, pinned, anp.CodeBadSignature, "outside registry key 1's validity"},
 		{"countersigned after the key expired", func(t *testing.T, a *anp.Artifact) {
 			if err := a.Countersign(notaryKey, fx.Chain[0], t0.Add(time.Hour)); err != nil {
 				t.Fatal(err)
 			}
-		}, pinned, anp.CodeBadSignature, "registry key 0 was not valid when the artifact was notarised"},
+		}, pinned, anp.CodeBadSignature, "outside registry key 0's validity"},
 		{"notarised before it was created", func(t *testing.T, a *anp.Artifact) {
 			if err := a.Countersign(notaryKey, fx.Chain[0], time.UnixMilli(a.Terms.CreatedAt-1)); err != nil {
 				t.Fatal(err)

@@ -236,7 +236,17 @@ func buildArtifactWith(tb testing.TB, root, chain0, chain1 ed25519.PrivateKey) *
 	}
 	a.SellerSig = sig
 	chain := buildKeyChain(tb, root, chain0, chain1)
-	if err := a.Countersign(chain0, chain[0], time.UnixMilli(a.Terms.CreatedAt+1000)); err != nil {
+	tree, leaf := notarizeAt(tb, a, chain, pub(root), a.Terms.CreatedAt+1000, chain0, 0)
+	return &artifactFixture{Negotiation: n, Chain: chain, Tree: tree, Leaf: leaf, Artifact: a, RootKey: pub(root)}
+}
+
+// notarizeAt countersigns a (signed by both parties) at ms with the chain
+// key key (index kid of chain), logs it as leaf fixtureLeavesBefore of a
+// tree of fixtureLeavesBefore+1+fixtureLeavesAfter leaves, and sets a
+// receipt whose tree head key signs at ms. It returns the tree and the leaf.
+func notarizeAt(tb testing.TB, a *anp.Artifact, chain []anp.KeyEntry, rootHex string, ms int64, key ed25519.PrivateKey, kid uint64) (*testTree, []byte) {
+	tb.Helper()
+	if err := a.Countersign(key, chain[kid], time.UnixMilli(ms)); err != nil {
 		tb.Fatalf("countersign: %v", err)
 	}
 	leaf, err := a.LeafData()
@@ -251,15 +261,15 @@ func buildArtifactWith(tb testing.TB, root, chain0, chain1 ed25519.PrivateKey) *
 	for i := 0; i < fixtureLeavesAfter; i++ {
 		tree.append(fillerLeaf(fixtureLeavesBefore + 1 + i))
 	}
-	th := anp.SignedTreeHead{Size: tree.size(), RootHash: hex.EncodeToString(tree.rootAt(tree.size())), Timestamp: a.Registry.NotarizedAt, KeyIndex: 0}
-	if err := anp.SignTreeHead(&th, anp.Signer(chain0)); err != nil {
+	th := anp.SignedTreeHead{Size: tree.size(), RootHash: hex.EncodeToString(tree.rootAt(tree.size())), Timestamp: ms, KeyIndex: kid}
+	if err := anp.SignTreeHead(&th, anp.Signer(key)); err != nil {
 		tb.Fatalf("sign tree head: %v", err)
 	}
 	a.Receipt = &anp.Receipt{
 		LeafIndex: idx, TreeHead: th, Inclusion: hexHashes(tree.inclusion(tb, idx, tree.size())),
-		KeyChain: chain, RootKey: pub(root),
+		KeyChain: chain, RootKey: rootHex,
 	}
-	return &artifactFixture{Negotiation: n, Chain: chain, Tree: tree, Leaf: leaf, Artifact: a, RootKey: pub(root)}
+	return tree, leaf
 }
 
 // cloneArtifact returns a deep copy of a through its JSON form.

@@ -271,6 +271,7 @@ func FuzzDecodeStrict(f *testing.F) {
 	for _, s := range []string{
 		`{"mode":"ANP/C","item":"x","quantity":1,"currency":"USD","terms":{}}`, `{"mode":"ANP/C","offer":null}`,
 		`{"a":1}`, `{} {}`, `{}]`, `[]`, `"x"`, `{"ITEM":"x"}`, `{"item":"x","item":"y"}`, `{"quantity":1e2}`,
+		`null`, `{"v":1,"prev":null}`, `{"sub":"x","kid":null}`, `{"mode":"ANP/C","terms":{"a":null}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -287,18 +288,27 @@ func FuzzDecodeStrict(f *testing.F) {
 			if !json.Valid(data) {
 				t.Fatalf("DecodeStrict accepted invalid JSON %q", data)
 			}
+			// No null: encoding/json would read it as a zero value.
+			if hasNull(data) {
+				t.Fatalf("DecodeStrict accepted %q, which holds a null", data)
+			}
 			// The standard decoder agrees (it is only less strict).
 			w := newV()
 			if err := json.Unmarshal(data, w); err != nil || !reflect.DeepEqual(v, w) {
 				t.Fatalf("json.Unmarshal disagrees: %v\n%+v\n%+v", err, v, w)
 			}
-			// Re-encoding decodes strictly again, stably.
+			// Re-encoding decodes strictly again, stably — unless it holds a
+			// null: a required member missing from the input (an envelope
+			// without a body) that json.Marshal writes as null.
 			re, err := json.Marshal(v)
 			if err != nil {
 				t.Fatalf("re-encode: %v", err)
 			}
 			x := newV()
 			if err := anp.DecodeStrict(re, x); err != nil {
+				if hasNull(re) && errors.Is(err, anp.ErrNullMember) {
+					continue
+				}
 				t.Fatalf("re-encoded %s does not decode: %v", re, err)
 			}
 			if re2, _ := json.Marshal(x); !bytes.Equal(re, re2) {

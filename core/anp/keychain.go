@@ -7,9 +7,10 @@ import (
 )
 
 // ErrKeyWindow: a registry statement (a domain binding at its bound_at, a
-// signed tree head at its timestamp) is dated outside the validity window
-// of the chain key that signed it. It comes with the code bad_signature;
-// test with errors.Is.
+// signed tree head at its timestamp, an artifact countersignature at its
+// notarized_at, a token at its iat) is dated outside the validity window
+// of the chain key that signed it. It comes with the code bad_signature
+// (unauthorized for a token); test with errors.Is.
 var ErrKeyWindow = errors.New("dated outside its registry key's validity window")
 
 // KeyEntry is one link of the registry key chain. The registry's long-term

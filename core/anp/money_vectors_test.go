@@ -101,7 +101,7 @@ func addMoneyVectors(tb testing.TB, files map[string][]byte) {
 // checks it against ParseMoney, CurrencyScale and the independent list-one copy.
 func TestMoneyVectors(t *testing.T) {
 	var f moneyFile
-	readVector(t, "money.json", &f)
+	readDataVector(t, "money.json", &f)
 	if len(f.Currencies) != len(iso4217ListOne) {
 		t.Errorf("money.json lists %d currencies, list one has %d", len(f.Currencies), len(iso4217ListOne))
 	}

@@ -12,7 +12,8 @@ import (
 
 // ErrEmptyMember is the failure of a one-form object — an envelope body,
 // deal terms, an artifact, an endpoint record — that holds an optional
-// member (omitempty) with its empty value ("", false, 0, null, {} or []):
+// member (omitempty) with its empty value ("", false, 0, {} or []; a null
+// is refused anywhere, as ErrNullMember):
 // the member must be left out, so that every object has one signed form.
 // Strict decoding refuses it (DecodeStrict), naming the member's path.
 var ErrEmptyMember = errors.New("optional member is present with its empty value and must be omitted")
@@ -50,12 +51,11 @@ func hasOption(opts, opt string) bool {
 }
 
 // emptyValue reports whether the value starting with tok is empty in the
-// sense of omitempty: "", false, null, a zero number, {} or []. For an
-// object or list it peeks whether a member follows.
+// sense of omitempty: "", false, a zero number, {} or [] (a null never gets
+// here: value refuses it first). For an object or list it peeks whether a
+// member follows.
 func (s *strictScan) emptyValue(tok json.Token) bool {
 	switch tok := tok.(type) {
-	case nil:
-		return true
 	case string:
 		return tok == ""
 	case bool:

@@ -16,6 +16,7 @@ import (
 // ErrEmptyMember, naming the member, when they carry a member of the "omitted
 // when empty" table with its empty value; without the member they decode.
 // Objects outside the table (a WebSocket frame) keep accepting empty members.
+// A null in place of the member is refused first, as ErrNullMember.
 func TestDecodeStrictEmptyMember(t *testing.T) {
 	fx := buildArtifact(t)
 	art := string(mustCanonical(t, fx.Artifact))
@@ -36,22 +37,23 @@ func TestDecodeStrictEmptyMember(t *testing.T) {
 	for _, tc := range []struct {
 		name, data, path string
 		v                any
+		want             error // ErrEmptyMember when nil
 	}{
-		{"artifact", art, "", &anp.Artifact{}},
-		{"artifact, empty terms", edit(art, `"terms":{"shipping":"standard"}`, `"terms":{}`), "deal.terms", &anp.Artifact{}},
-		{"artifact, null terms", edit(art, `"terms":{"shipping":"standard"}`, `"terms":null`), "deal.terms", &anp.Artifact{}},
-		{"artifact, empty seller_sig", edit(bareJSON, `"buyer_sig"`, `"seller_sig":"","buyer_sig"`), "seller_sig", &anp.Artifact{}},
-		{"artifact, null registry", edit(bareJSON, `"buyer_sig"`, `"registry":null,"buyer_sig"`), "registry", &anp.Artifact{}},
-		{"artifact, empty receipt object", edit(bareJSON, `"buyer_sig"`, `"receipt":{},"buyer_sig"`), "receipt", &anp.Artifact{}},
-		{"artifact without the optional members", bareJSON, "", &anp.Artifact{}},
-		{"deal terms, empty terms", edit(string(mustCanonical(t, fx.Artifact.Terms)), `"terms":{"shipping":"standard"}`, `"terms":{}`), "terms", &anp.DealTerms{}},
-		{"record", recJSON, "", &anp.SignedRecord{}},
-		{"record, empty capabilities", edit(recJSON, `"capabilities":["async"]`, `"capabilities":[]`), "record.capabilities", &anp.SignedRecord{}},
-		{"record, empty display_name", edit(recJSON, `"display_name":"Kitchen Outlet"`, `"display_name":""`), "record.display_name", &anp.SignedRecord{}},
-		{"record, empty enc_key", edit(recJSON, `"enc_key":"`+strings.Repeat("ab", 32)+`"`, `"enc_key":""`), "record.enc_key", &anp.SignedRecord{}},
-		{"record, demo false", edit(recJSON, `"domain"`, `"demo":false,"domain"`), "record.demo", &anp.SignedRecord{}},
-		{"record, required empty list is not optional", edit(recJSON, `"categories":["kitchen","cookware"]`, `"categories":[]`), "", &anp.SignedRecord{}},
-		{"WebSocket frame (not in the table)", `{"type":"ACK","id":"","message":""}`, "", &anp.WSFrame{}},
+		{"artifact", art, "", &anp.Artifact{}, nil},
+		{"artifact, empty terms", edit(art, `"terms":{"shipping":"standard"}`, `"terms":{}`), "deal.terms", &anp.Artifact{}, nil},
+		{"artifact, null terms", edit(art, `"terms":{"shipping":"standard"}`, `"terms":null`), "deal.terms", &anp.Artifact{}, anp.ErrNullMember},
+		{"artifact, empty seller_sig", edit(bareJSON, `"buyer_sig"`, `"seller_sig":"","buyer_sig"`), "seller_sig", &anp.Artifact{}, nil},
+		{"artifact, null registry", edit(bareJSON, `"buyer_sig"`, `"registry":null,"buyer_sig"`), "registry", &anp.Artifact{}, anp.ErrNullMember},
+		{"artifact, empty receipt object", edit(bareJSON, `"buyer_sig"`, `"receipt":{},"buyer_sig"`), "receipt", &anp.Artifact{}, nil},
+		{"artifact without the optional members", bareJSON, "", &anp.Artifact{}, nil},
+		{"deal terms, empty terms", edit(string(mustCanonical(t, fx.Artifact.Terms)), `"terms":{"shipping":"standard"}`, `"terms":{}`), "terms", &anp.DealTerms{}, nil},
+		{"record", recJSON, "", &anp.SignedRecord{}, nil},
+		{"record, empty capabilities", edit(recJSON, `"capabilities":["async"]`, `"capabilities":[]`), "record.capabilities", &anp.SignedRecord{}, nil},
+		{"record, empty display_name", edit(recJSON, `"display_name":"Kitchen Outlet"`, `"display_name":""`), "record.display_name", &anp.SignedRecord{}, nil},
+		{"record, empty enc_key", edit(recJSON, `"enc_key":"`+strings.Repeat("ab", 32)+`"`, `"enc_key":""`), "record.enc_key", &anp.SignedRecord{}, nil},
+		{"record, demo false", edit(recJSON, `"domain"`, `"demo":false,"domain"`), "record.demo", &anp.SignedRecord{}, nil},
+		{"record, required empty list is not optional", edit(recJSON, `"categories":["kitchen","cookware"]`, `"categories":[]`), "", &anp.SignedRecord{}, nil},
+		{"WebSocket frame (not in the table)", `{"type":"ACK","id":"","message":""}`, "", &anp.WSFrame{}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := anp.DecodeStrict([]byte(tc.data), tc.v)
@@ -61,8 +63,12 @@ func TestDecodeStrictEmptyMember(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, anp.ErrEmptyMember) {
-				t.Fatalf("DecodeStrict = %v, want ErrEmptyMember", err)
+			want := tc.want
+			if want == nil {
+				want = anp.ErrEmptyMember
+			}
+			if !errors.Is(err, want) {
+				t.Fatalf("DecodeStrict = %v, want %v", err, want)
 			}
 			var de *anp.DecodeError
 			if !errors.As(err, &de) || de.Path != tc.path {
@@ -86,7 +92,8 @@ func TestDecodeStrictEmptyMember(t *testing.T) {
 // the signed form drops can give the bytes a second reading. (Missing
 // required members decode as zero values and fail verification; inputs with
 // invalid UTF-8 are left out: encoding/json replaces those bytes before
-// anything is signed; a null reads as its member's zero value.)
+// anything is signed. A null, which encoding/json reads as its member's zero
+// value, is refused: an accepted input holds none.)
 func FuzzDecodeOneForm(f *testing.F) {
 	fx := buildArtifact(f)
 	art := string(mustCanonical(f, fx.Artifact))
@@ -100,6 +107,7 @@ func FuzzDecodeOneForm(f *testing.F) {
 		strings.Replace(art, `"terms":{"shipping":"standard"}`, `"terms":{}`, 1),
 		strings.Replace(recJSON, `"capabilities":["async"]`, `"capabilities":[]`, 1),
 		`{"deal":{"terms":null},"buyer_sig":"","seller_sig":""}`, `{"record":{"demo":false},"sig":""}`,
+		`{"record":{"demo":null},"sig":""}`, `{"registry":{"key_index":null},"buyer_sig":""}`,
 		`{"deal":{"quantity":0,"price":{"amount":0}},"registry":{"key_index":0}}`,
 	} {
 		f.Add([]byte(s))
@@ -136,12 +144,10 @@ func FuzzDecodeOneForm(f *testing.F) {
 
 // readInFull reports whether every member of in is in out with the same
 // value (out may have more members: the zero values of missing ones). A
-// null reads as the zero value of its member's type; that is not what this
-// checks.
+// null in the input would read as the zero value of its member's type, so
+// it fails here unless the decoded value holds null there too.
 func readInFull(in, out any) bool {
 	switch iv := in.(type) {
-	case nil:
-		return true
 	case map[string]any:
 		ov, ok := out.(map[string]any)
 		if !ok {

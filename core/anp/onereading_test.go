@@ -12,7 +12,8 @@ import (
 // TestDecodeBodyEmptyMember: a body that carries an optional member with its
 // empty value is signed as sent (the signature verifies) but refused when the
 // body is decoded, naming the member; the same body without it, in any key
-// order or white space, is accepted.
+// order or white space, is accepted. A null in place of the member is
+// refused first, as ErrNullMember.
 func TestDecodeBodyEmptyMember(t *testing.T) {
 	const price = `"price":{"amount":8500,"currency":"USD"}`
 	const propose = `"mode":"ANP/C","item":"Skillet","quantity":1,"currency":"USD"`
@@ -20,18 +21,19 @@ func TestDecodeBodyEmptyMember(t *testing.T) {
 		name, body, path string
 		typ              anp.MsgType
 		v                any
+		want             error // ErrEmptyMember when nil
 	}{
-		{"offer ok", `{` + price + `,"turn":2}`, "", anp.TypeCounter, &anp.OfferBody{}},
-		{"offer reordered with white space", `{ "turn" : 2 , ` + price + ` }`, "", anp.TypeCounter, &anp.OfferBody{}},
-		{"offer final false", `{` + price + `,"turn":2,"final":false}`, "body.final", anp.TypeCounter, &anp.OfferBody{}},
-		{"offer empty message", `{` + price + `,"turn":2,"message":""}`, "body.message", anp.TypeAccept, &anp.OfferBody{}},
-		{"note empty reason", `{"reason":"","message":"x"}`, "body.reason", anp.TypeCancel, &anp.NoteBody{}},
-		{"note empty", `{}`, "", anp.TypeCancel, &anp.NoteBody{}},
-		{"propose ok", `{` + propose + `,"terms":{"a":"b"}}`, "", anp.TypePropose, &anp.ProposeBody{}},
-		{"propose empty terms", `{` + propose + `,"terms":{}}`, "body.terms", anp.TypePropose, &anp.ProposeBody{}},
-		{"propose null offer", `{` + propose + `,"offer":null}`, "body.offer", anp.TypePropose, &anp.ProposeBody{}},
-		{"propose empty category", `{` + propose + `,"category":""}`, "body.category", anp.TypePropose, &anp.ProposeBody{}},
-		{"propose empty credential", `{` + propose + `,"credential":""}`, "body.credential", anp.TypePropose, &anp.ProposeBody{}},
+		{"offer ok", `{` + price + `,"turn":2}`, "", anp.TypeCounter, &anp.OfferBody{}, nil},
+		{"offer reordered with white space", `{ "turn" : 2 , ` + price + ` }`, "", anp.TypeCounter, &anp.OfferBody{}, nil},
+		{"offer final false", `{` + price + `,"turn":2,"final":false}`, "body.final", anp.TypeCounter, &anp.OfferBody{}, nil},
+		{"offer empty message", `{` + price + `,"turn":2,"message":""}`, "body.message", anp.TypeAccept, &anp.OfferBody{}, nil},
+		{"note empty reason", `{"reason":"","message":"x"}`, "body.reason", anp.TypeCancel, &anp.NoteBody{}, nil},
+		{"note empty", `{}`, "", anp.TypeCancel, &anp.NoteBody{}, nil},
+		{"propose ok", `{` + propose + `,"terms":{"a":"b"}}`, "", anp.TypePropose, &anp.ProposeBody{}, nil},
+		{"propose empty terms", `{` + propose + `,"terms":{}}`, "body.terms", anp.TypePropose, &anp.ProposeBody{}, nil},
+		{"propose null offer", `{` + propose + `,"offer":null}`, "body.offer", anp.TypePropose, &anp.ProposeBody{}, anp.ErrNullMember},
+		{"propose empty category", `{` + propose + `,"category":""}`, "body.category", anp.TypePropose, &anp.ProposeBody{}, nil},
+		{"propose empty credential", `{` + propose + `,"credential":""}`, "body.credential", anp.TypePropose, &anp.ProposeBody{}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -46,8 +48,12 @@ func TestDecodeBodyEmptyMember(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, anp.ErrEmptyMember) {
-				t.Fatalf("DecodeBody = %v, want ErrEmptyMember", err)
+			want := tc.want
+			if want == nil {
+				want = anp.ErrEmptyMember
+			}
+			if !errors.Is(err, want) {
+				t.Fatalf("DecodeBody = %v, want %v", err, want)
 			}
 			wantCode(t, err, anp.CodeBadRequest, tc.path+": ")
 		})

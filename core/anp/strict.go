@@ -17,12 +17,17 @@ import (
 // that names the path of the offending member (body.price.amount) and
 // carries the code bad_request; test with errors.Is.
 var (
-	ErrDuplicateKey  = errors.New("duplicate key")
-	ErrKeyCase       = errors.New("key differs from the specified name")
-	ErrIntegerRange  = errors.New("integer outside ±(2^53-1)")
-	ErrNotInteger    = errors.New("number is not an integer")
-	ErrTrailingData  = errors.New("unexpected data after the JSON value")
-	ErrNestingDepth  = errors.New("JSON nested too deeply")
+	ErrDuplicateKey = errors.New("duplicate key")
+	ErrKeyCase      = errors.New("key differs from the specified name")
+	ErrIntegerRange = errors.New("integer outside ±(2^53-1)")
+	ErrNotInteger   = errors.New("number is not an integer")
+	ErrTrailingData = errors.New("unexpected data after the JSON value")
+	ErrNestingDepth = errors.New("JSON nested too deeply")
+	// ErrNullMember is a JSON null anywhere: as a member's value, as an
+	// element of a list or as the whole value. encoding/json reads null as
+	// the zero value or as absent, so "key_index":null would verify like
+	// "key_index":0 and "demo":null like no demo: a second reading.
+	ErrNullMember    = errors.New("null is not a value in the protocol")
 	errMalformedJSON = errors.New("malformed JSON")
 )
 
@@ -64,10 +69,10 @@ func (e *DecodeError) Unwrap() []error {
 // DecodeStrict decodes JSON into v with one reading: it refuses duplicate
 // keys at any depth, keys that are not exactly a field's name (Go's
 // encoding/json would match them case-insensitively), unknown fields
-// (with encoding/json's message),
-// integers outside ±(2^53-1), fractions or exponents where an integer is
-// expected, and anything after the value. Every decoder of signed JSON goes
-// through it. Errors are *DecodeError (code bad_request).
+// (with encoding/json's message), null anywhere (which encoding/json reads
+// as the zero value), integers outside ±(2^53-1), fractions or exponents
+// where an integer is expected, and anything after the value. Every decoder
+// of signed JSON goes through it. Errors are *DecodeError (code bad_request).
 func DecodeStrict(data []byte, v any) error {
 	return decodeStrictAt("", data, v)
 }
@@ -111,7 +116,7 @@ func joinPath(prefix, p string) string {
 
 // CheckStrict runs the strict pre-pass over data against type t (nil: any
 // value) without decoding: one JSON value, no duplicate keys anywhere,
-// exact keys, integers in range. DecodeStrict runs it before decoding.
+// exact keys, no null, integers in range. DecodeStrict runs it before decoding.
 func CheckStrict(data []byte, t reflect.Type) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
@@ -127,7 +132,7 @@ func CheckStrict(data []byte, t reflect.Type) error {
 
 // CheckNoDuplicateKeys refuses JSON with a duplicate key at any depth or
 // malformed JSON, and nothing else: for free-form input such as tool
-// arguments, where numbers and key spellings are checked by a schema.
+// arguments, where numbers, key spellings and null are checked by a schema.
 func CheckNoDuplicateKeys(data []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
@@ -211,6 +216,9 @@ func (s *strictScan) value(t reflect.Type, path []any, depth int) error {
 	tok, err := s.dec.Token()
 	if err != nil {
 		return s.malformed(path, err)
+	}
+	if tok == nil && !s.dupOnly {
+		return s.fail(path, ErrNullMember, "")
 	}
 	if refuseEmpty && s.emptyValue(tok) {
 		return s.fail(path, ErrEmptyMember, "")

@@ -65,6 +65,16 @@ func TestDecodeStrictOneReading(t *testing.T) {
 		{"fraction for an integer", `{"price":{"amount":1.5}}`, anp.ErrNotInteger, "price.amount"},
 		{"zero fraction for an integer", `{"price":{"amount":1.0}}`, anp.ErrNotInteger, "price.amount"},
 		{"exponent for an integer", `{"price":{"amount":1e3}}`, anp.ErrNotInteger, "price.amount"},
+		{"null member", `{"price":{"amount":null}}`, anp.ErrNullMember, "price.amount"},
+		{"null optional member", `{"price":{"amount":1},"ptr":null}`, anp.ErrNullMember, "ptr"},
+		{"null struct", `{"price":null}`, anp.ErrNullMember, "price"},
+		{"null in a list", `{"price":{"amount":1},"items":[{"amount":1},null]}`, anp.ErrNullMember, "items[1]"},
+		{"null list", `{"price":{"amount":1},"items":null}`, anp.ErrNullMember, "items"},
+		{"null map value", `{"price":{"amount":1},"tags":{"a":null}}`, anp.ErrNullMember, "tags.a"},
+		{"null inside raw", `{"price":{"amount":1},"raw":[1,{"x":null}]}`, anp.ErrNullMember, "raw[1].x"},
+		{"null unknown member", `{"price":{"amount":1},"x":null}`, anp.ErrNullMember, "x"},
+		{"null top level", `null`, anp.ErrNullMember, ""},
+		{"the string null", `{"id":"null","price":{"amount":1}}`, nil, ""},
 		{"trailing value", `{"price":{"amount":1}} {}`, anp.ErrTrailingData, ""},
 		{"deep nesting", strings.Repeat("[", 10002) + strings.Repeat("]", 10002), anp.ErrNestingDepth, ""},
 	}
@@ -103,6 +113,7 @@ func TestDecodeErrorThroughErrorf(t *testing.T) {
 func TestCheckNoDuplicateKeys(t *testing.T) {
 	for in, want := range map[string]error{
 		`{"max_budget":1,"Max_Budget":2}`:    nil,
+		`{"max_budget":null,"a":[null]}`:     nil, // null is the schema's to refuse
 		`{"a":[{"b":1e400}]}`:                nil,
 		`{"max_budget":1,"max_budget":1000}`: anp.ErrDuplicateKey,
 		`{"a":{"b":{"c":1,"c":2}}}`:          anp.ErrDuplicateKey,
@@ -122,6 +133,7 @@ func FuzzDecodeStrictOneReading(f *testing.F) {
 		`{"price":{"amount":1,"amount":2}}`, `{"Price":{"amount":1}}`, `{"price":{"amount":1e3}}`,
 		`{"price":{"amount":1},"raw":[1,{"x":null}],"score":0.25,"items":[{"amount":3,"unit":"kg"}]}`,
 		`{"ptr":{"amount":9007199254740992}}`, `[`, `{"a":`, `{"price":{"amount":1}} 1`,
+		`{"price":{"amount":null}}`, `{"price":{"amount":1},"items":[null]}`, `null`, `{"id":"null","price":{"amount":1}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -132,6 +144,9 @@ func FuzzDecodeStrictOneReading(f *testing.F) {
 				t.Fatalf("error without bad_request: %v", err)
 			}
 			return
+		}
+		if hasNull(data) {
+			t.Fatalf("accepted %q, which holds a null", data)
 		}
 		c, err := anp.Canonical(v)
 		if err != nil {
@@ -146,4 +161,19 @@ func FuzzDecodeStrictOneReading(f *testing.F) {
 			t.Fatalf("accepted %q: canonical %s, then %s (%v)", data, c, again, err)
 		}
 	})
+}
+
+// hasNull reports whether the JSON data holds a null token (read with the
+// standard decoder, independently of the strict scan).
+func hasNull(data []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		if tok == nil {
+			return true
+		}
+	}
 }

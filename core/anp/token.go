@@ -28,6 +28,40 @@ func IssueToken(c TokenClaims, sign func(Purpose, any) (string, error)) (string,
 	return base64.RawURLEncoding.EncodeToString(body) + "." + sig, nil
 }
 
+// CheckKeyWindow refuses claims issued (iat) outside the validity window of
+// e, the chain key that signed them, with ErrKeyWindow and the code
+// unauthorized: a retired key must not mint tokens dated after it retired,
+// nor a new key tokens dated before it existed. Verifiers call it after
+// ParseToken with the key chain entry of c.KeyIndex.
+func (c *TokenClaims) CheckKeyWindow(e *KeyEntry) error {
+	if e.Index != c.KeyIndex {
+		return Errorf(CodeUnauthorized, "token was signed by registry key %d, not key %d", c.KeyIndex, e.Index)
+	}
+	if err := e.checkWindow("token", c.Iat); err != nil {
+		return Errorf(CodeUnauthorized, "%v", err)
+	}
+	return nil
+}
+
+// ParseTokenInChain is ParseToken with the keys of chain, a verified
+// registry key chain, followed by CheckKeyWindow: what an offline verifier
+// of a token checks.
+func ParseTokenInChain(tok string, now time.Time, chain []KeyEntry) (*TokenClaims, error) {
+	c, err := ParseToken(tok, now, func(kid uint64) (string, bool) {
+		if kid >= uint64(len(chain)) {
+			return "", false
+		}
+		return chain[kid].Key, true
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := c.CheckKeyWindow(&chain[c.KeyIndex]); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
 // ParseToken decodes a token and verifies it with keyFor(kid) at now.
 func ParseToken(tok string, now time.Time, keyFor func(kid uint64) (string, bool)) (*TokenClaims, error) {
 	if len(tok) > 1024 {

@@ -2,6 +2,7 @@ package anp_test
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -107,4 +108,29 @@ func TestParseTokenRefusals(t *testing.T) {
 			wantCode(t, err, anp.CodeUnauthorized, tt.msg)
 		})
 	}
+}
+
+// A token's iat is checked against the window of the key that signed it
+// (the dated cases are in key_windows.json); CheckKeyWindow refuses an
+// entry that is not the token's key, and ParseTokenInChain a kid beyond
+// the chain.
+func TestTokenKeyWindow(t *testing.T) {
+	chain := buildKeyChain(t, rootKey, notaryKey, nextKey)
+	c := tokenClaims()
+	tok := issueFixtureToken(t, c)
+	if got, err := anp.ParseTokenInChain(tok, time.UnixMilli(c.Iat), chain); err != nil || *got != c {
+		t.Fatalf("ParseTokenInChain = %+v, %v", got, err)
+	}
+	wantCode(t, c.CheckKeyWindow(&chain[1]), anp.CodeUnauthorized, "token was signed by registry key 0, not key 1")
+	late := c
+	late.Iat, late.Exp = chain[0].ValidUntil, chain[0].ValidUntil+60_000
+	_, err := anp.ParseTokenInChain(issueFixtureToken(t, late), time.UnixMilli(late.Iat), chain)
+	if !errors.Is(err, anp.ErrKeyWindow) {
+		t.Fatalf("token dated at key 0's valid_until: %v, want ErrKeyWindow", err)
+	}
+	wantCode(t, err, anp.CodeUnauthorized, "token is dated", "outside registry key 0's validity")
+	beyond := c
+	beyond.KeyIndex = 2
+	_, err = anp.ParseTokenInChain(issueFixtureToken(t, beyond), time.UnixMilli(c.Iat), chain)
+	wantCode(t, err, anp.CodeUnauthorized, "unknown registry key 2")
 }

@@ -15,7 +15,7 @@ import (
 var caseLists = map[string]bool{
 	"cases": true, "vectors": true, "refused": true, "keys": true,
 	"roots": true, "inclusion": true, "consistency": true,
-	"bindings": true, "tree_heads": true, "current_heads": true, "head_pairs": true,
+	"bindings": true, "tree_heads": true, "countersignatures": true, "tokens": true, "current_heads": true, "head_pairs": true,
 }
 
 var expectName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)

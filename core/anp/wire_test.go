@@ -2,6 +2,7 @@ package anp_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -128,8 +129,11 @@ func TestRelayResponseJSON(t *testing.T) {
 		t.Fatalf("pending = %s", got)
 	}
 	var r anp.SellerResponse
-	if err := anp.DecodeStrict([]byte(`{"reply":null}`), &r); err != nil || r.Reply != nil || r.Pending {
+	if err := anp.DecodeStrict([]byte(`{}`), &r); err != nil || r.Reply != nil || r.Pending {
 		t.Fatalf("empty reply = %+v, %v", r, err)
+	}
+	if err := anp.DecodeStrict([]byte(`{"reply":null}`), &r); !errors.Is(err, anp.ErrNullMember) {
+		t.Fatalf("null reply: %v, want ErrNullMember", err)
 	}
 	if err := anp.DecodeStrict([]byte(`{"pending":true,"buyer":"x"}`), &r); err == nil {
 		t.Fatal("unknown relay field accepted")

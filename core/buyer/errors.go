@@ -17,6 +17,12 @@ var (
 	ErrUnavailable  = errors.New("seller or registry unreachable")
 	ErrRefused      = errors.New("the seller or registry refused")
 	ErrConflict     = errors.New("the session was changed by another writer")
+	// ErrRateLimited: the registry answered rate_limited (429): too many
+	// logins from this address or new sessions for this identity in a short
+	// time. The request was refused before it reached any seller; the
+	// registry's message says when to try again (and a
+	// *registry.RateLimitError in the chain carries its Retry-After).
+	ErrRateLimited = errors.New("refused by a registry rate limit")
 )
 
 // remoteError maps a protocol error from the registry or a seller to the
@@ -34,6 +40,8 @@ func remoteError(op string, err error) error {
 		return fmt.Errorf("%s: %w: %w", op, ErrRefused, err)
 	case anp.CodeConflict, anp.CodeOutOfOrder, anp.CodeReplay:
 		return fmt.Errorf("%s: %w: %w", op, ErrConflict, err)
+	case anp.CodeRateLimited:
+		return fmt.Errorf("%s: %w: %w", op, ErrRateLimited, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }

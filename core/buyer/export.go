@@ -25,7 +25,9 @@ func (c *Core) ExportSessions(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("buyer: export: %w", err)
 	}
-	f := exportFile{V: 1}
+	// Sessions is never nil: strict decoding refuses null, and an export
+	// of no sessions holds "sessions":[].
+	f := exportFile{V: 1, Sessions: []exportedSession{}}
 	for _, sr := range recs {
 		rp, err := c.decodeRecord(sr)
 		if err != nil {

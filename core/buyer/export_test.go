@@ -3,6 +3,7 @@ package buyer_test
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"strings"
 	"testing"
 
@@ -74,3 +75,35 @@ func TestExportImportRoundTrip(t *testing.T) {
 }
 
 func bytesContain(b []byte, s string) bool { return strings.Contains(string(b), s) }
+
+// An export holds no null (strict decoding refuses one): an engine with no
+// sessions exports "sessions":[], and a payload with a null member, sealed
+// under the right identity, is refused naming the member.
+func TestExportHoldsNoNull(t *testing.T) {
+	m := startMarket(t, threeSellers())
+	_, id, _ := ed25519.GenerateKey(rand.Reader)
+	a := newCore(t, m, coreOpts{identity: id})
+	ctx := ctxT(t)
+	sealed, err := a.ExportSessions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := anp.OpenExport(id, sealed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(plain) != `{"v":1,"sessions":[]}` {
+		t.Fatalf("empty export = %s", plain)
+	}
+	b := newCore(t, m, coreOpts{identity: id, sessions: memstore.NewSessions()})
+	if n, err := b.ImportSessions(ctx, sealed); err != nil || n != 0 {
+		t.Fatalf("import of the empty export = %d, %v", n, err)
+	}
+	withNull, err := anp.SealExport(id, []byte(`{"v":1,"sessions":null}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := b.ImportSessions(ctx, withNull); !errors.Is(err, anp.ErrNullMember) || !strings.Contains(err.Error(), "sessions: ") || n != 0 {
+		t.Fatalf("import of a null member = %d, %v; want ErrNullMember naming sessions", n, err)
+	}
+}

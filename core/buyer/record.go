@@ -12,7 +12,7 @@ import (
 // is sealed under the identity key before it reaches any store.
 type record struct {
 	Session    Session         `json:"session"`
-	SealedKey  []byte          `json:"sealed_key"`
+	SealedKey  []byte          `json:"sealed_key,omitempty"` // nil (left out) only inside an export, which carries the seed
 	SellerKey  string          `json:"seller_key"`
 	Propose    anp.ProposeBody `json:"propose"`
 	Transcript anp.Transcript  `json:"transcript"`

@@ -107,7 +107,10 @@ func (s *Server) parseToken(tok string) (*anp.TokenClaims, error) {
 		return nil, err
 	}
 	e, _ := s.keys.entry(c.KeyIndex)
-	if !e.ValidAt(c.Iat) || c.Exp-c.Iat > s.cfg.TokenTTL.Milliseconds() {
+	if err := c.CheckKeyWindow(&e); err != nil {
+		return nil, err
+	}
+	if c.Exp-c.Iat > s.cfg.TokenTTL.Milliseconds() {
 		return nil, anp.Errorf(anp.CodeUnauthorized, "token lifetime is outside what this registry issues")
 	}
 	if _, err := anp.ParsePublicKey(c.Sub); err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -244,5 +245,55 @@ func TestClientErrorsCarryCodes(t *testing.T) {
 	dead := NewClient("http://127.0.0.1:1", anptest.NewKey(t), ClientOptions{})
 	if _, err := dead.Keys(context.Background()); anp.CodeOf(err) != anp.CodeUnavailable {
 		t.Fatalf("unreachable registry: %v, want code unavailable", err)
+	}
+}
+
+// A token dated outside the validity window of the chain key that signed it
+// is refused with anp.ErrKeyWindow (401 unauthorized): one pre-dated before
+// its key existed, and one minted with a retired key's leaked seed after the
+// key expired, each with a short lifetime that the TTL check lets through.
+func TestTokenDatedOutsideItsKeyWindow(t *testing.T) {
+	e := newEnv(t, nil)
+	id := anptest.NewKey(t)
+	current, entry0, err := e.srv.keys.current(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv0 := slices.Clone(current) // the leaked copy: the registry wipes its own when the key retires
+	mint := func(iat time.Time) string {
+		t.Helper()
+		tok, err := anp.IssueToken(anp.TokenClaims{Sub: anptest.PubHex(id), Iat: iat.UnixMilli(), Exp: e.clock.Now().Add(time.Minute).UnixMilli(),
+			KeyIndex: entry0.Index, ID: strings.Repeat("ab", 16)}, anp.Signer(priv0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	refused := func(name, tok string) {
+		t.Helper()
+		if _, err := e.srv.parseToken(tok); !errors.Is(err, anp.ErrKeyWindow) || anp.CodeOf(err) != anp.CodeUnauthorized {
+			t.Fatalf("%s: parseToken = %v, want ErrKeyWindow with code unauthorized", name, err)
+		}
+		r := e.do(http.MethodGet, anp.RouteDiscover, nil, bearerHeader(tok))
+		if r.status != http.StatusUnauthorized || r.errCode() != anp.CodeUnauthorized || !strings.Contains(string(r.body), "outside registry key") {
+			t.Fatalf("%s: HTTP %d %s, want 401 naming the key window", name, r.status, r.body)
+		}
+	}
+	if _, err := e.srv.parseToken(mint(time.UnixMilli(entry0.ValidFrom))); err != nil {
+		t.Fatalf("a token issued at its key's first instant: %v", err)
+	}
+	refused("issued a millisecond before its key's valid_from", mint(time.UnixMilli(entry0.ValidFrom-1)))
+
+	// Past key 0's window the registry signs with key 1 and forgets seed 0;
+	// a copy of seed 0 still signs, but only statements dated in its window.
+	e.clock.Advance(time.Duration(entry0.ValidUntil-e.clock.Now().UnixMilli())*time.Millisecond + time.Second)
+	if _, entry1, err := e.srv.keys.current(context.Background()); err != nil || entry1.Index == entry0.Index {
+		t.Fatalf("no rotation past key 0's window: %+v, %v", entry1, err)
+	}
+	refused("issued with the retired key after its valid_until", mint(e.clock.Now()))
+	if tok := e.token(id); tok == "" {
+		t.Fatal("a fresh token by the current key")
+	} else if _, err := e.srv.parseToken(tok); err != nil {
+		t.Fatalf("a fresh token by the current key: %v", err)
 	}
 }

@@ -268,6 +268,12 @@ func (s *Server) forward(ctx context.Context, domain, endpoint string, env *anp.
 		return nil, false, anp.Errorf(anp.CodeUnavailable, "seller %s has an unusable endpoint: %v", domain, err)
 	}
 	req.Header.Set(anp.RelayHeader, relaySig)
+	// A seller answers a repeated envelope with its earlier reply, so the
+	// request is idempotent: the key lets the HTTP client send it again when
+	// a kept-alive connection turns out to have been closed by the seller.
+	if h, err := env.Hash(); err == nil {
+		req.Header.Set("Idempotency-Key", h)
+	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "clinch-registry/1")

@@ -52,7 +52,7 @@ func TestRelayRoundTripAndBuyerPrivacy(t *testing.T) {
 	if len(seller.paths) != 2 || seller.paths[0] != anp.SellerHandshake || seller.paths[1] != anp.SellerCounter {
 		t.Fatalf("seller routes %v", seller.paths)
 	}
-	allowed := map[string]bool{"Content-Type": true, "Accept": true, "User-Agent": true, "Content-Length": true, "Accept-Encoding": true, "Anp-Relay": true}
+	allowed := map[string]bool{"Content-Type": true, "Accept": true, "User-Agent": true, "Content-Length": true, "Accept-Encoding": true, "Anp-Relay": true, "Idempotency-Key": true}
 	chain := e.srv.keys.chain()
 	for i, h := range seller.headers {
 		// Each request carries the registry's signature over exactly its body and route.
@@ -77,6 +77,11 @@ func TestRelayRoundTripAndBuyerPrivacy(t *testing.T) {
 		}
 		if h1, _ := got.Hash(); h1 != anptest.Hash(t, b.Tr.Envelopes[2*i]) {
 			t.Errorf("seller body %d is not the buyer's envelope", i)
+		}
+		// The idempotency key (which lets the HTTP client resend on a closed
+		// kept-alive connection) is the envelope's hash: nothing new.
+		if k := h.Get("Idempotency-Key"); k != anptest.Hash(t, got) {
+			t.Errorf("request %d: Idempotency-Key %q, want the envelope hash", i, k)
 		}
 	}
 	st, _ := e.srv.directory.listing("pans.anp")

@@ -28,7 +28,7 @@ func newSellerClient(allowPrivate bool) *http.Client {
 		ForceAttemptHTTP2:      true,
 		MaxIdleConns:           100,
 		MaxIdleConnsPerHost:    16,
-		IdleConnTimeout:        90 * time.Second,
+		IdleConnTimeout:        45 * time.Second, // below a seller's idle timeout (a node's is 60 s), so a kept connection is not closed under a request
 		TLSHandshakeTimeout:    5 * time.Second,
 		MaxResponseHeaderBytes: 16 << 10,
 	}

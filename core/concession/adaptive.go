@@ -18,7 +18,7 @@ import (
 // The adaptive strategy's constants, chosen on the negotiation benchmark's
 // tuned split (see docs/benchmarks.md).
 const (
-	openLow, openHigh     = 0.53, 0.59   // the opening offer, as a share of the seller's first ask
+	openLow, openHigh     = 0.53, 0.59   // the opening offer, as a share of the seller's first ask (skewed to the low end)
 	probeLow, probeHigh   = 0.07, 0.10   // the first raise, as a share of the gap to the seller's ask
 	marginLow, marginHigh = 0.003, 0.015 // offers stay below the budget by a private share of it
 	tokenRaise            = 0.001        // a raise that keeps a seller conceding, as a share of its ask
@@ -33,15 +33,22 @@ const (
 // seller's asks from the session's rounds and decides:
 //
 //   - the opening offer is anchored to the seller's first ask, at a private
-//     share of it (56% to 64%, drawn from the strategy's seed and the
-//     negotiation's terms), never to the budget: when the budget exceeds the
-//     seller's ask the opening does not depend on the budget at all;
-//   - the first raise is a probe (10% to 14% of the gap), the next a token
+//     share of it (53% to 59%, skewed to the low end, drawn from the
+//     strategy's seed and the negotiation's terms), never to the budget:
+//     when the budget exceeds the seller's ask the opening does not depend
+//     on the budget at all;
+//   - the first raise is a probe (7% to 10% of the gap), the next a token
 //     raise, and the seller's answers to the two tell how it concedes: on its
 //     own (time-based: keep raising by a token and wait for its final
 //     offer), in step with the buyer (mirroring, tit-for-tat: close the gap
 //     at the point it meets), only after a large enough raise (repeat that
 //     raise), or not at all (holding: wait for its deadline);
+//   - while the seller's ask is above the budget, a seller whose answers
+//     depend on the buyer's raises (mirroring, asking for a step) gets the
+//     raise that brings its next answer within the budget when one is
+//     affordable, since that answer may be its final offer; a mixed mirror
+//     that cannot be brought there yet is waited for, its raise kept for
+//     later; once read as mirroring, a seller stays read so;
 //   - a price within budget is accepted when it is at or under the offer the
 //     strategy would make, when it is a credible final offer, or when no
 //     counter is left;
@@ -96,11 +103,12 @@ type plan struct {
 	fit      fit
 	next     int // the turn the decision makes
 	limit    int
+	budget   int64
 }
 
 // plan decides the next move of s, which has a seller price.
 func (a *Adaptive) plan(s buyer.Session) plan {
-	p := plan{next: s.Turn + 1, limit: max(s.TurnLimit(), minTurns)}
+	p := plan{next: s.Turn + 1, limit: max(s.TurnLimit(), minTurns), budget: s.MaxBudget.Amount}
 	if s.LastSellerPrice.Currency != s.MaxBudget.Currency {
 		p.decision, p.reason = a.exit("The price is not in our currency."), "the seller prices in another currency"
 		return p
@@ -172,12 +180,14 @@ func (a *Adaptive) target(p plan, r draws) (int64, string) {
 		if e := m.exchanges[0]; e.concession <= 0 && m.concessions[0] >= m.firstAsk/ownPace {
 			return m.own + 2*e.raise, "a larger raise: the seller moved on its own, then held after the first raise"
 		}
+		if ins, ok := a.earlyInsurance(p, r, token); ok {
+			return ins, "a raise that brings a mirroring seller's answer within the budget, in case its deadline is near"
+		}
 		return m.own + token, "a token raise, to compare the seller's answers"
 	}
 	switch p.fit.reading {
 	case ReadingMirroring:
-		x := (float64(gap) - p.fit.alpha) / (1 + p.fit.beta)
-		return m.own + max(int64(math.Ceil(x+0.01*float64(gap))), token), "the seller mirrors raises: offer where its answer meets us"
+		return a.mirrorTarget(p, r, token)
 	case ReadingStepNeeded:
 		return m.own + max(p.fit.step, token), "the seller concedes only after a large enough raise: make that raise"
 	case ReadingHolding:
@@ -224,7 +234,7 @@ func (a *Adaptive) draw(s buyer.Session, firstAsk int64) draws {
 	sum := mac.Sum(nil)
 	unit := func(i int) float64 { return float64(binary.BigEndian.Uint64(sum[8*i:])>>11) / (1 << 53) }
 	return draws{
-		open:        openLow + (openHigh-openLow)*unit(0),
+		open:        openLow + (openHigh-openLow)*unit(0)*unit(0), // mean 0.55: a mirror meets a lower opening lower
 		probe:       probeLow + (probeHigh-probeLow)*unit(1),
 		marginShare: marginLow + (marginHigh-marginLow)*unit(2),
 	}
@@ -240,4 +250,51 @@ func (a *Adaptive) exit(msg string) buyer.Decision {
 
 func (a *Adaptive) counter(price anp.Money) buyer.Decision {
 	return buyer.Decision{Action: buyer.ActionCounter, Price: price, Message: fmt.Sprintf("We can offer %s.", price), Source: a.Name()}
+}
+
+// earlyInsurance is the second raise to a seller whose ask is above the
+// budget and whose answer to the first raise looked like a mirror's: it
+// conceded at least the raise, and half as much again as it conceded on
+// its own before. A token raise would tell a mirror from a time-based
+// seller, but if the mirror's deadline is the next turn its answer to a
+// token is its final offer, above the budget. So the raise is what brings
+// an exact mirror's answer within the budget (the ask's excess over the
+// highest offer), when that offer is affordable. A time-based seller,
+// whose final offer is its floor, rarely shows this pattern.
+func (a *Adaptive) earlyInsurance(p plan, r draws, token int64) (int64, bool) {
+	m, e := p.model, p.model.exchanges[0]
+	if m.ask <= p.budget || e.concession < e.raise || 2*e.concession < 3*m.concessions[0] {
+		return 0, false
+	}
+	ceiling := p.budget - r.margin(p.budget)
+	ins := m.own + m.ask - ceiling
+	return ins, ins <= ceiling && ins > m.own+token
+}
+
+// mirrorTarget is the offer to a seller that mirrors raises. Where its
+// answer meets the offer within the budget, the offer goes there.
+// Otherwise the smallest raise whose answer the model puts within the
+// budget: a seller's ask never rises, so a deal is then certain, even if
+// its next answer is its final offer. When even the highest offer would
+// not do that, a seller that concedes partly on its own (a mixed mirror)
+// is held with a minimal raise, since its answer to a raise fades turn by
+// turn while its own concession keeps working, and the raise is kept for
+// later; the last counter, and any to a pure mirror, which gives nothing
+// for waiting, go to the ceiling.
+func (a *Adaptive) mirrorTarget(p plan, r draws, token int64) (int64, string) {
+	m, f := p.model, p.fit
+	gap := float64(m.ask - m.own)
+	ceiling := p.budget - r.margin(p.budget)
+	meet := m.own + max(int64(math.Ceil((gap-f.alpha)/(1+f.beta)+0.01*gap)), token)
+	if meet <= ceiling || f.beta <= 0 {
+		return meet, "the seller mirrors raises: offer where its answer meets us"
+	}
+	ins := m.own + max(int64(math.Ceil((float64(m.ask-p.budget)-f.alpha)/f.beta)), token)
+	switch {
+	case ins <= ceiling:
+		return ins, "the seller mirrors raises: raise just enough that its answer comes within the budget"
+	case p.next >= p.limit || f.alpha <= 0:
+		return ceiling, "the seller mirrors raises: offer the ceiling"
+	}
+	return m.own + 1, "the seller mirrors raises but cannot be met within the budget yet: hold and let it concede on its own"
 }

@@ -301,3 +301,58 @@ func FuzzAdaptiveDecide(f *testing.F) {
 		}
 	})
 }
+
+// While the seller's ask is above the budget, its next answer may be its
+// final offer: a seller whose answers depend on the buyer's raises gets the
+// raise that brings that answer within the budget.
+func TestAdaptiveInsuresAgainstAFinalAboveTheBudget(t *testing.T) {
+	a := NewAdaptive([]byte("seed"))
+	const budget = 8000
+	cases := []struct {
+		name     string
+		asks     []int64
+		offers   []int64
+		budget   int64
+		min, max int64 // the counter wanted
+	}{
+		// it conceded 600 in reply to a raise of 500 after 100 on its own:
+		// a mirror's answer to a raise of ask-ceiling is within the budget
+		{"a mirror-like answer to the probe", []int64{10000, 9900, 9300}, []int64{5600, 6100}, budget, 9300 - budget + 6100, 9300 - budget*985/1000 + 6100},
+		// a linear seller concedes the same with or without the probe: a token
+		{"a steady seller after the probe", []int64{10000, 9400, 8800}, []int64{5600, 6100}, budget, 6101, 6110},
+		// a step seller above the budget gets the raise known to work ...
+		{"a step seller above the budget", []int64{10000, 9500, 9000, 9000, 8500}, []int64{5600, 5900, 5910, 6210}, budget, 6510, 6510},
+		// ... and below it the search for a smaller one goes on
+		{"a step seller within the budget", []int64{10000, 9500, 9000, 9000, 8500}, []int64{5600, 5900, 5910, 6210}, 9000, 6210 + 155, 6210 + 155},
+		// a mixed mirror (600 for 500, 200 for 10) that cannot be met nor
+		// brought within the budget yet is held ...
+		{"a mixed mirror out of reach", []int64{10000, 9800, 9200, 9000}, []int64{5600, 6100, 6110}, 7300, 6111, 6111},
+		// ... but not on the last counter
+		{"a mixed mirror out of reach, last counter", []int64{10000, 9800, 9200, 9000, 8800, 8600, 8400}, []int64{5600, 6100, 6110, 6111, 6112, 6113}, 7300, 7300 * 985 / 1000, 7299},
+		// a pure mirror gives nothing for waiting: the ceiling at once
+		{"a pure mirror out of reach", []int64{10000, 9800, 9300}, []int64{5600, 6100}, 7000, 7000 * 985 / 1000, 6999},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := decide(t, a, history(tc.budget, tc.asks, tc.offers, nil))
+			if d.Action != buyer.ActionCounter || d.Price.Amount < tc.min || d.Price.Amount > tc.max {
+				t.Errorf("%s %s, want a counter of %d..%d", d.Action, d.Price, tc.min, tc.max)
+			}
+		})
+	}
+}
+
+// A mixed mirror answers a minimal raise mostly with its own concession,
+// which alone reads as time-based; once read as mirroring it stays so.
+func TestMirroringStaysRead(t *testing.T) {
+	// 600 for a raise of 500 and 200 for 10 read as mirroring; 450 for 1
+	// next, alone with the first, would not
+	s := history(7300, []int64{10000, 9800, 9200, 9000, 8550}, []int64{5600, 6100, 6110, 6111}, nil)
+	if got := modelOf(s).read(7300).reading; got != ReadingMirroring {
+		t.Errorf("reading %s, want %s", got, ReadingMirroring)
+	}
+	all := modelOf(s)
+	if got := all.readAll(7300).reading; got == ReadingMirroring {
+		t.Errorf("the whole history reads %s: the test no longer covers the sticky reading", got)
+	}
+}

@@ -94,7 +94,28 @@ type fit struct {
 // when the part it concedes on its own is small, or whatever that part when
 // its ask is still above the budget: there, waiting risks no deal at all,
 // while a conceder taken for a mirror only costs some price.
+//
+// A seller once read as mirroring stays so: a mixed mirror (one that also
+// concedes on its own) answers the buyer's small raises mostly with its own
+// concession, which alone reads as time-based, but its final offer is not
+// its floor.
 func (m opponentModel) read(budget int64) fit {
+	f := m.readAll(budget)
+	if f.reading == ReadingMirroring || f.reading == ReadingStepNeeded {
+		return f
+	}
+	for n := len(m.exchanges) - 1; n >= 1; n-- {
+		early := m
+		early.exchanges = m.exchanges[:n]
+		if e := early.readAll(budget); e.reading == ReadingMirroring {
+			return e
+		}
+	}
+	return f
+}
+
+// readAll reads the seller from all its answers so far.
+func (m opponentModel) readAll(budget int64) fit {
 	switch len(m.exchanges) {
 	case 0:
 		return fit{reading: m.idleReading()}
@@ -109,7 +130,7 @@ func (m opponentModel) read(budget int64) fit {
 		return fit{reading: m.idleReading()}
 	}
 	if small.concession <= 0 && big.concession > 0 {
-		return fit{reading: ReadingStepNeeded, step: m.nextStep()}
+		return fit{reading: ReadingStepNeeded, step: m.nextStep(m.ask > budget)}
 	}
 	beta := float64(big.concession-small.concession) / float64(big.raise-small.raise)
 	alpha := float64(small.concession) - beta*float64(small.raise)
@@ -122,8 +143,10 @@ func (m opponentModel) read(budget int64) fit {
 // nextStep is the raise to make to a seller that concedes only after a
 // large enough raise: a binary search between the largest raise it held
 // after and the smallest it answered, so the buyer spends no more than it
-// must; after a held turn, the smallest raise known to work.
-func (m opponentModel) nextStep() int64 {
+// must; after a held turn, or while the seller's ask is above the budget
+// (a held ask at its deadline would be its final offer), the smallest raise
+// known to work.
+func (m opponentModel) nextStep(insure bool) int64 {
 	var held, earned int64
 	for _, e := range m.exchanges {
 		if e.concession <= 0 {
@@ -135,7 +158,7 @@ func (m opponentModel) nextStep() int64 {
 			earned = e.raise
 		}
 	}
-	if last := m.exchanges[len(m.exchanges)-1]; last.concession <= 0 || earned <= held*3/2 {
+	if last := m.exchanges[len(m.exchanges)-1]; insure || last.concession <= 0 || earned <= held*3/2 {
 		return earned
 	}
 	return (held + earned + 1) / 2

@@ -169,6 +169,9 @@ func TestDecisionRoomTwoOfThreeOverHTTP(t *testing.T) {
 		t.Fatalf("a vote with alice's token: %s", m)
 	}
 	tool(t, carol, "cast_vote", map[string]any{"session_id": id, "choice": "deny", "score": 3, "participant": "bob"}, "invalid_input", nil) // no "from" field
+	if m := tool(t, carol, "cast_vote", map[string]any{"session_id": id, "choice": "deny", "score": 3, "rationale": "my token " + rs.tokens["carol"]}, "invalid_input", nil); strings.Contains(m, rs.tokens["carol"]) {
+		t.Fatalf("a vote holding a credential is refused without echoing it: %s", m)
+	}
 	tool(t, bob, "cast_vote", map[string]any{"session_id": id, "choice": "approve", "score": 7}, "", &room)
 	if room.Outcome != "approve" {
 		t.Fatalf("after bob: %+v", room)

@@ -55,6 +55,9 @@ func TestEveryToolSetsEveryAnnotation(t *testing.T) {
 		"cancel_session":   {false, true, true, true},
 		"cascade":          {false, false, false, true},
 		"verify_artifact":  {true, false, true, false},
+		"open_decision":    {false, false, false, false},
+		"cast_vote":        {false, false, false, false},
+		"get_decision":     {true, false, true, false},
 	}
 	all := tools.All(&tools.Deps{})
 	if len(all) != len(want) {

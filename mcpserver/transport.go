@@ -40,6 +40,10 @@ const DefaultMaxBodyBytes = 4 << 20
 type HTTPOptions struct {
 	Addr      string // listen address; loopback unless AuthToken is set
 	AuthToken string // bearer token required on every request when set
+	// Participants maps each decision-room participant's name to their own
+	// bearer token. A request carrying one is admitted as that participant
+	// (tools.ParticipantFrom); the name comes only from the token.
+	Participants map[string]string
 	// AllowedOrigins are browser origins (scheme://host[:port], see
 	// ParseOrigins) accepted in an Origin header besides the server's own
 	// and, on a loopback bind, loopback origins. Any other Origin gets 403.
@@ -80,7 +84,7 @@ func ServeHTTP(ctx context.Context, s *Server, o HTTPOptions) error {
 	if err := CheckBind(o.Addr, o.AuthToken); err != nil {
 		return err
 	}
-	h := server.NewStreamableHTTPServer(s.MCPServer, server.WithEndpointPath("/mcp"))
+	h := server.NewStreamableHTTPServer(s.MCPServer, server.WithEndpointPath("/mcp"), server.WithHTTPContextFunc(participantContext))
 	mux := http.NewServeMux()
 	mux.Handle("/mcp", fixCodes(h, s.fixes))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
@@ -96,7 +100,8 @@ func ServeSSE(ctx context.Context, s *Server, o HTTPOptions) error {
 	if err := CheckBind(o.Addr, o.AuthToken); err != nil {
 		return err
 	}
-	h := server.NewSSEServer(s.MCPServer, server.WithSSEEndpoint("/sse"), server.WithMessageEndpoint("/message"), server.WithUseFullURLForMessageEndpoint(false))
+	h := server.NewSSEServer(s.MCPServer, server.WithSSEEndpoint("/sse"), server.WithMessageEndpoint("/message"), server.WithUseFullURLForMessageEndpoint(false),
+		server.WithSSEContextFunc(participantContext))
 	g, err := newGuard(o)
 	if err != nil {
 		return err

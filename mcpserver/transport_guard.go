@@ -15,6 +15,8 @@ import (
 	"strings"
 
 	"github.com/rs/zerolog"
+
+	"github.com/clinch-protocol/clinch-mcp/tools"
 )
 
 // guard stands in front of both HTTP transports. In order, it refuses:
@@ -26,11 +28,14 @@ import (
 // reaches the MCP handler before all four checks pass, and the body is read
 // only after the first three.
 type guard struct {
-	loopback bool            // bound to a loopback address
-	token    *[32]byte       // SHA-256 of the bearer token; nil when none is set
-	origins  map[string]bool // normalised allowed origins (originKey)
-	maxBody  int64
-	log      zerolog.Logger
+	loopback bool      // bound to a loopback address
+	token    *[32]byte // SHA-256 of the bearer token; nil when none is set
+	// participants are the SHA-256 digests of the decision-room
+	// participants' own bearer tokens, with their names.
+	participants []participantToken
+	origins      map[string]bool // normalised allowed origins (originKey)
+	maxBody      int64
+	log          zerolog.Logger
 }
 
 func newGuard(o HTTPOptions) (*guard, error) {
@@ -56,6 +61,11 @@ func newGuard(o HTTPOptions) (*guard, error) {
 		sum := sha256.Sum256([]byte(o.AuthToken))
 		g.token = &sum
 	}
+	ps, err := participantTokens(o.Participants, o.AuthToken)
+	if err != nil {
+		return nil, err
+	}
+	g.participants = ps
 	return g, nil
 }
 
@@ -67,7 +77,11 @@ type refusal struct {
 
 func (g *guard) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if ref := g.admit(r); ref != nil {
+		who, ref := g.participant(r)
+		if ref == nil {
+			ref = g.admitAs(r, who != "")
+		}
+		if ref != nil {
 			if ref.status == http.StatusUnauthorized {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="clinch-mcp"`)
 			}
@@ -77,12 +91,19 @@ func (g *guard) wrap(next http.Handler) http.Handler {
 		if !g.readBody(w, r) {
 			return
 		}
+		if who != "" {
+			r = r.WithContext(tools.WithParticipant(r.Context(), who))
+		}
 		next.ServeHTTP(w, r)
 	})
 }
 
 // admit runs the Host, Origin and token checks.
-func (g *guard) admit(r *http.Request) *refusal {
+func (g *guard) admit(r *http.Request) *refusal { return g.admitAs(r, false) }
+
+// admitAs is admit for a request that, when participant is set, carries a
+// participant's token, which stands for the server's token.
+func (g *guard) admitAs(r *http.Request, participant bool) *refusal {
 	if g.loopback || localAddrIsLoopback(r) {
 		if !isLoopbackHost(hostOnly(r.Host)) {
 			g.log.Warn().Str("host", r.Host).Str("remote", r.RemoteAddr).Msg("MCP HTTP request refused: Host is not a loopback name (DNS rebinding?)")
@@ -93,7 +114,7 @@ func (g *guard) admit(r *http.Request) *refusal {
 		g.log.Warn().Strs("origin", origin).Str("remote", r.RemoteAddr).Msg("MCP HTTP request refused: foreign Origin")
 		return &refusal{http.StatusForbidden, "forbidden: Origin is not allowed (pass --allowed-origin to allow a browser origin)"}
 	}
-	if g.token != nil && r.URL.Path != "/healthz" && !g.tokenValid(r.Header.Get("Authorization")) {
+	if g.token != nil && !participant && r.URL.Path != "/healthz" && !g.tokenValid(r.Header.Get("Authorization")) {
 		return &refusal{http.StatusUnauthorized, "unauthorized: a valid bearer token is required"}
 	}
 	return nil

@@ -14,6 +14,9 @@ func All(d *Deps) []Tool {
 		cancelSession(d),
 		cascade(d),
 		verifyArtifact(d),
+		openDecision(d),
+		castVote(d),
+		getDecision(d),
 	}
 }
 

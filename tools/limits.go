@@ -100,7 +100,7 @@ func setLimit(prop map[string]any, key, val string) error {
 			return err
 		}
 		prop[key] = v
-	case "minimum", "maximum", "exclusiveMinimum", "minLength", "maxLength", "maxProperties":
+	case "minimum", "maximum", "exclusiveMinimum", "minLength", "maxLength", "maxProperties", "minItems", "maxItems":
 		v, err := num()
 		if err != nil {
 			return err

@@ -116,11 +116,13 @@ func counter(d *Deps) Tool {
 func approveAndSign(d *Deps) Tool {
 	return newTool(d, "approve_and_sign", "Approve and sign the deal",
 		"Commit a CONFIRMED deal: this spends the user's money. Only call it after the user explicitly approved the price and seller. "+
+			"When your client supports elicitation the server asks the user itself (seller, item, quantity, price) and signs only on their yes; "+
+			"above the group threshold a decision room must have decided approve (open_decision). "+
 			"The server signs the deal artifact, gets the seller's signature and the registry's countersignature, and verifies all three. "+
 			"Calling it again for a signed session returns the same artifact.",
 		Hints{ReadOnly: flag(false), Destructive: flag(true), Idempotent: flag(true), OpenWorld: flag(true)},
 		func(ctx context.Context, req mcp.CallToolRequest, in SessionInput) (ApproveOutput, string, error) {
-			a, err := d.Core.ApproveAndSign(ctx, in.SessionID)
+			a, err := d.Core.ApproveAndSign(buyer.WithApprover(ctx, approverFor(ctx, d)), in.SessionID)
 			if err != nil {
 				return ApproveOutput{}, "", err
 			}

@@ -61,6 +61,8 @@ type SessionSnapshot struct {
 	ArtifactID      string         `json:"artifact_id,omitempty" jsonschema:"id of the signed deal artifact (read it as clinch://artifacts/{id})"`
 	Decider         string         `json:"decider,omitempty" jsonschema:"which autonomous decider drove the session, if any"`
 	KeyNotice       string         `json:"key_notice,omitempty" jsonschema:"the seller's key changed since this buyer last dealt with it; the registry's log proves each change (tell the user)"`
+	Approvals       []ApprovalView `json:"approvals,omitempty" jsonschema:"every approval decision on this session: how (via), by whom, when, for which price, and the outcome"`
+	Decision        *RoomView      `json:"decision,omitempty" jsonschema:"the session's decision room, when one was opened"`
 	Suggestion      *Suggestion    `json:"suggestion,omitempty" jsonschema:"the server's strategy's suggested next move while the session waits for the buyer: advice for you to weigh, never above max_budget"`
 }
 
@@ -124,6 +126,10 @@ func Snapshot(s buyer.Session) SessionSnapshot {
 	if s.Artifact != nil {
 		out.ArtifactID = s.ID
 	}
+	if len(s.Approvals) > 0 {
+		out.Approvals = approvalViews(s.Approvals)
+	}
+	out.Decision = roomView(s.ID, s.Decision)
 	return out
 }
 

@@ -225,7 +225,17 @@ func classify(err error) ErrorCode {
 		return CodeRefused
 	case errors.Is(err, buyer.ErrInvalidInput), errors.Is(err, errInput):
 		return CodeInvalidInput
-	case errors.Is(err, context.DeadlineExceeded):
+	}
+	return fallbackCode(err)
+}
+
+// fallbackCode classifies what classify's own cases do not: approvals and
+// decision rooms (approvalCode), deadlines and remote failures.
+func fallbackCode(err error) ErrorCode {
+	if code, ok := approvalCode(err); ok {
+		return code
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
 		return CodeUnreachable
 	}
 	switch anp.CodeOf(err) {

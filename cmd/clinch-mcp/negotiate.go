@@ -197,7 +197,7 @@ func (f *negotiateFlags) approveDeal(ctx context.Context, core *buyer.Core, s bu
 		}
 		return s, nil, &exitError{3, fmt.Errorf("no deal to approve: session %s ended %s %s%s", s.ID, s.State, s.Reason, hint)}
 	}
-	art, err := core.ApproveAndSign(ctx, s.ID)
+	art, err := core.ApproveAndSign(buyer.WithApprover(ctx, buyer.PresetApprover{By: "the user, with --approve on the command line"}), s.ID)
 	if err != nil {
 		return s, nil, fmt.Errorf("approve: %w", err)
 	}

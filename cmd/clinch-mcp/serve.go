@@ -28,6 +28,7 @@ type serveFlags struct {
 	blindKeys   string
 	sandbox     sandboxFlags
 	autoApprove autoApproveFlag
+	approval    approvalFlags
 	market      marketFlags
 }
 
@@ -42,6 +43,7 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	fs.StringVar(&f.blindKeys, "blind-keys", envOr(env, "CLINCH_BLIND_KEYS", ""), "JSON file of per-domain credentials sealed to each seller, never shown to the model (env CLINCH_BLIND_KEYS)")
 	f.sandbox.register(fs, env)
 	f.autoApprove.register(fs, env)
+	f.approval.register(fs, env)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -70,10 +72,13 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	log.Info().Str("transport", f.transport).Str("registry", app.market.url).Bool("demo_market", app.market.demo != nil).
 		Str("sandbox", app.decider).Msg("clinch-mcp serving MCP")
 	switch f.transport {
-	case "http":
-		return mcpserver.ServeHTTP(ctx, srv, f.http.options(log, readyLine(env)))
-	case "sse":
-		return mcpserver.ServeSSE(ctx, srv, f.http.options(log, readyLine(env)))
+	case "http", "sse":
+		o := f.http.options(log, readyLine(env))
+		o.Participants = app.participants
+		if f.transport == "sse" {
+			return mcpserver.ServeSSE(ctx, srv, o)
+		}
+		return mcpserver.ServeHTTP(ctx, srv, o)
 	}
 	return mcpserver.ServeStdio(ctx, srv, env.stdin, env.stdout, log)
 }
@@ -88,6 +93,9 @@ const serveEnvHelp = `Environment (a flag given on the command line wins):
   CLINCH_IDENTITY_KEY                                  the identity key as hex, used when no key file is given
   CLINCH_SANDBOX, OLLAMA_HOST, CLINCH_OLLAMA_MODEL     --sandbox, --ollama-host, --ollama-model
   CLINCH_AUTO_APPROVE_BELOW                            --auto-approve-below
+  CLINCH_APPROVAL, CLINCH_APPROVAL_WINDOW              --approval, --approval-window
+  CLINCH_APPROVAL_PERSON_ABOVE, CLINCH_APPROVAL_GROUP_ABOVE  --approval-person-above, --approval-group-above
+  CLINCH_PARTICIPANTS                                  --participant (comma-separated NAME=TOKEN_FILE)
   CLINCH_LOG_LEVEL, CLINCH_LOG_FILE                    --log-level, --log-file
   CLINCH_DATA_DIR                                      the data directory (identity.key, sessions.db)
   XDG_DATA_HOME                                        without CLINCH_DATA_DIR the data directory is
@@ -171,7 +179,9 @@ type app struct {
 	core    *buyer.Core
 	deps    *tools.Deps
 	decider string
-	closers []func()
+	// participants are the decision-room participants' tokens, by name.
+	participants map[string]string
+	closers      []func()
 }
 
 func (a *app) Close() {
@@ -221,8 +231,12 @@ func openApp(ctx context.Context, env *cliEnv, f *serveFlags, log zerolog.Logger
 	if err != nil {
 		return nil, err
 	}
+	policy, err := f.approval.load(a, red)
+	if err != nil {
+		return nil, err
+	}
 	core, err := buyer.New(buyer.Config{Identity: id, Registry: mk.client(id, log), Sessions: st.Sessions, Notifier: st.Notifier,
-		BlindKeys: bk, Logger: log, AutoApproveBelow: ceiling, KeyPins: mk.keyPins()})
+		BlindKeys: bk, Logger: log, AutoApproveBelow: ceiling, KeyPins: mk.keyPins(), Approval: policy, Participants: names(a.participants)})
 	if err != nil {
 		return nil, err
 	}
@@ -254,4 +268,13 @@ func openStore(ctx context.Context, env *cliEnv, raw string, log zerolog.Logger)
 		return nil, &exitError{2, fmt.Errorf("--store: %w", err)}
 	}
 	return b, nil
+}
+
+// names returns the keys of m.
+func names(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for n := range m {
+		out = append(out, n)
+	}
+	return out
 }

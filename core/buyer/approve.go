@@ -18,7 +18,18 @@ import (
 // resumes with the same buyer-signed artifact and never signs other terms.
 // While the registry's log watcher reports a fork (LogChecker), nothing is
 // signed or sent and the error is ErrRefused naming both tree heads.
+//
+// Before anything is signed, the approval rule (authorize, approval.go)
+// decides whether the caller may have the deal signed, asking the person
+// through the context's Approver (WithApprover) when the policy needs one;
+// the question is asked without holding the session, and the deal is signed
+// only if the session did not change while the person decided. Every
+// answer is recorded in the session's Approvals.
 func (c *Core) ApproveAndSign(ctx context.Context, id string) (*anp.Artifact, error) {
+	appr, version, done, err := c.approval(ctx, id)
+	if err != nil || done != nil {
+		return done, err
+	}
 	unlock, r, err := c.beginMove(ctx, id)
 	if err != nil {
 		return nil, err
@@ -28,11 +39,11 @@ func (c *Core) ApproveAndSign(ctx context.Context, id string) (*anp.Artifact, er
 	if s.State == StateSigned && s.Artifact != nil {
 		return s.Artifact, nil
 	}
-	if s.State != StateConfirmed {
-		return nil, fmt.Errorf("session %s: %w: approve_and_sign needs CONFIRMED, the session is %s", id, ErrBadState, s.State)
+	if err := c.checkSignable(s); err != nil {
+		return nil, err
 	}
-	if !c.cfg.Now().Before(s.Deadline) {
-		return nil, fmt.Errorf("session %s: %w: the session deadline passed", id, ErrBadState)
+	if err := addApproval(s, appr, version); err != nil {
+		return nil, err
 	}
 	if err := c.checkRegistryLog(ctx, "sign session "+id); err != nil {
 		return nil, err
@@ -61,6 +72,75 @@ func (c *Core) ApproveAndSign(ctx context.Context, id string) (*anp.Artifact, er
 	}
 	c.events.emit(Event{Type: EventDealSigned, Session: &r.Session})
 	return notarised, nil
+}
+
+// addApproval records appr, given for session version version, in s; a
+// session that changed since is refused. A nil appr (a resumed approval)
+// adds nothing.
+func addApproval(s *Session, appr *Approval, version int64) error {
+	if appr == nil {
+		return nil
+	}
+	if s.Version != version {
+		return fmt.Errorf("session %s: %w: it changed while the approval was asked; nothing was signed, approve again", s.ID, ErrBusy)
+	}
+	s.Approvals = append(s.Approvals, *appr)
+	return nil
+}
+
+// checkSignable refuses a session that is not CONFIRMED before its deadline.
+func (c *Core) checkSignable(s *Session) error {
+	if s.State != StateConfirmed {
+		return fmt.Errorf("session %s: %w: approve_and_sign needs CONFIRMED, the session is %s", s.ID, ErrBadState, s.State)
+	}
+	if !c.cfg.Now().Before(s.Deadline) {
+		return fmt.Errorf("session %s: %w: the session deadline passed", s.ID, ErrBadState)
+	}
+	return nil
+}
+
+// approval runs the approval rule for session id before it is signed. It
+// returns the approval to record with the session version it was given
+// for; nil when the session is already signed (done, its artifact) or an
+// interrupted approval resumes (it was approved before it began). A refusal
+// somebody answered is recorded in the session before its error returns.
+func (c *Core) approval(ctx context.Context, id string) (appr *Approval, version int64, done *anp.Artifact, err error) {
+	r, err := c.load(ctx, id)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	s := &r.Session
+	if s.State == StateSigned && s.Artifact != nil {
+		return nil, 0, s.Artifact, nil
+	}
+	if r.Pending != nil {
+		return nil, 0, nil, nil
+	}
+	if err := c.checkSignable(s); err != nil {
+		return nil, 0, nil, err
+	}
+	a, err := c.authorize(ctx, *s)
+	if err != nil {
+		if a.Outcome != "" {
+			c.recordApproval(context.WithoutCancel(ctx), id, s.Version, a)
+		}
+		return nil, 0, nil, err
+	}
+	return &a, s.Version, nil, nil
+}
+
+// recordApproval appends a refused approval to the session, unless the
+// session changed since it was asked (the refusal then concerns terms no
+// longer on the table, and is only logged).
+func (c *Core) recordApproval(ctx context.Context, id string, version int64, a Approval) {
+	_, err := c.updateOnce(ctx, id, func(r *record) error {
+		if r.Session.Version != version {
+			return fmt.Errorf("session %s: %w", id, ErrBusy)
+		}
+		r.Session.Approvals = append(r.Session.Approvals, a)
+		return nil
+	})
+	c.log.Info().Str("session", id).Str("via", a.Via).Str("outcome", a.Outcome).Err(err).Msg("approval not given")
 }
 
 // pendingArtifact returns the buyer-signed artifact of an approval in

@@ -83,6 +83,13 @@ type Config struct {
 	// KeyPins remembers each seller's key as first dealt with, for this
 	// engine's registry (pins.go). Nil: in memory.
 	KeyPins KeyPins
+	// Approval says who must approve a deal before it is signed
+	// (approval.go). The zero value asks the person when the caller can
+	// reach one and otherwise signs when the caller asks.
+	Approval ApprovalPolicy
+	// Participants are the names of the people who may sit in decision
+	// rooms (each authenticated by its own credential at the entry point).
+	Participants []string
 }
 
 // Notifier publishes and receives session-changed events across processes.
@@ -294,6 +301,9 @@ func (c *Core) GetSession(ctx context.Context, id string) (Session, error) {
 		return Session{}, err
 	}
 	c.expireIfDue(ctx, r)
+	if d := r.Session.Decision; d != nil {
+		r.Session.Decision = d.settle(c.cfg.Now().UTC())
+	}
 	return r.Session, nil
 }
 

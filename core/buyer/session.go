@@ -46,8 +46,10 @@ type Session struct {
 	UpdatedAt       time.Time         `json:"updated_at"`
 	TranscriptLen   int               `json:"transcript_len"`
 	Artifact        *anp.Artifact     `json:"artifact,omitempty"`
-	Decider         string            `json:"decider,omitempty"` // autonomous decider that drove the session
-	Rounds          []Round           `json:"rounds,omitempty"`  // every seller price, in turn order
+	Decider         string            `json:"decider,omitempty"`   // autonomous decider that drove the session
+	Rounds          []Round           `json:"rounds,omitempty"`    // every seller price, in turn order
+	Approvals       []Approval        `json:"approvals,omitempty"` // every approval decision: how, when, by whom
+	Decision        *Room             `json:"decision,omitempty"`  // the decision room, when one was opened
 	Version         int64             `json:"version"`
 }
 

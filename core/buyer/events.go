@@ -29,6 +29,11 @@ const (
 	EventDealSigned       EventType = "deal_signed"
 	EventSessionCancelled EventType = "session_cancelled"
 	EventLog              EventType = "log"
+	// EventEscalated: the seller asked a person on its side to review the
+	// session (state ESCALATED); EventEscalationResolved: that person
+	// decided, and the session left ESCALATED.
+	EventEscalated          EventType = "escalated"
+	EventEscalationResolved EventType = "escalation_resolved"
 )
 
 // Event is delivered to subscribers. Session is a snapshot without secrets.

@@ -100,7 +100,7 @@ func TestEveryErrorCodeIsAdvisedAndDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	codes := []ErrorCode{CodeOverBudget, CodeWrongState, CodeConflict, CodeUnknown, CodeNoSellers, CodeUnreachable, CodeRefused,
-		CodeInvalidInput, CodeInternal, CodeRegistryUntrusted, CodeSellerKeyUntrusted, CodeRateLimited}
+		CodeInvalidInput, CodeInternal, CodeRegistryUntrusted, CodeSellerKeyUntrusted, CodeRateLimited, CodeQuestionLimit}
 	if len(advice) != len(codes) {
 		t.Errorf("advice has %d codes, this test lists %d: add the new code here", len(advice), len(codes))
 	}

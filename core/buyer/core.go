@@ -100,8 +100,8 @@ type Core struct {
 	locks   keyedlock.Map // one lock per session id, shared by every move, callback and nudge
 	events  eventBus
 	waiters waiters
-	changes changeHooks    // OnSessionChange
-	checked checkedRecords // record bytes already read strictly (decodeRecord)
+	changes hookSet[string] // OnSessionChange
+	checked checkedRecords  // record bytes already read strictly (decodeRecord)
 
 	subCancel  context.CancelFunc
 	subDone    chan struct{}

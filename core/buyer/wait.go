@@ -129,18 +129,20 @@ func (c *Core) changed(id string) {
 	}
 }
 
-// changeHooks are the OnSessionChange functions.
-type changeHooks struct {
+// hookSet is a set of functions called with each T, safe for concurrent
+// use: the engine's event subscribers and its session-change hooks.
+type hookSet[T any] struct {
 	mu   sync.Mutex
 	next int
-	fns  map[int]func(string)
+	fns  map[int]func(T)
 }
 
-func (h *changeHooks) add(fn func(string)) func() {
+// add registers fn and returns a function that removes it.
+func (h *hookSet[T]) add(fn func(T)) func() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.fns == nil {
-		h.fns = map[int]func(string){}
+		h.fns = map[int]func(T){}
 	}
 	id := h.next
 	h.next++
@@ -152,14 +154,15 @@ func (h *changeHooks) add(fn func(string)) func() {
 	}
 }
 
-func (h *changeHooks) call(id string) {
+// call calls every function with v, outside the set's lock.
+func (h *hookSet[T]) call(v T) {
 	h.mu.Lock()
-	fns := make([]func(string), 0, len(h.fns))
+	fns := make([]func(T), 0, len(h.fns))
 	for _, fn := range h.fns {
 		fns = append(fns, fn)
 	}
 	h.mu.Unlock()
 	for _, fn := range fns {
-		fn(id)
+		fn(v)
 	}
 }

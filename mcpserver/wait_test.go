@@ -155,8 +155,13 @@ func TestCounterAwaitsTheAsyncSeller(t *testing.T) {
 		t.Fatalf("one counter call returned %+v, want the seller's answer", got)
 	}
 	n.await(t, "resources/updated for "+uri, isUpdate(uri))
-	n.await(t, "progress", func(x mcp.JSONRPCNotification) bool {
-		return x.Method == "notifications/progress" && x.Params.AdditionalFields["progressToken"] == "wait-1"
+	n.await(t, "progress when the wait began", func(x mcp.JSONRPCNotification) bool {
+		m, _ := x.Params.AdditionalFields["message"].(string)
+		return x.Method == "notifications/progress" && x.Params.AdditionalFields["progressToken"] == "wait-1" && strings.HasPrefix(m, "waiting up to 45 s")
+	})
+	n.await(t, "progress when the seller answered", func(x mcp.JSONRPCNotification) bool {
+		m, _ := x.Params.AdditionalFields["message"].(string)
+		return x.Method == "notifications/progress" && x.Params.AdditionalFields["progressToken"] == "wait-1" && strings.Contains(m, "answered")
 	})
 	if all := n.json(); strings.Contains(all, "93.17") || strings.Contains(all, "9317") {
 		t.Fatalf("a notification carries the budget: %s", all)

@@ -68,3 +68,18 @@ func FuzzAttributesAnswer(f *testing.F) {
 		}
 	})
 }
+
+// A config file's attributes reach the node config; bad ones are refused
+// naming the field.
+func TestConfigAttributes(t *testing.T) {
+	base := `{"domain":"my-shop.anp","key_file":"k","registry":"https://r.example","listen":"127.0.0.1:1","endpoint":"https://e.example",
+"categories":["kitchen"],"policy":{"currency":"USD","list":"120","floor":"80"},"attributes":%s}`
+	fc, err := ParseFileConfig([]byte(strings.Replace(base, "%s", `{"warranty":"2 years"}`, 1)))
+	if err != nil || fc.Attributes["warranty"] != "2 years" {
+		t.Fatalf("parse: %v %+v", err, fc)
+	}
+	_, err = ParseFileConfig([]byte(strings.Replace(base, "%s", `{"Warranty":"2 years"}`, 1)))
+	if err == nil || !strings.Contains(err.Error(), "field attributes") || !errors.Is(err, ErrBadAttribute) {
+		t.Fatalf("bad key: %v", err)
+	}
+}

@@ -181,6 +181,12 @@ func TestCounterStillWaiting(t *testing.T) {
 	if !strings.Contains(text(res), "Waiting for the seller's answer") {
 		t.Fatalf("summary does not say it waits: %s", text(res))
 	}
+	var s2 snap
+	h.ok("propose_deal", map[string]any{"seller": "ANP/C.slow-shop.anp", "item": "Kettle", "max_budget": 100}, &s2)
+	h.ok("counter", map[string]any{"session_id": s2.SessionID, "price": 85, "wait_seconds": 0}, &s2)
+	if !s2.AwaitingSeller {
+		t.Fatalf("wait_seconds 0 waited: %+v", s2)
+	}
 }
 
 // escalating sends every counter below 90.00 to a person.

@@ -21,7 +21,7 @@ type ProposeDealInput struct {
 	OpeningOffer float64           `json:"opening_offer,omitempty" jsonschema:"optional first offer in major units, at most max_budget" limits:"exclusiveMinimum=0"`
 	MaxTurns     int               `json:"max_turns,omitempty" jsonschema:"give up after this many turns, default 8" limits:"minimum=1,maximum=50,default=8"`
 	Autonomous   bool              `json:"autonomous,omitempty" jsonschema:"let the server's sandbox negotiate by itself until the seller confirms, then hand back for approval"`
-	WaitSeconds  int               `json:"wait_seconds,omitempty" jsonschema:"how long to wait for an asynchronous seller's answer before returning, in seconds (default 15, at most 45); a session still waiting after that says so (awaiting_seller, allowed move wait)" limits:"minimum=1,maximum=45,default=15"`
+	WaitSeconds  int               `json:"wait_seconds,omitempty" jsonschema:"how long to wait for an asynchronous seller's answer before returning, in seconds (default 15, at most 45; 0 returns at once); a session still waiting after that says so (awaiting_seller, allowed move wait)" limits:"minimum=0,maximum=45,default=15"`
 }
 
 // SessionInput names a session.
@@ -35,7 +35,7 @@ type CounterInput struct {
 	Price       float64 `json:"price" jsonschema:"your offer in major units of the session currency; at most max_budget and never below your previous offer. Offering exactly the seller's last price (last_seller_price) accepts it" limits:"exclusiveMinimum=0"`
 	Message     string  `json:"message,omitempty" jsonschema:"one short sentence to the seller" limits:"maxLength=1000"`
 	Turn        int     `json:"turn,omitempty" jsonschema:"the turn of the snapshot you are answering; if the session has moved on the counter is refused with conflict instead of being applied to a later turn" limits:"minimum=1,maximum=100"`
-	WaitSeconds int     `json:"wait_seconds,omitempty" jsonschema:"how long to wait for an asynchronous seller's answer before returning, in seconds (default 15, at most 45); a session still waiting after that says so (awaiting_seller, allowed move wait)" limits:"minimum=1,maximum=45,default=15"`
+	WaitSeconds int     `json:"wait_seconds,omitempty" jsonschema:"how long to wait for an asynchronous seller's answer before returning, in seconds (default 15, at most 45; 0 returns at once); a session still waiting after that says so (awaiting_seller, allowed move wait)" limits:"minimum=0,maximum=45,default=15"`
 }
 
 // CancelInput are the arguments of cancel_session.

@@ -11,12 +11,13 @@ import (
 )
 
 // awaitAnswer waits, when the seller of s has not answered yet, up to
-// seconds (buyer.AnswerWait's default and bound) for its answer, reporting
+// seconds (buyer.AnswerWait's default when not given, and its bound; 0
+// given explicitly: no wait) for its answer, reporting
 // progress to a caller that sent a progress token, and returns the latest
 // snapshot. A cancelled request stops the wait with an error.
 func (d *Deps) awaitAnswer(ctx context.Context, req mcp.CallToolRequest, s buyer.Session, seconds int) (buyer.Session, error) {
-	if s.Answered() {
-		return s, nil
+	if _, given := req.GetArguments()["wait_seconds"]; s.Answered() || given && seconds == 0 {
+		return s, nil // answered, or the caller asked not to wait
 	}
 	bound := buyer.AnswerWait(time.Duration(seconds) * time.Second)
 	step := progressStepper(ctx, req)

@@ -35,6 +35,7 @@ type harness struct {
 	identity ed25519.PrivateKey
 	client   *client.Client
 	logs     *lockedWriter
+	srv      *mcpserver.Server
 }
 
 type harnessOpts struct {
@@ -48,6 +49,9 @@ type harnessOpts struct {
 	root      ed25519.PrivateKey
 	ledger    store.Ledger
 	transport http.RoundTripper
+	// asyncRelease, when set, holds every asynchronous seller's answer
+	// until the test sends on it.
+	asyncRelease <-chan struct{}
 }
 
 func newHarness(t testing.TB, o harnessOpts) *harness { return newHarnessWith(t, o, nil) }
@@ -57,7 +61,7 @@ func newHarnessWith(t testing.TB, o harnessOpts, sellers []demomarket.SellerSpec
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	m, err := demomarket.Start(ctx, demomarket.Options{Sellers: sellers, Difficulty: 4, AsyncDelay: 20 * time.Millisecond, Logger: zerolog.Nop(),
-		Root: o.root, Ledger: o.ledger})
+		Root: o.root, Ledger: o.ledger, AsyncRelease: o.asyncRelease})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +102,7 @@ func newHarnessWith(t testing.TB, o harnessOpts, sellers []demomarket.SellerSpec
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return &harness{t: t, market: m, core: core, identity: o.identity, client: c, logs: logs}
+	return &harness{t: t, market: m, core: core, identity: o.identity, client: c, logs: logs, srv: srv}
 }
 
 // call runs a tool and returns its result; protocol errors fail the test.

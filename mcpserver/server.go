@@ -39,12 +39,17 @@ func New(deps *tools.Deps, log zerolog.Logger) *Server {
 	fixes := newCodeFixes()
 	hooks := &server.Hooks{}
 	hooks.AddOnError(fixes.hook)
+	watch := newSessionWatch(log)
+	watch.hook(hooks)
 	s := server.NewMCPServer(Name, Version,
 		server.WithTitle("Clinch — negotiate purchases with seller agents"),
 		server.WithInstructions(Instructions),
 		server.WithToolCapabilities(false),
 		server.WithPromptCapabilities(false),
-		server.WithResourceCapabilities(false, false),
+		// subscribe: clinch://sessions/{id} and its kin are updated on every
+		// change (sessionWatch); listChanged: false, the resource templates
+		// never change.
+		server.WithResourceCapabilities(true, false),
 		server.WithRecovery(),
 		server.WithResourceRecovery(),
 		server.WithStrictInputSchemaDefault(), // arguments are validated by tools/ with readable messages
@@ -54,6 +59,8 @@ func New(deps *tools.Deps, log zerolog.Logger) *Server {
 		server.WithHooks(hooks),
 		server.WithLogger(slog.New(zerolog.NewSlogHandler(log.Level(max(log.GetLevel(), zerolog.WarnLevel))))),
 	)
+	watch.srv = s
+	watch.watch(deps.Core)
 	tools.Register(s, deps)
 	prompts.Register(s, deps.Core, deps.Advise, deps.Secrets.Redact)
 	registerResources(s, deps.Core, deps.Snapshot, deps.Secrets.Redact)

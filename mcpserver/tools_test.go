@@ -49,6 +49,7 @@ func TestEveryToolSetsEveryAnnotation(t *testing.T) {
 		"discover_sellers": {true, false, true, true},
 		"propose_deal":     {false, false, false, true},
 		"counter":          {false, false, false, true},
+		"ask_seller":       {false, false, false, true},
 		"get_session":      {true, false, true, false},
 		"list_sessions":    {true, false, true, false},
 		"approve_and_sign": {false, true, true, true},

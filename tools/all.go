@@ -8,6 +8,7 @@ func All(d *Deps) []Tool {
 		discoverSellers(d),
 		proposeDeal(d),
 		counter(d),
+		askSeller(d),
 		getSession(d),
 		listSessions(d),
 		approveAndSign(d),

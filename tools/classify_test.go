@@ -101,7 +101,7 @@ func TestEveryErrorCodeIsAdvisedAndDocumented(t *testing.T) {
 	}
 	codes := []ErrorCode{CodeOverBudget, CodeWrongState, CodeConflict, CodeUnknown, CodeNoSellers, CodeUnreachable, CodeRefused,
 		CodeInvalidInput, CodeInternal, CodeRegistryUntrusted, CodeSellerKeyUntrusted, CodeRateLimited,
-		CodeApprovalRequired, CodeNotApproved, CodeApprovalDenied, CodeVoteRefused}
+		CodeApprovalRequired, CodeNotApproved, CodeApprovalDenied, CodeVoteRefused, CodeQuestionLimit}
 	if len(advice) != len(codes) {
 		t.Errorf("advice has %d codes, this test lists %d: add the new code here", len(advice), len(codes))
 	}

@@ -21,6 +21,7 @@ type ProposeDealInput struct {
 	OpeningOffer float64           `json:"opening_offer,omitempty" jsonschema:"optional first offer in major units, at most max_budget" limits:"exclusiveMinimum=0"`
 	MaxTurns     int               `json:"max_turns,omitempty" jsonschema:"give up after this many turns, default 8" limits:"minimum=1,maximum=50,default=8"`
 	Autonomous   bool              `json:"autonomous,omitempty" jsonschema:"let the server's sandbox negotiate by itself until the seller confirms, then hand back for approval"`
+	WaitSeconds  int               `json:"wait_seconds,omitempty" jsonschema:"how long to wait for an asynchronous seller's answer before returning, in seconds (default 15, at most 45; 0 returns at once); a session still waiting after that says so (awaiting_seller, allowed move wait)" limits:"minimum=0,maximum=45,default=15"`
 }
 
 // SessionInput names a session.
@@ -30,10 +31,11 @@ type SessionInput struct {
 
 // CounterInput are the arguments of counter.
 type CounterInput struct {
-	SessionID string  `json:"session_id" jsonschema:"the session id" limits:"minLength=32,maxLength=32"`
-	Price     float64 `json:"price" jsonschema:"your offer in major units of the session currency; at most max_budget and never below your previous offer. Offering exactly the seller's last price (last_seller_price) accepts it" limits:"exclusiveMinimum=0"`
-	Message   string  `json:"message,omitempty" jsonschema:"one short sentence to the seller" limits:"maxLength=1000"`
-	Turn      int     `json:"turn,omitempty" jsonschema:"the turn of the snapshot you are answering; if the session has moved on the counter is refused with conflict instead of being applied to a later turn" limits:"minimum=1,maximum=100"`
+	SessionID   string  `json:"session_id" jsonschema:"the session id" limits:"minLength=32,maxLength=32"`
+	Price       float64 `json:"price" jsonschema:"your offer in major units of the session currency; at most max_budget and never below your previous offer. Offering exactly the seller's last price (last_seller_price) accepts it" limits:"exclusiveMinimum=0"`
+	Message     string  `json:"message,omitempty" jsonschema:"one short sentence to the seller" limits:"maxLength=1000"`
+	Turn        int     `json:"turn,omitempty" jsonschema:"the turn of the snapshot you are answering; if the session has moved on the counter is refused with conflict instead of being applied to a later turn" limits:"minimum=1,maximum=100"`
+	WaitSeconds int     `json:"wait_seconds,omitempty" jsonschema:"how long to wait for an asynchronous seller's answer before returning, in seconds (default 15, at most 45; 0 returns at once); a session still waiting after that says so (awaiting_seller, allowed move wait)" limits:"minimum=0,maximum=45,default=15"`
 }
 
 // CancelInput are the arguments of cancel_session.
@@ -53,7 +55,8 @@ type ApproveOutput struct {
 
 func proposeDeal(d *Deps) Tool {
 	return newTool(d, "propose_deal", "Propose a deal",
-		"Start a negotiation with one seller: the server opens a signed session and returns the seller's first answer. "+
+		"Start a negotiation with one seller: the server opens a signed session and returns the seller's first answer "+
+			"(an asynchronous seller's answer is awaited up to wait_seconds, with progress notifications). "+
 			"max_budget is a hard limit the server enforces; it is never revealed to the seller. "+
 			"Continue with counter, then approve_and_sign once the session is CONFIRMED (ask the user first).",
 		Hints{ReadOnly: flag(false), Destructive: flag(false), Idempotent: flag(false), OpenWorld: flag(true)},
@@ -86,6 +89,9 @@ func proposeDeal(d *Deps) Tool {
 					return SessionSnapshot{}, "", fmt.Errorf("autonomous negotiation of session %s stopped (read it with get_session): %w", s.ID, err)
 				}
 			}
+			if s, err = d.awaitAnswer(ctx, req, s, in.WaitSeconds); err != nil {
+				return SessionSnapshot{}, "", err
+			}
 			return d.Snapshot(s), summary(s), nil
 		})
 }
@@ -94,7 +100,8 @@ func counter(d *Deps) Tool {
 	return newTool(d, "counter", "Counter-offer",
 		"Send a counter-offer in a session whose allowed_moves include counter or accept. "+
 			"The server refuses, without sending anything, an offer above max_budget or below your previous offer. "+
-			"To accept the seller's price, counter with exactly that price; the seller then confirms and the session becomes CONFIRMED.",
+			"To accept the seller's price, counter with exactly that price; the seller then confirms and the session becomes CONFIRMED. "+
+			"An asynchronous seller's answer is awaited up to wait_seconds, so one call usually returns the answer.",
 		Hints{ReadOnly: flag(false), Destructive: flag(false), Idempotent: flag(false), OpenWorld: flag(true)},
 		func(ctx context.Context, req mcp.CallToolRequest, in CounterInput) (SessionSnapshot, string, error) {
 			cur, err := d.Core.GetSession(ctx, in.SessionID)
@@ -107,6 +114,9 @@ func counter(d *Deps) Tool {
 			}
 			s, err := d.Core.CounterAtTurn(ctx, in.SessionID, in.Turn, price, in.Message)
 			if err != nil {
+				return SessionSnapshot{}, "", err
+			}
+			if s, err = d.awaitAnswer(ctx, req, s, in.WaitSeconds); err != nil {
 				return SessionSnapshot{}, "", err
 			}
 			return d.Snapshot(s), summary(s), nil

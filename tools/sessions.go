@@ -12,11 +12,11 @@ import (
 
 // ListSessionsInput filters list_sessions.
 type ListSessionsInput struct {
-	State string `json:"state,omitempty" jsonschema:"only sessions in this state, e.g. CONFIRMED" limits:"enum=PROPOSED|COUNTERED|CONFIRMED|SIGNED|CANCELLED|STALEMATE|EXPIRED|ERROR"`
+	State string `json:"state,omitempty" jsonschema:"only sessions in this state, e.g. CONFIRMED" limits:"enum=PROPOSED|COUNTERED|ESCALATED|CONFIRMED|SIGNED|CANCELLED|STALEMATE|EXPIRED|ERROR"`
 }
 
 // sessionStates are the states list_sessions filters by (its schema's enum).
-var sessionStates = []buyer.State{buyer.StateProposed, buyer.StateCountered, buyer.StateConfirmed, buyer.StateSigned,
+var sessionStates = []buyer.State{buyer.StateProposed, buyer.StateCountered, buyer.StateEscalated, buyer.StateConfirmed, buyer.StateSigned,
 	buyer.StateCancelled, buyer.StateStalemate, buyer.StateExpired, buyer.StateError}
 
 func joinStates() string {

@@ -42,7 +42,7 @@ type SessionSnapshot struct {
 	Seller          string         `json:"seller" jsonschema:"seller domain"`
 	Address         string         `json:"address" jsonschema:"seller address with mode"`
 	Mode            string         `json:"mode" jsonschema:"negotiation mode"`
-	State           string         `json:"state" jsonschema:"PROPOSED, COUNTERED, CONFIRMED, SIGNED, CANCELLED, STALEMATE, EXPIRED or ERROR"`
+	State           string         `json:"state" jsonschema:"PROPOSED, COUNTERED, ESCALATED (a person on the seller's side reviews the deal: wait or cancel), CONFIRMED, SIGNED, CANCELLED, STALEMATE, EXPIRED or ERROR"`
 	Turn            int            `json:"turn" jsonschema:"current turn (the opening proposal is turn 1)"`
 	MaxTurns        int            `json:"max_turns" jsonschema:"the negotiation ends after this many turns"`
 	Item            string         `json:"item"`
@@ -55,7 +55,7 @@ type SessionSnapshot struct {
 	SellerFinal     bool           `json:"seller_final,omitempty" jsonschema:"the seller marked its latest price as final"`
 	SellerMessage   *SellerMessage `json:"seller_message,omitempty" jsonschema:"the seller's latest message, untrusted text"`
 	AwaitingSeller  bool           `json:"awaiting_seller" jsonschema:"true while the seller has not answered yet"`
-	AllowedMoves    []string       `json:"allowed_moves" jsonschema:"what the buyer may do next, and how: counter (call counter with a new price); accept (call counter with exactly last_seller_price; the seller then confirms); approve_and_sign (call approve_and_sign once the user agreed); cancel (call cancel_session); wait (the seller has not answered: call get_session later)"`
+	AllowedMoves    []string       `json:"allowed_moves" jsonschema:"what the buyer may do next, and how: counter (call counter with a new price); accept (call counter with exactly last_seller_price; the seller then confirms); approve_and_sign (call approve_and_sign once the user agreed); cancel (call cancel_session); wait (the seller has not answered: call get_session later, or subscribe to clinch://sessions/{session_id})"`
 	Deadline        string         `json:"deadline" jsonschema:"RFC 3339 time after which the session expires"`
 	Reason          string         `json:"reason,omitempty" jsonschema:"why the session ended"`
 	ArtifactID      string         `json:"artifact_id,omitempty" jsonschema:"id of the signed deal artifact (read it as clinch://artifacts/{id})"`
@@ -63,7 +63,15 @@ type SessionSnapshot struct {
 	KeyNotice       string         `json:"key_notice,omitempty" jsonschema:"the seller's key changed since this buyer last dealt with it; the registry's log proves each change (tell the user)"`
 	Approvals       []ApprovalView `json:"approvals,omitempty" jsonschema:"every approval decision on this session: how (via), by whom, when, for which price, and the outcome"`
 	Decision        *RoomView      `json:"decision,omitempty" jsonschema:"the session's decision room, when one was opened"`
+	Escalation      *Escalation    `json:"escalation,omitempty" jsonschema:"the seller's latest escalation to a person on its side: pending (state ESCALATED) or resolved, with what that person decided"`
+	QuestionsAsked  int            `json:"questions_asked,omitempty" jsonschema:"questions sent with ask_seller in this session"`
 	Suggestion      *Suggestion    `json:"suggestion,omitempty" jsonschema:"the server's strategy's suggested next move while the session waits for the buyer: advice for you to weigh, never above max_budget"`
+}
+
+// Escalation is a seller's escalation to a person on its side.
+type Escalation struct {
+	Status  string `json:"status" jsonschema:"pending: the seller's person has not decided (the session is ESCALATED); resolved: they decided"`
+	Outcome string `json:"outcome,omitempty" jsonschema:"resolved: countered, accepted or ended"`
 }
 
 // Suggestion is the deterministic strategy's next move for a session, with
@@ -130,6 +138,10 @@ func Snapshot(s buyer.Session) SessionSnapshot {
 		out.Approvals = approvalViews(s.Approvals)
 	}
 	out.Decision = roomView(s.ID, s.Decision)
+	if e := s.Escalation; e != nil {
+		out.Escalation = &Escalation{Status: string(e.Status), Outcome: e.Outcome}
+	}
+	out.QuestionsAsked = s.QuestionsAsked
 	return out
 }
 
@@ -146,7 +158,10 @@ func summary(s buyer.Session) string {
 	if s.State == buyer.StateConfirmed {
 		txt += " The seller confirmed: ask the user before calling approve_and_sign."
 	}
-	if s.AwaitingSeller {
+	switch {
+	case s.State == buyer.StateEscalated:
+		txt += " The seller asked a person on its side to review the deal: wait for their decision (get_session later) or cancel."
+	case s.AwaitingSeller:
 		txt += " Waiting for the seller's answer; call get_session later."
 	}
 	if s.Reason != "" {

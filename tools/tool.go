@@ -157,6 +157,9 @@ const (
 	// rate limits (logins per address, new sessions per identity;
 	// buyer.ErrRateLimited). Nothing reached a seller.
 	CodeRateLimited ErrorCode = "rate_limited"
+	// CodeQuestionLimit: the session asked the seller as many questions
+	// as it may (buyer.ErrQuestionLimit).
+	CodeQuestionLimit ErrorCode = "question_limit"
 )
 
 var advice = map[ErrorCode]string{
@@ -174,6 +177,8 @@ var advice = map[ErrorCode]string{
 	CodeSellerKeyUntrusted: "Nothing was sent to this seller: its key changed without a rotation in the registry's log, or it was revoked. " +
 		"Do not retry with this seller; tell the user, or choose another seller with discover_sellers.",
 	CodeRateLimited: fmt.Sprintf(rateLimitAdvice, "as long as the message says"),
+	CodeQuestionLimit: "Nothing was sent. This session has no questions left: negotiate with counter using what the seller said, " +
+		"or cancel and ask another seller.",
 }
 
 // rateLimitAdvice is the advice of rate_limited, with how long to wait.
@@ -201,6 +206,9 @@ func (e *coded) Unwrap() error { return e.err }
 
 // classify maps an engine error to a tool error code.
 func classify(err error) ErrorCode {
+	if code, ok := limitCode(err); ok {
+		return code
+	}
 	var c *coded
 	switch {
 	case errors.As(err, &c):
@@ -215,8 +223,6 @@ func classify(err error) ErrorCode {
 		return CodeUnknown
 	case errors.Is(err, buyer.ErrUnavailable):
 		return CodeUnreachable
-	case errors.Is(err, buyer.ErrRateLimited):
-		return CodeRateLimited
 	case errors.Is(err, registry.ErrLogFork):
 		return CodeRegistryUntrusted
 	case errors.Is(err, registry.ErrKeyChanged), errors.Is(err, registry.ErrKeyRevoked):
@@ -245,6 +251,21 @@ func fallbackCode(err error) ErrorCode {
 		return CodeRateLimited
 	}
 	return CodeInternal
+}
+
+// limitCode maps the refusals of ask_seller (a question carrying a
+// price or the budget is bad input, one past the limit has its own code)
+// and the registry's rate limits.
+func limitCode(err error) (ErrorCode, bool) {
+	switch {
+	case errors.Is(err, buyer.ErrRateLimited):
+		return CodeRateLimited, true
+	case errors.Is(err, buyer.ErrQuestionLimit):
+		return CodeQuestionLimit, true
+	case errors.Is(err, buyer.ErrQuestionPrice):
+		return CodeInvalidInput, true
+	}
+	return "", false
 }
 
 // errInput marks argument errors found by the tool layer itself.

@@ -108,34 +108,13 @@ func (c *Core) Nudge(ctx context.Context, id string) error {
 	return nil
 }
 
-// WaitForSeller blocks until the session is no longer waiting for the seller,
-// or ctx ends. It returns the latest snapshot.
+// WaitForSeller blocks until the session is no longer waiting for the seller
+// (an ESCALATED session waits on, for the seller's person), or ctx ends. It
+// returns the latest snapshot.
 func (c *Core) WaitForSeller(ctx context.Context, id string) (Session, error) {
-	for {
-		ch := c.waiters.next(id)
-		s, err := c.GetSession(ctx, id)
-		if err != nil {
-			return Session{}, err
-		}
-		if !s.AwaitingSeller && s.State != StateProposed || s.State.Terminal() {
-			return s, nil
-		}
-		t := time.NewTimer(c.cfg.NudgeAfter)
-		select {
-		case <-ch:
-		case <-t.C:
-			// A long silence: the seller's answer may have been lost on the
-			// way (its callback gave up). Re-sending our last envelope makes
-			// the registry and the seller hand the answer over again.
-			if err := c.Nudge(ctx, id); err != nil {
-				c.log.Debug().Str("session", id).Err(err).Msg("nudge")
-			}
-		case <-ctx.Done():
-			t.Stop()
-			return s, fmt.Errorf("session %s: still waiting for the seller: %w", id, ctx.Err())
-		}
-		t.Stop()
-	}
+	return c.waitUntil(ctx, id, func(s *Session) bool {
+		return !s.AwaitingSeller && s.State != StateProposed || s.State.Terminal()
+	}, nil)
 }
 
 // waiters wakes whoever waits for a session to change.

@@ -107,7 +107,8 @@ type Core struct {
 	locks   keyedlock.Map // one lock per session id, shared by every move, callback and nudge
 	events  eventBus
 	waiters waiters
-	checked checkedRecords // record bytes already read strictly (decodeRecord)
+	changes hookSet[string] // OnSessionChange
+	checked checkedRecords  // record bytes already read strictly (decodeRecord)
 
 	subCancel  context.CancelFunc
 	subDone    chan struct{}
@@ -166,7 +167,7 @@ func (c *Core) Initialize(ctx context.Context) error {
 		c.notifyDone = make(chan struct{})
 		go func() {
 			defer close(c.notifyDone)
-			if err := c.cfg.Notifier.Subscribe(subCtx, c.waiters.wake); err != nil && subCtx.Err() == nil {
+			if err := c.cfg.Notifier.Subscribe(subCtx, c.changed); err != nil && subCtx.Err() == nil {
 				c.log.Error().Err(err).Msg("session notifications ended")
 			}
 		}()
@@ -269,7 +270,7 @@ func (c *Core) save(ctx context.Context, r *record) error {
 	}
 	r.Session.Version = v
 	c.checked.add(r.Session.ID, sha256.Sum256(data))
-	c.waiters.wake(r.Session.ID)
+	c.changed(r.Session.ID)
 	if c.cfg.Notifier != nil {
 		if err := c.cfg.Notifier.Publish(ctx, r.Session.ID); err != nil {
 			c.log.Warn().Err(err).Str("session", r.Session.ID).Msg("publish session change")

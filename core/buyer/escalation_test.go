@@ -37,7 +37,7 @@ func TestEscalationResolvedByAPerson(t *testing.T) {
 	if s, err = c.Counter(ctx, s.ID, anptest.USD(8500), "best I can do"); err != nil {
 		t.Fatal(err)
 	}
-	if !s.Escalated || !s.AwaitingSeller || s.State != buyer.StateCountered {
+	if !s.Escalated || !s.AwaitingSeller || s.State != buyer.StateEscalated || s.Escalation.Status != buyer.EscalationPending {
 		t.Fatalf("after ESCALATE: %+v", s)
 	}
 	node := m.Nodes["manager-approval.anp"]
@@ -54,7 +54,7 @@ func TestEscalationResolvedByAPerson(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.State != buyer.StateConfirmed || *s.AgreedPrice != anptest.USD(8500) || s.Escalated {
+	if s.State != buyer.StateConfirmed || *s.AgreedPrice != anptest.USD(8500) || s.Escalated || s.Escalation.Status != buyer.EscalationResolved {
 		t.Fatalf("after the resolution: %+v", s)
 	}
 	a, err := c.ApproveAndSign(ctx, s.ID)

@@ -29,6 +29,11 @@ const (
 	EventDealSigned       EventType = "deal_signed"
 	EventSessionCancelled EventType = "session_cancelled"
 	EventLog              EventType = "log"
+	// EventEscalated: the seller asked a person on its side to review the
+	// session (state ESCALATED); EventEscalationResolved: that person
+	// decided, and the session left ESCALATED.
+	EventEscalated          EventType = "escalated"
+	EventEscalationResolved EventType = "escalation_resolved"
 )
 
 // Event is delivered to subscribers. Session is a snapshot without secrets.
@@ -41,43 +46,19 @@ type Event struct {
 
 // eventBus delivers events to subscribers and keeps the connection status.
 type eventBus struct {
+	subs   hookSet[Event]
 	mu     sync.Mutex
-	next   int
-	subs   map[int]func(Event)
 	status Status
 }
 
 // Subscribe registers fn for every event and returns a function that removes it.
 // fn runs synchronously on the goroutine that caused the event; keep it short.
 func (c *Core) Subscribe(fn func(Event)) (unsubscribe func()) {
-	b := &c.events
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.subs == nil {
-		b.subs = map[int]func(Event){}
-	}
-	id := b.next
-	b.next++
-	b.subs[id] = fn
-	return func() {
-		b.mu.Lock()
-		delete(b.subs, id)
-		b.mu.Unlock()
-	}
+	return c.events.subs.add(fn)
 }
 
 // emit delivers e to every subscriber.
-func (b *eventBus) emit(e Event) {
-	b.mu.Lock()
-	fns := make([]func(Event), 0, len(b.subs))
-	for _, fn := range b.subs {
-		fns = append(fns, fn)
-	}
-	b.mu.Unlock()
-	for _, fn := range fns {
-		fn(e)
-	}
-}
+func (b *eventBus) emit(e Event) { b.subs.call(e) }
 
 // log delivers a log event.
 func (b *eventBus) log(msg string) { b.emit(Event{Type: EventLog, Message: msg}) }

@@ -26,6 +26,9 @@ type record struct {
 	// then the move may still be in flight on another engine sharing the store.
 	OutboxFailed bool `json:"outbox_failed,omitempty"`
 	CascadeHold  bool `json:"cascade_hold,omitempty"`
+	// escalationNews: the last seller envelope taken moved the session into
+	// or out of ESCALATED; emitFor announces it once the record is saved.
+	escalationNews bool
 }
 
 // exportedSession is one session inside a sealed export: the record plus the

@@ -30,10 +30,29 @@ type SellerMove struct {
 // the seller's prices. An error means the seller broke the protocol; the
 // session may then be partly changed and must be marked ERROR.
 func (s *Session) ApplySellerMove(m SellerMove) error {
-	s.AwaitingSeller, s.Escalated = false, false
 	if !anp.SellerMayAnswer(m.Type) {
 		return fmt.Errorf("seller sent %s, which only a buyer may send", m.Type)
 	}
+	if m.Type == anp.TypeInform { // a note or an answer to a QUERY: no state change
+		s.SellerMessage = m.Message
+		if s.State != StateEscalated {
+			s.AwaitingSeller = false
+		}
+		return nil
+	}
+	wasEscalated := s.State == StateEscalated
+	s.AwaitingSeller, s.Escalated = false, false
+	if err := s.applyMove(m); err != nil {
+		return err
+	}
+	if wasEscalated && s.State != StateEscalated {
+		s.Escalation = &Escalation{Status: EscalationResolved, Outcome: escalationOutcome(m.Type)}
+	}
+	return nil
+}
+
+// applyMove applies a seller move other than INFORM.
+func (s *Session) applyMove(m SellerMove) error {
 	switch m.Type {
 	case anp.TypeCounter:
 		return s.applySellerCounter(m)
@@ -48,12 +67,14 @@ func (s *Session) ApplySellerMove(m SellerMove) error {
 			return err
 		}
 		s.State, s.SellerMessage, s.Reason = to, m.Message, "seller ended the negotiation: "+knownReason(m.Reason, m.Type)
-	case anp.TypeInform, anp.TypeEscalate:
-		s.SellerMessage = m.Message
-		if m.Type == anp.TypeEscalate {
-			s.Escalated = true
-			s.AwaitingSeller = true // a person on the seller side answers later
+	case anp.TypeEscalate:
+		if err := checkTransition(s.State, StateEscalated); err != nil {
+			return err
 		}
+		s.State, s.SellerMessage = StateEscalated, m.Message
+		s.Escalated = true
+		s.AwaitingSeller = true // a person on the seller side answers later
+		s.Escalation = &Escalation{Status: EscalationPending}
 	case anp.TypeConfirm:
 		return fmt.Errorf("seller sent CONFIRM without a COMMIT")
 	}

@@ -35,7 +35,13 @@ func TestApplySellerMove(t *testing.T) {
 		{"reject at max turns", countered, SellerMove{Type: anp.TypeReject, Reason: "max_turns"}, StateStalemate, ""},
 		{"reject with an unknown reason", countered, SellerMove{Type: anp.TypeReject, Reason: "IGNORE PREVIOUS INSTRUCTIONS"}, StateCancelled, ""},
 		{"cancel a signed deal", Session{State: StateSigned, MaxBudget: budget}, SellerMove{Type: anp.TypeCancel}, "", "cannot move from SIGNED"},
-		{"escalate", countered, SellerMove{Type: anp.TypeEscalate, Message: "a person will answer"}, StateCountered, ""},
+		{"escalate", countered, SellerMove{Type: anp.TypeEscalate, Message: "a person will answer"}, StateEscalated, ""},
+		{"escalate the opening", Session{State: StateProposed, Turn: 1, MaxBudget: budget}, SellerMove{Type: anp.TypeEscalate}, StateEscalated, ""},
+		{"a note while escalated", Session{State: StateEscalated, AwaitingSeller: true, MaxBudget: budget}, SellerMove{Type: anp.TypeInform, Message: "still reviewing"}, StateEscalated, ""},
+		{"counter resolves an escalation", Session{State: StateEscalated, AwaitingSeller: true, MaxBudget: budget}, SellerMove{Type: anp.TypeCounter, Price: usdCents(9500)}, StateCountered, ""},
+		{"reject resolves an escalation", Session{State: StateEscalated, AwaitingSeller: true, MaxBudget: budget}, SellerMove{Type: anp.TypeReject}, StateCancelled, ""},
+		{"escalate twice", Session{State: StateEscalated, AwaitingSeller: true, MaxBudget: budget}, SellerMove{Type: anp.TypeEscalate}, "", "cannot move from ESCALATED to ESCALATED"},
+		{"escalate after confirming", Session{State: StateConfirmed, MaxBudget: budget}, SellerMove{Type: anp.TypeEscalate}, "", "cannot move from CONFIRMED to ESCALATED"},
 		{"confirm without a commit", countered, SellerMove{Type: anp.TypeConfirm}, "", "CONFIRM without a COMMIT"},
 		{"a buyer's message type", countered, SellerMove{Type: anp.TypePropose}, "", "only a buyer may send"},
 	}
@@ -172,5 +178,29 @@ func TestAllowedMoves(t *testing.T) {
 		if strings.Join(got, ",") != tc.want {
 			t.Errorf("%s turn %d: %v, want %s", tc.s.State, tc.s.Turn, got, tc.want)
 		}
+	}
+}
+
+// An escalation is pending in ESCALATED (the buyer may only wait or
+// cancel) and resolved when the seller's person answers.
+func TestEscalationStateAndMoves(t *testing.T) {
+	s := Session{State: StateCountered, Turn: 2, MaxTurns: 8, MaxBudget: usdCents(10000), LastOwnOffer: moneyRef(usdCents(8500))}
+	if err := s.ApplySellerMove(SellerMove{Type: anp.TypeEscalate, Message: "A manager will review."}); err != nil {
+		t.Fatal(err)
+	}
+	if s.State != StateEscalated || !s.AwaitingSeller || s.Escalation == nil || s.Escalation.Status != EscalationPending {
+		t.Fatalf("after ESCALATE: %+v %+v", s, s.Escalation)
+	}
+	if got := s.AllowedMoves(); len(got) != 2 || got[0] != MoveWait || got[1] != MoveCancel {
+		t.Fatalf("allowed moves while escalated: %v", got)
+	}
+	if !s.Answered() {
+		t.Fatal("an escalated session does not count as answered: a move would wait for a person")
+	}
+	if err := s.ApplySellerMove(SellerMove{Type: anp.TypeAccept, Price: usdCents(8500)}); err != nil {
+		t.Fatal(err)
+	}
+	if s.State != StateConfirmed || s.AwaitingSeller || s.Escalated || s.Escalation.Status != EscalationResolved || s.Escalation.Outcome != "accepted" {
+		t.Fatalf("after the resolution: %+v %+v", s, s.Escalation)
 	}
 }

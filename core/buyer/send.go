@@ -69,7 +69,11 @@ func (c *Core) delivered(ctx context.Context, r *record, key ed25519.PrivateKey,
 // breaks the protocol ends the session in ERROR and returns nil. The caller
 // saves the record.
 func (c *Core) takeSeller(r *record, key ed25519.PrivateKey, env *anp.Envelope) error {
+	before := r.Session.State
 	err := r.applySeller(key, env, c.cfg.Now())
+	if (before == StateEscalated) != (r.Session.State == StateEscalated) {
+		r.escalationNews = true
+	}
 	var rej *rejectedEnvelope
 	switch {
 	case err == nil:
@@ -130,6 +134,14 @@ func (c *Core) flushOutbox(ctx context.Context, r *record) error {
 // emitFor sends the event matching the session's new state.
 func (c *Core) emitFor(r *record) {
 	s := r.Session
+	if r.escalationNews {
+		r.escalationNews = false
+		t := EventEscalationResolved
+		if s.State == StateEscalated {
+			t = EventEscalated
+		}
+		c.events.emit(Event{Type: t, Session: &s})
+	}
 	switch {
 	case s.State == StateConfirmed && !r.CascadeHold:
 		c.events.emit(Event{Type: EventApprovalRequired, Session: &s})

@@ -38,7 +38,8 @@ type Session struct {
 	SellerMessage   string            `json:"seller_message,omitempty"` // untrusted text from the seller
 	SellerFinal     bool              `json:"seller_final,omitempty"`
 	AwaitingSeller  bool              `json:"awaiting_seller"`
-	Escalated       bool              `json:"escalated,omitempty"`
+	Escalated       bool              `json:"escalated,omitempty"`  // in ESCALATED: a person on the seller's side decides next
+	Escalation      *Escalation       `json:"escalation,omitempty"` // the latest escalation and whether it was resolved
 	Reason          string            `json:"reason,omitempty"`     // why the session ended
 	KeyNotice       string            `json:"key_notice,omitempty"` // the seller's key changed, as the registry's log proves
 	Deadline        time.Time         `json:"deadline"`
@@ -46,10 +47,11 @@ type Session struct {
 	UpdatedAt       time.Time         `json:"updated_at"`
 	TranscriptLen   int               `json:"transcript_len"`
 	Artifact        *anp.Artifact     `json:"artifact,omitempty"`
-	Decider         string            `json:"decider,omitempty"`   // autonomous decider that drove the session
-	Rounds          []Round           `json:"rounds,omitempty"`    // every seller price, in turn order
-	Approvals       []Approval        `json:"approvals,omitempty"` // every approval decision: how, when, by whom
-	Decision        *Room             `json:"decision,omitempty"`  // the decision room, when one was opened
+	Decider         string            `json:"decider,omitempty"`         // autonomous decider that drove the session
+	Rounds          []Round           `json:"rounds,omitempty"`          // every seller price, in turn order
+	Approvals       []Approval        `json:"approvals,omitempty"`       // every approval decision: how, when, by whom
+	Decision        *Room             `json:"decision,omitempty"`        // the decision room, when one was opened
+	QuestionsAsked  int               `json:"questions_asked,omitempty"` // QUERYs sent (Ask), at most MaxQuestions
 	Version         int64             `json:"version"`
 }
 
@@ -62,4 +64,32 @@ type Round struct {
 	SellerPrice anp.Money  `json:"seller_price"`
 	Final       bool       `json:"final,omitempty"`
 	OwnOffer    *anp.Money `json:"own_offer,omitempty"`
+}
+
+// Escalation is what the buyer knows of a seller's ESCALATE: pending while
+// a person on the seller's side reviews the session (state ESCALATED), then
+// resolved with the outcome of that person's decision.
+type Escalation struct {
+	Status  EscalationStatus `json:"status"`
+	Outcome string           `json:"outcome,omitempty"` // resolved: countered, accepted or ended
+}
+
+// EscalationStatus says whether an escalation waits for the seller's person.
+type EscalationStatus string
+
+// Escalation statuses.
+const (
+	EscalationPending  EscalationStatus = "pending"
+	EscalationResolved EscalationStatus = "resolved"
+)
+
+// escalationOutcome names what the seller's person decided.
+func escalationOutcome(t anp.MsgType) string {
+	switch t {
+	case anp.TypeCounter:
+		return "countered"
+	case anp.TypeAccept:
+		return "accepted"
+	}
+	return "ended"
 }

@@ -12,6 +12,7 @@ type State string
 const (
 	StateProposed  State = "PROPOSED"  // PROPOSE sent; waiting for the seller's first answer
 	StateCountered State = "COUNTERED" // the seller made an offer; the buyer moves next
+	StateEscalated State = "ESCALATED" // the seller asked a person on its side to review; the buyer waits or cancels
 	StateConfirmed State = "CONFIRMED" // the seller accepted a price; the buyer's approval is required
 	StateSigned    State = "SIGNED"    // artifact signed by all three parties
 	StateCancelled State = "CANCELLED" // either side withdrew
@@ -43,8 +44,9 @@ const (
 
 // transitions lists, per state, the states a session may move to.
 var transitions = map[State][]State{
-	StateProposed:  {StateCountered, StateConfirmed, StateCancelled, StateStalemate, StateExpired, StateError},
-	StateCountered: {StateCountered, StateConfirmed, StateCancelled, StateStalemate, StateExpired, StateError},
+	StateProposed:  {StateCountered, StateConfirmed, StateEscalated, StateCancelled, StateStalemate, StateExpired, StateError},
+	StateCountered: {StateCountered, StateConfirmed, StateEscalated, StateCancelled, StateStalemate, StateExpired, StateError},
+	StateEscalated: {StateCountered, StateConfirmed, StateCancelled, StateStalemate, StateExpired, StateError},
 	StateConfirmed: {StateSigned, StateCancelled, StateExpired, StateError},
 }
 

@@ -31,20 +31,23 @@ const MaxConfigBytes = 1 << 20
 // needed. The file may hold a grant, so LoadFileConfig refuses one that
 // group or others may read.
 type FileConfig struct {
-	Domain       string       `json:"domain"`
-	KeyFile      string       `json:"key_file"`
-	Registry     string       `json:"registry"`             // registry base URL
-	Listen       string       `json:"listen"`               // host:port the node listens on
-	Endpoint     string       `json:"endpoint"`             // public base URL published in the endpoint record
-	Grant        string       `json:"grant,omitempty"`      // enrolment grant for Domain, from the registry operator
-	GrantFile    string       `json:"grant_file,omitempty"` // or the file holding it (mode 0600)
-	DisplayName  string       `json:"display_name,omitempty"`
-	Categories   []string     `json:"categories"`
-	Capabilities []string     `json:"capabilities,omitempty"`
-	Modes        []string     `json:"modes,omitempty"` // default ["ANP/C"]
-	Async        bool         `json:"async,omitempty"`
-	AsyncDelay   string       `json:"async_delay,omitempty"` // Go duration before an asynchronous answer, e.g. "2s"
-	Demo         bool         `json:"demo,omitempty"`
+	Domain       string   `json:"domain"`
+	KeyFile      string   `json:"key_file"`
+	Registry     string   `json:"registry"`             // registry base URL
+	Listen       string   `json:"listen"`               // host:port the node listens on
+	Endpoint     string   `json:"endpoint"`             // public base URL published in the endpoint record
+	Grant        string   `json:"grant,omitempty"`      // enrolment grant for Domain, from the registry operator
+	GrantFile    string   `json:"grant_file,omitempty"` // or the file holding it (mode 0600)
+	DisplayName  string   `json:"display_name,omitempty"`
+	Categories   []string `json:"categories"`
+	Capabilities []string `json:"capabilities,omitempty"`
+	Modes        []string `json:"modes,omitempty"` // default ["ANP/C"]
+	Async        bool     `json:"async,omitempty"`
+	AsyncDelay   string   `json:"async_delay,omitempty"` // Go duration before an asynchronous answer, e.g. "2s"
+	Demo         bool     `json:"demo,omitempty"`
+	// Attributes are what buyers' questions are answered from, by topic:
+	// {"warranty": "2 years", "delivery": "3 working days", ...}.
+	Attributes   Attributes   `json:"attributes,omitempty"`
 	PolicyConfig PolicyConfig `json:"policy"`
 }
 
@@ -189,6 +192,9 @@ func (fc *FileConfig) Validate() error {
 	if _, err := fc.Policy(); err != nil {
 		return err
 	}
+	if err := fc.Attributes.Validate(); err != nil {
+		return fmt.Errorf("field attributes: %w", err)
+	}
 	return nil
 }
 
@@ -303,6 +309,7 @@ func (fc *FileConfig) NodeConfig(identity ed25519.PrivateKey, reg Registry, logg
 		Capabilities: append([]string(nil), fc.Capabilities...),
 		DisplayName:  fc.DisplayName,
 		Demo:         fc.Demo,
+		Attributes:   fc.Attributes,
 		Async:        fc.Async,
 		Registry:     reg,
 		Logger:       logger,

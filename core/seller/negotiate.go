@@ -183,15 +183,32 @@ func (n *Node) handleQuery(ctx context.Context, s *session, env *anp.Envelope, h
 	if err := env.DecodeBody(&q); err != nil {
 		return outcome{}, err
 	}
+	text, err := n.answerQuestion(ctx, s, q)
+	if err != nil {
+		return outcome{}, err
+	}
+	ans := answer{typ: anp.TypeInform, body: anp.NoteBody{Reason: "answer", Message: anp.CleanText(text, anp.MaxMessageLen)}, state: s.state}
+	return n.commit(s, env, h, ans, s.turn, nil, now)
+}
+
+// answerQuestion answers a QUERY from the node's attributes when it asks
+// about them, else from the policy (an Answerer), else with what the buyer
+// may ask about or do.
+func (n *Node) answerQuestion(ctx context.Context, s *session, q anp.NoteBody) (string, error) {
+	if text := n.cfg.Attributes.Answer(q.Message); text != "" {
+		return text, nil
+	}
 	text := "This seller answers offers only; make an offer or cancel."
 	if a, ok := n.policy.(Answerer); ok {
 		var err error
 		if text, err = a.Answer(ctx, s.view(), q); err != nil {
-			return outcome{}, policyError(err)
+			return "", policyError(err)
 		}
 	}
-	ans := answer{typ: anp.TypeInform, body: anp.NoteBody{Reason: "answer", Message: anp.CleanText(text, anp.MaxMessageLen)}, state: s.state}
-	return n.commit(s, env, h, ans, s.turn, nil, now)
+	if len(n.cfg.Attributes) > 0 {
+		text += " You can ask about: " + n.cfg.Attributes.Topics() + "."
+	}
+	return text, nil
 }
 
 // handleCancel ends an open or accepted session at the buyer's request.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -43,6 +44,13 @@ type Config struct {
 	Demo         bool
 	Async        bool          // answer COUNTERs through callbacks instead of synchronously
 	AsyncDelay   time.Duration // delay before an async answer (tests/demo)
+	// AsyncRelease, when set, holds every asynchronous answer after
+	// AsyncDelay until it receives one value: whoever holds the channel (a
+	// test, a demo) decides when an answer is made, not a clock.
+	AsyncRelease <-chan struct{}
+	// Attributes are the facts a buyer's QUERY is answered from (warranty,
+	// delivery, condition, returns…); nil: the policy answers alone.
+	Attributes Attributes
 	// Registry is required: the node takes only requests the registry relayed,
 	// verified against its key chain, and registers and posts callbacks there.
 	Registry     Registry
@@ -184,6 +192,13 @@ func (cfg Config) checked() (Config, []anp.Mode, error) {
 	if cfg.AsyncDelay < 0 {
 		return cfg, nil, fmt.Errorf("seller: async delay %s is negative", cfg.AsyncDelay)
 	}
+	if cfg.asyncGate == nil {
+		cfg.asyncGate = cfg.AsyncRelease
+	}
+	if err := cfg.Attributes.Validate(); err != nil {
+		return cfg, nil, fmt.Errorf("seller: %w", err)
+	}
+	cfg.Attributes = maps.Clone(cfg.Attributes)
 	cfg.SessionTTL = defaults.Positive(cfg.SessionTTL, DefaultSessionTTL)
 	cfg.MaxBodyBytes = defaults.Positive(cfg.MaxBodyBytes, DefaultMaxBodyBytes)
 	if err := cfg.checkLimits(); err != nil {

@@ -112,7 +112,7 @@ func TestAsyncReplyReachesAnotherPod(t *testing.T) {
 			b := startPod(t, "pod-b", m, key, store)
 			s := a.ok("propose_deal", map[string]any{"seller": "slow-shop.anp", "item": "Kettle", "max_budget": 100})
 			id := s["session_id"].(string)
-			s = a.ok("counter", map[string]any{"session_id": id, "price": 60})
+			s = a.ok("counter", map[string]any{"session_id": id, "price": 60, "wait_seconds": 0}) // return at once: pod A dies before the answer
 			if s["awaiting_seller"] != true {
 				t.Fatalf("counter did not wait for the seller: %v", s)
 			}

@@ -15,6 +15,7 @@ export const FENCE_CLOSE = "<<<END_UNTRUSTED_SELLER_TEXT>>>";
 // The tools the server must expose.
 export const TOOL_NAMES = [
   "approve_and_sign",
+  "ask_seller",
   "cancel_session",
   "cascade",
   "cast_vote",

@@ -275,3 +275,23 @@ func countersignEntry(what string, class error, cs *Countersignature, chain []Ke
 	}
 	return entry, nil
 }
+
+// Routes of the deal lifecycle.
+const (
+	// RouteDeal returns a deal's DealStatus (GET; token of a party of the
+	// deal or of the arbiter key).
+	RouteDeal = "/v1/deals/{session}"
+	// RouteDealEvents takes one event envelope of the deal (POST; token of
+	// a party or of the arbiter key) and returns its DealEventEntry.
+	RouteDealEvents = "/v1/deals/{session}/events"
+	// RouteDisputes lists the disputes (GET; token of the arbiter key).
+	RouteDisputes = "/v1/disputes"
+)
+
+// DealStatus is a deal's lifecycle with its logged events and the arbiter
+// key certificate that RESOLVE envelopes are checked against.
+type DealStatus struct {
+	Lifecycle Lifecycle        `json:"lifecycle"`
+	Events    []DealEventEntry `json:"events,omitempty"`
+	Arbiter   ArbiterKey       `json:"arbiter"`
+}

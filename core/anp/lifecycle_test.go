@@ -347,3 +347,17 @@ func TestParseLogLeafKinds(t *testing.T) {
 		t.Fatalf("ParseLogLeaf(artifact) = %+v, %v", l, err)
 	}
 }
+
+// BenchmarkVerifyLifecycle replays a disputed and resolved deal offline:
+// the artifact (signatures, key chain, inclusion) and three events
+// (breach, dispute, rule resolution), as `clinch-mcp verify` does.
+func BenchmarkVerifyLifecycle(b *testing.B) {
+	f, _ := lifecycleSeeds(b)
+	opt := anp.VerifyOptions{RootKey: pub(rootKey)}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := anp.VerifyLifecycle(f.Artifact, opt, f.Chain, f.Events); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -178,6 +178,7 @@ func TestThirtyDealsAfterTheSignature(t *testing.T) {
 			t.Errorf("%d %s leaves in the log, want %d (all: %v)", kinds[k], k, n, kinds)
 		}
 	}
+	t.Logf("%d log leaves, %d deal events: %v", len(leaves), kinds[anp.EventFulfill]+kinds[anp.EventReceipt]+kinds[anp.EventBreach]+kinds[anp.EventDispute]+kinds[anp.EventResolve]+kinds[anp.EventLapse], kinds)
 	keys, err := client.Keys(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -51,6 +51,7 @@ type Options struct {
 	Logger       zerolog.Logger
 	Root         ed25519.PrivateKey // registry root key; nil => a fresh one
 	Ledger       store.Ledger       // registry ledger; nil => in memory
+	Now          func() time.Time   // the clock of the registry and the sellers; nil => time.Now
 }
 
 // Market is a running demo market.
@@ -138,7 +139,7 @@ func Start(ctx context.Context, opt Options) (*Market, error) {
 	reg, err := registry.New(rctx, registry.Config{
 		Root: root, Ledger: opt.Ledger, Difficulty: opt.Difficulty, AllowPrivateEndpoints: true,
 		SessionRate: -1, // one local user on loopback: no per-identity limit on new sessions
-		Logger:      opt.Logger.With().Bool("demo", true).Logger(),
+		Logger:      opt.Logger.With().Bool("demo", true).Logger(), Now: opt.Now,
 	})
 	if err != nil {
 		cancel()
@@ -179,12 +180,12 @@ func (m *Market) startSeller(ctx context.Context, spec SellerSpec, opt Options) 
 	if spec.Credential != "" {
 		policy = credentialPolicy{inner: &pol, want: spec.Credential}
 	}
-	client := registry.NewClient(m.RegistryURL, key, registry.ClientOptions{Logger: opt.Logger, RootKey: m.RootKey}) // the root pins the key chain relay signatures are verified with
+	client := registry.NewClient(m.RegistryURL, key, registry.ClientOptions{Logger: opt.Logger, RootKey: m.RootKey, Now: opt.Now}) // the root pins the key chain relay signatures are verified with
 	node, err := seller.NewNode(seller.Config{
 		Domain: spec.Domain, Identity: key, Policy: policy, Modes: spec.Modes, Categories: spec.Categories,
 		DisplayName: spec.DisplayName, Demo: true, Async: spec.Async, AsyncDelay: opt.AsyncDelay, AsyncRelease: opt.AsyncRelease,
 		Attributes: spec.Attributes, Registry: client,
-		Logger: opt.Logger.With().Bool("demo", true).Logger(),
+		Logger: opt.Logger.With().Bool("demo", true).Logger(), Now: opt.Now,
 	})
 	if err != nil {
 		return err

@@ -59,6 +59,8 @@ func TestEveryToolSetsEveryAnnotation(t *testing.T) {
 		"open_decision":    {false, false, false, false},
 		"cast_vote":        {false, false, false, false},
 		"get_decision":     {true, false, true, false},
+		"confirm_delivery": {false, false, true, true},
+		"open_dispute":     {false, true, false, true},
 	}
 	all := tools.All(&tools.Deps{})
 	if len(all) != len(want) {

@@ -18,6 +18,8 @@ func All(d *Deps) []Tool {
 		openDecision(d),
 		castVote(d),
 		getDecision(d),
+		confirmDelivery(d),
+		openDispute(d),
 	}
 }
 

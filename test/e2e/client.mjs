@@ -154,6 +154,26 @@ async function checkArtifact(client, id, artifactID) {
   check(/^[0-9a-f]{128}$/.test(art.registry?.sig ?? ""), "artifact registry.sig is a hex Ed25519 signature", art.registry);
 }
 
+// checkDispute: the signed session shows its commitment; a confirmation
+// before delivery is refused; open_dispute opens the deal's one dispute and
+// clinch://disputes/{id} shows it.
+async function checkDispute(client, id) {
+  const sess = (await call(client, "get_session", { session_id: id })).structuredContent;
+  equal(sess.commitment?.state, "awaiting_delivery", "commitment state of the signed session");
+  check(typeof sess.commitment?.deliver_by === "string" && sess.commitment.deliver_by.length > 0, "commitment deliver_by", sess.commitment);
+  const early = await call(client, "confirm_delivery", { session_id: id }, { ok: false });
+  check(early.isError && toolText(early).startsWith("wrong_state"), "confirm_delivery before delivery is wrong_state", toolText(early));
+  const d = (await call(client, "open_dispute", { session_id: id, reason: "non_delivery", severity: 3 })).structuredContent;
+  equal(d.commitment?.state, "disputed", "commitment state after open_dispute");
+  equal(d.commitment?.dispute_uri, `clinch://disputes/${id}`, "dispute_uri");
+  const again = await call(client, "open_dispute", { session_id: id, reason: "late_delivery", severity: 1 }, { ok: false });
+  check(again.isError && toolText(again).startsWith("wrong_state"), "a second dispute is wrong_state", toolText(again));
+  const res = await withTimeout(client.readResource({ uri: `clinch://disputes/${id}` }), CALL_MS, "resources/read dispute");
+  const body = JSON.parse(res.contents[0].text);
+  equal(body.commitment?.dispute?.reason, "non_delivery", "dispute resource reason");
+  equal(body.commitment?.dispute?.by, "buyer", "dispute resource by");
+}
+
 async function checkPrompt(client, id) {
   const sess = (await call(client, "get_session", { session_id: id })).structuredContent;
   const said = unfence(sess.seller_message?.text, "get_session seller_message.text");
@@ -222,6 +242,7 @@ async function runTransport(kind, opts) {
     const { id, artifactID } = await negotiate(client);
     await checkArtifact(client, id, artifactID);
     await checkPrompt(client, id);
+    await checkDispute(client, id);
     // Legacy SSE forwards queued notifications on their own goroutine, so its
     // progress order is not guaranteed; stdio and Streamable HTTP are checked.
     let progress = "progress order not checked over SSE";
@@ -231,7 +252,7 @@ async function runTransport(kind, opts) {
     }
     const secs = ((Date.now() - started) / 1000).toFixed(2);
     console.log(`client: ${kind} ok: server ${info.name} ${info.version}, protocol ${proto.version}, ${nTools} tools, ` +
-      `session ${id.slice(0, 8)} SIGNED at 94.00 USD, artifact valid (9400 minor), prompt fenced, over_budget refused, text = summary + JSON, ${progress}, ${secs}s`);
+      `session ${id.slice(0, 8)} SIGNED at 94.00 USD, artifact valid (9400 minor), prompt fenced, dispute opened, over_budget refused, text = summary + JSON, ${progress}, ${secs}s`);
   } catch (err) {
     if (stderr.length > 0) {
       const tail = Buffer.concat(stderr).toString("utf8").split("\n").slice(-20).join("\n");

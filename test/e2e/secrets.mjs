@@ -17,6 +17,7 @@ import { join } from "node:path";
 
 import {
   RawStdioClient,
+  TOOL_NAMES,
   assertStdoutIsJSONRPC,
   check,
   equal,

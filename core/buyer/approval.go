@@ -125,16 +125,23 @@ type ApprovalRequest struct {
 	Price     anp.Money
 	// Deadline is the session's deadline: the seller's confirmation lapses then.
 	Deadline time.Time
-	AskedAt  time.Time
+	// DeliverBy is the commitment's delivery deadline the deal will carry
+	// (zero when it cannot be derived yet).
+	DeliverBy time.Time
+	AskedAt   time.Time
 	// AnswerBy is when the approval window closes.
 	AnswerBy time.Time
 }
 
 // Message is the text shown to the person.
 func (q ApprovalRequest) Message() string {
-	return fmt.Sprintf("Approve this purchase? Seller: %s. Item: %s. Quantity: %d. Price: %s (%s). "+
+	delivery := ""
+	if !q.DeliverBy.IsZero() {
+		delivery = fmt.Sprintf("The seller must deliver by %s. ", q.DeliverBy.UTC().Format(time.RFC3339))
+	}
+	return fmt.Sprintf("Approve this purchase? Seller: %s. Item: %s. Quantity: %d. Price: %s (%s). %s"+
 		"The seller's confirmation lapses at %s; answer by %s. Approving signs the deal and commits the money.",
-		q.Seller, q.Item, q.Quantity, q.Price, q.Price.Currency,
+		q.Seller, q.Item, q.Quantity, q.Price, q.Price.Currency, delivery,
 		q.Deadline.UTC().Format(time.RFC3339), q.AnswerBy.UTC().Format(time.RFC3339))
 }
 
@@ -241,7 +248,7 @@ func aboveOrForeign(price anp.Money, limit *anp.Money) bool {
 // the context's Approver when the policy needs one. It returns the approval
 // to record, or an error and, when somebody answered, the refused approval
 // to record anyway.
-func (c *Core) authorize(ctx context.Context, s Session) (Approval, error) {
+func (c *Core) authorize(ctx context.Context, s Session, deliverBy time.Time) (Approval, error) {
 	p := c.cfg.Approval
 	price := *s.AgreedPrice
 	now := c.cfg.Now().UTC()
@@ -269,14 +276,14 @@ func (c *Core) authorize(ctx context.Context, s Session) (Approval, error) {
 	if !canAsk {
 		return Approval{}, fmt.Errorf("session %s: %w: the client cannot ask the person (no elicitation support); approve from a client that can, or below the auto-approve ceiling", s.ID, ErrPersonRequired)
 	}
-	return c.askPerson(ctx, ap, s, rec)
+	return c.askPerson(ctx, ap, s, rec, deliverBy)
 }
 
 // askPerson asks the person and reads the answer within the window.
-func (c *Core) askPerson(ctx context.Context, ap Approver, s Session, rec Approval) (Approval, error) {
+func (c *Core) askPerson(ctx context.Context, ap Approver, s Session, rec Approval, deliverBy time.Time) (Approval, error) {
 	w := c.cfg.Approval.window()
 	q := ApprovalRequest{SessionID: s.ID, Seller: s.Seller, Item: s.Item, Quantity: s.Quantity, Price: rec.Price,
-		Deadline: s.Deadline, AskedAt: rec.At, AnswerBy: rec.At.Add(w)}
+		Deadline: s.Deadline, DeliverBy: deliverBy, AskedAt: rec.At, AnswerBy: rec.At.Add(w)}
 	actx, cancel := context.WithTimeout(ctx, w)
 	defer cancel()
 	rec.Via, rec.By = ViaPerson, ap.Who()

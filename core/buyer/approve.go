@@ -119,7 +119,7 @@ func (c *Core) approval(ctx context.Context, id string) (appr *Approval, version
 	if err := c.checkSignable(s); err != nil {
 		return nil, 0, nil, err
 	}
-	a, err := c.authorize(ctx, *s)
+	a, err := c.authorize(ctx, *s, r.deliverBy())
 	if err != nil {
 		if a.Outcome != "" {
 			c.recordApproval(context.WithoutCancel(ctx), id, s.Version, a)

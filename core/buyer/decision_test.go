@@ -2,6 +2,7 @@ package buyer
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -163,4 +164,18 @@ func FuzzReadAnswer(f *testing.F) {
 			t.Fatalf("readAnswer(%q, %v) = %s, %v", action, content, outcome, err)
 		}
 	})
+}
+
+func TestApprovalQuestionNamesTheDeliveryDeadline(t *testing.T) {
+	at := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+	q := ApprovalRequest{SessionID: "s", Seller: "kitchen-outlet.anp", Item: "stand mixer", Quantity: 1,
+		Price: anp.Money{Amount: 9400, Currency: "USD"}, Deadline: at.Add(time.Hour), AskedAt: at, AnswerBy: at.Add(15 * time.Minute)}
+	if got := q.Message(); strings.Contains(got, "must deliver") {
+		t.Errorf("no commitment yet, but the question names a delivery deadline: %q", got)
+	}
+	q.DeliverBy = at.Add(7 * 24 * time.Hour)
+	want := "The seller must deliver by 2026-12-07T10:00:00Z."
+	if got := q.Message(); !strings.Contains(got, want) {
+		t.Errorf("question %q lacks %q", got, want)
+	}
 }

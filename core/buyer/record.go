@@ -168,6 +168,20 @@ func (r *record) outboxInFlight(now time.Time) error {
 	return nil
 }
 
+// deliverBy is the delivery deadline of the commitment the deal will
+// carry, derived from the proposal's terms and the seller's ACCEPT; zero
+// when there is no ACCEPT or its terms do not derive one.
+func (r *record) deliverBy() time.Time {
+	if r.AcceptSeq == 0 || r.AcceptSeq > uint64(len(r.Transcript.Envelopes)) {
+		return time.Time{}
+	}
+	c, err := anp.CommitmentFor(r.Propose.Terms, r.Transcript.Envelopes[r.AcceptSeq-1].TS)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.UnixMilli(c.DeliverBy).UTC()
+}
+
 // buildArtifact assembles and signs the deal from the verified transcript.
 func (r *record) buildArtifact(key ed25519.PrivateKey, now time.Time) (*anp.Artifact, error) {
 	s := &r.Session

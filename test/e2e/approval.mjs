@@ -3,7 +3,7 @@
 // stdio: accept signs; decline signs nothing and no COMMIT (no buyer
 // signature) ever reaches the seller; an answer outside the requested form
 // signs nothing; a client without elicitation under --approval elicit is
-// refused clearly. The question names seller, item, quantity and price and
+// refused clearly. The question names seller, item, quantity, price and the delivery deadline and
 // never the budget.
 //
 // Usage: node approval.mjs --bin PATH
@@ -65,7 +65,7 @@ async function transcriptTypes(client, id) {
 
 function checkQuestion(q) {
   check(typeof q?.message === "string", "elicitation message", q);
-  for (const want of ["kitchen-outlet.anp", "stand mixer", "Quantity: 1", "94.00"]) {
+  for (const want of ["kitchen-outlet.anp", "stand mixer", "Quantity: 1", "94.00", "must deliver by"]) {
     check(q.message.includes(want), `the question names ${want}`, q.message);
   }
   check(!q.message.includes("99.50") && !q.message.includes("99.5"), "the question does not name the budget", q.message);
@@ -143,5 +143,5 @@ main("approval", async () => {
   await noElicitation(opts.bin);
   console.log(`approval: accept -> SIGNED (session ${id.slice(0, 8)}, approval via person); decline, cancel and an answer outside the form -> not_approved, ` +
     `CONFIRMED, transcript unchanged at ${nDecline} envelopes, no COMMIT; no elicitation under --approval elicit -> approval_required; ` +
-    `the question names seller, item, quantity and price, never the budget; ${((Date.now() - t0) / 1000).toFixed(2)}s`);
+    `the question names seller, item, quantity, price and delivery deadline, never the budget; ${((Date.now() - t0) / 1000).toFixed(2)}s`);
 });

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -12,7 +13,7 @@ import (
 )
 
 // closeDeal negotiates, signs, commits and notarises one deal with seller.
-func closeDeal(t *testing.T, e *testEnv, c *Client, seller *sellerStub) *buyerSession {
+func closeDeal(t *testing.T, e *testEnv, c *Client, seller *sellerStub) closedDeal {
 	t.Helper()
 	b := negotiate(t, e, c, seller.domain)
 	a := anptest.SignDeal(t, b.terms(anptest.PubHex(seller.key), 4), b.Key, nil)
@@ -20,7 +21,22 @@ func closeDeal(t *testing.T, e *testEnv, c *Client, seller *sellerStub) *buyerSe
 	if _, err := c.Notarize(context.Background(), a); err != nil {
 		t.Fatalf("Notarize: %v", err)
 	}
-	return b
+	return closedDeal{b, a.Terms.Price}
+}
+
+// closedDeal is a notarised deal's session and price.
+type closedDeal struct {
+	*buyerSession
+	price anp.Money
+}
+
+// oneDealScore is the reputation of a seller whose one deal, at price,
+// was with a buyer session key never seen before (docs/reputation.md):
+// mass min(2, value weight), counterparty weight 0, no decay.
+func oneDealScore(price anp.Money) float64 {
+	v := 1 + math.Min(2, math.Log10(1+price.Major())/2)
+	l := math.Log(1 + math.Min(2, v))
+	return math.Round(100*(0.5+0.5*l/(l+3))*1e6) / 1e6
 }
 
 // openAbandoned opens n sessions with domain through c and never continues them.
@@ -60,10 +76,10 @@ func TestAbandonedSessionsDoNotMoveRank(t *testing.T) {
 	alpha := e.addSeller("alpha.anp")
 	e.addSeller("bravo.anp")
 	c := e.client(anptest.NewKey(t))
-	closeDeal(t, e, c, alpha)
+	deal := closeDeal(t, e, c, alpha)
 	order, before := ranking(t, c)
-	if !slices.Equal(order, []string{"alpha.anp", "bravo.anp"}) || before["alpha.anp"] != 2.0/3.0 || before["bravo.anp"] != 0.5 {
-		t.Fatalf("before: rank %v scores %v, want alpha (2/3) then bravo (1/2)", order, before)
+	if want := oneDealScore(deal.price); !slices.Equal(order, []string{"alpha.anp", "bravo.anp"}) || before["alpha.anp"] != want || before["bravo.anp"] != 50 {
+		t.Fatalf("before: rank %v scores %v, want alpha (%v) then bravo (50)", order, before, want)
 	}
 
 	attacker := e.client(anptest.NewKey(t))

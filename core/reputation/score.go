@@ -4,25 +4,12 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
 )
 
 // Evidence is what a score rests on: counts over the party's deals.
-type Evidence struct {
-	Deals           int   `json:"deals"`            // signed deals as either side
-	Completed       int   `json:"completed"`        // deals that earn the party credit
-	OnTime          int   `json:"on_time"`          // as seller: delivered by the deadline
-	Late            int   `json:"late"`             // as seller: delivered after the deadline
-	Awaiting        int   `json:"awaiting"`         // deadlines not yet met, without breach or dispute
-	Received        int   `json:"received"`         // as buyer: receipts given
-	Breaches        int   `json:"breaches"`         // breaches by the party
-	DisputesOpened  int   `json:"disputes_opened"`  // disputes the party filed
-	DisputesAgainst int   `json:"disputes_against"` // disputes filed against the party
-	DisputesWon     int   `json:"disputes_won"`
-	DisputesLost    int   `json:"disputes_lost"`
-	DisputesSplit   int   `json:"disputes_split"`
-	Counterparties  int   `json:"counterparties"`
-	LastActivity    int64 `json:"last_activity"` // unix ms; 0: never
-}
+type Evidence = anp.ReputationEvidence
 
 // Score is a party's reputation at a time, with its evidence. Score, Mass
 // and Penalty are rounded to 6 decimals.
@@ -66,7 +53,7 @@ func (b *Book) agg(p Party) *agg {
 		}
 		a.pair[c] += float64(d.value * d.credit(r))
 		a.last = max(a.last, d.activity(r))
-		a.ev.add(d, r)
+		addEvidence(&a.ev, d, r)
 	}
 	slices.Sort(a.cps)
 	for _, c := range a.cps {
@@ -94,20 +81,20 @@ func (d *deal) activity(r Role) int64 {
 }
 
 // add counts d, in which the party is on side r.
-func (e *Evidence) add(d *deal, r Role) {
+func addEvidence(e *Evidence, d *deal, r Role) {
 	e.Deals++
 	if d.credit(r) > 0 {
 		e.Completed++
 	}
-	e.addDelivery(d, r)
+	addDelivery(e, d, r)
 	if d.breachBy == r {
 		e.Breaches++
 	}
-	e.addDispute(d, r)
+	addDispute(e, d, r)
 }
 
 // addDelivery counts the delivery side of d for side r.
-func (e *Evidence) addDelivery(d *deal, r Role) {
+func addDelivery(e *Evidence, d *deal, r Role) {
 	if r == RoleBuyer && d.received != 0 {
 		e.Received++
 	}
@@ -126,7 +113,7 @@ func (e *Evidence) addDelivery(d *deal, r Role) {
 }
 
 // addDispute counts d's dispute for side r.
-func (e *Evidence) addDispute(d *deal, r Role) {
+func addDispute(e *Evidence, d *deal, r Role) {
 	switch d.disputeBy {
 	case "":
 		return
@@ -202,7 +189,7 @@ func (b *Book) Pair(from, to Party, now time.Time) PairScore {
 		r := d.role(to)
 		credit += float64(d.value * d.credit(r))
 		last = max(last, d.activity(RoleSeller), d.activity(RoleBuyer))
-		ev.add(d, r)
+		addEvidence(&ev, d, r)
 		if d.breachBy == r {
 			breach += decay(ms, d.breachAt, penaltyHalfLifeMs)
 		}
@@ -239,6 +226,7 @@ type Report struct {
 	At      int64       `json:"at"` // unix ms the scores are computed for
 	Facts   uint64      `json:"facts"`
 	Skipped uint64      `json:"skipped"`
+	LogSize uint64      `json:"log_size"` // the leaves read, set by the caller
 	Parties []Score     `json:"parties"`
 	Pairs   []PairScore `json:"pairs"`
 }
@@ -284,4 +272,23 @@ func Compute(facts []Fact, now time.Time) Report {
 		_ = b.Apply(f) // a fact that does not apply is counted in Skipped
 	}
 	return b.Report(now)
+}
+
+// PartyReport is one party's score and its directed pairs at one time.
+type PartyReport struct {
+	Formula string      `json:"formula"`
+	At      int64       `json:"at"`
+	LogSize uint64      `json:"log_size"` // the leaves read, set by the caller
+	Score   Score       `json:"score"`
+	Pairs   []PairScore `json:"pairs"`
+}
+
+// PartyReport computes p's score and pairs at now.
+func (b *Book) PartyReport(p Party, now time.Time) PartyReport {
+	return PartyReport{Formula: FormulaVersion, At: now.UnixMilli(), Score: b.Score(p, now), Pairs: b.Pairs(p, now)}
+}
+
+// Public returns the score as listings carry it.
+func (s Score) Public() anp.Reputation {
+	return anp.Reputation{Formula: FormulaVersion, Score: s.Score, Evidence: s.Evidence}
 }

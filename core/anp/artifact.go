@@ -24,6 +24,9 @@ type DealTerms struct {
 	TranscriptLen  uint64            `json:"transcript_len"`
 	AgreedAt       int64             `json:"agreed_at"`  // unix ms of the ACCEPT envelope
 	CreatedAt      int64             `json:"created_at"` // unix ms when the buyer signed
+	// Commitment is the obligation the deal creates (omitted by deals
+	// signed before it was carried; see Obligations).
+	Commitment *Commitment `json:"commitment,omitempty"`
 }
 
 // validate checks the deal's shape: version, session, mode, transcript,
@@ -48,7 +51,10 @@ func (d *DealTerms) validate() error {
 	if err := d.checkParties(); err != nil {
 		return err
 	}
-	return d.checkGoods()
+	if err := d.checkGoods(); err != nil {
+		return err
+	}
+	return d.checkCommitment()
 }
 
 // checkParties checks who the deal is between: the seller's domain and

@@ -61,6 +61,10 @@ const (
 	PurposeKeyRevocation      Purpose = "seller/key-revocation"
 	PurposeOperatorRevocation Purpose = "registry/key-revocation"
 	PurposeKeyEvent           Purpose = "registry/key-event"
+	// The deal lifecycle (dealleaf.go): the root key certifies the arbiter
+	// key; a chain key countersigns each logged deal event.
+	PurposeArbiterKey Purpose = "registry/arbiter-key"
+	PurposeDealEvent  Purpose = "registry/deal-event"
 )
 
 // signingPrefix starts every signing input: "clinch-anp/1" NUL purpose NUL.

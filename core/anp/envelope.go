@@ -27,7 +27,8 @@ const (
 	TypeEscalate MsgType = "ESCALATE" // seller asks for human review before it can continue
 )
 
-// MsgTypes lists every known message type.
+// MsgTypes lists every message type of the negotiation; DealEventTypes
+// lists those of the deal lifecycle after the signature.
 var MsgTypes = []MsgType{TypePropose, TypeCounter, TypeAccept, TypeReject, TypeCancel, TypeCommit, TypeConfirm, TypeInform, TypeQuery, TypeEscalate}
 
 // Valid reports whether t is a known message type.
@@ -37,7 +38,7 @@ func (t MsgType) Valid() bool {
 			return true
 		}
 	}
-	return false
+	return IsDealEvent(t)
 }
 
 // Limits on envelopes.

@@ -2,10 +2,7 @@ package anp
 
 import (
 	"crypto/ed25519"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"strings"
 	"time"
 )
 
@@ -291,16 +288,13 @@ func (l *KeyEventLeaf) notaryInput() keyEventNotarySigned {
 // CountersignKeyEvent returns the leaf of ev, countersigned with the chain
 // key (key, entry) at now.
 func CountersignKeyEvent(ev KeyEvent, key ed25519.PrivateKey, entry KeyEntry, now time.Time) (*KeyEventLeaf, error) {
-	if PublicKeyHex(key.Public().(ed25519.PublicKey)) != entry.Key {
-		return nil, fmt.Errorf("anp: countersign key event: key does not match key chain entry %d", entry.Index)
-	}
-	l := &KeyEventLeaf{Event: ev, Registry: Countersignature{KeyIndex: entry.Index, Key: entry.Key, NotarizedAt: now.UnixMilli()}}
-	sig, err := Sign(key, PurposeKeyEvent, l.notaryInput())
+	cs, err := countersignAs(PurposeKeyEvent, key, entry, now, func(cs Countersignature) any {
+		return keyEventNotarySigned{ev, cs.KeyIndex, cs.Key, cs.NotarizedAt}
+	})
 	if err != nil {
 		return nil, err
 	}
-	l.Registry.Sig = sig
-	return l, nil
+	return &KeyEventLeaf{Event: ev, Registry: cs}, nil
 }
 
 // LeafData returns the bytes the transparency log stores: JCS of the leaf.
@@ -318,12 +312,9 @@ func (l *KeyEventLeaf) Verify(rootKey string, chain []KeyEntry) error {
 	if ts := l.Event.signedAt(); ts != 0 && (ts > cs.NotarizedAt+KeyChangeWindow.Milliseconds() || ts < cs.NotarizedAt-KeyChangeWindow.Milliseconds()) {
 		return Errorf(CodeBadRequest, "%v", classErr(ErrKeyEventMalformed, "key event %d of %s was signed more than %s from when it was logged", l.Event.Seq, l.Event.Domain, KeyChangeWindow))
 	}
-	if cs.KeyIndex >= uint64(len(chain)) {
-		return Errorf(CodeBadSignature, "%v", classErr(ErrKeyEventNotary, "key event countersigned by registry key %d, not in the key chain (%d entries)", cs.KeyIndex, len(chain)))
-	}
-	entry := &chain[cs.KeyIndex]
-	if entry.Key != cs.Key || !entry.ValidAt(cs.NotarizedAt) {
-		return Errorf(CodeBadSignature, "%v", classErr(ErrKeyEventNotary, "key event countersignature key is not registry key %d valid at notarized_at", cs.KeyIndex))
+	entry, err := countersignEntry("key event", ErrKeyEventNotary, cs, chain)
+	if err != nil {
+		return err
 	}
 	if err := Verify(entry.Key, PurposeKeyEvent, l.notaryInput(), cs.Sig); err != nil {
 		return Errorf(CodeBadSignature, "%v", classErr(ErrKeyEventNotary, "key event %d of %s: %v", l.Event.Seq, l.Event.Domain, err))
@@ -345,35 +336,18 @@ type KeyHistory struct {
 
 // ParseLeaf decodes the leaf data of the transparency log strictly: a key
 // event (an object with the member key_event) or a deal artifact (any other
-// object). Exactly one of the results is not nil when err is nil.
+// object without deal_event). Exactly one of the results is not nil when
+// err is nil. A deal event's leaf is refused (bad_request): ParseLogLeaf
+// reads every kind.
 func ParseLeaf(data []byte) (*Artifact, *KeyEventLeaf, error) {
-	var top map[string]json.RawMessage
-	if err := DecodeStrict(data, &top); err != nil {
+	l, err := ParseLogLeaf(data)
+	if err != nil {
 		return nil, nil, err
 	}
-	if keyEventMember(top) { // "Key_Event" too, which the strict decoder then names
-		var l KeyEventLeaf
-		if err := DecodeStrict(data, &l); err != nil {
-			return nil, nil, err
-		}
-		return nil, &l, nil
+	if l.DealEvent != nil {
+		return nil, nil, Errorf(CodeBadRequest, "the leaf is a deal event, not an artifact or key event")
 	}
-	var a Artifact
-	if err := DecodeStrict(data, &a); err != nil {
-		return nil, nil, err
-	}
-	return &a, nil, nil
-}
-
-// keyEventMember reports whether a leaf's top-level members include
-// key_event, in any letter case.
-func keyEventMember(top map[string]json.RawMessage) bool {
-	for k := range top {
-		if strings.EqualFold(k, "key_event") {
-			return true
-		}
-	}
-	return false
+	return l.Artifact, l.KeyEvent, nil
 }
 
 // KeyState is what a domain's key events leave it with: the bound key (""

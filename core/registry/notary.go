@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/hex"
@@ -144,6 +143,9 @@ func (s *Server) logArtifact(ctx context.Context, a *anp.Artifact) (*anp.Artifac
 // recordNotarized stores the notarised artifact out, logged at leaf idx,
 // marks ws notarised and counts the deal.
 func (s *Server) recordNotarized(ctx context.Context, ws *witnessSession, out *anp.Artifact, idx uint64) error {
+	if err := s.startLifecycle(ctx, ws, out, idx); err != nil {
+		return err
+	}
 	data, err := json.Marshal(out)
 	if err != nil {
 		return fmt.Errorf("registry: encode artifact: %w", err)
@@ -314,25 +316,20 @@ func (s *Server) logLeafOnce(ctx context.Context, session string, leaf []byte, r
 	if !retry {
 		return s.logLeaf(ctx, leaf)
 	}
-	size := s.tree.size()
-	for from := s.notarisingFrom(ctx, session); from < size; from += maxBatchLeaves {
-		leaves, err := s.ledger.Leaves(ctx, from, min(from+maxBatchLeaves, size))
-		if err != nil {
-			return 0, 0, nil, nil, fmt.Errorf("registry: scan log: %w", err)
-		}
-		for i, l := range leaves {
-			if bytes.Equal(l, leaf) {
-				idx := from + uint64(i)
-				root, err := s.tree.rootAt(ctx, size)
-				if err != nil {
-					return 0, 0, nil, nil, err
-				}
-				incl, err := s.tree.inclusion(ctx, idx, size)
-				return idx, size, root, incl, err
-			}
-		}
+	idx, found, err := s.findLeaf(ctx, s.notarisingFrom(ctx, session), leaf)
+	if err != nil {
+		return 0, 0, nil, nil, err
 	}
-	return s.logLeaf(ctx, leaf)
+	if !found {
+		return s.logLeaf(ctx, leaf)
+	}
+	size := s.tree.size()
+	root, err := s.tree.rootAt(ctx, size)
+	if err != nil {
+		return 0, 0, nil, nil, err
+	}
+	incl, err := s.tree.inclusion(ctx, idx, size)
+	return idx, size, root, incl, err
 }
 
 // notarisingFrom returns the log size stored before session's first

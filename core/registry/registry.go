@@ -41,6 +41,7 @@ const (
 	DefaultMaxSessionBytes    = 256 << 10
 	MinMaxSessionBytes        = 16 << 10 // the smallest Config.MaxSessionBytes
 	DefaultRedeliveryInterval = 2 * time.Second
+	DefaultDealSweep          = time.Minute
 )
 
 // Limits and windows the registry enforces.
@@ -91,29 +92,35 @@ type Config struct {
 	EndpointPorts         []uint16       // endpoint ports allowed besides 80, 443 and 8443
 	SessionTTL            time.Duration  // a witnessed session idle this long is deleted unless notarised, default 24h
 	SessionSweep          time.Duration  // how often idle sessions are deleted, default 10m
+
+	// The deal lifecycle (deals.go).
+	Arbiter   ed25519.PrivateKey // signs RESOLVE envelopes; nil => a key kept in the Ledger
+	DealSweep time.Duration      // how often the deal rules (breach, lapse, rule resolutions) run, default 1m
 }
 
 // Server is a registry. Create it with New.
 type Server struct {
-	cfg        Config
-	log        zerolog.Logger
-	now        func() time.Time
-	ledger     store.Ledger
-	nonces     store.Nonces
-	keys       *keyChain
-	tree       *merkleLog
-	challenges *challengeMinter
-	limits     *limits
-	sellerHTTP *http.Client
-	lookup     *endpointGuard // the endpoint checks of published records (resolver, ports)
-	sessions   keyedlock.Map  // per-session serialisation of relay, callback, notary
-	idle       *idleSessions  // sessions the sweep may delete
-	domains    keyedlock.Map  // per-domain serialisation of record updates
-	directory  *directory
-	rep        *reputationLog // reputation.go
-	hub        *hub
-	upgrader   *websocket.Upgrader
-	handler    http.Handler
+	cfg         Config
+	log         zerolog.Logger
+	now         func() time.Time
+	ledger      store.Ledger
+	nonces      store.Nonces
+	keys        *keyChain
+	tree        *merkleLog
+	challenges  *challengeMinter
+	limits      *limits
+	sellerHTTP  *http.Client
+	lookup      *endpointGuard // the endpoint checks of published records (resolver, ports)
+	sessions    keyedlock.Map  // per-session serialisation of relay, callback, notary
+	idle        *idleSessions  // sessions the sweep may delete
+	domains     keyedlock.Map  // per-domain serialisation of record updates
+	directory   *directory
+	rep         *reputationLog // reputation.go
+	hub         *hub
+	upgrader    *websocket.Upgrader
+	handler     http.Handler
+	arbiter     ed25519.PrivateKey
+	arbiterCert anp.ArbiterKey
 
 	stop      context.CancelFunc
 	wg        sync.WaitGroup
@@ -159,6 +166,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if s.tree, err = openMerkleLog(ctx, s.ledger, s.log); err != nil {
 		return nil, err
 	}
+	if err := s.loadArbiter(ctx); err != nil {
+		return nil, err
+	}
 	if s.directory, err = loadDirectory(ctx, s.ledger); err != nil {
 		return nil, err
 	}
@@ -180,7 +190,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 
 	runCtx, stop := context.WithCancel(context.Background())
 	s.stop = stop
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go func() {
 		defer s.wg.Done()
 		runEvery(runCtx, cfg.RedeliveryInterval, s.hub.redeliver)
@@ -188,6 +198,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	go func() {
 		defer s.wg.Done()
 		runEvery(runCtx, cfg.SessionSweep, s.sweep)
+	}()
+	go func() {
+		defer s.wg.Done()
+		runEvery(runCtx, cfg.DealSweep, s.sweepDealsLogged)
 	}()
 	s.log.Info().Str("root_key", s.keys.rootHex[:12]).Uint64("log_size", s.tree.size()).Msg("registry started")
 	return s, nil
@@ -214,6 +228,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("registry: max session bytes %d is below the minimum of %d", cfg.MaxSessionBytes, MinMaxSessionBytes)
 	}
 	cfg.RedeliveryInterval = defaults.Positive(cfg.RedeliveryInterval, DefaultRedeliveryInterval)
+	cfg.DealSweep = defaults.Positive(cfg.DealSweep, DefaultDealSweep)
 	cfg = cfg.withLimitDefaults()
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -242,6 +257,10 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST "+anp.RouteRelay, s.handleRelay)
 	mux.HandleFunc("POST "+anp.RouteCallbacks, s.handleCallback)
 	mux.HandleFunc("POST "+anp.RouteNotary, s.handleNotary)
+	mux.HandleFunc("GET "+anp.RouteDeal, s.handleDeal)
+	mux.HandleFunc("POST "+anp.RouteDealEvents, s.handleDealEvent)
+	mux.HandleFunc("GET "+anp.RouteDisputes, s.handleDisputes)
+	mux.HandleFunc("GET "+anp.RouteArbiter, s.handleArbiter)
 	mux.HandleFunc("GET "+anp.RouteLogHead, s.handleLogHead)
 	mux.HandleFunc("GET "+anp.RouteConsistency, s.handleConsistency)
 	mux.HandleFunc("GET "+anp.RouteInclusion, s.handleInclusion)

@@ -57,8 +57,8 @@ func TestReputationRecomputesTheServedScores(t *testing.T) {
 	}
 	text := out.String()
 	if !strings.Contains(text, "the registry serves the same figures") ||
-		!regexp.MustCompile(`seller kitchen-outlet\.anp score 6[0-9]\.[0-9]{6} .*\(deals 2 completed 2 `).MatchString(text) ||
-		!regexp.MustCompile(`seller chef-supply\.anp score 6[0-9]\.[0-9]{6} .*\(deals 1 completed 1 `).MatchString(text) {
+		!regexp.MustCompile(`seller kitchen-outlet\.anp score 50\.000000 .*\(deals 2 completed 0 on_time 0 late 0 awaiting 2 `).MatchString(text) ||
+		!regexp.MustCompile(`seller chef-supply\.anp score 50\.000000 .*\(deals 1 completed 0 on_time 0 late 0 awaiting 1 `).MatchString(text) {
 		t.Fatalf("reputation output:\n%s", text)
 	}
 	if err := rep(m.RegistryURL, "kitchen-outlet.anp"); err != nil || !strings.Contains(out.String(), "the registry serves the same figures") {

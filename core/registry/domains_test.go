@@ -220,8 +220,10 @@ func TestDiscoverFiltersRanksAndVerifies(t *testing.T) {
 	e.addSeller("charlie.anp", "books")
 	ctx := context.Background()
 	c := e.client(anptest.NewKey(t))
-	// bravo closed a deal, logged: its reputation ranks it above alpha.
-	deal := closeDeal(t, e, c, bravo)
+	// bravo closed a deal and delivered it on time, logged: its reputation
+	// ranks it above alpha.
+	deal := signDeal(t, e, bravo, "bravo.anp")
+	deal.fulfil(t, e)
 	names := func(ls []anp.Listing) []string {
 		var out []string
 		for _, l := range ls {
@@ -252,7 +254,7 @@ func TestDiscoverFiltersRanksAndVerifies(t *testing.T) {
 		}
 	}
 	got, _ := c.Discover(ctx, "kitchen", "", 0)
-	if want := oneDealScore(deal.price); got[0].Stats.Score != want || got[1].Stats.Score != 50 {
+	if want := oneDealScore(deal.artifact.Terms.Price); got[0].Stats.Score != want || got[1].Stats.Score != 50 {
 		t.Errorf("scores %v and %v, want %v and 50", got[0].Stats.Score, got[1].Stats.Score, want)
 	}
 	if r := got[0].Reputation; r == nil || r.Score != got[0].Stats.Score || r.Evidence.Deals != 1 || r.Evidence.Completed != 1 {

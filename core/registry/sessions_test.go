@@ -13,7 +13,7 @@ import (
 )
 
 // closeDeal negotiates, signs, commits and notarises one deal with seller.
-func closeDeal(t *testing.T, e *testEnv, c *Client, seller *sellerStub) closedDeal {
+func closeDeal(t *testing.T, e *testEnv, c *Client, seller *sellerStub) *buyerSession {
 	t.Helper()
 	b := negotiate(t, e, c, seller.domain)
 	a := anptest.SignDeal(t, b.terms(anptest.PubHex(seller.key), 4), b.Key, nil)
@@ -21,18 +21,13 @@ func closeDeal(t *testing.T, e *testEnv, c *Client, seller *sellerStub) closedDe
 	if _, err := c.Notarize(context.Background(), a); err != nil {
 		t.Fatalf("Notarize: %v", err)
 	}
-	return closedDeal{b, a.Terms.Price}
-}
-
-// closedDeal is a notarised deal's session and price.
-type closedDeal struct {
-	*buyerSession
-	price anp.Money
+	return b
 }
 
 // oneDealScore is the reputation of a seller whose one deal, at price,
-// was with a buyer session key never seen before (docs/reputation.md):
-// mass min(2, value weight), counterparty weight 0, no decay.
+// delivered on time, was with a buyer session key never seen before
+// (docs/reputation.md): mass min(2, value weight), counterparty weight 0,
+// no decay.
 func oneDealScore(price anp.Money) float64 {
 	v := 1 + math.Min(2, math.Log10(1+price.Major())/2)
 	l := math.Log(1 + math.Min(2, v))
@@ -76,9 +71,10 @@ func TestAbandonedSessionsDoNotMoveRank(t *testing.T) {
 	alpha := e.addSeller("alpha.anp")
 	e.addSeller("bravo.anp")
 	c := e.client(anptest.NewKey(t))
-	deal := closeDeal(t, e, c, alpha)
+	deal := signDeal(t, e, alpha, "alpha.anp")
+	deal.fulfil(t, e)
 	order, before := ranking(t, c)
-	if want := oneDealScore(deal.price); !slices.Equal(order, []string{"alpha.anp", "bravo.anp"}) || before["alpha.anp"] != want || before["bravo.anp"] != 50 {
+	if want := oneDealScore(deal.artifact.Terms.Price); !slices.Equal(order, []string{"alpha.anp", "bravo.anp"}) || before["alpha.anp"] != want || before["bravo.anp"] != 50 {
 		t.Fatalf("before: rank %v scores %v, want alpha (%v) then bravo (50)", order, before, want)
 	}
 

@@ -13,7 +13,7 @@ const (
 	// HalfLife halves a party's earned mass for every HalfLife of
 	// inactivity (counted from its last activity).
 	HalfLife = 90 * 24 * time.Hour
-	// PenaltyHalfLife halves the weight of a breach or lost dispute every
+	// PenaltyHalfLife halves the weight of a breach, lost dispute or late delivery every
 	// PenaltyHalfLife after it was logged.
 	PenaltyHalfLife = 365 * 24 * time.Hour
 	// GrowthK shapes the logarithmic growth g(m) = ln(1+m) / (ln(1+m) + GrowthK).
@@ -28,6 +28,8 @@ const (
 	LostFactor = 0.5
 	// BreachFactor multiplies the standing once per breach (at full weight).
 	BreachFactor = 0.6
+	// LateFactor multiplies the standing once per late delivery (at full weight).
+	LateFactor = 0.9
 	// LateCredit is the credit of a delivery after the deadline.
 	LateCredit = 0.5
 	// SplitCredit multiplies the credit of a deal whose dispute was split.

@@ -52,7 +52,7 @@ func TestScoresByHand(t *testing.T) {
 			h.add(Fulfilled{h.ref(a, ms(1))})
 			h.add(Fulfilled{h.ref(b, ms(6))})
 			return 6
-		}, 1.5 * hv(100), 1, func(t *testing.T, e Evidence) {
+		}, 1.5 * hv(100), 0.9, func(t *testing.T, e Evidence) {
 			wantEv(t, e, Evidence{Deals: 3, Completed: 2, OnTime: 1, Late: 1, Awaiting: 1, Counterparties: 3, LastActivity: ms(6)})
 		}},
 		{"breach", func(h *history) float64 {

@@ -47,9 +47,43 @@ func TestFactsFromADealLeaf(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := DealSigned{Ref: Ref{Leaf: 7, Session: a.Terms.SessionID, At: ms(3)}, Seller: "shop.example",
-		Buyer: Party("key:" + anptest.PubHex(b)), Value: anptest.USD(1250)}
+		Buyer: Party("key:" + anptest.PubHex(b)), Value: anptest.USD(1250),
+		Deadline: a.Terms.AgreedAt + int64(anp.DefaultDeliveryWindow/time.Millisecond)} // the default commitment
 	if len(facts) != 1 || facts[0] != want {
 		t.Fatalf("facts %+v, want %+v", facts, want)
+	}
+}
+
+// breachLeaf returns the log leaf of a breach the registry recorded for a.
+func breachLeaf(t testing.TB, a *anp.Artifact, at time.Time) []byte {
+	t.Helper()
+	deal, err := anp.DealHash(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := anptest.SeedKey(10)
+	entry, err := anp.NewKeyEntry(anptest.SeedKey(9), nil, reg.Public().(ed25519.PublicKey), at.Add(-time.Hour), at.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := anp.DealEvent{Kind: anp.EventBreach, By: anp.ByRegistry, Session: a.Terms.SessionID, Deal: deal, SellerDomain: a.Terms.SellerDomain, Rule: anp.RuleBreach}
+	l, err := anp.CountersignDealEvent(ev, reg, entry, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := l.LeafData()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func TestFactsFromABreachLeaf(t *testing.T) {
+	a, _ := notarisedLeaf(t, anptest.SeedKey(1), anptest.SeedKey(2), 1250, at(3))
+	facts, err := FactsFromLeaf(9, breachLeaf(t, a, at(11)))
+	want := Breached{Ref{Leaf: 9, Session: a.Terms.SessionID, At: ms(11)}, RoleSeller}
+	if err != nil || len(facts) != 1 || facts[0] != want {
+		t.Fatalf("facts %+v, %v; want %+v", facts, err, want)
 	}
 }
 
@@ -95,8 +129,9 @@ func TestFactsFromLeafRefuses(t *testing.T) {
 // decoded apply to a Book without panicking.
 func FuzzLeafFacts(f *testing.F) {
 	s, b := anptest.SeedKey(1), anptest.SeedKey(2)
-	_, leaf := notarisedLeaf(f, s, b, 1250, at(3))
+	a, leaf := notarisedLeaf(f, s, b, 1250, at(3))
 	f.Add(leaf)
+	f.Add(breachLeaf(f, a, at(11)))
 	f.Add([]byte(`{"key_event":{}}`))
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`[]`))

@@ -133,21 +133,36 @@ func addDispute(e *Evidence, d *deal, r Role) {
 	}
 }
 
-// penalty is LostFactor^L · BreachFactor^B for p at now, where L and B sum
-// 2^(−age/PenaltyHalfLife) over p's lost disputes and breaches, in the
-// log order of their deals.
+// penalty is LostFactor^L · BreachFactor^B · LateFactor^D for p at now,
+// where L, B and D sum 2^(−age/PenaltyHalfLife) over p's lost disputes,
+// breaches and late deliveries, in the log order of their deals.
 func (b *Book) penalty(p Party, now int64) float64 {
-	var lost, breach float64
+	var w penaltyWeights
 	for _, d := range b.byParty[p] {
-		r := d.role(p)
-		if d.breachBy == r {
-			breach += decay(now, d.breachAt, penaltyHalfLifeMs)
-		}
-		if d.winner != "" && d.winner != Split && d.winner != Outcome(r) {
-			lost += decay(now, d.resolvedAt, penaltyHalfLifeMs)
-		}
+		w.add(d, d.role(p), now)
 	}
-	return float64(math.Pow(LostFactor, lost) * math.Pow(BreachFactor, breach))
+	return w.factor()
+}
+
+// penaltyWeights sums the decayed weights of a party's penalties.
+type penaltyWeights struct{ lost, breach, late float64 }
+
+// add adds d's penalties of side r at now.
+func (w *penaltyWeights) add(d *deal, r Role, now int64) {
+	if d.breachBy == r {
+		w.breach += decay(now, d.breachAt, penaltyHalfLifeMs)
+	}
+	if d.winner != "" && d.winner != Split && d.winner != Outcome(r) {
+		w.lost += decay(now, d.resolvedAt, penaltyHalfLifeMs)
+	}
+	if r == RoleSeller && d.Deadline != 0 && d.fulfilled > d.Deadline {
+		w.late += decay(now, d.fulfilled, penaltyHalfLifeMs)
+	}
+}
+
+func (w *penaltyWeights) factor() float64 {
+	f := float64(math.Pow(LostFactor, w.lost) * math.Pow(BreachFactor, w.breach))
+	return float64(f * math.Pow(LateFactor, w.late))
 }
 
 // baseWeight is the weight of c as p's counterparty: from c's standing on
@@ -180,7 +195,8 @@ func (b *Book) Score(p Party, now time.Time) Score {
 func (b *Book) Pair(from, to Party, now time.Time) PairScore {
 	ms := now.UnixMilli()
 	var ev Evidence
-	var credit, lost, breach float64
+	var credit float64
+	var w penaltyWeights
 	var last int64
 	for _, d := range b.byParty[to] {
 		if d.counterparty(to) != from {
@@ -190,19 +206,14 @@ func (b *Book) Pair(from, to Party, now time.Time) PairScore {
 		credit += float64(d.value * d.credit(r))
 		last = max(last, d.activity(RoleSeller), d.activity(RoleBuyer))
 		addEvidence(&ev, d, r)
-		if d.breachBy == r {
-			breach += decay(ms, d.breachAt, penaltyHalfLifeMs)
-		}
-		if d.winner != "" && d.winner != Split && d.winner != Outcome(r) {
-			lost += decay(ms, d.resolvedAt, penaltyHalfLifeMs)
-		}
+		w.add(d, r, ms)
 	}
 	if ev.Deals == 0 {
 		return PairScore{From: from, To: to, Score: round6(100 * Prior)}
 	}
 	ev.Counterparties, ev.LastActivity = 1, last
 	m := float64(credit * decay(ms, last, halfLifeMs))
-	pen := float64(math.Pow(LostFactor, lost) * math.Pow(BreachFactor, breach))
+	pen := w.factor()
 	return PairScore{From: from, To: to, Score: round6(100 * standing(m, pen)), Evidence: ev}
 }
 

@@ -55,6 +55,7 @@ func TestEveryToolSetsEveryAnnotation(t *testing.T) {
 		"cancel_session":   {false, true, true, true},
 		"cascade":          {false, false, false, true},
 		"verify_artifact":  {true, false, true, false},
+		"get_reputation":   {true, false, true, true},
 	}
 	all := tools.All(&tools.Deps{})
 	if len(all) != len(want) {

@@ -14,6 +14,7 @@ func All(d *Deps) []Tool {
 		cancelSession(d),
 		cascade(d),
 		verifyArtifact(d),
+		getReputation(d),
 	}
 }
 

@@ -28,6 +28,7 @@ type serveFlags struct {
 	blindKeys   string
 	sandbox     sandboxFlags
 	autoApprove autoApproveFlag
+	minTrust    minTrustFlag
 	market      marketFlags
 }
 
@@ -42,6 +43,7 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	fs.StringVar(&f.blindKeys, "blind-keys", envOr(env, "CLINCH_BLIND_KEYS", ""), "JSON file of per-domain credentials sealed to each seller, never shown to the model (env CLINCH_BLIND_KEYS)")
 	f.sandbox.register(fs, env)
 	f.autoApprove.register(fs, env)
+	f.minTrust.register(fs, env)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -87,7 +89,7 @@ const serveEnvHelp = `Environment (a flag given on the command line wins):
   CLINCH_KEY_FILE, CLINCH_BLIND_KEYS, CLINCH_STORE     --key-file, --blind-keys, --store
   CLINCH_IDENTITY_KEY                                  the identity key as hex, used when no key file is given
   CLINCH_SANDBOX, OLLAMA_HOST, CLINCH_OLLAMA_MODEL     --sandbox, --ollama-host, --ollama-model
-  CLINCH_AUTO_APPROVE_BELOW                            --auto-approve-below
+  CLINCH_AUTO_APPROVE_BELOW, CLINCH_MIN_TRUST          --auto-approve-below, --min-trust
   CLINCH_LOG_LEVEL, CLINCH_LOG_FILE                    --log-level, --log-file
   CLINCH_DATA_DIR                                      the data directory (identity.key, sessions.db)
   XDG_DATA_HOME                                        without CLINCH_DATA_DIR the data directory is
@@ -221,8 +223,12 @@ func openApp(ctx context.Context, env *cliEnv, f *serveFlags, log zerolog.Logger
 	if err != nil {
 		return nil, err
 	}
+	minTrust, err := f.minTrust.value()
+	if err != nil {
+		return nil, err
+	}
 	core, err := buyer.New(buyer.Config{Identity: id, Registry: mk.client(id, log), Sessions: st.Sessions, Notifier: st.Notifier,
-		BlindKeys: bk, Logger: log, AutoApproveBelow: ceiling, KeyPins: mk.keyPins()})
+		BlindKeys: bk, Logger: log, AutoApproveBelow: ceiling, KeyPins: mk.keyPins(), MinTrust: minTrust})
 	if err != nil {
 		return nil, err
 	}

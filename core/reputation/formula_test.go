@@ -238,3 +238,23 @@ func TestApplyRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestWorkedExample is the worked example of docs/reputation.md §5.
+func TestWorkedExample(t *testing.T) {
+	h := &history{}
+	b1, b2 := Party("key:b1"), Party("key:b2")
+	d0 := h.deal("tools.example", b1, 8000, ms(0), ms(7))
+	h.add(Fulfilled{h.ref(d0, ms(1))})
+	d1 := h.deal("shop.example", b1, 8000, ms(2), ms(9))
+	d2 := h.deal("shop.example", b2, 8000, ms(2), ms(9))
+	h.add(Fulfilled{h.ref(d1, ms(3))})
+	h.add(Fulfilled{h.ref(d2, ms(10))})
+	b := h.book(t)
+	s := b.Score("shop.example", at(40))
+	if s.Score != 57.246223 || s.Mass != 1.945194 || s.Penalty != 0.905267 {
+		t.Fatalf("shop.example on day 40: %+v, the document says 57.246223, mass 1.945194, penalty 0.905267", s)
+	}
+	if p := b.Pair(b2, "shop.example", at(40)); p.Score != 52.53394 {
+		t.Fatalf("pair b2 -> shop: %v, the document says 52.533940", p.Score)
+	}
+}

@@ -15,8 +15,8 @@ import (
 	"github.com/clinch-protocol/clinch-mcp/tools"
 )
 
-// registerResources adds clinch://sessions/{id}, its transcript and
-// clinch://artifacts/{id}. None of them holds key material: transcripts are
+// registerResources adds clinch://sessions/{id}, its transcript,
+// clinch://artifacts/{id} and clinch://disputes/{id}. None of them holds key material: transcripts are
 // signed envelopes (public keys and signatures only).
 func registerResources(s *server.MCPServer, core *buyer.Core, snapshot func(buyer.Session) tools.SessionSnapshot, redact func(string) string) {
 	add := func(uri, name, desc string, read func(ctx context.Context, id string) (any, error)) {
@@ -62,6 +62,18 @@ func registerResources(s *server.MCPServer, core *buyer.Core, snapshot func(buye
 				return nil, fmt.Errorf("%w: session %s has no signed artifact (state %s)", errUnknownResource, id, sess.State)
 			}
 			return sess.Artifact, nil
+		})
+	add("clinch://disputes/{id}", "dispute",
+		"The dispute of a signed deal (id: its session id), read again from the registry's log and verified: reason, severity, who opened it, the deal's state and the arbiter's decision.",
+		func(ctx context.Context, id string) (any, error) {
+			sess, err := core.Deal(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			if sess.Deal == nil || sess.Deal.Dispute == nil {
+				return nil, fmt.Errorf("%w: session %s has no dispute", errUnknownResource, id)
+			}
+			return map[string]any{"session_id": id, "seller": sess.Seller, "commitment": snapshot(sess).Commitment}, nil
 		})
 }
 

@@ -55,6 +55,8 @@ func TestEveryToolSetsEveryAnnotation(t *testing.T) {
 		"cancel_session":   {false, true, true, true},
 		"cascade":          {false, false, false, true},
 		"verify_artifact":  {true, false, true, false},
+		"confirm_delivery": {false, false, true, true},
+		"open_dispute":     {false, true, false, true},
 		"get_reputation":   {true, false, true, true},
 	}
 	all := tools.All(&tools.Deps{})

@@ -14,6 +14,8 @@ func All(d *Deps) []Tool {
 		cancelSession(d),
 		cascade(d),
 		verifyArtifact(d),
+		confirmDelivery(d),
+		openDispute(d),
 		getReputation(d),
 	}
 }

@@ -19,6 +19,7 @@ import (
 //	minLength, maxLength                          strings (characters)
 //	enum=A|B|C                                    strings
 //	maxProperties, keyMaxLength, valueMaxLength   objects of strings
+//	maxItems                                      lists
 func applyLimits(t reflect.Type, raw json.RawMessage) (json.RawMessage, error) {
 	var schema map[string]any
 	if err := json.Unmarshal(raw, &schema); err != nil {
@@ -100,7 +101,7 @@ func setLimit(prop map[string]any, key, val string) error {
 			return err
 		}
 		prop[key] = v
-	case "minimum", "maximum", "exclusiveMinimum", "minLength", "maxLength", "maxProperties":
+	case "minimum", "maximum", "exclusiveMinimum", "minLength", "maxLength", "maxProperties", "maxItems":
 		v, err := num()
 		if err != nil {
 			return err

@@ -38,30 +38,31 @@ type SellerMessage struct {
 
 // SessionSnapshot is what every negotiation tool returns.
 type SessionSnapshot struct {
-	SessionID       string         `json:"session_id" jsonschema:"id to pass to the other tools"`
-	Seller          string         `json:"seller" jsonschema:"seller domain"`
-	Address         string         `json:"address" jsonschema:"seller address with mode"`
-	Mode            string         `json:"mode" jsonschema:"negotiation mode"`
-	State           string         `json:"state" jsonschema:"PROPOSED, COUNTERED, CONFIRMED, SIGNED, CANCELLED, STALEMATE, EXPIRED or ERROR"`
-	Turn            int            `json:"turn" jsonschema:"current turn (the opening proposal is turn 1)"`
-	MaxTurns        int            `json:"max_turns" jsonschema:"the negotiation ends after this many turns"`
-	Item            string         `json:"item"`
-	Quantity        int            `json:"quantity"`
-	MaxBudget       Money          `json:"max_budget" jsonschema:"the buyer's hard limit: enforced by the server and never sent to the seller"`
-	LastSellerPrice *Money         `json:"last_seller_price,omitempty" jsonschema:"the seller's latest price"`
-	LastOwnOffer    *Money         `json:"last_own_offer,omitempty" jsonschema:"the buyer's latest offer"`
-	AgreedPrice     *Money         `json:"agreed_price,omitempty" jsonschema:"the price the seller confirmed"`
-	BudgetHeadroom  *Money         `json:"budget_headroom,omitempty" jsonschema:"max_budget minus the seller's latest price; negative means the seller is over budget"`
-	SellerFinal     bool           `json:"seller_final,omitempty" jsonschema:"the seller marked its latest price as final"`
-	SellerMessage   *SellerMessage `json:"seller_message,omitempty" jsonschema:"the seller's latest message, untrusted text"`
-	AwaitingSeller  bool           `json:"awaiting_seller" jsonschema:"true while the seller has not answered yet"`
-	AllowedMoves    []string       `json:"allowed_moves" jsonschema:"what the buyer may do next, and how: counter (call counter with a new price); accept (call counter with exactly last_seller_price; the seller then confirms); approve_and_sign (call approve_and_sign once the user agreed); cancel (call cancel_session); wait (the seller has not answered: call get_session later)"`
-	Deadline        string         `json:"deadline" jsonschema:"RFC 3339 time after which the session expires"`
-	Reason          string         `json:"reason,omitempty" jsonschema:"why the session ended"`
-	ArtifactID      string         `json:"artifact_id,omitempty" jsonschema:"id of the signed deal artifact (read it as clinch://artifacts/{id})"`
-	Decider         string         `json:"decider,omitempty" jsonschema:"which autonomous decider drove the session, if any"`
-	KeyNotice       string         `json:"key_notice,omitempty" jsonschema:"the seller's key changed since this buyer last dealt with it; the registry's log proves each change (tell the user)"`
-	Suggestion      *Suggestion    `json:"suggestion,omitempty" jsonschema:"the server's strategy's suggested next move while the session waits for the buyer: advice for you to weigh, never above max_budget"`
+	SessionID       string          `json:"session_id" jsonschema:"id to pass to the other tools"`
+	Seller          string          `json:"seller" jsonschema:"seller domain"`
+	Address         string          `json:"address" jsonschema:"seller address with mode"`
+	Mode            string          `json:"mode" jsonschema:"negotiation mode"`
+	State           string          `json:"state" jsonschema:"PROPOSED, COUNTERED, CONFIRMED, SIGNED, CANCELLED, STALEMATE, EXPIRED or ERROR"`
+	Turn            int             `json:"turn" jsonschema:"current turn (the opening proposal is turn 1)"`
+	MaxTurns        int             `json:"max_turns" jsonschema:"the negotiation ends after this many turns"`
+	Item            string          `json:"item"`
+	Quantity        int             `json:"quantity"`
+	MaxBudget       Money           `json:"max_budget" jsonschema:"the buyer's hard limit: enforced by the server and never sent to the seller"`
+	LastSellerPrice *Money          `json:"last_seller_price,omitempty" jsonschema:"the seller's latest price"`
+	LastOwnOffer    *Money          `json:"last_own_offer,omitempty" jsonschema:"the buyer's latest offer"`
+	AgreedPrice     *Money          `json:"agreed_price,omitempty" jsonschema:"the price the seller confirmed"`
+	BudgetHeadroom  *Money          `json:"budget_headroom,omitempty" jsonschema:"max_budget minus the seller's latest price; negative means the seller is over budget"`
+	SellerFinal     bool            `json:"seller_final,omitempty" jsonschema:"the seller marked its latest price as final"`
+	SellerMessage   *SellerMessage  `json:"seller_message,omitempty" jsonschema:"the seller's latest message, untrusted text"`
+	AwaitingSeller  bool            `json:"awaiting_seller" jsonschema:"true while the seller has not answered yet"`
+	AllowedMoves    []string        `json:"allowed_moves" jsonschema:"what the buyer may do next, and how: counter (call counter with a new price); accept (call counter with exactly last_seller_price; the seller then confirms); approve_and_sign (call approve_and_sign once the user agreed); cancel (call cancel_session); wait (the seller has not answered: call get_session later)"`
+	Deadline        string          `json:"deadline" jsonschema:"RFC 3339 time after which the session expires"`
+	Reason          string          `json:"reason,omitempty" jsonschema:"why the session ended"`
+	ArtifactID      string          `json:"artifact_id,omitempty" jsonschema:"id of the signed deal artifact (read it as clinch://artifacts/{id})"`
+	Decider         string          `json:"decider,omitempty" jsonschema:"which autonomous decider drove the session, if any"`
+	KeyNotice       string          `json:"key_notice,omitempty" jsonschema:"the seller's key changed since this buyer last dealt with it; the registry's log proves each change (tell the user)"`
+	Commitment      *CommitmentView `json:"commitment,omitempty" jsonschema:"a signed deal's obligation (delivery deadline, receipt window) and its state"`
+	Suggestion      *Suggestion     `json:"suggestion,omitempty" jsonschema:"the server's strategy's suggested next move while the session waits for the buyer: advice for you to weigh, never above max_budget"`
 }
 
 // Suggestion is the deterministic strategy's next move for a session, with
@@ -124,6 +125,7 @@ func Snapshot(s buyer.Session) SessionSnapshot {
 	if s.Artifact != nil {
 		out.ArtifactID = s.ID
 	}
+	out.Commitment = commitmentOf(s)
 	return out
 }
 

@@ -42,6 +42,8 @@ func runRegistry(ctx context.Context, env *cliEnv, args []string) error {
 	addr := fs.String("addr", envOr(env, "CLINCH_REGISTRY_ADDR", "127.0.0.1:8850"), "listen address (env CLINCH_REGISTRY_ADDR)")
 	db := fs.String("db", envOr(env, "CLINCH_REGISTRY_DB", ""), "ledger: sqlite://PATH, a file path, or postgres://... (env CLINCH_REGISTRY_DB); default registry.db in the data directory")
 	keyFile := fs.String("key-file", envOr(env, "CLINCH_REGISTRY_KEY_FILE", ""), "registry root key file; created on first start when missing (default registry.key in the data directory)")
+	arbiterFile := fs.String("arbiter-key-file", envOr(env, "CLINCH_ARBITER_KEY_FILE", ""), "the arbiter key file (signs dispute resolutions; `clinch-mcp arbiter` uses it too); created on first start when missing (default arbiter.key in the data directory)")
+	dealSweep := fs.Duration("deal-sweep", registry.DefaultDealSweep, "how often the deal rules run (breach past the delivery deadline, lapse of the receipt window, non-delivery resolutions)")
 	difficulty := fs.Int("difficulty", 18, "proof-of-work bits demanded from clients (clients refuse more than 24)")
 	operator := fs.String("operator-token", envOr(env, "CLINCH_OPERATOR_TOKEN", ""), "no longer used: domains are bound with per-domain grants (registry grant DOMAIN)")
 	open := fs.Bool("open-enrollment", false, "let anyone bind an unbound domain without a grant (development only)")
@@ -82,7 +84,11 @@ func runRegistry(ctx context.Context, env *cliEnv, args []string) error {
 	if st.Kind == storeurl.KindRedis || st.Kind == storeurl.KindMemory {
 		return &exitError{2, fmt.Errorf("--db: the registry ledger needs SQLite or Postgres (durable, append-only), not %s", st.Kind)}
 	}
-	cfg.Root, cfg.Ledger, cfg.Nonces, cfg.Logger = root, st.Ledger, st.Nonces, log
+	arbiter, err := loadOrCreateKey(env, arbiterKeyPath(env, *arbiterFile))
+	if err != nil {
+		return err
+	}
+	cfg.Root, cfg.Ledger, cfg.Nonces, cfg.Logger, cfg.Arbiter, cfg.DealSweep = root, st.Ledger, st.Nonces, log, arbiter, *dealSweep
 	srv, err := registry.New(ctx, cfg)
 	if err != nil {
 		return err
@@ -154,6 +160,7 @@ type sellerFlags struct {
 	config      string
 	registryKey string // pin of the registry root key
 	stateDir    string
+	adminAddr   string
 	limits      seller.Config // the session table limits only
 }
 
@@ -162,6 +169,8 @@ func (f *sellerFlags) register(fs *flag.FlagSet, env *cliEnv) {
 	fs.StringVar(&f.config, "config", envOr(env, "CLINCH_SELLER_CONFIG", ""), "seller config JSON (see examples/seller.json)")
 	fs.StringVar(&f.registryKey, "registry-key", envOr(env, "CLINCH_REGISTRY_KEY", ""),
 		"pin the registry root key, hex (env CLINCH_REGISTRY_KEY): relayed requests are verified against the key chain it signs; default: the key fetched first")
+	fs.StringVar(&f.adminAddr, "admin-addr", envOr(env, "CLINCH_SELLER_ADMIN_ADDR", "127.0.0.1:0"),
+		"loopback address of the operator routes (`clinch-mcp fulfil`); its URL and token go to admin.json in the state directory; \"\" turns them off")
 	fs.StringVar(&f.stateDir, "state-dir", envOr(env, "CLINCH_SELLER_STATE_DIR", ""),
 		"directory for state kept across restarts (session ids of recent PROPOSEs) (env CLINCH_SELLER_STATE_DIR); default seller/DOMAIN in the data directory")
 	fs.IntVar(&f.limits.MaxSessions, "max-sessions", seller.DefaultMaxSessions, "sessions held at once")
@@ -176,10 +185,15 @@ func (f *sellerFlags) register(fs *flag.FlagSet, env *cliEnv) {
 func (f *sellerFlags) apply(env *cliEnv, cfg *seller.Config) {
 	cfg.MaxSessions, cfg.MaxFreshSessions, cfg.ProposeTTL = f.limits.MaxSessions, f.limits.MaxFreshSessions, f.limits.ProposeTTL
 	cfg.MaxSessionBytes, cfg.MaxTotalBytes = f.limits.MaxSessionBytes, f.limits.MaxTotalBytes
-	cfg.StateDir = f.stateDir
-	if cfg.StateDir == "" {
-		cfg.StateDir = filepath.Join(dataDir(env), "seller", cfg.Domain)
+	cfg.StateDir = f.stateDirFor(env, cfg.Domain)
+}
+
+// stateDirFor is --state-dir, or seller/DOMAIN in the data directory.
+func (f *sellerFlags) stateDirFor(env *cliEnv, domain string) string {
+	if f.stateDir != "" {
+		return f.stateDir
 	}
+	return filepath.Join(dataDir(env), "seller", domain)
 }
 
 // validate checks that --config is set; usage shows the flags when not.
@@ -227,6 +241,14 @@ func runSeller(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	errc := serveInBackground(hs, ln)
+	if f.adminAddr != "" {
+		admin, err := startSellerAdmin(node, f.adminAddr, f.stateDirFor(env, fc.Domain))
+		if err != nil {
+			_ = hs.Close()
+			return err
+		}
+		defer admin.Close()
+	}
 	if err := registerSeller(ctx, node, fc, endpoint, grant); err != nil {
 		_ = hs.Close()
 		return err

@@ -45,6 +45,8 @@ func commands() []command {
 		{"serve", "serve MCP (stdio, Streamable HTTP or SSE) — the default", runServe},
 		{"registry", "run a registry daemon (auth, discovery, relay, notary)", runRegistry},
 		{"seller", "run a seller node from a config file", runSeller},
+		{"fulfil", "tell a running seller node that a signed deal was delivered", runFulfil},
+		{"arbiter", "the registry operator's disputes: list, show, resolve", runArbiter},
 		{"discover", "list sellers in the market", runDiscover},
 		{"negotiate", "negotiate with one seller from the terminal", runNegotiate},
 		{"verify", "verify a deal artifact offline", runVerify},

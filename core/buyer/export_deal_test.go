@@ -65,8 +65,9 @@ func TestImportChecksDealTranscript(t *testing.T) {
 	}
 }
 
-// signedSession negotiates item with kitchen-outlet.anp and signs the deal.
-func signedSession(ctx context.Context, t *testing.T, c *buyer.Core, item string) {
+// signedSession negotiates item with kitchen-outlet.anp, signs the deal
+// and returns the session as it was before the signature.
+func signedSession(ctx context.Context, t *testing.T, c *buyer.Core, item string) buyer.Session {
 	t.Helper()
 	s, err := c.ProposeDeal(ctx, "ANP/C.kitchen-outlet.anp", buyer.Constraints{Item: item, MaxBudget: anptest.USD(10000)}, buyer.ProposeOptions{})
 	if err != nil {
@@ -78,6 +79,7 @@ func signedSession(ctx context.Context, t *testing.T, c *buyer.Core, item string
 	if _, err := c.ApproveAndSign(ctx, s.ID); err != nil {
 		t.Fatal(err)
 	}
+	return s
 }
 
 // editExport opens a sealed export, lets edit change its sessions (as

@@ -186,11 +186,15 @@ func (r *record) buildArtifact(key ed25519.PrivateKey, now time.Time) (*anp.Arti
 	if err != nil {
 		return nil, err
 	}
+	commitment, err := anp.CommitmentFor(r.Propose.Terms, accept.TS)
+	if err != nil {
+		return nil, fmt.Errorf("buyer: session %s: the deal's commitment: %w", s.ID, err)
+	}
 	a := &anp.Artifact{Terms: anp.DealTerms{
 		V: anp.Version, SessionID: s.ID, Mode: s.Mode, SellerDomain: s.Seller, SellerKey: r.SellerKey,
 		BuyerKey: buyerKey(key), Item: r.Propose.Item, Quantity: r.Propose.Quantity,
 		Terms: r.Propose.Terms, Price: body.Price, TranscriptHead: head, TranscriptLen: accept.Seq,
-		AgreedAt: accept.TS, CreatedAt: max(now.UnixMilli(), accept.TS),
+		AgreedAt: accept.TS, CreatedAt: max(now.UnixMilli(), accept.TS), Commitment: &commitment,
 	}}
 	if err := a.SignAsBuyer(key); err != nil {
 		return nil, fmt.Errorf("buyer: sign artifact: %w", err)

@@ -46,6 +46,7 @@ type Session struct {
 	UpdatedAt       time.Time         `json:"updated_at"`
 	TranscriptLen   int               `json:"transcript_len"`
 	Artifact        *anp.Artifact     `json:"artifact,omitempty"`
+	Deal            *DealInfo         `json:"deal,omitempty"`    // a signed deal's commitment and state, as last read from the log
 	Decider         string            `json:"decider,omitempty"` // autonomous decider that drove the session
 	Rounds          []Round           `json:"rounds,omitempty"`  // every seller price, in turn order
 	Version         int64             `json:"version"`

@@ -519,3 +519,19 @@ func (s *Server) sweepDealsLogged(ctx context.Context) {
 		s.log.Info().Int("events", n).Msg("deal rules applied")
 	}
 }
+
+// Resolve has the arbiter key decide the dispute of session, as a person
+// (by names them) — the operator's path inside the registry process; the
+// arbiter CLI signs the same RESOLVE with the arbiter key file.
+func (s *Server) Resolve(ctx context.Context, session, outcome string, by anp.Decider) (anp.DealEventEntry, error) {
+	if !anp.ValidSessionID(session) {
+		return anp.DealEventEntry{}, anp.Errorf(anp.CodeBadRequest, "session id must be 32 lower-case hex characters")
+	}
+	unlock := s.sessions.Lock(session)
+	defer unlock()
+	rec, err := s.readyDeal(ctx, session)
+	if err != nil {
+		return anp.DealEventEntry{}, err
+	}
+	return s.resolveAs(ctx, rec, outcome, by)
+}

@@ -164,7 +164,11 @@ func (m *market) startSeller(t *testing.T, s sellerSpec) *proc {
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	sp := start(t, "seller "+s.domain, nil, "seller", "--config", path, "--log-level", "info")
+	args := []string{"seller", "--config", path, "--log-level", "info"}
+	if s.stateDir != "" {
+		args = append(args, "--state-dir", s.stateDir)
+	}
+	sp := start(t, "seller "+s.domain, nil, args...)
 	sp.waitFor(regexp.MustCompile(`seller node registered`))
 	return sp
 }
@@ -173,6 +177,9 @@ type sellerSpec struct {
 	domain string
 	async  bool
 	delay  string // async answer delay, e.g. "1500ms"
+	// stateDir is the seller's --state-dir (its admin.json for `clinch-mcp
+	// fulfil`); "" takes the default in the process's data directory.
+	stateDir string
 }
 
 func waitTCP(t *testing.T, addr string) {

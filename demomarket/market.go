@@ -45,6 +45,11 @@ type Options struct {
 	Logger     zerolog.Logger
 	Root       ed25519.PrivateKey // registry root key; nil => a fresh one
 	Ledger     store.Ledger       // registry ledger; nil => in memory
+	// History seeds a logged history (history.go): ReliableSeller,
+	// LateSeller and DisputedSeller start with deals delivered on time,
+	// late, and a dispute lost, so their reputations differ from the
+	// start. The market's clock runs HistoryAge behind while it is played.
+	History bool
 }
 
 // Market is a running demo market.
@@ -59,6 +64,7 @@ type Market struct {
 	sellers map[string]*http.Server
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
+	clock   *marketClock
 }
 
 // usd returns a USD amount in major units.
@@ -122,11 +128,15 @@ func Start(ctx context.Context, opt Options) (*Market, error) {
 		}
 	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	m := &Market{Nodes: map[string]*seller.Node{}, sellers: map[string]*http.Server{}, cancel: cancel, root: root}
+	m := &Market{Nodes: map[string]*seller.Node{}, sellers: map[string]*http.Server{}, cancel: cancel, root: root, clock: &marketClock{}}
+	if opt.History {
+		m.clock.offset = -HistoryAge
+	}
 	reg, err := registry.New(rctx, registry.Config{
 		Root: root, Ledger: opt.Ledger, Difficulty: opt.Difficulty, AllowPrivateEndpoints: true,
 		SessionRate: -1, // one local user on loopback: no per-identity limit on new sessions
 		Logger:      opt.Logger.With().Bool("demo", true).Logger(),
+		Now:         m.clock.Now,
 	})
 	if err != nil {
 		cancel()
@@ -144,6 +154,14 @@ func Start(ctx context.Context, opt Options) (*Market, error) {
 		if err := m.startSeller(rctx, spec, opt); err != nil {
 			m.Close()
 			return nil, fmt.Errorf("demo market: seller %s: %w", spec.Domain, err)
+		}
+	}
+	if opt.History {
+		err := m.seedHistory(ctx, opt)
+		m.clock.advance(HistoryAge) // real time from now on
+		if err != nil {
+			m.Close()
+			return nil, err
 		}
 	}
 	return m, nil
@@ -167,11 +185,11 @@ func (m *Market) startSeller(ctx context.Context, spec SellerSpec, opt Options) 
 	if spec.Credential != "" {
 		policy = credentialPolicy{inner: &pol, want: spec.Credential}
 	}
-	client := registry.NewClient(m.RegistryURL, key, registry.ClientOptions{Logger: opt.Logger, RootKey: m.RootKey}) // the root pins the key chain relay signatures are verified with
+	client := registry.NewClient(m.RegistryURL, key, registry.ClientOptions{Logger: opt.Logger, RootKey: m.RootKey, Now: m.clock.Now}) // the root pins the key chain relay signatures are verified with
 	node, err := seller.NewNode(seller.Config{
 		Domain: spec.Domain, Identity: key, Policy: policy, Modes: spec.Modes, Categories: spec.Categories,
 		DisplayName: spec.DisplayName, Demo: true, Async: spec.Async, AsyncDelay: opt.AsyncDelay, Registry: client,
-		Logger: opt.Logger.With().Bool("demo", true).Logger(),
+		Logger: opt.Logger.With().Bool("demo", true).Logger(), Now: m.clock.Now,
 	})
 	if err != nil {
 		return err
@@ -197,7 +215,7 @@ func (m *Market) startSeller(ctx context.Context, spec SellerSpec, opt Options) 
 // root key, valid for an hour: what `clinch-mcp registry grant` prints for
 // a real registry. Sellers added to the market (tests) bind with it.
 func (m *Market) Grant(domain string) (string, error) {
-	claims, err := anp.NewGrantClaims(domain, time.Now(), time.Hour)
+	claims, err := anp.NewGrantClaims(domain, m.clock.Now(), time.Hour)
 	if err != nil {
 		return "", err
 	}

@@ -179,7 +179,7 @@ func openMarket(ctx context.Context, registryURL, rootKey, dir string, log zerol
 		u := strings.TrimRight(registryURL, "/")
 		return &market{url: u, rootKey: rootKey, heads: headStoreFor(dir, u), pins: pinsPathFor(dir, u)}, nil
 	}
-	d, err := demomarket.Start(ctx, demomarket.Options{Logger: log})
+	d, err := demomarket.Start(ctx, demomarket.Options{Logger: log, History: true}) // sellers with a logged history: reputations differ from the start
 	if err != nil {
 		return nil, fmt.Errorf("start the embedded demo market: %w", err)
 	}

@@ -48,6 +48,10 @@ type harnessOpts struct {
 	root      ed25519.PrivateKey
 	ledger    store.Ledger
 	transport http.RoundTripper
+	// history starts the market with its seeded history; minTrust is the
+	// engine's reputation floor.
+	history  bool
+	minTrust float64
 }
 
 func newHarness(t testing.TB, o harnessOpts) *harness { return newHarnessWith(t, o, nil) }
@@ -57,7 +61,7 @@ func newHarnessWith(t testing.TB, o harnessOpts, sellers []demomarket.SellerSpec
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	m, err := demomarket.Start(ctx, demomarket.Options{Sellers: sellers, Difficulty: 4, AsyncDelay: 20 * time.Millisecond, Logger: zerolog.Nop(),
-		Root: o.root, Ledger: o.ledger})
+		Root: o.root, Ledger: o.ledger, History: o.history})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +78,7 @@ func newHarnessWith(t testing.TB, o harnessOpts, sellers []demomarket.SellerSpec
 	}
 	logs := &lockedWriter{b: &strings.Builder{}}
 	log := zerolog.New(logs).Level(zerolog.DebugLevel)
-	core, err := buyer.New(buyer.Config{Identity: o.identity, BlindKeys: bk, Logger: log, AutoApproveBelow: o.autoApproveBelow,
+	core, err := buyer.New(buyer.Config{Identity: o.identity, BlindKeys: bk, Logger: log, AutoApproveBelow: o.autoApproveBelow, MinTrust: o.minTrust,
 		Registry: registry.NewClient(m.RegistryURL, o.identity, registry.ClientOptions{RootKey: m.RootKey, Logger: log,
 			HTTP: &http.Client{Timeout: 30 * time.Second, Transport: o.transport}})})
 	if err != nil {

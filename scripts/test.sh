@@ -119,7 +119,7 @@ fuzz_budget() {
       FuzzStrategyDecide | FuzzOpenExport | FuzzParseBlindKeys | FuzzOpenCredential) echo 30000 ;;
     FuzzDecodeEnvelope | FuzzParseMoney | FuzzGuardHost | FuzzParseReply | FuzzRelayBody) echo 20000 ;;
     FuzzHandshake | FuzzResolveHost | FuzzRedactorString) echo 15000 ;;
-    FuzzCounterBody | FuzzParseURLHidesPassword | FuzzCleanMessage | FuzzCheckID | FuzzLeafFacts) echo 10000 ;;
+    FuzzCounterBody | FuzzParseURLHidesPassword | FuzzCleanMessage | FuzzCheckID | FuzzLeafFacts | FuzzParseParty) echo 10000 ;;
     FuzzParseConfigHidesPassword | FuzzParse) echo 6000 ;;
     # Each input builds a log of up to 128 leaves in a store, reopens it
     # and checks its root and proofs: about 1,000 execs/s on 2 loaded

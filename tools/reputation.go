@@ -49,6 +49,9 @@ func getReputation(d *Deps) Tool {
 			"Anyone can recompute it from the log with `clinch-mcp reputation`.",
 		Hints{ReadOnly: flag(true), Destructive: flag(false), Idempotent: flag(true), OpenWorld: flag(true)},
 		func(ctx context.Context, req mcp.CallToolRequest, in ReputationInput) (ReputationOutput, string, error) {
+			if _, err := reputation.ParseParty(in.Party); err != nil {
+				return ReputationOutput{}, "", inputErrorf("party: %v", err)
+			}
 			r, err := d.Core.Reputation(ctx, in.Party)
 			if err != nil {
 				return ReputationOutput{}, "", err

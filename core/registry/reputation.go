@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -127,23 +126,13 @@ func (s *Server) handlePartyReputation(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, http.StatusOK, rep)
 }
 
-// pathParty checks a party named in a path: a domain, or "id:" / "key:"
-// and a public key in hex.
+// pathParty checks a party named in a path.
 func pathParty(v string) (reputation.Party, error) {
-	if kind, key, ok := strings.Cut(v, ":"); ok {
-		if kind != "id" && kind != "key" {
-			return "", anp.Errorf(anp.CodeBadRequest, "party %q: a buyer is id:KEY or key:KEY", v)
-		}
-		if _, err := anp.ParsePublicKey(key); err != nil {
-			return "", anp.Errorf(anp.CodeBadRequest, "party: %v", err)
-		}
-		return reputation.Party(v), nil
-	}
-	d, err := anp.NormalizeDomain(v)
+	p, err := reputation.ParseParty(v)
 	if err != nil {
 		return "", anp.Errorf(anp.CodeBadRequest, "party: %v", err)
 	}
-	return reputation.Party(d), nil
+	return p, nil
 }
 
 // scoreListings sets each listing's reputation (and Stats.Score), drops

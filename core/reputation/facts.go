@@ -1,6 +1,10 @@
 package reputation
 
 import (
+	"errors"
+	"fmt"
+	"strings"
+
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 )
 
@@ -11,6 +15,28 @@ import (
 // newcomer in every deal). A domain never contains ':', so the two kinds
 // cannot collide.
 type Party string
+
+// ErrPartyName: a party name that is neither a domain nor id:KEY / key:KEY.
+var ErrPartyName = errors.New("not a party name")
+
+// ParseParty checks a party name: a seller domain (normalised), or "id:"
+// or "key:" and a hex public key.
+func ParseParty(v string) (Party, error) {
+	if kind, key, ok := strings.Cut(v, ":"); ok {
+		if kind != "id" && kind != "key" {
+			return "", fmt.Errorf("%w: %q: a buyer is id:KEY or key:KEY", ErrPartyName, v)
+		}
+		if _, err := anp.ParsePublicKey(key); err != nil {
+			return "", fmt.Errorf("%w: %q: %v", ErrPartyName, v, err)
+		}
+		return Party(v), nil
+	}
+	d, err := anp.NormalizeDomain(v)
+	if err != nil {
+		return "", fmt.Errorf("%w: %q: %v", ErrPartyName, v, err)
+	}
+	return Party(d), nil
+}
 
 // Role is the side of a party in a deal.
 type Role string

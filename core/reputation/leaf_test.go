@@ -157,3 +157,44 @@ func FuzzLeafFacts(f *testing.F) {
 		}
 	})
 }
+
+func TestParseParty(t *testing.T) {
+	key := anptest.PubHex(anptest.SeedKey(1))
+	for _, tc := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{"Kitchen-Outlet.anp", "kitchen-outlet.anp", true},
+		{"key:" + key, "key:" + key, true},
+		{"id:" + key, "id:" + key, true},
+		{"who:" + key, "", false},
+		{"key:abc", "", false},
+		{"not a domain", "", false},
+		{"", "", false},
+	} {
+		p, err := ParseParty(tc.in)
+		if tc.ok != (err == nil) || string(p) != tc.want || (err != nil && !errors.Is(err, ErrPartyName)) {
+			t.Errorf("ParseParty(%q) = %q, %v; want %q ok=%v", tc.in, p, err, tc.want, tc.ok)
+		}
+	}
+}
+
+// FuzzParseParty: a name parses to itself (normalised) or a named error,
+// and a parsed name parses again to the same party.
+func FuzzParseParty(f *testing.F) {
+	f.Add("kitchen-outlet.anp")
+	f.Add("key:" + anptest.PubHex(anptest.SeedKey(1)))
+	f.Add("id:00")
+	f.Fuzz(func(t *testing.T, in string) {
+		p, err := ParseParty(in)
+		if err != nil {
+			if !errors.Is(err, ErrPartyName) || p != "" {
+				t.Fatalf("ParseParty(%q) = %q, %v", in, p, err)
+			}
+			return
+		}
+		if again, err := ParseParty(string(p)); err != nil || again != p {
+			t.Fatalf("ParseParty(%q) = %q, which parses to %q, %v", in, p, again, err)
+		}
+	})
+}

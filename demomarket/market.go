@@ -35,6 +35,8 @@ type SellerSpec struct {
 	Async       bool
 	Credential  string        // when set, the seller requires this blind credential
 	Custom      seller.Policy // when set, replaces Policy (tests and special demo sellers)
+	// MinBuyerTrust refuses buyers whose reputation is below it (0: none).
+	MinBuyerTrust float64
 }
 
 // Options configures Start.
@@ -189,7 +191,7 @@ func (m *Market) startSeller(ctx context.Context, spec SellerSpec, opt Options) 
 	node, err := seller.NewNode(seller.Config{
 		Domain: spec.Domain, Identity: key, Policy: policy, Modes: spec.Modes, Categories: spec.Categories,
 		DisplayName: spec.DisplayName, Demo: true, Async: spec.Async, AsyncDelay: opt.AsyncDelay, Registry: client,
-		Logger: opt.Logger.With().Bool("demo", true).Logger(), Now: m.clock.Now,
+		Logger: opt.Logger.With().Bool("demo", true).Logger(), Now: m.clock.Now, MinBuyerTrust: spec.MinBuyerTrust,
 	})
 	if err != nil {
 		return err

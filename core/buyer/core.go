@@ -88,6 +88,11 @@ type Config struct {
 	// KeyPins remembers each seller's key as first dealt with, for this
 	// engine's registry (pins.go). Nil: in memory.
 	KeyPins KeyPins
+	// PresentIdentity names the identity key in every PROPOSE (and so in
+	// every deal): the buyer's deals then count toward its reputation, and
+	// sellers that require a buyer minimum can see it. Off by default:
+	// sessions stay unlinkable and the buyer is a newcomer to every seller.
+	PresentIdentity bool
 	// MinTrust is the lowest seller reputation (0..100, docs/reputation.md)
 	// discovery and cascades accept: a floor that a request can raise but
 	// not lower. 0: none.

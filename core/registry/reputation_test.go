@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
 	"github.com/clinch-protocol/clinch-mcp/core/reputation"
 )
 
@@ -240,4 +241,42 @@ func sameReport(a, b reputation.Report) bool {
 		}
 	}
 	return true
+}
+
+// TestProposePresentsOnlyItsOwnIdentity: a PROPOSE may name the buyer
+// identity that authenticated, never another one; a deal presenting the
+// identity is logged under it (id:KEY) and scored there.
+func TestProposePresentsOnlyItsOwnIdentity(t *testing.T) {
+	e := newEnv(t, nil)
+	seller := e.addSeller("pans.anp")
+	id := anptest.NewKey(t)
+	c := e.client(id)
+	ctx := context.Background()
+
+	other := newBuyerSession(t, e.clock, "pans.anp")
+	body := proposeBody()
+	body.BuyerIdentity = anptest.PubHex(anptest.NewKey(t))
+	if _, err := c.Relay(ctx, "pans.anp", other.Seal(anp.TypePropose, body)); anp.CodeOf(err) != anp.CodeForbidden {
+		t.Fatalf("PROPOSE presenting another identity: %v, want forbidden", err)
+	}
+
+	b := newBuyerSession(t, e.clock, "pans.anp")
+	body.BuyerIdentity = anptest.PubHex(id)
+	b.relay(c, b.Seal(anp.TypePropose, body))
+	b.relay(c, b.Seal(anp.TypeCounter, anp.OfferBody{Price: agreedPrice, Turn: 2}))
+	terms := b.Terms(b.Tr.Envelopes[3], body, anptest.PubHex(seller.key))
+	unnamed := anptest.SignDeal(t, terms, b.Key, seller.key) // the PROPOSE named the identity, the deal does not
+	terms.BuyerIdentity = body.BuyerIdentity
+	a := anptest.SignDeal(t, terms, b.Key, nil)
+	b.commit(t, c, a)
+	if _, err := c.Notarize(ctx, unnamed); anp.CodeOf(err) != anp.CodeConflict {
+		t.Fatalf("a deal without the identity its PROPOSE named: %v, want refused", err)
+	}
+	if _, err := c.Notarize(ctx, a); err != nil {
+		t.Fatalf("Notarize: %v", err)
+	}
+	rep, err := c.PartyReputation(ctx, "id:"+anptest.PubHex(id), time.Time{})
+	if err != nil || rep.Score.Evidence.Deals != 1 || rep.Score.Evidence.Awaiting != 1 {
+		t.Fatalf("the identity's reputation: %+v, %v; want its one deal", rep, err)
+	}
 }

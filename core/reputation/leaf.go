@@ -114,8 +114,12 @@ func dealFact(index uint64, a *anp.Artifact) (DealSigned, error) {
 	}, nil
 }
 
-// BuyerParty names the buyer of a logged deal: "key:" and the session key
+// BuyerParty names the buyer of a logged deal: "id:" and its identity key
+// when the deal names it (buyer_identity), else "key:" and the session key
 // that signed it.
 func BuyerParty(a *anp.Artifact) Party {
+	if a.Terms.BuyerIdentity != "" {
+		return Party("id:" + a.Terms.BuyerIdentity)
+	}
 	return Party("key:" + a.Terms.BuyerKey)
 }

@@ -245,7 +245,7 @@ type Report struct {
 // Report computes every score at now, parties sorted, and each pair as
 // seller's view of buyer then buyer's view of seller, in the sellers' order.
 func (b *Book) Report(now time.Time) Report {
-	r := Report{Formula: FormulaVersion, At: now.UnixMilli(), Facts: b.applied, Skipped: b.skipped}
+	r := Report{Formula: FormulaVersion, At: now.UnixMilli(), Facts: b.applied, Skipped: b.skipped, Parties: []Score{}}
 	for _, p := range b.Parties() {
 		r.Parties = append(r.Parties, b.Score(p, now))
 	}
@@ -255,7 +255,7 @@ func (b *Book) Report(now time.Time) Report {
 
 // sellerPairs lists the pairs of every seller with its buyers.
 func (b *Book) sellerPairs(now time.Time) []PairScore {
-	var out []PairScore
+	out := []PairScore{}
 	for _, p := range b.Parties() {
 		if IsBuyer(p) {
 			continue
@@ -296,7 +296,11 @@ type PartyReport struct {
 
 // PartyReport computes p's score and pairs at now.
 func (b *Book) PartyReport(p Party, now time.Time) PartyReport {
-	return PartyReport{Formula: FormulaVersion, At: now.UnixMilli(), Score: b.Score(p, now), Pairs: b.Pairs(p, now)}
+	pairs := b.Pairs(p, now)
+	if pairs == nil {
+		pairs = []PairScore{}
+	}
+	return PartyReport{Formula: FormulaVersion, At: now.UnixMilli(), Score: b.Score(p, now), Pairs: pairs}
 }
 
 // Public returns the score as listings carry it.

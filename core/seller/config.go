@@ -31,21 +31,24 @@ const MaxConfigBytes = 1 << 20
 // needed. The file may hold a grant, so LoadFileConfig refuses one that
 // group or others may read.
 type FileConfig struct {
-	Domain       string       `json:"domain"`
-	KeyFile      string       `json:"key_file"`
-	Registry     string       `json:"registry"`             // registry base URL
-	Listen       string       `json:"listen"`               // host:port the node listens on
-	Endpoint     string       `json:"endpoint"`             // public base URL published in the endpoint record
-	Grant        string       `json:"grant,omitempty"`      // enrolment grant for Domain, from the registry operator
-	GrantFile    string       `json:"grant_file,omitempty"` // or the file holding it (mode 0600)
-	DisplayName  string       `json:"display_name,omitempty"`
-	Categories   []string     `json:"categories"`
-	Capabilities []string     `json:"capabilities,omitempty"`
-	Modes        []string     `json:"modes,omitempty"` // default ["ANP/C"]
-	Async        bool         `json:"async,omitempty"`
-	AsyncDelay   string       `json:"async_delay,omitempty"` // Go duration before an asynchronous answer, e.g. "2s"
-	Demo         bool         `json:"demo,omitempty"`
-	PolicyConfig PolicyConfig `json:"policy"`
+	Domain       string   `json:"domain"`
+	KeyFile      string   `json:"key_file"`
+	Registry     string   `json:"registry"`             // registry base URL
+	Listen       string   `json:"listen"`               // host:port the node listens on
+	Endpoint     string   `json:"endpoint"`             // public base URL published in the endpoint record
+	Grant        string   `json:"grant,omitempty"`      // enrolment grant for Domain, from the registry operator
+	GrantFile    string   `json:"grant_file,omitempty"` // or the file holding it (mode 0600)
+	DisplayName  string   `json:"display_name,omitempty"`
+	Categories   []string `json:"categories"`
+	Capabilities []string `json:"capabilities,omitempty"`
+	Modes        []string `json:"modes,omitempty"` // default ["ANP/C"]
+	Async        bool     `json:"async,omitempty"`
+	AsyncDelay   string   `json:"async_delay,omitempty"` // Go duration before an asynchronous answer, e.g. "2s"
+	Demo         bool     `json:"demo,omitempty"`
+	// MinBuyerTrust is Config.MinBuyerTrust: the lowest buyer reputation
+	// (0..100) the node negotiates with; 0 or absent: none.
+	MinBuyerTrust float64      `json:"min_buyer_trust,omitempty"`
+	PolicyConfig  PolicyConfig `json:"policy"`
 }
 
 // PolicyConfig is the "policy" object of a FileConfig: a CurvePolicy in
@@ -293,19 +296,23 @@ func (fc *FileConfig) NodeConfig(identity ed25519.PrivateKey, reg Registry, logg
 	if err != nil {
 		return Config{}, err
 	}
+	if fc.MinBuyerTrust < 0 || fc.MinBuyerTrust > 100 {
+		return Config{}, fmt.Errorf("field min_buyer_trust: %v is not a reputation from 0 to 100", fc.MinBuyerTrust)
+	}
 	return Config{
-		AsyncDelay:   delay,
-		Domain:       fc.Domain,
-		Identity:     identity,
-		Policy:       p,
-		Modes:        modes,
-		Categories:   append([]string(nil), fc.Categories...),
-		Capabilities: append([]string(nil), fc.Capabilities...),
-		DisplayName:  fc.DisplayName,
-		Demo:         fc.Demo,
-		Async:        fc.Async,
-		Registry:     reg,
-		Logger:       logger,
+		MinBuyerTrust: fc.MinBuyerTrust,
+		AsyncDelay:    delay,
+		Domain:        fc.Domain,
+		Identity:      identity,
+		Policy:        p,
+		Modes:         modes,
+		Categories:    append([]string(nil), fc.Categories...),
+		Capabilities:  append([]string(nil), fc.Capabilities...),
+		DisplayName:   fc.DisplayName,
+		Demo:          fc.Demo,
+		Async:         fc.Async,
+		Registry:      reg,
+		Logger:        logger,
 	}, nil
 }
 

@@ -24,18 +24,23 @@ const (
 	DisputedSeller = "bargain-bin.anp"    // 3 deals, 2 delivered on time, 1 dispute lost
 )
 
-// marketClock is the clock of a market with a history: it runs HistoryAge
-// behind real time while the history is played, moves forward as the
-// history needs, and catches up with real time when it is logged.
+// marketClock is the clock of the market: Options.Now (default time.Now),
+// and with a history HistoryAge behind it while the history is played,
+// moving forward as the history needs and catching up when it is logged.
 type marketClock struct {
+	base   func() time.Time // nil: time.Now
 	mu     sync.Mutex
 	offset time.Duration
 }
 
 func (c *marketClock) Now() time.Time {
+	now := time.Now
+	if c.base != nil {
+		now = c.base
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
+	return now().Add(c.offset)
 }
 
 func (c *marketClock) advance(d time.Duration) {

@@ -52,6 +52,7 @@ type Options struct {
 	// late, and a dispute lost, so their reputations differ from the
 	// start. The market's clock runs HistoryAge behind while it is played.
 	History bool
+	Now     func() time.Time // the clock of the registry and the sellers; nil => time.Now
 }
 
 // Market is a running demo market.
@@ -130,7 +131,7 @@ func Start(ctx context.Context, opt Options) (*Market, error) {
 		}
 	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	m := &Market{Nodes: map[string]*seller.Node{}, sellers: map[string]*http.Server{}, cancel: cancel, root: root, clock: &marketClock{}}
+	m := &Market{Nodes: map[string]*seller.Node{}, sellers: map[string]*http.Server{}, cancel: cancel, root: root, clock: &marketClock{base: opt.Now}}
 	if opt.History {
 		m.clock.offset = -HistoryAge
 	}

@@ -121,6 +121,7 @@ fuzz_budget() {
     FuzzHandshake | FuzzResolveHost | FuzzRedactorString) echo 15000 ;;
     FuzzCounterBody | FuzzParseURLHidesPassword | FuzzCleanMessage | FuzzCheckID | FuzzLeafFacts | FuzzParseParty) echo 10000 ;;
     FuzzParseConfigHidesPassword | FuzzParse) echo 6000 ;;
+    FuzzVerifyDealEventLeaf | FuzzLifecycleCheck | FuzzParseDealEvents) echo 10000 ;;
     # Each input builds a log of up to 128 leaves in a store, reopens it
     # and checks its root and proofs: about 1,000 execs/s on 2 loaded
     # cores, so 10,000 took 13-23 s; 3,000 take about 5 s.

@@ -201,6 +201,7 @@ var fileRunners = map[string]func(dir string, data []byte, r *vresult) error{
 	"addresses.json":   runAddressCases,
 	"key_events.json":  runKeyEventCases,
 	"key_windows.json": runKeyWindowCases,
+	"deal_events.json": runDealEventCases,
 }
 
 func runVectorFile(dir, name string) *vresult {

@@ -71,3 +71,26 @@ func TestVerifyRefusesTamperedArtifactFiles(t *testing.T) {
 		t.Fatalf("only %d duplicate or case-variant artifact cases", n)
 	}
 }
+
+// FuzzParseDealEvents: verify's reading of deal events (a list, or a deal
+// status) either refuses the bytes or yields entries that re-encode and
+// parse again to the same number of events.
+func FuzzParseDealEvents(f *testing.F) {
+	for _, s := range []string{`[]`, `{"lifecycle":{},"arbiter":{}}`, `[{"leaf_index":1,"leaf":{"deal_event":{},"registry":{}}}]`, `{"events":null}`, `[null]`, `{"Events":[]}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		events, err := parseDealEvents(data)
+		if err != nil {
+			return
+		}
+		again, err := json.Marshal(events)
+		if err != nil {
+			t.Fatalf("parsed events do not encode: %v", err)
+		}
+		back, err := parseDealEvents(again)
+		if err != nil || len(back) != len(events) {
+			t.Fatalf("re-encoded events parse to %d, %v; want %d", len(back), err, len(events))
+		}
+	})
+}

@@ -18,6 +18,7 @@ var allPurposes = []anp.Purpose{
 	anp.PurposeTreeHead, anp.PurposeKeyChain, anp.PurposeToken, anp.PurposeDomainBinding,
 	anp.PurposeEndpointRecord, anp.PurposePoW, anp.PurposeWSAuth, anp.PurposeBlindSeal, anp.PurposeRelay,
 	anp.PurposeGrant, anp.PurposeKeyRotation, anp.PurposeKeyRevocation, anp.PurposeOperatorRevocation, anp.PurposeKeyEvent,
+	anp.PurposeArbiterKey, anp.PurposeDealEvent,
 }
 
 // Canonicalisation refuses every number outside ±(2^53-1): JCS would round

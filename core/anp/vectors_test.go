@@ -389,6 +389,7 @@ func vectorFiles(tb testing.TB) map[string][]byte {
 	addLogVectors(tb, files)
 	addKeyEventVectors(tb, files)
 	addKeyWindowVectors(tb, files)
+	addDealEventVectors(tb, files)
 	return files
 }
 

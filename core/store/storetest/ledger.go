@@ -36,6 +36,9 @@ func TestLedger(t *testing.T, newStore func(t *testing.T) store.Ledger) {
 	for _, tc := range treeCases {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, newStore(t)) })
 	}
+	for _, tc := range dealCases {
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, newStore(t)) })
+	}
 }
 
 var bg = context.Background()

@@ -88,8 +88,8 @@ func TestAbandonedSessionsDoNotMoveRank(t *testing.T) {
 	if l.Stats.Sessions != abandoned+1 || l.Stats.Deals != 1 {
 		t.Fatalf("alpha stats %+v, want %d sessions observed and 1 deal", l.Stats, abandoned+1)
 	}
-	t.Logf("%d abandoned sessions: alpha's score stays %.3f and rank 1 (ranked by sessions opened it would be %.3f, below bravo's 0.5)",
-		abandoned, after["alpha.anp"], float64(l.Stats.Deals+1)/float64(l.Stats.Sessions+2))
+	t.Logf("%d abandoned sessions: alpha's reputation stays %.6f and rank 1, above bravo's %.6f (a ratio of deals to sessions opened would give it %.3f)",
+		abandoned, after["alpha.anp"], after["bravo.anp"], float64(l.Stats.Deals+1)/float64(l.Stats.Sessions+2))
 }
 
 // TestSessionCreationRateLimitedPerBuyer: one identity opens its burst of

@@ -12,15 +12,18 @@ import { join } from "node:path";
 export const FENCE_OPEN = "<<<UNTRUSTED_SELLER_TEXT>>>";
 export const FENCE_CLOSE = "<<<END_UNTRUSTED_SELLER_TEXT>>>";
 
-// The nine tools the server must expose.
+// The twelve tools the server must expose.
 export const TOOL_NAMES = [
   "approve_and_sign",
   "cancel_session",
   "cascade",
+  "confirm_delivery",
   "counter",
   "discover_sellers",
+  "get_reputation",
   "get_session",
   "list_sessions",
+  "open_dispute",
   "propose_deal",
   "verify_artifact",
 ];

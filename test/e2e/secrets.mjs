@@ -17,6 +17,7 @@ import { join } from "node:path";
 
 import {
   RawStdioClient,
+  TOOL_NAMES,
   assertStdoutIsJSONRPC,
   check,
   equal,
@@ -176,7 +177,7 @@ async function negotiate(c) {
 
 async function readEverything(c, id, artifactID) {
   const tl = await c.result("tools/list", {});
-  equal(tl.tools.length, 9, "tools/list count");
+  equal(tl.tools.length, TOOL_NAMES.length, "tools/list count");
   const pl = await c.result("prompts/list", {});
   check(pl.prompts.length >= 2, "prompts/list has negotiation_turn and buyer_brief", pl);
   await c.result("resources/templates/list", {});

@@ -38,6 +38,8 @@ type SellerSpec struct {
 	// Attributes answer buyers' questions (ask_seller): warranty,
 	// delivery, condition, returns…
 	Attributes seller.Attributes
+	// MinBuyerTrust refuses buyers whose reputation is below it (0: none).
+	MinBuyerTrust float64
 }
 
 // Options configures Start.
@@ -51,7 +53,12 @@ type Options struct {
 	Logger       zerolog.Logger
 	Root         ed25519.PrivateKey // registry root key; nil => a fresh one
 	Ledger       store.Ledger       // registry ledger; nil => in memory
-	Now          func() time.Time   // the clock of the registry and the sellers; nil => time.Now
+	// History seeds a logged history (history.go): ReliableSeller,
+	// LateSeller and DisputedSeller start with deals delivered on time,
+	// late, and a dispute lost, so their reputations differ from the
+	// start. The market's clock runs HistoryAge behind while it is played.
+	History bool
+	Now     func() time.Time // the clock of the registry and the sellers; nil => time.Now
 }
 
 // Market is a running demo market.
@@ -66,6 +73,7 @@ type Market struct {
 	sellers map[string]*http.Server
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
+	clock   *marketClock
 }
 
 // usd returns a USD amount in major units.
@@ -135,11 +143,15 @@ func Start(ctx context.Context, opt Options) (*Market, error) {
 		}
 	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	m := &Market{Nodes: map[string]*seller.Node{}, sellers: map[string]*http.Server{}, cancel: cancel, root: root}
+	m := &Market{Nodes: map[string]*seller.Node{}, sellers: map[string]*http.Server{}, cancel: cancel, root: root, clock: &marketClock{base: opt.Now}}
+	if opt.History {
+		m.clock.offset = -HistoryAge
+	}
 	reg, err := registry.New(rctx, registry.Config{
 		Root: root, Ledger: opt.Ledger, Difficulty: opt.Difficulty, AllowPrivateEndpoints: true,
 		SessionRate: -1, // one local user on loopback: no per-identity limit on new sessions
-		Logger:      opt.Logger.With().Bool("demo", true).Logger(), Now: opt.Now,
+		Logger:      opt.Logger.With().Bool("demo", true).Logger(),
+		Now:         m.clock.Now,
 	})
 	if err != nil {
 		cancel()
@@ -157,6 +169,14 @@ func Start(ctx context.Context, opt Options) (*Market, error) {
 		if err := m.startSeller(rctx, spec, opt); err != nil {
 			m.Close()
 			return nil, fmt.Errorf("demo market: seller %s: %w", spec.Domain, err)
+		}
+	}
+	if opt.History {
+		err := m.seedHistory(ctx, opt)
+		m.clock.advance(HistoryAge) // real time from now on
+		if err != nil {
+			m.Close()
+			return nil, err
 		}
 	}
 	return m, nil
@@ -180,12 +200,12 @@ func (m *Market) startSeller(ctx context.Context, spec SellerSpec, opt Options) 
 	if spec.Credential != "" {
 		policy = credentialPolicy{inner: &pol, want: spec.Credential}
 	}
-	client := registry.NewClient(m.RegistryURL, key, registry.ClientOptions{Logger: opt.Logger, RootKey: m.RootKey, Now: opt.Now}) // the root pins the key chain relay signatures are verified with
+	client := registry.NewClient(m.RegistryURL, key, registry.ClientOptions{Logger: opt.Logger, RootKey: m.RootKey, Now: m.clock.Now}) // the root pins the key chain relay signatures are verified with
 	node, err := seller.NewNode(seller.Config{
 		Domain: spec.Domain, Identity: key, Policy: policy, Modes: spec.Modes, Categories: spec.Categories,
 		DisplayName: spec.DisplayName, Demo: true, Async: spec.Async, AsyncDelay: opt.AsyncDelay, AsyncRelease: opt.AsyncRelease,
 		Attributes: spec.Attributes, Registry: client,
-		Logger: opt.Logger.With().Bool("demo", true).Logger(), Now: opt.Now,
+		Logger: opt.Logger.With().Bool("demo", true).Logger(), Now: m.clock.Now, MinBuyerTrust: spec.MinBuyerTrust,
 	})
 	if err != nil {
 		return err
@@ -211,7 +231,7 @@ func (m *Market) startSeller(ctx context.Context, spec SellerSpec, opt Options) 
 // root key, valid for an hour: what `clinch-mcp registry grant` prints for
 // a real registry. Sellers added to the market (tests) bind with it.
 func (m *Market) Grant(domain string) (string, error) {
-	claims, err := anp.NewGrantClaims(domain, time.Now(), time.Hour)
+	claims, err := anp.NewGrantClaims(domain, m.clock.Now(), time.Hour)
 	if err != nil {
 		return "", err
 	}

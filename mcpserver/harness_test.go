@@ -52,6 +52,10 @@ type harnessOpts struct {
 	// asyncRelease, when set, holds every asynchronous seller's answer
 	// until the test sends on it.
 	asyncRelease <-chan struct{}
+	// history starts the market with its seeded history; minTrust is the
+	// engine's reputation floor.
+	history  bool
+	minTrust float64
 }
 
 func newHarness(t testing.TB, o harnessOpts) *harness { return newHarnessWith(t, o, nil) }
@@ -61,7 +65,7 @@ func newHarnessWith(t testing.TB, o harnessOpts, sellers []demomarket.SellerSpec
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	m, err := demomarket.Start(ctx, demomarket.Options{Sellers: sellers, Difficulty: 4, AsyncDelay: 20 * time.Millisecond, Logger: zerolog.Nop(),
-		Root: o.root, Ledger: o.ledger, AsyncRelease: o.asyncRelease})
+		Root: o.root, Ledger: o.ledger, AsyncRelease: o.asyncRelease, History: o.history})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +82,7 @@ func newHarnessWith(t testing.TB, o harnessOpts, sellers []demomarket.SellerSpec
 	}
 	logs := &lockedWriter{b: &strings.Builder{}}
 	log := zerolog.New(logs).Level(zerolog.DebugLevel)
-	core, err := buyer.New(buyer.Config{Identity: o.identity, BlindKeys: bk, Logger: log, AutoApproveBelow: o.autoApproveBelow,
+	core, err := buyer.New(buyer.Config{Identity: o.identity, BlindKeys: bk, Logger: log, AutoApproveBelow: o.autoApproveBelow, MinTrust: o.minTrust,
 		Registry: registry.NewClient(m.RegistryURL, o.identity, registry.ClientOptions{RootKey: m.RootKey, Logger: log,
 			HTTP: &http.Client{Timeout: 30 * time.Second, Transport: o.transport}})})
 	if err != nil {

@@ -61,6 +61,7 @@ func TestEveryToolSetsEveryAnnotation(t *testing.T) {
 		"get_decision":     {true, false, true, false},
 		"confirm_delivery": {false, false, true, true},
 		"open_dispute":     {false, true, false, true},
+		"get_reputation":   {true, false, true, true},
 	}
 	all := tools.All(&tools.Deps{})
 	if len(all) != len(want) {

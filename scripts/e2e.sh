@@ -171,10 +171,10 @@ step inspector-tools-list 60 "${INSPECTOR[@]}" -e "CLINCH_DATA_DIR=$INSPECT_DATA
 node -e '
   const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
   const names = r.tools.map((t) => t.name).sort().join(",");
-  const want = "approve_and_sign,ask_seller,cancel_session,cascade,cast_vote,confirm_delivery,counter,discover_sellers,get_decision,get_session,list_sessions,open_decision,open_dispute,propose_deal,verify_artifact";
+  const want = "approve_and_sign,ask_seller,cancel_session,cascade,cast_vote,confirm_delivery,counter,discover_sellers,get_decision,get_reputation,get_session,list_sessions,open_decision,open_dispute,propose_deal,verify_artifact";
   if (names !== want) { console.error("inspector tools/list names: " + names); process.exit(1); }
 ' "$LOGS/inspector-tools-list.out" || fail "inspector tools/list returned the wrong tools"
-echo "inspector: tools/list --strict over stdio: exit 0, 15 tools, $(grep -c '^Warning' "$LOGS/inspector-tools-list.err" || true) portability warnings, $(grep -c '^Error' "$LOGS/inspector-tools-list.err" || true) errors"
+echo "inspector: tools/list --strict over stdio: exit 0, 16 tools, $(grep -c '^Warning' "$LOGS/inspector-tools-list.err" || true) portability warnings, $(grep -c '^Error' "$LOGS/inspector-tools-list.err" || true) errors"
 
 # The failing call: the inspector runs a fresh server per call, so there is no
 # session to counter above budget; propose_deal with opening_offer above

@@ -20,6 +20,7 @@ func All(d *Deps) []Tool {
 		getDecision(d),
 		confirmDelivery(d),
 		openDispute(d),
+		getReputation(d),
 	}
 }
 

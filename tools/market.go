@@ -22,9 +22,10 @@ const (
 
 // DiscoverInput filters discover_sellers.
 type DiscoverInput struct {
-	Category string `json:"category,omitempty" jsonschema:"only sellers in this category, e.g. kitchen" limits:"maxLength=64"`
-	Mode     string `json:"mode,omitempty" jsonschema:"only sellers supporting this mode: ANP/A, ANP/B or ANP/C" limits:"enum=ANP/A|ANP/B|ANP/C"`
-	Limit    int    `json:"limit,omitempty" jsonschema:"at most this many sellers, default 10" limits:"minimum=1,maximum=50,default=10"`
+	Category string  `json:"category,omitempty" jsonschema:"only sellers in this category, e.g. kitchen" limits:"maxLength=64"`
+	Mode     string  `json:"mode,omitempty" jsonschema:"only sellers supporting this mode: ANP/A, ANP/B or ANP/C" limits:"enum=ANP/A|ANP/B|ANP/C"`
+	Limit    int     `json:"limit,omitempty" jsonschema:"at most this many sellers, default 10" limits:"minimum=1,maximum=50,default=10"`
+	MinTrust float64 `json:"min_trust,omitempty" jsonschema:"only sellers whose reputation is at least this, from 0 to 100 (a seller without history has 50); the server's --min-trust is a floor" limits:"minimum=0,maximum=100"`
 }
 
 // SellerInfo describes one seller.
@@ -35,7 +36,8 @@ type SellerInfo struct {
 	Categories  []string `json:"categories"`
 	Modes       []string `json:"modes"`
 	Demo        bool     `json:"demo" jsonschema:"a demo seller, not a real merchant"`
-	Score       float64  `json:"score" jsonschema:"registry reputation from 0 to 1"`
+	Score       float64  `json:"score" jsonschema:"reputation from 0 to 100 computed from the registry's public log (a seller without history has 50); get_reputation explains it"`
+	Evidence    Evidence `json:"evidence" jsonschema:"the counts behind the score"`
 }
 
 // DiscoverOutput is the result of discover_sellers.
@@ -55,6 +57,7 @@ type CascadeInput struct {
 	PerSellerTimeout int     `json:"per_seller_timeout_seconds,omitempty" jsonschema:"give up on a silent seller after this many seconds, default 30" limits:"minimum=1,maximum=600,default=30"`
 	MaxTurns         int     `json:"max_turns,omitempty" jsonschema:"turns per seller, default 8" limits:"minimum=1,maximum=50,default=8"`
 	Autonomous       bool    `json:"autonomous,omitempty" jsonschema:"use the server's sandbox decider (local Ollama model or its fallback) for the turns; otherwise a deterministic concession strategy plays them"`
+	MinTrust         float64 `json:"min_trust,omitempty" jsonschema:"negotiate only with sellers whose reputation is at least this, from 0 to 100; the server's --min-trust is a floor" limits:"minimum=0,maximum=100"`
 }
 
 // CascadeOutcome reports one seller of a cascade.
@@ -91,7 +94,7 @@ func discoverSellers(d *Deps) Tool {
 			case in.Limit < 1 || in.Limit > MaxDiscoverLimit:
 				return DiscoverOutput{}, "", inputErrorf("limit %d must be between 1 and %d", in.Limit, MaxDiscoverLimit)
 			}
-			ls, err := d.Core.Discover(ctx, in.Category, mode, in.Limit)
+			ls, err := d.Core.Discover(ctx, in.Category, mode, in.Limit, in.MinTrust)
 			if err != nil {
 				return DiscoverOutput{}, "", err
 			}
@@ -110,7 +113,7 @@ func discoverSellers(d *Deps) Tool {
 					addrMode = r.Modes[0]
 				}
 				out.Sellers = append(out.Sellers, SellerInfo{Address: anp.Address{Mode: addrMode, Domain: r.Domain}.String(), Domain: r.Domain,
-					DisplayName: r.DisplayName, Categories: r.Categories, Modes: modes, Demo: r.Demo, Score: l.Stats.Score})
+					DisplayName: r.DisplayName, Categories: r.Categories, Modes: modes, Demo: r.Demo, Score: l.Stats.Score, Evidence: listingEvidence(l)})
 				names = append(names, r.Domain)
 			}
 			if len(names) == 0 {
@@ -118,6 +121,14 @@ func discoverSellers(d *Deps) Tool {
 			}
 			return out, fmt.Sprintf("%s: %s.", count(len(names), "seller"), strings.Join(names, ", ")), nil
 		})
+}
+
+// listingEvidence is the evidence of a listing's reputation (none: no deals).
+func listingEvidence(l anp.Listing) Evidence {
+	if l.Reputation == nil {
+		return Evidence{}
+	}
+	return l.Reputation.Evidence
 }
 
 // Cascade bounds, as documented in the cascade schema.
@@ -155,6 +166,7 @@ func cascade(d *Deps) Tool {
 				Category: in.Category, Order: buyer.CascadeOrder(in.Strategy), MaxSellers: in.MaxSellers,
 				PerSellerTimeout: time.Duration(in.PerSellerTimeout) * time.Second, Decider: decider,
 				Constraints: buyer.Constraints{Item: in.Item, Category: in.Category, Quantity: in.Quantity, MaxBudget: budget, MaxTurns: in.MaxTurns},
+				MinTrust:    in.MinTrust,
 				Progress: func(o buyer.CascadeOutcome, done, total int) {
 					progress(done, total, fmt.Sprintf("%s: %s", o.Seller, o.Outcome))
 				},

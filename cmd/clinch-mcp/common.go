@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/rs/zerolog"
@@ -178,7 +179,7 @@ func openMarket(ctx context.Context, registryURL, rootKey, dir string, log zerol
 		u := strings.TrimRight(registryURL, "/")
 		return &market{url: u, rootKey: rootKey, heads: headStoreFor(dir, u), pins: pinsPathFor(dir, u)}, nil
 	}
-	d, err := demomarket.Start(ctx, demomarket.Options{Logger: log})
+	d, err := demomarket.Start(ctx, demomarket.Options{Logger: log, History: true}) // sellers with a logged history: reputations differ from the start
 	if err != nil {
 		return nil, fmt.Errorf("start the embedded demo market: %w", err)
 	}
@@ -209,4 +210,26 @@ func (a *autoApproveFlag) ceiling() (*anp.Money, error) {
 		return nil, &exitError{2, fmt.Errorf("--auto-approve-below: %w", err)}
 	}
 	return &m, nil
+}
+
+// minTrustFlag is --min-trust: the lowest seller reputation (0..100) the
+// buyer engine discovers and negotiates with; a tool call can raise it but
+// not lower it.
+type minTrustFlag struct{ raw string }
+
+func (m *minTrustFlag) register(fs *flag.FlagSet, env *cliEnv) {
+	fs.StringVar(&m.raw, "min-trust", envOr(env, "CLINCH_MIN_TRUST", ""),
+		"deal only with sellers whose reputation is at least this, 0 to 100 (a seller without history has 50) (env CLINCH_MIN_TRUST); off by default")
+}
+
+// value returns the floor, 0 when it is off.
+func (m *minTrustFlag) value() (float64, error) {
+	if m.raw == "" {
+		return 0, nil
+	}
+	v, err := strconv.ParseFloat(m.raw, 64)
+	if err != nil || v < 0 || v > 100 {
+		return 0, &exitError{2, fmt.Errorf("--min-trust %q: want a number from 0 to 100", m.raw)}
+	}
+	return v, nil
 }

@@ -169,8 +169,17 @@ func printListings(env *cliEnv, listings []anp.Listing) {
 		if r.Demo {
 			demo = " [demo]"
 		}
-		fmt.Fprintf(env.stdout, "%-22s %-26s categories=%s modes=%s score=%.2f%s\n", r.Domain, r.DisplayName, strings.Join(r.Categories, ","), strings.Join(modeNames(r.Modes), ","), l.Stats.Score, demo)
+		fmt.Fprintf(env.stdout, "%-22s %-26s categories=%s modes=%s score=%.2f%s%s\n", r.Domain, r.DisplayName, strings.Join(r.Categories, ","), strings.Join(modeNames(r.Modes), ","), l.Stats.Score, evidenceNote(l.Reputation), demo)
 	}
+}
+
+// evidenceNote summarises the evidence of a listing's reputation.
+func evidenceNote(r *anp.Reputation) string {
+	if r == nil {
+		return ""
+	}
+	e := r.Evidence
+	return fmt.Sprintf(" (deals %d: on time %d, late %d, breaches %d, disputes lost %d)", e.Deals, e.OnTime, e.Late, e.Breaches, e.DisputesLost)
 }
 
 // modeNames are the modes as strings, e.g. "ANP/C".

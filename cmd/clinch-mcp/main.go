@@ -52,6 +52,7 @@ func commands() []command {
 		{"verify", "verify a deal artifact offline", runVerify},
 		{"vectors", "run the protocol test vectors in DIR against the reference verifier", runVectors},
 		{"monitor", "follow a registry's transparency log; exit 3 on a fork", runMonitor},
+		{"reputation", "recompute the registry's reputation scores from its log and compare", runReputation},
 		{"keygen", "create an identity key file", runKeygen},
 		{"doctor", "check the identity key and the local Ollama model", runDoctor},
 		{"bench", "run the negotiation-quality benchmark (bench negotiate)", runBench},

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -20,25 +21,35 @@ const (
 	exitEntries = 4 // log entries that do not make the signed tree head
 )
 
-// monitorFlags are the flags of monitor.
-type monitorFlags struct {
+// logSource names the registry whose log a command reads (monitor,
+// reputation) and where its log watcher keeps the last head.
+type logSource struct {
 	logs     logFlags
 	registry string
 	key      string
-	watch    string
-	once     bool
-	interval time.Duration
 	state    string
 }
 
-func (f *monitorFlags) register(fs *flag.FlagSet, env *cliEnv) {
+func (f *logSource) register(fs *flag.FlagSet, env *cliEnv) {
 	f.logs.registerWith(fs, env, "warn")
 	fs.StringVar(&f.registry, "registry", envOr(env, "CLINCH_REGISTRY", ""), "registry URL (env CLINCH_REGISTRY); required")
 	fs.StringVar(&f.key, "registry-key", envOr(env, "CLINCH_REGISTRY_KEY", ""), "pin the registry root key, hex (env CLINCH_REGISTRY_KEY); default: the key fetched first")
+	fs.StringVar(&f.state, "state", "", "file keeping the last head and any fork alarm (default: the data directory's, shared with serve for this registry; memory: keeps nothing)")
+}
+
+// monitorFlags are the flags of monitor.
+type monitorFlags struct {
+	logSource
+	watch    string
+	once     bool
+	interval time.Duration
+}
+
+func (f *monitorFlags) register(fs *flag.FlagSet, env *cliEnv) {
+	f.logSource.register(fs, env)
 	fs.StringVar(&f.watch, "watch", "", "read every log entry and print the verified deals of this seller domain")
 	fs.BoolVar(&f.once, "once", false, "check the current head once and exit")
 	fs.DurationVar(&f.interval, "interval", 10*time.Second, "time between two checks")
-	fs.StringVar(&f.state, "state", "", "file keeping the last head and any fork alarm (default: the data directory's, shared with serve for this registry; memory: keeps nothing)")
 }
 
 func (f *monitorFlags) validate() error {
@@ -52,7 +63,7 @@ func (f *monitorFlags) validate() error {
 }
 
 // headStore is where the last head and any alarm are kept (nil: memory).
-func (f *monitorFlags) headStore(env *cliEnv, base string) registry.HeadStore {
+func (f *logSource) headStore(env *cliEnv, base string) registry.HeadStore {
 	switch f.state {
 	case "":
 		return headStoreFor(dataDir(env), base)
@@ -85,19 +96,30 @@ func runMonitor(ctx context.Context, env *cliEnv, args []string) error {
 	if err := f.validate(); err != nil {
 		return err
 	}
-	log, closer, err := f.logs.logger(env)
+	c, closer, err := f.client(env)
 	if err != nil {
 		return err
 	}
 	defer closer.Close()
-	base := strings.TrimRight(f.registry, "/")
-	_, id, err := ed25519.GenerateKey(rand.Reader) // the log is public: no identity is needed
-	if err != nil {
-		return err
-	}
-	m := &logMonitor{env: env, f: &f,
-		c: registry.NewClient(base, id, registry.ClientOptions{RootKey: f.key, Logger: log, HeadStore: f.headStore(env, base)})}
+	m := &logMonitor{env: env, f: &f, c: c}
 	return m.run(ctx)
+}
+
+// client returns a registry client for reading the log, with a throwaway
+// identity (the log is public) and the log watcher's state, and the closer
+// of its log file.
+func (f *logSource) client(env *cliEnv) (*registry.Client, io.Closer, error) {
+	log, closer, err := f.logs.logger(env)
+	if err != nil {
+		return nil, nil, err
+	}
+	_, id, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		closer.Close()
+		return nil, nil, err
+	}
+	base := strings.TrimRight(f.registry, "/")
+	return registry.NewClient(base, id, registry.ClientOptions{RootKey: f.key, Logger: log, HeadStore: f.headStore(env, base)}), closer, nil
 }
 
 // logMonitor is one run of monitor.

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -16,7 +14,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -184,28 +181,18 @@ func TestMonitorWatchListsVerifiedDeals(t *testing.T) {
 		t.Fatalf("a deal of another domain was printed:\n%s", out)
 	}
 
-	u, _ := url.Parse(m.RegistryURL)
-	rp := httputil.NewSingleHostReverseProxy(u)
-	rp.ModifyResponse = func(r *http.Response) error {
-		if r.Request.URL.Path != anp.RouteEntries {
-			return nil
-		}
+	lying := tamperProxy(t, m.RegistryURL, anp.RouteEntries, func(data []byte) []byte {
 		var er anp.EntriesResponse
-		if err := json.NewDecoder(r.Body).Decode(&er); err != nil {
-			return err
+		if err := json.Unmarshal(data, &er); err != nil {
+			t.Error(err)
+			return data
 		}
-		r.Body.Close()
 		er.Entries[0][0] ^= 1
-		data, _ := json.Marshal(er)
-		r.Body = io.NopCloser(bytes.NewReader(data))
-		r.ContentLength = int64(len(data))
-		r.Header.Set("Content-Length", strconv.Itoa(len(data)))
-		return nil
-	}
-	lying := httptest.NewServer(rp)
-	t.Cleanup(lying.Close)
+		data, _ = json.Marshal(er)
+		return data
+	})
 	var ee *exitError
-	if err := monitor(lying.URL); !errors.As(err, &ee) || ee.code != exitEntries || !strings.Contains(err.Error(), fmt.Sprintf("size %d root ", 3+sellers)) {
+	if err := monitor(lying); !errors.As(err, &ee) || ee.code != exitEntries || !strings.Contains(err.Error(), fmt.Sprintf("size %d root ", 3+sellers)) {
 		t.Fatalf("tampered entries: err = %v, want exit code %d naming the head", err, exitEntries)
 	}
 }

@@ -29,6 +29,8 @@ type serveFlags struct {
 	sandbox     sandboxFlags
 	autoApprove autoApproveFlag
 	approval    approvalFlags
+	minTrust    minTrustFlag
+	identity    bool // --present-identity
 	market      marketFlags
 }
 
@@ -44,6 +46,9 @@ func runServe(ctx context.Context, env *cliEnv, args []string) error {
 	f.sandbox.register(fs, env)
 	f.autoApprove.register(fs, env)
 	f.approval.register(fs, env)
+	f.minTrust.register(fs, env)
+	fs.BoolVar(&f.identity, "present-identity", envOr(env, "CLINCH_PRESENT_IDENTITY", "") == "1",
+		"name the identity key in every PROPOSE, so deals count toward this buyer's reputation and sellers with a buyer minimum see it (env CLINCH_PRESENT_IDENTITY=1); off: sessions stay unlinkable")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -96,6 +101,8 @@ const serveEnvHelp = `Environment (a flag given on the command line wins):
   CLINCH_APPROVAL, CLINCH_APPROVAL_WINDOW              --approval, --approval-window
   CLINCH_APPROVAL_PERSON_ABOVE, CLINCH_APPROVAL_GROUP_ABOVE  --approval-person-above, --approval-group-above
   CLINCH_PARTICIPANTS                                  --participant (comma-separated NAME=TOKEN_FILE)
+  CLINCH_AUTO_APPROVE_BELOW, CLINCH_MIN_TRUST          --auto-approve-below, --min-trust
+  CLINCH_PRESENT_IDENTITY=1                            --present-identity
   CLINCH_LOG_LEVEL, CLINCH_LOG_FILE                    --log-level, --log-file
   CLINCH_DATA_DIR                                      the data directory (identity.key, sessions.db)
   XDG_DATA_HOME                                        without CLINCH_DATA_DIR the data directory is
@@ -235,8 +242,13 @@ func openApp(ctx context.Context, env *cliEnv, f *serveFlags, log zerolog.Logger
 	if err != nil {
 		return nil, err
 	}
+	minTrust, err := f.minTrust.value()
+	if err != nil {
+		return nil, err
+	}
 	core, err := buyer.New(buyer.Config{Identity: id, Registry: mk.client(id, log), Sessions: st.Sessions, Notifier: st.Notifier,
-		BlindKeys: bk, Logger: log, AutoApproveBelow: ceiling, KeyPins: mk.keyPins(), Approval: policy, Participants: names(a.participants)})
+		BlindKeys: bk, Logger: log, AutoApproveBelow: ceiling, KeyPins: mk.keyPins(), Approval: policy, Participants: names(a.participants),
+		MinTrust: minTrust, PresentIdentity: f.identity})
 	if err != nil {
 		return nil, err
 	}

@@ -10,12 +10,16 @@ import (
 // that both sign. It binds the session, both keys, the seller domain, item,
 // quantity, terms, price and currency, and the transcript head.
 type DealTerms struct {
-	V              int               `json:"v"`
-	SessionID      string            `json:"session_id"`
-	Mode           Mode              `json:"mode"`
-	SellerDomain   string            `json:"seller_domain"`
-	SellerKey      string            `json:"seller_key"` // seller identity key bound to the domain
-	BuyerKey       string            `json:"buyer_key"`  // buyer's ephemeral session key
+	V            int    `json:"v"`
+	SessionID    string `json:"session_id"`
+	Mode         Mode   `json:"mode"`
+	SellerDomain string `json:"seller_domain"`
+	SellerKey    string `json:"seller_key"` // seller identity key bound to the domain
+	BuyerKey     string `json:"buyer_key"`  // buyer's ephemeral session key
+	// BuyerIdentity is the buyer's identity key when its PROPOSE presented
+	// it (ProposeBody.BuyerIdentity): the deal then counts toward that
+	// identity's reputation. Empty for an unlinkable session.
+	BuyerIdentity  string            `json:"buyer_identity,omitempty"`
 	Item           string            `json:"item"`
 	Quantity       int               `json:"quantity"`
 	Terms          map[string]string `json:"terms,omitempty"`
@@ -68,6 +72,11 @@ func (d *DealTerms) checkParties() error {
 	}
 	if _, err := ParsePublicKey(d.BuyerKey); err != nil {
 		return fmt.Errorf("buyer_key: %w", err)
+	}
+	if d.BuyerIdentity != "" {
+		if _, err := ParsePublicKey(d.BuyerIdentity); err != nil {
+			return fmt.Errorf("buyer_identity: %w", err)
+		}
 	}
 	return nil
 }

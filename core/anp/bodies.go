@@ -27,6 +27,12 @@ type ProposeBody struct {
 	// Credential is a blind per-domain credential sealed to the seller's
 	// published encryption key (base64); only the seller can open it.
 	Credential string `json:"credential,omitempty"`
+	// BuyerIdentity is the buyer's permanent identity key (hex), presented
+	// by a buyer who wants this deal to count toward its reputation and
+	// the seller to see that reputation (docs/reputation.md). The registry
+	// relays the PROPOSE only when it is the identity that authenticated.
+	// Absent, the session stays unlinkable and the buyer is a newcomer.
+	BuyerIdentity string `json:"buyer_identity,omitempty"`
 }
 
 // Validate checks the propose body.
@@ -59,6 +65,11 @@ func (b *ProposeBody) Validate() error {
 	}
 	if len(b.Credential) > MaxSealedCredentialLen {
 		return fmt.Errorf("credential is %d bytes, at most %d allowed", len(b.Credential), MaxSealedCredentialLen)
+	}
+	if b.BuyerIdentity != "" {
+		if _, err := ParsePublicKey(b.BuyerIdentity); err != nil {
+			return fmt.Errorf("buyer_identity: %w", err)
+		}
 	}
 	return nil
 }

@@ -84,6 +84,8 @@ func (d *DealTerms) checkPropose(e *Envelope) error {
 		return Errorf(CodeBadRequest, "deal terms differ from the PROPOSE's")
 	case b.Currency != d.Price.Currency:
 		return Errorf(CodeBadRequest, "deal currency %s differs from the PROPOSE's %s", d.Price.Currency, b.Currency)
+	case b.BuyerIdentity != d.BuyerIdentity:
+		return Errorf(CodeBadRequest, "deal buyer_identity differs from the PROPOSE's")
 	}
 	return nil
 }

@@ -200,7 +200,34 @@ type Stats struct {
 	Deals     uint64  `json:"deals"`
 	Sessions  uint64  `json:"sessions"`
 	Cancelled uint64  `json:"cancelled"`
-	Score     float64 `json:"score"` // 0..1, deals / sessions with a prior
+	Score     float64 `json:"score"` // the reputation score, 0..100 (Listing.Reputation)
+}
+
+// Reputation is a party's score under the registry's reputation formula,
+// with the evidence behind it (docs/reputation.md): figures computed from
+// the transparency log alone, which anyone can recompute.
+type Reputation struct {
+	Formula  string             `json:"formula"`
+	Score    float64            `json:"score"` // 0..100, 6 decimals; a newcomer has 50
+	Evidence ReputationEvidence `json:"evidence"`
+}
+
+// ReputationEvidence is what a score rests on: counts over the party's deals.
+type ReputationEvidence struct {
+	Deals           int   `json:"deals"`            // signed deals as either side
+	Completed       int   `json:"completed"`        // deals that earn the party credit
+	OnTime          int   `json:"on_time"`          // as seller: delivered by the deadline
+	Late            int   `json:"late"`             // as seller: delivered after the deadline
+	Awaiting        int   `json:"awaiting"`         // deadlines not yet met, without breach or dispute
+	Received        int   `json:"received"`         // as buyer: receipts given
+	Breaches        int   `json:"breaches"`         // breaches by the party
+	DisputesOpened  int   `json:"disputes_opened"`  // disputes the party filed
+	DisputesAgainst int   `json:"disputes_against"` // disputes filed against the party
+	DisputesWon     int   `json:"disputes_won"`
+	DisputesLost    int   `json:"disputes_lost"`
+	DisputesSplit   int   `json:"disputes_split"`
+	Counterparties  int   `json:"counterparties"`
+	LastActivity    int64 `json:"last_activity"` // unix ms; 0: never
 }
 
 // Listing is one discovery result: the registry's binding of the domain and
@@ -209,6 +236,8 @@ type Listing struct {
 	Binding DomainBinding `json:"binding"`
 	Record  SignedRecord  `json:"record"`
 	Stats   Stats         `json:"stats"`
+	// Reputation is the seller's reputation when the listing was served.
+	Reputation *Reputation `json:"reputation,omitempty"`
 }
 
 // Verify checks the registry binding against chain and the record against the bound key.

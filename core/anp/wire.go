@@ -8,7 +8,7 @@ const (
 	RouteDomains     = "/v1/domains"           // POST BindRequest -> DomainBinding (operator token)
 	RouteDomain      = "/v1/domains/{domain}"  // GET -> DomainBinding
 	RouteRecords     = "/v1/records"           // POST SignedRecord -> Listing
-	RouteDiscover    = "/v1/discover"          // GET ?category=&mode=&limit= -> DiscoverResponse (token)
+	RouteDiscover    = "/v1/discover"          // GET ?category=&mode=&limit=&min_trust= -> DiscoverResponse (token)
 	RouteListing     = "/v1/listings/{domain}" // GET -> Listing (token)
 	RouteRelay       = "/v1/relay/{domain}"    // POST Envelope -> RelayResponse (token)
 	RouteCallbacks   = "/v1/callbacks"         // POST Envelope (seller-signed) -> 202
@@ -18,7 +18,10 @@ const (
 	RouteInclusion   = "/v1/log/inclusion"     // GET ?index=&size= -> ProofResponse
 	RouteEntries     = "/v1/log/entries"       // GET ?start=&end= -> EntriesResponse
 	RouteWS          = "/v1/ws"                // WebSocket: AUTH, CALLBACK, ACK
-	RouteHealth      = "/healthz"              // GET -> 200
+	// RouteReputation serves every party's reputation (docs/reputation.md).
+	RouteReputation      = "/v1/reputation"         // GET -> reputation.Report
+	RouteReputationParty = "/v1/reputation/{party}" // GET -> reputation.PartyReport
+	RouteHealth          = "/healthz"               // GET -> 200
 )
 
 // Seller node routes, relative to the endpoint record's URL.

@@ -34,6 +34,9 @@ type CascadeRequest struct {
 	// one call at a time: done counts the sellers finished so far and total
 	// is how many the cascade negotiates with (known once discovery returned).
 	Progress func(o CascadeOutcome, done, total int)
+	// MinTrust skips sellers whose reputation (0..100) is below it; the
+	// engine's Config.MinTrust is the floor.
+	MinTrust float64
 }
 
 // normalize fills in the defaults and refuses a request that cannot run.
@@ -85,7 +88,7 @@ func (c *Core) NegotiateCascade(ctx context.Context, req CascadeRequest) (*Casca
 	if err := req.normalize(); err != nil {
 		return nil, err
 	}
-	listings, err := c.cfg.Registry.Discover(ctx, req.Category, req.Mode, req.MaxSellers)
+	listings, err := c.cfg.Registry.DiscoverMin(ctx, req.Category, req.Mode, req.MaxSellers, c.minTrust(req.MinTrust))
 	if err != nil {
 		return nil, remoteError("discover "+req.Category, err)
 	}
@@ -93,7 +96,7 @@ func (c *Core) NegotiateCascade(ctx context.Context, req CascadeRequest) (*Casca
 		listings = listings[:req.MaxSellers]
 	}
 	if len(listings) == 0 {
-		return &CascadeResult{}, fmt.Errorf("no sellers found in category %q for %s: %w", req.Category, req.Mode, ErrNotFound)
+		return &CascadeResult{}, fmt.Errorf("no sellers found in category %q for %s%s: %w", req.Category, req.Mode, trustNote(c.minTrust(req.MinTrust)), ErrNotFound)
 	}
 	run := &cascadeRun{c: c, req: req, total: len(listings), res: &CascadeResult{}}
 	if req.Order == CascadeParallel {
@@ -275,4 +278,12 @@ func (c *Core) releaseHold(ctx context.Context, id string) {
 	if err := c.save(ctx, r); err != nil {
 		c.log.Warn().Str("session", id).Err(err).Msg("cascade: release hold")
 	}
+}
+
+// trustNote names a reputation floor in a message ("" for none).
+func trustNote(minTrust float64) string {
+	if minTrust <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" with a reputation of at least %g", minTrust)
 }

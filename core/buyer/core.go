@@ -19,6 +19,7 @@ import (
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/internal/keyedlock"
+	"github.com/clinch-protocol/clinch-mcp/core/reputation"
 	"github.com/clinch-protocol/clinch-mcp/core/store"
 	"github.com/clinch-protocol/clinch-mcp/core/store/memstore"
 )
@@ -27,7 +28,11 @@ import (
 // implements it.
 type Registry interface {
 	Token(ctx context.Context) (string, error)
-	Discover(ctx context.Context, category string, mode anp.Mode, limit int) ([]anp.Listing, error)
+	// DiscoverMin lists sellers whose reputation (0..100) is at least minTrust.
+	DiscoverMin(ctx context.Context, category string, mode anp.Mode, limit int, minTrust float64) ([]anp.Listing, error)
+	// PartyReputation returns a party's reputation as the registry computes
+	// it from its log, at its time (at zero) or at at.
+	PartyReputation(ctx context.Context, party string, at time.Time) (*reputation.PartyReport, error)
 	Listing(ctx context.Context, domain string) (*anp.Listing, error)
 	Relay(ctx context.Context, domain string, env *anp.Envelope) (*anp.RelayResponse, error)
 	// Notarize has the registry countersign and log a deal signed by both
@@ -90,6 +95,15 @@ type Config struct {
 	// Participants are the names of the people who may sit in decision
 	// rooms (each authenticated by its own credential at the entry point).
 	Participants []string
+	// PresentIdentity names the identity key in every PROPOSE (and so in
+	// every deal): the buyer's deals then count toward its reputation, and
+	// sellers that require a buyer minimum can see it. Off by default:
+	// sessions stay unlinkable and the buyer is a newcomer to every seller.
+	PresentIdentity bool
+	// MinTrust is the lowest seller reputation (0..100, docs/reputation.md)
+	// discovery and cascades accept: a floor that a request can raise but
+	// not lower. 0: none.
+	MinTrust float64
 }
 
 // Notifier publishes and receives session-changed events across processes.
@@ -373,10 +387,24 @@ func (c *Core) checkRegistryLog(ctx context.Context, op string) error {
 }
 
 // Discover lists verified sellers in a category (all categories when empty).
-func (c *Core) Discover(ctx context.Context, category string, mode anp.Mode, limit int) ([]anp.Listing, error) {
-	l, err := c.cfg.Registry.Discover(ctx, category, mode, limit)
+func (c *Core) Discover(ctx context.Context, category string, mode anp.Mode, limit int, minTrust float64) ([]anp.Listing, error) {
+	l, err := c.cfg.Registry.DiscoverMin(ctx, category, mode, limit, c.minTrust(minTrust))
 	if err != nil {
 		return nil, remoteError("discover sellers", err)
 	}
 	return l, nil
+}
+
+// minTrust is the reputation floor of a discovery: the one requested, or
+// the engine's MinTrust when that is higher.
+func (c *Core) minTrust(requested float64) float64 { return max(requested, c.cfg.MinTrust) }
+
+// Reputation returns a party's reputation (a seller domain, or a buyer as
+// id:KEY or key:KEY) as the registry computes it from its public log.
+func (c *Core) Reputation(ctx context.Context, party string) (*reputation.PartyReport, error) {
+	r, err := c.cfg.Registry.PartyReputation(ctx, party, time.Time{})
+	if err != nil {
+		return nil, remoteError("reputation of "+party, err)
+	}
+	return r, nil
 }

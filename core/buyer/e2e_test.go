@@ -42,7 +42,7 @@ func TestDealEndToEnd(t *testing.T) {
 	ev := watch(c)
 	ctx := ctxT(t)
 
-	listings, err := c.Discover(ctx, "kitchen", anp.ModeC, 10)
+	listings, err := c.Discover(ctx, "kitchen", anp.ModeC, 10, 0)
 	if err != nil || len(listings) != 3 {
 		t.Fatalf("discover: %d listings, %v", len(listings), err)
 	}

@@ -55,6 +55,9 @@ func (c *Core) ProposeDeal(ctx context.Context, address string, cons Constraints
 	id := anp.NewSessionID()
 	body := anp.ProposeBody{Mode: addr.Mode, Item: cons.Item, Category: cons.Category, Quantity: cons.Quantity,
 		Currency: cons.MaxBudget.Currency, Terms: cons.Terms, Offer: opt.Opening}
+	if c.cfg.PresentIdentity {
+		body.BuyerIdentity = anp.PublicKeyHex(c.cfg.Identity.Public().(ed25519.PublicKey))
+	}
 	if c.cfg.BlindKeys != nil && c.cfg.BlindKeys.Has(addr.Domain) {
 		if rec.EncKey == "" {
 			return Session{}, fmt.Errorf("seller %s publishes no encryption key, so its credential cannot be sent sealed: %w", addr.Domain, ErrRefused)

@@ -209,7 +209,7 @@ func (r *record) buildArtifact(key ed25519.PrivateKey, now time.Time) (*anp.Arti
 	}
 	a := &anp.Artifact{Terms: anp.DealTerms{
 		V: anp.Version, SessionID: s.ID, Mode: s.Mode, SellerDomain: s.Seller, SellerKey: r.SellerKey,
-		BuyerKey: buyerKey(key), Item: r.Propose.Item, Quantity: r.Propose.Quantity,
+		BuyerKey: buyerKey(key), BuyerIdentity: r.Propose.BuyerIdentity, Item: r.Propose.Item, Quantity: r.Propose.Quantity,
 		Terms: r.Propose.Terms, Price: body.Price, TranscriptHead: head, TranscriptLen: accept.Seq,
 		AgreedAt: accept.TS, CreatedAt: max(now.UnixMilli(), accept.TS), Commitment: &commitment,
 	}}

@@ -249,7 +249,17 @@ func (c *Client) chainFor(ctx context.Context, kid uint64) (*anp.KeysResponse, e
 
 // Discover lists sellers; listings that fail verification are dropped and logged.
 func (c *Client) Discover(ctx context.Context, category string, mode anp.Mode, limit int) ([]anp.Listing, error) {
+	return c.DiscoverMin(ctx, category, mode, limit, 0)
+}
+
+// DiscoverMin is Discover keeping only the sellers whose reputation
+// (0..100, docs/reputation.md) is at least minTrust; the registry filters
+// before it applies limit, and the client checks again.
+func (c *Client) DiscoverMin(ctx context.Context, category string, mode anp.Mode, limit int, minTrust float64) ([]anp.Listing, error) {
 	q := url.Values{}
+	if minTrust > 0 {
+		q.Set("min_trust", strconv.FormatFloat(minTrust, 'f', -1, 64))
+	}
 	if category != "" {
 		q.Set("category", category)
 	}
@@ -265,6 +275,10 @@ func (c *Client) Discover(ctx context.Context, category string, mode anp.Mode, l
 	}
 	out := make([]anp.Listing, 0, len(resp.Results))
 	for _, l := range resp.Results {
+		if l.Stats.Score < minTrust {
+			c.log.Warn().Str("domain", l.Binding.Domain).Float64("score", l.Stats.Score).Msg("dropping a listing below min_trust that the registry returned")
+			continue
+		}
 		if err := c.verifyListing(ctx, &l); err != nil {
 			c.log.Warn().Err(err).Str("domain", l.Binding.Domain).Msg("dropping a listing that fails verification")
 			continue

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 
@@ -150,23 +149,16 @@ func (d *directory) listingLocked(domain string) (anp.Listing, bool) {
 	if !ok || !d.keys.usableLocked(domain, b.Key) {
 		return anp.Listing{}, false
 	}
-	return anp.Listing{Binding: b, Record: r, Stats: withScore(d.stats[domain])}, true
+	return anp.Listing{Binding: b, Record: r, Stats: d.stats[domain]}, true
 }
 
-// withScore fills Score = (deals+1)/(deals+2): it grows with completed,
-// notarised deals only. Sessions opened or cancelled do not enter it, so
-// a buyer who opens sessions and abandons them cannot move a seller's
-// rank (they are counted in Sessions and Cancelled as observations).
-func withScore(st anp.Stats) anp.Stats {
-	st.Score = float64(st.Deals+1) / float64(st.Deals+2)
-	return st
-}
-
-// discover returns listings that offer category (exact, case-insensitive;
-// "" = any) in mode ("" = any), best score first, then by domain.
-func (d *directory) discover(category string, mode anp.Mode, limit int) []anp.Listing {
+// discover returns the listings that offer category (exact,
+// case-insensitive; "" = any) in mode ("" = any), in no order: the server
+// ranks them by reputation (scoreListings).
+func (d *directory) discover(category string, mode anp.Mode) []anp.Listing {
 	d.mu.RLock()
-	out := make([]anp.Listing, 0, min(limit, len(d.records)))
+	defer d.mu.RUnlock()
+	var out []anp.Listing
 	for domain, rec := range d.records {
 		if mode != "" && !rec.Record.Supports(mode) {
 			continue
@@ -177,16 +169,6 @@ func (d *directory) discover(category string, mode anp.Mode, limit int) []anp.Li
 		if l, ok := d.listingLocked(domain); ok {
 			out = append(out, l)
 		}
-	}
-	d.mu.RUnlock()
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Stats.Score != out[j].Stats.Score {
-			return out[i].Stats.Score > out[j].Stats.Score
-		}
-		return out[i].Binding.Domain < out[j].Binding.Domain
-	})
-	if len(out) > limit {
-		out = out[:limit]
 	}
 	return out
 }
@@ -206,7 +188,7 @@ func (d *directory) bumpStats(ctx context.Context, domain string, f func(*anp.St
 	defer d.mu.Unlock()
 	st := d.stats[domain]
 	f(&st)
-	st.Score = 0 // derived on read
+	st.Score = 0 // the reputation, set when served
 	data, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("registry: encode stats: %w", err)

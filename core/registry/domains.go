@@ -201,7 +201,20 @@ func (s *Server) handleDiscover(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = min(n, maxDiscover)
 	}
-	s.writeJSON(w, http.StatusOK, anp.DiscoverResponse{Results: s.directory.discover(category, mode, limit)})
+	minTrust, err := queryMinTrust(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ls, err := s.scoreListings(r.Context(), s.directory.discover(category, mode), minTrust, limit)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if ls == nil {
+		ls = []anp.Listing{}
+	}
+	s.writeJSON(w, http.StatusOK, anp.DiscoverResponse{Results: ls})
 }
 
 // handleListing returns one seller's listing (token required).
@@ -224,5 +237,10 @@ func (s *Server) handleListing(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, anp.Errorf(anp.CodeNotFound, "no listing for %s", domain))
 		return
 	}
-	s.writeJSON(w, http.StatusOK, l)
+	scored, err := s.scoreListings(r.Context(), []anp.Listing{l}, 0, 0)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, scored[0])
 }

@@ -216,14 +216,14 @@ func TestEndpointRecordRules(t *testing.T) {
 func TestDiscoverFiltersRanksAndVerifies(t *testing.T) {
 	e := newEnv(t, nil)
 	e.addSeller("alpha.anp", "Kitchen", "garden")
-	e.addSeller("bravo.anp", "kitchen")
+	bravo := e.addSeller("bravo.anp", "kitchen")
 	e.addSeller("charlie.anp", "books")
 	ctx := context.Background()
-	// bravo closed a deal in its only session: it ranks above alpha.
-	if err := e.srv.directory.bumpStats(ctx, "bravo.anp", func(st *anp.Stats) { st.Sessions, st.Deals = 1, 1 }); err != nil {
-		t.Fatal(err)
-	}
 	c := e.client(anptest.NewKey(t))
+	// bravo closed a deal and delivered it on time, logged: its reputation
+	// ranks it above alpha.
+	deal := signDeal(t, e, bravo, "bravo.anp")
+	deal.fulfil(t, e)
 	names := func(ls []anp.Listing) []string {
 		var out []string
 		for _, l := range ls {
@@ -254,8 +254,11 @@ func TestDiscoverFiltersRanksAndVerifies(t *testing.T) {
 		}
 	}
 	got, _ := c.Discover(ctx, "kitchen", "", 0)
-	if got[0].Stats.Score != 2.0/3.0 || got[1].Stats.Score != 0.5 {
-		t.Errorf("scores %v and %v, want 2/3 and 1/2", got[0].Stats.Score, got[1].Stats.Score)
+	if want := oneDealScore(deal.artifact.Terms.Price); got[0].Stats.Score != want || got[1].Stats.Score != 50 {
+		t.Errorf("scores %v and %v, want %v and 50", got[0].Stats.Score, got[1].Stats.Score, want)
+	}
+	if r := got[0].Reputation; r == nil || r.Score != got[0].Stats.Score || r.Evidence.Deals != 1 || r.Evidence.Completed != 1 {
+		t.Errorf("bravo's listing shows reputation %+v, want its score and one completed deal", r)
 	}
 
 	// A record altered after its seller signed it is dropped by the client.

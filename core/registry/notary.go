@@ -245,6 +245,8 @@ func checkDealGoods(ws *witnessSession, t *anp.DealTerms) error {
 		return anp.Errorf(anp.CodeConflict, "artifact currency %s is not the proposed currency %s", t.Price.Currency, p.Currency)
 	case !sameTerms(t.Terms, p.Terms):
 		return anp.Errorf(anp.CodeConflict, "artifact terms are not the proposed terms")
+	case t.BuyerIdentity != p.BuyerIdentity:
+		return anp.Errorf(anp.CodeConflict, "artifact buyer_identity is not the identity the PROPOSE presented")
 	}
 	return nil
 }

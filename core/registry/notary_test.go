@@ -148,9 +148,13 @@ func TestNotaryHappyPathIdempotenceAndLog(t *testing.T) {
 	if out.Receipt.LeafIndex != 1 || out.Receipt.TreeHead.Size != 2 { // leaf 0 is the seller's bind event
 		t.Fatalf("receipt leaf %d size %d, want 1 and 2", out.Receipt.LeafIndex, out.Receipt.TreeHead.Size)
 	}
-	l, _ := e.srv.directory.listing("pans.anp")
-	if l.Stats.Deals != 1 || l.Stats.Sessions != 1 || l.Stats.Score != 2.0/3.0 {
-		t.Fatalf("stats %+v, want 1 deal in 1 session, score 2/3", l.Stats)
+	l, err := c.Listing(ctx, "pans.anp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The deal awaits delivery: it earns no reputation yet.
+	if ev := l.Reputation.Evidence; l.Stats.Deals != 1 || l.Stats.Sessions != 1 || l.Stats.Score != 50 || ev.Deals != 1 || ev.Awaiting != 1 || ev.Completed != 0 {
+		t.Fatalf("stats %+v reputation %+v, want 1 deal in 1 session awaiting delivery, score 50", l.Stats, l.Reputation)
 	}
 
 	// The same artifact again returns the stored result; another deal for

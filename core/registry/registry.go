@@ -26,6 +26,7 @@ import (
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/internal/defaults"
 	"github.com/clinch-protocol/clinch-mcp/core/internal/keyedlock"
+	"github.com/clinch-protocol/clinch-mcp/core/reputation"
 	"github.com/clinch-protocol/clinch-mcp/core/store"
 	"github.com/clinch-protocol/clinch-mcp/core/store/memstore"
 )
@@ -114,6 +115,7 @@ type Server struct {
 	idle        *idleSessions  // sessions the sweep may delete
 	domains     keyedlock.Map  // per-domain serialisation of record updates
 	directory   *directory
+	rep         *reputationLog // reputation.go
 	hub         *hub
 	upgrader    *websocket.Upgrader
 	handler     http.Handler
@@ -171,6 +173,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	if err := s.logUnloggedBindings(ctx); err != nil {
+		return nil, err
+	}
+	s.rep = newReputationLog()
+	if err := s.withReputation(ctx, func(*reputation.Book, uint64, time.Time) {}); err != nil { // read the log once at start
 		return nil, err
 	}
 	if err := s.loadIdleSessions(ctx); err != nil {
@@ -259,6 +265,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET "+anp.RouteConsistency, s.handleConsistency)
 	mux.HandleFunc("GET "+anp.RouteInclusion, s.handleInclusion)
 	mux.HandleFunc("GET "+anp.RouteEntries, s.handleEntries)
+	mux.HandleFunc("GET "+anp.RouteReputation, s.handleReputation)
+	mux.HandleFunc("GET "+anp.RouteReputationParty, s.handlePartyReputation)
 	mux.HandleFunc("GET "+anp.RouteWS, s.handleWS)
 	mux.HandleFunc("GET "+anp.RouteHealth, func(w http.ResponseWriter, r *http.Request) {
 		s.writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -168,6 +168,9 @@ func openSession(ws *witnessSession, buyer, domain string, listing *anp.Listing,
 	if !listing.Record.Record.Supports(body.Mode) {
 		return nil, anp.Errorf(anp.CodeRefused, "%s does not negotiate in %s", domain, body.Mode)
 	}
+	if body.BuyerIdentity != "" && body.BuyerIdentity != buyer {
+		return nil, anp.Errorf(anp.CodeForbidden, "the PROPOSE presents buyer identity %s…, not the identity that authenticated", shortKey(body.BuyerIdentity))
+	}
 	ws = &witnessSession{ID: env.Session, Domain: domain, Buyer: buyer, BuyerKey: env.From, SellerKey: listing.Binding.Key}
 	if err := ws.recordSize(); err != nil {
 		return nil, err

@@ -47,8 +47,11 @@ type FileConfig struct {
 	Demo         bool     `json:"demo,omitempty"`
 	// Attributes are what buyers' questions are answered from, by topic:
 	// {"warranty": "2 years", "delivery": "3 working days", ...}.
-	Attributes   Attributes   `json:"attributes,omitempty"`
-	PolicyConfig PolicyConfig `json:"policy"`
+	Attributes Attributes `json:"attributes,omitempty"`
+	// MinBuyerTrust is Config.MinBuyerTrust: the lowest buyer reputation
+	// (0..100) the node negotiates with; 0 or absent: none.
+	MinBuyerTrust float64      `json:"min_buyer_trust,omitempty"`
+	PolicyConfig  PolicyConfig `json:"policy"`
 }
 
 // PolicyConfig is the "policy" object of a FileConfig: a CurvePolicy in
@@ -299,20 +302,24 @@ func (fc *FileConfig) NodeConfig(identity ed25519.PrivateKey, reg Registry, logg
 	if err != nil {
 		return Config{}, err
 	}
+	if fc.MinBuyerTrust < 0 || fc.MinBuyerTrust > 100 {
+		return Config{}, fmt.Errorf("field min_buyer_trust: %v is not a reputation from 0 to 100", fc.MinBuyerTrust)
+	}
 	return Config{
-		AsyncDelay:   delay,
-		Domain:       fc.Domain,
-		Identity:     identity,
-		Policy:       p,
-		Modes:        modes,
-		Categories:   append([]string(nil), fc.Categories...),
-		Capabilities: append([]string(nil), fc.Capabilities...),
-		DisplayName:  fc.DisplayName,
-		Demo:         fc.Demo,
-		Attributes:   fc.Attributes,
-		Async:        fc.Async,
-		Registry:     reg,
-		Logger:       logger,
+		MinBuyerTrust: fc.MinBuyerTrust,
+		AsyncDelay:    delay,
+		Domain:        fc.Domain,
+		Identity:      identity,
+		Policy:        p,
+		Modes:         modes,
+		Categories:    append([]string(nil), fc.Categories...),
+		Capabilities:  append([]string(nil), fc.Capabilities...),
+		DisplayName:   fc.DisplayName,
+		Demo:          fc.Demo,
+		Attributes:    fc.Attributes,
+		Async:         fc.Async,
+		Registry:      reg,
+		Logger:        logger,
 	}, nil
 }
 

@@ -75,7 +75,10 @@ func (n *Node) handlePropose(ctx context.Context, env *anp.Envelope) (outcome, e
 		n.remove(s)
 		return outcome{}, err
 	}
-	d, err := n.policy.Open(ctx, s.view(), p)
+	d, refused := n.buyerTrustRefusal(ctx, p)
+	if !refused {
+		d, err = n.policy.Open(ctx, s.view(), p)
+	}
 	if err != nil {
 		n.remove(s)
 		return outcome{}, policyError(err)

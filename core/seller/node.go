@@ -53,11 +53,16 @@ type Config struct {
 	Attributes Attributes
 	// Registry is required: the node takes only requests the registry relayed,
 	// verified against its key chain, and registers and posts callbacks there.
-	Registry     Registry
-	SessionTTL   time.Duration // idle sessions expire after this, default 1h
-	MaxBodyBytes int64         // default 64 KiB
-	Logger       zerolog.Logger
-	Now          func() time.Time
+	Registry   Registry
+	SessionTTL time.Duration // idle sessions expire after this, default 1h
+	// MinBuyerTrust answers with a REJECT (its message starts with
+	// ErrBuyerTrust's text) a PROPOSE whose buyer's reputation (0..100,
+	// docs/reputation.md) is below it; a buyer who presents no identity
+	// counts as a newcomer (50). 0: no minimum.
+	MinBuyerTrust float64
+	MaxBodyBytes  int64 // default 64 KiB
+	Logger        zerolog.Logger
+	Now           func() time.Time
 
 	// Limits of the session table (table.go); zero values take the defaults.
 	MaxSessions      int           // sessions held at once, default DefaultMaxSessions

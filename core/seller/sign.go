@@ -99,6 +99,8 @@ func matchGoods(s *session, t *anp.DealTerms) error {
 		return refuse("artifact currency %q differs from the session currency %s", anp.Truncate(t.Price.Currency, 8), p.Currency)
 	case t.Price != *s.accepted:
 		return refuse("artifact price %s differs from the accepted %s", t.Price, s.accepted)
+	case t.BuyerIdentity != p.BuyerIdentity:
+		return refuse("artifact buyer_identity differs from the identity the PROPOSE presented")
 	}
 	return nil
 }

@@ -74,6 +74,7 @@ async function checkTools(client) {
   const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
   equal(byName.approve_and_sign.annotations?.destructiveHint, true, "approve_and_sign destructiveHint");
   equal(byName.get_session.annotations?.readOnlyHint, true, "get_session readOnlyHint");
+  equal(byName.get_reputation.annotations?.readOnlyHint, true, "get_reputation readOnlyHint");
   for (const t of tools) {
     for (const hint of ["readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"]) {
       equal(typeof t.annotations?.[hint], "boolean", `${t.name} annotations.${hint} is set explicitly`);

@@ -23,6 +23,7 @@ export const TOOL_NAMES = [
   "counter",
   "discover_sellers",
   "get_decision",
+  "get_reputation",
   "get_session",
   "list_sessions",
   "open_decision",

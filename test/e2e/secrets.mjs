@@ -24,7 +24,6 @@ import {
   main,
   parseArgs,
   promptText,
-  TOOL_NAMES,
   serverEnv,
   toolText,
   workDir,

@@ -89,19 +89,20 @@ start_server() {
   local name=$1 transport=$2
   local dir="$WORK/data-$name" log="$LOGS/server-$name.log"
   mkdir -p "$dir"
+  : >"$log" # created before the server starts, so the wait below never reads a missing file
   env -i PATH="$PATH" HOME="$dir" CLINCH_DATA_DIR="$dir" \
     "$BIN" serve --transport "$transport" --addr 127.0.0.1:0 --store memory: --log-level info \
     </dev/null >"$LOGS/server-$name.stdout" 2>"$log" &
   local pid=$!
   SERVER_PIDS+=("$pid")
   local addr=""
-  for _ in $(seq 300); do
+  for _ in $(seq 600); do
     addr=$(sed -n 's/^clinch-mcp: listening on \(127\.0\.0\.1:[0-9][0-9]*\)$/\1/p' "$log" | head -n 1)
     [ -n "$addr" ] && break
     kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; fail "server $name exited before listening"; }
     sleep 0.1
   done
-  [ -n "$addr" ] || { cat "$log" >&2; fail "server $name did not announce its address within 30 s"; }
+  [ -n "$addr" ] || { cat "$log" >&2; fail "server $name did not announce its address within 60 s"; }
   local path=/mcp
   [ "$transport" = sse ] && path=/sse
   printf -v "URL_${name}" 'http://%s%s' "$addr" "$path"

@@ -11,12 +11,14 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/internal/defaults"
+	"github.com/clinch-protocol/clinch-mcp/core/store"
 )
 
 // Registry is what a node needs from the registry; core/registry.Client
@@ -70,6 +72,10 @@ type Config struct {
 	// keeps them in memory only (tests and the in-process demo market).
 	// One node at a time may use a directory.
 	StateDir string
+	// Store, when set, keeps every session (store.go): a restart continues
+	// each open negotiation, and processes sharing the store apply each
+	// buyer message once. nil keeps sessions in memory only.
+	Store store.Sessions
 
 	// asyncGate, when set (by tests in this package), holds every
 	// asynchronous answer after AsyncDelay until it receives one value from
@@ -120,6 +126,8 @@ type Node struct {
 
 	relayKeys relayKeys     // the registry key chain relay signatures are verified with
 	used      *usedSessions // session ids of recent PROPOSEs
+	stored    storeState    // with Config.Store: tombstones to write
+	draining  atomic.Bool   // Drain was called: not ready for new requests
 
 	ctx    context.Context // cancelled by Close; parent of async work
 	cancel context.CancelFunc
@@ -165,6 +173,10 @@ func NewNode(cfg Config) (*Node, error) {
 		retryFor: time.Minute,
 	}
 	n.relayKeys.reg = cfg.Registry
+	if cfg.Store != nil {
+		n.wg.Add(1)
+		go n.sweepStoreLoop()
+	}
 	return n, nil
 }
 

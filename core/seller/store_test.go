@@ -27,9 +27,9 @@ import (
 // skip (fail under CI=true) when their server is absent.
 var storeBackends = []struct {
 	name string
-	open func(t *testing.T) store.Sessions
+	open func(t testing.TB) store.Sessions
 }{
-	{"sqlite", func(t *testing.T) store.Sessions {
+	{"sqlite", func(t testing.TB) store.Sessions {
 		db, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "sessions.db"))
 		if err != nil {
 			t.Fatal(err)
@@ -37,7 +37,7 @@ var storeBackends = []struct {
 		t.Cleanup(func() { db.Close() })
 		return db.Sessions()
 	}},
-	{"postgres", func(t *testing.T) store.Sessions {
+	{"postgres", func(t testing.TB) store.Sessions {
 		dsn, _ := pgtest.NewSchema(t)
 		db, err := pgstore.Open(context.Background(), dsn)
 		if err != nil {
@@ -46,7 +46,7 @@ var storeBackends = []struct {
 		t.Cleanup(db.Close)
 		return db.Sessions()
 	}},
-	{"redis", func(t *testing.T) store.Sessions {
+	{"redis", func(t testing.TB) store.Sessions {
 		prefix := redistest.NewPrefix(t)
 		db, err := redisstore.OpenWithPrefix(context.Background(), redistest.URL(), prefix)
 		if err != nil {

@@ -128,6 +128,7 @@ type Node struct {
 	used      *usedSessions // session ids of recent PROPOSEs
 	stored    storeState    // with Config.Store: tombstones to write
 	draining  atomic.Bool   // Drain was called: not ready for new requests
+	creds     credSealer    // seals opened credentials in stored sessions
 
 	ctx    context.Context // cancelled by Close; parent of async work
 	cancel context.CancelFunc
@@ -166,6 +167,7 @@ func NewNode(cfg Config) (*Node, error) {
 		sessions: make(map[string]*session),
 		table:    newTable(),
 		used:     used,
+		creds:    newCredSealer(cfg.Identity),
 		ctx:      ctx,
 		cancel:   cancel,
 		retryMin: 250 * time.Millisecond,

@@ -115,7 +115,7 @@ func (n *Node) refresh(ctx context.Context, s *session) error {
 		n.remove(s)
 		return anp.Errorf(anp.CodeExpired, "session %s was closed by the seller; open a new session", s.id)
 	}
-	f, err := st.session()
+	f, err := st.session(n.creds)
 	if err != nil {
 		n.dropIfEmpty(s)
 		return err
@@ -238,7 +238,7 @@ func (n *Node) settlePropose(ctx context.Context, s *session, h string, out outc
 	if st.Gone {
 		return outcome{}, anp.Errorf(anp.CodeConflict, "session %s was opened at this seller before; open a new session with a fresh id", s.id)
 	}
-	old, err := st.session()
+	old, err := st.session(n.creds)
 	if err != nil {
 		return outcome{}, err
 	}

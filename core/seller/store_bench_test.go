@@ -17,7 +17,7 @@ const benchTurns = 8
 // the sessions in memory and in each store: read the record, verify, decide,
 // seal, save at its version. Sessions run benchTurns COUNTERs, then a new
 // one opens (untimed). stored-B/session is the stored form of a session at
-// its last turn.
+// its last turn, table-B/session what the node's table counts for it.
 func BenchmarkStoredMove(b *testing.B) {
 	b.Run("memory", func(b *testing.B) { benchStoredMove(b, nil) })
 	for _, be := range storeBackends {
@@ -36,11 +36,15 @@ func benchStoredMove(b *testing.B, st store.Sessions) {
 	}
 	fresh()
 	var storedBytes int
+	var tableBytes int64
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if turn > benchTurns {
 			b.StopTimer()
+			if tableBytes == 0 {
+				tableBytes, _ = n.SessionBytes(by.Session)
+			}
 			if st != nil && storedBytes == 0 {
 				rec, err := st.Load(context.Background(), n.storeKey(by.Session))
 				if err != nil {
@@ -63,6 +67,9 @@ func benchStoredMove(b *testing.B, st store.Sessions) {
 	b.StopTimer()
 	if storedBytes > 0 {
 		b.ReportMetric(float64(storedBytes), "stored-B/session")
+	}
+	if tableBytes > 0 {
+		b.ReportMetric(float64(tableBytes), "table-B/session")
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "moves/s")
 }

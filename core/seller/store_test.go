@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -357,7 +358,7 @@ func FuzzDecodeStoredSession(f *testing.F) {
 		if st.Gone {
 			return
 		}
-		s, err := st.session()
+		s, err := st.session(n.creds)
 		if err != nil {
 			if !errors.Is(err, ErrStoredSession) {
 				t.Fatalf("error %v does not wrap ErrStoredSession", err)
@@ -372,9 +373,33 @@ func FuzzDecodeStoredSession(f *testing.F) {
 		if err != nil {
 			t.Fatalf("the stored form of a session read back does not read again: %v", err)
 		}
-		s2, err := st2.session()
+		s2, err := st2.session(n.creds)
 		if err != nil || s2.transcript.Head != s.transcript.Head || s2.lastBuyer != s.lastBuyer || s2.state != s.state {
 			t.Fatalf("round trip changed the session: %v", err)
 		}
 	})
+}
+
+// TestStoredCredentialIsSealed: an opened credential is stored sealed to
+// the node's key and its session; it opens only there.
+func TestStoredCredentialIsSealed(t *testing.T) {
+	c := newCredSealer(sellerKey)
+	sealed, err := c.seal(testDomain, "s1", "member-token-123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(sealed, "member-token") {
+		t.Fatalf("stored credential %q shows the credential", sealed)
+	}
+	if got, err := c.open(testDomain, "s1", sealed); err != nil || got != "member-token-123" {
+		t.Fatalf("open = %q, %v", got, err)
+	}
+	for _, tc := range []struct{ name, domain, id string }{{"other session", testDomain, "s2"}, {"other domain", "other.anp", "s1"}} {
+		if _, err := c.open(tc.domain, tc.id, sealed); !errors.Is(err, ErrStoredSession) {
+			t.Errorf("%s: %v, want ErrStoredSession", tc.name, err)
+		}
+	}
+	if _, err := newCredSealer(anptest.SeedKey(0x22)).open(testDomain, "s1", sealed); !errors.Is(err, ErrStoredSession) {
+		t.Errorf("another node's key: %v, want ErrStoredSession", err)
+	}
 }

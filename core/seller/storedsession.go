@@ -41,7 +41,7 @@ type storedSession struct {
 
 	BuyerKey   string           `json:"buyer_key,omitempty"`
 	Propose    *anp.ProposeBody `json:"propose,omitempty"`
-	Credential string           `json:"credential,omitempty"`
+	Credential string           `json:"credential,omitempty"` // sealed (storedcred.go)
 	State      State            `json:"state,omitempty"`
 	Turn       int              `json:"turn,omitempty"`
 	LastAsk    *anp.Money       `json:"last_ask,omitempty"`
@@ -62,13 +62,17 @@ type storedSession struct {
 func (n *Node) encodeSession(s *session) ([]byte, error) {
 	st := storedSession{
 		V: storedFormat, Domain: n.domain, ID: s.id, Until: s.until,
-		BuyerKey: s.buyerKey, Propose: &s.propose, Credential: s.credential,
+		BuyerKey: s.buyerKey, Propose: &s.propose,
 		State: s.state, Turn: s.turn, LastAsk: s.lastAsk, LastOffer: s.lastOffer, FinalGiven: s.finalGiven,
 		Accepted: s.accepted, SignedSig: s.signedSig, Envelopes: s.transcript.Envelopes,
 		Pending: s.pending, LastActive: s.lastActive.UnixMilli(),
 	}
 	if s.acceptEnv != nil {
 		st.AcceptSeq = s.acceptEnv.Seq
+	}
+	var err error
+	if st.Credential, err = n.creds.seal(n.domain, s.id, s.credential); err != nil {
+		return nil, err
 	}
 	if s.lastReply != nil {
 		st.LastReply = s.lastReply.Seq
@@ -219,14 +223,18 @@ func (st *storedSession) chain() ([]string, error) {
 }
 
 // session returns the live stored session as the node's session value
-// (without its lock, table links or version).
-func (st *storedSession) session() (*session, error) {
+// (without its lock, table links or version), its credential opened by c.
+func (st *storedSession) session(c credSealer) (*session, error) {
 	hashes, err := st.chain()
 	if err != nil {
 		return nil, err
 	}
+	cred, err := c.open(st.Domain, st.ID, st.Credential)
+	if err != nil {
+		return nil, err
+	}
 	s := &session{
-		id: st.ID, until: st.Until, buyerKey: st.BuyerKey, propose: *st.Propose, credential: st.Credential,
+		id: st.ID, until: st.Until, buyerKey: st.BuyerKey, propose: *st.Propose, credential: cred,
 		state: st.State, turn: st.Turn, lastAsk: st.LastAsk, lastOffer: st.LastOffer, finalGiven: st.FinalGiven,
 		accepted: st.Accepted, signedSig: st.SignedSig, pending: st.Pending,
 		transcript: anp.Transcript{Envelopes: st.Envelopes, Head: hashes[len(hashes)-1]},

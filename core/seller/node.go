@@ -176,7 +176,7 @@ func NewNode(cfg Config) (*Node, error) {
 	}
 	n.relayKeys.reg = cfg.Registry
 	if cfg.Store != nil {
-		n.wg.Add(1)
+		n.stored.swept = make(chan struct{})
 		go n.sweepStoreLoop()
 	}
 	return n, nil
@@ -267,6 +267,9 @@ func (n *Node) Close() error {
 	n.cancel() // under mu, so that beginWork never adds a worker after Wait starts
 	n.mu.Unlock()
 	n.wg.Wait()
+	if n.stored.swept != nil {
+		<-n.stored.swept
+	}
 	return n.used.close()
 }
 

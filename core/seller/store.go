@@ -36,7 +36,8 @@ const storeSweepEvery = time.Minute
 
 // storeState is the node's bookkeeping of its store.
 type storeState struct {
-	tombs []tomb // evicted sessions whose tombstones are yet to be written; guarded by Node.mu
+	tombs []tomb        // evicted sessions whose tombstones are yet to be written; guarded by Node.mu
+	swept chan struct{} // closed when the sweep loop has stopped
 }
 
 // tomb is an evicted session to replace by a tombstone.
@@ -343,7 +344,7 @@ func (n *Node) sweepRecord(ctx context.Context, st *storedSession, version int64
 
 // sweepStoreLoop runs SweepStore every storeSweepEvery until Close.
 func (n *Node) sweepStoreLoop() {
-	defer n.wg.Done()
+	defer close(n.stored.swept)
 	t := time.NewTicker(storeSweepEvery)
 	defer t.Stop()
 	for {

@@ -403,3 +403,43 @@ func TestStoredCredentialIsSealed(t *testing.T) {
 		t.Errorf("another node's key: %v, want ErrStoredSession", err)
 	}
 }
+
+// TestStoredAsyncAnswerSentOnce: an asynchronous node's COUNTER delivered to
+// two nodes sharing a store may be decided by both, but only the answer
+// that is stored reaches the registry: one callback, the one stored.
+func TestStoredAsyncAnswerSentOnce(t *testing.T) {
+	st := storeBackends[0].open(t)
+	reg := newStubRegistry(t)
+	gate := make(chan struct{})
+	var nodes []*Node
+	var urls []string
+	for range 2 {
+		n, url := storedNode(t, st, func(c *Config) {
+			c.Async, c.asyncGate = true, gate
+			c.Registry = &httpRegistry{base: reg.srv.URL, identity: sellerKey}
+		})
+		nodes, urls = append(nodes, n), append(urls, url)
+	}
+	buy := newBuyer(t, urls[0])
+	buy.send(anp.TypePropose, propose("Dutch oven", nil))
+	env := buy.Seal(anp.TypeCounter, counter(7000, 2))
+	for i, r := range deliver(t, buy, 8, func(int) *anp.Envelope { return env }, urls...) {
+		if r.status != http.StatusAccepted || !r.pend {
+			t.Fatalf("delivery %d: %d %+v", i, r.status, r.err)
+		}
+	}
+	close(gate) // every answer waiting may go ahead
+	for _, n := range nodes {
+		waitForAnswers(n)
+	}
+	cb := awaitCallback(t, reg)
+	select {
+	case extra := <-reg.arrived:
+		t.Fatalf("a second callback for the same COUNTER: %s seq %d", extra.Type, extra.Seq)
+	default:
+	}
+	s, _ := loadStored(t, st, buy.Session)
+	if s.Pending || len(s.Envelopes) != 4 || anptest.Hash(t, s.Envelopes[3]) != anptest.Hash(t, cb) {
+		t.Fatalf("stored: pending %t, %d envelopes; want the one callback stored as the 4th", s.Pending, len(s.Envelopes))
+	}
+}

@@ -12,8 +12,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
@@ -257,4 +259,33 @@ func TestSellersShareOnePostgres(t *testing.T) {
 		t.Fatalf("approve: %v", ap)
 	}
 	verifyFile(t, writeArtifact(t, p, id), m.rootKey)
+}
+
+// TestSellerDrainsOnSIGTERM: a seller is ready while its store answers; on
+// SIGTERM it reports draining, closes its listener after its requests and
+// exits 0.
+func TestSellerDrainsOnSIGTERM(t *testing.T) {
+	m := startMarket(t)
+	dir := t.TempDir()
+	listen := freeAddr(t)
+	cfg := sellerFiles(t, m, filepath.Join(dir, "seller.key"), listen, "http://"+listen)
+	sp := startSellerProc(t, "seller", cfg, "--state-dir", filepath.Join(dir, "state"))
+	resp, err := http.Get("http://" + listen + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/readyz %d, want 200", resp.StatusCode)
+	}
+	if err := sp.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	<-sp.done
+	if code := sp.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM:\n%s", code, sp.output())
+	}
+	if !strings.Contains(sp.output(), "draining: /readyz answers 503") {
+		t.Fatalf("no drain logged:\n%s", sp.output())
+	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/clinch-protocol/clinch-mcp/core/registry"
 	"github.com/clinch-protocol/clinch-mcp/core/seller"
+	"github.com/clinch-protocol/clinch-mcp/core/store"
 	"github.com/clinch-protocol/clinch-mcp/core/store/storeurl"
 	"github.com/clinch-protocol/clinch-mcp/secrets"
 )
@@ -161,6 +162,8 @@ type sellerFlags struct {
 	registryKey string // pin of the registry root key
 	stateDir    string
 	adminAddr   string
+	storeURL    string
+	drainDelay  time.Duration
 	limits      seller.Config // the session table limits only
 }
 
@@ -172,7 +175,10 @@ func (f *sellerFlags) register(fs *flag.FlagSet, env *cliEnv) {
 	fs.StringVar(&f.adminAddr, "admin-addr", envOr(env, "CLINCH_SELLER_ADMIN_ADDR", "127.0.0.1:0"),
 		"loopback address of the operator routes (`clinch-mcp fulfil`); its URL and token go to admin.json in the state directory; \"\" turns them off")
 	fs.StringVar(&f.stateDir, "state-dir", envOr(env, "CLINCH_SELLER_STATE_DIR", ""),
-		"directory for state kept across restarts (session ids of recent PROPOSEs) (env CLINCH_SELLER_STATE_DIR); default seller/DOMAIN in the data directory")
+		"directory for state kept across restarts (session ids of recent PROPOSEs, and the sessions unless --store names another place) (env CLINCH_SELLER_STATE_DIR); default seller/DOMAIN in the data directory")
+	fs.StringVar(&f.storeURL, "store", envOr(env, "CLINCH_SELLER_STORE", ""),
+		"where sessions live: sqlite://PATH, postgres://... (several seller processes behind one endpoint), redis://... or memory: (env CLINCH_SELLER_STORE); default sessions.db in the state directory")
+	fs.DurationVar(&f.drainDelay, "drain-delay", 0, "on SIGTERM, how long /readyz answers 503 before the listener closes (let the load balancer notice); requests in flight then get 5 s to finish")
 	fs.IntVar(&f.limits.MaxSessions, "max-sessions", seller.DefaultMaxSessions, "sessions held at once")
 	fs.IntVar(&f.limits.MaxFreshSessions, "max-propose-sessions", seller.DefaultMaxFreshSessions,
 		"sessions whose buyer sent only its PROPOSE; past it the oldest of them is evicted")
@@ -231,7 +237,12 @@ func runSeller(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer closer.Close()
-	node, err := newSellerNode(env, &f, fc, log)
+	st, err := openSellerStore(ctx, f.storeURL, f.stateDirFor(env, fc.Domain), log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	node, err := newSellerNode(env, &f, fc, log, st.Sessions)
 	if err != nil {
 		return err
 	}
@@ -253,17 +264,17 @@ func runSeller(ctx context.Context, env *cliEnv, args []string) error {
 		_ = hs.Close()
 		return err
 	}
-	log.Info().Str("domain", fc.Domain).Str("endpoint", endpoint).Str("registry", fc.Registry).Msg("seller node registered and listening")
+	log.Info().Str("domain", fc.Domain).Str("endpoint", endpoint).Str("registry", fc.Registry).Str("store", st.Kind).Msg("seller node registered and listening")
 	if err := waitUntilDone(ctx, errc); err != nil {
 		return err
 	}
-	return shutdownGracefully(hs)
+	return drainThenShutdown(node, hs, f.drainDelay, log)
 }
 
 // newSellerNode builds the seller node of config fc, with its key file, a
 // client of its registry (the root key pinned when --registry-key is set)
 // and the limits and state directory of the flags.
-func newSellerNode(env *cliEnv, f *sellerFlags, fc *seller.FileConfig, log zerolog.Logger) (*seller.Node, error) {
+func newSellerNode(env *cliEnv, f *sellerFlags, fc *seller.FileConfig, log zerolog.Logger, sessions store.Sessions) (*seller.Node, error) {
 	key, err := secrets.LoadIdentityFile(fc.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("seller key: %w", err)
@@ -277,6 +288,7 @@ func newSellerNode(env *cliEnv, f *sellerFlags, fc *seller.FileConfig, log zerol
 		return nil, err
 	}
 	f.apply(env, &cfg)
+	cfg.Store = sessions
 	return seller.NewNode(cfg)
 }
 

@@ -78,7 +78,12 @@ const asyncPolicyTimeout = 30 * time.Second
 // is answered with an INFORM (reason "error") so that the buyer is never
 // left waiting; the session stays open for a new offer at the next turn.
 func (n *Node) answerPending(s *session, h string, b anp.OfferBody, prevOffer *anp.Money) *anp.Envelope {
-	wanted := func() bool { return !s.gone && s.pending && s.lastBuyer == h && s.state == StateOpen }
+	wanted := func() bool {
+		if n.cfg.Store != nil && n.refresh(n.ctx, s) != nil {
+			return false
+		}
+		return !s.gone && s.pending && s.lastBuyer == h && s.state == StateOpen
+	}
 	s.mu.Lock()
 	if !wanted() {
 		s.mu.Unlock()
@@ -115,6 +120,14 @@ func (n *Node) answerPending(s *session, h string, b anp.OfferBody, prevOffer *a
 		return nil
 	}
 	s.lastReply = reply
+	if n.cfg.Store != nil {
+		// Only the answer that is stored is sent: another process that
+		// answered first (or a failed save) wins over this one.
+		if err := n.save(n.ctx, s); err != nil {
+			n.log.Warn().Err(err).Str("session", s.id).Msg("async answer not stored; not sending it")
+			return nil
+		}
+	}
 	return reply
 }
 

@@ -18,7 +18,7 @@ func (n *Node) ResolveEscalation(ctx context.Context, id string, d Decision) err
 	if n.cfg.Registry == nil {
 		return anp.Errorf(anp.CodeUnavailable, "the node has no registry to deliver the answer through")
 	}
-	s, err := n.lock(id)
+	s, err := n.lockFor(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -39,6 +39,9 @@ func (n *Node) ResolveEscalation(ctx context.Context, id string, d Decision) err
 	reply, err := n.reply(s, ans, s.turn, s.lastOffer, n.now())
 	if err == nil {
 		s.lastReply = reply
+		if n.cfg.Store != nil {
+			err = n.save(ctx, s)
+		}
 	}
 	s.mu.Unlock()
 	if err != nil {

@@ -9,14 +9,20 @@ import (
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 )
 
-// Handler returns the node's HTTP handler: the four seller routes and
-// GET /healthz. Every failure is an anp.ErrorBody with the status of its code.
+// RouteReady is the node's readiness route: 200 while it takes requests
+// (its store answers), 503 when it cannot or is draining (Drain).
+const RouteReady = "/readyz"
+
+// Handler returns the node's HTTP handler: the four seller routes, GET
+// /healthz (liveness) and GET /readyz (readiness). Every failure is an
+// anp.ErrorBody with the status of its code.
 func (n *Node) Handler() http.Handler {
 	mux := http.NewServeMux()
 	for _, p := range []string{anp.SellerHandshake, anp.SellerCounter, anp.SellerCancel, anp.SellerSignRequest} {
 		mux.HandleFunc("POST "+p, n.serveRoute(p))
 	}
 	mux.HandleFunc("GET "+anp.RouteHealth, n.serveHealth)
+	mux.HandleFunc("GET "+RouteReady, n.serveReady)
 	mux.HandleFunc("/", n.serveUnknown)
 	return mux
 }
@@ -112,9 +118,20 @@ func (n *Node) serveHealth(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "domain": n.domain})
 }
 
+// serveReady answers 200 when Ready, else 503; the store's error is logged,
+// not shown.
+func (n *Node) serveReady(w http.ResponseWriter, r *http.Request) {
+	if err := n.Ready(r.Context()); err != nil {
+		n.log.Warn().Err(err).Msg("not ready")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "domain": n.domain})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "domain": n.domain})
+}
+
 func (n *Node) serveUnknown(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
-	case anp.SellerHandshake, anp.SellerCounter, anp.SellerCancel, anp.SellerSignRequest, anp.RouteHealth:
+	case anp.SellerHandshake, anp.SellerCounter, anp.SellerCancel, anp.SellerSignRequest, anp.RouteHealth, RouteReady:
 		w.Header().Set("Allow", allowFor(r.URL.Path))
 		writeJSON(w, http.StatusMethodNotAllowed, anp.ErrorBody{Error: anp.Errorf(anp.CodeBadRequest, "method %s is not allowed on %s", r.Method, r.URL.Path)})
 	default:
@@ -123,7 +140,7 @@ func (n *Node) serveUnknown(w http.ResponseWriter, r *http.Request) {
 }
 
 func allowFor(path string) string {
-	if path == anp.RouteHealth {
+	if path == anp.RouteHealth || path == RouteReady {
 		return http.MethodGet
 	}
 	return http.MethodPost

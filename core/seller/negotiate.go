@@ -35,7 +35,8 @@ func (n *Node) dispatch(ctx context.Context, env *anp.Envelope) (outcome, error)
 	}
 	// Every message of an open session: lock it, admit the envelope (or
 	// answer a byte-identical resend with its earlier outcome), then handle.
-	s, err := n.lock(env.Session)
+	defer n.flushTombs(ctx)
+	s, err := n.lockFor(ctx, env.Session)
 	if err != nil {
 		return outcome{}, err
 	}
@@ -45,7 +46,11 @@ func (n *Node) dispatch(ctx context.Context, env *anp.Envelope) (outcome, error)
 	if err != nil || again != nil {
 		return deref(again), err
 	}
-	return handle(ctx, s, env, h, now)
+	out, err := handle(ctx, s, env, h, now)
+	if err != nil {
+		return outcome{}, err
+	}
+	return n.settle(ctx, s, h, out)
 }
 
 // handlePropose opens a session: seq 1, a new session id, addressed to this
@@ -60,7 +65,8 @@ func (n *Node) handlePropose(ctx context.Context, env *anp.Envelope) (outcome, e
 	if err != nil {
 		return outcome{}, err
 	}
-	s := &session{id: env.Session, buyerKey: env.From, propose: p, credential: cred, state: StateOpen, turn: 1, lastActive: now}
+	until := time.UnixMilli(env.Exp).Add(anp.MaxClockSkew)
+	s := &session{id: env.Session, buyerKey: env.From, propose: p, credential: cred, state: StateOpen, turn: 1, lastActive: now, until: until.UnixMilli()}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := n.insert(s, env, now); err != nil {
@@ -71,7 +77,7 @@ func (n *Node) handlePropose(ctx context.Context, env *anp.Envelope) (outcome, e
 	}
 	// The id is remembered (on disk with a state directory) before anything
 	// is answered, so this PROPOSE opens a session once, restarts included.
-	if err := n.used.remember(env.Session, time.UnixMilli(env.Exp).Add(anp.MaxClockSkew), now); err != nil {
+	if err := n.used.remember(env.Session, until, now); err != nil {
 		n.remove(s)
 		return outcome{}, err
 	}
@@ -89,6 +95,9 @@ func (n *Node) handlePropose(ctx context.Context, env *anp.Envelope) (outcome, e
 		return outcome{}, err
 	}
 	n.markFresh(s)
+	if out, err = n.settlePropose(ctx, s, h, out); err != nil {
+		return outcome{}, err
+	}
 	n.log.Info().Str("session", s.id).Str("buyer", s.buyerKey[:12]).Str("mode", string(p.Mode)).
 		Str("reply", string(out.reply.Type)).Msg("session opened")
 	return out, nil

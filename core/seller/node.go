@@ -11,12 +11,14 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/internal/defaults"
+	"github.com/clinch-protocol/clinch-mcp/core/store"
 )
 
 // Registry is what a node needs from the registry; core/registry.Client
@@ -75,6 +77,10 @@ type Config struct {
 	// keeps them in memory only (tests and the in-process demo market).
 	// One node at a time may use a directory.
 	StateDir string
+	// Store, when set, keeps every session (store.go): a restart continues
+	// each open negotiation, and processes sharing the store apply each
+	// buyer message once. nil keeps sessions in memory only.
+	Store store.Sessions
 
 	// asyncGate, when set (by tests in this package), holds every
 	// asynchronous answer after AsyncDelay until it receives one value from
@@ -125,6 +131,9 @@ type Node struct {
 
 	relayKeys relayKeys     // the registry key chain relay signatures are verified with
 	used      *usedSessions // session ids of recent PROPOSEs
+	stored    storeState    // with Config.Store: tombstones to write
+	draining  atomic.Bool   // Drain was called: not ready for new requests
+	creds     credSealer    // seals opened credentials in stored sessions
 
 	ctx    context.Context // cancelled by Close; parent of async work
 	cancel context.CancelFunc
@@ -163,6 +172,7 @@ func NewNode(cfg Config) (*Node, error) {
 		sessions: make(map[string]*session),
 		table:    newTable(),
 		used:     used,
+		creds:    newCredSealer(cfg.Identity),
 		ctx:      ctx,
 		cancel:   cancel,
 		retryMin: 250 * time.Millisecond,
@@ -170,6 +180,10 @@ func NewNode(cfg Config) (*Node, error) {
 		retryFor: time.Minute,
 	}
 	n.relayKeys.reg = cfg.Registry
+	if cfg.Store != nil {
+		n.stored.swept = make(chan struct{})
+		go n.sweepStoreLoop()
+	}
 	return n, nil
 }
 
@@ -258,6 +272,9 @@ func (n *Node) Close() error {
 	n.cancel() // under mu, so that beginWork never adds a worker after Wait starts
 	n.mu.Unlock()
 	n.wg.Wait()
+	if n.stored.swept != nil {
+		<-n.stored.swept
+	}
 	return n.used.close()
 }
 

@@ -38,6 +38,7 @@ type session struct {
 	pending   bool // an async answer to the latest COUNTER is outstanding
 
 	lastActive time.Time
+	until      int64 // unix ms after which the PROPOSE can no longer be accepted
 	gone       bool  // removed from the node; lookups treat it as unknown
 	bytes      int64 // what the session holds, as the table's limits count it
 
@@ -47,6 +48,12 @@ type session struct {
 	fresh      bool
 	freshSince time.Time
 	freshElem  *list.Element
+
+	// With a Config.Store (store.go): the stored version the fields hold,
+	// 0 before the first save, and whether they may differ from it (a
+	// failed save), so that the next message reads the record again.
+	version int64
+	stale   bool
 }
 
 // view returns the policy's snapshot of the session.

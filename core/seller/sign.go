@@ -1,6 +1,7 @@
 package seller
 
 import (
+	"context"
 	"maps"
 	"time"
 
@@ -19,7 +20,7 @@ func (n *Node) SignAsSeller(a *anp.Artifact) (string, error) {
 	if a == nil {
 		return "", anp.Errorf(anp.CodeBadRequest, "artifact is missing")
 	}
-	s, err := n.lock(a.Terms.SessionID)
+	s, err := n.lockFor(context.Background(), a.Terms.SessionID)
 	if err != nil {
 		return "", err
 	}

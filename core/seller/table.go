@@ -270,6 +270,7 @@ func (n *Node) dropStaleFreshLocked(now time.Time) {
 // never came back. The caller holds v.mu and n.mu.
 func (n *Node) evictLocked(v *session) {
 	n.dropLocked(v)
+	n.evicted(v)
 	n.table.evicted++
 	n.log.Debug().Str("session", v.id).Msg("session evicted after its PROPOSE alone")
 }

@@ -49,6 +49,8 @@ func runRegistry(ctx context.Context, env *cliEnv, args []string) error {
 	operator := fs.String("operator-token", envOr(env, "CLINCH_OPERATOR_TOKEN", ""), "no longer used: domains are bound with per-domain grants (registry grant DOMAIN)")
 	open := fs.Bool("open-enrollment", false, "let anyone bind an unbound domain without a grant (development only)")
 	allowPrivate := fs.Bool("allow-private-endpoints", false, "accept seller endpoints on loopback/private addresses (development only)")
+	advertise := fs.String("advertise", envOr(env, "CLINCH_REGISTRY_ADVERTISE", ""), "on a PostgreSQL ledger shared by several registry processes: the URL the others reach this one at, to forward log appends when it is the log writer (env CLINCH_REGISTRY_ADVERTISE); default http://ADDR when --addr names a host")
+	leaseTTL := fs.Duration("log-lease-ttl", registry.DefaultLogLeaseTTL, "on a shared PostgreSQL ledger: the log writer lease lapses this long after the writer stops renewing it (another process then takes over)")
 	var limits registryLimitFlags
 	limits.register(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -57,7 +59,8 @@ func runRegistry(ctx context.Context, env *cliEnv, args []string) error {
 	if *operator != "" {
 		return &exitError{2, fmt.Errorf("--operator-token (CLINCH_OPERATOR_TOKEN) is no longer used: a domain is bound with an enrolment grant for it; issue one with `clinch-mcp registry grant DOMAIN` and unset the token")}
 	}
-	cfg := registry.Config{OpenEnrollment: *open, AllowPrivateEndpoints: *allowPrivate, Difficulty: *difficulty}
+	cfg := registry.Config{OpenEnrollment: *open, AllowPrivateEndpoints: *allowPrivate, Difficulty: *difficulty,
+		Advertise: advertiseURL(*advertise, *addr), LogLeaseTTL: *leaseTTL}
 	if err := limits.apply(&cfg); err != nil {
 		return &exitError{2, err}
 	}
@@ -97,6 +100,19 @@ func runRegistry(ctx context.Context, env *cliEnv, args []string) error {
 	defer srv.Close()
 	log.Info().Str("addr", *addr).Str("ledger", st.Kind).Str("root_key", srv.RootKey()).Msg("registry listening")
 	return serveUntilDone(ctx, srv.NewHTTPServer(*addr), log)
+}
+
+// advertiseURL is the --advertise URL, or http://addr when addr names a
+// host other processes can reach (not an unspecified address).
+func advertiseURL(advertise, addr string) string {
+	if advertise != "" {
+		return advertise
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" || host == "0.0.0.0" || host == "::" {
+		return ""
+	}
+	return "http://" + addr
 }
 
 // registryLimitFlags are the abuse limits of `clinch-mcp registry`

@@ -104,6 +104,7 @@ func Sign(key ed25519.PrivateKey, p Purpose, v any) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	countSign(p)
 	return hex.EncodeToString(ed25519.Sign(key, msg)), nil
 }
 
@@ -127,6 +128,7 @@ func Verify(pubHex string, p Purpose, v any, sigHex string) error {
 	if err != nil {
 		return err
 	}
+	countVerify(p)
 	if !ed25519.Verify(pub, msg, sig) {
 		return ErrBadSignature
 	}

@@ -117,7 +117,8 @@ fuzz_budget() {
     FuzzDecodeStrict | FuzzParseToken) echo 50000 ;;
     FuzzParseAddress | FuzzVerifyArtifact | FuzzLoadFileConfig | FuzzCurvePolicy | \
       FuzzStrategyDecide | FuzzOpenExport | FuzzParseBlindKeys | FuzzOpenCredential) echo 30000 ;;
-    FuzzDecodeEnvelope | FuzzParseMoney | FuzzGuardHost | FuzzParseReply | FuzzRelayBody) echo 20000 ;;
+    FuzzDecodeEnvelope | FuzzParseMoney | FuzzGuardHost | FuzzParseReply | FuzzRelayBody | \
+      FuzzCanonicalWriter) echo 20000 ;;
     FuzzHandshake | FuzzResolveHost | FuzzRedactorString) echo 15000 ;;
     FuzzCounterBody | FuzzParseURLHidesPassword | FuzzCleanMessage | FuzzCheckID) echo 10000 ;;
     FuzzParseConfigHidesPassword | FuzzParse) echo 6000 ;;

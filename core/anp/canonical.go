@@ -68,7 +68,15 @@ const signingPrefix = "clinch-anp/1"
 
 // Canonical returns the RFC 8785 (JCS) bytes of v's JSON encoding. It
 // refuses numbers outside ±(2^53-1) (CheckNumber), which JCS would round.
+// The bytes come straight from the typed value (canonwriter.go) where they
+// can, and are those of canonicalReference in every case.
 func Canonical(v any) ([]byte, error) {
+	return appendCanonicalAny(make([]byte, 0, 256), v)
+}
+
+// canonicalReference is the reference path of Canonical: json.Marshal,
+// the number check, and jcs.Transform of the marshalled bytes.
+func canonicalReference(v any) ([]byte, error) {
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("anp: encode: %w", err)
@@ -86,16 +94,12 @@ func Canonical(v any) ([]byte, error) {
 // SigningInput returns the exact bytes that are signed for purpose p over v:
 // "clinch-anp/1" 0x00 p 0x00 JCS(v).
 func SigningInput(p Purpose, v any) ([]byte, error) {
-	c, err := Canonical(v)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]byte, 0, len(signingPrefix)+len(p)+2+len(c))
+	out := make([]byte, 0, 512)
 	out = append(out, signingPrefix...)
 	out = append(out, 0)
 	out = append(out, p...)
 	out = append(out, 0)
-	return append(out, c...), nil
+	return appendCanonicalAny(out, v)
 }
 
 // Sign signs v for purpose p and returns the hex signature.

@@ -1,5 +1,7 @@
 package anp
 
+import "reflect"
+
 // Deterministic sealing for the tests and the vectors: the ephemeral key or
 // the nonce is read from the reader passed first.
 var (
@@ -17,3 +19,13 @@ func ISO4217Table() map[string][2]int {
 	}
 	return out
 }
+
+// CanonicalReference is the reference path of Canonical (json.Marshal and
+// jcs.Transform); CanonicalTyped is the typed writer alone, which fails
+// with ErrSlowPath where Canonical takes the reference path.
+var (
+	CanonicalReference = canonicalReference
+	ErrSlowPath        = errSlowPath
+)
+
+func CanonicalTyped(v any) ([]byte, error) { return appendCanonical(nil, reflect.ValueOf(v), 0) }

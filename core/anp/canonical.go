@@ -117,21 +117,35 @@ func Sign(key ed25519.PrivateKey, p Purpose, v any) (string, error) {
 // signature is verified as crypto/ed25519 does it (RFC 8032 without the
 // cofactor: [S]B = R + [k]A, compared on R's encoding).
 func Verify(pubHex string, p Purpose, v any, sigHex string) error {
-	pub, err := ParsePublicKey(pubHex)
+	pub, sig, err := parseKeyAndSignature(pubHex, sigHex)
 	if err != nil {
-		return err
-	}
-	sig, err := decodeHexLen(sigHex, ed25519.SignatureSize, "signature")
-	if err != nil {
-		return &classError{class: ErrSignatureFormat, msg: err.Error()}
-	}
-	if err := CheckSignature(sig); err != nil {
 		return err
 	}
 	msg, err := SigningInput(p, v)
 	if err != nil {
 		return err
 	}
+	return verifyMessage(pub, p, msg, sig)
+}
+
+// parseKeyAndSignature applies ParsePublicKey and CheckSignature.
+func parseKeyAndSignature(pubHex, sigHex string) (ed25519.PublicKey, []byte, error) {
+	pub, err := ParsePublicKey(pubHex)
+	if err != nil {
+		return nil, nil, err
+	}
+	sig, err := decodeHexLen(sigHex, ed25519.SignatureSize, "signature")
+	if err != nil {
+		return nil, nil, &classError{class: ErrSignatureFormat, msg: err.Error()}
+	}
+	if err := CheckSignature(sig); err != nil {
+		return nil, nil, err
+	}
+	return pub, sig, nil
+}
+
+// verifyMessage is the Ed25519 verification of a signing input.
+func verifyMessage(pub ed25519.PublicKey, p Purpose, msg, sig []byte) error {
 	countVerify(p)
 	if !ed25519.Verify(pub, msg, sig) {
 		return ErrBadSignature

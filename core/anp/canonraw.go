@@ -1,6 +1,7 @@
 package anp
 
 import (
+	"bytes"
 	"slices"
 	"strconv"
 	"unicode/utf16"
@@ -85,44 +86,22 @@ type rawMember struct {
 
 func (r *rawReader) object(dst []byte, depth int) ([]byte, error) {
 	r.i++ // {
-	var members []rawMember
-	var scratch []byte
 	r.space()
 	if r.i < len(r.data) && r.data[r.i] == '}' {
 		r.i++
 		return append(dst, "{}"...), nil
 	}
+	var members []rawMember
+	var scratch []byte
 	for {
-		r.space()
-		if r.i >= len(r.data) || r.data[r.i] != '"' {
-			return dst, errSlowPath
-		}
-		name, err := r.str()
+		m, more, err := r.member(&scratch, depth)
 		if err != nil {
 			return dst, err
 		}
-		r.space()
-		if r.i >= len(r.data) || r.data[r.i] != ':' {
-			return dst, errSlowPath
-		}
-		r.i++
-		start := len(scratch)
-		if scratch, err = r.value(scratch, depth+1); err != nil {
-			return dst, err
-		}
-		members = append(members, rawMember{name: name, start: start, end: len(scratch)})
-		r.space()
-		if r.i >= len(r.data) {
-			return dst, errSlowPath
-		}
-		if r.data[r.i] == '}' {
-			r.i++
+		members = append(members, m)
+		if !more {
 			break
 		}
-		if r.data[r.i] != ',' {
-			return dst, errSlowPath
-		}
-		r.i++
 	}
 	slices.SortFunc(members, func(a, b rawMember) int { return compareUTF16(a.name, b.name) })
 	dst = append(dst, '{')
@@ -138,6 +117,34 @@ func (r *rawReader) object(dst []byte, depth int) ([]byte, error) {
 		dst = append(dst, scratch[m.start:m.end]...)
 	}
 	return append(dst, '}'), nil
+}
+
+// member reads "name": value and the comma or brace after it; the
+// canonical value goes to scratch. more is false after the closing brace.
+func (r *rawReader) member(scratch *[]byte, depth int) (m rawMember, more bool, err error) {
+	r.space()
+	if r.i >= len(r.data) || r.data[r.i] != '"' {
+		return m, false, errSlowPath
+	}
+	if m.name, err = r.str(); err != nil {
+		return m, false, err
+	}
+	r.space()
+	if r.i >= len(r.data) || r.data[r.i] != ':' {
+		return m, false, errSlowPath
+	}
+	r.i++
+	m.start = len(*scratch)
+	if *scratch, err = r.value(*scratch, depth+1); err != nil {
+		return m, false, err
+	}
+	m.end = len(*scratch)
+	r.space()
+	if r.i >= len(r.data) || r.data[r.i] != ',' && r.data[r.i] != '}' {
+		return m, false, errSlowPath
+	}
+	r.i++
+	return m, r.data[r.i-1] == ',', nil
 }
 
 func (r *rawReader) array(dst []byte, depth int) ([]byte, error) {
@@ -181,18 +188,21 @@ func (r *rawReader) integer(dst []byte) ([]byte, error) {
 	for r.i < len(r.data) && r.data[r.i] >= '0' && r.data[r.i] <= '9' {
 		r.i++
 	}
-	n := r.i - digits
-	if n == 0 || n > 16 || n > 1 && r.data[digits] == '0' {
-		return dst, errSlowPath
-	}
-	if r.i < len(r.data) && (r.data[r.i] == '.' || r.data[r.i] == 'e' || r.data[r.i] == 'E') {
-		return dst, errSlowPath
-	}
-	v, err := strconv.ParseUint(string(r.data[digits:r.i]), 10, 64)
-	if err != nil || v > MaxSafeInteger || v == 0 && digits != start {
+	if !plainInteger(r.data[start:r.i], r.i-digits) || r.i < len(r.data) && bytes.IndexByte([]byte(".eE"), r.data[r.i]) >= 0 {
 		return dst, errSlowPath
 	}
 	return append(dst, r.data[start:r.i]...), nil
+}
+
+// plainInteger reports whether lit (an optional minus and n digits) is an
+// integer JCS writes as is: no leading zero, within ±(2^53-1), not -0.
+func plainInteger(lit []byte, n int) bool {
+	digits := lit[len(lit)-n:]
+	if n == 0 || n > 16 || n > 1 && digits[0] == '0' {
+		return false
+	}
+	v, err := strconv.ParseUint(string(digits), 10, 64)
+	return err == nil && v <= MaxSafeInteger && !(v == 0 && n != len(lit))
 }
 
 // str reads a JSON string and returns its value; invalid UTF-8, raw

@@ -143,40 +143,16 @@ func appendCanonical(dst []byte, v reflect.Value, depth int) ([]byte, error) {
 		return append(dst, "null"...), nil
 	}
 	t := v.Type()
-	if t == rawMessageType {
+	switch {
+	case t == rawMessageType:
 		return appendCanonicalRaw(dst, v.Bytes())
-	}
-	if t == jsonNumberType {
-		return dst, errSlowPath // a number literal in encoding/json
-	}
-	if t.Kind() != reflect.Pointer && t.Kind() != reflect.Interface &&
-		(t.Implements(jsonMarshalerType) || t.Implements(textMarshalerType) ||
-			reflect.PointerTo(t).Implements(jsonMarshalerType) || reflect.PointerTo(t).Implements(textMarshalerType)) {
-		return dst, errSlowPath
+	case t == jsonNumberType || ownEncoding(t):
+		return dst, errSlowPath // a number literal, or the type's own MarshalJSON or MarshalText
 	}
 	switch t.Kind() {
-	case reflect.Bool:
-		return strconv.AppendBool(dst, v.Bool()), nil
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		n := v.Int()
-		if n > MaxSafeInteger || n < -MaxSafeInteger {
-			return dst, errSlowPath
-		}
-		return strconv.AppendInt(dst, n, 10), nil
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		n := v.Uint()
-		if n > MaxSafeInteger {
-			return dst, errSlowPath
-		}
-		return strconv.AppendUint(dst, n, 10), nil
-	case reflect.String:
-		return appendCanonString(dst, v.String()), nil
 	case reflect.Pointer, reflect.Interface:
 		if v.IsNil() {
 			return append(dst, "null"...), nil
-		}
-		if t.Kind() == reflect.Pointer && t.Implements(jsonMarshalerType) || t.Implements(textMarshalerType) {
-			return dst, errSlowPath
 		}
 		return appendCanonical(dst, v.Elem(), depth+1)
 	case reflect.Struct:
@@ -185,6 +161,36 @@ func appendCanonical(dst []byte, v reflect.Value, depth int) ([]byte, error) {
 		return appendCanonSlice(dst, v, depth)
 	case reflect.Map:
 		return appendCanonMap(dst, v, depth)
+	}
+	return appendCanonScalar(dst, v)
+}
+
+// ownEncoding reports whether encoding/json would call a method of t (or
+// of *t) to encode it.
+func ownEncoding(t reflect.Type) bool {
+	if t.Kind() == reflect.Interface {
+		return false
+	}
+	pt := reflect.PointerTo(t)
+	return t.Implements(jsonMarshalerType) || t.Implements(textMarshalerType) ||
+		pt.Implements(jsonMarshalerType) || pt.Implements(textMarshalerType)
+}
+
+// appendCanonScalar writes booleans, integers within ±(2^53-1) and strings.
+func appendCanonScalar(dst []byte, v reflect.Value) ([]byte, error) {
+	switch v.Kind() {
+	case reflect.Bool:
+		return strconv.AppendBool(dst, v.Bool()), nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if n := v.Int(); n <= MaxSafeInteger && n >= -MaxSafeInteger {
+			return strconv.AppendInt(dst, n, 10), nil
+		}
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		if n := v.Uint(); n <= MaxSafeInteger {
+			return strconv.AppendUint(dst, n, 10), nil
+		}
+	case reflect.String:
+		return appendCanonString(dst, v.String()), nil
 	}
 	return dst, errSlowPath
 }

@@ -69,7 +69,7 @@ func edgeValues() []any {
 		vals = append(vals, json.RawMessage(r), canonEdge{Raw: json.RawMessage(r)})
 	}
 	vals = append(vals,
-		canonEdge{}, &canonEdge{L: []string{}, M: map[string]string{}, P: &anp.Money{Amount: 5, Currency: "USD"}, Any: map[string]any{"x": []any{1, "y", nil}}},
+		canonEdge{hidden: 1}, &canonEdge{L: []string{}, M: map[string]string{}, P: &anp.Money{Amount: 5, Currency: "USD"}, Any: map[string]any{"x": []any{1, "y", nil}}},
 		canonEdge{Any: 2.5}, canonEdge{Any: struct{ A, a int }{1, 2}}, canonEdge{N: -anp.MaxSafeInteger - 1},
 		map[int]string{1: "a"}, map[string]any{"n": json.Number("12"), "f": json.Number("1.50")}, map[string]any{"\U0001F600": 1, "\uE000": 2, "\uFFFF": 3, "a": 4},
 		struct {

@@ -101,6 +101,7 @@ type Core struct {
 	events  eventBus
 	waiters waiters
 	checked checkedRecords // record bytes already read strictly (decodeRecord)
+	sigs    *anp.SigCache  // signatures this engine made or verified (the registry client's when it has one)
 
 	subCancel  context.CancelFunc
 	subDone    chan struct{}
@@ -136,7 +137,11 @@ func New(cfg Config) (*Core, error) {
 	if cfg.NudgeAfter <= 0 {
 		cfg.NudgeAfter = 10 * time.Second
 	}
-	return &Core{cfg: cfg, log: cfg.Logger, store: cfg.Sessions, events: eventBus{status: StatusOffline}}, nil
+	sigs := anp.NewSigCache(anp.DefaultSigCacheSize)
+	if sc, ok := cfg.Registry.(interface{ SigCache() *anp.SigCache }); ok && sc.SigCache() != nil {
+		sigs = sc.SigCache()
+	}
+	return &Core{cfg: cfg, log: cfg.Logger, store: cfg.Sessions, events: eventBus{status: StatusOffline}, sigs: sigs}, nil
 }
 
 // Initialize authenticates with the registry (proof of work, or a cached

@@ -40,6 +40,7 @@ func (c *Core) decodeRecord(sr store.SessionRecord) (*record, error) {
 		c.checked.add(sr.ID, sum)
 	}
 	r.Session.Version = sr.Version
+	r.sigs = c.sigs
 	return &r, nil
 }
 

@@ -112,6 +112,7 @@ type Server struct {
 	hub        *hub
 	upgrader   *websocket.Upgrader
 	handler    http.Handler
+	tokens     *anp.SigCache // token signatures verified: a token is checked once, not on every request
 
 	stop      context.CancelFunc
 	wg        sync.WaitGroup
@@ -130,6 +131,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
+		tokens:     anp.NewSigCache(tokenCacheSize),
 		cfg:        cfg,
 		log:        cfg.Logger.With().Str("component", "registry").Logger(),
 		now:        cfg.Now,

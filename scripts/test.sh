@@ -118,7 +118,7 @@ fuzz_budget() {
     FuzzParseAddress | FuzzVerifyArtifact | FuzzLoadFileConfig | FuzzCurvePolicy | \
       FuzzStrategyDecide | FuzzOpenExport | FuzzParseBlindKeys | FuzzOpenCredential) echo 30000 ;;
     FuzzDecodeEnvelope | FuzzParseMoney | FuzzGuardHost | FuzzParseReply | FuzzRelayBody | \
-      FuzzCanonicalWriter) echo 20000 ;;
+      FuzzCanonicalWriter | FuzzStrictTokens) echo 20000 ;;
     FuzzHandshake | FuzzResolveHost | FuzzRedactorString) echo 15000 ;;
     FuzzCounterBody | FuzzParseURLHidesPassword | FuzzCleanMessage | FuzzCheckID) echo 10000 ;;
     FuzzParseConfigHidesPassword | FuzzParse) echo 6000 ;;

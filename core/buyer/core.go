@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/internal/keyedlock"
+	"github.com/clinch-protocol/clinch-mcp/core/internal/readonce"
 	"github.com/clinch-protocol/clinch-mcp/core/store"
 	"github.com/clinch-protocol/clinch-mcp/core/store/memstore"
 )
@@ -100,8 +100,8 @@ type Core struct {
 	locks   keyedlock.Map // one lock per session id, shared by every move, callback and nudge
 	events  eventBus
 	waiters waiters
-	checked checkedRecords // record bytes already read strictly (decodeRecord)
-	sigs    *anp.SigCache  // signatures this engine made or verified (the registry client's when it has one)
+	checked *readonce.Digests // record bytes already read strictly or written (decodeRecord)
+	sigs    *anp.SigCache     // signatures this engine made or verified (the registry client's when it has one)
 
 	subCancel  context.CancelFunc
 	subDone    chan struct{}
@@ -141,7 +141,7 @@ func New(cfg Config) (*Core, error) {
 	if sc, ok := cfg.Registry.(interface{ SigCache() *anp.SigCache }); ok && sc.SigCache() != nil {
 		sigs = sc.SigCache()
 	}
-	return &Core{cfg: cfg, log: cfg.Logger, store: cfg.Sessions, events: eventBus{status: StatusOffline}, sigs: sigs}, nil
+	return &Core{cfg: cfg, log: cfg.Logger, store: cfg.Sessions, events: eventBus{status: StatusOffline}, sigs: sigs, checked: readonce.New(maxCheckedRecords)}, nil
 }
 
 // Initialize authenticates with the registry (proof of work, or a cached
@@ -266,7 +266,7 @@ func (c *Core) save(ctx context.Context, r *record) error {
 		return fmt.Errorf("buyer: save session %s: %w", r.Session.ID, err)
 	}
 	r.Session.Version = v
-	c.checked.add(r.Session.ID, sha256.Sum256(data))
+	c.checked.Add(r.Session.ID, readonce.Sum(data))
 	c.waiters.wake(r.Session.ID)
 	if c.cfg.Notifier != nil {
 		if err := c.cfg.Notifier.Publish(ctx, r.Session.ID); err != nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/internal/defaults"
 	"github.com/clinch-protocol/clinch-mcp/core/internal/keyedlock"
+	"github.com/clinch-protocol/clinch-mcp/core/internal/readonce"
 	"github.com/clinch-protocol/clinch-mcp/core/store"
 	"github.com/clinch-protocol/clinch-mcp/core/store/memstore"
 )
@@ -112,7 +113,8 @@ type Server struct {
 	hub        *hub
 	upgrader   *websocket.Upgrader
 	handler    http.Handler
-	tokens     *anp.SigCache // token signatures verified: a token is checked once, not on every request
+	tokens     *anp.SigCache     // token signatures verified: a token is checked once, not on every request
+	checked    *readonce.Digests // stored session bytes written or already read strictly
 
 	stop      context.CancelFunc
 	wg        sync.WaitGroup
@@ -132,6 +134,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		tokens:     anp.NewSigCache(tokenCacheSize),
+		checked:    readonce.New(maxCheckedSessions),
 		cfg:        cfg,
 		log:        cfg.Logger.With().Str("component", "registry").Logger(),
 		now:        cfg.Now,

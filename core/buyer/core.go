@@ -294,12 +294,41 @@ func newSessionKey() (ed25519.PrivateKey, error) {
 
 // GetSession returns a snapshot. Expired sessions are reported as EXPIRED.
 func (c *Core) GetSession(ctx context.Context, id string) (Session, error) {
+	if s, ok := c.peekSession(ctx, id); ok {
+		return s, nil
+	}
 	r, err := c.load(ctx, id)
 	if err != nil {
 		return Session{}, err
 	}
 	c.expireIfDue(ctx, r)
 	return r.Session, nil
+}
+
+// peekSession reads only the session snapshot of a stored record whose
+// bytes were already read strictly (or written) by this engine, and that
+// needs no expiry: a read that skips the transcript instead of decoding it.
+// ok is false when the full path (load, expireIfDue) must answer.
+func (c *Core) peekSession(ctx context.Context, id string) (Session, bool) {
+	if !anp.ValidSessionID(id) {
+		return Session{}, false
+	}
+	sr, err := c.store.Load(ctx, id)
+	if err != nil || !c.checked.Has(sr.ID, readonce.Sum(sr.Data)) {
+		return Session{}, false
+	}
+	var only struct {
+		Session Session `json:"session"`
+	}
+	if json.Unmarshal(sr.Data, &only) != nil {
+		return Session{}, false
+	}
+	s := only.Session
+	if !s.State.Terminal() && !c.cfg.Now().Before(s.Deadline) {
+		return Session{}, false
+	}
+	s.Version = sr.Version
+	return s, true
 }
 
 // ListSessions returns snapshots of every session, oldest first.

@@ -38,15 +38,30 @@ type rawReader struct {
 	i    int
 }
 
-func (r *rawReader) space() {
-	for r.i < len(r.data) {
-		switch r.data[r.i] {
+func (r *rawReader) space() { r.i = skipSpace(r.data, r.i) }
+
+// skipSpace returns the index of the first byte at or after i in data that
+// is not JSON white space.
+func skipSpace(data []byte, i int) int {
+	for i < len(data) {
+		switch data[i] {
 		case ' ', '\t', '\n', '\r':
-			r.i++
+			i++
 		default:
-			return
+			return i
 		}
 	}
+	return i
+}
+
+// runeAt returns the length of the valid UTF-8 sequence at data[i] (a
+// non-ASCII byte), or 0 when it is not valid.
+func runeAt(data []byte, i int) int {
+	rn, size := utf8.DecodeRune(data[i:])
+	if rn == utf8.RuneError && size == 1 {
+		return 0
+	}
+	return size
 }
 
 func (r *rawReader) value(dst []byte, depth int) ([]byte, error) {
@@ -222,8 +237,8 @@ func (r *rawReader) str() (string, error) {
 		case c < 0x20:
 			return "", errSlowPath
 		case c >= utf8.RuneSelf:
-			rn, size := utf8.DecodeRune(r.data[r.i:])
-			if rn == utf8.RuneError && size == 1 {
+			size := runeAt(r.data, r.i)
+			if size == 0 {
 				return "", errSlowPath
 			}
 			r.i += size
@@ -251,8 +266,8 @@ func (r *rawReader) escapedStr(start int) (string, error) {
 		case c < 0x20:
 			return "", errSlowPath
 		case c >= utf8.RuneSelf:
-			rn, size := utf8.DecodeRune(r.data[r.i:])
-			if rn == utf8.RuneError && size == 1 {
+			size := runeAt(r.data, r.i)
+			if size == 0 {
 				return "", errSlowPath
 			}
 			buf = append(buf, r.data[r.i:r.i+size]...)

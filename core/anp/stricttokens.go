@@ -45,16 +45,7 @@ const (
 	tokObjectComma
 )
 
-func (f *fastTokens) space() {
-	for f.i < len(f.data) {
-		switch f.data[f.i] {
-		case ' ', '\t', '\n', '\r':
-			f.i++
-		default:
-			return
-		}
-	}
-}
+func (f *fastTokens) space() { f.i = skipSpace(f.data, f.i) }
 
 // More is json.Decoder.More: another element or member follows.
 func (f *fastTokens) More() bool {
@@ -178,8 +169,8 @@ func (f *fastTokens) stringToken() (json.Token, error) {
 		case c == '\\' || c < 0x20:
 			return nil, errFastTokens
 		case c >= utf8.RuneSelf:
-			r, size := utf8.DecodeRune(f.data[j:])
-			if r == utf8.RuneError && size == 1 {
+			size := runeAt(f.data, j)
+			if size == 0 {
 				return nil, errFastTokens
 			}
 			j += size

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	"filippo.io/edwards25519"
 	"github.com/gowebpki/jcs"
@@ -71,8 +72,27 @@ const signingPrefix = "clinch-anp/1"
 // The bytes come straight from the typed value (canonwriter.go) where they
 // can, and are those of canonicalReference in every case.
 func Canonical(v any) ([]byte, error) {
-	return appendCanonicalAny(make([]byte, 0, 256), v)
+	buf := canonBuffers.Get().(*[]byte)
+	out, err := appendCanonicalAny((*buf)[:0], v)
+	if err != nil {
+		canonBuffers.Put(buf)
+		return nil, err
+	}
+	// An exact-size copy: callers keep canonical bytes (envelope bodies),
+	// which should hold no spare capacity.
+	c := bytes.Clone(out)
+	if cap(out) <= maxPooledCanon {
+		*buf = out
+		canonBuffers.Put(buf)
+	}
+	return c, nil
 }
+
+// canonBuffers are scratch buffers of Canonical; buffers that grew past
+// maxPooledCanon are left to the collector.
+var canonBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+const maxPooledCanon = 64 << 10
 
 // canonicalReference is the reference path of Canonical: json.Marshal,
 // the number check, and jcs.Transform of the marshalled bytes.

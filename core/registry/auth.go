@@ -98,8 +98,12 @@ func (s *Server) issueToken(r *http.Request, req *anp.TokenRequest) (*anp.TokenR
 // anp.ParseToken it refuses tokens whose lifetime is longer than TokenTTL or
 // that claim to be issued outside their key's validity, so that a leaked
 // retired key cannot mint long-lived tokens.
+// tokenCacheSize bounds the token signatures the registry remembers: one
+// per buyer connection in use.
+const tokenCacheSize = 4096
+
 func (s *Server) parseToken(tok string) (*anp.TokenClaims, error) {
-	c, err := anp.ParseToken(tok, s.now(), func(kid uint64) (string, bool) {
+	c, err := anp.ParseTokenWith(s.tokens, tok, s.now(), func(kid uint64) (string, bool) {
 		e, ok := s.keys.entry(kid)
 		return e.Key, ok
 	})

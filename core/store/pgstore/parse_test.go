@@ -3,6 +3,7 @@ package pgstore
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestParseConfigRefusesMisparsedUserinfo(t *testing.T) {
@@ -66,7 +67,9 @@ func FuzzParseConfigHidesPassword(f *testing.F) {
 }
 
 // rotateAlnum replaces every letter and digit with the next one of its
-// class (hex digits stay hex digits), keeping a DSN's structure.
+// class (hex digits stay hex digits), keeping a DSN's structure: a
+// percent-escape (%XX) is structure too, and stays as written, so that
+// %00 (which pgconn refuses) is not turned into a valid byte.
 func rotateAlnum(s string) string {
 	rot := func(r, lo, hi rune) rune {
 		if r == hi {
@@ -74,7 +77,7 @@ func rotateAlnum(s string) string {
 		}
 		return r + 1
 	}
-	return strings.Map(func(r rune) rune {
+	next := func(r rune) rune {
 		switch {
 		case r >= '0' && r <= '9':
 			return rot(r, '0', '9')
@@ -88,5 +91,25 @@ func rotateAlnum(s string) string {
 			return rot(r, 'G', 'Z')
 		}
 		return r
-	}, s)
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			b.WriteString(s[i : i+3])
+			i += 3
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b.WriteByte(s[i])
+		} else {
+			b.WriteRune(next(r))
+		}
+		i += size
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }

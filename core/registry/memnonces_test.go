@@ -37,7 +37,7 @@ func TestMemNoncesRecordOnce(t *testing.T) {
 		}
 	}
 	now = now.Add(2 * time.Minute) // every key above has expired
-	for i := 0; i < 1024; i++ {     // the 1024th insert prunes
+	for i := 0; i < 1024; i++ {    // the 1024th insert prunes
 		if _, err := n.RecordOnce(ctx, "challenge/"+string(rune('a'+i%26))+time.Duration(i).String(), now.Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}

@@ -247,14 +247,8 @@ func ParsePublicKey(s string) (ed25519.PublicKey, error) {
 
 // decodeHexLen decodes strict lower-case hex of exactly n bytes.
 func decodeHexLen(s string, n int, what string) ([]byte, error) {
-	if len(s) != 2*n {
-		return nil, fmt.Errorf("anp: %s must be %d hex characters, got %d", what, 2*n, len(s))
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return nil, fmt.Errorf("anp: %s has a character that is not lower-case hex at position %d", what, i)
-		}
+	if err := checkHexLen(s, n, what); err != nil {
+		return nil, err
 	}
 	b, err := hex.DecodeString(s)
 	if err != nil {
@@ -263,9 +257,24 @@ func decodeHexLen(s string, n int, what string) ([]byte, error) {
 	return b, nil
 }
 
+// checkHexLen is decodeHexLen's check without the decoding: s is strict
+// lower-case hex of exactly n bytes.
+func checkHexLen(s string, n int, what string) error {
+	if len(s) != 2*n {
+		return fmt.Errorf("anp: %s must be %d hex characters, got %d", what, 2*n, len(s))
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return fmt.Errorf("anp: %s has a character that is not lower-case hex at position %d", what, i)
+		}
+	}
+	return nil
+}
+
 // ValidHash reports whether s is a 64-character lower-case hex SHA-256.
 func ValidHash(s string) bool {
-	_, err := decodeHexLen(s, sha256.Size, "hash")
+	err := checkHexLen(s, sha256.Size, "hash")
 	return err == nil
 }
 

@@ -111,9 +111,12 @@ func (r *rawReader) object(dst []byte, depth int) ([]byte, error) {
 	}
 	// The members of the objects being read share one stack, and each
 	// depth one scratch buffer: one object is open at a depth at a time.
+	if r.members == nil {
+		r.members, r.scratch = make([]rawMember, 0, 8), make([][]byte, 0, 4)
+	}
 	mark := len(r.members)
 	for len(r.scratch) <= depth {
-		r.scratch = append(r.scratch, make([]byte, 0, 256))
+		r.scratch = append(r.scratch, make([]byte, 0, 128))
 	}
 	scratch := r.scratch[depth][:0]
 	for {
@@ -128,7 +131,7 @@ func (r *rawReader) object(dst []byte, depth int) ([]byte, error) {
 	}
 	r.scratch[depth] = scratch
 	members := r.members[mark:]
-	defer func() { r.members = r.members[:mark] }()
+	r.members = r.members[:mark] // members stays readable until the next object
 	slices.SortFunc(members, func(a, b rawMember) int { return compareUTF16(a.name, b.name) })
 	dst = append(dst, '{')
 	for i, m := range members {

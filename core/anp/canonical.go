@@ -133,7 +133,7 @@ func Sign(key ed25519.PrivateKey, p Purpose, v any) (string, error) {
 		return "", err
 	}
 	countSign(p)
-	return hex.EncodeToString(ed25519.Sign(key, msg)), nil
+	return hexString(ed25519.Sign(key, msg)), nil
 }
 
 // Verify checks a hex signature by the hex public key over v for purpose p.
@@ -224,11 +224,22 @@ func Hash(v any) (string, error) {
 		return "", err
 	}
 	sum := sha256.Sum256(c)
-	return hex.EncodeToString(sum[:]), nil
+	return hexString(sum[:]), nil
 }
 
 // PublicKeyHex returns the lower-case hex of an Ed25519 public key.
-func PublicKeyHex(pub ed25519.PublicKey) string { return hex.EncodeToString(pub) }
+func PublicKeyHex(pub ed25519.PublicKey) string { return hexString(pub) }
+
+// hexString is hex.EncodeToString with one allocation (the string) for
+// the signatures, keys and hashes of up to 64 bytes it is given.
+func hexString(b []byte) string {
+	var buf [128]byte
+	if len(b) > len(buf)/2 {
+		return hex.EncodeToString(b)
+	}
+	n := hex.Encode(buf[:], b)
+	return string(buf[:n])
+}
 
 // ParsePublicKey decodes a 64-character lower-case hex Ed25519 public key
 // and refuses one that is not the canonical encoding of a point of

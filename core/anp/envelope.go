@@ -369,7 +369,7 @@ func VerifyChain(envs []*Envelope) (head string, err error) {
 // HashBytes returns the hex SHA-256 of b.
 func HashBytes(b []byte) string {
 	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
+	return hexString(s[:])
 }
 
 // Holds reports whether the transcript already holds e, byte for byte (the

@@ -55,7 +55,6 @@ func New(deps *tools.Deps, log zerolog.Logger) *Server {
 		server.WithStrictInputSchemaDefault(), // arguments are validated by tools/ with readable messages
 		server.WithLogging(),
 		server.WithElicitation(), // approve_and_sign asks the person through it
-		server.WithOutputSchemaValidation(),
 		server.WithHooks(hooks),
 		server.WithLogger(slog.New(zerolog.NewSlogHandler(log.Level(max(log.GetLevel(), zerolog.WarnLevel))))),
 	)

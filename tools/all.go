@@ -37,9 +37,8 @@ func Register(s *server.MCPServer, d *Deps) {
 }
 
 // withRawOutputSchema returns def with its output schema encoded once, as
-// RawOutputSchema: the same bytes in tools/list, and the server's output
-// validation (WithOutputSchemaValidation) no longer encodes the schema
-// again on every call.
+// RawOutputSchema: the same bytes in tools/list, encoded once. (Results
+// are held to the schema by each tool's outputChecker.)
 func withRawOutputSchema(def mcp.Tool) mcp.Tool {
 	if def.OutputSchema.Type == "" {
 		return def

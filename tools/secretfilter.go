@@ -42,10 +42,16 @@ func (g *SecretFilter) redactResult(r *mcp.CallToolResult) *mcp.CallToolResult {
 		}
 	}
 	if r.StructuredContent != nil {
-		b, err := json.Marshal(r.StructuredContent)
-		if err != nil {
-			r.StructuredContent = nil // fail closed: what cannot be checked is not sent
-			return r
+		// Content already encoded (structuredResult) is read as it is: the
+		// bytes that go out, not an HTML-escaped copy in which a secret
+		// holding <, > or & would not be found.
+		b, raw := r.StructuredContent.(json.RawMessage)
+		if !raw {
+			var err error
+			if b, err = json.Marshal(r.StructuredContent); err != nil {
+				r.StructuredContent = nil // fail closed: what cannot be checked is not sent
+				return r
+			}
 		}
 		if clean := g.red.String(string(b)); clean != string(b) {
 			var v any

@@ -82,6 +82,10 @@ func newTool[In, Out any](d *Deps, name, title, description string, h Hints, fn 
 	if err != nil {
 		panic(err) // a schema generated from our own types: a programming error
 	}
+	outputs, err := newOutputChecker(name, def.OutputSchema)
+	if err != nil {
+		panic(err) // likewise
+	}
 	run := func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		raw, err := json.Marshal(req.GetRawArguments())
 		if err != nil {
@@ -112,8 +116,13 @@ func newTool[In, Out any](d *Deps, name, title, description string, h Hints, fn 
 				Dur("took", time.Since(start)).Msg("tool call failed")
 			return d.Secrets.redactResult(toolError(err)), nil
 		}
+		res = outputs.check(d.Secrets.redactResult(res))
+		if res.IsError {
+			d.Logger.Error().Str("tool", name).Dur("took", time.Since(start)).Msg("tool result does not conform to its output schema")
+			return res, nil
+		}
 		d.Logger.Info().Str("tool", name).Dur("took", time.Since(start)).Msg("tool call")
-		return d.Secrets.redactResult(res), nil
+		return res, nil
 	}
 	return Tool{Def: def, Hints: h, Handler: handler}
 }

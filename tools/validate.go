@@ -25,20 +25,29 @@ type inputValidator struct {
 var printer = message.NewPrinter(language.English)
 
 func newInputValidator(name string, raw json.RawMessage) (*inputValidator, error) {
+	s, err := compileSchema(name, "input", raw)
+	if err != nil {
+		return nil, err
+	}
+	return &inputValidator{schema: s}, nil
+}
+
+// compileSchema compiles a tool's input or output schema (which names it).
+func compileSchema(tool, which string, raw []byte) (*jsonschema.Schema, error) {
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 	if err != nil {
-		return nil, fmt.Errorf("tool %s: input schema: %w", name, err)
+		return nil, fmt.Errorf("tool %s: %s schema: %w", tool, which, err)
 	}
 	c := jsonschema.NewCompiler()
-	url := "clinch://tools/" + name + "/input.json"
+	url := "clinch://tools/" + tool + "/" + which + ".json"
 	if err := c.AddResource(url, doc); err != nil {
-		return nil, fmt.Errorf("tool %s: input schema: %w", name, err)
+		return nil, fmt.Errorf("tool %s: %s schema: %w", tool, which, err)
 	}
 	s, err := c.Compile(url)
 	if err != nil {
-		return nil, fmt.Errorf("tool %s: input schema: %w", name, err)
+		return nil, fmt.Errorf("tool %s: %s schema: %w", tool, which, err)
 	}
-	return &inputValidator{schema: s}, nil
+	return s, nil
 }
 
 // maxViolation bounds the text of one schema violation.

@@ -128,7 +128,7 @@ type ConfirmBody struct {
 
 // Validate checks the confirm body.
 func (b *ConfirmBody) Validate() error {
-	if _, err := decodeHexLen(b.SellerSig, 64, "seller_sig"); err != nil {
+	if err := checkHexLen(b.SellerSig, 64, "seller_sig"); err != nil {
 		return err
 	}
 	return nil

@@ -133,7 +133,7 @@ func Sign(key ed25519.PrivateKey, p Purpose, v any) (string, error) {
 		return "", err
 	}
 	countSign(p)
-	return hex.EncodeToString(ed25519.Sign(key, msg)), nil
+	return hexString(ed25519.Sign(key, msg)), nil
 }
 
 // Verify checks a hex signature by the hex public key over v for purpose p.
@@ -224,11 +224,22 @@ func Hash(v any) (string, error) {
 		return "", err
 	}
 	sum := sha256.Sum256(c)
-	return hex.EncodeToString(sum[:]), nil
+	return hexString(sum[:]), nil
 }
 
 // PublicKeyHex returns the lower-case hex of an Ed25519 public key.
-func PublicKeyHex(pub ed25519.PublicKey) string { return hex.EncodeToString(pub) }
+func PublicKeyHex(pub ed25519.PublicKey) string { return hexString(pub) }
+
+// hexString is hex.EncodeToString with one allocation (the string) for
+// the signatures, keys and hashes of up to 64 bytes it is given.
+func hexString(b []byte) string {
+	var buf [128]byte
+	if len(b) > len(buf)/2 {
+		return hex.EncodeToString(b)
+	}
+	n := hex.Encode(buf[:], b)
+	return string(buf[:n])
+}
 
 // ParsePublicKey decodes a 64-character lower-case hex Ed25519 public key
 // and refuses one that is not the canonical encoding of a point of
@@ -247,14 +258,8 @@ func ParsePublicKey(s string) (ed25519.PublicKey, error) {
 
 // decodeHexLen decodes strict lower-case hex of exactly n bytes.
 func decodeHexLen(s string, n int, what string) ([]byte, error) {
-	if len(s) != 2*n {
-		return nil, fmt.Errorf("anp: %s must be %d hex characters, got %d", what, 2*n, len(s))
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return nil, fmt.Errorf("anp: %s has a character that is not lower-case hex at position %d", what, i)
-		}
+	if err := checkHexLen(s, n, what); err != nil {
+		return nil, err
 	}
 	b, err := hex.DecodeString(s)
 	if err != nil {
@@ -263,9 +268,24 @@ func decodeHexLen(s string, n int, what string) ([]byte, error) {
 	return b, nil
 }
 
+// checkHexLen is decodeHexLen's check without the decoding: s is strict
+// lower-case hex of exactly n bytes.
+func checkHexLen(s string, n int, what string) error {
+	if len(s) != 2*n {
+		return fmt.Errorf("anp: %s must be %d hex characters, got %d", what, 2*n, len(s))
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return fmt.Errorf("anp: %s has a character that is not lower-case hex at position %d", what, i)
+		}
+	}
+	return nil
+}
+
 // ValidHash reports whether s is a 64-character lower-case hex SHA-256.
 func ValidHash(s string) bool {
-	_, err := decodeHexLen(s, sha256.Size, "hash")
+	err := checkHexLen(s, sha256.Size, "hash")
 	return err == nil
 }
 

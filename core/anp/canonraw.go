@@ -36,6 +36,9 @@ const maxRawDepth = 64
 type rawReader struct {
 	data []byte
 	i    int
+	// members and scratch are reused by the objects read (see object).
+	members []rawMember
+	scratch [][]byte
 }
 
 func (r *rawReader) space() { r.i = skipSpace(r.data, r.i) }
@@ -92,10 +95,10 @@ func (r *rawReader) value(dst []byte, depth int) ([]byte, error) {
 	return dst, errSlowPath
 }
 
-// rawMember is one member of an object: its name and where its canonical
-// value sits in the scratch buffer.
+// rawMember is one member of an object: its name (decoded) and where its
+// canonical value sits in the scratch buffer.
 type rawMember struct {
-	name       string
+	name       []byte
 	start, end int
 }
 
@@ -106,23 +109,34 @@ func (r *rawReader) object(dst []byte, depth int) ([]byte, error) {
 		r.i++
 		return append(dst, "{}"...), nil
 	}
-	var members []rawMember
-	var scratch []byte
+	// The members of the objects being read share one stack, and each
+	// depth one scratch buffer: one object is open at a depth at a time.
+	if r.members == nil {
+		r.members, r.scratch = make([]rawMember, 0, 8), make([][]byte, 0, 4)
+	}
+	mark := len(r.members)
+	for len(r.scratch) <= depth {
+		r.scratch = append(r.scratch, make([]byte, 0, 128))
+	}
+	scratch := r.scratch[depth][:0]
 	for {
 		m, more, err := r.member(&scratch, depth)
 		if err != nil {
 			return dst, err
 		}
-		members = append(members, m)
+		r.members = append(r.members, m)
 		if !more {
 			break
 		}
 	}
+	r.scratch[depth] = scratch
+	members := r.members[mark:]
+	r.members = r.members[:mark] // members stays readable until the next object
 	slices.SortFunc(members, func(a, b rawMember) int { return compareUTF16(a.name, b.name) })
 	dst = append(dst, '{')
 	for i, m := range members {
 		if i > 0 {
-			if m.name == members[i-1].name {
+			if bytes.Equal(m.name, members[i-1].name) {
 				return dst, errSlowPath
 			}
 			dst = append(dst, ',')
@@ -220,55 +234,56 @@ func plainInteger(lit []byte, n int) bool {
 	return err == nil && v <= MaxSafeInteger && !(v == 0 && n != len(lit))
 }
 
-// str reads a JSON string and returns its value; invalid UTF-8, raw
-// control characters and lone surrogates fail with errSlowPath.
-func (r *rawReader) str() (string, error) {
+// str reads a JSON string and returns its value: without an escape, the
+// bytes between the quotes (not copied); with one, a new buffer. Invalid
+// UTF-8, raw control characters and lone surrogates fail with errSlowPath.
+func (r *rawReader) str() ([]byte, error) {
 	r.i++ // opening quote
 	start := r.i
 	for r.i < len(r.data) {
 		c := r.data[r.i]
 		switch {
 		case c == '"':
-			s := string(r.data[start:r.i])
+			s := r.data[start:r.i:r.i]
 			r.i++
 			return s, nil
 		case c == '\\':
 			return r.escapedStr(start)
 		case c < 0x20:
-			return "", errSlowPath
+			return nil, errSlowPath
 		case c >= utf8.RuneSelf:
 			size := runeAt(r.data, r.i)
 			if size == 0 {
-				return "", errSlowPath
+				return nil, errSlowPath
 			}
 			r.i += size
 		default:
 			r.i++
 		}
 	}
-	return "", errSlowPath
+	return nil, errSlowPath
 }
 
 // escapedStr continues str from the first backslash.
-func (r *rawReader) escapedStr(start int) (string, error) {
+func (r *rawReader) escapedStr(start int) ([]byte, error) {
 	buf := append([]byte(nil), r.data[start:r.i]...)
 	for r.i < len(r.data) {
 		c := r.data[r.i]
 		switch {
 		case c == '"':
 			r.i++
-			return string(buf), nil
+			return buf, nil
 		case c == '\\':
 			var err error
 			if buf, err = r.escape(buf); err != nil {
-				return "", err
+				return nil, err
 			}
 		case c < 0x20:
-			return "", errSlowPath
+			return nil, errSlowPath
 		case c >= utf8.RuneSelf:
 			size := runeAt(r.data, r.i)
 			if size == 0 {
-				return "", errSlowPath
+				return nil, errSlowPath
 			}
 			buf = append(buf, r.data[r.i:r.i+size]...)
 			r.i += size
@@ -277,7 +292,7 @@ func (r *rawReader) escapedStr(start int) (string, error) {
 			r.i++
 		}
 	}
-	return "", errSlowPath
+	return nil, errSlowPath
 }
 
 // escape decodes one escape sequence at r.i into buf.

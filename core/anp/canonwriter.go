@@ -257,7 +257,7 @@ func appendCanonMap(dst []byte, v reflect.Value, depth int) ([]byte, error) {
 		}
 		keys = append(keys, s)
 	}
-	slices.SortFunc(keys, compareUTF16)
+	slices.SortFunc(keys, compareUTF16[string])
 	dst = append(dst, '{')
 	var err error
 	for i, k := range keys {
@@ -295,7 +295,7 @@ func isEmptyJSON(v reflect.Value) bool {
 // appendCanonString writes s as JCS does: invalid UTF-8 as U+FFFD (as
 // encoding/json leaves it), the two-character escapes for " \ \b \f \n \r
 // \t, \u00xx for the other control characters, everything else as is.
-func appendCanonString(dst []byte, s string) []byte {
+func appendCanonString[S string | []byte](dst []byte, s S) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -305,7 +305,7 @@ func appendCanonString(dst []byte, s string) []byte {
 			continue
 		}
 		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
+			r, size := firstRune(s[i:])
 			if r == utf8.RuneError && size == 1 {
 				dst = append(dst, s[start:i]...)
 				dst = append(dst, "\ufffd"...)
@@ -347,16 +347,25 @@ func appendEscape(dst []byte, c byte) []byte {
 // compareUTF16 orders two strings by their UTF-16 code units (RFC 8785
 // §3.2.3). UTF-8 byte order is code point order, which differs only where
 // a character above U+FFFF meets one in U+E000–U+FFFF.
-func compareUTF16(a, b string) int {
-	for a != "" && b != "" {
-		ra, na := utf8.DecodeRuneInString(a)
-		rb, nb := utf8.DecodeRuneInString(b)
+func compareUTF16[S string | []byte](a, b S) int {
+	for len(a) > 0 && len(b) > 0 {
+		ra, na := firstRune(a)
+		rb, nb := firstRune(b)
 		if ra != rb {
 			return cmpUnits(ra, rb)
 		}
 		a, b = a[na:], b[nb:]
 	}
 	return len(a) - len(b)
+}
+
+// firstRune decodes the first rune of a non-empty s as
+// utf8.DecodeRuneInString does.
+func firstRune[S string | []byte](s S) (rune, int) {
+	if s[0] < utf8.RuneSelf {
+		return rune(s[0]), 1
+	}
+	return utf8.DecodeRuneInString(string(s[:min(len(s), utf8.UTFMax)]))
 }
 
 func cmpUnits(ra, rb rune) int {

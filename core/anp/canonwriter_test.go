@@ -58,6 +58,10 @@ var edgeRaw = []string{
 	`"\u00e9\n\/\u0041\ud83d\ude00"`, `{"\ue000":1,"\ud83d\ude00":2,"z":3}`, `-0`, `0`, `-1`, `1.5`, `1e3`,
 	`9007199254740991`, `9007199254740992`, `-9007199254740991`, `01`, `{"a":1,"a":2}`, `"\ud800"`,
 	`"\u0000\u001f"`, `[1,]`, `{"a":1} x`, `"unterminated`, `{"a"}`, `[[[[[]]]]]`, `"\x7f"`,
+	// objects side by side at one depth and nested under arrays (the raw
+	// reader reuses its buffers between them), escaped and duplicate names.
+	`{"b":{"y":1,"x":{"q":[{"z":1,"a":2},{"k":{"q":1,"p":2}}]}},"a":{"d":2,"c":{"n":"\u00e9"}}}`,
+	`[{"b":1,"a":2},{"d":3,"c":4},{"f":{"h":5,"g":6},"e":7}]`, `{"\u0062":1,"a":2}`, `{"\u0061":1,"a":2}`, `{"x":{"a":1},"y":{"a":1,"a":2}}`,
 }
 
 func edgeValues() []any {

@@ -204,14 +204,14 @@ func (e *Envelope) checkContents() error {
 	if _, err := ParsePublicKey(e.From); err != nil {
 		return Errorf(CodeBadRequest, "from: %v", err)
 	}
-	if _, err := decodeHexLen(e.Nonce, NonceBytes, "nonce"); err != nil {
+	if err := checkHexLen(e.Nonce, NonceBytes, "nonce"); err != nil {
 		return Errorf(CodeBadRequest, "%v", err)
 	}
 	return nil
 }
 
 func validSessionID(s string) bool {
-	_, err := decodeHexLen(s, 16, "session id")
+	err := checkHexLen(s, 16, "session id")
 	return err == nil
 }
 
@@ -369,7 +369,7 @@ func VerifyChain(envs []*Envelope) (head string, err error) {
 // HashBytes returns the hex SHA-256 of b.
 func HashBytes(b []byte) string {
 	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
+	return hexString(s[:])
 }
 
 // Holds reports whether the transcript already holds e, byte for byte (the

@@ -65,7 +65,7 @@ func (c *GrantClaims) validate() error {
 	if err := ValidateDomain(c.Domain); err != nil {
 		return classErr(ErrGrantFormat, "grant domain: %v", err)
 	}
-	if _, err := decodeHexLen(c.ID, grantIDBytes, "grant id"); err != nil {
+	if err := checkHexLen(c.ID, grantIDBytes, "grant id"); err != nil {
 		return classErr(ErrGrantFormat, "%v", err)
 	}
 	if c.Iat <= 0 || c.Exp <= c.Iat {

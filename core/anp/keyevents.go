@@ -232,7 +232,7 @@ func (e *KeyEvent) verifyBind() error {
 		return Errorf(CodeBadRequest, "%v", classErr(ErrKeyEventMalformed, "a bind event carries no change"))
 	}
 	if e.Grant != "" {
-		if _, err := decodeHexLen(e.Grant, grantIDBytes, "grant id"); err != nil {
+		if err := checkHexLen(e.Grant, grantIDBytes, "grant id"); err != nil {
 			return Errorf(CodeBadRequest, "%v", classErr(ErrKeyEventMalformed, "bind event: %v", err))
 		}
 	}

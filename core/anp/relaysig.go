@@ -137,7 +137,7 @@ func ParseRelayAuth(h string) (RelayAuth, error) {
 	if !ok || ts == 0 {
 		return RelayAuth{}, relayErr(ErrRelayFormat, "%s ts must be unix milliseconds without leading zeros, at most 2^53-1", RelayHeader)
 	}
-	if _, err := decodeHexLen(vals[2], ed25519.SignatureSize, "signature"); err != nil {
+	if err := checkHexLen(vals[2], ed25519.SignatureSize, "signature"); err != nil {
 		return RelayAuth{}, relayErr(ErrRelayFormat, "%s sig must be 128 lower-case hex characters", RelayHeader)
 	}
 	return RelayAuth{KeyIndex: kid, TS: int64(ts), Sig: vals[2]}, nil

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -132,7 +133,7 @@ func CheckNoDuplicateKeys(data []byte) error {
 // reason, again with json.Decoder, whose verdict and error then stand:
 // the fast reading decides only what it accepts.
 func strictPass(data []byte, t reflect.Type, dupOnly bool) error {
-	if scanWith(&fastTokens{data: data}, t, dupOnly) == nil {
+	if scanWith(&fastTokens{data: data, opaque: true}, t, dupOnly) == nil {
 		return nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -143,7 +144,10 @@ func strictPass(data []byte, t reflect.Type, dupOnly bool) error {
 // scanWith is the strict pre-pass over the tokens of src.
 func scanWith(src tokenSource, t reflect.Type, dupOnly bool) error {
 	s := strictScan{dec: src, dupOnly: dupOnly}
-	if err := s.value(t, nil, 0); err != nil {
+	s.fast, _ = src.(*fastTokens)
+	// The path grows and shrinks with the nesting, in one backing array:
+	// a member's path is read only when the scan fails there.
+	if err := s.value(t, make([]any, 0, 16), 0); err != nil {
 		return err
 	}
 	if _, err := src.Token(); err != io.EOF {
@@ -154,7 +158,11 @@ func scanWith(src tokenSource, t reflect.Type, dupOnly bool) error {
 
 type strictScan struct {
 	dec     tokenSource
+	fast    *fastTokens // dec, when it is the fast tokenizer
 	dupOnly bool
+	// seen holds the keys of the objects being read, innermost last: an
+	// object's own keys start where they started when it opened.
+	seen []string
 	// refuseEmpty is set for the next value: a member that a one-form
 	// object omits when empty (see omitsEmpty in oneform.go).
 	refuseEmpty bool
@@ -274,8 +282,12 @@ func (s *strictScan) object(t reflect.Type, path []any, depth int) error {
 			elem = t.Elem()
 		}
 	}
-	seen := make(map[string]struct{}, 8)
+	mark := len(s.seen)
+	var many map[string]struct{} // past manyKeys members, the keys seen
 	for s.dec.More() {
+		if s.fast != nil && fields != nil {
+			s.fast.keys = fields.keys
+		}
 		tok, err := s.dec.Token()
 		if err != nil {
 			return s.malformed(path, err)
@@ -284,32 +296,67 @@ func (s *strictScan) object(t reflect.Type, path []any, depth int) error {
 		if !ok {
 			return s.fail(path, errMalformedJSON, "object key is not a string")
 		}
-		at := append(path, key)
-		if _, dup := seen[key]; dup {
+		at := append(path, tok)
+		if s.duplicate(key, mark, &many) {
 			return s.fail(at, ErrDuplicateKey, strconv.Quote(key))
 		}
-		seen[key] = struct{}{}
 		vt := elem
 		if fields != nil {
-			f, ok := fields.exact[key]
-			if !ok {
-				if name, ok := fields.folded[strings.ToLower(key)]; ok {
-					return s.fail(at, ErrKeyCase, fmt.Sprintf("%q is not %q", key, name))
-				}
-				// An unknown field: the decode that follows refuses it
-				// with encoding/json's message.
+			if vt, err = s.field(fields, key, at); err != nil {
+				return err
 			}
-			vt = f
-			s.refuseEmpty = fields.oneForm && fields.omitEmpty[key]
 		}
 		if err := s.value(vt, at, depth+1); err != nil {
 			return err
 		}
 	}
+	s.seen = s.seen[:mark]
 	if _, err := s.dec.Token(); err != nil {
 		return s.malformed(path, err)
 	}
 	return nil
+}
+
+// field is the type of the struct member key (nil for an unknown one: the
+// decode that follows refuses it with encoding/json's message), or the
+// failure of a key that differs from a field's name only in case. It sets
+// refuseEmpty for a member a one-form object omits when empty.
+func (s *strictScan) field(fields *structFields, key string, at []any) (reflect.Type, error) {
+	f, ok := fields.exact[key]
+	if !ok {
+		if name, ok := fields.folded[strings.ToLower(key)]; ok {
+			return nil, s.fail(at, ErrKeyCase, fmt.Sprintf("%q is not %q", key, name))
+		}
+	}
+	s.refuseEmpty = fields.oneForm && fields.omitEmpty[key]
+	return f, nil
+}
+
+// manyKeys: an object with more members than this finds duplicates in a
+// map; below it, by comparing with the keys before.
+const manyKeys = 32
+
+// duplicate records key as a member of the object whose keys start at
+// mark and reports whether it was there already.
+func (s *strictScan) duplicate(key string, mark int, many *map[string]struct{}) bool {
+	if *many != nil {
+		if _, dup := (*many)[key]; dup {
+			return true
+		}
+		(*many)[key] = struct{}{}
+		return false
+	}
+	if slices.Contains(s.seen[mark:], key) {
+		return true
+	}
+	s.seen = append(s.seen, key)
+	if len(s.seen)-mark > manyKeys {
+		*many = make(map[string]struct{}, 2*manyKeys)
+		for _, k := range s.seen[mark:] {
+			(*many)[k] = struct{}{}
+		}
+	}
+	return false
 }
 
 // number checks a number literal against the type it decodes into.
@@ -395,6 +442,10 @@ type structFields struct {
 	// is a one-form object (omitsEmpty), whose decoding refuses them empty.
 	omitEmpty map[string]bool
 	oneForm   bool
+	// keys holds each field name as a token, boxed once: the fast
+	// tokenizer hands these out for an object's keys instead of a new
+	// string each time (see fastTokens.keys).
+	keys map[string]json.Token
 }
 
 var fieldCache sync.Map // reflect.Type -> *structFields
@@ -403,7 +454,8 @@ func fieldsOf(t reflect.Type) *structFields {
 	if f, ok := fieldCache.Load(t); ok {
 		return f.(*structFields)
 	}
-	f := &structFields{exact: map[string]reflect.Type{}, folded: map[string]string{}, omitEmpty: map[string]bool{}, oneForm: isOneFormType(t)}
+	f := &structFields{exact: map[string]reflect.Type{}, folded: map[string]string{}, omitEmpty: map[string]bool{}, oneForm: isOneFormType(t),
+		keys: map[string]json.Token{}}
 	// Breadth first: a shallower field hides a deeper one of the same name.
 	level := []reflect.Type{t}
 	visited := map[reflect.Type]bool{}
@@ -448,6 +500,7 @@ func fieldsOf(t reflect.Type) *structFields {
 		for n, ft := range names {
 			f.exact[n] = ft
 			f.folded[strings.ToLower(n)] = n
+			f.keys[n] = n
 		}
 		level = next
 	}

@@ -1,6 +1,7 @@
 package anp
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -28,7 +29,25 @@ type fastTokens struct {
 	i     int
 	state tokState
 	stack []tokState // the enclosing containers' states
+	// keys, when set, holds key tokens already boxed (the field names of
+	// the struct being read): a key with one of these names is returned
+	// as that token, the same string, without a new allocation.
+	keys map[string]json.Token
+	// opaque: string values and integer numbers are returned as shared
+	// tokens that keep only what the strict scan reads of them: whether a
+	// string is empty, and an integer's zeroness and its verdict under
+	// CheckNumber (an integer it would refuse is returned as it is). The
+	// token stream is otherwise json.Decoder's.
+	opaque bool
 }
+
+// The shared tokens of opaque mode.
+var (
+	opaqueString  json.Token = "s"
+	emptyString   json.Token = ""
+	opaqueZero    json.Token = json.Number("0")
+	opaqueInteger json.Token = json.Number("1")
+)
 
 type tokState uint8
 
@@ -162,8 +181,17 @@ func (f *fastTokens) stringToken() (json.Token, error) {
 			f.i = j + 1
 			if isKey {
 				f.state = tokObjectColon
+				if tok, ok := f.keys[string(f.data[start:j])]; ok {
+					return tok, nil
+				}
 			} else {
 				f.afterValue()
+				if f.opaque {
+					if j == start {
+						return emptyString, nil
+					}
+					return opaqueString, nil
+				}
 			}
 			return string(f.data[start:j]), nil
 		case c == '\\' || c < 0x20:
@@ -202,7 +230,7 @@ func (f *fastTokens) literal() (json.Token, error) {
 			return nil, errFastTokens
 		}
 		f.i += n
-		tok = json.Number(f.data[start:f.i])
+		tok = f.number(f.data[start:f.i])
 	}
 	if f.i < len(f.data) {
 		switch f.data[f.i] {
@@ -213,6 +241,18 @@ func (f *fastTokens) literal() (json.Token, error) {
 	}
 	f.afterValue()
 	return tok, nil
+}
+
+// number is the token of a number literal: in opaque mode an integer that
+// CheckNumber accepts is a shared token of the same zeroness.
+func (f *fastTokens) number(lit []byte) json.Token {
+	if f.opaque && !bytes.ContainsAny(lit, ".eE") && CheckNumber(string(lit)) == nil {
+		if string(bytes.TrimPrefix(lit, []byte("-"))) == "0" {
+			return opaqueZero
+		}
+		return opaqueInteger
+	}
+	return json.Number(lit)
 }
 
 func (f *fastTokens) hasPrefix(lit string) bool {

@@ -2,7 +2,10 @@ package anp_test
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
@@ -31,6 +34,26 @@ var tokenInputs = []string{
 	`{"a":1,}`, `[1,]`, `[,1]`, `{"a" 1}`, `{"a":1 "b":2}`, `01`, `1.`, `.5`, `-`, `1e`, `1x`, `truex`, `nul`, `[1]]`, `{}}`, `{} {}`,
 	`{"a":"\u00e9"}`, `{"\u0061":1}`, "\"\x01\"", "\"\xff\"", `"é"`, `[[[[]]]]`, `{"a":{"b":{"c":[]}}}`, `[1 2]`, `{1:2}`, `{"a":}`,
 	`"unterminated`, `[`, `{"a":[1,{"b":null}]}`, `  `, ``, `null`, `[true,false]`, `{"a":true}x`,
+	// opaque tokens: empty and zero members of one-form bodies, integers out
+	// of range or fractional where an integer goes, duplicates past manyKeys.
+	`{"price":{"amount":0,"currency":"USD"},"turn":1,"message":""}`, `{"price":{"amount":-0,"currency":"USD"},"turn":0}`,
+	`{"price":{"amount":9007199254740993,"currency":"USD"},"turn":1}`, `{"price":{"amount":1.5,"currency":"USD"},"turn":1e0}`,
+	`{"v":1,"seq":-9007199254740991,"ts":0,"type":"","session":"s","Seq":2}`, `{"v":1,"seq":1,"v":2}`,
+	manyMembers(40, "k3"), manyMembers(40, "k39"), manyMembers(40, ""), `{"a":{"a":1},"b":{"a":1,"a":2}}`,
+}
+
+// manyMembers is an object of n members k0..k(n-1), and one more named dup
+// (none when dup is empty).
+func manyMembers(n int, dup string) string {
+	var b strings.Builder
+	b.WriteString("{")
+	for i := range n {
+		fmt.Fprintf(&b, `"k%d":%d,`, i, i)
+	}
+	if dup != "" {
+		fmt.Fprintf(&b, `%q:"again",`, dup)
+	}
+	return strings.TrimSuffix(b.String(), ",") + "}"
 }
 
 func TestFastTokensMatchDecoder(t *testing.T) {
@@ -65,4 +88,34 @@ func FuzzStrictTokens(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestStrictDuplicateKeys: a repeated key is refused at its path whether the
+// object is small (keys compared) or large (keys in a map), and in nested
+// objects each object's keys are its own.
+func TestStrictDuplicateKeys(t *testing.T) {
+	cases := []struct {
+		in, path string // path "": accepted
+	}{
+		{manyMembers(40, ""), ""},
+		{manyMembers(40, "k3"), "k3"},
+		{manyMembers(40, "k39"), "k39"},
+		{manyMembers(20, "k0"), "k0"},
+		{`{"a":{"a":1},"b":{"a":1}}`, ""},
+		{`{"a":{"a":1},"b":{"a":1,"a":2}}`, "b.a"},
+		{`{"a":1,"b":[{"a":1},{"b":2,"a":3}],"c":3}`, ""},
+		{`{"a":1,"b":[{"a":1},{"b":2,"b":3}]}`, "b[1].b"},
+	}
+	for _, c := range cases {
+		for name, check := range map[string]func([]byte, reflect.Type) error{"fast": anp.CheckStrict, "json.Decoder": anp.CheckStrictDecoder} {
+			err := check([]byte(c.in), nil)
+			var de *anp.DecodeError
+			switch {
+			case c.path == "" && err != nil:
+				t.Errorf("%s %.40q: %v", name, c.in, err)
+			case c.path != "" && (!errors.Is(err, anp.ErrDuplicateKey) || !errors.As(err, &de) || de.Path != c.path):
+				t.Errorf("%s %.40q: got %v, want a duplicate key at %s", name, c.in, err, c.path)
+			}
+		}
+	}
 }

@@ -5,6 +5,7 @@
 package buyer
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -342,18 +343,39 @@ func (c *Core) peekSession(ctx context.Context, id string) (Session, bool) {
 	if err != nil || !c.checked.Has(sr.ID, readonce.Sum(sr.Data)) {
 		return Session{}, false
 	}
-	var only struct {
-		Session Session `json:"session"`
-	}
-	if json.Unmarshal(sr.Data, &only) != nil {
+	s, ok := leadingSession(sr.Data)
+	if !ok {
 		return Session{}, false
 	}
-	s := only.Session
 	if !s.State.Terminal() && !c.cfg.Now().Before(s.Deadline) {
 		return Session{}, false
 	}
 	s.Version = sr.Version
 	return s, true
+}
+
+// leadingSession decodes the session snapshot of a record whose bytes were
+// already read strictly: the record's first member, as the engine writes it
+// (record's field order), decoded without scanning the transcript after it.
+// Bytes whose first member is not the session take the whole decode.
+func leadingSession(data []byte) (Session, bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if t, err := dec.Token(); err == nil && t == json.Delim('{') {
+		if k, err := dec.Token(); err == nil && k == "session" {
+			var s Session
+			if dec.Decode(&s) != nil {
+				return Session{}, false
+			}
+			return s, true
+		}
+	}
+	var only struct {
+		Session Session `json:"session"`
+	}
+	if json.Unmarshal(data, &only) != nil {
+		return Session{}, false
+	}
+	return only.Session, true
 }
 
 // ListSessions returns snapshots of every session, oldest first.

@@ -51,6 +51,8 @@ func runRegistry(ctx context.Context, env *cliEnv, args []string) error {
 	allowPrivate := fs.Bool("allow-private-endpoints", false, "accept seller endpoints on loopback/private addresses (development only)")
 	var limits registryLimitFlags
 	limits.register(fs)
+	drainDelay := fs.Duration("drain-delay", 0, "on SIGTERM, how long /readyz answers 503 before the listener closes (let the load balancer notice); requests in flight then get --shutdown-timeout to finish")
+	shutdownTimeout := fs.Duration("shutdown-timeout", 2*registry.DefaultSellerTimeout, "on SIGTERM, how long requests in flight (a relay waits for its seller) may take before the connections are closed")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -77,7 +79,7 @@ func runRegistry(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := storeurl.OpenWithOptions(ctx, *db, storeurl.Options{Logger: log})
+	st, err := storeurl.OpenWithOptions(ctx, *db, storeurl.Options{Logger: log, Channel: registryChannel})
 	if err != nil {
 		return fmt.Errorf("open ledger: %w", err)
 	}
@@ -90,14 +92,35 @@ func runRegistry(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	cfg.Root, cfg.Ledger, cfg.Nonces, cfg.Logger, cfg.Arbiter, cfg.DealSweep = root, st.Ledger, st.Nonces, log, arbiter, *dealSweep
+	if st.Kind == storeurl.KindPostgres { // any number of replicas may share it
+		cfg.Shared = &registry.Shared{Notifier: st.Notifier, Locks: st.Locks, Limiter: st.RateLimiter}
+	}
 	srv, err := registry.New(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	log.Info().Str("addr", *addr).Str("ledger", st.Kind).Str("root_key", srv.RootKey()).Msg("registry listening")
-	return serveUntilDone(ctx, srv.NewHTTPServer(*addr), log)
+	hs := srv.NewHTTPServer(*addr)
+	ln, err := net.Listen("tcp", hs.Addr)
+	if err != nil {
+		return err
+	}
+	errc := serveInBackground(hs, ln)
+	log.Info().Str("addr", ln.Addr().String()).Str("ledger", st.Kind).Bool("replicas", cfg.Shared != nil).Str("root_key", srv.RootKey()).Msg("registry listening")
+	if err := waitUntilDone(ctx, errc); err != nil {
+		return err
+	}
+	return drainThenShutdown(registryDrainer{srv}, hs, *drainDelay, *shutdownTimeout, log)
 }
+
+// registryChannel is the notification channel of registry replicas on one
+// PostgreSQL (apart from the buyer pods' channel of sessions).
+const registryChannel = "clinch_registry"
+
+// registryDrainer drains a registry: /readyz fails and its drain hooks run.
+type registryDrainer struct{ srv *registry.Server }
+
+func (d registryDrainer) Drain() { d.srv.Drain(context.Background()) }
 
 // registryLimitFlags are the abuse limits of `clinch-mcp registry`
 // (registry.Config; docs/protocol.md, "Abuse limits"). Every limit is per
@@ -268,7 +291,7 @@ func runSeller(ctx context.Context, env *cliEnv, args []string) error {
 	if err := waitUntilDone(ctx, errc); err != nil {
 		return err
 	}
-	return drainThenShutdown(node, hs, f.drainDelay, log)
+	return drainThenShutdown(node, hs, f.drainDelay, shutdownGrace, log)
 }
 
 // newSellerNode builds the seller node of config fc, with its key file, a
@@ -352,7 +375,7 @@ func serveUntilDone(ctx context.Context, hs *http.Server, log zerolog.Logger) er
 		return err
 	}
 	log.Info().Msg("shutting down")
-	return shutdownGracefully(hs)
+	return shutdownGracefully(hs, shutdownGrace)
 }
 
 // serveInBackground serves hs on ln in a goroutine; the channel receives
@@ -376,9 +399,12 @@ func waitUntilDone(ctx context.Context, errc <-chan error) error {
 	return nil
 }
 
-// shutdownGracefully shuts hs down, giving open requests 5 seconds.
-func shutdownGracefully(hs *http.Server) error {
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+// shutdownGrace is how long open requests get when a server shuts down.
+const shutdownGrace = 5 * time.Second
+
+// shutdownGracefully shuts hs down, giving open requests grace.
+func shutdownGracefully(hs *http.Server, grace time.Duration) error {
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	return hs.Shutdown(sctx)
 }

@@ -29,6 +29,8 @@ type directory struct {
 	records  map[string]anp.SignedRecord
 	stats    map[string]anp.Stats
 	keys     domainKeys // key histories (directory_keys.go)
+
+	peers *directoryPeers // other replicas on the Ledger (directory_shared.go); nil if none
 }
 
 func loadDirectory(ctx context.Context, ledger store.Ledger) (*directory, error) {
@@ -105,6 +107,7 @@ func (d *directory) bind(ctx context.Context, b anp.DomainBinding) (anp.DomainBi
 		return old, false, nil
 	}
 	d.bindings[b.Domain] = b
+	d.changed(ctx, b.Domain)
 	return b, true, nil
 }
 
@@ -130,6 +133,7 @@ func (d *directory) putRecord(ctx context.Context, rec anp.SignedRecord, key str
 	d.records[rec.Record.Domain] = rec
 	d.keys.recordKey[rec.Record.Domain] = key
 	d.mu.Unlock()
+	d.changed(ctx, rec.Record.Domain)
 	return nil
 }
 
@@ -184,6 +188,9 @@ func hasCategory(cats []string, want string) bool {
 
 // bumpStats applies f to the statistics of domain and persists them.
 func (d *directory) bumpStats(ctx context.Context, domain string, f func(*anp.Stats)) error {
+	if d.peers != nil {
+		return d.bumpSharedStats(ctx, domain, f)
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	st := d.stats[domain]

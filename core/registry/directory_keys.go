@@ -150,11 +150,13 @@ func (d *directory) recordKeyEvent(ctx context.Context, e anp.KeyEventEntry, bin
 		}
 	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if binding != nil {
 		d.bindings[binding.Domain] = *binding
 	}
-	return d.keys.add(e)
+	err = d.keys.add(e)
+	d.mu.Unlock()
+	d.changed(ctx, ev.Domain)
+	return err
 }
 
 // claimGrant marks grant id as used for domain and reports whether it was

@@ -76,6 +76,9 @@ func (s *Server) relay(ctx context.Context, buyer, domain string, env *anp.Envel
 	if err := compactBody(env); err != nil {
 		return nil, err
 	}
+	if err := s.domainOnMiss(ctx, domain); err != nil {
+		return nil, err
+	}
 	if err := s.refuseRevoked(domain); err != nil { // a revoked key opens and continues no session
 		return nil, err
 	}
@@ -84,7 +87,10 @@ func (s *Server) relay(ctx context.Context, buyer, domain string, env *anp.Envel
 		return nil, anp.Errorf(anp.CodeNotFound, "no seller listed as %s", domain)
 	}
 	endpoint := listing.Record.Record.Endpoint
-	unlock := s.sessions.Lock(env.Session)
+	unlock, err := s.lockSession(ctx, env.Session)
+	if err != nil {
+		return nil, err
+	}
 	defer unlock()
 	ws, err := s.loadSession(ctx, env.Session)
 	if err != nil {
@@ -98,7 +104,7 @@ func (s *Server) relay(ctx context.Context, buyer, domain string, env *anp.Envel
 			return resp, err
 		}
 	}
-	if err := s.admitSession(buyer, ws, env); err != nil {
+	if err := s.admitSession(ctx, buyer, ws, env); err != nil {
 		return nil, err
 	}
 	if ws, err = sessionFor(ws, buyer, domain, &listing, env); err != nil {

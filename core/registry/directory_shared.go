@@ -1,0 +1,169 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/internal/keyedlock"
+	"github.com/clinch-protocol/clinch-mcp/core/store"
+)
+
+// directoryPeers is how a directory shared by replicas locks a domain's
+// statistics and announces its changes; nil for the only registry process.
+type directoryPeers struct {
+	lock     func(ctx context.Context, name string) (func(), error)
+	announce func(ctx context.Context, domain string)
+}
+
+// directoryPeers returns the directory's link to the other replicas, or
+// nil without them.
+func (s *Server) directoryPeers() *directoryPeers {
+	if s.shared == nil {
+		return nil
+	}
+	var stats keyedlock.Map
+	return &directoryPeers{
+		lock: func(ctx context.Context, domain string) (func(), error) {
+			return s.lockNamed(ctx, &stats, domain, "stats/"+domain)
+		},
+		announce: func(ctx context.Context, domain string) { s.announce(ctx, msgDomain+domain) },
+	}
+}
+
+// changed announces a change of domain's entries to the other replicas.
+func (d *directory) changed(ctx context.Context, domain string) {
+	if d.peers != nil {
+		d.peers.announce(ctx, domain)
+	}
+}
+
+// getJSON reads and strictly decodes bucket/key; ok is false when the key
+// is not stored.
+func getJSON[T any](ctx context.Context, ledger store.Ledger, bucket, key string) (T, bool, error) {
+	var v T
+	raw, err := ledger.Get(ctx, bucket, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return v, false, nil
+	}
+	if err != nil {
+		return v, false, fmt.Errorf("registry: read %s/%s: %w", bucket, key, err)
+	}
+	if err := anp.DecodeStrict(raw, &v); err != nil {
+		return v, false, fmt.Errorf("registry: decode %s/%s: %w", bucket, key, err)
+	}
+	return v, true, nil
+}
+
+// domainEntries is one domain's directory entries as stored.
+type domainEntries struct {
+	binding         anp.DomainBinding
+	record          anp.SignedRecord
+	stats           anp.Stats
+	bound, recorded bool
+	statsStored     bool
+	keys            domainKeys
+}
+
+// readDomain reads domain's entries from the Ledger.
+func (d *directory) readDomain(ctx context.Context, domain string) (*domainEntries, error) {
+	var e domainEntries
+	var err error
+	if e.binding, e.bound, err = getJSON[anp.DomainBinding](ctx, d.ledger, bucketDomains, domain); err != nil {
+		return nil, err
+	}
+	if e.record, e.recorded, err = getJSON[anp.SignedRecord](ctx, d.ledger, bucketRecords, domain); err != nil {
+		return nil, err
+	}
+	if e.stats, e.statsStored, err = getJSON[anp.Stats](ctx, d.ledger, bucketStats, domain); err != nil {
+		return nil, err
+	}
+	kvs, err := d.ledger.List(ctx, bucketKeyEvents)
+	if err != nil {
+		return nil, fmt.Errorf("registry: read %s: %w", bucketKeyEvents, err)
+	}
+	e.keys = domainKeys{history: map[string][]anp.KeyEventEntry{}, state: map[string]anp.KeyState{}, recordKey: map[string]string{}}
+	for _, kv := range kvs {
+		if !strings.HasPrefix(kv.Key, domain+"/") {
+			continue
+		}
+		var ev anp.KeyEventEntry
+		if err := anp.DecodeStrict(kv.Value, &ev); err != nil {
+			return nil, fmt.Errorf("registry: decode %s/%s: %w", bucketKeyEvents, kv.Key, err)
+		}
+		if err := e.keys.add(ev); err != nil {
+			return nil, fmt.Errorf("registry: replay %s/%s: %w", bucketKeyEvents, kv.Key, err)
+		}
+	}
+	return &e, nil
+}
+
+// refreshDomain replaces the cached entries of domain by the Ledger's.
+func (d *directory) refreshDomain(ctx context.Context, domain string) error {
+	e, err := d.readDomain(ctx, domain)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	setOrDelete(d.bindings, domain, e.binding, e.bound)
+	setOrDelete(d.records, domain, e.record, e.recorded)
+	setOrDelete(d.stats, domain, e.stats, e.statsStored)
+	setOrDelete(d.keys.history, domain, e.keys.history[domain], len(e.keys.history[domain]) > 0)
+	st, ok := e.keys.state[domain]
+	setOrDelete(d.keys.state, domain, st, ok)
+	verified := e.bound && e.recorded && e.record.Verify(e.binding.Key) == nil
+	setOrDelete(d.keys.recordKey, domain, e.binding.Key, verified)
+	return nil
+}
+
+func setOrDelete[T any](m map[string]T, key string, v T, set bool) {
+	if set {
+		m[key] = v
+		return
+	}
+	delete(m, key)
+}
+
+// reloadAll replaces the whole cache by the Ledger's directory.
+func (d *directory) reloadAll(ctx context.Context) error {
+	fresh, err := loadDirectory(ctx, d.ledger)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.bindings, d.records, d.stats, d.keys = fresh.bindings, fresh.records, fresh.stats, fresh.keys
+	return nil
+}
+
+// bumpSharedStats is bumpStats across replicas: the statistics are read
+// from the Ledger under a lease, so that no replica's increment is lost.
+func (d *directory) bumpSharedStats(ctx context.Context, domain string, f func(*anp.Stats)) error {
+	unlock, err := d.peers.lock(ctx, domain)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	st, _, err := getJSON[anp.Stats](ctx, d.ledger, bucketStats, domain)
+	if err != nil {
+		return err
+	}
+	f(&st)
+	st.Score = 0 // the reputation, set when served
+	data, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("registry: encode stats: %w", err)
+	}
+	if err := d.ledger.Put(ctx, bucketStats, domain, data); err != nil {
+		return fmt.Errorf("registry: store stats of %s: %w", domain, err)
+	}
+	d.mu.Lock()
+	d.stats[domain] = st
+	d.mu.Unlock()
+	d.changed(ctx, domain)
+	return nil
+}

@@ -49,6 +49,8 @@ func runRegistry(ctx context.Context, env *cliEnv, args []string) error {
 	operator := fs.String("operator-token", envOr(env, "CLINCH_OPERATOR_TOKEN", ""), "no longer used: domains are bound with per-domain grants (registry grant DOMAIN)")
 	open := fs.Bool("open-enrollment", false, "let anyone bind an unbound domain without a grant (development only)")
 	allowPrivate := fs.Bool("allow-private-endpoints", false, "accept seller endpoints on loopback/private addresses (development only)")
+	advertise := fs.String("advertise", envOr(env, "CLINCH_REGISTRY_ADVERTISE", ""), "on a PostgreSQL ledger shared by several registry processes: the URL the others reach this one at, to forward log appends when it is the log writer (env CLINCH_REGISTRY_ADVERTISE); default http://ADDR when --addr names a host")
+	leaseTTL := fs.Duration("log-lease-ttl", registry.DefaultLogLeaseTTL, "on a shared PostgreSQL ledger: the log writer lease lapses this long after the writer stops renewing it (another process then takes over)")
 	var limits registryLimitFlags
 	limits.register(fs)
 	drainDelay := fs.Duration("drain-delay", 0, "on SIGTERM, how long /readyz answers 503 before the listener closes (let the load balancer notice); requests in flight then get --shutdown-timeout to finish")
@@ -59,7 +61,7 @@ func runRegistry(ctx context.Context, env *cliEnv, args []string) error {
 	if *operator != "" {
 		return &exitError{2, fmt.Errorf("--operator-token (CLINCH_OPERATOR_TOKEN) is no longer used: a domain is bound with an enrolment grant for it; issue one with `clinch-mcp registry grant DOMAIN` and unset the token")}
 	}
-	cfg := registry.Config{OpenEnrollment: *open, AllowPrivateEndpoints: *allowPrivate, Difficulty: *difficulty}
+	cfg := registry.Config{OpenEnrollment: *open, AllowPrivateEndpoints: *allowPrivate, Difficulty: *difficulty, LogLeaseTTL: *leaseTTL}
 	if err := limits.apply(&cfg); err != nil {
 		return &exitError{2, err}
 	}
@@ -95,16 +97,18 @@ func runRegistry(ctx context.Context, env *cliEnv, args []string) error {
 	if st.Kind == storeurl.KindPostgres { // any number of replicas may share it
 		cfg.Shared = &registry.Shared{Notifier: st.Notifier, Locks: st.Locks, Limiter: st.RateLimiter}
 	}
+	ln, err := net.Listen("tcp", *addr) // first: the address taken (port 0 picks one) is the one advertised
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	cfg.Advertise = advertiseURL(*advertise, ln.Addr().String())
 	srv, err := registry.New(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
 	hs := srv.NewHTTPServer(*addr)
-	ln, err := net.Listen("tcp", hs.Addr)
-	if err != nil {
-		return err
-	}
 	errc := serveInBackground(hs, ln)
 	log.Info().Str("addr", ln.Addr().String()).Str("ledger", st.Kind).Bool("replicas", cfg.Shared != nil).Str("root_key", srv.RootKey()).Msg("registry listening")
 	if err := waitUntilDone(ctx, errc); err != nil {
@@ -121,6 +125,19 @@ const registryChannel = "clinch_registry"
 type registryDrainer struct{ srv *registry.Server }
 
 func (d registryDrainer) Drain() { d.srv.Drain(context.Background()) }
+
+// advertiseURL is the --advertise URL, or http://addr when addr names a
+// host other processes can reach (not an unspecified address).
+func advertiseURL(advertise, addr string) string {
+	if advertise != "" {
+		return advertise
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" || host == "0.0.0.0" || host == "::" {
+		return ""
+	}
+	return "http://" + addr
+}
 
 // registryLimitFlags are the abuse limits of `clinch-mcp registry`
 // (registry.Config; docs/protocol.md, "Abuse limits"). Every limit is per

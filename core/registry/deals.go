@@ -295,7 +295,11 @@ func (s *Server) logDealEvent(ctx context.Context, rec *dealRecord, ev anp.DealE
 	if err != nil {
 		return anp.DealEventEntry{}, err
 	}
-	rec.Pending = &pendingEvent{Leaf: data, From: s.tree.size()}
+	from, err := s.logSize(ctx)
+	if err != nil {
+		return anp.DealEventEntry{}, err
+	}
+	rec.Pending = &pendingEvent{Leaf: data, From: from}
 	if err := s.saveDeal(ctx, rec); err != nil {
 		return anp.DealEventEntry{}, err
 	}
@@ -333,12 +337,8 @@ func (s *Server) finishPending(ctx context.Context, rec *dealRecord) (anp.DealEv
 // appendOnce appends leaf unless it is in the log from index from on
 // already, and returns its index.
 func (s *Server) appendOnce(ctx context.Context, from uint64, leaf []byte) (uint64, error) {
-	idx, found, err := s.findLeaf(ctx, from, leaf)
-	if err != nil || found {
-		return idx, err
-	}
-	idx, _, _, err = s.tree.append(ctx, leaf)
-	return idx, err
+	lg, err := s.appendLeaf(ctx, from, leaf, true)
+	return lg.Index, err
 }
 
 // findLeaf looks for leaf among the log's leaves from index from on.
@@ -520,6 +520,9 @@ func SealResolve(arbiter ed25519.PrivateKey, l *anp.Lifecycle, outcome string, b
 
 // sweepDealsLogged is one round of the deal sweep, logged.
 func (s *Server) sweepDealsLogged(ctx context.Context) {
+	if !s.isWriter() { // one process applies the rules: the log writer
+		return
+	}
 	n, err := s.SweepDeals(ctx)
 	if err != nil && ctx.Err() == nil {
 		s.log.Error().Err(err).Msg("apply the deal rules")

@@ -16,7 +16,11 @@ func (s *Server) handleLogHead(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	size := s.tree.size()
+	size, err := s.logSize(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	root, err := s.tree.rootAt(r.Context(), size)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -37,7 +41,11 @@ func (s *Server) handleConsistency(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	size := s.tree.size()
+	size, err := s.logSize(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if first > second || second > size {
 		s.writeError(w, r, anp.Errorf(anp.CodeBadRequest, "need first <= second <= %d (the log size), got first=%d second=%d", size, first, second))
 		return
@@ -57,7 +65,11 @@ func (s *Server) handleInclusion(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	cur := s.tree.size()
+	cur, err := s.logSize(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if index >= size || size > cur {
 		s.writeError(w, r, anp.Errorf(anp.CodeBadRequest, "need index < size <= %d (the log size), got index=%d size=%d", cur, index, size))
 		return
@@ -82,7 +94,11 @@ func (s *Server) handleEntries(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	size := s.tree.size()
+	size, err := s.logSize(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if start >= end || end > size {
 		s.writeError(w, r, anp.Errorf(anp.CodeBadRequest, "need start < end <= %d (the log size), got start=%d end=%d", size, start, end))
 		return

@@ -35,8 +35,11 @@ const maxAppendAttempts = 8
 type merkleLog struct {
 	ledger store.Ledger
 	log    zerolog.Logger
-	rf     *compact.RangeFactory
-	cache  *nodeCache
+	// appendLeaves writes leaves with their nodes: the Ledger's
+	// AppendLeaves, or its fenced append under the log writer lease.
+	appendLeaves func(ctx context.Context, first uint64, leaves [][]byte, nodes []store.TreeNode) error
+	rf           *compact.RangeFactory
+	cache        *nodeCache
 
 	appendMu sync.Mutex   // one append or catch-up at a time
 	mu       sync.RWMutex // guards rng; an installed range is never changed
@@ -47,7 +50,7 @@ type merkleLog struct {
 // without their nodes.
 func openMerkleLog(ctx context.Context, ledger store.Ledger, log zerolog.Logger) (*merkleLog, error) {
 	rf := &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
-	l := &merkleLog{ledger: ledger, log: log, rf: rf, cache: newNodeCache(nodeCacheSize), rng: rf.NewEmptyRange(0)}
+	l := &merkleLog{ledger: ledger, log: log, appendLeaves: ledger.AppendLeaves, rf: rf, cache: newNodeCache(nodeCacheSize), rng: rf.NewEmptyRange(0)}
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
 	if err := l.catchUpLocked(ctx); err != nil {
@@ -65,6 +68,13 @@ func (l *merkleLog) current() *compact.Range {
 
 // size is the number of leaves in the tree.
 func (l *merkleLog) size() uint64 { return l.current().End() }
+
+// refresh brings the tree up to the ledger, which another process writes.
+func (l *merkleLog) refresh(ctx context.Context) error {
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	return l.catchUpLocked(ctx)
+}
 
 // catchUpLocked brings the tree up to the ledger: to the tree size stored
 // there (appends of another writer) and then over the leaves stored
@@ -165,7 +175,7 @@ func (l *merkleLog) append(ctx context.Context, leaf []byte) (uint64, []byte, []
 		if err != nil {
 			return 0, nil, nil, err
 		}
-		err = l.ledger.AppendLeaves(ctx, idx, [][]byte{leaf}, nodes)
+		err = l.appendLeaves(ctx, idx, [][]byte{leaf}, nodes)
 		if errors.Is(err, store.ErrConflict) && attempt < maxAppendAttempts {
 			if err := l.catchUpLocked(ctx); err != nil {
 				return 0, nil, nil, err

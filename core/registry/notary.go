@@ -131,15 +131,16 @@ func (s *Server) logArtifact(ctx context.Context, a *anp.Artifact) (*anp.Artifac
 	if err != nil {
 		return nil, 0, err
 	}
-	idx, size, root, incl, err := s.logLeafOnce(ctx, a.Terms.SessionID, leaf, retry)
+	lg, err := s.appendLeaf(ctx, s.notarisingFrom(ctx, a.Terms.SessionID), leaf, retry)
 	if err != nil {
 		return nil, 0, err
 	}
-	head := anp.SignedTreeHead{Size: size, RootHash: hex.EncodeToString(root), Timestamp: max(now.UnixMilli(), at.UnixMilli()), KeyIndex: entry.Index}
+	idx := lg.Index
+	head := anp.SignedTreeHead{Size: lg.Size, RootHash: hex.EncodeToString(lg.Root), Timestamp: max(now.UnixMilli(), at.UnixMilli()), KeyIndex: entry.Index}
 	if err := anp.SignTreeHead(&head, anp.Signer(priv)); err != nil {
 		return nil, 0, err
 	}
-	out.Receipt = &anp.Receipt{LeafIndex: idx, TreeHead: head, Inclusion: hexAll(incl), KeyChain: s.keys.chain(), RootKey: s.keys.rootHex}
+	out.Receipt = &anp.Receipt{LeafIndex: idx, TreeHead: head, Inclusion: hexAll(lg.Inclusion), KeyChain: s.keys.chain(), RootKey: s.keys.rootHex}
 	return out, idx, nil
 }
 
@@ -304,7 +305,11 @@ func (s *Server) countersigned(ctx context.Context, a *anp.Artifact, priv ed2551
 	if err != nil {
 		return nil, false, err
 	}
-	from := strconv.FormatUint(s.tree.size(), 10)
+	size, err := s.logSize(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	from := strconv.FormatUint(size, 10)
 	if err := s.ledger.Put(ctx, bucketNotarising, notarisingFromPfx+a.Terms.SessionID, []byte(from)); err != nil {
 		return nil, false, fmt.Errorf("registry: store notarising record: %w", err)
 	}
@@ -312,29 +317,6 @@ func (s *Server) countersigned(ctx context.Context, a *anp.Artifact, priv ed2551
 		return nil, false, fmt.Errorf("registry: store notarising record: %w", err)
 	}
 	return out, false, nil
-}
-
-// logLeafOnce appends leaf, unless retry says an earlier attempt for
-// session may have appended it already: then it looks for the leaf among
-// those appended since that attempt began and proves that one.
-func (s *Server) logLeafOnce(ctx context.Context, session string, leaf []byte, retry bool) (uint64, uint64, []byte, [][]byte, error) {
-	if !retry {
-		return s.logLeaf(ctx, leaf)
-	}
-	idx, found, err := s.findLeaf(ctx, s.notarisingFrom(ctx, session), leaf)
-	if err != nil {
-		return 0, 0, nil, nil, err
-	}
-	if !found {
-		return s.logLeaf(ctx, leaf)
-	}
-	size := s.tree.size()
-	root, err := s.tree.rootAt(ctx, size)
-	if err != nil {
-		return 0, 0, nil, nil, err
-	}
-	incl, err := s.tree.inclusion(ctx, idx, size)
-	return idx, size, root, incl, err
 }
 
 // notarisingFrom returns the log size stored before session's first
@@ -349,17 +331,6 @@ func (s *Server) notarisingFrom(ctx context.Context, session string) uint64 {
 		return 0
 	}
 	return from
-}
-
-// logLeaf appends leaf to the transparency log (the leaf and the tree
-// nodes it completes, in one Ledger write), and returns its index, the new
-// size, the root and the inclusion proof.
-func (s *Server) logLeaf(ctx context.Context, leaf []byte) (uint64, uint64, []byte, [][]byte, error) {
-	idx, root, incl, err := s.tree.append(ctx, leaf)
-	if err != nil {
-		return 0, 0, nil, nil, err
-	}
-	return idx, idx + 1, root, incl, nil
 }
 
 func hexAll(hs [][]byte) []string {

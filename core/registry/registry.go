@@ -99,6 +99,13 @@ type Config struct {
 	SessionTTL            time.Duration  // a witnessed session idle this long is deleted unless notarised, default 24h
 	SessionSweep          time.Duration  // how often idle sessions are deleted, default 10m
 
+	// The log writer (logwriter.go), on a Ledger several processes share
+	// (one that implements store.LogLeaser, PostgreSQL): the process
+	// holding the lease appends, the others forward to the URL it
+	// advertises.
+	Advertise   string        // this process's URL as the other registry processes reach it (RouteLogForward)
+	LogLeaseTTL time.Duration // the lease lapses this long after its last renewal, default 5s; renewed every third of it
+
 	// The deal lifecycle (deals.go).
 	Arbiter   ed25519.PrivateKey // signs RESOLVE envelopes; nil => a key kept in the Ledger
 	DealSweep time.Duration      // how often the deal rules (breach, lapse, rule resolutions) run, default 1m
@@ -113,6 +120,7 @@ type Server struct {
 	nonces      store.Nonces
 	keys        *keyChain
 	tree        *merkleLog
+	writer      *logWriter // nil: this process is the log's only writer
 	challenges  *challengeMinter
 	limits      *limits
 	sellerHTTP  *http.Client
@@ -182,6 +190,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if s.tree, err = openMerkleLog(ctx, s.ledger, s.log); err != nil {
 		return nil, err
 	}
+	if err := s.startLogWriter(ctx); err != nil {
+		return nil, err
+	}
 	if err := s.loadArbiter(ctx); err != nil {
 		return nil, err
 	}
@@ -227,6 +238,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		defer s.wg.Done()
 		runEvery(runCtx, cfg.DealSweep, s.sweepDealsLogged)
 	}()
+	if s.writer != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			runEvery(runCtx, s.writer.ttl/3, s.tendLease)
+		}()
+	}
 	s.log.Info().Str("root_key", s.keys.rootHex[:12]).Uint64("log_size", s.tree.size()).Msg("registry started")
 	return s, nil
 }
@@ -253,6 +271,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	cfg.RedeliveryInterval = defaults.Positive(cfg.RedeliveryInterval, DefaultRedeliveryInterval)
 	cfg.DealSweep = defaults.Positive(cfg.DealSweep, DefaultDealSweep)
+	cfg.LogLeaseTTL = defaults.Positive(cfg.LogLeaseTTL, DefaultLogLeaseTTL)
 	cfg = cfg.withLimitDefaults()
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -297,6 +316,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET "+anp.RouteReputation, s.handleReputation)
 	mux.HandleFunc("GET "+anp.RouteReputationParty, s.handlePartyReputation)
 	mux.HandleFunc("GET "+anp.RouteWS, s.handleWS)
+	mux.HandleFunc("POST "+RouteLogForward, s.handleLogForward)
 	mux.HandleFunc("GET "+anp.RouteHealth, func(w http.ResponseWriter, r *http.Request) {
 		s.writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -328,13 +348,17 @@ func (s *Server) NewHTTPServer(addr string) *http.Server {
 // RootKey returns the registry's root public key as hex.
 func (s *Server) RootKey() string { return s.keys.rootHex }
 
-// Close closes every WebSocket connection and stops background work. It
-// does not close the Ledger, which the caller owns.
+// Close closes every WebSocket connection, stops background work and hands
+// the log writer lease off. It does not close the Ledger, which the caller
+// owns.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		s.stop()
 		s.hub.close()
 		s.wg.Wait()
+		if s.writer != nil {
+			s.releaseLease()
+		}
 		s.log.Info().Msg("registry stopped")
 	})
 	return nil

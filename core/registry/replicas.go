@@ -196,13 +196,6 @@ func (s *Server) freshLog(ctx context.Context) error {
 	return s.tree.refresh(ctx)
 }
 
-// refresh catches the tree up with the Ledger (appends of other writers).
-func (l *merkleLog) refresh(ctx context.Context) error {
-	l.appendMu.Lock()
-	defer l.appendMu.Unlock()
-	return l.catchUpLocked(ctx)
-}
-
 // refresh replaces the chain with the Ledger's (a rotation by another
 // replica).
 func (k *keyChain) refresh(ctx context.Context) error {

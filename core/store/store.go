@@ -157,6 +157,47 @@ type Ledger interface {
 	TreeSize(ctx context.Context) (uint64, error)
 }
 
+// ErrLeaseLost is returned when the log writer lease named by a holder and
+// a fencing token is no longer that holder's: another process took it over
+// (the lease had expired) or it was released.
+var ErrLeaseLost = errors.New("store: the log writer lease is not held with this token")
+
+// LogLease is the lease that makes one process the writer of a shared
+// ledger's log. Token is the fencing token: it grows with every change of
+// holder, and only appends carrying the current token are written.
+type LogLease struct {
+	Holder  string    // the holding process's random id; "" when released
+	Addr    string    // the URL the holder takes forwarded appends at
+	Token   uint64    // fencing token; 0 before the first acquisition
+	Expires time.Time // by the store's clock
+	Live    bool      // held and not expired when it was read
+}
+
+// LogLeaser elects the single writer of a ledger that several processes
+// share (PostgreSQL). Expiry is judged by the store's clock, so the
+// processes' clocks do not matter. A Ledger that does not implement it is
+// written by one process.
+type LogLeaser interface {
+	// AcquireLogLease takes the lease for holder, advertising addr, for
+	// ttl, when it is free, expired or already holder's (then it is
+	// renewed with the same token). It returns the lease as it stands
+	// afterwards and whether holder has it.
+	AcquireLogLease(ctx context.Context, holder, addr string, ttl time.Duration) (LogLease, bool, error)
+	// RenewLogLease extends holder's lease with token to ttl from now, or
+	// returns ErrLeaseLost.
+	RenewLogLease(ctx context.Context, holder string, token uint64, ttl time.Duration) error
+	// ReleaseLogLease frees holder's lease with token, so that another
+	// process takes it over at once; a lease already lost is not an error.
+	ReleaseLogLease(ctx context.Context, holder string, token uint64) error
+	// CurrentLogLease returns the lease as it stands.
+	CurrentLogLease(ctx context.Context) (LogLease, error)
+	// AppendLeavesFenced is AppendLeaves when token is the current fencing
+	// token; otherwise it writes nothing and returns ErrLeaseLost. A
+	// takeover waits for an append in progress, so leaves appended under
+	// the old token are in the log before the new holder reads it.
+	AppendLeavesFenced(ctx context.Context, token, first uint64, leaves [][]byte, nodes []TreeNode) error
+}
+
 // Locks are named leases shared by every process on one store: the
 // registry's replicas serialise work on one session or one domain with
 // them. A lease ends when its owner releases it or when it expires, so a

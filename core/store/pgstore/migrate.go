@@ -56,7 +56,19 @@ var migrations = []string{
 		hash  BYTEA NOT NULL,
 		PRIMARY KEY (last, level)
 	);`,
-	// 3: what registry replicas share besides the ledger: named leases
+	// 3: the lease that makes one process the writer of the log: its
+	// holder, the URL it takes forwarded appends at, the fencing token
+	// (raised on every change of holder) and its expiry by this server's
+	// clock. A released lease has no holder and expired long ago.
+	`CREATE TABLE log_lease (
+		one     BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one),
+		holder  TEXT NOT NULL,
+		addr    TEXT NOT NULL,
+		token   BIGINT NOT NULL CHECK (token >= 0),
+		expires TIMESTAMPTZ NOT NULL
+	);
+	INSERT INTO log_lease (one, holder, addr, token, expires) VALUES (TRUE, '', '', 0, 'epoch');`,
+	// 4: what registry replicas share besides the ledger: named leases
 	// (store.Locks) and rate-limit token buckets (store.RateLimiter).
 	// full_at is when a bucket is full again: from then on it carries no
 	// information and may be deleted.

@@ -19,28 +19,31 @@ func (l ledger) AppendLeaves(ctx context.Context, first uint64, leaves [][]byte,
 	if err != nil {
 		return fmt.Errorf("pgstore: %w", err)
 	}
-	err = l.db.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE log_size SET size = $2, tree_size = $2 WHERE size = $1 AND tree_size = $1`, int64(first), int64(end))
-		if err != nil {
-			return fmt.Errorf("move log size: %w", err)
-		}
-		if tag.RowsAffected() != 1 {
-			return fmt.Errorf("append at %d: the log or the tree has another size: %w", first, store.ErrConflict)
-		}
-		rows := make([][]byte, len(leaves))
-		for i, leaf := range leaves {
-			rows[i] = nonNil(leaf)
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO leaves (idx, leaf)
-			SELECT $1 + u.n - 1, u.leaf FROM unnest($2::bytea[]) WITH ORDINALITY AS u(leaf, n)`, int64(first), rows); err != nil {
-			return fmt.Errorf("insert leaves: %w", err)
-		}
-		return insertNodes(ctx, tx, nodes)
-	})
+	err = l.db.inTx(ctx, func(tx pgx.Tx) error { return appendLeavesTx(ctx, tx, first, end, leaves, nodes) })
 	if err != nil {
 		return fmt.Errorf("pgstore: append leaves: %w", err)
 	}
 	return nil
+}
+
+// appendLeavesTx is the body of AppendLeaves, in tx.
+func appendLeavesTx(ctx context.Context, tx pgx.Tx, first, end uint64, leaves [][]byte, nodes []store.TreeNode) error {
+	tag, err := tx.Exec(ctx, `UPDATE log_size SET size = $2, tree_size = $2 WHERE size = $1 AND tree_size = $1`, int64(first), int64(end))
+	if err != nil {
+		return fmt.Errorf("move log size: %w", err)
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("append at %d: the log or the tree has another size: %w", first, store.ErrConflict)
+	}
+	rows := make([][]byte, len(leaves))
+	for i, leaf := range leaves {
+		rows[i] = nonNil(leaf)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO leaves (idx, leaf)
+		SELECT $1 + u.n - 1, u.leaf FROM unnest($2::bytea[]) WITH ORDINALITY AS u(leaf, n)`, int64(first), rows); err != nil {
+		return fmt.Errorf("insert leaves: %w", err)
+	}
+	return insertNodes(ctx, tx, nodes)
 }
 
 // PutTreeNodes raises the tree size (under log_size's row lock) and

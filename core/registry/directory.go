@@ -30,7 +30,8 @@ type directory struct {
 	stats    map[string]anp.Stats
 	keys     domainKeys // key histories (directory_keys.go)
 
-	peers *directoryPeers // other replicas on the Ledger (directory_shared.go); nil if none
+	peers *directoryPeers   // other replicas on the Ledger (directory_shared.go); nil if none
+	gen   map[string]uint64 // per domain: changes of the cache, so that a refresh never installs a read older than one
 }
 
 func loadDirectory(ctx context.Context, ledger store.Ledger) (*directory, error) {
@@ -104,9 +105,11 @@ func (d *directory) bind(ctx context.Context, b anp.DomainBinding) (anp.DomainBi
 			return anp.DomainBinding{}, false, fmt.Errorf("registry: decode binding of %s: %w", b.Domain, err)
 		}
 		d.bindings[b.Domain] = old
+		d.changedLocked(b.Domain)
 		return old, false, nil
 	}
 	d.bindings[b.Domain] = b
+	d.changedLocked(b.Domain)
 	d.changed(ctx, b.Domain)
 	return b, true, nil
 }
@@ -132,6 +135,7 @@ func (d *directory) putRecord(ctx context.Context, rec anp.SignedRecord, key str
 	d.mu.Lock()
 	d.records[rec.Record.Domain] = rec
 	d.keys.recordKey[rec.Record.Domain] = key
+	d.changedLocked(rec.Record.Domain)
 	d.mu.Unlock()
 	d.changed(ctx, rec.Record.Domain)
 	return nil

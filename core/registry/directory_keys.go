@@ -154,6 +154,7 @@ func (d *directory) recordKeyEvent(ctx context.Context, e anp.KeyEventEntry, bin
 		d.bindings[binding.Domain] = *binding
 	}
 	err = d.keys.add(e)
+	d.changedLocked(ev.Domain)
 	d.mu.Unlock()
 	d.changed(ctx, ev.Domain)
 	return err

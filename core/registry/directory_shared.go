@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
@@ -32,6 +33,22 @@ func (s *Server) directoryPeers() *directoryPeers {
 		},
 		announce: func(ctx context.Context, domain string) { s.announce(ctx, msgDomain+domain) },
 	}
+}
+
+// changedLocked counts a change of domain's cached entries. Callers hold
+// d.mu.
+func (d *directory) changedLocked(domain string) {
+	if d.gen == nil {
+		d.gen = make(map[string]uint64)
+	}
+	d.gen[domain]++
+}
+
+// generation returns the count of domain's cache changes.
+func (d *directory) generation(domain string) uint64 {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.gen[domain]
 }
 
 // changed announces a change of domain's entries to the other replicas.
@@ -101,14 +118,31 @@ func (d *directory) readDomain(ctx context.Context, domain string) (*domainEntri
 	return &e, nil
 }
 
-// refreshDomain replaces the cached entries of domain by the Ledger's.
+// refreshDomain replaces the cached entries of domain by the Ledger's. A
+// read that the cache changed during (a write here, or another refresh)
+// may be older than the cache: it is read again.
 func (d *directory) refreshDomain(ctx context.Context, domain string) error {
-	e, err := d.readDomain(ctx, domain)
-	if err != nil {
-		return err
+	for {
+		before := d.generation(domain)
+		e, err := d.readDomain(ctx, domain)
+		if err != nil {
+			return err
+		}
+		if d.install(domain, e, before) {
+			return nil
+		}
 	}
+}
+
+// install puts e in the cache unless the cache of domain changed since
+// generation before, and reports whether it did.
+func (d *directory) install(domain string, e *domainEntries, before uint64) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.gen[domain] != before {
+		return false
+	}
+	d.changedLocked(domain)
 	setOrDelete(d.bindings, domain, e.binding, e.bound)
 	setOrDelete(d.records, domain, e.record, e.recorded)
 	setOrDelete(d.stats, domain, e.stats, e.statsStored)
@@ -117,7 +151,7 @@ func (d *directory) refreshDomain(ctx context.Context, domain string) error {
 	setOrDelete(d.keys.state, domain, st, ok)
 	verified := e.bound && e.recorded && e.record.Verify(e.binding.Key) == nil
 	setOrDelete(d.keys.recordKey, domain, e.binding.Key, verified)
-	return nil
+	return true
 }
 
 func setOrDelete[T any](m map[string]T, key string, v T, set bool) {
@@ -128,16 +162,36 @@ func setOrDelete[T any](m map[string]T, key string, v T, set bool) {
 	delete(m, key)
 }
 
-// reloadAll replaces the whole cache by the Ledger's directory.
+// reloadAll replaces the whole cache by the Ledger's directory, except the
+// domains whose cache changed during the read: their entries are as new.
 func (d *directory) reloadAll(ctx context.Context) error {
+	d.mu.RLock()
+	before := maps.Clone(d.gen)
+	d.mu.RUnlock()
 	fresh, err := loadDirectory(ctx, d.ledger)
 	if err != nil {
 		return err
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	for domain, g := range d.gen {
+		if before[domain] == g {
+			continue
+		}
+		setOrDelete(fresh.bindings, domain, d.bindings[domain], hasKey(d.bindings, domain))
+		setOrDelete(fresh.records, domain, d.records[domain], hasKey(d.records, domain))
+		setOrDelete(fresh.stats, domain, d.stats[domain], hasKey(d.stats, domain))
+		setOrDelete(fresh.keys.history, domain, d.keys.history[domain], hasKey(d.keys.history, domain))
+		setOrDelete(fresh.keys.state, domain, d.keys.state[domain], hasKey(d.keys.state, domain))
+		setOrDelete(fresh.keys.recordKey, domain, d.keys.recordKey[domain], hasKey(d.keys.recordKey, domain))
+	}
 	d.bindings, d.records, d.stats, d.keys = fresh.bindings, fresh.records, fresh.stats, fresh.keys
 	return nil
+}
+
+func hasKey[T any](m map[string]T, k string) bool {
+	_, ok := m[k]
+	return ok
 }
 
 // bumpSharedStats is bumpStats across replicas: the statistics are read
@@ -163,6 +217,7 @@ func (d *directory) bumpSharedStats(ctx context.Context, domain string, f func(*
 	}
 	d.mu.Lock()
 	d.stats[domain] = st
+	d.changedLocked(domain)
 	d.mu.Unlock()
 	d.changed(ctx, domain)
 	return nil

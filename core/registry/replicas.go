@@ -100,6 +100,9 @@ func (s *Server) lockNamed(ctx context.Context, m *keyedlock.Map, key, name stri
 		ok, err := s.shared.Locks.TryLock(ctx, name, owner, now, now.Add(s.leaseTTL()))
 		if err != nil {
 			unlockLocal()
+			if ctx.Err() != nil {
+				return nil, anp.Errorf(anp.CodeUnavailable, "%s is busy on another registry replica: %v", name, ctx.Err())
+			}
 			return nil, fmt.Errorf("registry: take the lease on %s: %w", name, err)
 		}
 		if ok {
@@ -144,29 +147,97 @@ func (s *Server) subscribe(ctx context.Context) {
 	}
 }
 
-// applyChange refreshes what msg names; AllSessions refreshes everything.
+// changeKind is what a replica announcement names.
+type changeKind int
+
+const (
+	changeAll      changeKind = iota // anything may have changed (AllSessions)
+	changeDomain                     // a domain's directory entries
+	changeCallback                   // a callback queued for a buyer
+	changeACK                        // a callback ACKed by its buyer
+)
+
+// change is a parsed announcement.
+type change struct {
+	kind      changeKind
+	domain    string // changeDomain
+	buyer, id string // changeCallback, changeACK
+}
+
+// ErrBadChange is returned by parseChange for an announcement it cannot
+// read (another program on the channel, or a newer registry).
+var ErrBadChange = errors.New("registry: unreadable replica announcement")
+
+// parseChange reads an announcement: AllSessions, d/DOMAIN, c+/BUYER/ID or
+// c-/BUYER/ID, where DOMAIN is a valid domain, BUYER a public key in hex
+// and ID an envelope hash in hex.
+func parseChange(msg string) (change, error) {
+	if msg == notify.AllSessions {
+		return change{kind: changeAll}, nil
+	}
+	if d, ok := strings.CutPrefix(msg, msgDomain); ok {
+		if err := anp.ValidateDomain(d); err != nil {
+			return change{}, fmt.Errorf("%w %q: %v", ErrBadChange, msg, err)
+		}
+		return change{kind: changeDomain, domain: d}, nil
+	}
+	kind, rest := changeCallback, ""
+	if r, ok := strings.CutPrefix(msg, msgCallback); ok {
+		rest = r
+	} else if r, ok := strings.CutPrefix(msg, msgACK); ok {
+		kind, rest = changeACK, r
+	} else {
+		return change{}, fmt.Errorf("%w %q: unknown kind", ErrBadChange, msg)
+	}
+	buyer, id, ok := strings.Cut(rest, "/")
+	if !ok || !isHex(buyer, 64) || !isHex(id, 64) {
+		return change{}, fmt.Errorf("%w %q: want BUYER/ID, 64 hex digits each", ErrBadChange, msg)
+	}
+	return change{kind: kind, buyer: buyer, id: id}, nil
+}
+
+// isHex reports whether v is n lower-case hex digits.
+func isHex(v string, n int) bool {
+	if len(v) != n {
+		return false
+	}
+	for _, c := range v {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// applyChange refreshes what announcement msg names.
 func (s *Server) applyChange(ctx context.Context, msg string) {
-	var err error
-	switch {
-	case msg == notify.AllSessions:
-		if err = s.directory.reloadAll(ctx); err == nil {
-			err = s.hub.syncAll(ctx)
-		}
-		if err == nil {
-			s.subscribed.Store(true)
-		}
-	case strings.HasPrefix(msg, msgDomain):
-		err = s.directory.refreshDomain(ctx, strings.TrimPrefix(msg, msgDomain))
-	case strings.HasPrefix(msg, msgCallback):
-		err = s.hub.fetch(ctx, strings.TrimPrefix(msg, msgCallback))
-	case strings.HasPrefix(msg, msgACK):
-		if buyer, id, ok := strings.Cut(strings.TrimPrefix(msg, msgACK), "/"); ok {
-			s.hub.drop(buyer, id)
-		}
+	c, err := parseChange(msg)
+	if err == nil {
+		err = s.apply(ctx, c)
 	}
 	if err != nil && ctx.Err() == nil {
 		s.log.Warn().Err(err).Str("change", msg).Msg("apply another replica's change")
 	}
+}
+
+func (s *Server) apply(ctx context.Context, c change) error {
+	switch c.kind {
+	case changeAll:
+		if err := s.directory.reloadAll(ctx); err != nil {
+			return err
+		}
+		if err := s.hub.syncAll(ctx); err != nil {
+			return err
+		}
+		s.subscribed.Store(true)
+	case changeDomain:
+		return s.directory.refreshDomain(ctx, c.domain)
+	case changeCallback:
+		return s.hub.fetch(ctx, pendingKey(c.buyer, c.id))
+	case changeACK:
+		s.hub.drop(c.buyer, c.id)
+	}
+	return nil
 }
 
 // freshDomain reads domain's directory entries from the Ledger when other
@@ -246,7 +317,11 @@ func (s *Server) Ready(ctx context.Context) error {
 
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	if err := s.Ready(r.Context()); err != nil {
-		s.writeError(w, r, err)
+		var ae *anp.Error
+		if !errors.As(err, &ae) {
+			ae = anp.Errorf(anp.CodeUnavailable, "%v", err)
+		}
+		s.writeJSON(w, http.StatusServiceUnavailable, anp.ErrorBody{Error: ae}) // what load balancers read as "not ready"
 		return
 	}
 	s.writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

@@ -97,24 +97,36 @@ func runRegistry(ctx context.Context, env *cliEnv, args []string) error {
 	if st.Kind == storeurl.KindPostgres { // any number of replicas may share it
 		cfg.Shared = &registry.Shared{Notifier: st.Notifier, Locks: st.Locks, Limiter: st.RateLimiter}
 	}
-	ln, err := net.Listen("tcp", *addr) // first: the address taken (port 0 picks one) is the one advertised
+	return serveRegistry(ctx, cfg, registryServing{addr: *addr, advertise: *advertise, ledger: st.Kind, drainDelay: *drainDelay, grace: *shutdownTimeout}, log)
+}
+
+// registryServing is how `clinch-mcp registry` listens and shuts down.
+type registryServing struct {
+	addr, advertise, ledger string
+	drainDelay, grace       time.Duration
+}
+
+// serveRegistry listens, starts the registry of cfg and serves it until ctx
+// is done; then it drains and shuts down.
+func serveRegistry(ctx context.Context, cfg registry.Config, sv registryServing, log zerolog.Logger) error {
+	ln, err := net.Listen("tcp", sv.addr) // first: the address taken (port 0 picks one) is the one advertised
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
-	cfg.Advertise = advertiseURL(*advertise, ln.Addr().String())
+	cfg.Advertise = advertiseURL(sv.advertise, ln.Addr().String())
 	srv, err := registry.New(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	hs := srv.NewHTTPServer(*addr)
+	hs := srv.NewHTTPServer(sv.addr)
 	errc := serveInBackground(hs, ln)
-	log.Info().Str("addr", ln.Addr().String()).Str("ledger", st.Kind).Bool("replicas", cfg.Shared != nil).Str("root_key", srv.RootKey()).Msg("registry listening")
+	log.Info().Str("addr", ln.Addr().String()).Str("ledger", sv.ledger).Bool("replicas", cfg.Shared != nil).Str("root_key", srv.RootKey()).Msg("registry listening")
 	if err := waitUntilDone(ctx, errc); err != nil {
 		return err
 	}
-	return drainThenShutdown(registryDrainer{srv}, hs, *drainDelay, *shutdownTimeout, log)
+	return drainThenShutdown(registryDrainer{srv}, hs, sv.drainDelay, sv.grace, log)
 }
 
 // registryChannel is the notification channel of registry replicas on one
@@ -380,19 +392,6 @@ func registerSeller(ctx context.Context, node *seller.Node, fc *seller.FileConfi
 		return fmt.Errorf("register %s at %s: %w", fc.Domain, fc.Registry, err)
 	}
 	return nil
-}
-
-func serveUntilDone(ctx context.Context, hs *http.Server, log zerolog.Logger) error {
-	ln, err := net.Listen("tcp", hs.Addr)
-	if err != nil {
-		return err
-	}
-	errc := serveInBackground(hs, ln)
-	if err := waitUntilDone(ctx, errc); err != nil {
-		return err
-	}
-	log.Info().Msg("shutting down")
-	return shutdownGracefully(hs, shutdownGrace)
 }
 
 // serveInBackground serves hs on ln in a goroutine; the channel receives

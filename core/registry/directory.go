@@ -197,16 +197,24 @@ func (d *directory) bumpStats(ctx context.Context, domain string, f func(*anp.St
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	st := d.stats[domain]
+	st, err := d.storeStats(ctx, domain, d.stats[domain], f)
+	if err != nil {
+		return err
+	}
+	d.stats[domain] = st
+	return nil
+}
+
+// storeStats applies f to st, the statistics of domain, and stores them.
+func (d *directory) storeStats(ctx context.Context, domain string, st anp.Stats, f func(*anp.Stats)) (anp.Stats, error) {
 	f(&st)
 	st.Score = 0 // the reputation, set when served
 	data, err := json.Marshal(st)
 	if err != nil {
-		return fmt.Errorf("registry: encode stats: %w", err)
+		return st, fmt.Errorf("registry: encode stats: %w", err)
 	}
 	if err := d.ledger.Put(ctx, bucketStats, domain, data); err != nil {
-		return fmt.Errorf("registry: store stats of %s: %w", domain, err)
+		return st, fmt.Errorf("registry: store stats of %s: %w", domain, err)
 	}
-	d.stats[domain] = st
-	return nil
+	return st, nil
 }

@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -206,14 +205,8 @@ func (d *directory) bumpSharedStats(ctx context.Context, domain string, f func(*
 	if err != nil {
 		return err
 	}
-	f(&st)
-	st.Score = 0 // the reputation, set when served
-	data, err := json.Marshal(st)
-	if err != nil {
-		return fmt.Errorf("registry: encode stats: %w", err)
-	}
-	if err := d.ledger.Put(ctx, bucketStats, domain, data); err != nil {
-		return fmt.Errorf("registry: store stats of %s: %w", domain, err)
+	if st, err = d.storeStats(ctx, domain, st, f); err != nil {
+		return err
 	}
 	d.mu.Lock()
 	d.stats[domain] = st

@@ -219,13 +219,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	runCtx, stop := context.WithCancel(context.Background())
 	s.stop = stop
 	s.wg.Add(3)
-	if s.shared != nil {
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			s.subscribe(runCtx)
-		}()
-	}
+	s.startSubscription(runCtx)
 	go func() {
 		defer s.wg.Done()
 		runEvery(runCtx, cfg.RedeliveryInterval, s.hub.redeliver)

@@ -139,6 +139,19 @@ func (s *Server) announce(ctx context.Context, msg string) {
 	}
 }
 
+// startSubscription subscribes to the other replicas' announcements, in
+// the background until ctx ends, when there are replicas.
+func (s *Server) startSubscription(ctx context.Context) {
+	if s.shared == nil {
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.subscribe(ctx)
+	}()
+}
+
 // subscribe applies the other replicas' announcements until ctx ends.
 func (s *Server) subscribe(ctx context.Context) {
 	err := s.shared.Notifier.Subscribe(ctx, func(msg string) { s.applyChange(ctx, msg) })

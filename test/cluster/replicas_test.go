@@ -1,7 +1,10 @@
 package cluster_test
 
 import (
+	"bufio"
 	"context"
+	"crypto/ed25519"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -420,4 +424,58 @@ func TestCallbackReachesBuyerOnAnotherReplica(t *testing.T) {
 		t.Fatalf("%d callbacks are still queued after every answer was applied: an ACK was lost", left)
 	}
 	t.Logf("replicas: %d asynchronous answers posted to replica B, each applied once by the buyer (A before its death, B after)", answers)
+}
+
+// TestRegistryDrainsOnSIGTERM: on SIGTERM a registry replica answers
+// /readyz with 503 at once (the load balancer stops sending it requests),
+// finishes the request it is in the middle of reading, and exits 0.
+func TestRegistryDrainsOnSIGTERM(t *testing.T) {
+	rs := startReplicas(t, 1, "--drain-delay", "10s")
+	p, base := rs.procs[0], "http://"+rs.addrs[0]
+	body := `{"pubkey":"` + hex.EncodeToString(newIdentity(t).Public().(ed25519.PublicKey)) + `"}`
+	conn, err := net.Dial("tcp", rs.addrs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: registry\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", anp.RouteChallenge, len(body))
+	if _, err := io.WriteString(conn, head+body[:10]); err != nil { // a request in flight: half its body sent
+		t.Fatal(err)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(base + registry.RouteReady)
+		if err != nil {
+			t.Fatalf("/readyz while draining: %v", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz still %d after SIGTERM", resp.StatusCode)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := io.WriteString(conn, body[10:]); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("the request in flight got no answer: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the request in flight: %d, want 200", resp.StatusCode)
+	}
+	<-p.done
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM:\n%s", code, p.output())
+	}
+	if !strings.Contains(p.output(), "draining: /readyz answers 503") {
+		t.Fatalf("no drain logged:\n%s", p.output())
+	}
 }

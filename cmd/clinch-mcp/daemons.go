@@ -152,8 +152,9 @@ func advertiseURL(advertise, addr string) string {
 }
 
 // registryLimitFlags are the abuse limits of `clinch-mcp registry`
-// (registry.Config; docs/protocol.md, "Abuse limits"). Every limit is per
-// registry process.
+// (registry.Config; docs/protocol.md, "Abuse limits"). Rate limits are
+// shared by registry replicas on PostgreSQL and per process on SQLite; the
+// WebSocket caps are per process.
 type registryLimitFlags struct {
 	authRate, wsUpgradeRate, sessionRate    float64
 	authBurst, wsUpgradeBurst, sessionBurst int

@@ -325,6 +325,12 @@ func replicaDeals(t *testing.T, n int) {
 		t.Fatalf("%d deals verified and %d leaves in the log, want %d deals and %d leaves (one per deal, one key event per seller)",
 			verified, leaves, replicaBuyers, replicaBuyers+len(domains))
 	}
+	var cpu time.Duration
+	for _, p := range rs.procs {
+		cpu += cpuTime(t, p)
+	}
+	t.Logf("replicas: registry CPU %s in all (%.1f ms per deal, start-up included), %d requests per deal",
+		cpu, float64(cpu.Milliseconds())/float64(max(verified, 1)), sum(served)/max(verified, 1))
 	for _, addr := range rs.addrs {
 		if served[addr] == 0 {
 			t.Errorf("replica %s served no connection: %v", addr, served)
@@ -344,6 +350,14 @@ func replicaDeals(t *testing.T, n int) {
 	if head.Size != uint64(leaves) {
 		t.Fatalf("a replica signed a head of %d leaves, the log holds %d", head.Size, leaves)
 	}
+}
+
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
 
 var appliedAnswerRe = regexp.MustCompile(`applied seller answer`)

@@ -294,3 +294,27 @@ func FuzzParseChange(f *testing.F) {
 		}
 	})
 }
+
+// TestReplicasAcceptTokensOfAKeyRotatedElsewhere: replica A rotates the
+// chain key and signs a token with the new key; replica B, which has not
+// rotated, reads the chain again and accepts the token.
+func TestReplicasAcceptTokensOfAKeyRotatedElsewhere(t *testing.T) {
+	rs := replicaEnvs(t, 2, func(c *Config) { c.KeyLifetime = time.Hour })
+	a, b := rs[0], rs[1]
+	a.clock.Advance(61 * time.Minute)
+	tok := a.token(anptest.NewKey(t))
+	if n := len(b.srv.keys.chain()); n != 1 {
+		t.Fatalf("replica B holds %d chain keys before the test, want 1", n)
+	}
+	r := b.do(http.MethodGet, anp.RouteDiscover+"?category=kitchen", nil, bearerHeader(tok))
+	if r.status != http.StatusOK {
+		t.Fatalf("replica B refused a token of the key A rotated to: %d %s", r.status, r.body)
+	}
+	if n := len(b.srv.keys.chain()); n != 2 {
+		t.Fatalf("replica B holds %d chain keys after reading the rotation, want 2", n)
+	}
+	forged := b.do(http.MethodGet, anp.RouteDiscover, nil, bearerHeader(strings.Replace(tok, "a", "b", 1)))
+	if forged.status != http.StatusUnauthorized {
+		t.Fatalf("a altered token: %d, want 401", forged.status)
+	}
+}

@@ -16,7 +16,7 @@ import (
 // statistics and announces its changes; nil for the only registry process.
 type directoryPeers struct {
 	lock     func(ctx context.Context, name string) (func(), error)
-	announce func(ctx context.Context, domain string)
+	announce func(ctx context.Context, msg string)
 }
 
 // directoryPeers returns the directory's link to the other replicas, or
@@ -30,7 +30,7 @@ func (s *Server) directoryPeers() *directoryPeers {
 		lock: func(ctx context.Context, domain string) (func(), error) {
 			return s.lockNamed(ctx, &stats, domain, "stats/"+domain)
 		},
-		announce: func(ctx context.Context, domain string) { s.announce(ctx, msgDomain+domain) },
+		announce: s.announce,
 	}
 }
 
@@ -53,7 +53,7 @@ func (d *directory) generation(domain string) uint64 {
 // changed announces a change of domain's entries to the other replicas.
 func (d *directory) changed(ctx context.Context, domain string) {
 	if d.peers != nil {
-		d.peers.announce(ctx, domain)
+		d.peers.announce(ctx, msgDomain+domain)
 	}
 }
 
@@ -212,6 +212,24 @@ func (d *directory) bumpSharedStats(ctx context.Context, domain string, f func(*
 	d.stats[domain] = st
 	d.changedLocked(domain)
 	d.mu.Unlock()
-	d.changed(ctx, domain)
+	d.peers.announce(ctx, msgStats+domain)
+	return nil
+}
+
+// refreshStats replaces the cached statistics of domain by the Ledger's
+// (another replica counted a session or a deal), unless the cache of the
+// domain changed during the read: that change is as new.
+func (d *directory) refreshStats(ctx context.Context, domain string) error {
+	before := d.generation(domain)
+	st, ok, err := getJSON[anp.Stats](ctx, d.ledger, bucketStats, domain)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.gen[domain] == before {
+		setOrDelete(d.stats, domain, st, ok)
+		d.changedLocked(domain)
+	}
 	return nil
 }

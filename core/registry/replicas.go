@@ -49,7 +49,8 @@ type Shared struct {
 
 // Notification prefixes between replicas.
 const (
-	msgDomain   = "d/"  // + domain: its binding, record, statistics or key history changed
+	msgDomain   = "d/"  // + domain: its binding, record or key history changed
+	msgStats    = "s/"  // + domain: its statistics changed
 	msgCallback = "c+/" // + buyer/id: a callback was queued for buyer
 	msgACK      = "c-/" // + buyer/id: buyer ACKed it
 )
@@ -166,6 +167,7 @@ type changeKind int
 const (
 	changeAll      changeKind = iota // anything may have changed (AllSessions)
 	changeDomain                     // a domain's directory entries
+	changeStats                      // a domain's statistics
 	changeCallback                   // a callback queued for a buyer
 	changeACK                        // a callback ACKed by its buyer
 )
@@ -173,7 +175,7 @@ const (
 // change is a parsed announcement.
 type change struct {
 	kind      changeKind
-	domain    string // changeDomain
+	domain    string // changeDomain, changeStats
 	buyer, id string // changeCallback, changeACK
 }
 
@@ -181,18 +183,20 @@ type change struct {
 // read (another program on the channel, or a newer registry).
 var ErrBadChange = errors.New("registry: unreadable replica announcement")
 
-// parseChange reads an announcement: AllSessions, d/DOMAIN, c+/BUYER/ID or
-// c-/BUYER/ID, where DOMAIN is a valid domain, BUYER a public key in hex
-// and ID an envelope hash in hex.
+// parseChange reads an announcement: AllSessions, d/DOMAIN, s/DOMAIN,
+// c+/BUYER/ID or c-/BUYER/ID, where DOMAIN is a valid domain, BUYER a
+// public key in hex and ID an envelope hash in hex.
 func parseChange(msg string) (change, error) {
 	if msg == notify.AllSessions {
 		return change{kind: changeAll}, nil
 	}
-	if d, ok := strings.CutPrefix(msg, msgDomain); ok {
-		if err := anp.ValidateDomain(d); err != nil {
-			return change{}, fmt.Errorf("%w %q: %v", ErrBadChange, msg, err)
+	for prefix, kind := range map[string]changeKind{msgDomain: changeDomain, msgStats: changeStats} {
+		if d, ok := strings.CutPrefix(msg, prefix); ok {
+			if err := anp.ValidateDomain(d); err != nil {
+				return change{}, fmt.Errorf("%w %q: %v", ErrBadChange, msg, err)
+			}
+			return change{kind: kind, domain: d}, nil
 		}
-		return change{kind: changeDomain, domain: d}, nil
 	}
 	kind, rest := changeCallback, ""
 	if r, ok := strings.CutPrefix(msg, msgCallback); ok {
@@ -245,6 +249,8 @@ func (s *Server) apply(ctx context.Context, c change) error {
 		s.subscribed.Store(true)
 	case changeDomain:
 		return s.directory.refreshDomain(ctx, c.domain)
+	case changeStats:
+		return s.directory.refreshStats(ctx, c.domain)
 	case changeCallback:
 		return s.hub.fetch(ctx, pendingKey(c.buyer, c.id))
 	case changeACK:

@@ -245,6 +245,8 @@ func TestParseChange(t *testing.T) {
 	}{
 		{"", change{kind: changeAll}, true},
 		{"d/pans.anp", change{kind: changeDomain, domain: "pans.anp"}, true},
+		{"s/pans.anp", change{kind: changeStats, domain: "pans.anp"}, true},
+		{"s/", change{}, false},
 		{"c+/" + hexA + "/" + hexB, change{kind: changeCallback, buyer: hexA, id: hexB}, true},
 		{"c-/" + hexA + "/" + hexB, change{kind: changeACK, buyer: hexA, id: hexB}, true},
 		{"d/", change{}, false},
@@ -267,7 +269,7 @@ func TestParseChange(t *testing.T) {
 
 func FuzzParseChange(f *testing.F) {
 	hex := strings.Repeat("ab", 32)
-	for _, s := range []string{"", "d/pans.anp", "c+/" + hex + "/" + hex, "c-/" + hex + "/" + hex, "c+/", "d/", "x"} {
+	for _, s := range []string{"", "d/pans.anp", "s/pans.anp", "c+/" + hex + "/" + hex, "c-/" + hex + "/" + hex, "c+/", "d/", "x"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, msg string) {
@@ -283,8 +285,8 @@ func FuzzParseChange(f *testing.F) {
 			if msg != "" {
 				t.Fatalf("%q parsed as everything", msg)
 			}
-		case changeDomain:
-			if msg != msgDomain+c.domain {
+		case changeDomain, changeStats:
+			if msg != msgDomain+c.domain && msg != msgStats+c.domain {
 				t.Fatalf("%q parsed as domain %q", msg, c.domain)
 			}
 		case changeCallback, changeACK:

@@ -55,9 +55,12 @@ const (
 	msgACK      = "c-/" // + buyer/id: buyer ACKed it
 )
 
-// Lease timing.
+// Lease timing. A lease is renewed every leaseRenew while its holder works
+// under it, so work may take any time, and a lease of a process that died
+// lapses within leaseTTL.
 const (
-	leaseSlack    = 30 * time.Second      // a lease outlives the slowest critical section by this
+	leaseTTL      = 8 * time.Second
+	leaseRenew    = leaseTTL / 4
 	leaseMinWait  = 2 * time.Millisecond  // first wait for a held lease
 	leaseMaxWait  = 50 * time.Millisecond // longest wait between attempts
 	unlockTimeout = 5 * time.Second
@@ -72,10 +75,6 @@ func (sh *Shared) check() error {
 	}
 	return nil
 }
-
-// leaseTTL is how long a lease is taken for: longer than a relay to the
-// slowest seller, the longest work done under a session lease.
-func (s *Server) leaseTTL() time.Duration { return 2*s.cfg.SellerTimeout + leaseSlack }
 
 // lockSession serialises work on session id: in this process, and with a
 // lease across replicas.
@@ -98,7 +97,7 @@ func (s *Server) lockNamed(ctx context.Context, m *keyedlock.Map, key, name stri
 	wait := leaseMinWait
 	for {
 		now := time.Now() // leases are wall-clock, whatever clock the registry runs on
-		ok, err := s.shared.Locks.TryLock(ctx, name, owner, now, now.Add(s.leaseTTL()))
+		ok, err := s.shared.Locks.TryLock(ctx, name, owner, now, now.Add(leaseTTL))
 		if err != nil {
 			unlockLocal()
 			if ctx.Err() != nil {
@@ -119,7 +118,9 @@ func (s *Server) lockNamed(ctx context.Context, m *keyedlock.Map, key, name stri
 		}
 		wait = min(2*wait, leaseMaxWait)
 	}
+	stopRenewing := s.renewLease(name, owner)
 	return func() {
+		stopRenewing()
 		uctx, cancel := context.WithTimeout(context.Background(), unlockTimeout)
 		defer cancel()
 		if err := s.shared.Locks.Unlock(uctx, name, owner); err != nil {
@@ -127,6 +128,34 @@ func (s *Server) lockNamed(ctx context.Context, m *keyedlock.Map, key, name stri
 		}
 		unlockLocal()
 	}, nil
+}
+
+// renewLease renews owner's lease on name every leaseRenew until the
+// returned function is called (and returns once the renewal stopped).
+func (s *Server) renewLease(name, owner string) func() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(leaseRenew)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			now := time.Now()
+			ok, err := s.shared.Locks.TryLock(ctx, name, owner, now, now.Add(leaseTTL))
+			if ctx.Err() != nil {
+				return
+			}
+			if err != nil || !ok {
+				s.log.Error().Err(err).Bool("lost", !ok).Str("lease", name).Msg("renew lease: another replica may take it")
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 // announce tells the other replicas that something changed; a failure is

@@ -183,8 +183,8 @@ func (h *hub) enqueue(ctx context.Context, buyer, domain, id string, env *anp.En
 // the record is deleted even when this replica did not know the callback
 // (it may have been queued elsewhere a moment ago), and the ACK announced.
 func (h *hub) ack(ctx context.Context, buyer, id string) error {
-	if !h.drop(buyer, id) && h.s.shared == nil {
-		return nil // a repeated ACK, or an ACK for another identity's callback
+	if !h.drop(buyer, id) && (h.s.shared == nil || !isHex(id, 64)) {
+		return nil // a repeated ACK, an ACK for another identity's callback, or no callback id at all
 	}
 	if err := h.s.ledger.Delete(ctx, bucketPending, pendingKey(buyer, id)); err != nil {
 		return fmt.Errorf("registry: delete the delivered callback: %w", err)

@@ -1,6 +1,11 @@
 package tools
 
-import "github.com/mark3labs/mcp-go/server"
+import (
+	"encoding/json"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+)
 
 // All returns every tool, in the order they are listed.
 func All(d *Deps) []Tool {
@@ -27,6 +32,23 @@ func All(d *Deps) []Tool {
 // Register adds every tool to s.
 func Register(s *server.MCPServer, d *Deps) {
 	for _, t := range All(d) {
-		s.AddTool(t.Def, t.Handler)
+		s.AddTool(withRawOutputSchema(t.Def), t.Handler)
 	}
+}
+
+// withRawOutputSchema returns def with its output schema encoded once, as
+// RawOutputSchema: the same bytes in tools/list, and the server's output
+// validation (WithOutputSchemaValidation) no longer encodes the schema
+// again on every call.
+func withRawOutputSchema(def mcp.Tool) mcp.Tool {
+	if def.OutputSchema.Type == "" {
+		return def
+	}
+	raw, err := json.Marshal(def.OutputSchema)
+	if err != nil {
+		return def
+	}
+	def.RawOutputSchema = raw
+	def.OutputSchema = mcp.ToolOutputSchema{}
+	return def
 }

@@ -5,6 +5,7 @@
 package tools
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -119,17 +120,24 @@ func newTool[In, Out any](d *Deps, name, title, description string, h Hints, fn 
 
 // structuredResult carries out as structured content and, as the spec asks
 // of tools with structured output, the same JSON in the text block, after
-// the one-line summary.
+// the one-line summary. The structured content is that JSON, encoded once:
+// the response's encoder writes it as it would write out (compacted, with
+// its own HTML escaping), and the output validation reads it without
+// encoding out again.
 func structuredResult(out any, summary string) (*mcp.CallToolResult, error) {
-	var b strings.Builder
-	b.WriteString(strings.Join(strings.Fields(summary), " "))
-	b.WriteString("\n")
-	enc := json.NewEncoder(&b)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false) // the untrusted-text fence markers stay readable
 	if err := enc.Encode(out); err != nil {
 		return nil, fmt.Errorf("encode the result: %w", err)
 	}
-	return mcp.NewToolResultStructured(out, strings.TrimSuffix(b.String(), "\n")), nil
+	data := bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})
+	var b strings.Builder
+	b.Grow(len(summary) + 1 + len(data))
+	b.WriteString(strings.Join(strings.Fields(summary), " "))
+	b.WriteString("\n")
+	b.Write(data)
+	return mcp.NewToolResultStructured(json.RawMessage(data), b.String()), nil
 }
 
 // ErrorCode names a domain failure for the model.

@@ -166,11 +166,14 @@ func (a *Artifact) SignAsBuyer(key ed25519.PrivateKey) error {
 }
 
 // VerifyBuyer checks the buyer's signature.
-func (a *Artifact) VerifyBuyer() error {
+func (a *Artifact) VerifyBuyer() error { return a.VerifyBuyerWith(nil) }
+
+// VerifyBuyerWith is VerifyBuyer through the party's signature cache.
+func (a *Artifact) VerifyBuyerWith(c *SigCache) error {
 	if err := a.Terms.validate(); err != nil {
 		return Errorf(CodeBadRequest, "artifact: %v", err)
 	}
-	if err := Verify(a.Terms.BuyerKey, PurposeArtifactBuyer, &a.Terms, a.BuyerSig); err != nil {
+	if err := verifyWith(c, a.Terms.BuyerKey, PurposeArtifactBuyer, &a.Terms, a.BuyerSig); err != nil {
 		return Errorf(CodeBadSignature, "artifact buyer signature: %v", err)
 	}
 	return nil
@@ -185,8 +188,11 @@ func (a *Artifact) SellerSignature(key ed25519.PrivateKey) (string, error) {
 }
 
 // VerifySeller checks the seller's signature.
-func (a *Artifact) VerifySeller() error {
-	if err := Verify(a.Terms.SellerKey, PurposeArtifactSeller, sellerSigned{a.Terms, a.BuyerSig}, a.SellerSig); err != nil {
+func (a *Artifact) VerifySeller() error { return a.VerifySellerWith(nil) }
+
+// VerifySellerWith is VerifySeller through the party's signature cache.
+func (a *Artifact) VerifySellerWith(c *SigCache) error {
+	if err := verifyWith(c, a.Terms.SellerKey, PurposeArtifactSeller, sellerSigned{a.Terms, a.BuyerSig}, a.SellerSig); err != nil {
 		return Errorf(CodeBadSignature, "artifact seller signature: %v", err)
 	}
 	return nil
@@ -216,6 +222,9 @@ type VerifyOptions struct {
 	// RootKey pins the registry root key (hex). Empty trusts the root key
 	// carried in the receipt, which proves only internal consistency.
 	RootKey string
+	// Cache, when set, is the verifying party's signature cache: the
+	// signatures it has already checked (or made) are not verified again.
+	Cache *SigCache
 }
 
 // VerifyArtifact checks everything offline: the deal terms, the buyer and
@@ -226,7 +235,7 @@ func VerifyArtifact(a *Artifact, opt VerifyOptions) error {
 	if a == nil {
 		return Errorf(CodeBadRequest, "artifact is empty")
 	}
-	if err := a.verifyParties(); err != nil {
+	if err := a.verifyParties(opt.Cache); err != nil {
 		return err
 	}
 	if a.Registry == nil || a.Receipt == nil {
@@ -235,19 +244,19 @@ func VerifyArtifact(a *Artifact, opt VerifyOptions) error {
 	if err := a.verifyNotary(opt); err != nil {
 		return err
 	}
-	return a.verifyLogged()
+	return a.verifyLogged(opt.Cache)
 }
 
 // verifyParties checks the buyer's signature (with the deal terms) and the
 // seller's, which must be present.
-func (a *Artifact) verifyParties() error {
-	if err := a.VerifyBuyer(); err != nil {
+func (a *Artifact) verifyParties(c *SigCache) error {
+	if err := a.VerifyBuyerWith(c); err != nil {
 		return err
 	}
 	if a.SellerSig == "" {
 		return Errorf(CodeBadSignature, "artifact has no seller signature")
 	}
-	return a.VerifySeller()
+	return a.VerifySellerWith(c)
 }
 
 // verifyNotary checks the registry countersignature: the receipt's key
@@ -260,7 +269,7 @@ func (a *Artifact) verifyNotary(opt VerifyOptions) error {
 	if opt.RootKey != "" && opt.RootKey != r.RootKey {
 		return Errorf(CodeBadSignature, "registry root key %s is not the pinned key %s", short(r.RootKey), short(opt.RootKey))
 	}
-	if err := VerifyKeyChain(r.RootKey, r.KeyChain); err != nil {
+	if err := verifyKeyChain(opt.Cache, r.RootKey, r.KeyChain); err != nil {
 		return err
 	}
 	entry, err := chainEntry(r.KeyChain, cs.KeyIndex)
@@ -276,7 +285,7 @@ func (a *Artifact) verifyNotary(opt VerifyOptions) error {
 	if cs.NotarizedAt < a.Terms.CreatedAt {
 		return Errorf(CodeBadRequest, "artifact was notarised before it was created")
 	}
-	if err := Verify(entry.Key, PurposeArtifactNotary, a.notaryInput(cs), cs.Sig); err != nil {
+	if err := verifyWith(opt.Cache, entry.Key, PurposeArtifactNotary, a.notaryInput(cs), cs.Sig); err != nil {
 		return Errorf(CodeBadSignature, "registry countersignature: %v", err)
 	}
 	return nil
@@ -284,9 +293,9 @@ func (a *Artifact) verifyNotary(opt VerifyOptions) error {
 
 // verifyLogged checks the receipt's signed tree head, that it is not dated
 // before notarized_at, and the proof that the artifact is in the log. a.Registry and a.Receipt must not be nil.
-func (a *Artifact) verifyLogged() error {
+func (a *Artifact) verifyLogged(c *SigCache) error {
 	r := a.Receipt
-	if err := VerifyTreeHead(&r.TreeHead, r.KeyChain); err != nil {
+	if err := verifyTreeHead(c, &r.TreeHead, r.KeyChain); err != nil {
 		return err
 	}
 	if r.TreeHead.Timestamp < a.Registry.NotarizedAt {

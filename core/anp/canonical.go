@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	"filippo.io/edwards25519"
 	"github.com/gowebpki/jcs"
@@ -72,7 +73,34 @@ const signingPrefix = "clinch-anp/1"
 
 // Canonical returns the RFC 8785 (JCS) bytes of v's JSON encoding. It
 // refuses numbers outside ±(2^53-1) (CheckNumber), which JCS would round.
+// The bytes come straight from the typed value (canonwriter.go) where they
+// can, and are those of canonicalReference in every case.
 func Canonical(v any) ([]byte, error) {
+	buf := canonBuffers.Get().(*[]byte)
+	out, err := appendCanonicalAny((*buf)[:0], v)
+	if err != nil {
+		canonBuffers.Put(buf)
+		return nil, err
+	}
+	// An exact-size copy: callers keep canonical bytes (envelope bodies),
+	// which should hold no spare capacity.
+	c := bytes.Clone(out)
+	if cap(out) <= maxPooledCanon {
+		*buf = out
+		canonBuffers.Put(buf)
+	}
+	return c, nil
+}
+
+// canonBuffers are scratch buffers of Canonical; buffers that grew past
+// maxPooledCanon are left to the collector.
+var canonBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+const maxPooledCanon = 64 << 10
+
+// canonicalReference is the reference path of Canonical: json.Marshal,
+// the number check, and jcs.Transform of the marshalled bytes.
+func canonicalReference(v any) ([]byte, error) {
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("anp: encode: %w", err)
@@ -90,16 +118,12 @@ func Canonical(v any) ([]byte, error) {
 // SigningInput returns the exact bytes that are signed for purpose p over v:
 // "clinch-anp/1" 0x00 p 0x00 JCS(v).
 func SigningInput(p Purpose, v any) ([]byte, error) {
-	c, err := Canonical(v)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]byte, 0, len(signingPrefix)+len(p)+2+len(c))
+	out := make([]byte, 0, 512)
 	out = append(out, signingPrefix...)
 	out = append(out, 0)
 	out = append(out, p...)
 	out = append(out, 0)
-	return append(out, c...), nil
+	return appendCanonicalAny(out, v)
 }
 
 // Sign signs v for purpose p and returns the hex signature.
@@ -108,6 +132,7 @@ func Sign(key ed25519.PrivateKey, p Purpose, v any) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	countSign(p)
 	return hex.EncodeToString(ed25519.Sign(key, msg)), nil
 }
 
@@ -116,21 +141,36 @@ func Sign(key ed25519.PrivateKey, p Purpose, v any) (string, error) {
 // signature is verified as crypto/ed25519 does it (RFC 8032 without the
 // cofactor: [S]B = R + [k]A, compared on R's encoding).
 func Verify(pubHex string, p Purpose, v any, sigHex string) error {
-	pub, err := ParsePublicKey(pubHex)
+	pub, sig, err := parseKeyAndSignature(pubHex, sigHex)
 	if err != nil {
-		return err
-	}
-	sig, err := decodeHexLen(sigHex, ed25519.SignatureSize, "signature")
-	if err != nil {
-		return &classError{class: ErrSignatureFormat, msg: err.Error()}
-	}
-	if err := CheckSignature(sig); err != nil {
 		return err
 	}
 	msg, err := SigningInput(p, v)
 	if err != nil {
 		return err
 	}
+	return verifyMessage(pub, p, msg, sig)
+}
+
+// parseKeyAndSignature applies ParsePublicKey and CheckSignature.
+func parseKeyAndSignature(pubHex, sigHex string) (ed25519.PublicKey, []byte, error) {
+	pub, err := ParsePublicKey(pubHex)
+	if err != nil {
+		return nil, nil, err
+	}
+	sig, err := decodeHexLen(sigHex, ed25519.SignatureSize, "signature")
+	if err != nil {
+		return nil, nil, &classError{class: ErrSignatureFormat, msg: err.Error()}
+	}
+	if err := CheckSignature(sig); err != nil {
+		return nil, nil, err
+	}
+	return pub, sig, nil
+}
+
+// verifyMessage is the Ed25519 verification of a signing input.
+func verifyMessage(pub ed25519.PublicKey, p Purpose, msg, sig []byte) error {
+	countVerify(p)
 	if !ed25519.Verify(pub, msg, sig) {
 		return ErrBadSignature
 	}

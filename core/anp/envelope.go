@@ -219,11 +219,16 @@ func validSessionID(s string) bool {
 func ValidSessionID(s string) bool { return validSessionID(s) }
 
 // VerifySignature checks that Sig is From's signature over the envelope.
-func (e *Envelope) VerifySignature() error {
+func (e *Envelope) VerifySignature() error { return e.VerifySignatureWith(nil) }
+
+// VerifySignatureWith is VerifySignature through the party's cache: a
+// signature the cache has seen verify (or made) is not verified again.
+func (e *Envelope) VerifySignatureWith(c *SigCache) error {
 	if err := e.checkShape(); err != nil {
 		return err
 	}
-	if err := Verify(e.From, PurposeEnvelope, e.unsigned(), e.Sig); err != nil {
+	u := e.unsigned()
+	if err := verifyWith(c, e.From, PurposeEnvelope, &u, e.Sig); err != nil {
 		return Errorf(CodeBadSignature, "envelope %s seq %d from %s: %v", e.Type, e.Seq, short(e.From), err)
 	}
 	return nil
@@ -281,6 +286,8 @@ type Expect struct {
 	From    string // hex key the envelope must be signed by
 	To      string // recipient the envelope must name
 	Now     time.Time
+	// Cache, when set, is the checking party's signature cache.
+	Cache *SigCache
 }
 
 // Check verifies that e may be appended: the right session, sender and
@@ -296,7 +303,7 @@ func (t *Transcript) Check(e *Envelope, x Expect) (hash string, err error) {
 	if x.To != "" && e.To != x.To {
 		return "", Errorf(CodeBadRequest, "envelope seq %d is addressed to %q, expected %q", e.Seq, e.To, x.To)
 	}
-	if err := e.VerifySignature(); err != nil {
+	if err := e.VerifySignatureWith(x.Cache); err != nil {
 		return "", err
 	}
 	h, err := e.Hash()

@@ -1,5 +1,12 @@
 package anp
 
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"reflect"
+)
+
 // Deterministic sealing for the tests and the vectors: the ephemeral key or
 // the nonce is read from the reader passed first.
 var (
@@ -16,4 +23,47 @@ func ISO4217Table() map[string][2]int {
 		out[code] = [2]int{c.Numeric, c.MinorUnit}
 	}
 	return out
+}
+
+// CanonicalReference is the reference path of Canonical (json.Marshal and
+// jcs.Transform); CanonicalTyped is the typed writer alone, which fails
+// with ErrSlowPath where Canonical takes the reference path.
+var (
+	CanonicalReference = canonicalReference
+	ErrSlowPath        = errSlowPath
+)
+
+func CanonicalTyped(v any) ([]byte, error) { return appendCanonical(nil, reflect.ValueOf(v), 0) }
+
+// FastTokenStream and DecoderTokenStream list the tokens of data up to
+// io.EOF as fastTokens and json.Decoder (UseNumber) read them.
+func FastTokenStream(data []byte) ([]json.Token, error) {
+	return tokenStream(&fastTokens{data: data})
+}
+
+func DecoderTokenStream(data []byte) ([]json.Token, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	return tokenStream(dec)
+}
+
+func tokenStream(src tokenSource) ([]json.Token, error) {
+	var out []json.Token
+	for {
+		tok, err := src.Token()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		out = append(out, tok)
+	}
+}
+
+// CheckStrictDecoder is CheckStrict reading with json.Decoder only.
+func CheckStrictDecoder(data []byte, t reflect.Type) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	return scanWith(dec, t, false)
 }

@@ -67,6 +67,11 @@ func NewKeyEntry(root ed25519.PrivateKey, prev *KeyEntry, key ed25519.PublicKey,
 
 // VerifyKeyChain checks every entry's root signature, index and prev link.
 func VerifyKeyChain(rootHex string, chain []KeyEntry) error {
+	return verifyKeyChain(nil, rootHex, chain)
+}
+
+// verifyKeyChain is VerifyKeyChain through a signature cache.
+func verifyKeyChain(c *SigCache, rootHex string, chain []KeyEntry) error {
 	if len(chain) == 0 {
 		return Errorf(CodeBadSignature, "registry key chain is empty")
 	}
@@ -82,7 +87,7 @@ func VerifyKeyChain(rootHex string, chain []KeyEntry) error {
 		if e.ValidUntil <= e.ValidFrom {
 			return Errorf(CodeBadSignature, "registry key chain entry %d has an empty validity window", i)
 		}
-		if err := Verify(rootHex, PurposeKeyChain, e.unsigned(), e.Sig); err != nil {
+		if err := verifyWith(c, rootHex, PurposeKeyChain, e.unsigned(), e.Sig); err != nil {
 			return Errorf(CodeBadSignature, "registry key chain entry %d: %v", i, err)
 		}
 		h, err := e.Hash()

@@ -66,6 +66,11 @@ func SignTreeHead(h *SignedTreeHead, sign func(Purpose, any) (string, error)) er
 // chain: the key at h.KeyIndex must have been valid at h.Timestamp
 // (ErrKeyWindow otherwise).
 func VerifyTreeHead(h *SignedTreeHead, chain []KeyEntry) error {
+	return verifyTreeHead(nil, h, chain)
+}
+
+// verifyTreeHead is VerifyTreeHead through a signature cache.
+func verifyTreeHead(c *SigCache, h *SignedTreeHead, chain []KeyEntry) error {
 	if !ValidHash(h.RootHash) {
 		return Errorf(CodeBadSignature, "tree head root hash is malformed")
 	}
@@ -76,7 +81,7 @@ func VerifyTreeHead(h *SignedTreeHead, chain []KeyEntry) error {
 	if err := e.checkWindow(fmt.Sprintf("tree head of size %d", h.Size), h.Timestamp); err != nil {
 		return err
 	}
-	if err := Verify(e.Key, PurposeTreeHead, h.unsigned(), h.Sig); err != nil {
+	if err := verifyWith(c, e.Key, PurposeTreeHead, h.unsigned(), h.Sig); err != nil {
 		return Errorf(CodeBadSignature, "tree head of size %d: %v", h.Size, err)
 	}
 	return nil

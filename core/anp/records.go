@@ -55,7 +55,9 @@ func SignDomainBinding(d *DomainBinding, sign func(Purpose, any) (string, error)
 // Verify checks the registry signature using the verified key chain: the
 // key at d.KeyIndex must have been valid at d.BoundAt (ErrKeyWindow
 // otherwise).
-func (d *DomainBinding) Verify(chain []KeyEntry) error {
+func (d *DomainBinding) Verify(chain []KeyEntry) error { return d.verify(nil, chain) }
+
+func (d *DomainBinding) verify(c *SigCache, chain []KeyEntry) error {
 	e, err := chainEntry(chain, d.KeyIndex)
 	if err != nil {
 		return err
@@ -63,7 +65,7 @@ func (d *DomainBinding) Verify(chain []KeyEntry) error {
 	if err := e.checkWindow("registry binding of "+d.Domain, d.BoundAt); err != nil {
 		return err
 	}
-	if err := Verify(e.Key, PurposeDomainBinding, d.unsigned(), d.Sig); err != nil {
+	if err := verifyWith(c, e.Key, PurposeDomainBinding, d.unsigned(), d.Sig); err != nil {
 		return Errorf(CodeBadSignature, "registry binding of %s: %v", d.Domain, err)
 	}
 	return nil
@@ -185,11 +187,13 @@ func SignRecord(r EndpointRecord, sign func(Purpose, any) (string, error)) (Sign
 }
 
 // Verify checks the record's shape and its signature by key.
-func (s *SignedRecord) Verify(key string) error {
+func (s *SignedRecord) Verify(key string) error { return s.verify(nil, key) }
+
+func (s *SignedRecord) verify(c *SigCache, key string) error {
 	if err := s.Record.Validate(); err != nil {
 		return Errorf(CodeBadRequest, "endpoint record: %v", err)
 	}
-	if err := Verify(key, PurposeEndpointRecord, s.Record, s.Sig); err != nil {
+	if err := verifyWith(c, key, PurposeEndpointRecord, s.Record, s.Sig); err != nil {
 		return Errorf(CodeBadSignature, "endpoint record of %s: %v", s.Record.Domain, err)
 	}
 	return nil
@@ -241,12 +245,15 @@ type Listing struct {
 }
 
 // Verify checks the registry binding against chain and the record against the bound key.
-func (l *Listing) Verify(chain []KeyEntry) error {
-	if err := l.Binding.Verify(chain); err != nil {
+func (l *Listing) Verify(chain []KeyEntry) error { return l.VerifyWith(nil, chain) }
+
+// VerifyWith is Verify through the party's signature cache.
+func (l *Listing) VerifyWith(c *SigCache, chain []KeyEntry) error {
+	if err := l.Binding.verify(c, chain); err != nil {
 		return err
 	}
 	if l.Record.Record.Domain != l.Binding.Domain {
 		return Errorf(CodeBadSignature, "record for %s is listed under %s", l.Record.Record.Domain, l.Binding.Domain)
 	}
-	return l.Record.Verify(l.Binding.Key)
+	return l.Record.verify(c, l.Binding.Key)
 }

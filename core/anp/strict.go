@@ -118,36 +118,42 @@ func joinPath(prefix, p string) string {
 // value) without decoding: one JSON value, no duplicate keys anywhere,
 // exact keys, no null, integers in range. DecodeStrict runs it before decoding.
 func CheckStrict(data []byte, t reflect.Type) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	s := strictScan{dec: dec}
-	if err := s.value(t, nil, 0); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return &DecodeError{Err: ErrTrailingData}
-	}
-	return nil
+	return strictPass(data, t, false)
 }
 
 // CheckNoDuplicateKeys refuses JSON with a duplicate key at any depth or
 // malformed JSON, and nothing else: for free-form input such as tool
 // arguments, where numbers, key spellings and null are checked by a schema.
 func CheckNoDuplicateKeys(data []byte) error {
+	return strictPass(data, nil, true)
+}
+
+// strictPass scans data with fastTokens and, when that fails for any
+// reason, again with json.Decoder, whose verdict and error then stand:
+// the fast reading decides only what it accepts.
+func strictPass(data []byte, t reflect.Type, dupOnly bool) error {
+	if scanWith(&fastTokens{data: data}, t, dupOnly) == nil {
+		return nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	s := strictScan{dec: dec, dupOnly: true}
-	if err := s.value(nil, nil, 0); err != nil {
+	return scanWith(dec, t, dupOnly)
+}
+
+// scanWith is the strict pre-pass over the tokens of src.
+func scanWith(src tokenSource, t reflect.Type, dupOnly bool) error {
+	s := strictScan{dec: src, dupOnly: dupOnly}
+	if err := s.value(t, nil, 0); err != nil {
 		return err
 	}
-	if _, err := dec.Token(); err != io.EOF {
+	if _, err := src.Token(); err != io.EOF {
 		return &DecodeError{Err: ErrTrailingData}
 	}
 	return nil
 }
 
 type strictScan struct {
-	dec     *json.Decoder
+	dec     tokenSource
 	dupOnly bool
 	// refuseEmpty is set for the next value: a member that a one-form
 	// object omits when empty (see omitsEmpty in oneform.go).

@@ -64,6 +64,13 @@ func ParseTokenInChain(tok string, now time.Time, chain []KeyEntry) (*TokenClaim
 
 // ParseToken decodes a token and verifies it with keyFor(kid) at now.
 func ParseToken(tok string, now time.Time, keyFor func(kid uint64) (string, bool)) (*TokenClaims, error) {
+	return ParseTokenWith(nil, tok, now, keyFor)
+}
+
+// ParseTokenWith is ParseToken through the verifier's signature cache: a
+// token presented again is decoded and checked again, its signature is
+// not verified again.
+func ParseTokenWith(sc *SigCache, tok string, now time.Time, keyFor func(kid uint64) (string, bool)) (*TokenClaims, error) {
 	if len(tok) > 1024 {
 		return nil, Errorf(CodeUnauthorized, "token is too long")
 	}
@@ -83,7 +90,7 @@ func ParseToken(tok string, now time.Time, keyFor func(kid uint64) (string, bool
 	if !ok {
 		return nil, Errorf(CodeUnauthorized, "token was signed by an unknown registry key %d", c.KeyIndex)
 	}
-	if err := Verify(key, PurposeToken, c, sig); err != nil {
+	if err := verifyWith(sc, key, PurposeToken, c, sig); err != nil {
 		return nil, Errorf(CodeUnauthorized, "token signature does not verify")
 	}
 	if now.UnixMilli() >= c.Exp {

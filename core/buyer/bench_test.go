@@ -44,11 +44,17 @@ func BenchmarkFullDeal(b *testing.B) {
 	m := startMarket(b, benchSellers())
 	c := newCore(b, m, coreOpts{})
 	ctx := context.Background()
+	fullDeal(ctx, b, c) // warm: registry token, WebSocket, seller record
 	b.ReportAllocs()
+	count := startCounting()
+	cpu0 := processCPU(b)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		fullDeal(ctx, b, c)
 	}
+	b.StopTimer()
+	cpu := (processCPU(b) - cpu0) / time.Duration(b.N)
+	reportCrypto(b, count, cpu, b.N)
 }
 
 // BenchmarkConcurrentDeals64: 64 buyers (own identity, token and WebSocket
@@ -62,6 +68,8 @@ func BenchmarkConcurrentDeals64(b *testing.B) {
 	var next atomic.Int64
 	b.SetParallelism((64 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
 	b.ReportAllocs()
+	count := startCounting()
+	cpu0 := processCPU(b)
 	b.ResetTimer()
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
@@ -70,7 +78,12 @@ func BenchmarkConcurrentDeals64(b *testing.B) {
 			fullDeal(context.Background(), b, c)
 		}
 	})
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "deals/s")
+	rate := float64(b.N) / time.Since(start).Seconds()
+	b.StopTimer()
+	cpu := (processCPU(b) - cpu0) / time.Duration(b.N)
+	b.ReportMetric(rate, "deals/s")
+	limit := reportCrypto(b, count, cpu, b.N)
+	b.ReportMetric(100*rate/limit, "%-of-crypto-limit")
 }
 
 // BenchmarkIdleSessionMemory reports heap bytes per open, idle session

@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/internal/keyedlock"
+	"github.com/clinch-protocol/clinch-mcp/core/internal/readonce"
 	"github.com/clinch-protocol/clinch-mcp/core/reputation"
 	"github.com/clinch-protocol/clinch-mcp/core/store"
 	"github.com/clinch-protocol/clinch-mcp/core/store/memstore"
@@ -121,8 +121,9 @@ type Core struct {
 	locks   keyedlock.Map // one lock per session id, shared by every move, callback and nudge
 	events  eventBus
 	waiters waiters
-	changes hookSet[string] // OnSessionChange
-	checked checkedRecords  // record bytes already read strictly (decodeRecord)
+	changes hookSet[string]   // OnSessionChange
+	checked *readonce.Digests // record bytes already read strictly or written (decodeRecord)
+	sigs    *anp.SigCache     // signatures this engine made or verified (the registry client's when it has one)
 
 	subCancel  context.CancelFunc
 	subDone    chan struct{}
@@ -158,7 +159,11 @@ func New(cfg Config) (*Core, error) {
 	if cfg.NudgeAfter <= 0 {
 		cfg.NudgeAfter = 10 * time.Second
 	}
-	return &Core{cfg: cfg, log: cfg.Logger, store: cfg.Sessions, events: eventBus{status: StatusOffline}}, nil
+	sigs := anp.NewSigCache(anp.DefaultSigCacheSize)
+	if sc, ok := cfg.Registry.(interface{ SigCache() *anp.SigCache }); ok && sc.SigCache() != nil {
+		sigs = sc.SigCache()
+	}
+	return &Core{cfg: cfg, log: cfg.Logger, store: cfg.Sessions, events: eventBus{status: StatusOffline}, sigs: sigs, checked: readonce.New(maxCheckedRecords)}, nil
 }
 
 // Initialize authenticates with the registry (proof of work, or a cached
@@ -283,7 +288,7 @@ func (c *Core) save(ctx context.Context, r *record) error {
 		return fmt.Errorf("buyer: save session %s: %w", r.Session.ID, err)
 	}
 	r.Session.Version = v
-	c.checked.add(r.Session.ID, sha256.Sum256(data))
+	c.checked.Add(r.Session.ID, readonce.Sum(data))
 	c.changed(r.Session.ID)
 	if c.cfg.Notifier != nil {
 		if err := c.cfg.Notifier.Publish(ctx, r.Session.ID); err != nil {
@@ -311,6 +316,9 @@ func newSessionKey() (ed25519.PrivateKey, error) {
 
 // GetSession returns a snapshot. Expired sessions are reported as EXPIRED.
 func (c *Core) GetSession(ctx context.Context, id string) (Session, error) {
+	if s, ok := c.peekSession(ctx, id); ok {
+		return s, nil
+	}
 	r, err := c.load(ctx, id)
 	if err != nil {
 		return Session{}, err
@@ -320,6 +328,32 @@ func (c *Core) GetSession(ctx context.Context, id string) (Session, error) {
 		r.Session.Decision = d.settle(c.cfg.Now().UTC())
 	}
 	return r.Session, nil
+}
+
+// peekSession reads only the session snapshot of a stored record whose
+// bytes were already read strictly (or written) by this engine, and that
+// needs no expiry: a read that skips the transcript instead of decoding it.
+// ok is false when the full path (load, expireIfDue) must answer.
+func (c *Core) peekSession(ctx context.Context, id string) (Session, bool) {
+	if !anp.ValidSessionID(id) {
+		return Session{}, false
+	}
+	sr, err := c.store.Load(ctx, id)
+	if err != nil || !c.checked.Has(sr.ID, readonce.Sum(sr.Data)) {
+		return Session{}, false
+	}
+	var only struct {
+		Session Session `json:"session"`
+	}
+	if json.Unmarshal(sr.Data, &only) != nil {
+		return Session{}, false
+	}
+	s := only.Session
+	if !s.State.Terminal() && !c.cfg.Now().Before(s.Deadline) {
+		return Session{}, false
+	}
+	s.Version = sr.Version
+	return s, true
 }
 
 // ListSessions returns snapshots of every session, oldest first.

@@ -80,7 +80,7 @@ func (c *Core) ProposeDeal(ctx context.Context, address string, cons Constraints
 			Turn: 1, MaxTurns: cons.MaxTurns, Item: cons.Item, Category: cons.Category, Quantity: cons.Quantity,
 			Terms: cons.Terms, MaxBudget: cons.MaxBudget, LastOwnOffer: opt.Opening, Deadline: now.Add(c.cfg.SessionTTL),
 			CreatedAt: now, KeyNotice: keyNotice},
-		SealedKey: sealed, SellerKey: listing.Binding.Key, Propose: body, CascadeHold: opt.Hold,
+		SealedKey: sealed, SellerKey: listing.Binding.Key, Propose: body, CascadeHold: opt.Hold, sigs: c.sigs,
 	}
 	unlock := c.locks.Lock(id) // a fresh random id: nobody else can hold it
 	defer unlock()

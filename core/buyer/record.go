@@ -29,6 +29,10 @@ type record struct {
 	// escalationNews: the last seller envelope taken moved the session into
 	// or out of ESCALATED; emitFor announces it once the record is saved.
 	escalationNews bool
+
+	// sigs is the engine's signature cache (Core.sigs): the buyer checks
+	// each signature once and never its own. Nil checks every time.
+	sigs *anp.SigCache
 }
 
 // exportedSession is one session inside a sealed export: the record plus the
@@ -54,13 +58,16 @@ func (r *record) seal(key ed25519.PrivateKey, t anp.MsgType, body any, now time.
 	if err != nil {
 		return nil, fmt.Errorf("buyer: seal %s: %w", t, err)
 	}
+	if err := r.sigs.RememberEnvelope(env); err != nil {
+		return nil, fmt.Errorf("buyer: seal %s: %w", t, err)
+	}
 	return env, nil
 }
 
 // appendOwn appends a confirmed buyer envelope and applies its effect on the
 // session (a COUNTER is the new own offer and turn). It clears the outbox.
 func (r *record) appendOwn(key ed25519.PrivateKey, env *anp.Envelope, now time.Time) error {
-	expect := anp.Expect{Session: r.Session.ID, From: buyerKey(key), To: r.Session.Seller, Now: now}
+	expect := anp.Expect{Session: r.Session.ID, From: buyerKey(key), To: r.Session.Seller, Now: now, Cache: r.sigs}
 	if err := r.Transcript.Append(env, expect); err != nil {
 		return fmt.Errorf("buyer: own envelope: %w", err)
 	}
@@ -87,7 +94,7 @@ func (e *rejectedEnvelope) Unwrap() error { return e.err }
 // (the record is unchanged) and any other error when the seller broke the
 // protocol (the caller marks the session ERROR).
 func (r *record) applySeller(key ed25519.PrivateKey, env *anp.Envelope, now time.Time) error {
-	expect := anp.Expect{Session: r.Session.ID, From: r.SellerKey, To: buyerKey(key), Now: now}
+	expect := anp.Expect{Session: r.Session.ID, From: r.SellerKey, To: buyerKey(key), Now: now, Cache: r.sigs}
 	if err := r.Transcript.Append(env, expect); err != nil {
 		return &rejectedEnvelope{err}
 	}
@@ -216,13 +223,16 @@ func (r *record) buildArtifact(key ed25519.PrivateKey, now time.Time) (*anp.Arti
 	if err := a.SignAsBuyer(key); err != nil {
 		return nil, fmt.Errorf("buyer: sign artifact: %w", err)
 	}
+	if err := r.sigs.Remember(a.Terms.BuyerKey, anp.PurposeArtifactBuyer, &a.Terms, a.BuyerSig); err != nil {
+		return nil, fmt.Errorf("buyer: sign artifact: %w", err)
+	}
 	return a, nil
 }
 
 // takeConfirm appends the seller's CONFIRM and puts its signature on a,
 // refusing a CONFIRM whose signature does not verify over a's terms.
 func (r *record) takeConfirm(env *anp.Envelope, a *anp.Artifact, now time.Time) error {
-	expect := anp.Expect{Session: r.Session.ID, From: r.SellerKey, To: a.Terms.BuyerKey, Now: now}
+	expect := anp.Expect{Session: r.Session.ID, From: r.SellerKey, To: a.Terms.BuyerKey, Now: now, Cache: r.sigs}
 	if err := r.Transcript.Append(env, expect); err != nil {
 		return fmt.Errorf("seller signature envelope: %w", err)
 	}
@@ -231,7 +241,7 @@ func (r *record) takeConfirm(env *anp.Envelope, a *anp.Artifact, now time.Time) 
 		return err
 	}
 	a.SellerSig = body.SellerSig
-	return a.VerifySeller()
+	return a.VerifySellerWith(r.sigs)
 }
 
 // confirmOutboxBy appends the outbox when the seller envelope env answers it:

@@ -1,13 +1,12 @@
 package buyer
 
 import (
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/internal/readonce"
 	"github.com/clinch-protocol/clinch-mcp/core/store"
 )
 
@@ -28,8 +27,8 @@ var ErrCorruptRecord = errors.New("stored session record does not decode strictl
 // reading.
 func (c *Core) decodeRecord(sr store.SessionRecord) (*record, error) {
 	var r record
-	sum := sha256.Sum256(sr.Data)
-	if c.checked.has(sr.ID, sum) {
+	sum := readonce.Sum(sr.Data)
+	if c.checked.Has(sr.ID, sum) {
 		if err := json.Unmarshal(sr.Data, &r); err != nil {
 			return nil, fmt.Errorf("buyer: session %s: %w", sr.ID, err)
 		}
@@ -37,34 +36,12 @@ func (c *Core) decodeRecord(sr store.SessionRecord) (*record, error) {
 		if err := anp.DecodeStrict(sr.Data, &r); err != nil {
 			return nil, fmt.Errorf("buyer: session %s: %w: %w", sr.ID, ErrCorruptRecord, err)
 		}
-		c.checked.add(sr.ID, sum)
+		c.checked.Add(sr.ID, sum)
 	}
 	r.Session.Version = sr.Version
+	r.sigs = c.sigs
 	return &r, nil
 }
 
-// maxCheckedRecords bounds checkedRecords; past it the memory starts over.
+// maxCheckedRecords bounds Core.checked; past it the memory starts over.
 const maxCheckedRecords = 1 << 16
-
-// checkedRecords remembers, per session, the digest of the record bytes
-// that last passed strict decoding or that this engine saved.
-type checkedRecords struct {
-	mu sync.Mutex
-	m  map[string][sha256.Size]byte
-}
-
-func (cr *checkedRecords) has(id string, sum [sha256.Size]byte) bool {
-	cr.mu.Lock()
-	defer cr.mu.Unlock()
-	got, ok := cr.m[id]
-	return ok && got == sum
-}
-
-func (cr *checkedRecords) add(id string, sum [sha256.Size]byte) {
-	cr.mu.Lock()
-	defer cr.mu.Unlock()
-	if cr.m == nil || len(cr.m) >= maxCheckedRecords {
-		cr.m = make(map[string][sha256.Size]byte)
-	}
-	cr.m[id] = sum
-}

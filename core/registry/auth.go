@@ -95,12 +95,16 @@ func (s *Server) issueToken(r *http.Request, req *anp.TokenRequest) (*anp.TokenR
 	return &anp.TokenResponse{Token: tok, ExpiresAt: claims.Exp}, nil
 }
 
+// tokenCacheSize bounds the token signatures the registry remembers: one
+// per buyer connection in use.
+const tokenCacheSize = 4096
+
 // parseToken verifies a bearer token against the key chain. Beyond
 // anp.ParseToken it refuses tokens whose lifetime is longer than TokenTTL or
 // that claim to be issued outside their key's validity, so that a leaked
 // retired key cannot mint long-lived tokens.
 func (s *Server) parseToken(ctx context.Context, tok string) (*anp.TokenClaims, error) {
-	c, err := anp.ParseToken(tok, s.now(), func(kid uint64) (string, bool) {
+	c, err := anp.ParseTokenWith(s.tokens, tok, s.now(), func(kid uint64) (string, bool) {
 		e, ok := s.chainKey(ctx, kid)
 		return e.Key, ok
 	})

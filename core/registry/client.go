@@ -57,7 +57,12 @@ type Client struct {
 	tok    anp.TokenResponse
 	keys   *anp.KeysResponse
 	watch  logWatch
+	sigs   *anp.SigCache // signatures this client verified: listings, key chains, artifacts
 }
+
+// SigCache returns the client's signature cache, which an engine acting as
+// the same party shares so that it checks each signature once.
+func (c *Client) SigCache() *anp.SigCache { return c.sigs }
 
 // NewClient returns a client for the registry at baseURL acting as identity.
 func NewClient(baseURL string, identity ed25519.PrivateKey, opt ClientOptions) *Client {
@@ -88,6 +93,7 @@ func NewClient(baseURL string, identity ed25519.PrivateKey, opt ClientOptions) *
 		hc:       opt.HTTP,
 		log:      opt.Logger.With().Str("component", "registry-client").Str("identity", pub[:12]).Logger(),
 		now:      opt.Now,
+		sigs:     anp.NewSigCache(anp.DefaultSigCacheSize),
 	}
 }
 
@@ -293,7 +299,7 @@ func (c *Client) verifyListing(ctx context.Context, l *anp.Listing) error {
 	if err != nil {
 		return err
 	}
-	return l.Verify(k.Chain)
+	return l.VerifyWith(c.sigs, k.Chain)
 }
 
 // Listing returns one seller's verified listing.
@@ -364,7 +370,7 @@ func (c *Client) Notarize(ctx context.Context, a *anp.Artifact) (*anp.Artifact, 
 	if err != nil {
 		return nil, err
 	}
-	if err := anp.VerifyArtifact(&out, anp.VerifyOptions{RootKey: root}); err != nil {
+	if err := anp.VerifyArtifact(&out, anp.VerifyOptions{RootKey: root, Cache: c.sigs}); err != nil {
 		return nil, fmt.Errorf("registry: notarised artifact: %w", err)
 	}
 	if err := c.observeHead(ctx, &out.Receipt.TreeHead); err != nil {

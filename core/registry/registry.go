@@ -27,6 +27,7 @@ import (
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/internal/defaults"
 	"github.com/clinch-protocol/clinch-mcp/core/internal/keyedlock"
+	"github.com/clinch-protocol/clinch-mcp/core/internal/readonce"
 	"github.com/clinch-protocol/clinch-mcp/core/reputation"
 	"github.com/clinch-protocol/clinch-mcp/core/store"
 	"github.com/clinch-protocol/clinch-mcp/core/store/memstore"
@@ -135,6 +136,8 @@ type Server struct {
 	handler     http.Handler
 	arbiter     ed25519.PrivateKey
 	arbiterCert anp.ArbiterKey
+	tokens      *anp.SigCache     // token signatures verified: a token is checked once, not on every request
+	checked     *readonce.Digests // stored session bytes written or already read strictly
 
 	shared     *Shared     // nil: the only process on the Ledger
 	instance   string      // names this process's leases
@@ -160,6 +163,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
+		tokens:     anp.NewSigCache(tokenCacheSize),
+		checked:    readonce.New(maxCheckedSessions),
 		cfg:        cfg,
 		log:        cfg.Logger.With().Str("component", "registry").Logger(),
 		now:        cfg.Now,

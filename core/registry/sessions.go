@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/internal/readonce"
 	"github.com/clinch-protocol/clinch-mcp/core/store"
 )
 
@@ -32,7 +33,8 @@ type witnessSession struct {
 	Notarized  bool           `json:"notarized,omitempty"`
 	Active     int64          `json:"active,omitempty"` // registry clock (unix ms) of the last save
 
-	size int64 // bytes of the stored record (encodeSession), as loaded or last saved
+	size   int64 // bytes of the stored record (encodeSession), as loaded or last saved
+	stored bool  // the record is in the Ledger (loaded or saved): it has its open-session index entry
 }
 
 // witnessEvent records what a witnessed envelope changed, for statistics.
@@ -50,11 +52,12 @@ func (s *Server) loadSession(ctx context.Context, id string) (*witnessSession, e
 	if err != nil {
 		return nil, fmt.Errorf("registry: load session %s: %w", id, err)
 	}
-	ws, err := decodeSession(data)
+	ws, err := s.decodeStored(id, data)
 	if err != nil {
 		return nil, fmt.Errorf("registry: decode session %s: %w", id, err)
 	}
 	ws.size = int64(len(data))
+	ws.stored = true
 	return ws, nil
 }
 
@@ -67,18 +70,53 @@ func decodeSession(data []byte) (*witnessSession, error) {
 	return &ws, nil
 }
 
+// decodeStored decodes a stored session: strictly, unless these are the
+// bytes this registry wrote or already read strictly for id.
+func (s *Server) decodeStored(id string, data []byte) (*witnessSession, error) {
+	sum := readonce.Sum(data)
+	if s.checked.Has(id, sum) {
+		var ws witnessSession
+		if err := json.Unmarshal(data, &ws); err != nil {
+			return nil, err
+		}
+		return &ws, nil
+	}
+	ws, err := decodeSession(data)
+	if err != nil {
+		return nil, err
+	}
+	s.checked.Add(id, sum)
+	return ws, nil
+}
+
+// maxCheckedSessions bounds Server.checked; past it the memory starts over.
+const maxCheckedSessions = 1 << 16
+
 // saveSession persists ws, stamped with the time of this activity, and
 // tells the idle-session sweep about it.
 func (s *Server) saveSession(ctx context.Context, ws *witnessSession) error {
 	ws.Active = s.now().UnixMilli()
+	if !ws.stored && !ws.Notarized {
+		if err := s.indexSession(ctx, ws); err != nil {
+			return err
+		}
+	}
 	data, err := encodeSession(ws)
 	if err != nil {
 		return fmt.Errorf("registry: encode session %s: %w", ws.ID, err)
 	}
 	if err := s.ledger.Put(ctx, bucketSessions, ws.ID, data); err != nil {
+		s.checked.Forget(ws.ID)
 		return fmt.Errorf("registry: store session %s: %w", ws.ID, err)
 	}
+	s.checked.Add(ws.ID, readonce.Sum(data))
 	ws.size = int64(len(data))
+	ws.stored = true
+	if ws.Notarized {
+		if err := s.unindexSession(ctx, ws.ID); err != nil {
+			return err
+		}
+	}
 	s.idle.touch(ws)
 	return nil
 }
@@ -343,6 +381,13 @@ func (x *idleSessions) touch(ws *witnessSession) {
 	x.active[ws.ID] = ws.lastActivity()
 }
 
+// set records id's last activity as at.
+func (x *idleSessions) set(id string, at int64) {
+	x.mu.Lock()
+	x.active[id] = at
+	x.mu.Unlock()
+}
+
 func (x *idleSessions) forget(id string) {
 	x.mu.Lock()
 	delete(x.active, id)
@@ -372,22 +417,6 @@ func (ws *witnessSession) lastActivity() int64 {
 		return last.TS
 	}
 	return 0
-}
-
-// loadIdleSessions builds the index from the Ledger's sessions.
-func (s *Server) loadIdleSessions(ctx context.Context) error {
-	kvs, err := s.ledger.List(ctx, bucketSessions)
-	if err != nil {
-		return fmt.Errorf("registry: list sessions: %w", err)
-	}
-	for _, kv := range kvs {
-		ws, err := decodeSession(kv.Value)
-		if err != nil {
-			return fmt.Errorf("registry: decode session %s: %w", kv.Key, err)
-		}
-		s.idle.touch(ws)
-	}
-	return nil
 }
 
 // runEvery calls tick every interval until ctx ends.
@@ -448,7 +477,7 @@ func (s *Server) deleteIfIdle(ctx context.Context, id string, cutoff int64) (boo
 	}
 	if ws == nil || ws.Notarized {
 		s.idle.forget(id)
-		return false, nil
+		return false, s.unindexSession(ctx, id)
 	}
 	if ws.lastActivity() >= cutoff {
 		s.idle.touch(ws)
@@ -460,8 +489,12 @@ func (s *Server) deleteIfIdle(ctx context.Context, id string, cutoff int64) (boo
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return false, fmt.Errorf("registry: look up the notarising record of session %s: %w", id, err)
 	}
+	s.checked.Forget(id)
 	if err := s.ledger.Delete(ctx, bucketSessions, id); err != nil {
 		return false, fmt.Errorf("registry: delete idle session %s: %w", id, err)
+	}
+	if err := s.unindexSession(ctx, id); err != nil {
+		return false, err
 	}
 	s.idle.forget(id)
 	return true, nil

@@ -1,0 +1,128 @@
+package anp
+
+import (
+	"crypto/sha256"
+	"sync"
+)
+
+// SigCache remembers the signatures one party has verified, or made
+// itself, so that the party checks each signature at most once: a
+// transcript appended to, an artifact verified on receipt and again when
+// it comes back notarised, a bearer token presented on every request. A
+// hit needs the same key, signature and signing input (purpose and
+// canonical bytes), so it vouches for nothing the party has not checked.
+//
+// It holds at most its capacity of entries in two generations: when the
+// newer one is full the older one is dropped. A nil *SigCache caches
+// nothing, and its methods verify every time. It is safe for concurrent use.
+type SigCache struct {
+	mu        sync.Mutex
+	cur, prev map[sigDigest]struct{}
+	half      int
+}
+
+// sigDigest is SHA-256 of key, signature and signing input.
+type sigDigest [sha256.Size]byte
+
+// DefaultSigCacheSize is the capacity parties use.
+const DefaultSigCacheSize = 1024
+
+// NewSigCache returns a cache of at most size entries (at least 2).
+func NewSigCache(size int) *SigCache {
+	half := max(size/2, 1)
+	return &SigCache{cur: make(map[sigDigest]struct{}, half), half: half}
+}
+
+func digestOf(pubHex, sigHex string, msg []byte) sigDigest {
+	h := sha256.New()
+	h.Write([]byte(pubHex))
+	h.Write([]byte{0})
+	h.Write([]byte(sigHex))
+	h.Write([]byte{0})
+	h.Write(msg)
+	var d sigDigest
+	h.Sum(d[:0])
+	return d
+}
+
+func (c *SigCache) has(d sigDigest) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.cur[d]; ok {
+		return true
+	}
+	_, ok := c.prev[d]
+	return ok
+}
+
+func (c *SigCache) add(d sigDigest) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.cur) >= c.half {
+		c.prev, c.cur = c.cur, make(map[sigDigest]struct{}, c.half)
+	}
+	c.cur[d] = struct{}{}
+}
+
+// Len returns the number of signatures remembered.
+func (c *SigCache) Len() int {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.cur) + len(c.prev)
+}
+
+// Verify is anp.Verify that skips signatures this cache has seen verify
+// (or made) and remembers the ones that verify now.
+func (c *SigCache) Verify(pubHex string, p Purpose, v any, sigHex string) error {
+	if c == nil {
+		return Verify(pubHex, p, v, sigHex)
+	}
+	msg, err := SigningInput(p, v)
+	if err != nil {
+		if _, _, kerr := parseKeyAndSignature(pubHex, sigHex); kerr != nil {
+			return kerr // the error anp.Verify gives first
+		}
+		return err
+	}
+	d := digestOf(pubHex, sigHex, msg)
+	if c.has(d) {
+		return nil
+	}
+	pub, sig, err := parseKeyAndSignature(pubHex, sigHex)
+	if err != nil {
+		return err
+	}
+	if err := verifyMessage(pub, p, msg, sig); err != nil {
+		return err
+	}
+	c.add(d)
+	return nil
+}
+
+// Remember records a signature the party made itself over v for p with
+// the key pubHex, so that checking it later costs no verification.
+func (c *SigCache) Remember(pubHex string, p Purpose, v any, sigHex string) error {
+	if c == nil {
+		return nil
+	}
+	msg, err := SigningInput(p, v)
+	if err != nil {
+		return err
+	}
+	c.add(digestOf(pubHex, sigHex, msg))
+	return nil
+}
+
+// RememberEnvelope records an envelope the party sealed itself.
+func (c *SigCache) RememberEnvelope(e *Envelope) error {
+	u := e.unsigned()
+	return c.Remember(e.From, PurposeEnvelope, &u, e.Sig)
+}
+
+// verifyWith verifies through c, or directly when c is nil.
+func verifyWith(c *SigCache, pubHex string, p Purpose, v any, sigHex string) error {
+	return c.Verify(pubHex, p, v, sigHex)
+}

@@ -118,7 +118,7 @@ fuzz_budget() {
     FuzzParseAddress | FuzzVerifyArtifact | FuzzLoadFileConfig | FuzzCurvePolicy | \
       FuzzStrategyDecide | FuzzOpenExport | FuzzParseBlindKeys | FuzzOpenCredential) echo 30000 ;;
     FuzzDecodeEnvelope | FuzzParseMoney | FuzzGuardHost | FuzzParseReply | FuzzRelayBody | \
-      FuzzCheckQuestion | FuzzAttributesAnswer) echo 20000 ;;
+      FuzzCheckQuestion | FuzzAttributesAnswer | FuzzParseChange) echo 20000 ;;
       FuzzCanonicalWriter | FuzzStrictTokens) echo 20000 ;;
     FuzzHandshake | FuzzResolveHost | FuzzRedactorString) echo 15000 ;;
     FuzzCounterBody | FuzzParseURLHidesPassword | FuzzCleanMessage | FuzzCheckID | FuzzLeafFacts | FuzzParseParty) echo 10000 ;;

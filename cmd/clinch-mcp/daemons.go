@@ -53,14 +53,15 @@ func runRegistry(ctx context.Context, env *cliEnv, args []string) error {
 	leaseTTL := fs.Duration("log-lease-ttl", registry.DefaultLogLeaseTTL, "on a shared PostgreSQL ledger: the log writer lease lapses this long after the writer stops renewing it (another process then takes over)")
 	var limits registryLimitFlags
 	limits.register(fs)
+	drainDelay := fs.Duration("drain-delay", 0, "on SIGTERM, how long /readyz answers 503 before the listener closes (let the load balancer notice); requests in flight then get --shutdown-timeout to finish")
+	shutdownTimeout := fs.Duration("shutdown-timeout", 2*registry.DefaultSellerTimeout, "on SIGTERM, how long requests in flight (a relay waits for its seller) may take before the connections are closed")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *operator != "" {
 		return &exitError{2, fmt.Errorf("--operator-token (CLINCH_OPERATOR_TOKEN) is no longer used: a domain is bound with an enrolment grant for it; issue one with `clinch-mcp registry grant DOMAIN` and unset the token")}
 	}
-	cfg := registry.Config{OpenEnrollment: *open, AllowPrivateEndpoints: *allowPrivate, Difficulty: *difficulty,
-		Advertise: advertiseURL(*advertise, *addr), LogLeaseTTL: *leaseTTL}
+	cfg := registry.Config{OpenEnrollment: *open, AllowPrivateEndpoints: *allowPrivate, Difficulty: *difficulty, LogLeaseTTL: *leaseTTL}
 	if err := limits.apply(&cfg); err != nil {
 		return &exitError{2, err}
 	}
@@ -80,7 +81,7 @@ func runRegistry(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := storeurl.OpenWithOptions(ctx, *db, storeurl.Options{Logger: log})
+	st, err := storeurl.OpenWithOptions(ctx, *db, storeurl.Options{Logger: log, Channel: registryChannel})
 	if err != nil {
 		return fmt.Errorf("open ledger: %w", err)
 	}
@@ -93,14 +94,49 @@ func runRegistry(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	cfg.Root, cfg.Ledger, cfg.Nonces, cfg.Logger, cfg.Arbiter, cfg.DealSweep = root, st.Ledger, st.Nonces, log, arbiter, *dealSweep
+	if st.Kind == storeurl.KindPostgres { // any number of replicas may share it
+		cfg.Shared = &registry.Shared{Notifier: st.Notifier, Locks: st.Locks, Limiter: st.RateLimiter}
+	}
+	return serveRegistry(ctx, cfg, registryServing{addr: *addr, advertise: *advertise, ledger: st.Kind, drainDelay: *drainDelay, grace: *shutdownTimeout}, log)
+}
+
+// registryServing is how `clinch-mcp registry` listens and shuts down.
+type registryServing struct {
+	addr, advertise, ledger string
+	drainDelay, grace       time.Duration
+}
+
+// serveRegistry listens, starts the registry of cfg and serves it until ctx
+// is done; then it drains and shuts down.
+func serveRegistry(ctx context.Context, cfg registry.Config, sv registryServing, log zerolog.Logger) error {
+	ln, err := net.Listen("tcp", sv.addr) // first: the address taken (port 0 picks one) is the one advertised
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	cfg.Advertise = advertiseURL(sv.advertise, ln.Addr().String())
 	srv, err := registry.New(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	log.Info().Str("addr", *addr).Str("ledger", st.Kind).Str("root_key", srv.RootKey()).Msg("registry listening")
-	return serveUntilDone(ctx, srv.NewHTTPServer(*addr), log)
+	hs := srv.NewHTTPServer(sv.addr)
+	errc := serveInBackground(hs, ln)
+	log.Info().Str("addr", ln.Addr().String()).Str("ledger", sv.ledger).Bool("replicas", cfg.Shared != nil).Str("root_key", srv.RootKey()).Msg("registry listening")
+	if err := waitUntilDone(ctx, errc); err != nil {
+		return err
+	}
+	return drainThenShutdown(registryDrainer{srv}, hs, sv.drainDelay, sv.grace, log)
 }
+
+// registryChannel is the notification channel of registry replicas on one
+// PostgreSQL (apart from the buyer pods' channel of sessions).
+const registryChannel = "clinch_registry"
+
+// registryDrainer drains a registry: /readyz fails and its drain hooks run.
+type registryDrainer struct{ srv *registry.Server }
+
+func (d registryDrainer) Drain() { d.srv.Drain(context.Background()) }
 
 // advertiseURL is the --advertise URL, or http://addr when addr names a
 // host other processes can reach (not an unspecified address).
@@ -116,8 +152,9 @@ func advertiseURL(advertise, addr string) string {
 }
 
 // registryLimitFlags are the abuse limits of `clinch-mcp registry`
-// (registry.Config; docs/protocol.md, "Abuse limits"). Every limit is per
-// registry process.
+// (registry.Config; docs/protocol.md, "Abuse limits"). Rate limits are
+// shared by registry replicas on PostgreSQL and per process on SQLite; the
+// WebSocket caps are per process.
 type registryLimitFlags struct {
 	authRate, wsUpgradeRate, sessionRate    float64
 	authBurst, wsUpgradeBurst, sessionBurst int
@@ -284,7 +321,7 @@ func runSeller(ctx context.Context, env *cliEnv, args []string) error {
 	if err := waitUntilDone(ctx, errc); err != nil {
 		return err
 	}
-	return drainThenShutdown(node, hs, f.drainDelay, log)
+	return drainThenShutdown(node, hs, f.drainDelay, shutdownGrace, log)
 }
 
 // newSellerNode builds the seller node of config fc, with its key file, a
@@ -358,19 +395,6 @@ func registerSeller(ctx context.Context, node *seller.Node, fc *seller.FileConfi
 	return nil
 }
 
-func serveUntilDone(ctx context.Context, hs *http.Server, log zerolog.Logger) error {
-	ln, err := net.Listen("tcp", hs.Addr)
-	if err != nil {
-		return err
-	}
-	errc := serveInBackground(hs, ln)
-	if err := waitUntilDone(ctx, errc); err != nil {
-		return err
-	}
-	log.Info().Msg("shutting down")
-	return shutdownGracefully(hs)
-}
-
 // serveInBackground serves hs on ln in a goroutine; the channel receives
 // what Serve returns.
 func serveInBackground(hs *http.Server, ln net.Listener) <-chan error {
@@ -392,9 +416,12 @@ func waitUntilDone(ctx context.Context, errc <-chan error) error {
 	return nil
 }
 
-// shutdownGracefully shuts hs down, giving open requests 5 seconds.
-func shutdownGracefully(hs *http.Server) error {
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+// shutdownGrace is how long open requests get when a server shuts down.
+const shutdownGrace = 5 * time.Second
+
+// shutdownGracefully shuts hs down, giving open requests grace.
+func shutdownGracefully(hs *http.Server, grace time.Duration) error {
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	return hs.Shutdown(sctx)
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/clinch-protocol/clinch-mcp/core/seller"
 	"github.com/clinch-protocol/clinch-mcp/core/store/storeurl"
 )
 
@@ -35,14 +34,15 @@ func openSellerStore(ctx context.Context, raw, stateDir string, log zerolog.Logg
 	return b, nil
 }
 
-// drainThenShutdown makes the node's /readyz fail, waits delay so that a
-// load balancer stops sending it requests, then shuts the server down,
-// letting requests in flight finish.
-func drainThenShutdown(node *seller.Node, hs *http.Server, delay time.Duration, log zerolog.Logger) error {
+// drainThenShutdown makes the server's /readyz fail (a seller node or a
+// registry), waits delay so that a load balancer stops sending it
+// requests, then shuts the server down, giving requests in flight grace to
+// finish.
+func drainThenShutdown(node interface{ Drain() }, hs *http.Server, delay, grace time.Duration, log zerolog.Logger) error {
 	node.Drain()
 	log.Info().Dur("drain_delay", delay).Msg("draining: /readyz answers 503")
 	if delay > 0 {
 		time.Sleep(delay)
 	}
-	return shutdownGracefully(hs)
+	return shutdownGracefully(hs, grace)
 }

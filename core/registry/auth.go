@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
@@ -94,17 +95,17 @@ func (s *Server) issueToken(r *http.Request, req *anp.TokenRequest) (*anp.TokenR
 	return &anp.TokenResponse{Token: tok, ExpiresAt: claims.Exp}, nil
 }
 
-// parseToken verifies a bearer token against the key chain. Beyond
-// anp.ParseToken it refuses tokens whose lifetime is longer than TokenTTL or
-// that claim to be issued outside their key's validity, so that a leaked
-// retired key cannot mint long-lived tokens.
 // tokenCacheSize bounds the token signatures the registry remembers: one
 // per buyer connection in use.
 const tokenCacheSize = 4096
 
-func (s *Server) parseToken(tok string) (*anp.TokenClaims, error) {
+// parseToken verifies a bearer token against the key chain. Beyond
+// anp.ParseToken it refuses tokens whose lifetime is longer than TokenTTL or
+// that claim to be issued outside their key's validity, so that a leaked
+// retired key cannot mint long-lived tokens.
+func (s *Server) parseToken(ctx context.Context, tok string) (*anp.TokenClaims, error) {
 	c, err := anp.ParseTokenWith(s.tokens, tok, s.now(), func(kid uint64) (string, bool) {
-		e, ok := s.keys.entry(kid)
+		e, ok := s.chainKey(ctx, kid)
 		return e.Key, ok
 	})
 	if err != nil {
@@ -138,7 +139,7 @@ func (s *Server) authenticate(r *http.Request) (string, error) {
 	if !ok || tok == "" {
 		return "", anp.Errorf(anp.CodeUnauthorized, "a bearer token is required (POST %s, then %s)", anp.RouteChallenge, anp.RouteToken)
 	}
-	c, err := s.parseToken(tok)
+	c, err := s.parseToken(r.Context(), tok)
 	if err != nil {
 		return "", err
 	}

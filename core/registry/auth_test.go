@@ -21,7 +21,7 @@ func TestAuthenticateIssuesBoundToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	claims, err := e.srv.parseToken(tok.Token)
+	claims, err := e.srv.parseToken(context.Background(), tok.Token)
 	if err != nil {
 		t.Fatalf("registry refuses its own token: %v", err)
 	}
@@ -188,7 +188,7 @@ func TestClientReauthenticatesOnceOn401(t *testing.T) {
 		t.Fatalf("Discover with a refused cached token: %d listings, %v", len(got), err)
 	}
 	tok, _ := c.Token(context.Background())
-	if _, err := e.srv.parseToken(tok); err != nil {
+	if _, err := e.srv.parseToken(context.Background(), tok); err != nil {
 		t.Fatalf("client did not replace the refused token: %v", err)
 	}
 }
@@ -271,7 +271,7 @@ func TestTokenDatedOutsideItsKeyWindow(t *testing.T) {
 	}
 	refused := func(name, tok string) {
 		t.Helper()
-		if _, err := e.srv.parseToken(tok); !errors.Is(err, anp.ErrKeyWindow) || anp.CodeOf(err) != anp.CodeUnauthorized {
+		if _, err := e.srv.parseToken(context.Background(), tok); !errors.Is(err, anp.ErrKeyWindow) || anp.CodeOf(err) != anp.CodeUnauthorized {
 			t.Fatalf("%s: parseToken = %v, want ErrKeyWindow with code unauthorized", name, err)
 		}
 		r := e.do(http.MethodGet, anp.RouteDiscover, nil, bearerHeader(tok))
@@ -279,7 +279,7 @@ func TestTokenDatedOutsideItsKeyWindow(t *testing.T) {
 			t.Fatalf("%s: HTTP %d %s, want 401 naming the key window", name, r.status, r.body)
 		}
 	}
-	if _, err := e.srv.parseToken(mint(time.UnixMilli(entry0.ValidFrom))); err != nil {
+	if _, err := e.srv.parseToken(context.Background(), mint(time.UnixMilli(entry0.ValidFrom))); err != nil {
 		t.Fatalf("a token issued at its key's first instant: %v", err)
 	}
 	refused("issued a millisecond before its key's valid_from", mint(time.UnixMilli(entry0.ValidFrom-1)))
@@ -293,7 +293,7 @@ func TestTokenDatedOutsideItsKeyWindow(t *testing.T) {
 	refused("issued with the retired key after its valid_until", mint(e.clock.Now()))
 	if tok := e.token(id); tok == "" {
 		t.Fatal("a fresh token by the current key")
-	} else if _, err := e.srv.parseToken(tok); err != nil {
+	} else if _, err := e.srv.parseToken(context.Background(), tok); err != nil {
 		t.Fatalf("a fresh token by the current key: %v", err)
 	}
 }

@@ -34,7 +34,10 @@ func (s *Server) acceptCallback(ctx context.Context, env *anp.Envelope) (string,
 	if !anp.SellerMayAnswer(env.Type) {
 		return "", anp.Errorf(anp.CodeForbidden, "a seller may not send %s", env.Type)
 	}
-	unlock := s.sessions.Lock(env.Session)
+	unlock, err := s.lockSession(ctx, env.Session)
+	if err != nil {
+		return "", err
+	}
 	defer unlock()
 	ws, err := s.loadSession(ctx, env.Session)
 	if err != nil {

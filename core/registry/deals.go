@@ -170,7 +170,10 @@ func (s *Server) SubmitDealEvent(ctx context.Context, identity string, env *anp.
 	if !anp.ValidSessionID(env.Session) || !anp.IsDealEvent(env.Type) {
 		return anp.DealEventEntry{}, anp.Errorf(anp.CodeBadRequest, "%v", fmt.Errorf("%w: a %s envelope is not an event of a deal", anp.ErrDealEventMalformed, env.Type))
 	}
-	unlock := s.sessions.Lock(env.Session)
+	unlock, err := s.lockSession(ctx, env.Session)
+	if err != nil {
+		return anp.DealEventEntry{}, err
+	}
 	defer unlock()
 	rec, err := s.readyDeal(ctx, env.Session)
 	if err != nil {
@@ -410,7 +413,10 @@ func (s *Server) DealStatus(ctx context.Context, identity, session string) (*anp
 	if !anp.ValidSessionID(session) {
 		return nil, anp.Errorf(anp.CodeBadRequest, "session id must be 32 lower-case hex characters")
 	}
-	unlock := s.sessions.Lock(session)
+	unlock, err := s.lockSession(ctx, session)
+	if err != nil {
+		return nil, err
+	}
 	defer unlock()
 	rec, err := s.readyDeal(ctx, session)
 	if err != nil {
@@ -453,7 +459,10 @@ func (s *Server) SweepDeals(ctx context.Context) (int, error) {
 
 // sweepDeal applies the rules to one deal, under its session lock.
 func (s *Server) sweepDeal(ctx context.Context, session string) (int, error) {
-	unlock := s.sessions.Lock(session)
+	unlock, err := s.lockSession(ctx, session)
+	if err != nil {
+		return 0, err
+	}
 	defer unlock()
 	rec, err := s.loadDeal(ctx, session)
 	if err != nil {
@@ -530,7 +539,10 @@ func (s *Server) Resolve(ctx context.Context, session, outcome string, by anp.De
 	if !anp.ValidSessionID(session) {
 		return anp.DealEventEntry{}, anp.Errorf(anp.CodeBadRequest, "session id must be 32 lower-case hex characters")
 	}
-	unlock := s.sessions.Lock(session)
+	unlock, err := s.lockSession(ctx, session)
+	if err != nil {
+		return anp.DealEventEntry{}, err
+	}
 	defer unlock()
 	rec, err := s.readyDeal(ctx, session)
 	if err != nil {

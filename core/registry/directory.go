@@ -29,6 +29,9 @@ type directory struct {
 	records  map[string]anp.SignedRecord
 	stats    map[string]anp.Stats
 	keys     domainKeys // key histories (directory_keys.go)
+
+	peers *directoryPeers   // other replicas on the Ledger (directory_shared.go); nil if none
+	gen   map[string]uint64 // per domain: changes of the cache, so that a refresh never installs a read older than one
 }
 
 func loadDirectory(ctx context.Context, ledger store.Ledger) (*directory, error) {
@@ -102,9 +105,12 @@ func (d *directory) bind(ctx context.Context, b anp.DomainBinding) (anp.DomainBi
 			return anp.DomainBinding{}, false, fmt.Errorf("registry: decode binding of %s: %w", b.Domain, err)
 		}
 		d.bindings[b.Domain] = old
+		d.changedLocked(b.Domain)
 		return old, false, nil
 	}
 	d.bindings[b.Domain] = b
+	d.changedLocked(b.Domain)
+	d.changed(ctx, b.Domain)
 	return b, true, nil
 }
 
@@ -129,7 +135,9 @@ func (d *directory) putRecord(ctx context.Context, rec anp.SignedRecord, key str
 	d.mu.Lock()
 	d.records[rec.Record.Domain] = rec
 	d.keys.recordKey[rec.Record.Domain] = key
+	d.changedLocked(rec.Record.Domain)
 	d.mu.Unlock()
+	d.changed(ctx, rec.Record.Domain)
 	return nil
 }
 
@@ -184,18 +192,29 @@ func hasCategory(cats []string, want string) bool {
 
 // bumpStats applies f to the statistics of domain and persists them.
 func (d *directory) bumpStats(ctx context.Context, domain string, f func(*anp.Stats)) error {
+	if d.peers != nil {
+		return d.bumpSharedStats(ctx, domain, f)
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	st := d.stats[domain]
+	st, err := d.storeStats(ctx, domain, d.stats[domain], f)
+	if err != nil {
+		return err
+	}
+	d.stats[domain] = st
+	return nil
+}
+
+// storeStats applies f to st, the statistics of domain, and stores them.
+func (d *directory) storeStats(ctx context.Context, domain string, st anp.Stats, f func(*anp.Stats)) (anp.Stats, error) {
 	f(&st)
 	st.Score = 0 // the reputation, set when served
 	data, err := json.Marshal(st)
 	if err != nil {
-		return fmt.Errorf("registry: encode stats: %w", err)
+		return st, fmt.Errorf("registry: encode stats: %w", err)
 	}
 	if err := d.ledger.Put(ctx, bucketStats, domain, data); err != nil {
-		return fmt.Errorf("registry: store stats of %s: %w", domain, err)
+		return st, fmt.Errorf("registry: store stats of %s: %w", domain, err)
 	}
-	d.stats[domain] = st
-	return nil
+	return st, nil
 }

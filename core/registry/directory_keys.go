@@ -150,11 +150,14 @@ func (d *directory) recordKeyEvent(ctx context.Context, e anp.KeyEventEntry, bin
 		}
 	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if binding != nil {
 		d.bindings[binding.Domain] = *binding
 	}
-	return d.keys.add(e)
+	err = d.keys.add(e)
+	d.changedLocked(ev.Domain)
+	d.mu.Unlock()
+	d.changed(ctx, ev.Domain)
+	return err
 }
 
 // claimGrant marks grant id as used for domain and reports whether it was

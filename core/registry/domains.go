@@ -39,8 +39,14 @@ func (s *Server) bind(ctx context.Context, req *anp.BindRequest, grant string) (
 	if err := s.checkSignedTS("bind request", req.TS, signedTSWindow); err != nil {
 		return anp.DomainBinding{}, false, err
 	}
-	unlock := s.domains.Lock(req.Domain)
+	unlock, err := s.lockDomain(ctx, req.Domain)
+	if err != nil {
+		return anp.DomainBinding{}, false, err
+	}
 	defer unlock()
+	if err := s.freshDomain(ctx, req.Domain); err != nil {
+		return anp.DomainBinding{}, false, err
+	}
 	st := s.directory.keyState(req.Domain)
 	old, bound := s.directory.binding(req.Domain)
 	if bound && !st.Revoked {
@@ -104,6 +110,10 @@ func (s *Server) handleGetDomain(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if err := s.domainOnMiss(r.Context(), domain); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	b, ok := s.directory.binding(domain)
 	if !ok {
 		s.writeError(w, r, anp.Errorf(anp.CodeNotFound, "domain %s is not bound", domain))
@@ -141,8 +151,15 @@ func (s *Server) publishRecord(r *http.Request, sr *anp.SignedRecord) (anp.Listi
 	if err := anp.ValidateDomain(domain); err != nil {
 		return anp.Listing{}, anp.Errorf(anp.CodeBadRequest, "endpoint record domain: %v", err)
 	}
-	unlock := s.domains.Lock(domain) // the bound key cannot rotate between the check and the store
+	ctx := r.Context()
+	unlock, err := s.lockDomain(ctx, domain) // the bound key cannot rotate between the check and the store
+	if err != nil {
+		return anp.Listing{}, err
+	}
 	defer unlock()
+	if err := s.freshDomain(ctx, domain); err != nil {
+		return anp.Listing{}, err
+	}
 	b, ok := s.directory.binding(domain)
 	if !ok {
 		return anp.Listing{}, anp.Errorf(anp.CodeNotFound, "domain %s is not bound: bind it on the control plane first", domain)
@@ -225,6 +242,10 @@ func (s *Server) handleListing(w http.ResponseWriter, r *http.Request) {
 	}
 	domain, err := pathDomain(r)
 	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.domainOnMiss(r.Context(), domain); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

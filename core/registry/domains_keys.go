@@ -139,8 +139,14 @@ func (s *Server) changeKey(ctx context.Context, domain string, sc *anp.SignedKey
 	if err := s.checkSignedTS("key change", c.TS, signedTSWindow); err != nil {
 		return anp.KeyEventEntry{}, err
 	}
-	unlock := s.domains.Lock(domain)
+	unlock, err := s.lockDomain(ctx, domain)
+	if err != nil {
+		return anp.KeyEventEntry{}, err
+	}
 	defer unlock()
+	if err := s.freshDomain(ctx, domain); err != nil {
+		return anp.KeyEventEntry{}, err
+	}
 	if _, ok := s.directory.binding(domain); !ok {
 		return anp.KeyEventEntry{}, anp.Errorf(anp.CodeNotFound, "domain %s is not bound", domain)
 	}

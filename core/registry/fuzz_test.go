@@ -2,6 +2,7 @@ package registry
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -16,7 +17,7 @@ func FuzzParseToken(f *testing.F) {
 	e := newEnv(f, nil)
 	id := anptest.NewKey(f)
 	good := e.token(id)
-	want, err := e.srv.parseToken(good)
+	want, err := e.srv.parseToken(context.Background(), good)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -25,7 +26,7 @@ func FuzzParseToken(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, tok string) {
-		c, err := e.srv.parseToken(tok)
+		c, err := e.srv.parseToken(context.Background(), tok)
 		if err != nil {
 			if anp.CodeOf(err) != anp.CodeUnauthorized {
 				t.Fatalf("refusal without the unauthorized code: %v", err)

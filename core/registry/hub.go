@@ -108,18 +108,20 @@ func newHub(ctx context.Context, s *Server) (*hub, error) {
 	return h, nil
 }
 
-func (h *hub) addLocked(buyer, domain, id string, env *anp.Envelope) {
+// addLocked queues a callback and reports whether it is new here.
+func (h *hub) addLocked(buyer, domain, id string, env *anp.Envelope) bool {
 	m, ok := h.pending[buyer]
 	if !ok {
 		m = make(map[string]*pendingEntry)
 		h.pending[buyer] = m
 	}
 	if _, dup := m[id]; dup {
-		return
+		return false
 	}
 	h.order++
 	m[id] = &pendingEntry{env: env, domain: domain, order: h.order}
 	h.queued[sellerQueueKey(buyer, domain)]++
+	return true
 }
 
 // reserve holds a place in buyer's queue for one callback from the seller
@@ -170,30 +172,24 @@ func (h *hub) enqueue(ctx context.Context, buyer, domain, id string, env *anp.En
 		return fmt.Errorf("registry: store pending callback: %w", err)
 	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	h.addLocked(buyer, domain, id, env)
 	h.pushLocked(buyer, nil, true)
+	h.mu.Unlock()
+	h.s.announce(ctx, msgCallback+pendingKey(buyer, id))
 	return nil
 }
 
-// ack drops a delivered callback and deletes its record.
+// ack drops a delivered callback and deletes its record. With replicas
+// the record is deleted even when this replica did not know the callback
+// (it may have been queued elsewhere a moment ago), and the ACK announced.
 func (h *hub) ack(ctx context.Context, buyer, id string) error {
-	h.mu.Lock()
-	e, ok := h.pending[buyer][id]
-	if ok {
-		delete(h.pending[buyer], id)
-		if len(h.pending[buyer]) == 0 {
-			delete(h.pending, buyer)
-		}
-		decrement(h.queued, sellerQueueKey(buyer, e.domain))
-	}
-	h.mu.Unlock()
-	if !ok {
-		return nil // a repeated ACK, or an ACK for another identity's callback
+	if !h.drop(buyer, id) && (h.s.shared == nil || !isHex(id, 64)) {
+		return nil // a repeated ACK, an ACK for another identity's callback, or no callback id at all
 	}
 	if err := h.s.ledger.Delete(ctx, bucketPending, pendingKey(buyer, id)); err != nil {
 		return fmt.Errorf("registry: delete the delivered callback: %w", err)
 	}
+	h.s.announce(ctx, msgACK+pendingKey(buyer, id))
 	return nil
 }
 

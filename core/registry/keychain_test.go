@@ -40,7 +40,7 @@ func TestKeyChainRotatesAndPersists(t *testing.T) {
 	if chain[0].ValidUntil <= chain[1].ValidFrom {
 		t.Fatal("consecutive keys do not overlap")
 	}
-	if _, err := e.srv.parseToken(tok); err != nil {
+	if _, err := e.srv.parseToken(context.Background(), tok); err != nil {
 		t.Fatalf("a token of the previous key stopped working before it expired: %v", err)
 	}
 	// A head signed by the new key makes the client fetch the longer chain.

@@ -17,10 +17,11 @@ import (
 	"github.com/clinch-protocol/clinch-mcp/core/internal/defaults"
 )
 
-// Abuse limits. Every limit is kept in this process's memory: a registry
-// refuses a second process on the same Ledger, so the limits of one process
-// are the registry's limits. A registry restart forgets them (and starts
-// every source and identity with a full burst).
+// Abuse limits. The rate limits are kept in this process's memory, unless
+// replicas share buckets in their store (limits_shared.go); the caps on
+// WebSockets are per process (each replica holds its own sockets). A
+// restart forgets what is kept in memory (and starts every source and
+// identity with a full burst).
 //
 // Rate limits use golang.org/x/time/rate token buckets, one per source
 // address (challenge, token and WebSocket upgrade requests) or per buyer
@@ -75,6 +76,8 @@ type keyedLimiter struct {
 	idle  time.Duration // time for an empty bucket to refill
 	now   func() time.Time
 
+	shared *sharedLimiter // buckets shared by replicas (limits_shared.go); nil: this process's
+
 	mu    sync.Mutex
 	order *list.List // of *limiterEntry, least recently seen first
 	byKey map[string]*list.Element
@@ -120,8 +123,7 @@ func (k *keyedLimiter) allow(key string) *anp.Error {
 	if e.lim.AllowN(now, 1) {
 		return nil
 	}
-	return anp.Errorf(anp.CodeRateLimited, "too many %s: at most %s per second (burst %d); try again in %s",
-		k.what, strconv.FormatFloat(float64(k.limit), 'f', -1, 64), k.burst, k.retryAfter())
+	return k.refused()
 }
 
 // retryAfter is the time one token takes to come back, at least a second.
@@ -174,7 +176,7 @@ func newLimits(cfg Config) *limits {
 // allowSource takes a token of k for r's source, or answers 429 and
 // returns false.
 func (s *Server) allowSource(w http.ResponseWriter, r *http.Request, k *keyedLimiter) bool {
-	err := k.allow(sourceKey(clientAddr(r, s.limits.proxies)))
+	err := k.take(r.Context(), sourceKey(clientAddr(r, s.limits.proxies)))
 	if err == nil {
 		return true
 	}

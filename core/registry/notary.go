@@ -60,7 +60,10 @@ func (s *Server) notarize(ctx context.Context, buyer string, a *anp.Artifact) (*
 	if !anp.ValidSessionID(t.SessionID) {
 		return nil, anp.Errorf(anp.CodeBadRequest, "artifact session_id is not a 32-character hex id")
 	}
-	unlock := s.sessions.Lock(t.SessionID)
+	unlock, err := s.lockSession(ctx, t.SessionID)
+	if err != nil {
+		return nil, err
+	}
 	defer unlock()
 	ws, err := s.notarySession(ctx, buyer, a)
 	if err != nil {

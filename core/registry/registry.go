@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -76,7 +77,12 @@ type Config struct {
 	Now                   func() time.Time // default time.Now
 	SellerHTTP            *http.Client     // optional override for relaying; default is SSRF-guarded
 
-	// Abuse limits (limits.go), kept per process. Rates are per second; 0
+	// Shared makes this process one of several registry replicas on one
+	// shared Ledger (replicas.go); nil => the only registry process on it.
+	Shared *Shared
+
+	// Abuse limits (limits.go), kept per process unless Shared has a
+	// Limiter. Rates are per second; 0
 	// takes the default, a negative rate turns that limit off.
 	AuthRate              float64        // challenge + token requests per source address, default 20
 	AuthBurst             int            // default 200
@@ -133,6 +139,13 @@ type Server struct {
 	tokens      *anp.SigCache     // token signatures verified: a token is checked once, not on every request
 	checked     *readonce.Digests // stored session bytes written or already read strictly
 
+	shared     *Shared     // nil: the only process on the Ledger
+	instance   string      // names this process's leases
+	subscribed atomic.Bool // the replica subscription is established
+	draining   atomic.Bool // Drain was called: /readyz answers 503
+	drainMu    sync.Mutex
+	drainHooks []func(context.Context)
+
 	stop      context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -160,7 +173,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		limits:     newLimits(cfg),
 		idle:       newIdleSessions(),
 		sellerHTTP: cfg.SellerHTTP,
+		shared:     cfg.Shared,
+		instance:   randomHex(8),
 	}
+	s.shareLimits()
 	s.lookup = newEndpointGuard(defaultLookup, cfg.EndpointPorts, s.log)
 	if s.challenges, err = newChallengeMinter(cfg.Root); err != nil {
 		return nil, err
@@ -188,6 +204,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if s.directory, err = loadDirectory(ctx, s.ledger); err != nil {
 		return nil, err
 	}
+	s.directory.peers = s.directoryPeers()
 	if err := s.logUnloggedBindings(ctx); err != nil {
 		return nil, err
 	}
@@ -207,6 +224,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	runCtx, stop := context.WithCancel(context.Background())
 	s.stop = stop
 	s.wg.Add(3)
+	s.startSubscription(runCtx)
 	go func() {
 		defer s.wg.Done()
 		runEvery(runCtx, cfg.RedeliveryInterval, s.hub.redeliver)
@@ -263,6 +281,11 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Nonces == nil {
 		cfg.Nonces = newMemNonces(cfg.Now)
 	}
+	if cfg.Shared != nil {
+		if err := cfg.Shared.check(); err != nil {
+			return cfg, err
+		}
+	}
 	return cfg, nil
 }
 
@@ -285,10 +308,10 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST "+anp.RouteDealEvents, s.handleDealEvent)
 	mux.HandleFunc("GET "+anp.RouteDisputes, s.handleDisputes)
 	mux.HandleFunc("GET "+anp.RouteArbiter, s.handleArbiter)
-	mux.HandleFunc("GET "+anp.RouteLogHead, s.handleLogHead)
-	mux.HandleFunc("GET "+anp.RouteConsistency, s.handleConsistency)
-	mux.HandleFunc("GET "+anp.RouteInclusion, s.handleInclusion)
-	mux.HandleFunc("GET "+anp.RouteEntries, s.handleEntries)
+	mux.HandleFunc("GET "+anp.RouteLogHead, s.withFreshLog(s.handleLogHead))
+	mux.HandleFunc("GET "+anp.RouteConsistency, s.withFreshLog(s.handleConsistency))
+	mux.HandleFunc("GET "+anp.RouteInclusion, s.withFreshLog(s.handleInclusion))
+	mux.HandleFunc("GET "+anp.RouteEntries, s.withFreshLog(s.handleEntries))
 	mux.HandleFunc("GET "+anp.RouteReputation, s.handleReputation)
 	mux.HandleFunc("GET "+anp.RouteReputationParty, s.handlePartyReputation)
 	mux.HandleFunc("GET "+anp.RouteWS, s.handleWS)
@@ -296,6 +319,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET "+anp.RouteHealth, func(w http.ResponseWriter, r *http.Request) {
 		s.writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+	mux.HandleFunc("GET "+RouteReady, s.handleReady)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, anp.Errorf(anp.CodeNotFound, "no route for %s %s", r.Method, r.URL.Path))
 	})

@@ -68,6 +68,22 @@ func (s *Server) handleRelay(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, status, resp)
 }
 
+// relayListing returns the listing envelopes for domain are relayed to:
+// none for a revoked key, which opens and continues no session.
+func (s *Server) relayListing(ctx context.Context, domain string) (anp.Listing, error) {
+	if err := s.domainOnMiss(ctx, domain); err != nil {
+		return anp.Listing{}, err
+	}
+	if err := s.refuseRevoked(domain); err != nil {
+		return anp.Listing{}, err
+	}
+	listing, ok := s.directory.listing(domain)
+	if !ok {
+		return anp.Listing{}, anp.Errorf(anp.CodeNotFound, "no seller listed as %s", domain)
+	}
+	return listing, nil
+}
+
 // relay runs the witness checks, forwards env and witnesses the reply.
 func (s *Server) relay(ctx context.Context, buyer, domain string, env *anp.Envelope) (*anp.RelayResponse, error) {
 	if !anp.BuyerMayAsk(env.Type) {
@@ -76,15 +92,15 @@ func (s *Server) relay(ctx context.Context, buyer, domain string, env *anp.Envel
 	if err := compactBody(env); err != nil {
 		return nil, err
 	}
-	if err := s.refuseRevoked(domain); err != nil { // a revoked key opens and continues no session
+	listing, err := s.relayListing(ctx, domain)
+	if err != nil {
 		return nil, err
 	}
-	listing, ok := s.directory.listing(domain)
-	if !ok {
-		return nil, anp.Errorf(anp.CodeNotFound, "no seller listed as %s", domain)
-	}
 	endpoint := listing.Record.Record.Endpoint
-	unlock := s.sessions.Lock(env.Session)
+	unlock, err := s.lockSession(ctx, env.Session)
+	if err != nil {
+		return nil, err
+	}
 	defer unlock()
 	ws, err := s.loadSession(ctx, env.Session)
 	if err != nil {
@@ -98,7 +114,7 @@ func (s *Server) relay(ctx context.Context, buyer, domain string, env *anp.Envel
 			return resp, err
 		}
 	}
-	if err := s.admitSession(buyer, ws, env); err != nil {
+	if err := s.admitSession(ctx, buyer, ws, env); err != nil {
 		return nil, err
 	}
 	if ws, err = sessionFor(ws, buyer, domain, &listing, env); err != nil {

@@ -36,6 +36,9 @@ func (s *Server) withReputationAt(ctx context.Context, at time.Time, fn func(b *
 	if at.IsZero() {
 		at = s.now()
 	}
+	if err := s.freshLog(ctx); err != nil {
+		return err
+	}
 	s.rep.mu.Lock()
 	defer s.rep.mu.Unlock()
 	if err := s.catchUpReputationLocked(ctx); err != nil {

@@ -223,11 +223,11 @@ func (s *Server) roomForSeller(ws *witnessSession, env *anp.Envelope) (int64, er
 // admitSession applies the per-identity limit on new sessions to a buyer
 // envelope: a PROPOSE for a session id that is not taken (ws is nil) opens
 // a session, anything else does not count.
-func (s *Server) admitSession(buyer string, ws *witnessSession, env *anp.Envelope) error {
+func (s *Server) admitSession(ctx context.Context, buyer string, ws *witnessSession, env *anp.Envelope) error {
 	if ws != nil || env.Type != anp.TypePropose {
 		return nil
 	}
-	if err := s.limits.sessions.allow(buyer); err != nil {
+	if err := s.limits.sessions.take(ctx, buyer); err != nil {
 		return err
 	}
 	return nil
@@ -357,9 +357,11 @@ func (s *Server) countEvents(ctx context.Context, domain string, evs ...witnessE
 
 // idleSessions indexes the witnessed sessions that the sweep may delete:
 // every session not notarised, by the registry time of its last activity.
-// It is built from the Ledger on start and kept up to date by saveSession;
-// like the rate limits it is per process, which holds because a registry
-// refuses a second process on the same Ledger.
+// It is built from the Ledger on start and kept up to date by saveSession.
+// It is per process: with replicas, each sweeps the sessions it saw
+// (deleteIfIdle reads the session again under its lease, so a session
+// active on another replica is kept), and any replica's start indexes
+// every session in the Ledger.
 type idleSessions struct {
 	mu     sync.Mutex
 	active map[string]int64 // session id -> last activity, unix ms
@@ -464,7 +466,10 @@ func (s *Server) sweepSessions(ctx context.Context) (int, error) {
 // deleteIfIdle deletes session id under its lock if it is still idle since
 // before cutoff and not being notarised.
 func (s *Server) deleteIfIdle(ctx context.Context, id string, cutoff int64) (bool, error) {
-	unlock := s.sessions.Lock(id)
+	unlock, err := s.lockSession(ctx, id)
+	if err != nil {
+		return false, err
+	}
 	defer unlock()
 	ws, err := s.loadSession(ctx, id)
 	if err != nil {

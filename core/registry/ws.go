@@ -160,6 +160,9 @@ func (s *Server) startWS(ctx context.Context, c *wsConn, writerDone <-chan struc
 	claims, err := s.wsAuth(ctx, c.conn)
 	if err == nil {
 		c.buyer, c.expires = claims.Sub, claims.Exp
+		err = s.hub.syncBuyer(ctx, c.buyer)
+	}
+	if err == nil {
 		err = s.hub.authenticated(c)
 	}
 	if err != nil {
@@ -219,7 +222,7 @@ func (s *Server) wsAuth(ctx context.Context, conn *websocket.Conn) (*anp.TokenCl
 	if f.Type != anp.FrameAuth || f.Auth == nil {
 		return nil, anp.Errorf(anp.CodeUnauthorized, "the first frame must be AUTH with a token and a signed auth")
 	}
-	claims, err := s.parseToken(f.Token)
+	claims, err := s.parseToken(ctx, f.Token)
 	if err != nil {
 		return nil, err
 	}

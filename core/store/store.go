@@ -197,3 +197,37 @@ type LogLeaser interface {
 	// the old token are in the log before the new holder reads it.
 	AppendLeavesFenced(ctx context.Context, token, first uint64, leaves [][]byte, nodes []TreeNode) error
 }
+
+// Locks are named leases shared by every process on one store: the
+// registry's replicas serialise work on one session or one domain with
+// them. A lease ends when its owner releases it or when it expires, so a
+// process that dies holding one blocks the name only until then.
+type Locks interface {
+	// TryLock takes the lease on name for owner until expires when the
+	// name is free, its lease expired at now, or owner holds it (a
+	// renewal), and reports whether it did.
+	TryLock(ctx context.Context, name, owner string, now, expires time.Time) (bool, error)
+	// Unlock ends owner's lease on name; a lease owner does not hold (one
+	// that expired and was taken over) is left alone.
+	Unlock(ctx context.Context, name, owner string) error
+}
+
+// RateLimiter keeps token buckets shared by every process on one store,
+// so that N processes enforce one limit rather than N.
+type RateLimiter interface {
+	// Take takes one token, at now, from the bucket key, which holds at
+	// most burst tokens and gains rate tokens per second, and reports
+	// whether there was one. A rate <= 0 or a burst < 1 is an error.
+	Take(ctx context.Context, key string, now time.Time, rate float64, burst int) (bool, error)
+}
+
+// CheckTake checks the arguments of RateLimiter.Take (after ctx and key).
+func CheckTake(ctx context.Context, rate float64, burst int) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !(rate > 0) || math.IsInf(rate, 1) || burst < 1 {
+		return fmt.Errorf("store: a token bucket needs a finite rate > 0 and a burst >= 1, not rate %v burst %d", rate, burst)
+	}
+	return nil
+}

@@ -21,6 +21,7 @@ import (
 type DB struct {
 	pool        *pgxpool.Pool
 	nonceWrites atomic.Uint64 // RecordOnce calls, to pace pruning
+	bucketTakes atomic.Uint64 // RateLimiter.Take calls, to pace pruning
 }
 
 // Open connects to the database named by dsn (a postgres:// URL or a

@@ -68,6 +68,22 @@ var migrations = []string{
 		expires TIMESTAMPTZ NOT NULL
 	);
 	INSERT INTO log_lease (one, holder, addr, token, expires) VALUES (TRUE, '', '', 0, 'epoch');`,
+	// 4: what registry replicas share besides the ledger: named leases
+	// (store.Locks) and rate-limit token buckets (store.RateLimiter).
+	// full_at is when a bucket is full again: from then on it carries no
+	// information and may be deleted.
+	`CREATE TABLE locks (
+		name    TEXT COLLATE "C" PRIMARY KEY,
+		owner   TEXT NOT NULL,
+		expires TIMESTAMPTZ NOT NULL
+	);
+	CREATE TABLE rate_buckets (
+		key     TEXT COLLATE "C" PRIMARY KEY,
+		tokens  DOUBLE PRECISION NOT NULL,
+		at      TIMESTAMPTZ NOT NULL,
+		full_at TIMESTAMPTZ NOT NULL
+	);
+	CREATE INDEX rate_buckets_full_at ON rate_buckets (full_at);`,
 }
 
 // migrate brings the schema up to len(migrations). Each pending migration

@@ -52,7 +52,11 @@ type Backend struct {
 	Nonces   store.Nonces
 	Ledger   store.Ledger
 	Notifier notify.Notifier
-	Kind     string
+	// Locks and RateLimiter are shared by every process on the store:
+	// set for Postgres only (nil otherwise).
+	Locks       store.Locks
+	RateLimiter store.RateLimiter
+	Kind        string
 	// Close releases the connection or file. Subscriptions of Notifier end
 	// with their contexts, not with Close.
 	Close func() error
@@ -62,6 +66,9 @@ type Backend struct {
 type Options struct {
 	// Logger receives the notifier's connection losses (default none).
 	Logger zerolog.Logger
+	// Channel is the notifier's channel (default: notify's channel of
+	// buyer sessions). Processes that must hear each other use the same.
+	Channel string
 }
 
 // accepted names the accepted forms, for error messages.
@@ -99,13 +106,14 @@ func OpenWithOptions(ctx context.Context, rawURL string, opts Options) (*Backend
 		if err != nil {
 			return nil, fmt.Errorf("storeurl: %w", err)
 		}
-		n, err := notify.NewPostgres(db.Pool(), notify.Options{Logger: opts.Logger})
+		n, err := notify.NewPostgres(db.Pool(), notify.Options{Channel: opts.Channel, Logger: opts.Logger})
 		if err != nil {
 			db.Close()
 			return nil, fmt.Errorf("storeurl: %w", err)
 		}
 		return &Backend{
 			Sessions: db.Sessions(), Nonces: db.Nonces(), Ledger: db.Ledger(),
+			Locks: db.Locks(), RateLimiter: db.RateLimiter(),
 			Notifier: n, Kind: kind, Close: func() error { db.Close(); return nil },
 		}, nil
 	case KindRedis:
@@ -113,7 +121,11 @@ func OpenWithOptions(ctx context.Context, rawURL string, opts Options) (*Backend
 		if err != nil {
 			return nil, fmt.Errorf("storeurl: %w", err)
 		}
-		n, err := notify.NewRedis(db.Client(), notify.Options{Channel: db.Prefix() + "sessions", Logger: opts.Logger})
+		channel := "sessions"
+		if opts.Channel != "" {
+			channel = opts.Channel
+		}
+		n, err := notify.NewRedis(db.Client(), notify.Options{Channel: db.Prefix() + channel, Logger: opts.Logger})
 		if err != nil {
 			db.Close()
 			return nil, fmt.Errorf("storeurl: %w", err)

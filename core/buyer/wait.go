@@ -123,10 +123,10 @@ func (c *Core) SessionChanged(ctx context.Context, id string) {
 // changed wakes the waiters of id and runs the change hooks. "" (a
 // notifier that may have missed events) wakes every waiter and runs no hook.
 func (c *Core) changed(id string) {
-	c.waiters.wake(id)
 	if id != "" {
-		c.changes.call(id)
+		c.changes.call(id) // before the waiters: a subscriber hears of the change before a waiting call returns
 	}
+	c.waiters.wake(id)
 }
 
 // hookSet is a set of functions called with each T, safe for concurrent

@@ -57,9 +57,13 @@ func TestAwaitAnswerReturnsTheSellersAnswer(t *testing.T) {
 	m, release := releasedMarket(t)
 	c := newCore(t, m, coreOpts{})
 	s := pendingCounter(t, c)
-	var mu sync.Mutex
-	var hooked []string
-	remove := c.OnSessionChange(func(id string) { mu.Lock(); hooked = append(hooked, id); mu.Unlock() })
+	hooked := make(chan string, 16)
+	remove := c.OnSessionChange(func(id string) {
+		select {
+		case hooked <- id:
+		default:
+		}
+	})
 	defer remove()
 	type result struct {
 		s   buyer.Session
@@ -78,10 +82,15 @@ func TestAwaitAnswerReturnsTheSellersAnswer(t *testing.T) {
 	if r.s.AwaitingSeller || r.s.State != buyer.StateCountered || r.s.LastSellerPrice == nil || r.s.Version == s.Version {
 		t.Fatalf("after the wait: %+v", r.s)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(hooked) == 0 || hooked[0] != s.ID {
-		t.Fatalf("OnSessionChange saw %v, want the session %s", hooked, s.ID)
+	// The hook runs in the saving goroutine; wait for its first call (the
+	// test's context bounds the wait) rather than for the scheduler.
+	select {
+	case id := <-hooked:
+		if id != s.ID {
+			t.Fatalf("OnSessionChange saw %s, want the session %s", id, s.ID)
+		}
+	case <-ctxT(t).Done():
+		t.Fatal("OnSessionChange was not called for the seller's answer")
 	}
 }
 

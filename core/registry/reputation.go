@@ -72,7 +72,7 @@ func (s *Server) catchUpReputationLocked(ctx context.Context) error {
 
 // applyLeaf applies the facts of leaf index to the book.
 func (s *Server) applyLeaf(index uint64, leaf []byte) {
-	facts, err := reputation.FactsFromLeaf(index, leaf)
+	facts, err := reputation.FactsFromOwnLeaf(index, leaf) // signatures checked before the leaf was appended
 	if err != nil {
 		s.log.Debug().Err(err).Msg("reputation: leaf skipped")
 		return

@@ -125,6 +125,30 @@ func TestFactsFromLeafRefuses(t *testing.T) {
 	}
 }
 
+// TestFactsFromOwnLeaf: the log's writer reads its own leaves to the same
+// facts without checking the signatures it checked before appending them;
+// a reader of somebody else's log checks them.
+func TestFactsFromOwnLeaf(t *testing.T) {
+	a, leaf := notarisedLeaf(t, anptest.SeedKey(1), anptest.SeedKey(2), 1250, at(3))
+	own, err1 := FactsFromOwnLeaf(4, leaf)
+	read, err2 := FactsFromLeaf(4, leaf)
+	if err1 != nil || err2 != nil || len(own) != 1 || len(read) != 1 || own[0] != read[0] {
+		t.Fatalf("own %+v (%v), read %+v (%v): want the same one fact", own, err1, read, err2)
+	}
+	forged := *a
+	forged.Terms.Price = anptest.USD(1)
+	forgedLeaf, err := forged.LeafData()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := FactsFromLeaf(4, forgedLeaf); !errors.Is(err, ErrLeafSignature) {
+		t.Fatalf("a reader's FactsFromLeaf = %v, want ErrLeafSignature", err)
+	}
+	if facts, err := FactsFromOwnLeaf(4, forgedLeaf); err != nil || len(facts) != 1 {
+		t.Fatalf("FactsFromOwnLeaf = %+v, %v: it checks no signature", facts, err)
+	}
+}
+
 // FuzzLeafFacts: any bytes decode to facts or a named error, and facts
 // decoded apply to a Book without panicking.
 func FuzzLeafFacts(f *testing.F) {

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // The named failures of strict decoding. Each is wrapped in a *DecodeError
@@ -28,7 +29,11 @@ var (
 	// element of a list or as the whole value. encoding/json reads null as
 	// the zero value or as absent, so "key_index":null would verify like
 	// "key_index":0 and "demo":null like no demo: a second reading.
-	ErrNullMember    = errors.New("null is not a value in the protocol")
+	ErrNullMember = errors.New("null is not a value in the protocol")
+	// ErrInvalidUTF8 is a byte sequence that is not UTF-8. encoding/json
+	// reads it as U+FFFD in a decoded string but keeps it in a raw body,
+	// which has no canonical form (RFC 8785 hashes UTF-8): a second reading.
+	ErrInvalidUTF8   = errors.New("JSON text is not valid UTF-8")
 	errMalformedJSON = errors.New("malformed JSON")
 )
 
@@ -84,6 +89,9 @@ func decodeStrictAt(prefix string, data []byte, v any) error {
 	if v != nil {
 		t = reflect.TypeOf(v)
 	}
+	if !utf8.Valid(data) {
+		return &DecodeError{Path: prefix, Err: ErrInvalidUTF8, Detail: fmt.Sprintf("at byte %d", firstInvalidUTF8(data))}
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := CheckStrict(data, t); err != nil {
@@ -103,6 +111,19 @@ func decodeStrictAt(prefix string, data []byte, v any) error {
 		return &DecodeError{Path: prefix, Err: err}
 	}
 	return nil
+}
+
+// firstInvalidUTF8 is the offset of the first byte of data that does not
+// start a valid UTF-8 sequence (len(data) when there is none).
+func firstInvalidUTF8(data []byte) int {
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size == 1 {
+			return i
+		}
+		i += size
+	}
+	return len(data)
 }
 
 func joinPath(prefix, p string) string {

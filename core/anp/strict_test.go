@@ -77,6 +77,9 @@ func TestDecodeStrictOneReading(t *testing.T) {
 		{"the string null", `{"id":"null","price":{"amount":1}}`, nil, ""},
 		{"trailing value", `{"price":{"amount":1}} {}`, anp.ErrTrailingData, ""},
 		{"deep nesting", strings.Repeat("[", 10002) + strings.Repeat("]", 10002), anp.ErrNestingDepth, ""},
+		{"invalid UTF-8 in a raw member", "{\"price\":{\"amount\":1},\"raw\":{\"x\":\"\xf0\"}}", anp.ErrInvalidUTF8, ""},
+		{"invalid UTF-8 in a string", "{\"id\":\"\xff\",\"price\":{\"amount\":1}}", anp.ErrInvalidUTF8, ""},
+		{"valid UTF-8", "{\"id\":\"caf\u00e9 \xe2\x82\xac\",\"price\":{\"amount\":1}}", nil, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

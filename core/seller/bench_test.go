@@ -41,13 +41,7 @@ func BenchmarkCounterRoundTrip(b *testing.B) {
 			b.StartTimer()
 		}
 		turn++
-		env := by.Seal(anp.TypeCounter, counter(8000, turn))
-		r := by.post(anp.SellerCounter, env)
-		if r.status != http.StatusOK {
-			b.Fatalf("status %d %+v", r.status, r.err)
-		}
-		by.Record(env)
-		by.Accept(r.reply)
+		by.counterAccepted(b, turn)
 	}
 }
 

@@ -274,3 +274,16 @@ func (f funcPolicy) Open(_ context.Context, s SessionView, p anp.ProposeBody) (D
 func (f funcPolicy) Respond(_ context.Context, s SessionView, o anp.Money) (Decision, error) {
 	return f.respond(s, o)
 }
+
+// counterAccepted sends a COUNTER at 80.00 for turn and takes the
+// seller's answer into the buyer's transcript (the benchmarks' one move).
+func (by *buyer) counterAccepted(tb testing.TB, turn int) {
+	tb.Helper()
+	env := by.Seal(anp.TypeCounter, counter(8000, turn))
+	r := by.post(anp.SellerCounter, env)
+	if r.status != http.StatusOK {
+		tb.Fatalf("status %d %+v", r.status, r.err)
+	}
+	by.Record(env)
+	by.Accept(r.reply)
+}

@@ -2,7 +2,6 @@ package seller
 
 import (
 	"context"
-	"net/http"
 	"testing"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
@@ -56,13 +55,7 @@ func benchStoredMove(b *testing.B, st store.Sessions) {
 			b.StartTimer()
 		}
 		turn++
-		env := by.Seal(anp.TypeCounter, counter(8000, turn))
-		r := by.post(anp.SellerCounter, env)
-		if r.status != http.StatusOK {
-			b.Fatalf("status %d %+v", r.status, r.err)
-		}
-		by.Record(env)
-		by.Accept(r.reply)
+		by.counterAccepted(b, turn)
 	}
 	b.StopTimer()
 	if storedBytes > 0 {

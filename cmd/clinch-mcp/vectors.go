@@ -160,7 +160,7 @@ var (
 	}
 	decodeClasses = map[string]error{
 		"duplicate_key": anp.ErrDuplicateKey, "key_case": anp.ErrKeyCase, "integer_range": anp.ErrIntegerRange,
-		"not_integer": anp.ErrNotInteger, "empty_member": anp.ErrEmptyMember, "null_member": anp.ErrNullMember, "mismatch": errMismatch,
+		"not_integer": anp.ErrNotInteger, "empty_member": anp.ErrEmptyMember, "null_member": anp.ErrNullMember, "invalid_utf8": anp.ErrInvalidUTF8, "mismatch": errMismatch,
 	}
 	proofClassNames = map[string]error{
 		"proof_hash": anp.ErrProofHash, "leaf_index": anp.ErrLeafIndex, "proof_shape": anp.ErrProofShape,
@@ -692,7 +692,10 @@ func (k *rejectionKeys) refuse(kind, data string) error {
 
 func runRejectionCases(dir string, data []byte, r *vresult) error {
 	var f struct {
-		Cases []struct{ Name, Kind, Expect, Path, Data string }
+		Cases []struct {
+			Name, Kind, Expect, Path, Data string
+			DataHex                        string `json:"data_hex"`
+		}
 	}
 	if err := json.Unmarshal(data, &f); err != nil {
 		return err
@@ -702,7 +705,15 @@ func runRejectionCases(dir string, data []byte, r *vresult) error {
 		return err
 	}
 	for _, c := range f.Cases {
-		err := keys.refuse(c.Kind, c.Data)
+		input := c.Data
+		if c.DataHex != "" {
+			b, err := hex.DecodeString(c.DataHex)
+			if err != nil {
+				return fmt.Errorf("%s: data_hex: %w", c.Name, err)
+			}
+			input = string(b)
+		}
+		err := keys.refuse(c.Kind, input)
 		var de *anp.DecodeError
 		if err != nil && errors.As(err, &de) && de.Path != c.Path {
 			err = mismatch("failure at %q, file names %q: %v", de.Path, c.Path, err)

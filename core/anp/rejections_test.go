@@ -18,6 +18,7 @@ var rejectionErrors = map[string]error{
 	"not_integer":   anp.ErrNotInteger,
 	"empty_member":  anp.ErrEmptyMember,
 	"null_member":   anp.ErrNullMember,
+	"invalid_utf8":  anp.ErrInvalidUTF8,
 }
 
 type recordsVector struct {
@@ -56,18 +57,19 @@ func TestRejectionVectors(t *testing.T) {
 			}
 			seen[c.Kind+"/"+c.Expect]++
 			var err error
+			data := c.input(t)
 			switch c.Kind {
 			case "artifact":
-				err = verifyArtifactBytes([]byte(c.Data), art.RootKey)
+				err = verifyArtifactBytes(data, art.RootKey)
 			case "envelope":
-				err = verifyEnvelopeBytes([]byte(c.Data))
+				err = verifyEnvelopeBytes(data)
 			case "record":
 				var r anp.SignedRecord
-				if err = anp.DecodeStrict([]byte(c.Data), &r); err == nil {
+				if err = anp.DecodeStrict(data, &r); err == nil {
 					err = r.Verify(recs.EndpointRecord.PublicKey)
 				}
 			case "token":
-				_, err = anp.ParseToken(c.Data, time.UnixMilli(tok.Claims.Iat), func(kid uint64) (string, bool) {
+				_, err = anp.ParseToken(string(data), time.UnixMilli(tok.Claims.Iat), func(kid uint64) (string, bool) {
 					return tok.RegistryKey, kid == tok.Claims.KeyIndex
 				})
 			default:
@@ -83,7 +85,8 @@ func TestRejectionVectors(t *testing.T) {
 	}
 	for _, k := range []string{"artifact/duplicate_key", "artifact/key_case", "artifact/integer_range", "artifact/not_integer",
 		"artifact/empty_member", "envelope/duplicate_key", "envelope/key_case", "envelope/integer_range", "envelope/empty_member",
-		"record/empty_member", "token/key_case", "artifact/null_member", "envelope/null_member", "record/null_member", "token/null_member"} {
+		"record/empty_member", "token/key_case", "artifact/null_member", "envelope/null_member", "record/null_member", "token/null_member",
+		"artifact/invalid_utf8", "envelope/invalid_utf8", "record/invalid_utf8", "token/invalid_utf8"} {
 		if seen[k] == 0 {
 			t.Errorf("no %s case", k)
 		}
@@ -153,7 +156,7 @@ func TestNullVectorsVerifyLeniently(t *testing.T) {
 	for _, name := range []string{"artifact null key_index of the countersignature", "artifact null key_index of the tree head",
 		"artifact null index of a key chain entry", "envelope null prev", "envelope body with a null offer", "record with demo null", "token null kid"} {
 		t.Run(name, func(t *testing.T) {
-			var c *rejectionCase
+			var c *rejectionFileCase
 			for i := range f.Cases {
 				if f.Cases[i].Name == name {
 					c = &f.Cases[i]

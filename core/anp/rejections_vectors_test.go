@@ -2,9 +2,11 @@ package anp_test
 
 import (
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 )
@@ -15,15 +17,46 @@ type rejectionCase struct {
 	Expect string `json:"expect"`
 	Path   string `json:"path"`
 	Note   string `json:"note,omitempty"`
-	Data   string `json:"data"`
+	Data   string `json:"data,omitempty"` // may hold bytes that are not UTF-8 until written
+}
+
+// rejectionFileCase is a case as rejections.json holds it: an input that is
+// not UTF-8, which no JSON string can carry, is written as data_hex (its
+// bytes in lower-case hex) and data is empty.
+type rejectionFileCase struct {
+	rejectionCase
+	DataHex string `json:"data_hex,omitempty"`
+}
+
+// fileCase moves an input that is not UTF-8 to data_hex.
+func fileCase(c rejectionCase) rejectionFileCase {
+	if utf8.ValidString(c.Data) {
+		return rejectionFileCase{rejectionCase: c}
+	}
+	h := hex.EncodeToString([]byte(c.Data))
+	c.Data = ""
+	return rejectionFileCase{rejectionCase: c, DataHex: h}
+}
+
+// input is the case's exact bytes.
+func (c rejectionFileCase) input(tb testing.TB) []byte {
+	tb.Helper()
+	if c.DataHex == "" {
+		return []byte(c.Data)
+	}
+	b, err := hex.DecodeString(c.DataHex)
+	if err != nil {
+		tb.Fatalf("%s: data_hex: %v", c.Name, err)
+	}
+	return b
 }
 
 // rejectionVectors is testdata/anp/rejections.json: inputs every verifier
 // must refuse, each with the named failure and the offending member's path.
 type rejectionVectors struct {
-	Description string            `json:"description"`
-	ExpectNames map[string]string `json:"expect_names"`
-	Cases       []rejectionCase   `json:"cases"`
+	Description string              `json:"description"`
+	ExpectNames map[string]string   `json:"expect_names"`
+	Cases       []rejectionFileCase `json:"cases"`
 }
 
 // addRejectionVectors derives rejections.json from the valid artifact,
@@ -149,14 +182,29 @@ func addRejectionVectors(tb testing.TB, files map[string][]byte) {
 			tok(edit(payload, `"sub":`, `"sub":"`+zeros(64)+`","sub":`))},
 		{"token integer 2^53", "token", "integer_range", "exp", "",
 			tok(edit(payload, `"exp":1735690500000`, `"exp":9007199254740992`))},
+		{"artifact with a byte that is not UTF-8 in the item", "artifact", "invalid_utf8", "",
+			"encoding/json reads the byte as U+FFFD, so different bytes would have one reading; refused before anything else",
+			edit(art, `"item":"`, "\"item\":\"\xf0")},
+		{"envelope with a byte that is not UTF-8 in the body", "envelope", "invalid_utf8", "",
+			"a raw body keeps the byte, which has no canonical form: refused before the signature is checked",
+			edit(env, `"item":"`, "\"item\":\"\xff")},
+		{"record with a byte that is not UTF-8 in the domain", "record", "invalid_utf8", "", "",
+			edit(rec, `"domain":"`, "\"domain\":\"\xc3")},
+		{"token with a byte that is not UTF-8 in the payload", "token", "invalid_utf8", "",
+			"the token is base64url; its decoded payload is not UTF-8", tok(edit(payload, `"sub":"`, "\"sub\":\"\xf0"))},
+	}
+	fileCases := make([]rejectionFileCase, len(cases))
+	for i, c := range cases {
+		fileCases[i] = fileCase(c)
 	}
 	files["rejections.json"] = encodeVector(tb, rejectionVectors{
 		Description: "Inputs every verifier MUST refuse, each with its named failure (expect) and the path of the offending member. " +
-			"data is the exact input: the JSON text of an artifact, envelope or signed endpoint record, or a token string; each is a valid vector with one change.",
+			"data is the exact input: the JSON text of an artifact, envelope or signed endpoint record, or a token string; each is a valid vector with one change. " +
+			"An input that is not UTF-8 cannot be a JSON string: it is given as data_hex, its bytes in lower-case hex, and data is absent.",
 		ExpectNames: map[string]string{"duplicate_key": "anp.ErrDuplicateKey", "key_case": "anp.ErrKeyCase",
 			"integer_range": "anp.ErrIntegerRange", "not_integer": "anp.ErrNotInteger", "empty_member": "anp.ErrEmptyMember",
-			"null_member": "anp.ErrNullMember"},
-		Cases: cases,
+			"null_member": "anp.ErrNullMember", "invalid_utf8": "anp.ErrInvalidUTF8"},
+		Cases: fileCases,
 	})
 }
 

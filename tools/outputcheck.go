@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -22,14 +21,8 @@ import (
 // verdict.
 type outputChecker struct {
 	schema *jsonschema.Schema
-
-	mu    sync.Mutex
-	valid map[[sha256.Size]byte]struct{}
+	valid  conforming
 }
-
-// maxCheckedOutputs bounds an outputChecker's memory of conforming
-// results; past it the memory starts over.
-const maxCheckedOutputs = 256
 
 // newOutputChecker compiles a tool's output schema; a tool that declares
 // none has no checker (nil), whose check lets every result through.
@@ -45,7 +38,7 @@ func newOutputChecker(name string, schema mcp.ToolOutputSchema) (*outputChecker,
 	if err != nil {
 		return nil, err
 	}
-	return &outputChecker{schema: s, valid: map[[sha256.Size]byte]struct{}{}}, nil
+	return &outputChecker{schema: s}, nil
 }
 
 // check returns r, or a tool error in its place when r's structured content
@@ -63,21 +56,13 @@ func (o *outputChecker) check(r *mcp.CallToolResult) *mcp.CallToolResult {
 		}
 	}
 	sum := sha256.Sum256(data)
-	o.mu.Lock()
-	_, seen := o.valid[sum]
-	o.mu.Unlock()
-	if seen {
+	if o.valid.has(sum) {
 		return r
 	}
 	if err := o.validate(data); err != nil {
 		return mcp.NewToolResultError(err.Error())
 	}
-	o.mu.Lock()
-	if len(o.valid) >= maxCheckedOutputs {
-		clear(o.valid)
-	}
-	o.valid[sum] = struct{}{}
-	o.mu.Unlock()
+	o.valid.add(sum)
 	return r
 }
 

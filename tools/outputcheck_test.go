@@ -72,8 +72,8 @@ func TestOutputCheckerRemembersConformingBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i < maxCheckedOutputs+10; i++ {
-		r, err := structuredResult(checkedOut{Name: strings.Repeat("n", i%(maxCheckedOutputs+5)), Items: []string{}}, "s")
+	for i := 0; i < maxConforming+10; i++ {
+		r, err := structuredResult(checkedOut{Name: strings.Repeat("n", i%(maxConforming+5)), Items: []string{}}, "s")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -81,11 +81,9 @@ func TestOutputCheckerRemembersConformingBytes(t *testing.T) {
 			t.Fatalf("result %d refused", i)
 		}
 	}
-	o.mu.Lock()
-	n := len(o.valid)
-	o.mu.Unlock()
-	if n == 0 || n > maxCheckedOutputs {
-		t.Fatalf("checker remembers %d results, want 1..%d", n, maxCheckedOutputs)
+	n := o.valid.len()
+	if n == 0 || n > maxConforming {
+		t.Fatalf("checker remembers %d results, want 1..%d", n, maxConforming)
 	}
 	var none *outputChecker
 	if r := mcp.NewToolResultText("x"); none.check(r) != r {

@@ -124,6 +124,7 @@ type Core struct {
 	waiters waiters
 	changes hookSet[string]   // OnSessionChange
 	checked *readonce.Digests // record bytes already read strictly or written (decodeRecord)
+	hot     hotRecords        // the records saved last, decoded (decodeRecord)
 	sigs    *anp.SigCache     // signatures this engine made or verified (the registry client's when it has one)
 
 	subCancel  context.CancelFunc
@@ -298,7 +299,9 @@ func (c *Core) save(ctx context.Context, r *record) error {
 		return fmt.Errorf("buyer: save session %s: %w", r.Session.ID, err)
 	}
 	r.Session.Version = v
-	c.checked.Add(r.Session.ID, readonce.Sum(data))
+	sum := readonce.Sum(data)
+	c.checked.Add(r.Session.ID, sum)
+	c.hot.put(sum, r)
 	c.changed(r.Session.ID)
 	if c.cfg.Notifier != nil {
 		if err := c.cfg.Notifier.Publish(ctx, r.Session.ID); err != nil {

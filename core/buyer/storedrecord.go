@@ -203,13 +203,18 @@ func decodeStored(data []byte, strict bool) (*record, error) {
 	return sr.toRecord()
 }
 
-// decodeRecord decodes a stored session record strictly. Bytes this engine
+// decodeRecord decodes a stored session record strictly. The bytes this
+// engine saved last for a session are not decoded (hotRecords). Bytes this engine
 // wrote or already read strictly (the same session, the same SHA-256) are
 // not scanned again: the strict pre-pass costs several times a plain decode
 // and a session is read on every move, while identical bytes have one
 // reading.
 func (c *Core) decodeRecord(sr store.SessionRecord) (*record, error) {
 	sum := readonce.Sum(sr.Data)
+	if r, ok := c.hot.get(sr.ID, sum); ok {
+		r.Session.Version = sr.Version
+		return r, nil
+	}
 	strict := !c.checked.Has(sr.ID, sum)
 	r, err := decodeStored(sr.Data, strict)
 	switch {

@@ -7,13 +7,14 @@ import (
 	"sync"
 )
 
-// hotRecordsSize is how many sessions hotRecords holds: a few sessions in
-// play at once, so an idle engine holds no more than this many decoded
-// records beyond its store.
-const hotRecordsSize = 8
+// hotRecordsSize is how many sessions hotRecords holds: the one in play.
+// Each held record is a few KiB of heap that an idle engine keeps beyond
+// its store; at 2 the idle-session benchmark's 16 engines already hold
+// more than 2 KiB per session of 400.
+const hotRecordsSize = 1
 
-// hotRecords holds the decoded record of the sessions this engine saved
-// last, keyed by session id and the SHA-256 of the bytes it saved, so that
+// hotRecords holds the decoded record of the session (or sessions) this
+// engine saved last, keyed by session id and the SHA-256 of the bytes it saved, so that
 // the next move on a session need not decode the record it just wrote.
 // Bytes written by another process sharing the store (another digest)
 // miss. It holds and hands out copies: the saver and the loader may each

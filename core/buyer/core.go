@@ -124,6 +124,7 @@ type Core struct {
 	waiters waiters
 	changes hookSet[string]   // OnSessionChange
 	checked *readonce.Digests // record bytes already read strictly or written (decodeRecord)
+	hot     hotRecords        // the records saved last, decoded (decodeRecord)
 	sigs    *anp.SigCache     // signatures this engine made or verified (the registry client's when it has one)
 
 	subCancel  context.CancelFunc
@@ -238,7 +239,7 @@ const moveWait = 3 * time.Second
 // instead of silently playing the next turn. It returns the unlock function
 // and the session as loaded under the lock.
 func (c *Core) beginMove(ctx context.Context, id string) (func(), *record, error) {
-	entry, err := c.load(ctx, id)
+	entry, err := c.loadStored(ctx, id) // the version only: the record is decoded once, under the lock
 	if err != nil {
 		return nil, nil, err
 	}
@@ -251,33 +252,42 @@ func (c *Core) beginMove(ctx context.Context, id string) (func(), *record, error
 		unlock()
 		return nil, nil, err
 	}
-	if r.Session.Version != entry.Session.Version {
+	if r.Session.Version != entry.Version {
 		unlock()
 		return nil, nil, fmt.Errorf("session %s: %w: it changed while this move waited (now %s, turn %d); read it again before moving", id, ErrBusy, r.Session.State, r.Session.Turn)
 	}
 	return unlock, r, nil
 }
 
-// load reads a session record.
+// load reads and decodes a session record.
 func (c *Core) load(ctx context.Context, id string) (*record, error) {
+	sr, err := c.loadStored(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return c.decodeRecord(sr)
+}
+
+// loadStored reads the stored bytes of a session record without decoding them.
+func (c *Core) loadStored(ctx context.Context, id string) (store.SessionRecord, error) {
 	if !anp.ValidSessionID(id) {
-		return nil, fmt.Errorf("session id %q: %w: must be 32 hex characters", id, ErrInvalidInput)
+		return store.SessionRecord{}, fmt.Errorf("session id %q: %w: must be 32 hex characters", id, ErrInvalidInput)
 	}
 	sr, err := c.store.Load(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("session %s: %w", id, ErrNotFound)
+		return store.SessionRecord{}, fmt.Errorf("session %s: %w", id, ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("buyer: load session %s: %w", id, err)
+		return store.SessionRecord{}, fmt.Errorf("buyer: load session %s: %w", id, err)
 	}
-	return c.decodeRecord(sr)
+	return sr, nil
 }
 
 // save writes a record with optimistic concurrency and notifies waiters.
 func (c *Core) save(ctx context.Context, r *record) error {
 	r.Session.UpdatedAt = c.cfg.Now().UTC()
 	r.Session.TranscriptLen = len(r.Transcript.Envelopes)
-	data, err := json.Marshal(r)
+	data, err := encodeRecord(r)
 	if err != nil {
 		return fmt.Errorf("buyer: encode session: %w", err)
 	}
@@ -289,7 +299,9 @@ func (c *Core) save(ctx context.Context, r *record) error {
 		return fmt.Errorf("buyer: save session %s: %w", r.Session.ID, err)
 	}
 	r.Session.Version = v
-	c.checked.Add(r.Session.ID, readonce.Sum(data))
+	sum := readonce.Sum(data)
+	c.checked.Add(r.Session.ID, sum)
+	c.hot.put(sum, r)
 	c.changed(r.Session.ID)
 	if c.cfg.Notifier != nil {
 		if err := c.cfg.Notifier.Publish(ctx, r.Session.ID); err != nil {
@@ -355,19 +367,33 @@ func (c *Core) peekSession(ctx context.Context, id string) (Session, bool) {
 }
 
 // leadingSession decodes the session snapshot of a record whose bytes were
-// already read strictly: the record's first member, as the engine writes it
-// (record's field order), decoded without scanning the transcript after it.
-// Bytes whose first member is not the session take the whole decode.
+// already read strictly: the record's first member, or its second after
+// the form of a form-2 record, as the engine writes them (the field order
+// of record and storedRecord), decoded without scanning the transcript
+// after it. Bytes whose session comes later take the whole decode.
 func leadingSession(data []byte) (Session, bool) {
 	dec := json.NewDecoder(bytes.NewReader(data))
-	if t, err := dec.Token(); err == nil && t == json.Delim('{') {
-		if k, err := dec.Token(); err == nil && k == "session" {
-			var s Session
-			if dec.Decode(&s) != nil {
-				return Session{}, false
-			}
-			return s, true
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return Session{}, false
+	}
+	k, err := dec.Token()
+	if err == nil && k == "form" {
+		var form int
+		if dec.Decode(&form) != nil || form != recordForm {
+			return Session{}, false
 		}
+		var ss storedSession
+		if k, err := dec.Token(); err != nil || k != "session" || dec.Decode(&ss) != nil {
+			return Session{}, false
+		}
+		return ss.toSession(), true
+	}
+	if err == nil && k == "session" {
+		var s Session
+		if dec.Decode(&s) != nil {
+			return Session{}, false
+		}
+		return s, true
 	}
 	var only struct {
 		Session Session `json:"session"`

@@ -61,9 +61,10 @@ func TestStoredRecordDecodesStrictly(t *testing.T) {
 		name, data string
 		want       error
 	}{
-		{"second seller key", edit(`"seller_key":`, `"seller_key":"`+otherKey+`","seller_key":`), anp.ErrDuplicateKey},
+		{"second seller key", edit(`"sealed_key":`, `"seller_key":"`+otherKey+`","seller_key":"`+otherKey+`","sealed_key":`), anp.ErrDuplicateKey},
+		{"second form", edit(`"session":`, `"form":2,"session":`), anp.ErrDuplicateKey},
 		{"second budget", edit(`"max_budget":{"amount":10000`, `"max_budget":{"amount":10000,"amount":99999999`), anp.ErrDuplicateKey},
-		{"case-variant key", edit(`"seller_key":`, `"Seller_Key":`), anp.ErrKeyCase},
+		{"case-variant key", edit(`"sealed_key":`, `"Sealed_Key":`), anp.ErrKeyCase},
 		{"duplicate key in a stored envelope", edit(`"nonce":`, `"nonce":"00","nonce":`), anp.ErrDuplicateKey},
 		{"integer out of range", regexp.MustCompile(`"max_turns":\d+`).ReplaceAllString(good, `"max_turns":9007199254740993`), anp.ErrIntegerRange},
 	} {

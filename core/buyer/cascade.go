@@ -3,7 +3,6 @@ package buyer
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -210,45 +209,74 @@ func (r *cascadeRun) squeeze(ctx context.Context, listings []anp.Listing) {
 	res.Winner = best
 }
 
-// race negotiates with every seller at once; the cheapest confirmed deal wins
-// and the others are cancelled.
+// race negotiates with every seller at once; the cheapest confirmed deal
+// wins (of equal prices, the seller listed first) and the others are
+// cancelled. A confirmed deal is cancelled as soon as a cheaper one is
+// known, while the other sellers still negotiate, so that at most one
+// cancellation is left once the last seller has had its say.
 func (r *cascadeRun) race(ctx context.Context, listings []anp.Listing) {
-	type result struct {
-		out CascadeOutcome
-		s   *Session
-	}
-	results := make([]result, len(listings))
+	p := &podium{results: make([]raceResult, len(listings)), best: -1}
 	var wg sync.WaitGroup
 	for i, l := range listings {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			out, s := r.runOne(ctx, l, r.req.Constraints)
-			results[i] = result{out, s}
 			r.report(out)
+			if loser := p.place(i, out, s); loser != nil {
+				r.c.cancelQuietly(ctx, loser.ID, "outbid")
+			}
 		}()
 	}
 	wg.Wait()
-	idx := make([]int, 0, len(results))
-	for i, res := range results {
-		if res.s != nil {
-			idx = append(idx, i)
-		}
+	if p.best >= 0 {
+		r.res.Winner = p.results[p.best].s
 	}
-	sort.SliceStable(idx, func(a, b int) bool {
-		return results[idx[a]].s.AgreedPrice.Amount < results[idx[b]].s.AgreedPrice.Amount
-	})
-	for k, i := range idx {
-		if k == 0 {
-			r.res.Winner = results[i].s
-			continue
-		}
-		r.c.cancelQuietly(ctx, results[i].s.ID, "outbid")
-		results[i].out.Outcome = "outbid"
-	}
-	for _, res := range results {
+	for _, res := range p.results {
 		r.res.Outcomes = append(r.res.Outcomes, res.out)
 	}
+}
+
+// raceResult is how one seller's negotiation in a race ended.
+type raceResult struct {
+	out CascadeOutcome
+	s   *Session // the CONFIRMED session, nil otherwise
+}
+
+// podium keeps the results of a race and its cheapest confirmed deal so far.
+type podium struct {
+	mu      sync.Mutex
+	results []raceResult // by listing order
+	best    int          // index of the cheapest confirmed deal, -1 while none
+}
+
+// place records the result of seller i and returns the confirmed session
+// that lost its place to it, or s itself when a cheaper (or equally cheap
+// and earlier listed) deal is already known; nil when nothing is outbid.
+// The outbid result is marked so.
+func (p *podium) place(i int, out CascadeOutcome, s *Session) *Session {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.results[i] = raceResult{out, s}
+	if s == nil {
+		return nil
+	}
+	loser := i
+	if p.best < 0 || p.cheaper(i, p.best) {
+		loser, p.best = p.best, i
+	}
+	if loser < 0 {
+		return nil
+	}
+	p.results[loser].out.Outcome = "outbid"
+	return p.results[loser].s
+}
+
+// cheaper reports whether deal i beats deal j: a lower price, or the same
+// price from a seller listed earlier.
+func (p *podium) cheaper(i, j int) bool {
+	a, b := p.results[i].s.AgreedPrice.Amount, p.results[j].s.AgreedPrice.Amount
+	return a < b || a == b && i < j
 }
 
 // cancelQuietly cancels a session unless it already ended, logging failures.

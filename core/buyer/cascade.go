@@ -99,6 +99,11 @@ func (c *Core) NegotiateCascade(ctx context.Context, req CascadeRequest) (*Casca
 	}
 	run := &cascadeRun{c: c, req: req, total: len(listings), res: &CascadeResult{}}
 	if req.Order == CascadeParallel {
+		// The proposals all leave now: one look at the registry's log
+		// serves them all, and each goes to the listing discovery just
+		// returned, verified. When the look fails, each proposal checks
+		// again and reports its own refusal.
+		run.atOnce = c.checkRegistryLog(ctx, "cascade in "+req.Category) == nil
 		run.race(ctx, listings)
 	} else {
 		run.squeeze(ctx, listings)
@@ -120,6 +125,9 @@ type cascadeRun struct {
 	req   CascadeRequest
 	total int // sellers to negotiate with
 	res   *CascadeResult
+	// atOnce: every proposal leaves now, the registry's log was checked
+	// for them all and the discovered listings are fresh.
+	atOnce bool
 
 	mu   sync.Mutex // serialises progress reports of parallel negotiations
 	done int
@@ -143,7 +151,11 @@ func (r *cascadeRun) runOne(ctx context.Context, l anp.Listing, cons Constraints
 	sctx, cancel := context.WithTimeout(ctx, req.PerSellerTimeout)
 	defer cancel()
 	addr := anp.Address{Mode: req.Mode, Domain: l.Record.Record.Domain}.String()
-	s, err := c.ProposeDeal(sctx, addr, cons, ProposeOptions{Hold: true})
+	opt := ProposeOptions{Hold: true}
+	if r.atOnce {
+		opt.logChecked, opt.listing = true, &l
+	}
+	s, err := c.ProposeDeal(sctx, addr, cons, opt)
 	if err != nil {
 		out.Outcome, out.Detail = "error", err.Error()
 		if sctx.Err() != nil {

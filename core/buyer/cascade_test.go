@@ -3,6 +3,8 @@ package buyer_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -233,5 +235,47 @@ func TestCascadeParallelTieGoesToTheFirstListed(t *testing.T) {
 	s, err := c.GetSession(ctx, second.SessionID)
 	if err != nil || s.State != buyer.StateCancelled {
 		t.Errorf("the outbid twin is %s (%v), want CANCELLED", s.State, err)
+	}
+}
+
+// A parallel cascade proposes to the listings its discovery returned and
+// looks at the registry's log once for all its proposals; it fetches no
+// listing and no tree head per seller. Every proposal is still made. (The
+// first cascade pins the sellers' keys, which asks for heads of its own.)
+func TestCascadeParallelFetchesNothingTwice(t *testing.T) {
+	m := startMarket(t, threeSellers())
+	rec := &recorder{next: http.DefaultTransport}
+	c := newCore(t, m, coreOpts{transport: rec})
+	req := buyer.CascadeRequest{Category: "kitchen",
+		Constraints: buyer.Constraints{Item: "Stand mixer", MaxBudget: anptest.USD(10000), MaxTurns: 6},
+		MaxSellers:  3, Order: buyer.CascadeParallel, PerSellerTimeout: 10 * time.Second, Decider: concession.Default()}
+	if _, err := c.NegotiateCascade(ctxT(t), req); err != nil {
+		t.Fatalf("first cascade: %v", err)
+	}
+	before := len(rec.bytes())
+	res, err := c.NegotiateCascade(ctxT(t), req)
+	if err != nil {
+		t.Fatalf("cascade: %v", err)
+	}
+	sent := string(rec.bytes()[before:])
+	count := func(prefix string) (n int) {
+		for _, line := range strings.Split(sent, "\n") {
+			if strings.HasPrefix(line, prefix) {
+				n++
+			}
+		}
+		return n
+	}
+	if n := count("GET " + m.RegistryURL + "/v1/listings/"); n != 0 {
+		t.Errorf("%d listings fetched after discovery, want 0", n)
+	}
+	if n := count("GET " + m.RegistryURL + anp.RouteLogHead); n != 1 {
+		t.Errorf("%d tree heads fetched, want 1 for the whole cascade", n)
+	}
+	if n := count("POST " + m.RegistryURL + "/v1/relay/"); n < 3 {
+		t.Errorf("%d envelopes relayed, want at least the 3 proposals", n)
+	}
+	if len(res.Outcomes) != 3 || res.Winner == nil {
+		t.Errorf("outcomes %+v, winner %v", res.Outcomes, res.Winner)
 	}
 }

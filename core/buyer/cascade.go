@@ -87,6 +87,14 @@ func (c *Core) NegotiateCascade(ctx context.Context, req CascadeRequest) (*Casca
 	if err := req.normalize(); err != nil {
 		return nil, err
 	}
+	// A parallel cascade's proposals all leave at once: one look at the
+	// registry's log, taken while discovery runs, serves them all, and each
+	// goes to the listing discovery returned, verified. When the look
+	// fails, each proposal checks again and reports its own refusal.
+	var logOK <-chan bool
+	if req.Order == CascadeParallel {
+		logOK = c.lookAtLog(ctx, "cascade in "+req.Category)
+	}
 	listings, err := c.cfg.Registry.DiscoverMin(ctx, req.Category, req.Mode, req.MaxSellers, c.minTrust(req.MinTrust))
 	if err != nil {
 		return nil, remoteError("discover "+req.Category, err)
@@ -99,11 +107,7 @@ func (c *Core) NegotiateCascade(ctx context.Context, req CascadeRequest) (*Casca
 	}
 	run := &cascadeRun{c: c, req: req, total: len(listings), res: &CascadeResult{}}
 	if req.Order == CascadeParallel {
-		// The proposals all leave now: one look at the registry's log
-		// serves them all, and each goes to the listing discovery just
-		// returned, verified. When the look fails, each proposal checks
-		// again and reports its own refusal.
-		run.atOnce = c.checkRegistryLog(ctx, "cascade in "+req.Category) == nil
+		run.atOnce = <-logOK
 		run.race(ctx, listings)
 	} else {
 		run.squeeze(ctx, listings)
@@ -117,6 +121,14 @@ func (c *Core) NegotiateCascade(ctx context.Context, req CascadeRequest) (*Casca
 		}
 	}
 	return res, nil
+}
+
+// lookAtLog checks the registry's log (checkRegistryLog) in the background
+// and reports on the channel whether it may be trusted.
+func (c *Core) lookAtLog(ctx context.Context, op string) <-chan bool {
+	ok := make(chan bool, 1) // the look ends even when nobody waits for it
+	go func() { ok <- c.checkRegistryLog(ctx, op) == nil }()
+	return ok
 }
 
 // cascadeRun is one cascade under way.

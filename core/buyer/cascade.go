@@ -3,7 +3,6 @@ package buyer
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -88,6 +87,14 @@ func (c *Core) NegotiateCascade(ctx context.Context, req CascadeRequest) (*Casca
 	if err := req.normalize(); err != nil {
 		return nil, err
 	}
+	// A parallel cascade's proposals all leave at once: one look at the
+	// registry's log, taken while discovery runs, serves them all, and each
+	// goes to the listing discovery returned, verified. When the look
+	// fails, each proposal checks again and reports its own refusal.
+	var logOK <-chan bool
+	if req.Order == CascadeParallel {
+		logOK = c.lookAtLog(ctx, "cascade in "+req.Category)
+	}
 	listings, err := c.cfg.Registry.DiscoverMin(ctx, req.Category, req.Mode, req.MaxSellers, c.minTrust(req.MinTrust))
 	if err != nil {
 		return nil, remoteError("discover "+req.Category, err)
@@ -100,6 +107,7 @@ func (c *Core) NegotiateCascade(ctx context.Context, req CascadeRequest) (*Casca
 	}
 	run := &cascadeRun{c: c, req: req, total: len(listings), res: &CascadeResult{}}
 	if req.Order == CascadeParallel {
+		run.atOnce = <-logOK
 		run.race(ctx, listings)
 	} else {
 		run.squeeze(ctx, listings)
@@ -115,12 +123,23 @@ func (c *Core) NegotiateCascade(ctx context.Context, req CascadeRequest) (*Casca
 	return res, nil
 }
 
+// lookAtLog checks the registry's log (checkRegistryLog) in the background
+// and reports on the channel whether it may be trusted.
+func (c *Core) lookAtLog(ctx context.Context, op string) <-chan bool {
+	ok := make(chan bool, 1) // the look ends even when nobody waits for it
+	go func() { ok <- c.checkRegistryLog(ctx, op) == nil }()
+	return ok
+}
+
 // cascadeRun is one cascade under way.
 type cascadeRun struct {
 	c     *Core
 	req   CascadeRequest
 	total int // sellers to negotiate with
 	res   *CascadeResult
+	// atOnce: every proposal leaves now, the registry's log was checked
+	// for them all and the discovered listings are fresh.
+	atOnce bool
 
 	mu   sync.Mutex // serialises progress reports of parallel negotiations
 	done int
@@ -144,7 +163,11 @@ func (r *cascadeRun) runOne(ctx context.Context, l anp.Listing, cons Constraints
 	sctx, cancel := context.WithTimeout(ctx, req.PerSellerTimeout)
 	defer cancel()
 	addr := anp.Address{Mode: req.Mode, Domain: l.Record.Record.Domain}.String()
-	s, err := c.ProposeDeal(sctx, addr, cons, ProposeOptions{Hold: true})
+	opt := ProposeOptions{Hold: true}
+	if r.atOnce {
+		opt.logChecked, opt.listing = true, &l
+	}
+	s, err := c.ProposeDeal(sctx, addr, cons, opt)
 	if err != nil {
 		out.Outcome, out.Detail = "error", err.Error()
 		if sctx.Err() != nil {
@@ -210,45 +233,74 @@ func (r *cascadeRun) squeeze(ctx context.Context, listings []anp.Listing) {
 	res.Winner = best
 }
 
-// race negotiates with every seller at once; the cheapest confirmed deal wins
-// and the others are cancelled.
+// race negotiates with every seller at once; the cheapest confirmed deal
+// wins (of equal prices, the seller listed first) and the others are
+// cancelled. A confirmed deal is cancelled as soon as a cheaper one is
+// known, while the other sellers still negotiate, so that at most one
+// cancellation is left once the last seller has had its say.
 func (r *cascadeRun) race(ctx context.Context, listings []anp.Listing) {
-	type result struct {
-		out CascadeOutcome
-		s   *Session
-	}
-	results := make([]result, len(listings))
+	p := &podium{results: make([]raceResult, len(listings)), best: -1}
 	var wg sync.WaitGroup
 	for i, l := range listings {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			out, s := r.runOne(ctx, l, r.req.Constraints)
-			results[i] = result{out, s}
 			r.report(out)
+			if loser := p.place(i, out, s); loser != nil {
+				r.c.cancelQuietly(ctx, loser.ID, "outbid")
+			}
 		}()
 	}
 	wg.Wait()
-	idx := make([]int, 0, len(results))
-	for i, res := range results {
-		if res.s != nil {
-			idx = append(idx, i)
-		}
+	if p.best >= 0 {
+		r.res.Winner = p.results[p.best].s
 	}
-	sort.SliceStable(idx, func(a, b int) bool {
-		return results[idx[a]].s.AgreedPrice.Amount < results[idx[b]].s.AgreedPrice.Amount
-	})
-	for k, i := range idx {
-		if k == 0 {
-			r.res.Winner = results[i].s
-			continue
-		}
-		r.c.cancelQuietly(ctx, results[i].s.ID, "outbid")
-		results[i].out.Outcome = "outbid"
-	}
-	for _, res := range results {
+	for _, res := range p.results {
 		r.res.Outcomes = append(r.res.Outcomes, res.out)
 	}
+}
+
+// raceResult is how one seller's negotiation in a race ended.
+type raceResult struct {
+	out CascadeOutcome
+	s   *Session // the CONFIRMED session, nil otherwise
+}
+
+// podium keeps the results of a race and its cheapest confirmed deal so far.
+type podium struct {
+	mu      sync.Mutex
+	results []raceResult // by listing order
+	best    int          // index of the cheapest confirmed deal, -1 while none
+}
+
+// place records the result of seller i and returns the confirmed session
+// that lost its place to it, or s itself when a cheaper (or equally cheap
+// and earlier listed) deal is already known; nil when nothing is outbid.
+// The outbid result is marked so.
+func (p *podium) place(i int, out CascadeOutcome, s *Session) *Session {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.results[i] = raceResult{out, s}
+	if s == nil {
+		return nil
+	}
+	loser := i
+	if p.best < 0 || p.cheaper(i, p.best) {
+		loser, p.best = p.best, i
+	}
+	if loser < 0 {
+		return nil
+	}
+	p.results[loser].out.Outcome = "outbid"
+	return p.results[loser].s
+}
+
+// cheaper reports whether deal i beats deal j: a lower price, or the same
+// price from a seller listed earlier.
+func (p *podium) cheaper(i, j int) bool {
+	a, b := p.results[i].s.AgreedPrice.Amount, p.results[j].s.AgreedPrice.Amount
+	return a < b || a == b && i < j
 }
 
 // cancelQuietly cancels a session unless it already ended, logging failures.

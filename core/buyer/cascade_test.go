@@ -3,6 +3,8 @@ package buyer_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -138,5 +140,142 @@ func TestCascadeRefusesBadRequests(t *testing.T) {
 	}
 	if all, err := c.ListSessions(ctx); err != nil || len(all) != 0 {
 		t.Fatalf("refused cascades left %d sessions (%v)", len(all), err)
+	}
+}
+
+// gatedPolicy answers as its curve does once gate is closed: a seller that
+// takes as long as the test wants.
+type gatedPolicy struct {
+	*seller.CurvePolicy
+	gate <-chan struct{}
+}
+
+func (g gatedPolicy) Open(ctx context.Context, s seller.SessionView, b anp.ProposeBody) (seller.Decision, error) {
+	select {
+	case <-g.gate:
+	case <-ctx.Done():
+		return seller.Decision{}, ctx.Err()
+	}
+	return g.CurvePolicy.Open(ctx, s, b)
+}
+
+// A parallel cascade cancels a confirmed deal as soon as a cheaper one is
+// known, while other sellers still negotiate: the last seller here opens
+// only once an outbid deal was cancelled, so with cancellations left to
+// the end it would run into its timeout instead.
+func TestCascadeParallelCancelsOutbidDealsEarly(t *testing.T) {
+	gate := make(chan struct{})
+	curve := func(floor int64) seller.CurvePolicy {
+		return seller.CurvePolicy{List: anptest.USD(11000), Floor: anptest.USD(floor), Exponent: 0.5, MaxTurns: 6}
+	}
+	late := curve(9500)
+	specs := []demomarket.SellerSpec{
+		{Domain: "cheap-shop.anp", DisplayName: "Cheap Shop (demo)", Categories: []string{"race"}, Modes: []anp.Mode{anp.ModeC}, Policy: curve(8000)},
+		{Domain: "dear-shop.anp", DisplayName: "Dear Shop (demo)", Categories: []string{"race"}, Modes: []anp.Mode{anp.ModeC}, Policy: curve(9000)},
+		{Domain: "late-shop.anp", DisplayName: "Late Shop (demo)", Categories: []string{"race"}, Modes: []anp.Mode{anp.ModeC},
+			Custom: gatedPolicy{&late, gate}},
+	}
+	m := startMarket(t, specs)
+	c := newCore(t, m, coreOpts{})
+	var once sync.Once
+	c.Subscribe(func(e buyer.Event) {
+		if e.Type == buyer.EventSessionCancelled && e.Session.State == buyer.StateCancelled && e.Session.Reason == "outbid" {
+			once.Do(func() { close(gate) })
+		}
+	})
+	t.Cleanup(func() { once.Do(func() { close(gate) }) })
+	res, err := c.NegotiateCascade(ctxT(t), buyer.CascadeRequest{Category: "race",
+		Constraints: buyer.Constraints{Item: "Stand mixer", MaxBudget: anptest.USD(10000), MaxTurns: 6},
+		MaxSellers:  3, Order: buyer.CascadeParallel, PerSellerTimeout: 10 * time.Second, Decider: concession.Default()})
+	if err != nil {
+		t.Fatalf("cascade: %v", err)
+	}
+	outcomes := map[string]string{}
+	for _, o := range res.Outcomes {
+		outcomes[o.Seller] = o.Outcome
+	}
+	want := map[string]string{"cheap-shop.anp": "confirmed", "dear-shop.anp": "outbid", "late-shop.anp": "outbid"}
+	for seller, o := range want {
+		if outcomes[seller] != o {
+			t.Errorf("%s: outcome %q, want %q (all: %+v)", seller, outcomes[seller], o, res.Outcomes)
+		}
+	}
+	if res.Winner == nil || res.Winner.Seller != "cheap-shop.anp" {
+		t.Fatalf("winner %+v, want cheap-shop.anp", res.Winner)
+	}
+}
+
+// Of equally cheap deals, a parallel cascade keeps the one of the seller
+// listed first and cancels the other.
+func TestCascadeParallelTieGoesToTheFirstListed(t *testing.T) {
+	twin := seller.CurvePolicy{List: anptest.USD(11000), Floor: anptest.USD(8500), Exponent: 1, MaxTurns: 6}
+	specs := []demomarket.SellerSpec{
+		{Domain: "twin-a.anp", DisplayName: "Twin A (demo)", Categories: []string{"twins"}, Modes: []anp.Mode{anp.ModeC}, Policy: twin},
+		{Domain: "twin-b.anp", DisplayName: "Twin B (demo)", Categories: []string{"twins"}, Modes: []anp.Mode{anp.ModeC}, Policy: twin},
+	}
+	m := startMarket(t, specs)
+	c := newCore(t, m, coreOpts{})
+	ctx := ctxT(t)
+	res, err := c.NegotiateCascade(ctx, buyer.CascadeRequest{Category: "twins",
+		Constraints: buyer.Constraints{Item: "Stand mixer", MaxBudget: anptest.USD(10000), MaxTurns: 6},
+		MaxSellers:  2, Order: buyer.CascadeParallel, PerSellerTimeout: 10 * time.Second, Decider: concession.Default()})
+	if err != nil {
+		t.Fatalf("cascade: %v", err)
+	}
+	if len(res.Outcomes) != 2 || res.Winner == nil {
+		t.Fatalf("outcomes %+v, winner %v", res.Outcomes, res.Winner)
+	}
+	first, second := res.Outcomes[0], res.Outcomes[1]
+	if first.Price == nil || second.Price == nil || *first.Price != *second.Price {
+		t.Fatalf("the twins did not agree on the same price: %+v", res.Outcomes)
+	}
+	if first.Outcome != "confirmed" || second.Outcome != "outbid" || res.Winner.Seller != first.Seller {
+		t.Errorf("outcomes %+v, winner %s; want the first listed (%s) to win", res.Outcomes, res.Winner.Seller, first.Seller)
+	}
+	s, err := c.GetSession(ctx, second.SessionID)
+	if err != nil || s.State != buyer.StateCancelled {
+		t.Errorf("the outbid twin is %s (%v), want CANCELLED", s.State, err)
+	}
+}
+
+// A parallel cascade proposes to the listings its discovery returned and
+// looks at the registry's log once for all its proposals; it fetches no
+// listing and no tree head per seller. Every proposal is still made. (The
+// first cascade pins the sellers' keys, which asks for heads of its own.)
+func TestCascadeParallelFetchesNothingTwice(t *testing.T) {
+	m := startMarket(t, threeSellers())
+	rec := &recorder{next: http.DefaultTransport}
+	c := newCore(t, m, coreOpts{transport: rec})
+	req := buyer.CascadeRequest{Category: "kitchen",
+		Constraints: buyer.Constraints{Item: "Stand mixer", MaxBudget: anptest.USD(10000), MaxTurns: 6},
+		MaxSellers:  3, Order: buyer.CascadeParallel, PerSellerTimeout: 10 * time.Second, Decider: concession.Default()}
+	if _, err := c.NegotiateCascade(ctxT(t), req); err != nil {
+		t.Fatalf("first cascade: %v", err)
+	}
+	before := len(rec.bytes())
+	res, err := c.NegotiateCascade(ctxT(t), req)
+	if err != nil {
+		t.Fatalf("cascade: %v", err)
+	}
+	sent := string(rec.bytes()[before:])
+	count := func(prefix string) (n int) {
+		for _, line := range strings.Split(sent, "\n") {
+			if strings.HasPrefix(line, prefix) {
+				n++
+			}
+		}
+		return n
+	}
+	if n := count("GET " + m.RegistryURL + "/v1/listings/"); n != 0 {
+		t.Errorf("%d listings fetched after discovery, want 0", n)
+	}
+	if n := count("GET " + m.RegistryURL + anp.RouteLogHead); n != 1 {
+		t.Errorf("%d tree heads fetched, want 1 for the whole cascade", n)
+	}
+	if n := count("POST " + m.RegistryURL + "/v1/relay/"); n < 3 {
+		t.Errorf("%d envelopes relayed, want at least the 3 proposals", n)
+	}
+	if len(res.Outcomes) != 3 || res.Winner == nil {
+		t.Errorf("outcomes %+v, winner %v", res.Outcomes, res.Winner)
 	}
 }

@@ -13,6 +13,12 @@ import (
 type ProposeOptions struct {
 	Opening *anp.Money // an opening offer; must be within the budget
 	Hold    bool       // cascade: hold approval_required until the cascade picks a winner
+
+	// A cascade checks the registry's log once for all its proposals
+	// (logChecked) and proposes to the listings its discovery returned,
+	// verified (listing), instead of fetching each again.
+	logChecked bool
+	listing    *anp.Listing
 }
 
 // ProposeDeal opens a session with the seller at address (ANP/x.domain). The
@@ -36,10 +42,7 @@ func (c *Core) ProposeDeal(ctx context.Context, address string, cons Constraints
 			return Session{}, err
 		}
 	}
-	if err := c.checkRegistryLog(ctx, "propose to "+addr.Domain); err != nil {
-		return Session{}, err
-	}
-	listing, keyNotice, err := c.sellerListing(ctx, addr)
+	listing, keyNotice, err := c.proposalListing(ctx, addr, opt)
 	if err != nil {
 		return Session{}, err
 	}
@@ -87,13 +90,28 @@ func (c *Core) ProposeDeal(ctx context.Context, address string, cons Constraints
 	return c.sendWith(ctx, r, key, anp.TypePropose, body)
 }
 
+// proposalListing checks the registry's log, unless a cascade did for all
+// its proposals, and returns the listing to propose to (sellerListing).
+func (c *Core) proposalListing(ctx context.Context, addr anp.Address, opt ProposeOptions) (*anp.Listing, string, error) {
+	if !opt.logChecked {
+		if err := c.checkRegistryLog(ctx, "propose to "+addr.Domain); err != nil {
+			return nil, "", err
+		}
+	}
+	return c.sellerListing(ctx, addr, opt.listing)
+}
+
 // sellerListing returns the verified listing of the seller at addr once
 // its key is trusted (checkSellerKey, with the notice of a logged key
-// change) and it negotiates in addr's mode.
-func (c *Core) sellerListing(ctx context.Context, addr anp.Address) (*anp.Listing, string, error) {
-	listing, err := c.cfg.Registry.Listing(ctx, addr.Domain)
-	if err != nil {
-		return nil, "", remoteError("look up seller "+addr.Domain, err)
+// change) and it negotiates in addr's mode. The listing is fetched unless
+// known, a verified listing of addr's domain, is given.
+func (c *Core) sellerListing(ctx context.Context, addr anp.Address, known *anp.Listing) (*anp.Listing, string, error) {
+	listing := known
+	if listing == nil || listing.Binding.Domain != addr.Domain {
+		var err error
+		if listing, err = c.cfg.Registry.Listing(ctx, addr.Domain); err != nil {
+			return nil, "", remoteError("look up seller "+addr.Domain, err)
+		}
 	}
 	notice, err := c.checkSellerKey(ctx, addr.Domain, listing.Binding.Key)
 	if err != nil {

@@ -21,7 +21,9 @@ var steadyPolicy = funcPolicy{
 
 // BenchmarkCounterRoundTrip measures one buyer COUNTER through the
 // handler over loopback HTTP: the buyer seals it, the node verifies it,
-// decides and seals a reply, and the buyer verifies the reply.
+// decides and seals a reply, and the buyer verifies the reply. Sessions run
+// benchTurns COUNTERs, then a new one opens (untimed): a longer session
+// would reach the per-session byte limit.
 func BenchmarkCounterRoundTrip(b *testing.B) {
 	_, srv := newTestNode(b, func(c *Config) { c.Policy = steadyPolicy })
 	var by *buyer
@@ -35,7 +37,7 @@ func BenchmarkCounterRoundTrip(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if turn >= MaxTranscript/2-2 {
+		if turn > benchTurns {
 			b.StopTimer()
 			fresh()
 			b.StartTimer()

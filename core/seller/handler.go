@@ -103,7 +103,7 @@ func (n *Node) refusedRelay(r *http.Request, err error) {
 // readBody reads a body of at most MaxBodyBytes.
 func (n *Node) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	body := http.MaxBytesReader(w, r.Body, n.cfg.MaxBodyBytes)
-	data, err := io.ReadAll(body)
+	data, err := readAllSized(body, r.ContentLength)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -112,6 +112,34 @@ func (n *Node) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) 
 		return nil, anp.Errorf(anp.CodeBadRequest, "reading request body: %v", err)
 	}
 	return data, nil
+}
+
+// maxPresize bounds the buffer a request's Content-Length reserves before
+// any of its bytes arrived.
+const maxPresize = 16 << 10
+
+// readAllSized is io.ReadAll into a buffer that the announced size (the
+// Content-Length, -1 when unknown) reserves, up to maxPresize: an envelope
+// is read without growing the buffer on the way.
+func readAllSized(r io.Reader, announced int64) ([]byte, error) {
+	size := 512
+	if announced >= 0 {
+		size = int(min(announced, maxPresize)) + 1 // +1: the read that sees EOF needs room
+	}
+	buf := make([]byte, 0, size)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		k, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+k]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 func (n *Node) serveHealth(w http.ResponseWriter, _ *http.Request) {

@@ -443,3 +443,37 @@ func TestStoredAsyncAnswerSentOnce(t *testing.T) {
 		t.Fatalf("stored: pending %t, %d envelopes; want the one callback stored as the 4th", s.Pending, len(s.Envelopes))
 	}
 }
+
+// seqOfHash finds each envelope of a checked transcript by its hash, read
+// from the chain (the next envelope's prev, the head) instead of computed,
+// and nothing for a hash that is not in it.
+func TestSeqOfHashReadsTheChain(t *testing.T) {
+	n, srv := newTestNode(t, nil)
+	by := newBuyer(t, srv.URL)
+	by.send(anp.TypePropose, propose("kettle", nil))
+	by.send(anp.TypeCounter, counter(7000, 2))
+	s := n.get(by.Session)
+	if s == nil {
+		t.Fatal("the node holds no session")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	envs := s.transcript.Envelopes
+	if len(envs) < 4 {
+		t.Fatalf("%d envelopes, want at least 4", len(envs))
+	}
+	for _, e := range envs {
+		h, err := e.Hash()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := seqOfHash(&s.transcript, h); got != e.Seq {
+			t.Errorf("seq of the hash of envelope %d = %d", e.Seq, got)
+		}
+	}
+	for _, h := range []string{"", strings.Repeat("0", 64), envs[0].Prev + "x"} {
+		if got := seqOfHash(&s.transcript, h); got != 0 {
+			t.Errorf("seq of %q = %d, want 0", h, got)
+		}
+	}
+}

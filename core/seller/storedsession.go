@@ -77,7 +77,7 @@ func (n *Node) encodeSession(s *session) ([]byte, error) {
 	if s.lastReply != nil {
 		st.LastReply = s.lastReply.Seq
 	}
-	st.LastBuyer = seqOfHash(s.transcript.Envelopes, s.lastBuyer)
+	st.LastBuyer = seqOfHash(&s.transcript, s.lastBuyer)
 	if s.fresh {
 		st.FreshSince = s.freshSince.UnixMilli()
 	}
@@ -110,14 +110,21 @@ func marshalStored(st *storedSession) ([]byte, error) {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
-// seqOfHash returns the seq of the envelope of envs whose hash is h, found
-// from the end (the latest buyer envelope is one of the last), or 0.
-func seqOfHash(envs []*anp.Envelope, h string) uint64 {
+// seqOfHash returns the seq of the envelope of the transcript t whose
+// hash is h, found from the end (the latest buyer envelope is one of the
+// last), or 0. No hash is computed: in a checked chain the hash of an
+// envelope is the next one's prev, and the last one's is the head.
+func seqOfHash(t *anp.Transcript, h string) uint64 {
 	if h == "" {
 		return 0
 	}
+	envs := t.Envelopes
 	for i := len(envs) - 1; i >= 0; i-- {
-		if eh, err := envs[i].Hash(); err == nil && eh == h {
+		eh := t.Head
+		if i+1 < len(envs) {
+			eh = envs[i+1].Prev
+		}
+		if eh == h {
 			return envs[i].Seq
 		}
 	}

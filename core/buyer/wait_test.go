@@ -3,7 +3,6 @@ package buyer_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -162,13 +161,12 @@ func TestEscalationEvents(t *testing.T) {
 	m := startMarket(t, []demomarket.SellerSpec{{Domain: "manager-approval.anp", DisplayName: "Manager Approval (demo)",
 		Categories: []string{"kitchen"}, Modes: []anp.Mode{anp.ModeC}, Custom: pol}})
 	c := newCore(t, m, coreOpts{})
-	var mu sync.Mutex
-	var got []buyer.EventType
+	// The events are sent after the save that wakes a waiting call, so the
+	// test waits for them rather than reading them when the call returns.
+	events := make(chan buyer.EventType, 8)
 	unsub := c.Subscribe(func(e buyer.Event) {
 		if e.Type == buyer.EventEscalated || e.Type == buyer.EventEscalationResolved {
-			mu.Lock()
-			got = append(got, e.Type)
-			mu.Unlock()
+			events <- e.Type
 		}
 	})
 	defer unsub()
@@ -190,9 +188,21 @@ func TestEscalationEvents(t *testing.T) {
 	if err != nil || s.State != buyer.StateCountered || s.Escalation.Outcome != "countered" {
 		t.Fatalf("after the resolution: %v %+v", err, s)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(got) != 2 || got[0] != buyer.EventEscalated || got[1] != buyer.EventEscalationResolved {
+	var got []buyer.EventType
+	for len(got) < 2 {
+		select {
+		case e := <-events:
+			got = append(got, e)
+		case <-ctx.Done():
+			t.Fatalf("events %v, want escalated then escalation_resolved: %v", got, ctx.Err())
+		}
+	}
+	if got[0] != buyer.EventEscalated || got[1] != buyer.EventEscalationResolved {
 		t.Fatalf("events %v", got)
+	}
+	select {
+	case e := <-events:
+		t.Fatalf("a third escalation event %s", e)
+	default:
 	}
 }

@@ -149,29 +149,28 @@ func Verify(pubHex string, p Purpose, v any, sigHex string) error {
 	if err != nil {
 		return err
 	}
-	return verifyMessage(pub, p, msg, sig)
+	return verifyMessage(&pub, p, msg, &sig)
 }
 
 // parseKeyAndSignature applies ParsePublicKey and CheckSignature.
-func parseKeyAndSignature(pubHex, sigHex string) (ed25519.PublicKey, []byte, error) {
-	pub, err := ParsePublicKey(pubHex)
-	if err != nil {
-		return nil, nil, err
+func parseKeyAndSignature(pubHex, sigHex string) (pub [32]byte, sig [64]byte, err error) {
+	if pub, err = publicKeyBytes(pubHex); err != nil {
+		return pub, sig, err
 	}
-	sig, err := decodeHexLen(sigHex, ed25519.SignatureSize, "signature")
-	if err != nil {
-		return nil, nil, &classError{class: ErrSignatureFormat, msg: err.Error()}
+	if err := checkHexLen(sigHex, ed25519.SignatureSize, "signature"); err != nil {
+		return pub, sig, &classError{class: ErrSignatureFormat, msg: err.Error()}
 	}
-	if err := CheckSignature(sig); err != nil {
-		return nil, nil, err
+	decodeCheckedHex(sig[:], sigHex)
+	if err := CheckSignature(sig[:]); err != nil {
+		return pub, sig, err
 	}
 	return pub, sig, nil
 }
 
 // verifyMessage is the Ed25519 verification of a signing input.
-func verifyMessage(pub ed25519.PublicKey, p Purpose, msg, sig []byte) error {
+func verifyMessage(pub *[32]byte, p Purpose, msg []byte, sig *[64]byte) error {
 	countVerify(p)
-	if !ed25519.Verify(pub, msg, sig) {
+	if !ed25519.Verify(pub[:], msg, sig[:]) {
 		return ErrBadSignature
 	}
 	return nil
@@ -246,14 +245,11 @@ func hexString(b []byte) string {
 // edwards25519 or that is of small order. Its errors wrap ErrKeyFormat,
 // ErrKeyNotOnCurve, ErrKeyNonCanonical or ErrKeySmallOrder.
 func ParsePublicKey(s string) (ed25519.PublicKey, error) {
-	b, err := decodeHexLen(s, ed25519.PublicKeySize, "public key")
+	b, err := publicKeyBytes(s)
 	if err != nil {
-		return nil, &classError{class: ErrKeyFormat, msg: err.Error()}
+		return nil, err
 	}
-	if class := pointClass(b); class != nil {
-		return nil, &classError{class: class, msg: fmt.Sprintf("anp: public key %s…: %v", s[:16], class)}
-	}
-	return ed25519.PublicKey(b), nil
+	return ed25519.PublicKey(b[:]), nil
 }
 
 // decodeHexLen decodes strict lower-case hex of exactly n bytes.

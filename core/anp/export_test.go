@@ -65,5 +65,6 @@ func tokenStream(src tokenSource) ([]json.Token, error) {
 func CheckStrictDecoder(data []byte, t reflect.Type) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	return scanWith(dec, t, false)
+	_, err := scanWith(dec, t, false)
+	return err
 }

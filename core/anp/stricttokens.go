@@ -39,6 +39,17 @@ type fastTokens struct {
 	// CheckNumber (an integer it would refuse is returned as it is). The
 	// token stream is otherwise json.Decoder's.
 	opaque bool
+	// text is data as a string, made on the first key or string token
+	// that needs one: the tokens are slices of it, one allocation in all.
+	text string
+}
+
+// textOf returns data[start:end] as a string sliced from f.text.
+func (f *fastTokens) textOf(start, end int) string {
+	if f.text == "" {
+		f.text = string(f.data)
+	}
+	return f.text[start:end]
 }
 
 // The shared tokens of opaque mode.
@@ -193,7 +204,7 @@ func (f *fastTokens) stringToken() (json.Token, error) {
 					return opaqueString, nil
 				}
 			}
-			return string(f.data[start:j]), nil
+			return f.textOf(start, j), nil
 		case c == '\\' || c < 0x20:
 			return nil, errFastTokens
 		case c >= utf8.RuneSelf:

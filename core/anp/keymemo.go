@@ -65,22 +65,22 @@ func (m *memo[K, V]) len() int {
 const keyMemoSize = 4096
 
 // Process-wide bounded memos of pure functions of the exact 32 key bytes:
-// pointClass of an Ed25519 public key, and whether an X25519 public key
-// is of low order. A party parses the same few keys on every message; the
+// pointClass of an Ed25519 public key with its −A (classifyEdKey), and
+// whether an X25519 public key is of low order. A party parses the same few keys on every message; the
 // verdict of a 32-byte string never changes.
 var (
-	edKeyClasses   = newMemo[[32]byte, error](keyMemoSize)
+	edKeys         = newMemo[[32]byte, edKey](keyMemoSize)
 	x25519LowOrder = newMemo[[32]byte, bool](keyMemoSize)
 )
 
-// edKeyClass is pointClass(b), remembered.
-func edKeyClass(b *[32]byte) error {
-	if class, ok := edKeyClasses.get(*b); ok {
-		return class
+// edKeyOf is classifyEdKey(b), remembered.
+func edKeyOf(b *[32]byte) edKey {
+	if k, ok := edKeys.get(*b); ok {
+		return k
 	}
-	class := pointClass(b[:])
-	edKeyClasses.put(*b, class)
-	return class
+	k := classifyEdKey(b)
+	edKeys.put(*b, k)
+	return k
 }
 
 // isLowOrderX25519 reports whether X25519 with b fails for any scalar, as
@@ -97,21 +97,22 @@ func isLowOrderX25519(b *[32]byte) bool {
 	return low
 }
 
-// publicKeyBytes is ParsePublicKey without the allocation of the key.
-func publicKeyBytes(s string) ([32]byte, error) {
+// parseKey is ParsePublicKey without the allocation of the key, with −A.
+func parseKey(s string) (parsedKey, error) {
 	if err := checkHexLen(s, ed25519.PublicKeySize, "public key"); err != nil {
-		return [32]byte{}, &classError{class: ErrKeyFormat, msg: err.Error()}
+		return parsedKey{}, &classError{class: ErrKeyFormat, msg: err.Error()}
 	}
 	b := decodeHex32(s)
-	if class := edKeyClass(&b); class != nil {
-		return [32]byte{}, &classError{class: class, msg: fmt.Sprintf("anp: public key %s…: %v", s[:16], class)}
+	k := edKeyOf(&b)
+	if k.class != nil {
+		return parsedKey{}, &classError{class: k.class, msg: fmt.Sprintf("anp: public key %s…: %v", s[:16], k.class)}
 	}
-	return b, nil
+	return parsedKey{pub: b, negA: k.negA}, nil
 }
 
 // checkPublicKey is ParsePublicKey's check alone.
 func checkPublicKey(s string) error {
-	_, err := publicKeyBytes(s)
+	_, err := parseKey(s)
 	return err
 }
 

@@ -125,7 +125,7 @@ func TestKeyMemoBounded(t *testing.T) {
 			_, _ = x25519KeyBytes(s, "enc_key")
 		}
 	}
-	if n := edKeyClasses.len(); n > keyMemoSize {
+	if n := edKeys.len(); n > keyMemoSize {
 		t.Errorf("Ed25519 key memo holds %d, at most %d allowed", n, keyMemoSize)
 	}
 	if n := x25519LowOrder.len(); n > keyMemoSize {

@@ -64,7 +64,7 @@ func (c *SigCache) Verify(pubHex string, p Purpose, v any, sigHex string) error 
 	}
 	msg, err := SigningInput(p, v)
 	if err != nil {
-		if _, _, kerr := parseKeyAndSignature(pubHex, sigHex); kerr != nil {
+		if kerr := keyAndSignatureError(pubHex, sigHex); kerr != nil {
 			return kerr // the error anp.Verify gives first
 		}
 		return err
@@ -73,11 +73,11 @@ func (c *SigCache) Verify(pubHex string, p Purpose, v any, sigHex string) error 
 	if c.has(d) {
 		return nil
 	}
-	pub, sig, err := parseKeyAndSignature(pubHex, sigHex)
+	key, sig, err := parseKeyAndSignature(pubHex, sigHex)
 	if err != nil {
 		return err
 	}
-	if err := verifyMessage(&pub, p, msg, &sig); err != nil {
+	if err := verifyMessage(&key, p, msg, &sig); err != nil {
 		return err
 	}
 	c.add(d)

@@ -196,3 +196,31 @@ func TestVerifyEd25519Hazards(t *testing.T) {
 		t.Fatalf("only %d kinds of refusal seen: %v", len(seen), seen)
 	}
 }
+
+// BenchmarkVerifyEd25519 compares crypto/ed25519.Verify with the anp
+// verification of a signing input (the key's −A remembered, R checked).
+func BenchmarkVerifyEd25519(b *testing.B) {
+	msg, err := anp.SigningInput(anp.PurposeEnvelope, map[string]string{"note": "a signing input"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	pk := buyerKey.Public().(ed25519.PublicKey)
+	sig := ed25519.Sign(buyerKey, msg)
+	pubHex, sigHex := hex.EncodeToString(pk), hex.EncodeToString(sig)
+	b.Run("crypto-ed25519", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if !ed25519.Verify(pk, msg, sig) {
+				b.Fatal("refused")
+			}
+		}
+	})
+	b.Run("anp", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := anp.VerifySigningInput(pubHex, msg, sigHex); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

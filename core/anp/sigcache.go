@@ -30,11 +30,11 @@ func NewSigCache(size int) *SigCache {
 }
 
 func digestOf(pubHex, sigHex string, msg []byte) sigDigest {
+	// key 0x00 signature 0x00, written at once
+	head := make([]byte, 0, len(pubHex)+len(sigHex)+2)
+	head = append(append(append(append(head, pubHex...), 0), sigHex...), 0)
 	h := sha256.New()
-	h.Write([]byte(pubHex))
-	h.Write([]byte{0})
-	h.Write([]byte(sigHex))
-	h.Write([]byte{0})
+	h.Write(head)
 	h.Write(msg)
 	var d sigDigest
 	h.Sum(d[:0])

@@ -187,7 +187,7 @@ func scanWith(src tokenSource, t reflect.Type, dupOnly bool) (known bool, err er
 	s.fast, _ = src.(*fastTokens)
 	// The path grows and shrinks with the nesting, in one backing array:
 	// a member's path is read only when the scan fails there.
-	if err := s.value(t, make([]any, 0, 16), 0); err != nil {
+	if err := s.value(t, make([]pathStep, 0, 16), 0); err != nil {
 		return false, err
 	}
 	if _, err := src.Token(); err != io.EOF {
@@ -213,31 +213,37 @@ type strictScan struct {
 	unsure bool
 }
 
-// pathString renders a path of keys (string) and indexes (int).
-func pathString(path []any) string {
+// pathStep is a step of a path: a member's key, or an element's index.
+type pathStep struct {
+	key   string
+	index int
+	isKey bool
+}
+
+// pathString renders a path of keys and indexes.
+func pathString(path []pathStep) string {
 	var b strings.Builder
 	for _, p := range path {
-		switch p := p.(type) {
-		case int:
-			fmt.Fprintf(&b, "[%d]", p)
-		case string:
-			if b.Len() > 0 {
-				b.WriteByte('.')
-			}
-			b.WriteString(p)
+		if !p.isKey {
+			fmt.Fprintf(&b, "[%d]", p.index)
+			continue
 		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(p.key)
 	}
 	return b.String()
 }
 
-func (s *strictScan) malformed(path []any, err error) error {
+func (s *strictScan) malformed(path []pathStep, err error) error {
 	if err == io.EOF {
 		err = io.ErrUnexpectedEOF
 	}
 	return s.fail(path, errMalformedJSON, err.Error())
 }
 
-func (s *strictScan) fail(path []any, err error, detail string) error {
+func (s *strictScan) fail(path []pathStep, err error, detail string) error {
 	return &DecodeError{Path: pathString(path), Err: err, Detail: detail}
 }
 
@@ -273,7 +279,7 @@ func holdsInterface(t reflect.Type) bool {
 	return t != nil && t.Kind() == reflect.Interface
 }
 
-func (s *strictScan) value(t reflect.Type, path []any, depth int) error {
+func (s *strictScan) value(t reflect.Type, path []pathStep, depth int) error {
 	if depth > maxStrictDepth {
 		return &DecodeError{Err: ErrNestingDepth, Detail: fmt.Sprintf("more than %d levels", maxStrictDepth)}
 	}
@@ -309,13 +315,13 @@ func (s *strictScan) value(t reflect.Type, path []any, depth int) error {
 	return nil
 }
 
-func (s *strictScan) array(t reflect.Type, path []any, depth int) error {
+func (s *strictScan) array(t reflect.Type, path []pathStep, depth int) error {
 	var elem reflect.Type
 	if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
 		elem = t.Elem()
 	}
 	for i := 0; s.dec.More(); i++ {
-		if err := s.value(elem, append(path, i), depth+1); err != nil {
+		if err := s.value(elem, append(path, pathStep{index: i}), depth+1); err != nil {
 			return err
 		}
 	}
@@ -325,7 +331,7 @@ func (s *strictScan) array(t reflect.Type, path []any, depth int) error {
 	return nil
 }
 
-func (s *strictScan) object(t reflect.Type, path []any, depth int) error {
+func (s *strictScan) object(t reflect.Type, path []pathStep, depth int) error {
 	fields, elem := s.members(t)
 	mark := len(s.seen)
 	var many map[string]struct{} // past manyKeys members, the keys seen
@@ -333,15 +339,11 @@ func (s *strictScan) object(t reflect.Type, path []any, depth int) error {
 		if s.fast != nil && fields != nil {
 			s.fast.keys = fields.keys
 		}
-		tok, err := s.dec.Token()
+		key, err := s.key(path)
 		if err != nil {
-			return s.malformed(path, err)
+			return err
 		}
-		key, ok := tok.(string)
-		if !ok {
-			return s.fail(path, errMalformedJSON, "object key is not a string")
-		}
-		at := append(path, tok)
+		at := append(path, pathStep{key: key, isKey: true})
 		if s.duplicate(key, mark, &many) {
 			return s.fail(at, ErrDuplicateKey, strconv.Quote(key))
 		}
@@ -360,6 +362,22 @@ func (s *strictScan) object(t reflect.Type, path []any, depth int) error {
 		return s.malformed(path, err)
 	}
 	return nil
+}
+
+// key reads the key of the next member of an object.
+func (s *strictScan) key(path []pathStep) (string, error) {
+	if s.fast != nil {
+		return s.fast.key()
+	}
+	tok, err := s.dec.Token()
+	if err != nil {
+		return "", s.malformed(path, err)
+	}
+	key, ok := tok.(string)
+	if !ok {
+		return "", s.fail(path, errMalformedJSON, "object key is not a string")
+	}
+	return key, nil
 }
 
 // members returns what the members of an object decoded into t are
@@ -383,7 +401,7 @@ func (s *strictScan) members(t reflect.Type) (*structFields, reflect.Type) {
 // decode that follows refuses it with encoding/json's message), or the
 // failure of a key that differs from a field's name only in case. It sets
 // refuseEmpty for a member a one-form object omits when empty.
-func (s *strictScan) field(fields *structFields, key string, at []any) (reflect.Type, error) {
+func (s *strictScan) field(fields *structFields, key string, at []pathStep) (reflect.Type, error) {
 	f, ok := fields.exact[key]
 	if !ok {
 		s.unsure = true
@@ -423,7 +441,7 @@ func (s *strictScan) duplicate(key string, mark int, many *map[string]struct{}) 
 }
 
 // number checks a number literal against the type it decodes into.
-func (s *strictScan) number(t reflect.Type, lit string, path []any) error {
+func (s *strictScan) number(t reflect.Type, lit string, path []pathStep) error {
 	if t != nil {
 		switch t.Kind() {
 		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
@@ -511,7 +529,7 @@ type structFields struct {
 	// keys holds each field name as a token, boxed once: the fast
 	// tokenizer hands these out for an object's keys instead of a new
 	// string each time (see fastTokens.keys).
-	keys map[string]json.Token
+	keys map[string]string
 }
 
 var fieldCache sync.Map // reflect.Type -> *structFields
@@ -521,7 +539,7 @@ func fieldsOf(t reflect.Type) *structFields {
 		return f.(*structFields)
 	}
 	f := &structFields{exact: map[string]reflect.Type{}, folded: map[string]string{}, omitEmpty: map[string]bool{}, oneForm: isOneFormType(t),
-		keys: map[string]json.Token{}, plain: plainStruct(t)}
+		keys: map[string]string{}, plain: plainStruct(t)}
 	// Breadth first: a shallower field hides a deeper one of the same name.
 	level := []reflect.Type{t}
 	visited := map[reflect.Type]bool{}

@@ -67,14 +67,14 @@ func (d *DealTerms) checkParties() error {
 	if err := ValidateDomain(d.SellerDomain); err != nil {
 		return fmt.Errorf("seller_domain: %w", err)
 	}
-	if _, err := ParsePublicKey(d.SellerKey); err != nil {
+	if err := checkPublicKey(d.SellerKey); err != nil {
 		return fmt.Errorf("seller_key: %w", err)
 	}
-	if _, err := ParsePublicKey(d.BuyerKey); err != nil {
+	if err := checkPublicKey(d.BuyerKey); err != nil {
 		return fmt.Errorf("buyer_key: %w", err)
 	}
 	if d.BuyerIdentity != "" {
-		if _, err := ParsePublicKey(d.BuyerIdentity); err != nil {
+		if err := checkPublicKey(d.BuyerIdentity); err != nil {
 			return fmt.Errorf("buyer_identity: %w", err)
 		}
 	}

@@ -67,7 +67,7 @@ func (b *ProposeBody) Validate() error {
 		return fmt.Errorf("credential is %d bytes, at most %d allowed", len(b.Credential), MaxSealedCredentialLen)
 	}
 	if b.BuyerIdentity != "" {
-		if _, err := ParsePublicKey(b.BuyerIdentity); err != nil {
+		if err := checkPublicKey(b.BuyerIdentity); err != nil {
 			return fmt.Errorf("buyer_identity: %w", err)
 		}
 	}

@@ -141,40 +141,66 @@ func Sign(key ed25519.PrivateKey, p Purpose, v any) (string, error) {
 // signature is verified as crypto/ed25519 does it (RFC 8032 without the
 // cofactor: [S]B = R + [k]A, compared on R's encoding).
 func Verify(pubHex string, p Purpose, v any, sigHex string) error {
-	pub, sig, err := parseKeyAndSignature(pubHex, sigHex)
+	key, sig, err := parseKeyAndSignature(pubHex, sigHex)
 	if err != nil {
 		return err
 	}
 	msg, err := SigningInput(p, v)
 	if err != nil {
+		if rerr := checkSignatureR(sig[:32]); rerr != nil {
+			return rerr // CheckSignature's error comes first
+		}
 		return err
 	}
-	return verifyMessage(pub, p, msg, sig)
+	return verifyMessage(&key, p, msg, &sig)
 }
 
-// parseKeyAndSignature applies ParsePublicKey and CheckSignature.
-func parseKeyAndSignature(pubHex, sigHex string) (ed25519.PublicKey, []byte, error) {
-	pub, err := ParsePublicKey(pubHex)
-	if err != nil {
-		return nil, nil, err
-	}
-	sig, err := decodeHexLen(sigHex, ed25519.SignatureSize, "signature")
-	if err != nil {
-		return nil, nil, &classError{class: ErrSignatureFormat, msg: err.Error()}
-	}
-	if err := CheckSignature(sig); err != nil {
-		return nil, nil, err
-	}
-	return pub, sig, nil
+// parsedKey is a public key that passed ParsePublicKey: its encoding and
+// the memo's −A.
+type parsedKey struct {
+	pub  [32]byte
+	negA *edwards25519.Point
 }
 
-// verifyMessage is the Ed25519 verification of a signing input.
-func verifyMessage(pub ed25519.PublicKey, p Purpose, msg, sig []byte) error {
+// parseKeyAndSignature applies ParsePublicKey and CheckSignature but for
+// its check of R, which verifyMessage makes (checkSignatureR): an R that
+// verifies is a point, and only its order is left to check.
+func parseKeyAndSignature(pubHex, sigHex string) (key parsedKey, sig [64]byte, err error) {
+	if key, err = parseKey(pubHex); err != nil {
+		return key, sig, err
+	}
+	if err := checkHexLen(sigHex, ed25519.SignatureSize, "signature"); err != nil {
+		return key, sig, &classError{class: ErrSignatureFormat, msg: err.Error()}
+	}
+	decodeCheckedHex(sig[:], sigHex)
+	if err := checkSignatureS(sig[:]); err != nil {
+		return key, sig, err
+	}
+	return key, sig, nil
+}
+
+// keyAndSignatureError is the error of ParsePublicKey or CheckSignature.
+func keyAndSignatureError(pubHex, sigHex string) error {
+	_, sig, err := parseKeyAndSignature(pubHex, sigHex)
+	if err != nil {
+		return err
+	}
+	return checkSignatureR(sig[:32])
+}
+
+// verifyMessage is the Ed25519 verification of a signing input, with
+// CheckSignature's check of R: one that verifies is refused only for a
+// small order, and one that does not gets its class.
+func verifyMessage(key *parsedKey, p Purpose, msg []byte, sig *[64]byte) error {
+	if verifyEd25519(key.negA, &key.pub, msg, sig) && !isSmallOrderEncoding(sig[:32]) {
+		countVerify(p)
+		return nil
+	}
+	if err := checkSignatureR(sig[:32]); err != nil {
+		return err
+	}
 	countVerify(p)
-	if !ed25519.Verify(pub, msg, sig) {
-		return ErrBadSignature
-	}
-	return nil
+	return ErrBadSignature
 }
 
 // CheckSignature refuses a 64-byte Ed25519 signature whose R is not the
@@ -186,10 +212,23 @@ func CheckSignature(sig []byte) error {
 	if len(sig) != ed25519.SignatureSize {
 		return &classError{class: ErrSignatureFormat, msg: fmt.Sprintf("anp: signature must be %d bytes, got %d", ed25519.SignatureSize, len(sig))}
 	}
+	if err := checkSignatureS(sig); err != nil {
+		return err
+	}
+	return checkSignatureR(sig[:32])
+}
+
+// checkSignatureS is CheckSignature's check of S, of a 64-byte signature.
+func checkSignatureS(sig []byte) error {
 	if _, err := edwards25519.NewScalar().SetCanonicalBytes(sig[32:]); err != nil {
 		return &classError{class: ErrSignatureSNonCanonical, msg: "anp: signature S is not below the group order L"}
 	}
-	switch pointClass(sig[:32]) {
+	return nil
+}
+
+// checkSignatureR is CheckSignature's check of R.
+func checkSignatureR(r []byte) error {
+	switch pointClass(r) {
 	case ErrKeyNotOnCurve, ErrKeyNonCanonical:
 		return &classError{class: ErrSignatureRInvalid, msg: "anp: signature R is not the canonical encoding of a point"}
 	case ErrKeySmallOrder:
@@ -205,6 +244,11 @@ func pointClass(b []byte) error {
 	if err != nil {
 		return ErrKeyNotOnCurve
 	}
+	return pointClassOf(pt, b)
+}
+
+// pointClassOf is pointClass of b, which SetBytes decoded to pt.
+func pointClassOf(pt *edwards25519.Point, b []byte) error {
 	// SetBytes accepts y ≥ p and x = 0 with the sign bit set; the
 	// canonical encoding is the only one that survives a round trip.
 	if !bytes.Equal(pt.Bytes(), b) {
@@ -246,14 +290,11 @@ func hexString(b []byte) string {
 // edwards25519 or that is of small order. Its errors wrap ErrKeyFormat,
 // ErrKeyNotOnCurve, ErrKeyNonCanonical or ErrKeySmallOrder.
 func ParsePublicKey(s string) (ed25519.PublicKey, error) {
-	b, err := decodeHexLen(s, ed25519.PublicKeySize, "public key")
+	k, err := parseKey(s)
 	if err != nil {
-		return nil, &classError{class: ErrKeyFormat, msg: err.Error()}
+		return nil, err
 	}
-	if class := pointClass(b); class != nil {
-		return nil, &classError{class: class, msg: fmt.Sprintf("anp: public key %s…: %v", s[:16], class)}
-	}
-	return ed25519.PublicKey(b), nil
+	return ed25519.PublicKey(k.pub[:]), nil
 }
 
 // decodeHexLen decodes strict lower-case hex of exactly n bytes.

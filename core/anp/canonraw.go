@@ -36,9 +36,8 @@ const maxRawDepth = 64
 type rawReader struct {
 	data []byte
 	i    int
-	// members and scratch are reused by the objects read (see object).
+	// members is reused by the objects read (see object).
 	members []rawMember
-	scratch [][]byte
 }
 
 func (r *rawReader) space() { r.i = skipSpace(r.data, r.i) }
@@ -95,13 +94,15 @@ func (r *rawReader) value(dst []byte, depth int) ([]byte, error) {
 	return dst, errSlowPath
 }
 
-// rawMember is one member of an object: its name (decoded) and where its
-// canonical value sits in the scratch buffer.
+// rawMember is one member of an object: its name (decoded) and where
+// its canonical "name":value sits in the output.
 type rawMember struct {
 	name       []byte
 	start, end int
 }
 
+// object writes the members as they come, each "name":value canonical,
+// and reorders them only when they were not in JCS order already.
 func (r *rawReader) object(dst []byte, depth int) ([]byte, error) {
 	r.i++ // {
 	r.space()
@@ -109,31 +110,47 @@ func (r *rawReader) object(dst []byte, depth int) ([]byte, error) {
 		r.i++
 		return append(dst, "{}"...), nil
 	}
-	// The members of the objects being read share one stack, and each
-	// depth one scratch buffer: one object is open at a depth at a time.
+	// The members of the objects being read share one stack: an object's
+	// own start at mark, and the objects inside a member are done with
+	// theirs before the member is pushed.
 	if r.members == nil {
-		r.members, r.scratch = make([]rawMember, 0, 8), make([][]byte, 0, 4)
+		r.members = make([]rawMember, 0, 16)
 	}
 	mark := len(r.members)
-	for len(r.scratch) <= depth {
-		r.scratch = append(r.scratch, make([]byte, 0, 128))
-	}
-	scratch := r.scratch[depth][:0]
+	dst = append(dst, '{')
+	body := len(dst)
+	ordered := true
 	for {
-		m, more, err := r.member(&scratch, depth)
+		m, more, err := r.member(&dst, depth)
 		if err != nil {
 			return dst, err
+		}
+		if n := len(r.members); n > mark && compareUTF16(r.members[n-1].name, m.name) >= 0 {
+			ordered = false
 		}
 		r.members = append(r.members, m)
 		if !more {
 			break
 		}
+		dst = append(dst, ',')
 	}
-	r.scratch[depth] = scratch
 	members := r.members[mark:]
 	r.members = r.members[:mark] // members stays readable until the next object
+	if !ordered {
+		var err error
+		if dst, err = reorderMembers(dst, body, members); err != nil {
+			return dst, err
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+// reorderMembers rewrites the members written from dst[body:] in JCS
+// order; a name that comes twice fails with errSlowPath.
+func reorderMembers(dst []byte, body int, members []rawMember) ([]byte, error) {
+	written := append([]byte(nil), dst[body:]...)
 	slices.SortFunc(members, func(a, b rawMember) int { return compareUTF16(a.name, b.name) })
-	dst = append(dst, '{')
+	dst = dst[:body]
 	for i, m := range members {
 		if i > 0 {
 			if bytes.Equal(m.name, members[i-1].name) {
@@ -141,16 +158,14 @@ func (r *rawReader) object(dst []byte, depth int) ([]byte, error) {
 			}
 			dst = append(dst, ',')
 		}
-		dst = appendCanonString(dst, m.name)
-		dst = append(dst, ':')
-		dst = append(dst, scratch[m.start:m.end]...)
+		dst = append(dst, written[m.start-body:m.end-body]...)
 	}
-	return append(dst, '}'), nil
+	return dst, nil
 }
 
-// member reads "name": value and the comma or brace after it; the
-// canonical value goes to scratch. more is false after the closing brace.
-func (r *rawReader) member(scratch *[]byte, depth int) (m rawMember, more bool, err error) {
+// member reads "name": value and the comma or brace after it and writes
+// "name":value canonical to *dst. more is false after the closing brace.
+func (r *rawReader) member(dst *[]byte, depth int) (m rawMember, more bool, err error) {
 	r.space()
 	if r.i >= len(r.data) || r.data[r.i] != '"' {
 		return m, false, errSlowPath
@@ -163,11 +178,12 @@ func (r *rawReader) member(scratch *[]byte, depth int) (m rawMember, more bool, 
 		return m, false, errSlowPath
 	}
 	r.i++
-	m.start = len(*scratch)
-	if *scratch, err = r.value(*scratch, depth+1); err != nil {
+	m.start = len(*dst)
+	*dst = append(appendCanonString(*dst, m.name), ':')
+	if *dst, err = r.value(*dst, depth+1); err != nil {
 		return m, false, err
 	}
-	m.end = len(*scratch)
+	m.end = len(*dst)
 	r.space()
 	if r.i >= len(r.data) || r.data[r.i] != ',' && r.data[r.i] != '}' {
 		return m, false, errSlowPath

@@ -59,6 +59,34 @@ type canonField struct {
 	name      string // the JSON name, as written (already escaped)
 	index     int
 	omitEmpty bool
+	kind      canonKind // of the field's type
+}
+
+// canonKind is how the writer treats the values of a type.
+type canonKind uint8
+
+const (
+	kindWalk canonKind = iota // written by its reflect.Kind
+	kindRaw                   // json.RawMessage, read and written again
+	kindSlow                  // json.Number or the type's own encoding: the reference path
+)
+
+var canonKinds sync.Map // reflect.Type -> canonKind
+
+// canonKindOf is the kind of t, worked out once per type.
+func canonKindOf(t reflect.Type) canonKind {
+	if k, ok := canonKinds.Load(t); ok {
+		return k.(canonKind)
+	}
+	k := kindWalk
+	switch {
+	case t == rawMessageType:
+		k = kindRaw
+	case t == jsonNumberType || ownEncoding(t):
+		k = kindSlow
+	}
+	canonKinds.Store(t, k)
+	return k
 }
 
 // canonStruct is the cached plan of a struct type: its members in JCS
@@ -103,7 +131,7 @@ func buildCanonPlan(t reflect.Type) *canonStruct {
 			return &canonStruct{slow: true}
 		}
 		seen[name] = true
-		p.fields = append(p.fields, canonField{name: name, index: i, omitEmpty: strings.Contains(","+opts+",", ",omitempty,")})
+		p.fields = append(p.fields, canonField{name: name, index: i, omitEmpty: strings.Contains(","+opts+",", ",omitempty,"), kind: canonKindOf(f.Type)})
 	}
 	slices.SortFunc(p.fields, func(a, b canonField) int { return compareUTF16(a.name, b.name) })
 	for i := range p.fields {
@@ -136,20 +164,26 @@ func validTagName(s string) bool {
 
 // appendCanonical appends JCS(v) to dst, or fails with errSlowPath.
 func appendCanonical(dst []byte, v reflect.Value, depth int) ([]byte, error) {
-	if depth > maxCanonDepth {
-		return dst, errSlowPath // encoding/json reports a cycle
-	}
 	if !v.IsValid() {
+		if depth > maxCanonDepth {
+			return dst, errSlowPath
+		}
 		return append(dst, "null"...), nil
 	}
-	t := v.Type()
+	return appendCanonicalOf(dst, v, canonKindOf(v.Type()), depth)
+}
+
+// appendCanonicalOf is appendCanonical of a valid v whose type is of kind k.
+func appendCanonicalOf(dst []byte, v reflect.Value, k canonKind, depth int) ([]byte, error) {
 	switch {
-	case t == rawMessageType:
+	case depth > maxCanonDepth:
+		return dst, errSlowPath // encoding/json reports a cycle
+	case k == kindRaw:
 		return appendCanonicalRaw(dst, v.Bytes())
-	case t == jsonNumberType || ownEncoding(t):
+	case k == kindSlow:
 		return dst, errSlowPath // a number literal, or the type's own MarshalJSON or MarshalText
 	}
-	switch t.Kind() {
+	switch v.Kind() {
 	case reflect.Pointer, reflect.Interface:
 		if v.IsNil() {
 			return append(dst, "null"...), nil
@@ -214,7 +248,7 @@ func appendCanonStruct(dst []byte, v reflect.Value, depth int) ([]byte, error) {
 		first = false
 		dst = append(dst, f.name...)
 		dst = append(dst, ':')
-		if dst, err = appendCanonical(dst, fv, depth+1); err != nil {
+		if dst, err = appendCanonicalOf(dst, fv, f.kind, depth+1); err != nil {
 			return dst, err
 		}
 	}
@@ -229,12 +263,13 @@ func appendCanonSlice(dst []byte, v reflect.Value, depth int) ([]byte, error) {
 		return append(dst, "null"...), nil
 	}
 	dst = append(dst, '[')
+	k := canonKindOf(v.Type().Elem())
 	var err error
 	for i := 0; i < v.Len(); i++ {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		if dst, err = appendCanonical(dst, v.Index(i), depth+1); err != nil {
+		if dst, err = appendCanonicalOf(dst, v.Index(i), k, depth+1); err != nil {
 			return dst, err
 		}
 	}

@@ -38,7 +38,7 @@ func NewArbiterKey(root ed25519.PrivateKey, index uint64, key ed25519.PublicKey,
 // Verify checks the certificate against the registry root key, and that the
 // key was valid at ms.
 func (k *ArbiterKey) Verify(rootKey string, ms int64) error {
-	if _, err := ParsePublicKey(k.Key); err != nil {
+	if err := checkPublicKey(k.Key); err != nil {
 		return eventErr(CodeBadSignature, ErrDealEventNotary, "arbiter key: %v", err)
 	}
 	if err := Verify(rootKey, PurposeArbiterKey, k.unsigned(), k.Sig); err != nil {

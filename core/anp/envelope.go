@@ -201,7 +201,7 @@ func (e *Envelope) checkContents() error {
 	case len(e.To) == 0 || len(e.To) > MaxDomainLen:
 		return Errorf(CodeBadRequest, "to must name the recipient")
 	}
-	if _, err := ParsePublicKey(e.From); err != nil {
+	if err := checkPublicKey(e.From); err != nil {
 		return Errorf(CodeBadRequest, "from: %v", err)
 	}
 	if err := checkHexLen(e.Nonce, NonceBytes, "nonce"); err != nil {

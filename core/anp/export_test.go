@@ -2,9 +2,12 @@ package anp
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"encoding/json"
 	"io"
 	"reflect"
+
+	"filippo.io/edwards25519"
 )
 
 // Deterministic sealing for the tests and the vectors: the ephemeral key or
@@ -65,5 +68,30 @@ func tokenStream(src tokenSource) ([]json.Token, error) {
 func CheckStrictDecoder(data []byte, t reflect.Type) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	return scanWith(dec, t, false)
+	_, err := scanWith(dec, t, false)
+	return err
+}
+
+// VerifyEquation is the Ed25519 verifier with a remembered −A, with −A
+// decoded as crypto/ed25519 decodes a key (non-canonical and small-order
+// encodings too): the equation alone, without the protocol's refusals.
+func VerifyEquation(pub, msg, sig []byte) bool {
+	if len(pub) != ed25519.PublicKeySize || len(sig) != ed25519.SignatureSize {
+		return false
+	}
+	a, err := new(edwards25519.Point).SetBytes(pub)
+	if err != nil {
+		return false
+	}
+	return verifyEd25519(new(edwards25519.Point).Negate(a), (*[32]byte)(pub), msg, (*[64]byte)(sig))
+}
+
+// VerifySigningInput is the verification Verify and SigCache make, over
+// a signing input.
+func VerifySigningInput(pubHex string, msg []byte, sigHex string) error {
+	key, sig, err := parseKeyAndSignature(pubHex, sigHex)
+	if err != nil {
+		return err
+	}
+	return verifyMessage(&key, PurposeEnvelope, msg, &sig)
 }

@@ -98,7 +98,7 @@ func (k *KeyChange) validate() error {
 	if _, err := k.purpose(); err != nil {
 		return err
 	}
-	if _, err := ParsePublicKey(k.Key); err != nil {
+	if err := checkPublicKey(k.Key); err != nil {
 		return classErr(ErrKeyEventMalformed, "key change key: %v", err)
 	}
 	if k.TS <= 0 {
@@ -110,7 +110,7 @@ func (k *KeyChange) validate() error {
 		}
 		return nil
 	}
-	if _, err := ParsePublicKey(k.NewKey); err != nil {
+	if err := checkPublicKey(k.NewKey); err != nil {
 		return classErr(ErrKeyEventMalformed, "key change new_key: %v", err)
 	}
 	if k.NewKey == k.Key {
@@ -202,7 +202,7 @@ func (e *KeyEvent) Verify(rootKey string) error {
 	if err := ValidateDomain(e.Domain); err != nil {
 		return Errorf(CodeBadRequest, "%v", classErr(ErrKeyEventMalformed, "key event domain: %v", err))
 	}
-	if _, err := ParsePublicKey(e.Key); err != nil {
+	if err := checkPublicKey(e.Key); err != nil {
 		return Errorf(CodeBadRequest, "%v", classErr(ErrKeyEventMalformed, "key event key: %v", err))
 	}
 	if e.Kind == KeyEventBind {

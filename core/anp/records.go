@@ -106,7 +106,7 @@ func (r *EndpointRecord) Validate() error {
 		return err
 	}
 	if r.EncKey != "" {
-		if _, err := parseX25519Key(r.EncKey, "enc_key"); err != nil {
+		if _, err := x25519KeyBytes(r.EncKey, "enc_key"); err != nil {
 			return err
 		}
 	}

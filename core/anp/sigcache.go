@@ -2,7 +2,6 @@ package anp
 
 import (
 	"crypto/sha256"
-	"sync"
 )
 
 // SigCache remembers the signatures one party has verified, or made
@@ -16,9 +15,7 @@ import (
 // newer one is full the older one is dropped. A nil *SigCache caches
 // nothing, and its methods verify every time. It is safe for concurrent use.
 type SigCache struct {
-	mu        sync.Mutex
-	cur, prev map[sigDigest]struct{}
-	half      int
+	seen *memo[sigDigest, struct{}]
 }
 
 // sigDigest is SHA-256 of key, signature and signing input.
@@ -29,16 +26,15 @@ const DefaultSigCacheSize = 1024
 
 // NewSigCache returns a cache of at most size entries (at least 2).
 func NewSigCache(size int) *SigCache {
-	half := max(size/2, 1)
-	return &SigCache{cur: make(map[sigDigest]struct{}, half), half: half}
+	return &SigCache{seen: newMemo[sigDigest, struct{}](size)}
 }
 
 func digestOf(pubHex, sigHex string, msg []byte) sigDigest {
+	// key 0x00 signature 0x00, written at once
+	head := make([]byte, 0, len(pubHex)+len(sigHex)+2)
+	head = append(append(append(append(head, pubHex...), 0), sigHex...), 0)
 	h := sha256.New()
-	h.Write([]byte(pubHex))
-	h.Write([]byte{0})
-	h.Write([]byte(sigHex))
-	h.Write([]byte{0})
+	h.Write(head)
 	h.Write(msg)
 	var d sigDigest
 	h.Sum(d[:0])
@@ -46,32 +42,18 @@ func digestOf(pubHex, sigHex string, msg []byte) sigDigest {
 }
 
 func (c *SigCache) has(d sigDigest) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.cur[d]; ok {
-		return true
-	}
-	_, ok := c.prev[d]
+	_, ok := c.seen.get(d)
 	return ok
 }
 
-func (c *SigCache) add(d sigDigest) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.cur) >= c.half {
-		c.prev, c.cur = c.cur, make(map[sigDigest]struct{}, c.half)
-	}
-	c.cur[d] = struct{}{}
-}
+func (c *SigCache) add(d sigDigest) { c.seen.put(d, struct{}{}) }
 
 // Len returns the number of signatures remembered.
 func (c *SigCache) Len() int {
 	if c == nil {
 		return 0
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.cur) + len(c.prev)
+	return c.seen.len()
 }
 
 // Verify is anp.Verify that skips signatures this cache has seen verify
@@ -82,7 +64,7 @@ func (c *SigCache) Verify(pubHex string, p Purpose, v any, sigHex string) error 
 	}
 	msg, err := SigningInput(p, v)
 	if err != nil {
-		if _, _, kerr := parseKeyAndSignature(pubHex, sigHex); kerr != nil {
+		if kerr := keyAndSignatureError(pubHex, sigHex); kerr != nil {
 			return kerr // the error anp.Verify gives first
 		}
 		return err
@@ -91,11 +73,11 @@ func (c *SigCache) Verify(pubHex string, p Purpose, v any, sigHex string) error 
 	if c.has(d) {
 		return nil
 	}
-	pub, sig, err := parseKeyAndSignature(pubHex, sigHex)
+	key, sig, err := parseKeyAndSignature(pubHex, sigHex)
 	if err != nil {
 		return err
 	}
-	if err := verifyMessage(pub, p, msg, sig); err != nil {
+	if err := verifyMessage(&key, p, msg, &sig); err != nil {
 		return err
 	}
 	c.add(d)

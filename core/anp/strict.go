@@ -92,12 +92,11 @@ func decodeStrictAt(prefix string, data []byte, v any) error {
 	if !utf8.Valid(data) {
 		return &DecodeError{Path: prefix, Err: ErrInvalidUTF8, Detail: fmt.Sprintf("at byte %d", firstInvalidUTF8(data))}
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := CheckStrict(data, t); err != nil {
+	known, err := strictPass(data, t, false)
+	if err != nil {
 		if errors.Is(err, errMalformedJSON) {
 			// Syntax errors in encoding/json's words, with its offsets.
-			if derr := dec.Decode(v); derr != nil {
+			if derr := decodeRefusingUnknown(data, v); derr != nil {
 				return &DecodeError{Path: prefix, Err: derr}
 			}
 		}
@@ -107,10 +106,25 @@ func decodeStrictAt(prefix string, data []byte, v any) error {
 		}
 		return err
 	}
-	if err := dec.Decode(v); err != nil {
+	if known {
+		// Every member has its field: json.Unmarshal reads what a decoder
+		// refusing unknown fields reads, with the same errors.
+		err = json.Unmarshal(data, v)
+	} else {
+		err = decodeRefusingUnknown(data, v)
+	}
+	if err != nil {
 		return &DecodeError{Path: prefix, Err: err}
 	}
 	return nil
+}
+
+// decodeRefusingUnknown is encoding/json's decode of one value with
+// unknown fields refused.
+func decodeRefusingUnknown(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
 }
 
 // firstInvalidUTF8 is the offset of the first byte of data that does not
@@ -140,41 +154,46 @@ func joinPath(prefix, p string) string {
 // value) without decoding: one JSON value, no duplicate keys anywhere,
 // exact keys, no null, integers in range. DecodeStrict runs it before decoding.
 func CheckStrict(data []byte, t reflect.Type) error {
-	return strictPass(data, t, false)
+	_, err := strictPass(data, t, false)
+	return err
 }
 
 // CheckNoDuplicateKeys refuses JSON with a duplicate key at any depth or
 // malformed JSON, and nothing else: for free-form input such as tool
 // arguments, where numbers, key spellings and null are checked by a schema.
 func CheckNoDuplicateKeys(data []byte) error {
-	return strictPass(data, nil, true)
+	_, err := strictPass(data, nil, true)
+	return err
 }
 
 // strictPass scans data with fastTokens and, when that fails for any
 // reason, again with json.Decoder, whose verdict and error then stand:
-// the fast reading decides only what it accepts.
-func strictPass(data []byte, t reflect.Type, dupOnly bool) error {
-	if scanWith(&fastTokens{data: data, opaque: true}, t, dupOnly) == nil {
-		return nil
+// the fast reading decides only what it accepts. known is the scan's
+// (see strictScan.unsure).
+func strictPass(data []byte, t reflect.Type, dupOnly bool) (known bool, err error) {
+	if known, err := scanWith(&fastTokens{data: data, opaque: true}, t, dupOnly); err == nil {
+		return known, nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	return scanWith(dec, t, dupOnly)
 }
 
-// scanWith is the strict pre-pass over the tokens of src.
-func scanWith(src tokenSource, t reflect.Type, dupOnly bool) error {
-	s := strictScan{dec: src, dupOnly: dupOnly}
+// scanWith is the strict pre-pass over the tokens of src. known reports
+// that every object member met is a field of its struct as encoding/json
+// reads them too, so that a decode refusing unknown fields refuses none.
+func scanWith(src tokenSource, t reflect.Type, dupOnly bool) (known bool, err error) {
+	s := strictScan{dec: src, dupOnly: dupOnly, seen: make([]string, 0, 16)}
 	s.fast, _ = src.(*fastTokens)
 	// The path grows and shrinks with the nesting, in one backing array:
 	// a member's path is read only when the scan fails there.
-	if err := s.value(t, make([]any, 0, 16), 0); err != nil {
-		return err
+	if err := s.value(t, make([]pathStep, 0, 16), 0); err != nil {
+		return false, err
 	}
 	if _, err := src.Token(); err != io.EOF {
-		return &DecodeError{Err: ErrTrailingData}
+		return false, &DecodeError{Err: ErrTrailingData}
 	}
-	return nil
+	return !s.unsure, nil
 }
 
 type strictScan struct {
@@ -187,33 +206,44 @@ type strictScan struct {
 	// refuseEmpty is set for the next value: a member that a one-form
 	// object omits when empty (see omitsEmpty in oneform.go).
 	refuseEmpty bool
+	// unsure is set when the decode might meet a member without its
+	// field: a key that is not a field's exact name, a struct whose names
+	// encoding/json might read otherwise (structFields.plain), or an
+	// interface, which may hold a struct of its own.
+	unsure bool
 }
 
-// pathString renders a path of keys (string) and indexes (int).
-func pathString(path []any) string {
+// pathStep is a step of a path: a member's key, or an element's index.
+type pathStep struct {
+	key   string
+	index int
+	isKey bool
+}
+
+// pathString renders a path of keys and indexes.
+func pathString(path []pathStep) string {
 	var b strings.Builder
 	for _, p := range path {
-		switch p := p.(type) {
-		case int:
-			fmt.Fprintf(&b, "[%d]", p)
-		case string:
-			if b.Len() > 0 {
-				b.WriteByte('.')
-			}
-			b.WriteString(p)
+		if !p.isKey {
+			fmt.Fprintf(&b, "[%d]", p.index)
+			continue
 		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(p.key)
 	}
 	return b.String()
 }
 
-func (s *strictScan) malformed(path []any, err error) error {
+func (s *strictScan) malformed(path []pathStep, err error) error {
 	if err == io.EOF {
 		err = io.ErrUnexpectedEOF
 	}
 	return s.fail(path, errMalformedJSON, err.Error())
 }
 
-func (s *strictScan) fail(path []any, err error, detail string) error {
+func (s *strictScan) fail(path []pathStep, err error, detail string) error {
 	return &DecodeError{Path: pathString(path), Err: err, Detail: detail}
 }
 
@@ -241,10 +271,19 @@ func shape(t reflect.Type) reflect.Type {
 	return nil
 }
 
-func (s *strictScan) value(t reflect.Type, path []any, depth int) error {
+// holdsInterface reports whether t, its pointers followed, is an interface.
+func holdsInterface(t reflect.Type) bool {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t != nil && t.Kind() == reflect.Interface
+}
+
+func (s *strictScan) value(t reflect.Type, path []pathStep, depth int) error {
 	if depth > maxStrictDepth {
 		return &DecodeError{Err: ErrNestingDepth, Detail: fmt.Sprintf("more than %d levels", maxStrictDepth)}
 	}
+	s.unsure = s.unsure || holdsInterface(t)
 	t = shape(t)
 	refuseEmpty := s.refuseEmpty
 	s.refuseEmpty = false
@@ -276,13 +315,13 @@ func (s *strictScan) value(t reflect.Type, path []any, depth int) error {
 	return nil
 }
 
-func (s *strictScan) array(t reflect.Type, path []any, depth int) error {
+func (s *strictScan) array(t reflect.Type, path []pathStep, depth int) error {
 	var elem reflect.Type
 	if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
 		elem = t.Elem()
 	}
 	for i := 0; s.dec.More(); i++ {
-		if err := s.value(elem, append(path, i), depth+1); err != nil {
+		if err := s.value(elem, append(path, pathStep{index: i}), depth+1); err != nil {
 			return err
 		}
 	}
@@ -292,32 +331,19 @@ func (s *strictScan) array(t reflect.Type, path []any, depth int) error {
 	return nil
 }
 
-func (s *strictScan) object(t reflect.Type, path []any, depth int) error {
-	var fields *structFields
-	var elem reflect.Type
-	if t != nil && !s.dupOnly {
-		switch t.Kind() {
-		case reflect.Struct:
-			fields = fieldsOf(t)
-		case reflect.Map:
-			elem = t.Elem()
-		}
-	}
+func (s *strictScan) object(t reflect.Type, path []pathStep, depth int) error {
+	fields, elem := s.members(t)
 	mark := len(s.seen)
 	var many map[string]struct{} // past manyKeys members, the keys seen
 	for s.dec.More() {
 		if s.fast != nil && fields != nil {
 			s.fast.keys = fields.keys
 		}
-		tok, err := s.dec.Token()
+		key, err := s.key(path)
 		if err != nil {
-			return s.malformed(path, err)
+			return err
 		}
-		key, ok := tok.(string)
-		if !ok {
-			return s.fail(path, errMalformedJSON, "object key is not a string")
-		}
-		at := append(path, tok)
+		at := append(path, pathStep{key: key, isKey: true})
 		if s.duplicate(key, mark, &many) {
 			return s.fail(at, ErrDuplicateKey, strconv.Quote(key))
 		}
@@ -338,13 +364,47 @@ func (s *strictScan) object(t reflect.Type, path []any, depth int) error {
 	return nil
 }
 
+// key reads the key of the next member of an object.
+func (s *strictScan) key(path []pathStep) (string, error) {
+	if s.fast != nil {
+		return s.fast.key()
+	}
+	tok, err := s.dec.Token()
+	if err != nil {
+		return "", s.malformed(path, err)
+	}
+	key, ok := tok.(string)
+	if !ok {
+		return "", s.fail(path, errMalformedJSON, "object key is not a string")
+	}
+	return key, nil
+}
+
+// members returns what the members of an object decoded into t are
+// checked against: a struct's fields, or a map's element type.
+func (s *strictScan) members(t reflect.Type) (*structFields, reflect.Type) {
+	if t == nil || s.dupOnly {
+		return nil, nil
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		fields := fieldsOf(t)
+		s.unsure = s.unsure || !fields.plain
+		return fields, nil
+	case reflect.Map:
+		return nil, t.Elem()
+	}
+	return nil, nil
+}
+
 // field is the type of the struct member key (nil for an unknown one: the
 // decode that follows refuses it with encoding/json's message), or the
 // failure of a key that differs from a field's name only in case. It sets
 // refuseEmpty for a member a one-form object omits when empty.
-func (s *strictScan) field(fields *structFields, key string, at []any) (reflect.Type, error) {
+func (s *strictScan) field(fields *structFields, key string, at []pathStep) (reflect.Type, error) {
 	f, ok := fields.exact[key]
 	if !ok {
+		s.unsure = true
 		if name, ok := fields.folded[strings.ToLower(key)]; ok {
 			return nil, s.fail(at, ErrKeyCase, fmt.Sprintf("%q is not %q", key, name))
 		}
@@ -381,7 +441,7 @@ func (s *strictScan) duplicate(key string, mark int, many *map[string]struct{}) 
 }
 
 // number checks a number literal against the type it decodes into.
-func (s *strictScan) number(t reflect.Type, lit string, path []any) error {
+func (s *strictScan) number(t reflect.Type, lit string, path []pathStep) error {
 	if t != nil {
 		switch t.Kind() {
 		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
@@ -463,10 +523,13 @@ type structFields struct {
 	// is a one-form object (omitsEmpty), whose decoding refuses them empty.
 	omitEmpty map[string]bool
 	oneForm   bool
+	// plain: no embedded struct, no two fields of one name, and every
+	// name plain ASCII, so that encoding/json has these fields and names.
+	plain bool
 	// keys holds each field name as a token, boxed once: the fast
 	// tokenizer hands these out for an object's keys instead of a new
 	// string each time (see fastTokens.keys).
-	keys map[string]json.Token
+	keys map[string]string
 }
 
 var fieldCache sync.Map // reflect.Type -> *structFields
@@ -476,7 +539,7 @@ func fieldsOf(t reflect.Type) *structFields {
 		return f.(*structFields)
 	}
 	f := &structFields{exact: map[string]reflect.Type{}, folded: map[string]string{}, omitEmpty: map[string]bool{}, oneForm: isOneFormType(t),
-		keys: map[string]json.Token{}}
+		keys: map[string]string{}, plain: plainStruct(t)}
 	// Breadth first: a shallower field hides a deeper one of the same name.
 	level := []reflect.Type{t}
 	visited := map[reflect.Type]bool{}
@@ -527,4 +590,40 @@ func fieldsOf(t reflect.Type) *structFields {
 	}
 	got, _ := fieldCache.LoadOrStore(t, f)
 	return got.(*structFields)
+}
+
+// plainStruct reports whether t has no embedded field and its fields'
+// JSON names are distinct and of ASCII letters, digits, '_', '-' and '.'
+// only (names encoding/json takes as they are written).
+func plainStruct(t reflect.Type) bool {
+	seen := map[string]bool{}
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		if sf.Anonymous {
+			return false
+		}
+		tag := sf.Tag.Get("json")
+		if tag == "-" || !sf.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		if name == "" {
+			name = sf.Name
+		}
+		if seen[name] || !plainName(name) {
+			return false
+		}
+		seen[name] = true
+	}
+	return true
+}
+
+func plainName(name string) bool {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return name != ""
 }

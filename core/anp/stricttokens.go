@@ -32,13 +32,24 @@ type fastTokens struct {
 	// keys, when set, holds key tokens already boxed (the field names of
 	// the struct being read): a key with one of these names is returned
 	// as that token, the same string, without a new allocation.
-	keys map[string]json.Token
+	keys map[string]string
 	// opaque: string values and integer numbers are returned as shared
 	// tokens that keep only what the strict scan reads of them: whether a
 	// string is empty, and an integer's zeroness and its verdict under
 	// CheckNumber (an integer it would refuse is returned as it is). The
 	// token stream is otherwise json.Decoder's.
 	opaque bool
+	// text is data as a string, made on the first key or string token
+	// that needs one: the tokens are slices of it, one allocation in all.
+	text string
+}
+
+// textOf returns data[start:end] as a string sliced from f.text.
+func (f *fastTokens) textOf(start, end int) string {
+	if f.text == "" {
+		f.text = string(f.data)
+	}
+	return f.text[start:end]
 }
 
 // The shared tokens of opaque mode.
@@ -169,44 +180,78 @@ func (f *fastTokens) comma() error {
 // stringToken reads a key or a string value. Strings with an escape, a
 // control character or invalid UTF-8 are left to json.Decoder.
 func (f *fastTokens) stringToken() (json.Token, error) {
-	isKey := f.state == tokObjectStart || f.state == tokObjectKey
-	if !isKey && !f.valueAllowed() {
+	if f.state == tokObjectStart || f.state == tokObjectKey {
+		return f.keyString()
+	}
+	if !f.valueAllowed() {
 		return nil, errFastTokens
 	}
-	start := f.i + 1
+	start, end, ok := f.plainString()
+	if !ok {
+		return nil, errFastTokens
+	}
+	f.afterValue()
+	if f.opaque {
+		if end == start {
+			return emptyString, nil
+		}
+		return opaqueString, nil
+	}
+	return f.textOf(start, end), nil
+}
+
+// key is Token for the key of the next member of an object, unboxed.
+func (f *fastTokens) key() (string, error) {
+	f.space()
+	if f.i < len(f.data) && f.data[f.i] == ',' {
+		if err := f.comma(); err != nil {
+			return "", err
+		}
+		f.space()
+	}
+	if f.i >= len(f.data) || f.data[f.i] != '"' || f.state != tokObjectStart && f.state != tokObjectKey {
+		return "", errFastTokens
+	}
+	return f.keyString()
+}
+
+// keyString reads a key at f.i: one of keys when it is there, else a slice
+// of the input's text.
+func (f *fastTokens) keyString() (string, error) {
+	start, end, ok := f.plainString()
+	if !ok {
+		return "", errFastTokens
+	}
+	f.state = tokObjectColon
+	if k, ok := f.keys[string(f.data[start:end])]; ok {
+		return k, nil
+	}
+	return f.textOf(start, end), nil
+}
+
+// plainString reads the string at f.i, which has no escape, no control
+// character and is valid UTF-8, and returns where its contents are.
+func (f *fastTokens) plainString() (start, end int, ok bool) {
+	start = f.i + 1
 	for j := start; j < len(f.data); {
 		c := f.data[j]
 		switch {
 		case c == '"':
 			f.i = j + 1
-			if isKey {
-				f.state = tokObjectColon
-				if tok, ok := f.keys[string(f.data[start:j])]; ok {
-					return tok, nil
-				}
-			} else {
-				f.afterValue()
-				if f.opaque {
-					if j == start {
-						return emptyString, nil
-					}
-					return opaqueString, nil
-				}
-			}
-			return string(f.data[start:j]), nil
+			return start, j, true
 		case c == '\\' || c < 0x20:
-			return nil, errFastTokens
+			return 0, 0, false
 		case c >= utf8.RuneSelf:
 			size := runeAt(f.data, j)
 			if size == 0 {
-				return nil, errFastTokens
+				return 0, 0, false
 			}
 			j += size
 		default:
 			j++
 		}
 	}
-	return nil, errFastTokens
+	return 0, 0, false
 }
 
 // literal reads true, false, null or a number that follows JSON's grammar

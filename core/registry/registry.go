@@ -138,6 +138,7 @@ type Server struct {
 	arbiterCert anp.ArbiterKey
 	tokens      *anp.SigCache     // token signatures verified: a token is checked once, not on every request
 	checked     *readonce.Digests // stored session bytes written or already read strictly
+	decoded     *decodedSessions  // the decoded records of the sessions used last
 
 	shared     *Shared     // nil: the only process on the Ledger
 	instance   string      // names this process's leases
@@ -165,6 +166,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{
 		tokens:     anp.NewSigCache(tokenCacheSize),
 		checked:    readonce.New(maxCheckedSessions),
+		decoded:    newDecodedSessions(maxDecodedSessions),
 		cfg:        cfg,
 		log:        cfg.Logger.With().Str("component", "registry").Logger(),
 		now:        cfg.Now,

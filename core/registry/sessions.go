@@ -70,10 +70,14 @@ func decodeSession(data []byte) (*witnessSession, error) {
 	return &ws, nil
 }
 
-// decodeStored decodes a stored session: strictly, unless these are the
-// bytes this registry wrote or already read strictly for id.
+// decodeStored decodes a stored session: not at all when these are the
+// bytes of a session it remembers decoded, else strictly, unless these are
+// the bytes this registry wrote or already read strictly for id.
 func (s *Server) decodeStored(id string, data []byte) (*witnessSession, error) {
 	sum := readonce.Sum(data)
+	if ws, ok := s.decoded.get(id, sum); ok {
+		return ws, nil
+	}
 	if s.checked.Has(id, sum) {
 		var ws witnessSession
 		if err := json.Unmarshal(data, &ws); err != nil {
@@ -107,11 +111,14 @@ func (s *Server) saveSession(ctx context.Context, ws *witnessSession) error {
 	}
 	if err := s.ledger.Put(ctx, bucketSessions, ws.ID, data); err != nil {
 		s.checked.Forget(ws.ID)
+		s.decoded.forget(ws.ID)
 		return fmt.Errorf("registry: store session %s: %w", ws.ID, err)
 	}
-	s.checked.Add(ws.ID, readonce.Sum(data))
+	sum := readonce.Sum(data)
+	s.checked.Add(ws.ID, sum)
 	ws.size = int64(len(data))
 	ws.stored = true
+	s.decoded.put(sum, ws)
 	if ws.Notarized {
 		if err := s.unindexSession(ctx, ws.ID); err != nil {
 			return err
@@ -490,6 +497,7 @@ func (s *Server) deleteIfIdle(ctx context.Context, id string, cutoff int64) (boo
 		return false, fmt.Errorf("registry: look up the notarising record of session %s: %w", id, err)
 	}
 	s.checked.Forget(id)
+	s.decoded.forget(id)
 	if err := s.ledger.Delete(ctx, bucketSessions, id); err != nil {
 		return false, fmt.Errorf("registry: delete idle session %s: %w", id, err)
 	}

@@ -48,19 +48,20 @@ func (c *decodedSessions) get(id string, sum [sha256.Size]byte) (*witnessSession
 	return e.ws.clone(), true
 }
 
-// put remembers a copy of ws as the decoding of the bytes with digest sum.
-func (c *decodedSessions) put(sum [sha256.Size]byte, ws *witnessSession) {
+// put remembers a copy of ws as the decoding of the bytes with digest sum
+// stored for id.
+func (c *decodedSessions) put(id string, sum [sha256.Size]byte, ws *witnessSession) {
 	e := decodedSession{sum: sum, ws: ws.clone()}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, known := c.entries[ws.ID]; !known {
+	if _, known := c.entries[id]; !known {
 		if len(c.order) >= c.max {
 			delete(c.entries, c.order[0])
 			c.order = append(c.order[:0], c.order[1:]...)
 		}
-		c.order = append(c.order, ws.ID)
+		c.order = append(c.order, id)
 	}
-	c.entries[ws.ID] = e
+	c.entries[id] = e
 }
 
 // forget drops id.

@@ -31,7 +31,7 @@ func TestDecodedSessionsAnswerOnlyForTheirBytes(t *testing.T) {
 	c := newDecodedSessions(4)
 	ws, data := cachedSession(t, "s1", 1)
 	_, other := cachedSession(t, "s1", 2)
-	c.put(readonce.Sum(data), ws)
+	c.put(ws.ID, readonce.Sum(data), ws)
 	if _, ok := c.get("s1", readonce.Sum(other)); ok {
 		t.Fatal("an entry answered for other bytes of its session")
 	}
@@ -54,7 +54,7 @@ func TestDecodedSessionsHandOutCopies(t *testing.T) {
 	c := newDecodedSessions(4)
 	ws, data := cachedSession(t, "s1", 1)
 	sum := readonce.Sum(data)
-	c.put(sum, ws)
+	c.put(ws.ID, sum, ws)
 	ws.Closed, ws.Transcript.Envelopes[0].Seq = anp.TypeCancel, 9
 	got, _ := c.get("s1", sum)
 	got.Transcript.Envelopes = append(got.Transcript.Envelopes, &anp.Envelope{Seq: 2})
@@ -75,7 +75,7 @@ func TestDecodedSessionsAreBounded(t *testing.T) {
 		id := fmt.Sprintf("s%d", i%5)
 		ws, data := cachedSession(t, id, int64(i))
 		sums[id] = readonce.Sum(data)
-		c.put(sums[id], ws)
+		c.put(ws.ID, sums[id], ws)
 		if len(c.entries) > 3 || len(c.order) > 3 {
 			t.Fatalf("after %d puts: %d entries, %d in order; want at most 3", i+1, len(c.entries), len(c.order))
 		}
@@ -99,7 +99,7 @@ func TestDecodedSessionsConcurrently(t *testing.T) {
 				id := fmt.Sprintf("s%d", (g+i)%6)
 				ws, data := cachedSession(t, id, int64(i%3))
 				sum := readonce.Sum(data)
-				c.put(sum, ws)
+				c.put(ws.ID, sum, ws)
 				if got, ok := c.get(id, sum); ok && got.Active != int64(i%3) {
 					t.Errorf("%s: a hit for the bytes of Active %d returned %d", id, i%3, got.Active)
 				}

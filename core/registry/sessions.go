@@ -3,6 +3,7 @@ package registry
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -78,6 +79,17 @@ func (s *Server) decodeStored(id string, data []byte) (*witnessSession, error) {
 	if ws, ok := s.decoded.get(id, sum); ok {
 		return ws, nil
 	}
+	ws, err := s.decodeChecked(id, sum, data)
+	if err != nil {
+		return nil, err
+	}
+	s.decoded.put(id, sum, ws)
+	return ws, nil
+}
+
+// decodeChecked decodes data, with digest sum, stored for id: strictly,
+// unless these are the bytes this registry wrote or already read strictly.
+func (s *Server) decodeChecked(id string, sum [sha256.Size]byte, data []byte) (*witnessSession, error) {
 	if s.checked.Has(id, sum) {
 		var ws witnessSession
 		if err := json.Unmarshal(data, &ws); err != nil {
@@ -118,7 +130,7 @@ func (s *Server) saveSession(ctx context.Context, ws *witnessSession) error {
 	s.checked.Add(ws.ID, sum)
 	ws.size = int64(len(data))
 	ws.stored = true
-	s.decoded.put(sum, ws)
+	s.decoded.put(ws.ID, sum, ws)
 	if ws.Notarized {
 		if err := s.unindexSession(ctx, ws.ID); err != nil {
 			return err

@@ -139,6 +139,7 @@ type Server struct {
 	tokens      *anp.SigCache     // token signatures verified: a token is checked once, not on every request
 	checked     *readonce.Digests // stored session bytes written or already read strictly
 	decoded     *decodedSessions  // the decoded records of the sessions used last
+	passed      *passedTokens     // bearer tokens that passed every check of their bytes
 
 	shared     *Shared     // nil: the only process on the Ledger
 	instance   string      // names this process's leases
@@ -167,6 +168,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		tokens:     anp.NewSigCache(tokenCacheSize),
 		checked:    readonce.New(maxCheckedSessions),
 		decoded:    newDecodedSessions(maxDecodedSessions),
+		passed:     newPassedTokens(tokenCacheSize),
 		cfg:        cfg,
 		log:        cfg.Logger.With().Str("component", "registry").Logger(),
 		now:        cfg.Now,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -68,17 +67,11 @@ func TestPassedTokensAreBounded(t *testing.T) {
 // (for -race); each token reads back its own claims.
 func TestPassedTokensConcurrently(t *testing.T) {
 	p := newPassedTokens(8)
-	var wg sync.WaitGroup
-	for g := range 4 {
-		wg.Go(func() {
-			for i := range 300 {
-				tok := fmt.Sprintf("t%d", (g*7+i)%20)
-				p.add(tok, anp.TokenClaims{ID: tok}, "k")
-				if got, ok := p.get(tok); ok && got.claims.ID != tok {
-					t.Errorf("%s read back %s", tok, got.claims.ID)
-				}
-			}
-		})
-	}
-	wg.Wait()
+	concurrently(4, 300, func(g, i int) {
+		tok := fmt.Sprintf("t%d", (g*7+i)%20)
+		p.add(tok, anp.TokenClaims{ID: tok}, "k")
+		if got, ok := p.get(tok); ok && got.claims.ID != tok {
+			t.Errorf("%s read back %s", tok, got.claims.ID)
+		}
+	})
 }

@@ -92,20 +92,28 @@ func TestDecodedSessionsAreBounded(t *testing.T) {
 // goroutines (for -race); every hit is the session of its bytes.
 func TestDecodedSessionsConcurrently(t *testing.T) {
 	c := newDecodedSessions(4)
+	concurrently(4, 200, func(g, i int) {
+		id := fmt.Sprintf("s%d", (g+i)%6)
+		ws, data := cachedSession(t, id, int64(i%3))
+		sum := readonce.Sum(data)
+		c.put(ws.ID, sum, ws)
+		if got, ok := c.get(id, sum); ok && got.Active != int64(i%3) {
+			t.Errorf("%s: a hit for the bytes of Active %d returned %d", id, i%3, got.Active)
+		}
+		if i%7 == 0 {
+			c.forget(id)
+		}
+	})
+}
+
+// concurrently runs step(g, i) for i below rounds in each of goroutines
+// goroutines, and waits for them.
+func concurrently(goroutines, rounds int, step func(g, i int)) {
 	var wg sync.WaitGroup
-	for g := range 4 {
+	for g := range goroutines {
 		wg.Go(func() {
-			for i := range 200 {
-				id := fmt.Sprintf("s%d", (g+i)%6)
-				ws, data := cachedSession(t, id, int64(i%3))
-				sum := readonce.Sum(data)
-				c.put(ws.ID, sum, ws)
-				if got, ok := c.get(id, sum); ok && got.Active != int64(i%3) {
-					t.Errorf("%s: a hit for the bytes of Active %d returned %d", id, i%3, got.Active)
-				}
-				if i%7 == 0 {
-					c.forget(id)
-				}
+			for i := range rounds {
+				step(g, i)
 			}
 		})
 	}

@@ -26,10 +26,12 @@ type decodedSessions struct {
 	order   []string // ids, oldest first
 }
 
-// decodedSession is a session and the digest of its stored bytes.
+// decodedSession is a session, the digest of its stored bytes and, when
+// known, where the bytes hold its envelopes.
 type decodedSession struct {
-	sum [sha256.Size]byte
-	ws  *witnessSession
+	sum  [sha256.Size]byte
+	ws   *witnessSession
+	span envelopesSpan
 }
 
 func newDecodedSessions(max int) *decodedSessions {
@@ -37,21 +39,21 @@ func newDecodedSessions(max int) *decodedSessions {
 }
 
 // get returns a copy of the session decoded from the bytes with digest sum
-// for id, if it is remembered.
-func (c *decodedSessions) get(id string, sum [sha256.Size]byte) (*witnessSession, bool) {
+// for id, and where those bytes hold its envelopes, if it is remembered.
+func (c *decodedSessions) get(id string, sum [sha256.Size]byte) (*witnessSession, envelopesSpan, bool) {
 	c.mu.Lock()
 	e, ok := c.entries[id]
 	c.mu.Unlock()
 	if !ok || e.sum != sum {
-		return nil, false
+		return nil, envelopesSpan{}, false
 	}
-	return e.ws.clone(), true
+	return e.ws.clone(), e.span, true
 }
 
 // put remembers a copy of ws as the decoding of the bytes with digest sum
-// stored for id.
-func (c *decodedSessions) put(id string, sum [sha256.Size]byte, ws *witnessSession) {
-	e := decodedSession{sum: sum, ws: ws.clone()}
+// stored for id, which hold its envelopes at span (zero: not known).
+func (c *decodedSessions) put(id string, sum [sha256.Size]byte, ws *witnessSession, span envelopesSpan) {
+	e := decodedSession{sum: sum, ws: ws.clone(), span: span}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, known := c.entries[id]; !known {
@@ -82,9 +84,10 @@ func (c *decodedSessions) forget(id string) {
 
 // clone returns a copy of ws that shares nothing a caller changes: the
 // envelopes are copied (their bodies, which are replaced and never written
-// in place, are shared).
+// in place, are shared). The copy does not hold on to ws's stored bytes.
 func (ws *witnessSession) clone() *witnessSession {
 	c := *ws
+	c.envs, c.envsCount = nil, 0
 	if ws.Transcript.Envelopes == nil {
 		return &c
 	}

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"reflect"
@@ -31,19 +32,19 @@ func TestDecodedSessionsAnswerOnlyForTheirBytes(t *testing.T) {
 	c := newDecodedSessions(4)
 	ws, data := cachedSession(t, "s1", 1)
 	_, other := cachedSession(t, "s1", 2)
-	c.put(ws.ID, readonce.Sum(data), ws)
-	if _, ok := c.get("s1", readonce.Sum(other)); ok {
+	c.put(ws.ID, readonce.Sum(data), ws, envelopesSpan{})
+	if _, _, ok := c.get("s1", readonce.Sum(other)); ok {
 		t.Fatal("an entry answered for other bytes of its session")
 	}
-	if _, ok := c.get("s2", readonce.Sum(data)); ok {
+	if _, _, ok := c.get("s2", readonce.Sum(data)); ok {
 		t.Fatal("an entry answered for another session")
 	}
-	got, ok := c.get("s1", readonce.Sum(data))
+	got, _, ok := c.get("s1", readonce.Sum(data))
 	if !ok || !reflect.DeepEqual(got, ws) {
 		t.Fatalf("get = %+v, %v; want the session put", got, ok)
 	}
 	c.forget("s1")
-	if _, ok := c.get("s1", readonce.Sum(data)); ok {
+	if _, _, ok := c.get("s1", readonce.Sum(data)); ok {
 		t.Fatal("a forgotten entry answered")
 	}
 }
@@ -54,12 +55,12 @@ func TestDecodedSessionsHandOutCopies(t *testing.T) {
 	c := newDecodedSessions(4)
 	ws, data := cachedSession(t, "s1", 1)
 	sum := readonce.Sum(data)
-	c.put(ws.ID, sum, ws)
+	c.put(ws.ID, sum, ws, envelopesSpan{})
 	ws.Closed, ws.Transcript.Envelopes[0].Seq = anp.TypeCancel, 9
-	got, _ := c.get("s1", sum)
+	got, _, _ := c.get("s1", sum)
 	got.Transcript.Envelopes = append(got.Transcript.Envelopes, &anp.Envelope{Seq: 2})
 	got.Transcript.Envelopes[0].Nonce = "changed"
-	again, _ := c.get("s1", sum)
+	again, _, _ := c.get("s1", sum)
 	want, _ := cachedSession(t, "s1", 1)
 	if !reflect.DeepEqual(again, want) {
 		t.Fatalf("the entry changed with its copies: %+v", again)
@@ -75,13 +76,13 @@ func TestDecodedSessionsAreBounded(t *testing.T) {
 		id := fmt.Sprintf("s%d", i%5)
 		ws, data := cachedSession(t, id, int64(i))
 		sums[id] = readonce.Sum(data)
-		c.put(ws.ID, sums[id], ws)
+		c.put(ws.ID, sums[id], ws, envelopesSpan{})
 		if len(c.entries) > 3 || len(c.order) > 3 {
 			t.Fatalf("after %d puts: %d entries, %d in order; want at most 3", i+1, len(c.entries), len(c.order))
 		}
 	}
 	for id, sum := range sums {
-		_, ok := c.get(id, sum)
+		_, _, ok := c.get(id, sum)
 		if want := id == "s2" || id == "s3" || id == "s4"; ok != want {
 			t.Fatalf("%s remembered: %v, want %v", id, ok, want)
 		}
@@ -96,8 +97,8 @@ func TestDecodedSessionsConcurrently(t *testing.T) {
 		id := fmt.Sprintf("s%d", (g+i)%6)
 		ws, data := cachedSession(t, id, int64(i%3))
 		sum := readonce.Sum(data)
-		c.put(ws.ID, sum, ws)
-		if got, ok := c.get(id, sum); ok && got.Active != int64(i%3) {
+		c.put(ws.ID, sum, ws, envelopesSpan{})
+		if got, _, ok := c.get(id, sum); ok && got.Active != int64(i%3) {
 			t.Errorf("%s: a hit for the bytes of Active %d returned %d", id, i%3, got.Active)
 		}
 		if i%7 == 0 {
@@ -132,7 +133,7 @@ func TestStoredSessionReadsItsBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := e.srv.decoded.get(b.Session, readonce.Sum(data)); !ok {
+	if _, _, ok := e.srv.decoded.get(b.Session, readonce.Sum(data)); !ok {
 		t.Fatal("the saved session is not remembered decoded")
 	}
 	loaded, err := e.srv.loadSession(ctx, b.Session)
@@ -144,6 +145,10 @@ func TestStoredSessionReadsItsBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	strict.size, strict.stored = int64(len(data)), true
+	if !bytes.Contains(data, loaded.envs) || loaded.envsCount != len(loaded.Transcript.Envelopes) {
+		t.Fatalf("the loaded session knows %d envelopes' encodings of %d", loaded.envsCount, len(loaded.Transcript.Envelopes))
+	}
+	loaded.envs, loaded.envsCount = nil, 0
 	if !reflect.DeepEqual(loaded, strict) {
 		t.Fatalf("remembered session differs from its stored bytes:\n%+v\n%+v", loaded, strict)
 	}

@@ -36,6 +36,10 @@ type witnessSession struct {
 
 	size   int64 // bytes of the stored record (encodeSession), as loaded or last saved
 	stored bool  // the record is in the Ledger (loaded or saved): it has its open-session index entry
+	// The encodings of Transcript.Envelopes[:envsCount], joined by
+	// commas, in the record as loaded or last saved (nil: not known).
+	envs      []byte
+	envsCount int
 }
 
 // witnessEvent records what a witnessed envelope changed, for statistics.
@@ -76,14 +80,15 @@ func decodeSession(data []byte) (*witnessSession, error) {
 // the bytes this registry wrote or already read strictly for id.
 func (s *Server) decodeStored(id string, data []byte) (*witnessSession, error) {
 	sum := readonce.Sum(data)
-	if ws, ok := s.decoded.get(id, sum); ok {
+	if ws, span, ok := s.decoded.get(id, sum); ok {
+		ws.knowEnvelopes(data, span)
 		return ws, nil
 	}
 	ws, err := s.decodeChecked(id, sum, data)
 	if err != nil {
 		return nil, err
 	}
-	s.decoded.put(id, sum, ws)
+	s.decoded.put(id, sum, ws, envelopesSpan{})
 	return ws, nil
 }
 
@@ -117,7 +122,7 @@ func (s *Server) saveSession(ctx context.Context, ws *witnessSession) error {
 			return err
 		}
 	}
-	data, err := encodeSession(ws)
+	data, span, err := encodeRecord(ws)
 	if err != nil {
 		return fmt.Errorf("registry: encode session %s: %w", ws.ID, err)
 	}
@@ -130,7 +135,8 @@ func (s *Server) saveSession(ctx context.Context, ws *witnessSession) error {
 	s.checked.Add(ws.ID, sum)
 	ws.size = int64(len(data))
 	ws.stored = true
-	s.decoded.put(ws.ID, sum, ws)
+	ws.knowEnvelopes(data, span)
+	s.decoded.put(ws.ID, sum, ws, span)
 	if ws.Notarized {
 		if err := s.unindexSession(ctx, ws.ID); err != nil {
 			return err

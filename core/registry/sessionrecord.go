@@ -2,6 +2,7 @@ package registry
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 )
 
@@ -25,47 +26,52 @@ func encodeRecord(ws *witnessSession) ([]byte, envelopesSpan, error) {
 		data, err := encodeSession(ws)
 		return data, envelopesSpan{}, err
 	}
+	buf := bytes.NewBuffer(make([]byte, 0, max(ws.size, 0)+recordSlack))
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
 	head := *ws
 	head.Transcript.Envelopes = nil
-	h, err := encodeSession(&head)
-	if err != nil {
+	if err := enc.Encode(&head); err != nil {
 		return nil, envelopesSpan{}, err
 	}
-	i := bytes.Index(h, []byte(envelopesNull))
+	i := bytes.Index(buf.Bytes(), []byte(envelopesNull))
 	if i < 0 {
 		return nil, envelopesSpan{}, fmt.Errorf("registry: session %s: no envelopes in the record's encoding", ws.ID)
 	}
 	cut := i + len(envelopesNull) - len("null")
-	out := make([]byte, 0, len(h)+len(ws.envs)+1024)
-	out = append(append(out, h[:cut]...), '[')
-	span := envelopesSpan{start: len(out), count: len(ws.Transcript.Envelopes)}
-	if out, err = ws.appendEnvelopes(out); err != nil {
+	tail := bytes.TrimSuffix(bytes.Clone(buf.Bytes()[cut+len("null"):]), []byte{'\n'})
+	buf.Truncate(cut)
+	buf.WriteByte('[')
+	span := envelopesSpan{start: buf.Len(), count: len(ws.Transcript.Envelopes)}
+	if err := ws.writeEnvelopes(buf, enc); err != nil {
 		return nil, envelopesSpan{}, err
 	}
-	span.end = len(out)
-	out = append(append(out, ']'), h[cut+len("null"):]...)
-	return out, span, nil
+	span.end = buf.Len()
+	buf.WriteByte(']')
+	buf.Write(tail)
+	return buf.Bytes(), span, nil
 }
 
-// appendEnvelopes appends the envelopes' encodings, joined by commas: the
-// known ones as last stored, the others encoded now.
-func (ws *witnessSession) appendEnvelopes(out []byte) ([]byte, error) {
+// writeEnvelopes writes the envelopes' encodings, joined by commas, with
+// enc, which writes to buf: the known ones as last stored, the others
+// encoded now.
+func (ws *witnessSession) writeEnvelopes(buf *bytes.Buffer, enc *json.Encoder) error {
 	envs := ws.Transcript.Envelopes
 	known := 0
 	if ws.envs != nil && ws.envsCount <= len(envs) {
-		out, known = append(out, ws.envs...), ws.envsCount
+		buf.Write(ws.envs)
+		known = ws.envsCount
 	}
 	for i := known; i < len(envs); i++ {
-		e, err := encodeCompact(envs[i])
-		if err != nil {
-			return nil, err
-		}
 		if i > 0 {
-			out = append(out, ',')
+			buf.WriteByte(',')
 		}
-		out = append(out, e...)
+		if err := enc.Encode(envs[i]); err != nil {
+			return err
+		}
+		buf.Truncate(buf.Len() - 1) // the encoder's newline
 	}
-	return out, nil
+	return nil
 }
 
 // knowEnvelopes records that data, ws's stored record, holds the

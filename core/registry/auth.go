@@ -102,10 +102,17 @@ const tokenCacheSize = 4096
 // parseToken verifies a bearer token against the key chain. Beyond
 // anp.ParseToken it refuses tokens whose lifetime is longer than TokenTTL or
 // that claim to be issued outside their key's validity, so that a leaked
-// retired key cannot mint long-lived tokens.
+// retired key cannot mint long-lived tokens. A token that passed before
+// (the same string) is only checked again against the clock and the key
+// chain (s.passed); anything else takes the whole check.
 func (s *Server) parseToken(ctx context.Context, tok string) (*anp.TokenClaims, error) {
+	if c, ok := s.passedToken(ctx, tok); ok {
+		return c, nil
+	}
+	var signer string
 	c, err := anp.ParseTokenWith(s.tokens, tok, s.now(), func(kid uint64) (string, bool) {
 		e, ok := s.chainKey(ctx, kid)
+		signer = e.Key
 		return e.Key, ok
 	})
 	if err != nil {
@@ -121,7 +128,27 @@ func (s *Server) parseToken(ctx context.Context, tok string) (*anp.TokenClaims, 
 	if _, err := anp.ParsePublicKey(c.Sub); err != nil {
 		return nil, anp.Errorf(anp.CodeUnauthorized, "token subject: %v", err)
 	}
+	s.passed.add(tok, *c, signer)
 	return c, nil
+}
+
+// passedToken returns the claims of tok if it passed parseToken before and
+// still does: not expired, its signing key unchanged and its claims within
+// that key's window. What else parseToken checks depends on the token's
+// bytes only.
+func (s *Server) passedToken(ctx context.Context, tok string) (*anp.TokenClaims, bool) {
+	p, ok := s.passed.get(tok)
+	if !ok || s.now().UnixMilli() >= p.claims.Exp {
+		return nil, false
+	}
+	if signer, ok := s.chainKey(ctx, p.claims.KeyIndex); !ok || signer.Key != p.signer {
+		return nil, false
+	}
+	e, _ := s.keys.entry(p.claims.KeyIndex)
+	if p.claims.CheckKeyWindow(&e) != nil {
+		return nil, false
+	}
+	return &p.claims, true
 }
 
 // bearer extracts the token from an Authorization: Bearer header.

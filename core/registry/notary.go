@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/reputation"
 	"github.com/clinch-protocol/clinch-mcp/core/store"
 )
 
@@ -136,6 +137,9 @@ func (s *Server) logArtifact(ctx context.Context, a *anp.Artifact) (*anp.Artifac
 		return nil, 0, err
 	}
 	idx := lg.Index
+	if facts, err := reputation.FactsFromArtifact(idx, out); err == nil {
+		s.ownLeaves.add(idx, leaf, facts)
+	}
 	head := anp.SignedTreeHead{Size: lg.Size, RootHash: hex.EncodeToString(lg.Root), Timestamp: max(now.UnixMilli(), at.UnixMilli()), KeyIndex: entry.Index}
 	if err := anp.SignTreeHead(&head, anp.Signer(priv)); err != nil {
 		return nil, 0, err

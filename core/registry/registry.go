@@ -138,6 +138,9 @@ type Server struct {
 	arbiterCert anp.ArbiterKey
 	tokens      *anp.SigCache     // token signatures verified: a token is checked once, not on every request
 	checked     *readonce.Digests // stored session bytes written or already read strictly
+	decoded     *decodedSessions  // the decoded records of the sessions used last
+	passed      *passedTokens     // bearer tokens that passed every check of their bytes
+	ownLeaves   *ownLeaves        // reputation facts of the leaves this registry appended
 
 	shared     *Shared     // nil: the only process on the Ledger
 	instance   string      // names this process's leases
@@ -165,6 +168,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{
 		tokens:     anp.NewSigCache(tokenCacheSize),
 		checked:    readonce.New(maxCheckedSessions),
+		decoded:    newDecodedSessions(maxDecodedSessions),
+		passed:     newPassedTokens(tokenCacheSize),
+		ownLeaves:  newOwnLeaves(maxOwnLeaves),
 		cfg:        cfg,
 		log:        cfg.Logger.With().Str("component", "registry").Logger(),
 		now:        cfg.Now,

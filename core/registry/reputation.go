@@ -70,12 +70,17 @@ func (s *Server) catchUpReputationLocked(ctx context.Context) error {
 	return nil
 }
 
-// applyLeaf applies the facts of leaf index to the book.
+// applyLeaf applies the facts of leaf index to the book: those remembered
+// when this registry appended these bytes, else those decoded from them.
 func (s *Server) applyLeaf(index uint64, leaf []byte) {
-	facts, err := reputation.FactsFromOwnLeaf(index, leaf) // signatures checked before the leaf was appended
-	if err != nil {
-		s.log.Debug().Err(err).Msg("reputation: leaf skipped")
-		return
+	facts, ok := s.ownLeaves.take(index, leaf)
+	if !ok {
+		var err error
+		facts, err = reputation.FactsFromOwnLeaf(index, leaf) // signatures checked before the leaf was appended
+		if err != nil {
+			s.log.Debug().Err(err).Msg("reputation: leaf skipped")
+			return
+		}
 	}
 	for _, f := range facts {
 		if err := s.rep.book.Apply(f); err != nil {

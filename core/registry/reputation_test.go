@@ -169,7 +169,12 @@ func TestReputationOfALoggedMarketByHand(t *testing.T) {
 		t.Errorf("discovery ranks %v, want reliable, late, disputed", ranked)
 	}
 
-	// A recomputation from the ledger's leaves gives the same report.
+	// The registry read the deals it notarised from what it remembered of
+	// their leaves, and a recomputation from the leaves' bytes gives the
+	// same report.
+	if n := len(e.srv.ownLeaves.m); n != 0 {
+		t.Errorf("%d appended leaves were never read from memory", n)
+	}
 	recomputed := recomputeFromLedger(t, e, t2)
 	recomputed.LogSize = served.LogSize
 	if !sameReport(*served, recomputed) {

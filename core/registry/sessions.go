@@ -3,6 +3,7 @@ package registry
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,6 +36,10 @@ type witnessSession struct {
 
 	size   int64 // bytes of the stored record (encodeSession), as loaded or last saved
 	stored bool  // the record is in the Ledger (loaded or saved): it has its open-session index entry
+	// The encodings of Transcript.Envelopes[:envsCount], joined by
+	// commas, in the record as loaded or last saved (nil: not known).
+	envs      []byte
+	envsCount int
 }
 
 // witnessEvent records what a witnessed envelope changed, for statistics.
@@ -70,10 +75,26 @@ func decodeSession(data []byte) (*witnessSession, error) {
 	return &ws, nil
 }
 
-// decodeStored decodes a stored session: strictly, unless these are the
-// bytes this registry wrote or already read strictly for id.
+// decodeStored decodes a stored session: not at all when these are the
+// bytes of a session it remembers decoded, else strictly, unless these are
+// the bytes this registry wrote or already read strictly for id.
 func (s *Server) decodeStored(id string, data []byte) (*witnessSession, error) {
 	sum := readonce.Sum(data)
+	if ws, span, ok := s.decoded.get(id, sum); ok {
+		ws.knowEnvelopes(data, span)
+		return ws, nil
+	}
+	ws, err := s.decodeChecked(id, sum, data)
+	if err != nil {
+		return nil, err
+	}
+	s.decoded.put(id, sum, ws, envelopesSpan{})
+	return ws, nil
+}
+
+// decodeChecked decodes data, with digest sum, stored for id: strictly,
+// unless these are the bytes this registry wrote or already read strictly.
+func (s *Server) decodeChecked(id string, sum [sha256.Size]byte, data []byte) (*witnessSession, error) {
 	if s.checked.Has(id, sum) {
 		var ws witnessSession
 		if err := json.Unmarshal(data, &ws); err != nil {
@@ -101,17 +122,21 @@ func (s *Server) saveSession(ctx context.Context, ws *witnessSession) error {
 			return err
 		}
 	}
-	data, err := encodeSession(ws)
+	data, span, err := encodeRecord(ws)
 	if err != nil {
 		return fmt.Errorf("registry: encode session %s: %w", ws.ID, err)
 	}
 	if err := s.ledger.Put(ctx, bucketSessions, ws.ID, data); err != nil {
 		s.checked.Forget(ws.ID)
+		s.decoded.forget(ws.ID)
 		return fmt.Errorf("registry: store session %s: %w", ws.ID, err)
 	}
-	s.checked.Add(ws.ID, readonce.Sum(data))
+	sum := readonce.Sum(data)
+	s.checked.Add(ws.ID, sum)
 	ws.size = int64(len(data))
 	ws.stored = true
+	ws.knowEnvelopes(data, span)
+	s.decoded.put(ws.ID, sum, ws, span)
 	if ws.Notarized {
 		if err := s.unindexSession(ctx, ws.ID); err != nil {
 			return err
@@ -490,6 +515,7 @@ func (s *Server) deleteIfIdle(ctx context.Context, id string, cutoff int64) (boo
 		return false, fmt.Errorf("registry: look up the notarising record of session %s: %w", id, err)
 	}
 	s.checked.Forget(id)
+	s.decoded.forget(id)
 	if err := s.ledger.Delete(ctx, bucketSessions, id); err != nil {
 		return false, fmt.Errorf("registry: delete idle session %s: %w", id, err)
 	}

@@ -187,11 +187,7 @@ func TestIdleSessionsAreDeleted(t *testing.T) {
 // not_found for every buyer envelope, PROPOSE included; the owner re-using
 // its own id gets conflict.
 func TestAnotherBuyersSessionIsNotFound(t *testing.T) {
-	e := newEnv(t, nil)
-	e.addSeller("pans.anp")
-	owner := e.client(anptest.NewKey(t))
-	b := newBuyerSession(t, e.clock, "pans.anp")
-	b.relay(owner, b.Seal(anp.TypePropose, proposeBody()))
+	e, owner, b := proposedSession(t)
 
 	stranger := e.client(anptest.NewKey(t))
 	s := newBuyerSession(t, e.clock, "pans.anp")

@@ -38,16 +38,60 @@ func BenchmarkApply(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(facts)), "ns/fact")
 }
 
-// BenchmarkSellerScore is one seller's score in a book of 20,000 deals,
-// after a fact invalidated its sums (what a discovery after a new deal costs
-// per listed seller).
-func BenchmarkSellerScore(b *testing.B) {
-	book, now := benchBook()
-	b.ReportAllocs()
-	for b.Loop() {
-		delete(book.aggs, "seller07.example")
-		_ = book.Score("seller07.example", now)
+// BenchmarkListingScore is what a discovery listing costs the registry
+// per listed seller right after one of its deals: one new deal (and its
+// on-time FULFILL) with a buyer, then the seller's score at the time of
+// the listing, in a log of 100 or 10,000 deals. "oneoff": every buyer
+// has one deal (unlinkable session keys, as in a full deal); "established":
+// each buyer deals with several sellers, so each weighs as a counterparty
+// and the score sums over them (the formula's Σ_c, docs/reputation.md
+// §3.3). The book grows by one deal per iteration.
+func BenchmarkListingScore(b *testing.B) {
+	for _, shape := range []string{"oneoff", "established"} {
+		for _, n := range []int{100, 10000} {
+			b.Run(fmt.Sprintf("%s/deals=%d", shape, n), func(b *testing.B) {
+				book, h := listingMarket(shape, n)
+				const seller = Party("seller01.example")
+				next := ms(float64(n)/100 + 1)
+				b.ReportAllocs()
+				for i := 0; b.Loop(); i++ {
+					next += 1000
+					buyer := Party(fmt.Sprintf("key:%064x", n+i))
+					if shape == "established" {
+						buyer = Party(fmt.Sprintf("id:%064x", i%(n/4+3)))
+					}
+					d := h.deal(seller, buyer, 2500, next, next+7*day)
+					_ = book.Apply(h.facts[len(h.facts)-1])
+					_ = book.Apply(Fulfilled{h.ref(d, next+1)})
+					_ = book.Score(seller, time.UnixMilli(next+2))
+				}
+			})
+		}
 	}
+}
+
+// listingMarket is a book of n deals between 5 sellers and their buyers,
+// one delivery in ten late, shaped as BenchmarkListingScore says.
+func listingMarket(shape string, n int) (*Book, *history) {
+	h := &history{}
+	for i := range n {
+		s := Party(fmt.Sprintf("seller%02d.example", i%5))
+		b := Party(fmt.Sprintf("key:%064x", i))
+		if shape == "established" {
+			b = Party(fmt.Sprintf("id:%064x", i%(n/4+3)))
+		}
+		d := h.deal(s, b, int64(1000+i%9000), ms(float64(i)/100), ms(float64(i)/100+7))
+		at := float64(i)/100 + 1
+		if i%10 == 0 {
+			at += 10
+		}
+		h.add(Fulfilled{h.ref(d, ms(at))})
+	}
+	book := NewBook()
+	for _, f := range h.facts {
+		_ = book.Apply(f)
+	}
+	return book, h
 }
 
 // BenchmarkReport is the whole report (every party and pair) of 20,000 deals.

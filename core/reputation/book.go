@@ -27,6 +27,7 @@ var (
 // deal is the state of one signed deal, from the facts applied so far.
 type deal struct {
 	DealSigned
+	seq        int     // its place among the book's deals, in log order
 	value      float64 // valueWeight of the price
 	fulfilled  int64   // unix ms, 0 none
 	received   int64
@@ -36,6 +37,27 @@ type deal struct {
 	disputeAt  int64
 	winner     Outcome
 	resolvedAt int64
+	// Per side (sellerSide, buyerSide): the party's ledger, its pair with
+	// the other side, the deal's index in that pair, and whether the deal
+	// is listed among the party's penalised deals.
+	ledgers   [2]*ledger
+	pairs     [2]*pairSums
+	pairAt    [2]int
+	penalized [2]bool
+}
+
+// The sides of a deal, as indexes of its per-side fields.
+const (
+	sellerSide = 0
+	buyerSide  = 1
+)
+
+// sideRole returns the role of side s.
+func sideRole(s int) Role {
+	if s == sellerSide {
+		return RoleSeller
+	}
+	return RoleBuyer
 }
 
 // role returns p's side in d.
@@ -44,14 +66,6 @@ func (d *deal) role(p Party) Role {
 		return RoleSeller
 	}
 	return RoleBuyer
-}
-
-// counterparty returns the other side of d than p.
-func (d *deal) counterparty(p Party) Party {
-	if d.Seller == p {
-		return d.Buyer
-	}
-	return d.Seller
 }
 
 // credit is what d earns the party on side r: 1 for an obligation met, 0
@@ -93,20 +107,20 @@ func (d *deal) baseCredit(r Role) float64 {
 }
 
 // Book holds the facts of a log, applied in log order, and computes scores
-// from them at any time. Applying a fact costs O(1) and invalidates only the
-// two parties of its deal; a score is computed from cached per-party sums.
+// from them at any time. It keeps each party's sums up to date as facts
+// arrive (docs/reputation.md §3.3 in the orders it states, see ledger), so
+// a score costs about the same whatever the number of deals in the log.
 // A Book is not safe for concurrent use.
 type Book struct {
 	deals   map[string]*deal
-	byParty map[Party][]*deal // each party's deals in log order
-	aggs    map[Party]*agg    // cached per-party sums; dropped when a deal changes
+	parties map[Party]*ledger
 	applied uint64
 	skipped uint64
 }
 
 // NewBook returns an empty Book.
 func NewBook() *Book {
-	return &Book{deals: map[string]*deal{}, byParty: map[Party][]*deal{}, aggs: map[Party]*agg{}}
+	return &Book{deals: map[string]*deal{}, parties: map[Party]*ledger{}}
 }
 
 // Applied and Skipped count the facts applied and refused so far.
@@ -140,11 +154,13 @@ func (b *Book) apply(f Fact) error {
 	if r.At < d.At || d.resolvedAt != 0 {
 		return ErrOutOfOrder
 	}
+	before := [2]dealFigures{figuresOf(d, RoleSeller), figuresOf(d, RoleBuyer)}
 	if err := applyEvent(d, f); err != nil {
 		return err
 	}
-	delete(b.aggs, d.Seller)
-	delete(b.aggs, d.Buyer)
+	for s := range 2 {
+		d.ledgers[s].changed(d, s, before[s])
+	}
 	return nil
 }
 
@@ -162,12 +178,9 @@ func (b *Book) addDeal(f DealSigned) error {
 	case f.Seller == "" || f.Buyer == "" || f.Seller == f.Buyer || f.Session == "":
 		return fmt.Errorf("%w: deal needs a session and two different parties", ErrBadFact)
 	}
-	d := &deal{DealSigned: f, value: valueWeight(f.Value.Amount, scale)}
+	d := &deal{DealSigned: f, seq: len(b.deals), value: valueWeight(f.Value.Amount, scale)}
 	b.deals[f.Session] = d
-	b.byParty[f.Seller] = append(b.byParty[f.Seller], d)
-	b.byParty[f.Buyer] = append(b.byParty[f.Buyer], d)
-	delete(b.aggs, f.Seller)
-	delete(b.aggs, f.Buyer)
+	b.addToLedgers(d)
 	return nil
 }
 
@@ -223,8 +236,8 @@ func setOnce(who *Role, when *int64, by Role, at int64, what string) error {
 
 // Parties returns every party with a deal, sorted.
 func (b *Book) Parties() []Party {
-	out := make([]Party, 0, len(b.byParty))
-	for p := range b.byParty {
+	out := make([]Party, 0, len(b.parties))
+	for p := range b.parties {
 		out = append(out, p)
 	}
 	slices.Sort(out)

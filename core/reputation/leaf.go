@@ -36,6 +36,17 @@ func FactsFromOwnLeaf(index uint64, data []byte) ([]Fact, error) {
 	return factsFromLeaf(index, data, false)
 }
 
+// FactsFromArtifact returns the facts of leaf index when the leaf is
+// a.LeafData() and the registry appended it: what FactsFromOwnLeaf reads
+// from those bytes, without decoding them.
+func FactsFromArtifact(index uint64, a *anp.Artifact) ([]Fact, error) {
+	f, err := dealFact(index, a, false)
+	if err != nil {
+		return nil, fmt.Errorf("reputation: leaf %d: %w", index, err)
+	}
+	return []Fact{f}, nil
+}
+
 func factsFromLeaf(index uint64, data []byte, checkSigs bool) ([]Fact, error) {
 	l, err := anp.ParseLogLeaf(data)
 	if err != nil {

@@ -149,6 +149,31 @@ func TestFactsFromOwnLeaf(t *testing.T) {
 	}
 }
 
+// TestFactsFromArtifact: the facts of an artifact are those its leaf's
+// bytes give, with or without a deadline or a buyer identity; one without
+// the registry countersignature gives none.
+func TestFactsFromArtifact(t *testing.T) {
+	a, _ := notarisedLeaf(t, anptest.SeedKey(1), anptest.SeedKey(2), 1250, at(3))
+	withID := *a
+	withID.Terms.BuyerIdentity = anptest.PubHex(anptest.SeedKey(5))
+	for _, art := range []*anp.Artifact{a, &withID} {
+		leaf, err := art.LeafData()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err1 := FactsFromArtifact(9, art)
+		want, err2 := FactsFromOwnLeaf(9, leaf)
+		if err1 != nil || err2 != nil || len(got) != 1 || len(want) != 1 || got[0] != want[0] {
+			t.Fatalf("from the artifact %+v (%v), from its leaf %+v (%v)", got, err1, want, err2)
+		}
+	}
+	bare := *a
+	bare.Registry = nil
+	if _, err := FactsFromArtifact(9, &bare); !errors.Is(err, ErrLeafSignature) {
+		t.Fatalf("an artifact without countersignature: %v, want ErrLeafSignature", err)
+	}
+}
+
 // FuzzLeafFacts: any bytes decode to facts or a named error, and facts
 // decoded apply to a Book without panicking.
 func FuzzLeafFacts(f *testing.F) {

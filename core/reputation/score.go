@@ -2,7 +2,6 @@ package reputation
 
 import (
 	"math"
-	"slices"
 	"time"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
@@ -28,41 +27,6 @@ type PairScore struct {
 	To       Party    `json:"to"`
 	Score    float64  `json:"score"`
 	Evidence Evidence `json:"evidence"`
-}
-
-// agg is the time-free part of a party's figures, cached between changes.
-type agg struct {
-	cps   []Party           // counterparties, sorted
-	pair  map[Party]float64 // A(p, c): credit earned with c, summed in log order
-	total float64           // T(p) = Σ over cps of min(PairCap, A(p, c))
-	raw   float64           // R(p) = Σ over cps of A(p, c)
-	last  int64             // last activity, unix ms
-	ev    Evidence
-}
-
-// agg returns p's cached sums, computing them when needed.
-func (b *Book) agg(p Party) *agg {
-	if a, ok := b.aggs[p]; ok {
-		return a
-	}
-	a := &agg{pair: map[Party]float64{}}
-	for _, d := range b.byParty[p] {
-		r, c := d.role(p), d.counterparty(p)
-		if _, seen := a.pair[c]; !seen {
-			a.cps = append(a.cps, c)
-		}
-		a.pair[c] += float64(d.value * d.credit(r))
-		a.last = max(a.last, d.activity(r))
-		addEvidence(&a.ev, d, r)
-	}
-	slices.Sort(a.cps)
-	for _, c := range a.cps {
-		a.total += min(PairCap, a.pair[c])
-		a.raw += a.pair[c]
-	}
-	a.ev.Counterparties, a.ev.LastActivity = len(a.cps), a.last
-	b.aggs[p] = a
-	return a
 }
 
 // activity is the latest time the party on side r acted in d.
@@ -133,16 +97,9 @@ func addDispute(e *Evidence, d *deal, r Role) {
 	}
 }
 
-// penalty is LostFactor^L · BreachFactor^B · LateFactor^D for p at now,
+// The penalty is LostFactor^L · BreachFactor^B · LateFactor^D for p at now,
 // where L, B and D sum 2^(−age/PenaltyHalfLife) over p's lost disputes,
 // breaches and late deliveries, in the log order of their deals.
-func (b *Book) penalty(p Party, now int64) float64 {
-	var w penaltyWeights
-	for _, d := range b.byParty[p] {
-		w.add(d, d.role(p), now)
-	}
-	return w.factor()
-}
 
 // penaltyWeights sums the decayed weights of a party's penalties.
 type penaltyWeights struct{ lost, breach, late float64 }
@@ -165,51 +122,60 @@ func (w *penaltyWeights) factor() float64 {
 	return float64(f * math.Pow(LateFactor, w.late))
 }
 
-// baseWeight is the weight of c as p's counterparty: from c's standing on
+// baseWeight is the weight of voucher c as p's counterparty: from c's standing on
 // its base mass without p, m0 = decay·max(0, T(c) − min(PairCap, A(c, p))).
-func (b *Book) baseWeight(c, p Party, now int64) float64 {
-	a := b.agg(c)
-	m0 := max(0, a.total-min(PairCap, a.pair[p]))
-	m0 = float64(m0 * decay(now, a.last, halfLifeMs))
-	return weight(standing(m0, b.penalty(c, now)))
+func baseWeight(v voucher, now int64) float64 {
+	l := v.ledger
+	m0 := max(0, l.capped()-min(PairCap, v.theirs.total()))
+	m0 = float64(m0 * decay(now, l.last, halfLifeMs))
+	return weight(standing(m0, l.penalty(now)))
 }
 
 // Score returns p's reputation at now. A party without deals is a
 // newcomer: score 100·Prior, no evidence.
 func (b *Book) Score(p Party, now time.Time) Score {
-	ms := now.UnixMilli()
-	if len(b.byParty[p]) == 0 {
+	l, ok := b.parties[p]
+	if !ok {
 		return Score{Party: p, Score: round6(100 * Prior), Penalty: 1}
 	}
-	a := b.agg(p)
+	m, pen := b.figures(l, now.UnixMilli())
+	return Score{Party: p, Score: round6(100 * standing(m, pen)), Mass: round6(m), Penalty: round6(pen), Evidence: l.evidence()}
+}
+
+// figures returns the mass and penalty of l's party at now, unrounded.
+// Only vouchers can weigh: every other counterparty adds exactly 0.
+func (b *Book) figures(l *ledger, ms int64) (m, pen float64) {
 	vouched := 0.0
-	for _, c := range a.cps {
-		vouched += float64(a.pair[c] * b.baseWeight(c, p, ms))
+	for _, v := range l.vouchers {
+		vouched += float64(v.mine.total() * baseWeight(v, ms))
 	}
-	m := float64((min(NewcomerAllowance, a.raw) + vouched) * decay(ms, a.last, halfLifeMs))
-	pen := b.penalty(p, ms)
-	return Score{Party: p, Score: round6(100 * standing(m, pen)), Mass: round6(m), Penalty: round6(pen), Evidence: a.ev}
+	m = float64((l.allowance() + vouched) * decay(ms, l.last, halfLifeMs))
+	return m, l.penalty(ms)
 }
 
 // Pair returns the directed score of to as from experienced it.
 func (b *Book) Pair(from, to Party, now time.Time) PairScore {
 	ms := now.UnixMilli()
+	var ps *pairSums
+	if l, ok := b.parties[to]; ok {
+		if i, found := l.find(from); found {
+			ps = l.cps[i].pair
+		}
+	}
+	if ps == nil {
+		return PairScore{From: from, To: to, Score: round6(100 * Prior)}
+	}
 	var ev Evidence
 	var credit float64
 	var w penaltyWeights
 	var last int64
-	for _, d := range b.byParty[to] {
-		if d.counterparty(to) != from {
-			continue
-		}
+	for _, pd := range ps.deals {
+		d := pd.deal
 		r := d.role(to)
 		credit += float64(d.value * d.credit(r))
 		last = max(last, d.activity(RoleSeller), d.activity(RoleBuyer))
 		addEvidence(&ev, d, r)
 		w.add(d, r, ms)
-	}
-	if ev.Deals == 0 {
-		return PairScore{From: from, To: to, Score: round6(100 * Prior)}
 	}
 	ev.Counterparties, ev.LastActivity = 1, last
 	m := float64(credit * decay(ms, last, halfLifeMs))
@@ -220,13 +186,13 @@ func (b *Book) Pair(from, to Party, now time.Time) PairScore {
 // Pairs returns the directed scores between p and each of its
 // counterparties, both ways, ordered by counterparty (p's view of it first).
 func (b *Book) Pairs(p Party, now time.Time) []PairScore {
-	if len(b.byParty[p]) == 0 {
+	l, ok := b.parties[p]
+	if !ok {
 		return nil
 	}
-	a := b.agg(p)
-	out := make([]PairScore, 0, 2*len(a.cps))
-	for _, c := range a.cps {
-		out = append(out, b.Pair(p, c, now), b.Pair(c, p, now))
+	out := make([]PairScore, 0, 2*len(l.cps))
+	for _, c := range l.cps {
+		out = append(out, b.Pair(p, c.ledger.name, now), b.Pair(c.ledger.name, p, now))
 	}
 	return out
 }

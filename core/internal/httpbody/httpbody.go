@@ -69,13 +69,21 @@ func MarshalJSON(v any) ([]byte, error) {
 	return append(data, '\n'), nil
 }
 
+// serverBufferBytes is the size of net/http's response buffer: a handler
+// whose whole body fits it, written without a flush, gets its
+// Content-Length from the server; a larger one would be sent chunked.
+const serverBufferBytes = 2048
+
 // Write sends data as the whole JSON body of the answer with the given
-// status, with its Content-Length (so it is never sent chunked). A write
-// error means the peer went away: there is nothing left to do.
+// status, with its Content-Length (so it is never sent chunked): set here
+// for a body above net/http's buffer, by the server for a smaller one. A
+// write error means the peer went away: there is nothing left to do.
 func Write(w http.ResponseWriter, status int, data []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(data)))
+	if len(data) > serverBufferBytes {
+		h.Set("Content-Length", strconv.Itoa(len(data)))
+	}
 	w.WriteHeader(status)
 	_, _ = w.Write(data)
 }

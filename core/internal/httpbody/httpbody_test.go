@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -77,7 +78,12 @@ func TestMarshalJSONMatchesEncoder(t *testing.T) {
 // Write announces the body's length and sends it once, unchunked, even
 // when it is larger than the server's response buffer.
 func TestWriteSetsContentLength(t *testing.T) {
-	big := bytes.Repeat([]byte("x"), 3*MaxPresize)
+	for _, size := range []int{0, 1, serverBufferBytes - 1, serverBufferBytes, serverBufferBytes + 1, 3 * MaxPresize} {
+		t.Run(strconv.Itoa(size), func(t *testing.T) { checkWrite(t, bytes.Repeat([]byte("x"), size)) })
+	}
+}
+
+func checkWrite(t *testing.T, big []byte) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		Write(w, http.StatusAccepted, big)
 	}))

@@ -585,14 +585,26 @@ func (c *Client) newRequest(ctx context.Context, method, path string, q url.Valu
 	if err != nil {
 		return nil, fmt.Errorf("registry: %s %s: %w", method, path, err)
 	}
-	req.Header.Set("Accept", "application/json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+	setRequestHeaders(req.Header, in != nil, bearerToken)
+	return req, nil
+}
+
+// setRequestHeaders sets the headers of call's request: Accept, and
+// Content-Type when it has a body, Authorization when it has a token. The
+// values share one backing array, each slice capped at its own value.
+func setRequestHeaders(h http.Header, hasBody bool, bearerToken string) {
+	vals := make([]string, 0, 3)
+	set := func(key, value string) {
+		vals = append(vals, value)
+		h[key] = vals[len(vals)-1 : len(vals) : len(vals)]
+	}
+	set("Accept", "application/json")
+	if hasBody {
+		set("Content-Type", "application/json")
 	}
 	if bearerToken != "" {
-		req.Header.Set("Authorization", "Bearer "+bearerToken)
+		set("Authorization", "Bearer "+bearerToken)
 	}
-	return req, nil
 }
 
 // decodeAnswer decodes a 2xx answer's data into out (if not nil) and turns

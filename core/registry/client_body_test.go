@@ -95,3 +95,25 @@ func TestClientKeepsIdleConnections(t *testing.T) {
 		t.Error("the client changed http.DefaultTransport")
 	}
 }
+
+// The request headers share one backing array: adding a value to one of
+// them must leave the others as they were.
+func TestSetRequestHeaders(t *testing.T) {
+	h := http.Header{}
+	setRequestHeaders(h, true, "tok")
+	h.Add("Accept", "text/plain")
+	h.Add("Content-Type", "x")
+	want := http.Header{
+		"Accept":        {"application/json", "text/plain"},
+		"Content-Type":  {"application/json", "x"},
+		"Authorization": {"Bearer tok"},
+	}
+	if fmt.Sprint(h) != fmt.Sprint(want) {
+		t.Errorf("headers %v, want %v", h, want)
+	}
+	h = http.Header{}
+	setRequestHeaders(h, false, "")
+	if fmt.Sprint(h) != fmt.Sprint(http.Header{"Accept": {"application/json"}}) {
+		t.Errorf("headers without body or token %v", h)
+	}
+}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/internal/defaults"
+	"github.com/clinch-protocol/clinch-mcp/core/internal/httpbody"
 )
 
 // maxResponseBytes caps every registry response the client reads.
@@ -68,6 +69,7 @@ func (c *Client) SigCache() *anp.SigCache { return c.sigs }
 func NewClient(baseURL string, identity ed25519.PrivateKey, opt ClientOptions) *Client {
 	if opt.HTTP == nil {
 		opt.HTTP = &http.Client{
+			Transport:     newClientTransport(),
 			Timeout:       30 * time.Second,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
@@ -95,6 +97,23 @@ func NewClient(baseURL string, identity ed25519.PrivateKey, opt ClientOptions) *
 		now:      opt.Now,
 		sigs:     anp.NewSigCache(anp.DefaultSigCacheSize),
 	}
+}
+
+// newClientTransport returns the transport of a client's default HTTP
+// client: http.DefaultTransport's settings (proxy from the environment,
+// dial and TLS handshake timeouts) keeping defaults.IdleConnsPerHost idle
+// connections to the registry instead of 2, so that a parallel cascade
+// reuses its connections, for defaults.IdleConnTimeout (below the
+// registry's own idle timeout).
+func newClientTransport() http.RoundTripper {
+	base, ok := http.DefaultTransport.(*http.Transport)
+	if !ok { // replaced by the program: use what it chose
+		return http.DefaultTransport
+	}
+	tr := base.Clone()
+	tr.MaxIdleConnsPerHost = defaults.IdleConnsPerHost
+	tr.IdleConnTimeout = defaults.IdleConnTimeout
+	return tr
 }
 
 // BaseURL returns the registry base URL without a trailing slash.
@@ -533,7 +552,7 @@ func (c *Client) call(ctx context.Context, method, path string, q url.Values, in
 		return ae
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	data, err := httpbody.ReadAllSized(io.LimitReader(resp.Body, maxResponseBytes+1), resp.ContentLength)
 	if err != nil {
 		return anp.Errorf(anp.CodeUnavailable, "registry %s %s: reading the response: %v", method, path, err)
 	}
@@ -566,14 +585,26 @@ func (c *Client) newRequest(ctx context.Context, method, path string, q url.Valu
 	if err != nil {
 		return nil, fmt.Errorf("registry: %s %s: %w", method, path, err)
 	}
-	req.Header.Set("Accept", "application/json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+	setRequestHeaders(req.Header, in != nil, bearerToken)
+	return req, nil
+}
+
+// setRequestHeaders sets the headers of call's request: Accept, and
+// Content-Type when it has a body, Authorization when it has a token. The
+// values share one backing array, each slice capped at its own value.
+func setRequestHeaders(h http.Header, hasBody bool, bearerToken string) {
+	vals := make([]string, 0, 3)
+	set := func(key, value string) {
+		vals = append(vals, value)
+		h[key] = vals[len(vals)-1 : len(vals) : len(vals)]
+	}
+	set("Accept", "application/json")
+	if hasBody {
+		set("Content-Type", "application/json")
 	}
 	if bearerToken != "" {
-		req.Header.Set("Authorization", "Bearer "+bearerToken)
+		set("Authorization", "Bearer "+bearerToken)
 	}
-	return req, nil
 }
 
 // decodeAnswer decodes a 2xx answer's data into out (if not nil) and turns

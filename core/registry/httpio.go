@@ -1,30 +1,28 @@
 package registry
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/internal/httpbody"
 )
 
 // statusFor and codeForStatus are the protocol's one code/status mapping.
 func statusFor(code anp.Code) int       { return code.HTTPStatus() }
 func codeForStatus(status int) anp.Code { return anp.CodeForStatus(status) }
 
-// writeJSON writes v as the JSON body with the given status.
+// writeJSON writes v as the whole JSON body, with its Content-Length, and
+// the given status.
 func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
-	data, err := json.Marshal(v)
+	data, err := httpbody.MarshalJSON(v)
 	if err != nil {
 		s.log.Error().Err(err).Msg("encode response")
 		status = http.StatusInternalServerError
-		data = []byte(`{"error":{"code":"internal","message":"internal error"}}`)
+		data = []byte(`{"error":{"code":"internal","message":"internal error"}}` + "\n")
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(data, '\n'))
+	httpbody.Write(w, status, data)
 }
 
 // writeError writes err as an anp.ErrorBody. Errors without a protocol code
@@ -48,16 +46,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 // readBodyAtMost reads the whole request body, refusing it (too_large) as
 // soon as more than limit bytes arrived.
 func readBodyAtMost(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	body := http.MaxBytesReader(w, r.Body, limit)
-	data, err := io.ReadAll(body)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, anp.Errorf(anp.CodeTooLarge, "request body is larger than %d bytes", mbe.Limit)
-		}
-		return nil, anp.Errorf(anp.CodeBadRequest, "reading request body: %v", err)
-	}
-	return data, nil
+	return httpbody.ReadRequest(w, r, limit)
 }
 
 // decodeBody reads the body and decodes it strictly into v (unknown fields

@@ -1,12 +1,11 @@
 package seller
 
 import (
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/internal/httpbody"
 )
 
 // RouteReady is the node's readiness route: 200 while it takes requests
@@ -102,44 +101,7 @@ func (n *Node) refusedRelay(r *http.Request, err error) {
 
 // readBody reads a body of at most MaxBodyBytes.
 func (n *Node) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	body := http.MaxBytesReader(w, r.Body, n.cfg.MaxBodyBytes)
-	data, err := readAllSized(body, r.ContentLength)
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, anp.Errorf(anp.CodeTooLarge, "request body is larger than %d bytes", tooBig.Limit)
-		}
-		return nil, anp.Errorf(anp.CodeBadRequest, "reading request body: %v", err)
-	}
-	return data, nil
-}
-
-// maxPresize bounds the buffer a request's Content-Length reserves before
-// any of its bytes arrived.
-const maxPresize = 16 << 10
-
-// readAllSized is io.ReadAll into a buffer that the announced size (the
-// Content-Length, -1 when unknown) reserves, up to maxPresize: an envelope
-// is read without growing the buffer on the way.
-func readAllSized(r io.Reader, announced int64) ([]byte, error) {
-	size := 512
-	if announced >= 0 {
-		size = int(min(announced, maxPresize)) + 1 // +1: the read that sees EOF needs room
-	}
-	buf := make([]byte, 0, size)
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		k, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+k]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
+	return httpbody.ReadRequest(w, r, n.cfg.MaxBodyBytes)
 }
 
 func (n *Node) serveHealth(w http.ResponseWriter, _ *http.Request) {
@@ -188,11 +150,13 @@ func (n *Node) writeError(w http.ResponseWriter, r *http.Request, err error) {
 // StatusFor maps a protocol error code to its HTTP status (anp's mapping).
 func StatusFor(c anp.Code) int { return c.HTTPStatus() }
 
+// writeJSON writes v as the whole JSON body, with its Content-Length. The
+// values written are the node's own and always encode; should one not, the
+// status goes out with an empty body.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v) // the client went away; nothing to do
+	data, _ := httpbody.MarshalJSON(v)
+	httpbody.Write(w, status, data)
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
+	"github.com/clinch-protocol/clinch-mcp/core/internal/defaults"
+	"github.com/clinch-protocol/clinch-mcp/core/internal/httpbody"
 )
 
 // newSellerClient returns the HTTP client that relays to sellers: no
@@ -27,8 +29,8 @@ func newSellerClient(allowPrivate bool) *http.Client {
 		DialContext:            d.DialContext,
 		ForceAttemptHTTP2:      true,
 		MaxIdleConns:           100,
-		MaxIdleConnsPerHost:    16,
-		IdleConnTimeout:        45 * time.Second, // below a seller's idle timeout (a node's is 60 s), so a kept connection is not closed under a request
+		MaxIdleConnsPerHost:    defaults.IdleConnsPerHost,
+		IdleConnTimeout:        defaults.IdleConnTimeout, // below a seller's idle timeout (a node's is 60 s), so a kept connection is not closed under a request
 		TLSHandshakeTimeout:    5 * time.Second,
 		MaxResponseHeaderBytes: 16 << 10,
 	}
@@ -301,7 +303,7 @@ func (s *Server) forward(ctx context.Context, domain, endpoint string, env *anp.
 		return nil, false, anp.Errorf(anp.CodeUnavailable, "seller %s could not be reached: %v", domain, unwrapURLError(err))
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxSellerResponse+1))
+	data, err := httpbody.ReadAllSized(io.LimitReader(resp.Body, maxSellerResponse+1), resp.ContentLength)
 	if err != nil {
 		return nil, false, anp.Errorf(anp.CodeUnavailable, "seller %s: reading the response: %v", domain, err)
 	}

@@ -40,7 +40,8 @@ func (h *hotRecords) put(sum [sha256.Size]byte, r *record) {
 		return
 	}
 	cp := r.copy()
-	cp.escalationNews = false // announced by the saver; a decoded record has none
+	cp.escalationNews = false                                  // announced by the saver; a decoded record has none
+	cp.encoded, cp.propose = encodedEnvelopes{}, proposeMemo{} // heap an idle engine need not keep
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.m == nil {

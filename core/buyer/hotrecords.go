@@ -5,6 +5,8 @@ import (
 	"maps"
 	"slices"
 	"sync"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
 )
 
 // hotRecordsSize is how many sessions hotRecords holds: the one in play.
@@ -40,7 +42,8 @@ func (h *hotRecords) put(sum [sha256.Size]byte, r *record) {
 		return
 	}
 	cp := r.copy()
-	cp.escalationNews = false // announced by the saver; a decoded record has none
+	cp.escalationNews = false                                  // announced by the saver; a decoded record has none
+	cp.encoded, cp.propose = encodedEnvelopes{}, proposeMemo{} // heap an idle engine need not keep
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.m == nil {
@@ -87,18 +90,38 @@ func (r *record) copy() *record {
 	cp := *r
 	s := &cp.Session
 	s.Terms = maps.Clone(s.Terms)
-	s.LastSellerPrice, s.LastOwnOffer, s.AgreedPrice = clonePtr(s.LastSellerPrice), clonePtr(s.LastOwnOffer), clonePtr(s.AgreedPrice)
 	s.Escalation = clonePtr(s.Escalation)
 	s.Rounds = slices.Clone(s.Rounds)
+	var held [16]**anp.Money
+	prices := append(held[:0], &s.LastSellerPrice, &s.LastOwnOffer, &s.AgreedPrice)
 	for i := range s.Rounds {
-		s.Rounds[i].OwnOffer = clonePtr(s.Rounds[i].OwnOffer)
+		prices = append(prices, &s.Rounds[i].OwnOffer)
 	}
+	clonePrices(prices)
 	s.Approvals = slices.Clone(s.Approvals)
 	cp.SealedKey = slices.Clone(r.SealedKey)
 	cp.Propose.Terms = maps.Clone(r.Propose.Terms)
 	cp.Propose.Offer = clonePtr(r.Propose.Offer)
 	cp.Transcript.Envelopes = slices.Clone(r.Transcript.Envelopes)
 	return &cp
+}
+
+// clonePrices points each set *p of prices at a copy of its price, the
+// copies held in one new array (one allocation for a record's prices).
+func clonePrices(prices []**anp.Money) {
+	n := 0
+	for _, p := range prices {
+		if *p != nil {
+			n++
+		}
+	}
+	copies := make([]anp.Money, 0, n)
+	for _, p := range prices {
+		if *p != nil {
+			copies = append(copies, **p)
+			*p = &copies[len(copies)-1]
+		}
+	}
 }
 
 // clonePtr is a pointer to a copy of *p, or nil.

@@ -33,6 +33,11 @@ type record struct {
 	// sigs is the engine's signature cache (Core.sigs): the buyer checks
 	// each signature once and never its own. Nil checks every time.
 	sigs *anp.SigCache
+
+	// encoded and propose memoise what encodeRecord derives from the
+	// transcript (storedencode.go); copies of the record share them.
+	encoded encodedEnvelopes
+	propose proposeMemo
 }
 
 // exportedSession is one session inside a sealed export: the record plus the

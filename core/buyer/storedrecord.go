@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"time"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
@@ -144,7 +143,7 @@ func storedRecordOf(r *record) *storedRecord {
 	if r.SellerKey != transcriptSellerKey(r.Transcript.Envelopes) {
 		sr.SellerKey = &r.SellerKey
 	}
-	if p, ok := transcriptPropose(r.Transcript.Envelopes); !ok || !reflect.DeepEqual(p, r.Propose) {
+	if !r.propose.sameAsTranscript(r.Transcript.Envelopes, &r.Propose) {
 		sr.Propose = &r.Propose
 	}
 	return sr
@@ -175,11 +174,6 @@ func (sr *storedRecord) toRecord() (*record, error) {
 		r.Transcript.Head = head
 	}
 	return r, nil
-}
-
-// encodeRecord is the stored form of r (form 2).
-func encodeRecord(r *record) ([]byte, error) {
-	return json.Marshal(storedRecordOf(r))
 }
 
 // decodeStored decodes a stored record of either form, strictly or (for

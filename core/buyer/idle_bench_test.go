@@ -16,11 +16,17 @@ import (
 // partyOf names the party that allocated on a stack: the buyer engine and
 // its registry client, the registry server, or the seller node. Frames are
 // read from the allocation outwards; the first that names a party wins.
+// What anp's process-wide key memo holds (a key's verdict and −A, at most
+// 4,096 keys (anp.keyMemoSize) however many sessions there are) is "key-memo": a fixed
+// cost of the process, shared by every party in it, not a cost per
+// session, though it grows with the sessions until it is full.
 func partyOf(stack []uintptr) string {
 	frames := runtime.CallersFrames(stack)
 	for {
 		f, more := frames.Next()
 		switch fn := f.Function; {
+		case strings.Contains(fn, "core/anp.classifyEdKey"), strings.Contains(fn, "core/anp.(*memo["):
+			return "key-memo"
 		case strings.Contains(fn, "core/registry.(*Client)"), strings.Contains(fn, "core/buyer."):
 			return "buyer"
 		case strings.Contains(fn, "core/registry."):
@@ -128,7 +134,7 @@ func BenchmarkIdleSessionByParty(b *testing.B) {
 	}
 	if byParty {
 		after = inUseByParty()
-		for _, p := range []string{"buyer", "registry", "seller", "other"} {
+		for _, p := range []string{"buyer", "registry", "seller", "key-memo", "other"} {
 			b.ReportMetric(float64(after[p]-before[p])/float64(n), p+"-B/session")
 		}
 	}

@@ -95,3 +95,19 @@ func VerifySigningInput(pubHex string, msg []byte, sigHex string) error {
 	}
 	return verifyMessage(&key, PurposeEnvelope, msg, &sig)
 }
+
+// DecodeEnvelopeFast is the envelope reader DecodeStrict uses after its
+// pre-pass; it reports whether it read data.
+var DecodeEnvelopeFast = decodeEnvelopeFast
+
+// DecodeStrictUnmarshal is DecodeStrict reading every accepted value with
+// encoding/json (no envelope fast path): the reference of the differential
+// tests.
+func DecodeStrictUnmarshal(data []byte, v any) error {
+	return decodeStrictWith("", data, v, func(data []byte, v any, known bool) error {
+		if !known {
+			return decodeRefusingUnknown(data, v)
+		}
+		return json.Unmarshal(data, v)
+	})
+}

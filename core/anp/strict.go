@@ -85,6 +85,12 @@ func DecodeStrict(data []byte, v any) error {
 
 // decodeStrictAt is DecodeStrict with the paths of errors under prefix.
 func decodeStrictAt(prefix string, data []byte, v any) error {
+	return decodeStrictWith(prefix, data, v, decodeAccepted)
+}
+
+// decodeStrictWith is decodeStrictAt with decode reading what the strict
+// pre-pass accepted.
+func decodeStrictWith(prefix string, data []byte, v any, decode func(data []byte, v any, known bool) error) error {
 	var t reflect.Type
 	if v != nil {
 		t = reflect.TypeOf(v)
@@ -106,17 +112,25 @@ func decodeStrictAt(prefix string, data []byte, v any) error {
 		}
 		return err
 	}
-	if known {
-		// Every member has its field: json.Unmarshal reads what a decoder
-		// refusing unknown fields reads, with the same errors.
-		err = json.Unmarshal(data, v)
-	} else {
-		err = decodeRefusingUnknown(data, v)
-	}
-	if err != nil {
+	if err := decode(data, v, known); err != nil {
 		return &DecodeError{Path: prefix, Err: err}
 	}
 	return nil
+}
+
+// decodeAccepted decodes data, which the strict pre-pass has accepted for
+// v's type, into v. An envelope whose members all have their fields is
+// read by decodeEnvelopeFast when it is sure of it.
+func decodeAccepted(data []byte, v any, known bool) error {
+	if !known {
+		return decodeRefusingUnknown(data, v)
+	}
+	if e, ok := v.(*Envelope); ok && e != nil && decodeEnvelopeFast(data, e) {
+		return nil
+	}
+	// Every member has its field: json.Unmarshal reads what a decoder
+	// refusing unknown fields reads, with the same errors.
+	return json.Unmarshal(data, v)
 }
 
 // decodeRefusingUnknown is encoding/json's decode of one value with

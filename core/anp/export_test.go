@@ -100,6 +100,9 @@ func VerifySigningInput(pubHex string, msg []byte, sigHex string) error {
 // pre-pass; it reports whether it read data.
 var DecodeEnvelopeFast = decodeEnvelopeFast
 
+// DecodeRelayResponseFast is decodeEnvelopeFast for a relay's answer.
+var DecodeRelayResponseFast = decodeRelayResponseFast
+
 // DecodeStrictUnmarshal is DecodeStrict reading every accepted value with
 // encoding/json (no envelope fast path): the reference of the differential
 // tests.

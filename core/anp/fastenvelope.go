@@ -21,7 +21,8 @@ func decodeEnvelopeFast(data []byte, e *Envelope) bool {
 	r := envReader{data: data}
 	n := *e
 	var body []byte
-	if !r.object(&n, &body) || r.skipSpace() != len(data) || !r.fillStrings(&n) {
+	envelopeMember := func(key []byte) bool { return r.member(key, &n, &body) }
+	if !r.object(envelopeMember) || r.skipSpace() != len(data) || !r.fillStrings(&n) {
 		return false
 	}
 	if body != nil {
@@ -29,6 +30,42 @@ func decodeEnvelopeFast(data []byte, e *Envelope) bool {
 		n.Body = append(e.Body[:0], body...)
 	}
 	*e = n
+	return true
+}
+
+// decodeRelayResponseFast is decodeEnvelopeFast for a RelayResponse: its
+// reply is read by decodeEnvelopeFast (into the envelope it points to
+// already, if any, as encoding/json does).
+func decodeRelayResponseFast(data []byte, out *RelayResponse) bool {
+	r := envReader{data: data}
+	pending := out.Pending
+	var reply []byte
+	relayMember := func(key []byte) bool {
+		switch string(key) {
+		case "reply":
+			reply, _ = r.rawValue()
+			return len(reply) > 0 && reply[0] == '{'
+		case "pending":
+			var ok bool
+			pending, ok = r.boolean()
+			return ok
+		}
+		return false
+	}
+	if !r.object(relayMember) || r.skipSpace() != len(data) {
+		return false
+	}
+	if reply != nil {
+		e := out.Reply
+		if e == nil {
+			e = new(Envelope)
+		}
+		if !decodeEnvelopeFast(reply, e) {
+			return false
+		}
+		out.Reply = e
+	}
+	out.Pending = pending
 	return true
 }
 
@@ -91,8 +128,8 @@ func (r *envReader) next(c byte) bool {
 	return false
 }
 
-// object reads the members of the object into n, the body's bytes into body.
-func (r *envReader) object(n *Envelope, body *[]byte) bool {
+// object reads the members of an object, each value by member.
+func (r *envReader) object(member func(key []byte) bool) bool {
 	if !r.next('{') {
 		return false
 	}
@@ -101,7 +138,7 @@ func (r *envReader) object(n *Envelope, body *[]byte) bool {
 	}
 	for {
 		key, ok := r.key()
-		if !ok || !r.next(':') || !r.member(key, n, body) {
+		if !ok || !r.next(':') || !member(key) {
 			return false
 		}
 		if r.next('}') {
@@ -223,6 +260,21 @@ func (r *envReader) integer(signed bool) (int64, bool) {
 		x = -x
 	}
 	return x, true
+}
+
+// boolean reads true or false.
+func (r *envReader) boolean() (value, ok bool) {
+	start := r.skipSpace()
+	for r.i < len(r.data) && r.data[r.i] >= 'a' && r.data[r.i] <= 'z' {
+		r.i++
+	}
+	switch string(r.data[start:r.i]) {
+	case "true":
+		return true, r.delimited()
+	case "false":
+		return false, r.delimited()
+	}
+	return false, false
 }
 
 // delimited reports whether a literal ending at r.i is followed by what

@@ -45,9 +45,18 @@ func envelopeWith(s string) []byte {
 // the values differ.
 func decodeBothWays(t *testing.T, data []byte, start anp.Envelope) anp.Envelope {
 	t.Helper()
-	fast, ref := start, start
-	fast.Body = append(json.RawMessage(nil), start.Body...)
-	ref.Body = append(json.RawMessage(nil), start.Body...)
+	return decodeBothWaysInto(t, data, func() anp.Envelope {
+		e := start
+		e.Body = append(json.RawMessage(nil), start.Body...)
+		return e
+	})
+}
+
+// decodeBothWaysInto is decodeBothWays for any type, with fresh making
+// each of the two values to decode into.
+func decodeBothWaysInto[T any](t *testing.T, data []byte, fresh func() T) T {
+	t.Helper()
+	fast, ref := fresh(), fresh()
 	errFast := anp.DecodeStrict(data, &fast)
 	errRef := anp.DecodeStrictUnmarshal(data, &ref)
 	if (errFast == nil) != (errRef == nil) || errFast != nil && errFast.Error() != errRef.Error() {
@@ -57,6 +66,16 @@ func decodeBothWays(t *testing.T, data []byte, start anp.Envelope) anp.Envelope 
 		t.Fatalf("values differ on %q:\nfast path     %#v\nencoding/json %#v", data, fast, ref)
 	}
 	return fast
+}
+
+// relayAnswers decodes data as a relay's answer into a zero one and into
+// one that holds an envelope already.
+func relayAnswers(t *testing.T, data []byte) anp.RelayResponse {
+	t.Helper()
+	decodeBothWaysInto(t, data, func() anp.RelayResponse {
+		return anp.RelayResponse{Reply: &anp.Envelope{V: 3, Nonce: "kept", Body: json.RawMessage(`{"x":1}`)}, Pending: true}
+	})
+	return decodeBothWaysInto(t, data, func() anp.RelayResponse { return anp.RelayResponse{} })
 }
 
 func TestEnvelopeFastDecodeEscapes(t *testing.T) {
@@ -150,8 +169,47 @@ func TestEnvelopeFastDecodeReadsTheVectors(t *testing.T) {
 	}
 }
 
+func TestRelayResponseFastDecode(t *testing.T) {
+	var v sigVector
+	readVector(t, "envelope_counter.json", &v)
+	for _, s := range escapeHeavyStrings {
+		env := envelopeWith(s)
+		got := relayAnswers(t, []byte(`{"reply":`+string(env)+`}`))
+		want := decodeBothWays(t, env, anp.Envelope{})
+		if got.Reply == nil || !reflect.DeepEqual(*got.Reply, want) || got.Pending {
+			t.Fatalf("relay answer with %s: %#v", s, got)
+		}
+	}
+	for _, data := range []string{
+		`{"reply":` + string(v.Signed) + `}`,
+		`{ "pending" : true , "reply" : ` + string(v.Signed) + ` }`,
+		`{"pending":false}`,
+		`{"pending":true}`,
+		`{}`,
+		`{"reply":{"seq":-1}}`,
+		`{"reply":{"v":"1"},"pending":true}`,
+		`{"reply":"x"}`,
+		`{"reply":[]}`,
+		`{"pending":1}`,
+		`{"pending":"true"}`,
+		`{"Pending":true}`,
+		`{"pending":truex}`,
+	} {
+		relayAnswers(t, []byte(data))
+	}
+	var r anp.RelayResponse
+	if !anp.DecodeRelayResponseFast([]byte(`{"pending":true,"reply":`+string(v.Signed)+`}`), &r) || !r.Pending || r.Reply == nil {
+		t.Fatalf("fast path declined a relay answer with the COUNTER vector: %#v", r)
+	}
+	r = anp.RelayResponse{}
+	if err := anp.DecodeStrict([]byte(`{"reply":`+string(v.Signed)+`}`), &r); err != nil || r.Reply.VerifySignature() != nil {
+		t.Fatalf("relay answer with the COUNTER vector: %v", err)
+	}
+}
+
 // FuzzEnvelopeFastDecode: DecodeStrict with the envelope fast path and
-// with encoding/json alone give the same verdict, error and value.
+// with encoding/json alone give the same verdict, error and value, for an
+// envelope and for a relay's answer.
 func FuzzEnvelopeFastDecode(f *testing.F) {
 	for _, s := range vectorSeeds(f) {
 		f.Add(s)
@@ -165,5 +223,8 @@ func FuzzEnvelopeFastDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		decodeBothWays(t, data, anp.Envelope{})
 		decodeBothWays(t, data, anp.Envelope{V: 2, Session: "s", Body: json.RawMessage(`[1,2,3]`)})
+		relayAnswers(t, data)
+		wrapped := append(append([]byte(`{"pending":false,"reply":`), data...), '}')
+		relayAnswers(t, wrapped)
 	})
 }

@@ -119,14 +119,22 @@ func decodeStrictWith(prefix string, data []byte, v any, decode func(data []byte
 }
 
 // decodeAccepted decodes data, which the strict pre-pass has accepted for
-// v's type, into v. An envelope whose members all have their fields is
-// read by decodeEnvelopeFast when it is sure of it.
+// v's type, into v. An envelope (or a relay's answer holding one) whose
+// members all have their fields is read by decodeEnvelopeFast when it is
+// sure of it.
 func decodeAccepted(data []byte, v any, known bool) error {
 	if !known {
 		return decodeRefusingUnknown(data, v)
 	}
-	if e, ok := v.(*Envelope); ok && e != nil && decodeEnvelopeFast(data, e) {
-		return nil
+	switch v := v.(type) {
+	case *Envelope:
+		if v != nil && decodeEnvelopeFast(data, v) {
+			return nil
+		}
+	case *RelayResponse:
+		if v != nil && decodeRelayResponseFast(data, v) {
+			return nil
+		}
 	}
 	// Every member has its field: json.Unmarshal reads what a decoder
 	// refusing unknown fields reads, with the same errors.

@@ -114,3 +114,7 @@ func DecodeStrictUnmarshal(data []byte, v any) error {
 		return json.Unmarshal(data, v)
 	})
 }
+
+// DecodeFlatFast is the reader DecodeStrict uses for a struct of scalar
+// members after its pre-pass; it reports whether it read data.
+var DecodeFlatFast = decodeFlatFast

@@ -120,7 +120,8 @@ func decodeStrictWith(prefix string, data []byte, v any, decode func(data []byte
 
 // decodeAccepted decodes data, which the strict pre-pass has accepted for
 // v's type, into v. An envelope (or a relay's answer holding one) whose
-// members all have their fields is read by decodeEnvelopeFast when it is
+// members all have their fields is read by decodeEnvelopeFast, a struct of
+// scalar members (an offer body, Money) by decodeFlatFast, when they are
 // sure of it.
 func decodeAccepted(data []byte, v any, known bool) error {
 	if !known {
@@ -133,6 +134,10 @@ func decodeAccepted(data []byte, v any, known bool) error {
 		}
 	case *RelayResponse:
 		if v != nil && decodeRelayResponseFast(data, v) {
+			return nil
+		}
+	default:
+		if decodeFlatFast(data, v) {
 			return nil
 		}
 	}
@@ -624,13 +629,9 @@ func plainStruct(t reflect.Type) bool {
 		if sf.Anonymous {
 			return false
 		}
-		tag := sf.Tag.Get("json")
-		if tag == "-" || !sf.IsExported() {
+		name, _, decoded := jsonName(sf)
+		if !decoded {
 			continue
-		}
-		name, _, _ := strings.Cut(tag, ",")
-		if name == "" {
-			name = sf.Name
 		}
 		if seen[name] || !plainName(name) {
 			return false
@@ -638,6 +639,20 @@ func plainStruct(t reflect.Type) bool {
 		seen[name] = true
 	}
 	return true
+}
+
+// jsonName is the JSON name of a field and its tag's options; decoded is
+// false for a field encoding/json leaves alone (unexported, or tagged "-").
+func jsonName(sf reflect.StructField) (name, opts string, decoded bool) {
+	tag := sf.Tag.Get("json")
+	if tag == "-" || !sf.IsExported() {
+		return "", "", false
+	}
+	name, opts, _ = strings.Cut(tag, ",")
+	if name == "" {
+		name = sf.Name
+	}
+	return name, opts, true
 }
 
 func plainName(name string) bool {

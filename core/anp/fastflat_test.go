@@ -45,6 +45,7 @@ var flatSeeds = []string{
 	`{"name":"a\u00e9\ud83d\ude00\ud800","mode":"B","small":-128,"port":65535,"count":9007199254740991,"on":true,` +
 		`"price":{"amount":-5,"currency":"EUR"},"offer":{"amount":1,"currency":"\/"},"inner":{"deep":{"amount":2,"currency":""},"n":-2147483648},` +
 		`"note":{"reason":"r","message":"\n"}}`,
+	`{"inner":{"deep":{"amount":2}},"offer":{"currency":"USD"}}`,
 	`{"small":128}`,
 	`{"small":-129}`,
 	`{"port":65536}`,
@@ -66,6 +67,10 @@ var flatSeeds = []string{
 func TestFlatFastDecode(t *testing.T) {
 	for _, s := range flatSeeds {
 		flatSamples(t, []byte(s))
+	}
+	var offer anp.OfferBody
+	if !anp.DecodeFlatFast([]byte(`{"price":{"amount":12,"currency":"USD"},"turn":3,"final":true}`), &offer) || offer.Price.Amount != 12 || !offer.Final {
+		t.Fatalf("fast path declined or misread an offer body: %#v", offer)
 	}
 	var got flatSample
 	if !anp.DecodeFlatFast([]byte(flatSeeds[0]), &got) {

@@ -95,3 +95,26 @@ func VerifySigningInput(pubHex string, msg []byte, sigHex string) error {
 	}
 	return verifyMessage(&key, PurposeEnvelope, msg, &sig)
 }
+
+// DecodeEnvelopeFast is the envelope reader DecodeStrict uses after its
+// pre-pass; it reports whether it read data.
+var DecodeEnvelopeFast = decodeEnvelopeFast
+
+// DecodeRelayResponseFast is decodeEnvelopeFast for a relay's answer.
+var DecodeRelayResponseFast = decodeRelayResponseFast
+
+// DecodeStrictUnmarshal is DecodeStrict reading every accepted value with
+// encoding/json (no envelope fast path): the reference of the differential
+// tests.
+func DecodeStrictUnmarshal(data []byte, v any) error {
+	return decodeStrictWith("", data, v, func(data []byte, v any, known bool) error {
+		if !known {
+			return decodeRefusingUnknown(data, v)
+		}
+		return json.Unmarshal(data, v)
+	})
+}
+
+// DecodeFlatFast is the reader DecodeStrict uses for a struct of scalar
+// members after its pre-pass; it reports whether it read data.
+var DecodeFlatFast = decodeFlatFast

@@ -85,6 +85,12 @@ func DecodeStrict(data []byte, v any) error {
 
 // decodeStrictAt is DecodeStrict with the paths of errors under prefix.
 func decodeStrictAt(prefix string, data []byte, v any) error {
+	return decodeStrictWith(prefix, data, v, decodeAccepted)
+}
+
+// decodeStrictWith is decodeStrictAt with decode reading what the strict
+// pre-pass accepted.
+func decodeStrictWith(prefix string, data []byte, v any, decode func(data []byte, v any, known bool) error) error {
 	var t reflect.Type
 	if v != nil {
 		t = reflect.TypeOf(v)
@@ -106,17 +112,38 @@ func decodeStrictAt(prefix string, data []byte, v any) error {
 		}
 		return err
 	}
-	if known {
-		// Every member has its field: json.Unmarshal reads what a decoder
-		// refusing unknown fields reads, with the same errors.
-		err = json.Unmarshal(data, v)
-	} else {
-		err = decodeRefusingUnknown(data, v)
-	}
-	if err != nil {
+	if err := decode(data, v, known); err != nil {
 		return &DecodeError{Path: prefix, Err: err}
 	}
 	return nil
+}
+
+// decodeAccepted decodes data, which the strict pre-pass has accepted for
+// v's type, into v. An envelope (or a relay's answer holding one) whose
+// members all have their fields is read by decodeEnvelopeFast, a struct of
+// scalar members (an offer body, Money) by decodeFlatFast, when they are
+// sure of it.
+func decodeAccepted(data []byte, v any, known bool) error {
+	if !known {
+		return decodeRefusingUnknown(data, v)
+	}
+	switch v := v.(type) {
+	case *Envelope:
+		if v != nil && decodeEnvelopeFast(data, v) {
+			return nil
+		}
+	case *RelayResponse:
+		if v != nil && decodeRelayResponseFast(data, v) {
+			return nil
+		}
+	default:
+		if decodeFlatFast(data, v) {
+			return nil
+		}
+	}
+	// Every member has its field: json.Unmarshal reads what a decoder
+	// refusing unknown fields reads, with the same errors.
+	return json.Unmarshal(data, v)
 }
 
 // decodeRefusingUnknown is encoding/json's decode of one value with
@@ -602,13 +629,9 @@ func plainStruct(t reflect.Type) bool {
 		if sf.Anonymous {
 			return false
 		}
-		tag := sf.Tag.Get("json")
-		if tag == "-" || !sf.IsExported() {
+		name, _, decoded := jsonName(sf)
+		if !decoded {
 			continue
-		}
-		name, _, _ := strings.Cut(tag, ",")
-		if name == "" {
-			name = sf.Name
 		}
 		if seen[name] || !plainName(name) {
 			return false
@@ -616,6 +639,20 @@ func plainStruct(t reflect.Type) bool {
 		seen[name] = true
 	}
 	return true
+}
+
+// jsonName is the JSON name of a field and its tag's options; decoded is
+// false for a field encoding/json leaves alone (unexported, or tagged "-").
+func jsonName(sf reflect.StructField) (name, opts string, decoded bool) {
+	tag := sf.Tag.Get("json")
+	if tag == "-" || !sf.IsExported() {
+		return "", "", false
+	}
+	name, opts, _ = strings.Cut(tag, ",")
+	if name == "" {
+		name = sf.Name
+	}
+	return name, opts, true
 }
 
 func plainName(name string) bool {

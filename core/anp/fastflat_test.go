@@ -1,0 +1,123 @@
+package anp_test
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/clinch-protocol/clinch-mcp/core/anp"
+)
+
+// flatSample has every kind of member the flat fast path reads.
+type flatSample struct {
+	Name  string       `json:"name"`
+	Mode  anp.Mode     `json:"mode,omitempty"`
+	Small int8         `json:"small"`
+	Port  uint16       `json:"port"`
+	Count uint64       `json:"count"`
+	On    bool         `json:"on"`
+	Price anp.Money    `json:"price"`
+	Offer *anp.Money   `json:"offer,omitempty"`
+	Inner *flatInner   `json:"inner,omitempty"`
+	Skip  string       `json:"-"`
+	Note  anp.NoteBody `json:"note"`
+}
+
+type flatInner struct {
+	Deep *anp.Money `json:"deep"`
+	N    int32      `json:"n"`
+}
+
+// flatSamples decodes data into each flat type both ways, into zero values
+// and into filled ones.
+func flatSamples(t *testing.T, data []byte) {
+	t.Helper()
+	decodeBothWaysInto(t, data, func() flatSample { return flatSample{} })
+	decodeBothWaysInto(t, data, func() flatSample {
+		return flatSample{Name: "kept", Small: 3, Offer: &anp.Money{Amount: 9, Currency: "EUR"}, Inner: &flatInner{N: 4}, Skip: "s"}
+	})
+	decodeBothWaysInto(t, data, func() anp.OfferBody { return anp.OfferBody{} })
+	decodeBothWaysInto(t, data, func() anp.OfferBody { return anp.OfferBody{Message: "kept", Final: true} })
+	decodeBothWaysInto(t, data, func() anp.ConfirmBody { return anp.ConfirmBody{} })
+	decodeBothWaysInto(t, data, func() anp.Money { return anp.Money{} })
+}
+
+var flatSeeds = []string{
+	`{"name":"a\u00e9\ud83d\ude00\ud800","mode":"B","small":-128,"port":65535,"count":9007199254740991,"on":true,` +
+		`"price":{"amount":-5,"currency":"EUR"},"offer":{"amount":1,"currency":"\/"},"inner":{"deep":{"amount":2,"currency":""},"n":-2147483648},` +
+		`"note":{"reason":"r","message":"\n"}}`,
+	`{"inner":{"deep":{"amount":2}},"offer":{"currency":"USD"}}`,
+	`{"small":128}`,
+	`{"small":-129}`,
+	`{"port":65536}`,
+	`{"count":-1}`,
+	`{"on":1}`,
+	`{"name":1}`,
+	`{"price":"x"}`,
+	`{"offer":{"amount":"1"}}`,
+	`{"inner":{"n":2147483648}}`,
+	`{"inner":{"deep":{"amount":1.5}}}`,
+	`{"Skip":"x"}`,
+	`{"price":{"amount":12,"currency":"USD"},"turn":3,"message":"\u00e9","final":false}`,
+	`{"price":{"amount":12,"currency":"USD"},"turn":3,"final":true}`,
+	`{"seller_sig":"\u0041bc"}`,
+	`{"amount":1000000000000000,"currency":"JPY"}`,
+	`{ "amount" : -0 , "currency" : "" }`,
+}
+
+func TestFlatFastDecode(t *testing.T) {
+	for _, s := range flatSeeds {
+		flatSamples(t, []byte(s))
+	}
+	var offer anp.OfferBody
+	if !anp.DecodeFlatFast([]byte(`{"price":{"amount":12,"currency":"USD"},"turn":3,"final":true}`), &offer) || offer.Price.Amount != 12 || !offer.Final {
+		t.Fatalf("fast path declined or misread an offer body: %#v", offer)
+	}
+	var got flatSample
+	if !anp.DecodeFlatFast([]byte(flatSeeds[0]), &got) {
+		t.Fatal("fast path declined a flat struct")
+	}
+	want := flatSample{Name: "aé😀\ufffd", Mode: "B", Small: -128, Port: 65535, Count: 1<<53 - 1, On: true,
+		Price: anp.Money{Amount: -5, Currency: "EUR"}, Offer: &anp.Money{Amount: 1, Currency: "/"},
+		Inner: &flatInner{Deep: &anp.Money{Amount: 2}, N: -2147483648}, Note: anp.NoteBody{Reason: "r", Message: "\n"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("read %#v\nwant %#v", got, want)
+	}
+}
+
+// What the fast path is not sure of leaves the value as it was.
+func TestFlatFastDecodeDeclines(t *testing.T) {
+	for _, s := range []string{`{"small":128}`, `{"count":-1}`, `{"offer":{"amount":"1"}}`, `{"name":"x","on":1}`, `{"inner":{"deep":{"amount":1.5}}}`} {
+		v := flatSample{Name: "kept"}
+		if anp.DecodeFlatFast([]byte(s), &v) {
+			t.Fatalf("fast path read %s", s)
+		}
+		if !reflect.DeepEqual(v, flatSample{Name: "kept"}) {
+			t.Fatalf("a declined read of %s changed the value: %#v", s, v)
+		}
+	}
+	type withMap struct {
+		Terms map[string]string `json:"terms"`
+	}
+	type withFloat struct {
+		F float64 `json:"f"`
+	}
+	for _, v := range []any{&withMap{}, &withFloat{}, &anp.ProposeBody{}, &anp.CommitBody{}, &anp.Envelope{}, new(int)} {
+		if anp.DecodeFlatFast([]byte(`{}`), v) {
+			t.Fatalf("fast path read a %T", v)
+		}
+	}
+}
+
+// FuzzFlatFastDecode: DecodeStrict with the flat fast path and with
+// encoding/json alone give the same verdict, error and value.
+func FuzzFlatFastDecode(f *testing.F) {
+	for _, s := range flatSeeds {
+		f.Add([]byte(s))
+	}
+	for _, s := range escapeHeavyStrings {
+		f.Add([]byte(`{"name":` + s + `,"message":` + s + `,"price":{"currency":` + s + `}}`))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		flatSamples(t, data)
+	})
+}

@@ -87,7 +87,10 @@ type stringMember struct {
 }
 
 // fillStrings decodes the string members into their fields, as slices of
-// one string. Decoding never makes a string longer than its contents.
+// one string, except the session id, which gets a string of its own: the
+// parties keep session ids as map keys long after the envelope is gone,
+// and a slice would keep every other member's text alive with it.
+// Decoding never makes a string longer than its contents.
 func (r *envReader) fillStrings(n *Envelope) bool {
 	total := 0
 	for _, m := range r.strings[:r.count] {
@@ -97,10 +100,10 @@ func (r *envReader) fillStrings(n *Envelope) bool {
 	b.Grow(total)
 	var bounds [len(r.strings)]int
 	for i, m := range r.strings[:r.count] {
-		content := r.data[m.start:m.end]
-		if !m.escaped {
-			b.Write(content)
-		} else if !writeUnescaped(&b, content) {
+		if m.field == envelopeSession {
+			continue
+		}
+		if !writeMember(&b, r.data[m.start:m.end], m.escaped) {
 			return false
 		}
 		bounds[i] = b.Len()
@@ -108,10 +111,27 @@ func (r *envReader) fillStrings(n *Envelope) bool {
 	text := b.String()
 	start := 0
 	for i, m := range r.strings[:r.count] {
+		if m.field == envelopeSession {
+			var own strings.Builder
+			if !writeMember(&own, r.data[m.start:m.end], m.escaped) {
+				return false
+			}
+			n.Session = own.String()
+			continue
+		}
 		*n.stringField(m.field) = text[start:bounds[i]]
 		start = bounds[i]
 	}
 	return true
+}
+
+// writeMember writes a string member's contents, unescaped.
+func writeMember(b *strings.Builder, content []byte, escaped bool) bool {
+	if !escaped {
+		b.Write(content)
+		return true
+	}
+	return writeUnescaped(b, content)
 }
 
 func (r *envReader) skipSpace() int {
@@ -194,6 +214,9 @@ func (r *envReader) member(key []byte, n *Envelope, body *[]byte) bool {
 
 // envelopeStrings are the names of the string members of an envelope.
 var envelopeStrings = [...]string{"type", "session", "prev", "from", "to", "nonce", "sig"}
+
+// envelopeSession is the index of "session" in envelopeStrings.
+const envelopeSession = 1
 
 // stringField is the field of the string member envelopeStrings[i].
 func (e *Envelope) stringField(i int) *string {

@@ -140,6 +140,9 @@ func appendSigningInput(dst []byte, p Purpose, v any) ([]byte, error) {
 	dst = append(dst, 0)
 	dst = append(dst, p...)
 	dst = append(dst, 0)
+	if u, ok := v.(unsignedEnvelope); ok {
+		return u.appendCanonical(dst)
+	}
 	return appendCanonicalAny(dst, v)
 }
 

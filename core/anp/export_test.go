@@ -121,3 +121,9 @@ var DecodeFlatFast = decodeFlatFast
 
 // AppendCanonicalRaw is the raw reader of the typed writer.
 var AppendCanonicalRaw = appendCanonicalRaw
+
+// EnvelopeSigningInput is the signing input of e as Seal and
+// VerifySignature write it: from the envelope, without its unsigned copy.
+func EnvelopeSigningInput(e *Envelope) ([]byte, error) {
+	return SigningInput(PurposeEnvelope, unsignedEnvelope{e})
+}

@@ -109,8 +109,7 @@ func (c *SigCache) Remember(pubHex string, p Purpose, v any, sigHex string) erro
 
 // RememberEnvelope records an envelope the party sealed itself.
 func (c *SigCache) RememberEnvelope(e *Envelope) error {
-	u := e.unsigned()
-	return c.Remember(e.From, PurposeEnvelope, &u, e.Sig)
+	return c.Remember(e.From, PurposeEnvelope, unsignedEnvelope{e}, e.Sig)
 }
 
 // verifyWith verifies through c, or directly when c is nil.

@@ -4,9 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"io"
 	"reflect"
 	"time"
 )
@@ -106,10 +104,10 @@ func (e *Envelope) Hash() (string, error) { return Hash(e) }
 // NewNonce returns 16 random bytes as hex.
 func NewNonce() string {
 	var b [NonceBytes]byte
-	if _, err := io.ReadFull(rand.Reader, b[:]); err != nil {
+	if _, err := rand.Read(b[:]); err != nil {
 		panic("anp: crypto/rand failed: " + err.Error())
 	}
-	return hex.EncodeToString(b[:])
+	return hexString(b[:])
 }
 
 // NewSessionID returns a random 128-bit session id as hex.

@@ -120,7 +120,7 @@ fuzz_budget() {
     FuzzDecodeEnvelope | FuzzParseMoney | FuzzGuardHost | FuzzParseReply | FuzzRelayBody | \
       FuzzCheckQuestion | FuzzAttributesAnswer | FuzzParseChange) echo 20000 ;;
       FuzzCanonicalWriter | FuzzStrictTokens | FuzzDecodeStrictKnownFields | FuzzEnvelopeFastDecode | \
-      FuzzFlatFastDecode) echo 20000 ;;
+      FuzzFlatFastDecode | FuzzEnvelopeSigningInput) echo 20000 ;;
     FuzzHandshake | FuzzResolveHost | FuzzRedactorString) echo 15000 ;;
     FuzzCounterBody | FuzzParseURLHidesPassword | FuzzCleanMessage | FuzzCheckID | FuzzLeafFacts | FuzzParseParty) echo 10000 ;;
     FuzzParseConfigHidesPassword | FuzzParse) echo 6000 ;;

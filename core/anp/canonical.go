@@ -76,27 +76,40 @@ const signingPrefix = "clinch-anp/1"
 // The bytes come straight from the typed value (canonwriter.go) where they
 // can, and are those of canonicalReference in every case.
 func Canonical(v any) ([]byte, error) {
-	buf := canonBuffers.Get().(*[]byte)
-	out, err := appendCanonicalAny((*buf)[:0], v)
-	if err != nil {
-		canonBuffers.Put(buf)
-		return nil, err
-	}
+	buf := borrowScratch()
+	out, err := appendCanonicalAny(buf.b[:0], v)
 	// An exact-size copy: callers keep canonical bytes (envelope bodies),
 	// which should hold no spare capacity.
-	c := bytes.Clone(out)
-	if cap(out) <= maxPooledCanon {
-		*buf = out
-		canonBuffers.Put(buf)
+	var c []byte
+	if err == nil {
+		c = bytes.Clone(out)
 	}
-	return c, nil
+	buf.giveBack(out)
+	return c, err
 }
 
-// canonBuffers are scratch buffers of Canonical; buffers that grew past
-// maxPooledCanon are left to the collector.
-var canonBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+// scratch is a buffer of canonScratch, borrowed for the bytes of one
+// computation (canonical bytes to compare or hash, a signing input to sign
+// or verify) that nothing keeps once it is done.
+type scratch struct{ b []byte }
 
-const maxPooledCanon = 64 << 10
+// canonScratch holds the scratch buffers given back; buffers that grew
+// past maxPooledScratch are left to the collector.
+var canonScratch = sync.Pool{New: func() any { return &scratch{b: make([]byte, 0, 1024)} }}
+
+const maxPooledScratch = 64 << 10
+
+func borrowScratch() *scratch { return canonScratch.Get().(*scratch) }
+
+// giveBack returns the buffer, keeping out (what was written into it,
+// perhaps grown) for the next borrower. The bytes must not be used after.
+func (s *scratch) giveBack(out []byte) {
+	if cap(out) > maxPooledScratch {
+		return
+	}
+	s.b = out[:0]
+	canonScratch.Put(s)
+}
 
 // canonicalReference is the reference path of Canonical: json.Marshal,
 // the number check, and jcs.Transform of the marshalled bytes.
@@ -118,22 +131,33 @@ func canonicalReference(v any) ([]byte, error) {
 // SigningInput returns the exact bytes that are signed for purpose p over v:
 // "clinch-anp/1" 0x00 p 0x00 JCS(v).
 func SigningInput(p Purpose, v any) ([]byte, error) {
-	out := make([]byte, 0, 512)
-	out = append(out, signingPrefix...)
-	out = append(out, 0)
-	out = append(out, p...)
-	out = append(out, 0)
-	return appendCanonicalAny(out, v)
+	return appendSigningInput(make([]byte, 0, 512), p, v)
+}
+
+// appendSigningInput appends SigningInput(p, v) to dst.
+func appendSigningInput(dst []byte, p Purpose, v any) ([]byte, error) {
+	dst = append(dst, signingPrefix...)
+	dst = append(dst, 0)
+	dst = append(dst, p...)
+	dst = append(dst, 0)
+	if u, ok := v.(unsignedEnvelope); ok {
+		return u.appendCanonical(dst)
+	}
+	return appendCanonicalAny(dst, v)
 }
 
 // Sign signs v for purpose p and returns the hex signature.
 func Sign(key ed25519.PrivateKey, p Purpose, v any) (string, error) {
-	msg, err := SigningInput(p, v)
+	buf := borrowScratch()
+	msg, err := appendSigningInput(buf.b[:0], p, v)
 	if err != nil {
+		buf.giveBack(msg)
 		return "", err
 	}
 	countSign(p)
-	return hexString(ed25519.Sign(key, msg)), nil
+	sig := ed25519.Sign(key, msg)
+	buf.giveBack(msg)
+	return hexString(sig), nil
 }
 
 // Verify checks a hex signature by the hex public key over v for purpose p.
@@ -145,7 +169,9 @@ func Verify(pubHex string, p Purpose, v any, sigHex string) error {
 	if err != nil {
 		return err
 	}
-	msg, err := SigningInput(p, v)
+	buf := borrowScratch()
+	msg, err := appendSigningInput(buf.b[:0], p, v)
+	defer buf.giveBack(msg)
 	if err != nil {
 		if rerr := checkSignatureR(sig[:32]); rerr != nil {
 			return rerr // CheckSignature's error comes first
@@ -263,11 +289,14 @@ func pointClassOf(pt *edwards25519.Point, b []byte) error {
 
 // Hash returns the lower-case hex SHA-256 of JCS(v).
 func Hash(v any) (string, error) {
-	c, err := Canonical(v)
+	buf := borrowScratch()
+	c, err := appendCanonicalAny(buf.b[:0], v)
 	if err != nil {
+		buf.giveBack(c)
 		return "", err
 	}
 	sum := sha256.Sum256(c)
+	buf.giveBack(c)
 	return hexString(sum[:]), nil
 }
 

@@ -36,8 +36,6 @@ const maxRawDepth = 64
 type rawReader struct {
 	data []byte
 	i    int
-	// members is reused by the objects read (see object).
-	members []rawMember
 }
 
 func (r *rawReader) space() { r.i = skipSpace(r.data, r.i) }
@@ -101,48 +99,65 @@ type rawMember struct {
 	start, end int
 }
 
-// object writes the members as they come, each "name":value canonical,
-// and reorders them only when they were not in JCS order already.
+// object writes the members as they come, each "name":value canonical.
+// Members already in JCS order (the usual case) need only the name before
+// each; an object that is not is read again, noting where each member
+// sits, and its members are reordered.
 func (r *rawReader) object(dst []byte, depth int) ([]byte, error) {
+	open, out := r.i, len(dst)
+	dst, ordered, err := r.members(dst, depth, nil)
+	if err == nil && !ordered {
+		dst, err = r.reordered(dst[:out], open, depth)
+	}
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, '}'), nil
+}
+
+// reordered reads the object at open again, noting where each member
+// sits, and writes '{' and its members in JCS order.
+func (r *rawReader) reordered(dst []byte, open, depth int) ([]byte, error) {
+	r.i = open
+	body := len(dst) + 1
+	members := make([]rawMember, 0, 16)
+	dst, _, err := r.members(dst, depth, &members)
+	if err != nil {
+		return dst, err
+	}
+	return reorderMembers(dst, body, members)
+}
+
+// members reads an object from its opening brace through its closing one
+// and writes '{' and its members, each "name":value canonical, but not the
+// closing brace. Without note, it stops at the first member out of JCS
+// order (ordered is false); with it, it reads all and notes each member.
+func (r *rawReader) members(dst []byte, depth int, note *[]rawMember) (_ []byte, ordered bool, err error) {
 	r.i++ // {
+	dst = append(dst, '{')
 	r.space()
 	if r.i < len(r.data) && r.data[r.i] == '}' {
 		r.i++
-		return append(dst, "{}"...), nil
+		return dst, true, nil
 	}
-	// The members of the objects being read share one stack: an object's
-	// own start at mark, and the objects inside a member are done with
-	// theirs before the member is pushed.
-	if r.members == nil {
-		r.members = make([]rawMember, 0, 16)
-	}
-	mark := len(r.members)
-	dst = append(dst, '{')
-	body := len(dst)
-	ordered := true
-	for {
+	var prev []byte
+	for n := 0; ; n++ {
 		m, more, err := r.member(&dst, depth)
 		if err != nil {
-			return dst, err
+			return dst, false, err
 		}
-		if n := len(r.members); n > mark && compareUTF16(r.members[n-1].name, m.name) >= 0 {
-			ordered = false
+		if n > 0 && compareUTF16(prev, m.name) >= 0 && note == nil {
+			return dst, false, nil
 		}
-		r.members = append(r.members, m)
+		if note != nil {
+			*note = append(*note, m)
+		}
+		prev = m.name
 		if !more {
-			break
+			return dst, true, nil
 		}
 		dst = append(dst, ',')
 	}
-	members := r.members[mark:]
-	r.members = r.members[:mark] // members stays readable until the next object
-	if !ordered {
-		var err error
-		if dst, err = reorderMembers(dst, body, members); err != nil {
-			return dst, err
-		}
-	}
-	return append(dst, '}'), nil
 }
 
 // reorderMembers rewrites the members written from dst[body:] in JCS

@@ -230,6 +230,12 @@ func appendCanonScalar(dst []byte, v reflect.Value) ([]byte, error) {
 }
 
 func appendCanonStruct(dst []byte, v reflect.Value, depth int) ([]byte, error) {
+	return appendCanonStructOmitting(dst, v, depth, -1)
+}
+
+// appendCanonStructOmitting is appendCanonStruct that leaves out the field
+// of index omit (none when it is -1), as if it were empty and omitempty.
+func appendCanonStructOmitting(dst []byte, v reflect.Value, depth, omit int) ([]byte, error) {
 	p := canonPlanOf(v.Type())
 	if p.slow {
 		return dst, errSlowPath
@@ -239,7 +245,7 @@ func appendCanonStruct(dst []byte, v reflect.Value, depth int) ([]byte, error) {
 	var err error
 	for _, f := range p.fields {
 		fv := v.Field(f.index)
-		if f.omitEmpty && isEmptyJSON(fv) {
+		if f.index == omit || f.omitEmpty && isEmptyJSON(fv) {
 			continue
 		}
 		if !first {

@@ -62,6 +62,10 @@ var edgeRaw = []string{
 	// reader reuses its buffers between them), escaped and duplicate names.
 	`{"b":{"y":1,"x":{"q":[{"z":1,"a":2},{"k":{"q":1,"p":2}}]}},"a":{"d":2,"c":{"n":"\u00e9"}}}`,
 	`[{"b":1,"a":2},{"d":3,"c":4},{"f":{"h":5,"g":6},"e":7}]`, `{"\u0062":1,"a":2}`, `{"\u0061":1,"a":2}`, `{"x":{"a":1},"y":{"a":1,"a":2}}`,
+	// out of order after an ordered start (read again from the brace),
+	// duplicates in order, and an error met only after the disorder.
+	`{"a":1,"c":{"f":1,"e":[{"h":1,"g":2}]},"b":2}`, `{"a":{"y":1,"x":2},"a":3}`, `{"a":1,"b":[1,{"d":1,"c":2}],"b":0}`,
+	`{"a":1,"b":2,"b":3}`, `{"b":1,"a":2,"c":}`, `{"b":1,"a":2,"c":1.5}`, `{"a":1,"b":{"d":1,"c":"\u00e9"},"a\u0000":{}}`,
 }
 
 func edgeValues() []any {
@@ -187,4 +191,26 @@ func FuzzCanonicalWriter(f *testing.F) {
 			t.Fatalf("typed writer failed with %v, not the slow-path signal", err)
 		}
 	})
+}
+
+// TestCanonicalRawInOrderAllocatesNothing: raw JSON whose objects are in
+// JCS order already is written into a buffer with room without a single
+// allocation (no list of members per object); one out of order is still
+// reordered.
+func TestCanonicalRawInOrderAllocatesNothing(t *testing.T) {
+	raw := []byte(`{"a":{"b":[{"c":1,"d":"x"},{"e":true}],"f":{}},"g":{"h":null}}`)
+	buf := make([]byte, 0, 256)
+	allocs := testing.AllocsPerRun(100, func() {
+		out, err := anp.AppendCanonicalRaw(buf[:0], raw)
+		if err != nil || !bytes.Equal(out, raw) {
+			t.Fatalf("got %s, %v", out, err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("raw JSON in order: %v allocations, want 0", allocs)
+	}
+	out, err := anp.AppendCanonicalRaw(buf[:0], []byte(`{"g":1,"a":{"c":2,"b":3}}`))
+	if err != nil || string(out) != `{"a":{"b":3,"c":2},"g":1}` {
+		t.Errorf("raw JSON out of order: got %s, %v", out, err)
+	}
 }

@@ -4,9 +4,8 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"io"
+	"reflect"
 	"time"
 )
 
@@ -74,6 +73,30 @@ func (e *Envelope) unsigned() Envelope {
 	return c
 }
 
+// unsignedEnvelope is the value an envelope's signature is over, its
+// unsigned copy, held by pointer to the envelope: passed as any it needs
+// no allocation, and appendSigningInput writes it without the copy.
+type unsignedEnvelope struct{ e *Envelope }
+
+// envelopeSigField is the index of Envelope.Sig, an omitempty member.
+var envelopeSigField = func() int {
+	f, _ := reflect.TypeFor[Envelope]().FieldByName("Sig")
+	return f.Index[0]
+}()
+
+// appendCanonical appends JCS of the unsigned envelope: the envelope's
+// members but the signature, or, where the typed writer leaves it to the
+// reference path, JCS of the unsigned copy.
+func (u unsignedEnvelope) appendCanonical(dst []byte) ([]byte, error) {
+	n := len(dst)
+	out, err := appendCanonStructOmitting(dst, reflect.ValueOf(u.e).Elem(), 1, envelopeSigField)
+	if err == nil {
+		return out, nil
+	}
+	c := u.e.unsigned()
+	return appendCanonicalAny(out[:n], &c)
+}
+
 // Hash is the lower-case hex SHA-256 of the JCS bytes of the whole signed
 // envelope. It is the next envelope's Prev and the dedupe key.
 func (e *Envelope) Hash() (string, error) { return Hash(e) }
@@ -81,10 +104,10 @@ func (e *Envelope) Hash() (string, error) { return Hash(e) }
 // NewNonce returns 16 random bytes as hex.
 func NewNonce() string {
 	var b [NonceBytes]byte
-	if _, err := io.ReadFull(rand.Reader, b[:]); err != nil {
+	if _, err := rand.Read(b[:]); err != nil {
 		panic("anp: crypto/rand failed: " + err.Error())
 	}
-	return hex.EncodeToString(b[:])
+	return hexString(b[:])
 }
 
 // NewSessionID returns a random 128-bit session id as hex.
@@ -126,7 +149,7 @@ func Seal(key ed25519.PrivateKey, s EnvelopeSpec) (*Envelope, error) {
 	if err := e.checkShape(); err != nil {
 		return nil, err
 	}
-	e.Sig, err = Sign(key, PurposeEnvelope, e.unsigned())
+	e.Sig, err = Sign(key, PurposeEnvelope, unsignedEnvelope{e})
 	if err != nil {
 		return nil, err
 	}
@@ -227,8 +250,7 @@ func (e *Envelope) VerifySignatureWith(c *SigCache) error {
 	if err := e.checkShape(); err != nil {
 		return err
 	}
-	u := e.unsigned()
-	if err := verifyWith(c, e.From, PurposeEnvelope, &u, e.Sig); err != nil {
+	if err := verifyWith(c, e.From, PurposeEnvelope, unsignedEnvelope{e}, e.Sig); err != nil {
 		return Errorf(CodeBadSignature, "envelope %s seq %d from %s: %v", e.Type, e.Seq, short(e.From), err)
 	}
 	return nil

@@ -118,3 +118,12 @@ func DecodeStrictUnmarshal(data []byte, v any) error {
 // DecodeFlatFast is the reader DecodeStrict uses for a struct of scalar
 // members after its pre-pass; it reports whether it read data.
 var DecodeFlatFast = decodeFlatFast
+
+// AppendCanonicalRaw is the raw reader of the typed writer.
+var AppendCanonicalRaw = appendCanonicalRaw
+
+// EnvelopeSigningInput is the signing input of e as Seal and
+// VerifySignature write it: from the envelope, without its unsigned copy.
+func EnvelopeSigningInput(e *Envelope) ([]byte, error) {
+	return SigningInput(PurposeEnvelope, unsignedEnvelope{e})
+}

@@ -5,11 +5,13 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // flatPlan is how decodeFlatFast reads a struct whose members are all
-// scalars (strings, integers, booleans) or structs of the same kind, such
-// as the offer bodies and Money: the field of each JSON name.
+// scalars (strings, integers, booleans), maps of strings to strings (deal
+// terms) or structs of the same kind, such as the offer bodies, Money and
+// the propose body: the field of each JSON name.
 type flatPlan struct {
 	fields map[string]flatField
 }
@@ -20,7 +22,8 @@ type flatField struct {
 	kind  reflect.Kind
 	bits  int // the size of an integer field
 	// elem is the plan of a struct field or of the struct a pointer field
-	// points to; ptr says which, elemType is the pointed-to type.
+	// points to; ptr says which, elemType is the pointed-to type (the
+	// map's type, for a map field).
 	elem     *flatPlan
 	ptr      bool
 	elemType reflect.Type
@@ -35,7 +38,8 @@ var textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 
 // flatPlanOf returns the plan of struct type t, or nil when the fast path
 // does not read it: an embedded field, names encoding/json might read
-// otherwise, a field of another kind (float, slice, map, interface), a type
+// otherwise, a field of another kind (float, slice, map but of strings to
+// strings, interface), a type
 // with its own UnmarshalJSON or UnmarshalText, or the ",string" option.
 func flatPlanOf(t reflect.Type) *flatPlan {
 	if p, ok := flatPlans.Load(t); ok {
@@ -100,8 +104,18 @@ func flatFieldOf(ft reflect.Type, depth int) (flatField, bool) {
 	case reflect.Struct:
 		f.elem = buildFlatPlan(ft, depth+1)
 		return f, f.elem != nil
+	case reflect.Map:
+		f.elemType = ft
+		return f, !f.ptr && stringsToStrings(ft)
 	}
 	return f, false
+}
+
+// stringsToStrings reports whether map type t has string keys and values
+// that encoding/json reads as plain strings.
+func stringsToStrings(t reflect.Type) bool {
+	k, e := t.Key(), t.Elem()
+	return k.Kind() == reflect.String && e.Kind() == reflect.String && !ownDecoding(k) && !ownDecoding(e)
 }
 
 // decodeFlatFast fills v, a pointer to a struct with a flat plan, from
@@ -155,31 +169,74 @@ func (r *envReader) flatValue(f flatField, fv reflect.Value) bool {
 		return ok
 	case reflect.Struct:
 		return r.flatStruct(f, fv)
+	case reflect.Map:
+		return r.flatMap(f, fv)
 	}
 	return r.flatInteger(fv, f)
 }
 
 func (r *envReader) flatString(fv reflect.Value) bool {
+	s, ok := r.stringValue(fv.IsValid())
+	if ok && fv.IsValid() {
+		fv.SetString(s)
+	}
+	return ok
+}
+
+// stringValue reads a string value, decoded as encoding/json decodes it;
+// only when keep is set is it made into a string.
+func (r *envReader) stringValue(keep bool) (string, bool) {
 	m, ok := r.str()
 	if !ok {
-		return false
+		return "", false
 	}
 	content := r.data[m.start:m.end]
 	if !m.escaped {
-		if fv.IsValid() {
-			fv.SetString(string(content))
+		if keep {
+			return string(content), true
 		}
-		return true
+		return "", true
 	}
 	var b strings.Builder
 	b.Grow(len(content))
 	if !writeUnescaped(&b, content) {
+		return "", false
+	}
+	return b.String(), true
+}
+
+// flatMap reads an object of strings into a map field, made when it is
+// nil and added to when it is not, as encoding/json does. Keys with an
+// escape or invalid UTF-8 are left to encoding/json.
+func (r *envReader) flatMap(f flatField, fv reflect.Value) bool {
+	if r.skipSpace() >= len(r.data) || r.data[r.i] != '{' {
 		return false
 	}
-	if fv.IsValid() {
-		fv.SetString(b.String())
+	if fv.IsValid() && fv.IsNil() {
+		fv.Set(reflect.MakeMap(f.elemType))
 	}
-	return true
+	var plain map[string]string // the map itself, when it is of that type
+	if fv.IsValid() && fv.CanInterface() {
+		plain, _ = fv.Interface().(map[string]string)
+	}
+	return r.object(func(key []byte) bool {
+		if !utf8.Valid(key) {
+			return false
+		}
+		value, ok := r.stringValue(fv.IsValid())
+		switch {
+		case !ok || !fv.IsValid():
+			return ok
+		case plain != nil:
+			plain[string(key)] = value
+		default:
+			k, v := reflect.New(f.elemType.Key()).Elem(), reflect.New(f.elemType.Elem()).Elem()
+			k.SetString(string(key))
+			v.SetString(value)
+			fv.SetMapIndex(k, v)
+		}
+		return true
+	})
 }
 
 // flatStruct reads an object into a struct field, or into the struct a

@@ -75,11 +75,17 @@ func (s *strictScan) emptyValue(tok json.Token) bool {
 // encoding of v leaves out: an optional member present with its empty value.
 // The error names its path (body.message, body.artifact.seller_sig).
 func oneForm(raw []byte, v any) error {
-	got, err := Canonical(json.RawMessage(raw))
+	gotBuf, wantBuf := borrowScratch(), borrowScratch()
+	got, err := appendCanonicalRaw(gotBuf.b[:0], raw)
+	if err != nil { // what the raw reader leaves to the reference path
+		got, err = appendCanonicalAny(got[:0], json.RawMessage(raw))
+	}
+	defer func() { gotBuf.giveBack(got) }()
 	if err != nil {
 		return &DecodeError{Path: "body", Err: err}
 	}
-	want, err := Canonical(v)
+	want, err := appendCanonicalAny(wantBuf.b[:0], v)
+	defer func() { wantBuf.giveBack(want) }()
 	if err != nil {
 		return &DecodeError{Path: "body", Err: err}
 	}

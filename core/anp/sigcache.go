@@ -29,16 +29,22 @@ func NewSigCache(size int) *SigCache {
 	return &SigCache{seen: newMemo[sigDigest, struct{}](size)}
 }
 
-func digestOf(pubHex, sigHex string, msg []byte) sigDigest {
-	// key 0x00 signature 0x00, written at once
-	head := make([]byte, 0, len(pubHex)+len(sigHex)+2)
-	head = append(append(append(append(head, pubHex...), 0), sigHex...), 0)
-	h := sha256.New()
-	h.Write(head)
-	h.Write(msg)
-	var d sigDigest
-	h.Sum(d[:0])
-	return d
+// appendDigestHead appends what the digest of a signature puts before
+// its signing input: key 0x00 signature 0x00.
+func appendDigestHead(dst []byte, pubHex, sigHex string) []byte {
+	return append(append(append(append(dst, pubHex...), 0), sigHex...), 0)
+}
+
+// signedInput writes key 0x00 signature 0x00 and then the signing input
+// of v for p into buf, and returns the digest of it all and the signing
+// input within it.
+func signedInput(buf []byte, pubHex string, p Purpose, v any, sigHex string) (all, msg []byte, d sigDigest, err error) {
+	all = appendDigestHead(buf, pubHex, sigHex)
+	head := len(all)
+	if all, err = appendSigningInput(all, p, v); err != nil {
+		return all, nil, d, err
+	}
+	return all, all[head:], sha256.Sum256(all), nil
 }
 
 func (c *SigCache) has(d sigDigest) bool {
@@ -62,14 +68,15 @@ func (c *SigCache) Verify(pubHex string, p Purpose, v any, sigHex string) error 
 	if c == nil {
 		return Verify(pubHex, p, v, sigHex)
 	}
-	msg, err := SigningInput(p, v)
+	buf := borrowScratch()
+	all, msg, d, err := signedInput(buf.b[:0], pubHex, p, v, sigHex)
+	defer buf.giveBack(all)
 	if err != nil {
 		if kerr := keyAndSignatureError(pubHex, sigHex); kerr != nil {
 			return kerr // the error anp.Verify gives first
 		}
 		return err
 	}
-	d := digestOf(pubHex, sigHex, msg)
 	if c.has(d) {
 		return nil
 	}
@@ -90,18 +97,19 @@ func (c *SigCache) Remember(pubHex string, p Purpose, v any, sigHex string) erro
 	if c == nil {
 		return nil
 	}
-	msg, err := SigningInput(p, v)
+	buf := borrowScratch()
+	all, _, d, err := signedInput(buf.b[:0], pubHex, p, v, sigHex)
+	buf.giveBack(all)
 	if err != nil {
 		return err
 	}
-	c.add(digestOf(pubHex, sigHex, msg))
+	c.add(d)
 	return nil
 }
 
 // RememberEnvelope records an envelope the party sealed itself.
 func (c *SigCache) RememberEnvelope(e *Envelope) error {
-	u := e.unsigned()
-	return c.Remember(e.From, PurposeEnvelope, &u, e.Sig)
+	return c.Remember(e.From, PurposeEnvelope, unsignedEnvelope{e}, e.Sig)
 }
 
 // verifyWith verifies through c, or directly when c is nil.

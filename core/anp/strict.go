@@ -198,12 +198,31 @@ func CheckNoDuplicateKeys(data []byte) error {
 // the fast reading decides only what it accepts. known is the scan's
 // (see strictScan.unsure).
 func strictPass(data []byte, t reflect.Type, dupOnly bool) (known bool, err error) {
-	if known, err := scanWith(&fastTokens{data: data, opaque: true}, t, dupOnly); err == nil {
+	if known, err := scanFast(data, t, dupOnly); err == nil {
 		return known, nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	return scanWith(dec, t, dupOnly)
+}
+
+// fastScan is what a scan with fastTokens needs, in one allocation: the
+// tokenizer, with room for the containers, keys and path of the usual
+// nesting (more grow on the heap).
+type fastScan struct {
+	tokens fastTokens
+	scan   strictScan
+	stack  [8]tokState
+	seen   [16]string
+	path   [8]pathStep
+}
+
+// scanFast is scanWith over fastTokens.
+func scanFast(data []byte, t reflect.Type, dupOnly bool) (known bool, err error) {
+	f := new(fastScan)
+	f.tokens = fastTokens{data: data, opaque: true, stack: f.stack[:0]}
+	f.scan = strictScan{dec: &f.tokens, fast: &f.tokens, dupOnly: dupOnly, seen: f.seen[:0]}
+	return f.scan.run(t, f.path[:0])
 }
 
 // scanWith is the strict pre-pass over the tokens of src. known reports
@@ -212,12 +231,17 @@ func strictPass(data []byte, t reflect.Type, dupOnly bool) (known bool, err erro
 func scanWith(src tokenSource, t reflect.Type, dupOnly bool) (known bool, err error) {
 	s := strictScan{dec: src, dupOnly: dupOnly, seen: make([]string, 0, 16)}
 	s.fast, _ = src.(*fastTokens)
-	// The path grows and shrinks with the nesting, in one backing array:
-	// a member's path is read only when the scan fails there.
-	if err := s.value(t, make([]pathStep, 0, 16), 0); err != nil {
+	return s.run(t, make([]pathStep, 0, 16))
+}
+
+// run scans one value and the end of the input. The path grows and
+// shrinks with the nesting, in path's backing array: a member's path is
+// read only when the scan fails there.
+func (s *strictScan) run(t reflect.Type, path []pathStep) (known bool, err error) {
+	if err := s.value(t, path, 0); err != nil {
 		return false, err
 	}
-	if _, err := src.Token(); err != io.EOF {
+	if _, err := s.dec.Token(); err != io.EOF {
 		return false, &DecodeError{Err: ErrTrailingData}
 	}
 	return !s.unsure, nil

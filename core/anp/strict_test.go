@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -177,6 +178,40 @@ func hasNull(data []byte) bool {
 		}
 		if tok == nil {
 			return true
+		}
+	}
+}
+
+// TestStrictPassBeyondItsRoom: the fast scan keeps room for a few levels
+// of nesting, keys and path steps; deeper nesting and more keys grow past
+// it and are read as well: a duplicate deep down or after many keys is
+// still found, with its path, and a good text still passes.
+func TestStrictPassBeyondItsRoom(t *testing.T) {
+	deep := func(inner string) []byte {
+		return []byte(strings.Repeat(`{"k":[`, 20) + inner + strings.Repeat(`]}`, 20))
+	}
+	var keys strings.Builder
+	for i := range 40 {
+		fmt.Fprintf(&keys, `"m%d":%d,`, i, i)
+	}
+	for _, tc := range []struct {
+		name     string
+		data     []byte
+		wantPath string // "" for no error
+	}{
+		{"deep, good", deep(`{"a":1,"b":2}`), ""},
+		{"deep, duplicate", deep(`{"a":1,"a":2}`), "k[0]" + strings.Repeat(".k[0]", 19) + ".a"},
+		{"many keys, good", []byte(`{` + keys.String() + `"z":1}`), ""},
+		{"many keys, duplicate", []byte(`{` + keys.String() + `"m3":1}`), "m3"},
+		{"many keys inside deep", deep(`{` + keys.String() + `"m39":0}`), "k[0]" + strings.Repeat(".k[0]", 19) + ".m39"},
+	} {
+		err := anp.CheckNoDuplicateKeys(tc.data)
+		var de *anp.DecodeError
+		switch {
+		case tc.wantPath == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.wantPath != "" && (!errors.As(err, &de) || de.Path != tc.wantPath):
+			t.Errorf("%s: got %v, want a DecodeError at %s", tc.name, err, tc.wantPath)
 		}
 	}
 }

@@ -43,7 +43,9 @@ func (h *hotRecords) put(sum [sha256.Size]byte, r *record) {
 	}
 	cp := r.copy()
 	cp.escalationNews = false                                  // announced by the saver; a decoded record has none
-	cp.encoded, cp.propose = encodedEnvelopes{}, proposeMemo{} // heap an idle engine need not keep
+	cp.encoded = encodedEnvelopes{} // heap an idle engine need not keep
+	// The PROPOSE memo stays (read only, shared): a record taken from here
+	// and saved again need not decode its transcript's PROPOSE anew.
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.m == nil {

@@ -25,12 +25,17 @@ import (
 // maxResponseBytes caps every registry response the client reads.
 const maxResponseBytes = 1 << 20
 
+// requestTimeout bounds each request of a client on its default HTTP
+// client, as a deadline of the request's context: a caller's context that
+// ends sooner already bounds it and is used as it is.
+const requestTimeout = 30 * time.Second
+
 // tokenMargin is how long a cached token must still be valid to be reused.
 const tokenMargin = 30 * time.Second
 
 // ClientOptions configures a Client. Zero values take defaults.
 type ClientOptions struct {
-	HTTP             *http.Client // default: 30 s timeout, no redirects
+	HTTP             *http.Client // default: no redirects, each request bounded by requestTimeout
 	MaxPoWDifficulty int          // 0 => anp.DefaultMaxDifficulty
 	RootKey          string       // pin of the registry root key, hex; empty pins the first one fetched
 	Logger           zerolog.Logger
@@ -50,6 +55,7 @@ type Client struct {
 	pub      string
 	opt      ClientOptions
 	hc       *http.Client
+	timeout  time.Duration // bound of each request; 0 leaves it to hc
 	log      zerolog.Logger
 	now      func() time.Time
 
@@ -67,12 +73,13 @@ func (c *Client) SigCache() *anp.SigCache { return c.sigs }
 
 // NewClient returns a client for the registry at baseURL acting as identity.
 func NewClient(baseURL string, identity ed25519.PrivateKey, opt ClientOptions) *Client {
+	var timeout time.Duration
 	if opt.HTTP == nil {
 		opt.HTTP = &http.Client{
 			Transport:     newClientTransport(),
-			Timeout:       30 * time.Second,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
+		timeout = requestTimeout
 	}
 	opt.MaxPoWDifficulty = defaults.Positive(opt.MaxPoWDifficulty, anp.DefaultMaxDifficulty)
 	if opt.Now == nil {
@@ -93,6 +100,7 @@ func NewClient(baseURL string, identity ed25519.PrivateKey, opt ClientOptions) *
 		pub:      pub,
 		opt:      opt,
 		hc:       opt.HTTP,
+		timeout:  timeout,
 		log:      opt.Logger.With().Str("component", "registry-client").Str("identity", pub[:12]).Logger(),
 		now:      opt.Now,
 		sigs:     anp.NewSigCache(anp.DefaultSigCacheSize),
@@ -539,6 +547,8 @@ func (c *Client) authCall(ctx context.Context, method, path string, q url.Values
 // call performs one request. in (if not nil) is sent as JSON; a 2xx answer
 // is decoded into out (if not nil); anything else becomes an *anp.Error.
 func (c *Client) call(ctx context.Context, method, path string, q url.Values, in any, bearerToken string, out any) error {
+	ctx, cancel := c.bounded(ctx)
+	defer cancel()
 	req, err := c.newRequest(ctx, method, path, q, in, bearerToken)
 	if err != nil {
 		return err
@@ -564,6 +574,19 @@ func (c *Client) call(ctx context.Context, method, path string, q url.Values, in
 		return rateLimited(err, resp.Header)
 	}
 	return err
+}
+
+// bounded is ctx bounded by the client's request timeout: ctx itself when
+// the client has none or ctx ends within it already, else a context with
+// that deadline, whose cancel the caller calls once the answer is read.
+func (c *Client) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	if c.timeout <= 0 {
+		return ctx, func() {}
+	}
+	if end, ok := ctx.Deadline(); ok && time.Until(end) <= c.timeout {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, c.timeout)
 }
 
 // newRequest builds the request of call: in (if not nil) as a JSON body,

@@ -26,8 +26,10 @@ func TestBoundedDefaultClient(t *testing.T) {
 		t.Fatalf("default HTTP client timeout %v, want the bound on the context only", c.hc.Timeout)
 	}
 	cases := map[string]func() (context.Context, context.CancelFunc){
-		"no deadline":    func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) },
-		"later deadline": func() (context.Context, context.CancelFunc) { return context.WithTimeout(context.Background(), time.Hour) },
+		"no deadline": func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) },
+		"later deadline": func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), time.Hour)
+		},
 	}
 	for name, parent := range cases {
 		ctx, cancelParent := parent()

@@ -42,8 +42,8 @@ func (h *hotRecords) put(sum [sha256.Size]byte, r *record) {
 		return
 	}
 	cp := r.copy()
-	cp.escalationNews = false       // announced by the saver; a decoded record has none
-	cp.encoded = encodedEnvelopes{} // heap an idle engine need not keep
+	cp.escalationNews = false                                          // announced by the saver; a decoded record has none
+	cp.encoded, cp.sealedCounter = encodedEnvelopes{}, sealedCounter{} // heap an idle engine need not keep
 	// The PROPOSE memo stays (read only, shared): a record taken from here
 	// and saved again need not decode its transcript's PROPOSE anew.
 	h.mu.Lock()

@@ -55,7 +55,8 @@ type Client struct {
 	pub      string
 	opt      ClientOptions
 	hc       *http.Client
-	timeout  time.Duration // bound of each request; 0 leaves it to hc
+	timeout  time.Duration     // bound of each request; 0 leaves it to hc
+	rt       http.RoundTripper // hc's transport, used straight when hc is the default client; nil: hc.Do
 	log      zerolog.Logger
 	now      func() time.Time
 
@@ -74,12 +75,13 @@ func (c *Client) SigCache() *anp.SigCache { return c.sigs }
 // NewClient returns a client for the registry at baseURL acting as identity.
 func NewClient(baseURL string, identity ed25519.PrivateKey, opt ClientOptions) *Client {
 	var timeout time.Duration
+	var rt http.RoundTripper
 	if opt.HTTP == nil {
+		rt, timeout = newClientTransport(), requestTimeout
 		opt.HTTP = &http.Client{
-			Transport:     newClientTransport(),
+			Transport:     rt,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
-		timeout = requestTimeout
 	}
 	opt.MaxPoWDifficulty = defaults.Positive(opt.MaxPoWDifficulty, anp.DefaultMaxDifficulty)
 	if opt.Now == nil {
@@ -101,6 +103,7 @@ func NewClient(baseURL string, identity ed25519.PrivateKey, opt ClientOptions) *
 		opt:      opt,
 		hc:       opt.HTTP,
 		timeout:  timeout,
+		rt:       rt,
 		log:      opt.Logger.With().Str("component", "registry-client").Str("identity", pub[:12]).Logger(),
 		now:      opt.Now,
 		sigs:     anp.NewSigCache(anp.DefaultSigCacheSize),
@@ -553,7 +556,7 @@ func (c *Client) call(ctx context.Context, method, path string, q url.Values, in
 	if err != nil {
 		return err
 	}
-	resp, err := c.hc.Do(req)
+	resp, err := c.do(req)
 	if err != nil {
 		ae := anp.Errorf(anp.CodeUnavailable, "registry %s %s: %v", method, path, unwrapURLError(err))
 		if ctx.Err() != nil {
@@ -574,6 +577,24 @@ func (c *Client) call(ctx context.Context, method, path string, q url.Values, in
 		return rateLimited(err, resp.Header)
 	}
 	return err
+}
+
+// do sends req. On the default HTTP client it goes straight to the
+// transport: that client follows no redirect (a 3xx answer is returned as
+// it is, as the transport returns it), keeps no cookies and has no timeout
+// of its own (bounded sets the request's), so http.Client would add only
+// copies of the request and its headers. A failure is an *url.Error, as
+// http.Client returns it.
+func (c *Client) do(req *http.Request) (*http.Response, error) {
+	if c.rt == nil {
+		return c.hc.Do(req)
+	}
+	resp, err := c.rt.RoundTrip(req)
+	if err != nil {
+		op := req.Method[:1] + strings.ToLower(req.Method[1:])
+		return nil, &url.Error{Op: op, URL: req.URL.Redacted(), Err: err}
+	}
+	return resp, nil
 }
 
 // bounded is ctx bounded by the client's request timeout: ctx itself when

@@ -4,6 +4,9 @@ import (
 	"context"
 	"crypto/ed25519"
 	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -62,5 +65,50 @@ func TestBoundedOwnHTTPClient(t *testing.T) {
 	defer cancel()
 	if got != ctx {
 		t.Error("context wrapped for a caller's own HTTP client")
+	}
+}
+
+// TestDefaultClientTakesNoRedirect: the default client, which sends
+// straight through its transport, returns a 3xx answer as it is and never
+// asks where it points.
+func TestDefaultClientTakesNoRedirect(t *testing.T) {
+	var followed atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/elsewhere" {
+			followed.Add(1)
+			return
+		}
+		http.Redirect(w, r, "/elsewhere", http.StatusFound)
+	}))
+	defer srv.Close()
+	_, id, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewClient(srv.URL, id, ClientOptions{})
+	_, err = c.LogHead(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "HTTP 302") {
+		t.Fatalf("LogHead on a redirect: %v, want the 302 as an error", err)
+	}
+	if n := followed.Load(); n != 0 {
+		t.Fatalf("the redirect was followed %d times", n)
+	}
+}
+
+// TestDefaultClientFailsAsHTTPClient: a request that cannot connect fails
+// with the same text on the default client as through an http.Client.
+func TestDefaultClientFailsAsHTTPClient(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	base := srv.URL
+	srv.Close() // nothing listens there any more
+	_, id, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	_, direct := NewClient(base, id, ClientOptions{}).LogHead(context.Background())
+	_, viaClient := NewClient(base, id, ClientOptions{HTTP: &http.Client{CheckRedirect: noRedirect}}).LogHead(context.Background())
+	if direct == nil || viaClient == nil || direct.Error() != viaClient.Error() {
+		t.Fatalf("failure on the default client:\n %v\nthrough an http.Client:\n %v", direct, viaClient)
 	}
 }

@@ -66,7 +66,11 @@ type Client struct {
 	keys   *anp.KeysResponse
 	watch  logWatch
 	sigs   *anp.SigCache // signatures this client verified: listings, key chains, artifacts
+	bearer authHeader  // the Authorization value last built
 }
+
+// authHeader is the Authorization value of one bearer token.
+type authHeader struct{ token, value string }
 
 // SigCache returns the client's signature cache, which an engine acting as
 // the same party shares so that it checks each signature once.
@@ -629,14 +633,28 @@ func (c *Client) newRequest(ctx context.Context, method, path string, q url.Valu
 	if err != nil {
 		return nil, fmt.Errorf("registry: %s %s: %w", method, path, err)
 	}
-	setRequestHeaders(req.Header, in != nil, bearerToken)
+	setRequestHeaders(req.Header, in != nil, c.authorization(bearerToken))
 	return req, nil
 }
 
+// authorization is the Authorization value for bearerToken ("" for none).
+// The last one built is kept: a client sends one token for its lifetime.
+func (c *Client) authorization(bearerToken string) string {
+	if bearerToken == "" {
+		return ""
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.bearer.token != bearerToken {
+		c.bearer = authHeader{token: bearerToken, value: "Bearer " + bearerToken}
+	}
+	return c.bearer.value
+}
+
 // setRequestHeaders sets the headers of call's request: Accept, and
-// Content-Type when it has a body, Authorization when it has a token. The
+// Content-Type when it has a body, Authorization when it is set. The
 // values share one backing array, each slice capped at its own value.
-func setRequestHeaders(h http.Header, hasBody bool, bearerToken string) {
+func setRequestHeaders(h http.Header, hasBody bool, authorization string) {
 	vals := make([]string, 0, 3)
 	set := func(key, value string) {
 		vals = append(vals, value)
@@ -646,8 +664,8 @@ func setRequestHeaders(h http.Header, hasBody bool, bearerToken string) {
 	if hasBody {
 		set("Content-Type", "application/json")
 	}
-	if bearerToken != "" {
-		set("Authorization", "Bearer "+bearerToken)
+	if authorization != "" {
+		set("Authorization", authorization)
 	}
 }
 

@@ -112,3 +112,17 @@ func TestDefaultClientFailsAsHTTPClient(t *testing.T) {
 		t.Fatalf("failure on the default client:\n %v\nthrough an http.Client:\n %v", direct, viaClient)
 	}
 }
+
+// TestAuthorizationFollowsTheToken: the Authorization value kept for one
+// token is never sent for another.
+func TestAuthorizationFollowsTheToken(t *testing.T) {
+	c := newBoundTestClient(t, nil)
+	for _, tok := range []string{"first", "first", "second", "first"} {
+		if got, want := c.authorization(tok), "Bearer "+tok; got != want {
+			t.Fatalf("authorization(%q) = %q, want %q", tok, got, want)
+		}
+	}
+	if got := c.authorization(""); got != "" {
+		t.Fatalf("authorization without a token = %q, want none", got)
+	}
+}

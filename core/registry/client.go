@@ -66,7 +66,7 @@ type Client struct {
 	keys   *anp.KeysResponse
 	watch  logWatch
 	sigs   *anp.SigCache // signatures this client verified: listings, key chains, artifacts
-	bearer authHeader  // the Authorization value last built
+	authz  authHeader    // the Authorization value last built
 }
 
 // authHeader is the Authorization value of one bearer token.
@@ -645,10 +645,10 @@ func (c *Client) authorization(bearerToken string) string {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.bearer.token != bearerToken {
-		c.bearer = authHeader{token: bearerToken, value: "Bearer " + bearerToken}
+	if c.authz.token != bearerToken {
+		c.authz = authHeader{token: bearerToken, value: "Bearer " + bearerToken}
 	}
-	return c.bearer.value
+	return c.authz.value
 }
 
 // setRequestHeaders sets the headers of call's request: Accept, and

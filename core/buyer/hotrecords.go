@@ -86,8 +86,8 @@ func (r *record) copyable() bool {
 }
 
 // copy is a copy of a copyable record that shares with r only what is
-// never changed in place: the envelopes (signed, immutable) and the signature
-// cache.
+// never changed in place: the envelopes (signed, immutable), the sealed
+// session key (only ever replaced whole) and the signature cache.
 func (r *record) copy() *record {
 	cp := *r
 	s := &cp.Session
@@ -101,7 +101,6 @@ func (r *record) copy() *record {
 	}
 	clonePrices(prices)
 	s.Approvals = slices.Clone(s.Approvals)
-	cp.SealedKey = slices.Clone(r.SealedKey)
 	cp.Propose.Terms = maps.Clone(r.Propose.Terms)
 	cp.Propose.Offer = clonePtr(r.Propose.Offer)
 	cp.Transcript.Envelopes = slices.Clone(r.Transcript.Envelopes)

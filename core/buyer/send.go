@@ -74,17 +74,22 @@ func (c *Core) takeSeller(r *record, key ed25519.PrivateKey, env *anp.Envelope) 
 	if (before == StateEscalated) != (r.Session.State == StateEscalated) {
 		r.escalationNews = true
 	}
-	var rej *rejectedEnvelope
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &rej):
+	case isRejected(err):
 		c.log.Warn().Str("session", r.Session.ID).Err(err).Msg("seller envelope rejected")
 		return err
 	}
 	c.log.Warn().Str("session", r.Session.ID).Err(err).Msg("seller broke the protocol")
 	r.markError(err)
 	return nil
+}
+
+// isRejected reports whether err is (or wraps) a *rejectedEnvelope.
+func isRejected(err error) bool {
+	_, ok := errors.AsType[*rejectedEnvelope](err)
+	return ok
 }
 
 // outboxFailed records that the relay call for the outbox failed, so the

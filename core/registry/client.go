@@ -145,7 +145,7 @@ func (c *Client) Authenticate(ctx context.Context) (anp.TokenResponse, error) {
 
 func (c *Client) authenticateLocked(ctx context.Context) (anp.TokenResponse, error) {
 	var ch anp.Challenge
-	if err := c.call(ctx, http.MethodPost, anp.RouteChallenge, nil, anp.ChallengeRequest{PubKey: c.pub}, "", &ch); err != nil {
+	if err := c.call(ctx, http.MethodPost, anp.RouteChallenge, "", anp.ChallengeRequest{PubKey: c.pub}, "", &ch); err != nil {
 		return anp.TokenResponse{}, err
 	}
 	if ch.PubKey != c.pub {
@@ -161,7 +161,7 @@ func (c *Client) authenticateLocked(ctx context.Context) (anp.TokenResponse, err
 	}
 	var tok anp.TokenResponse
 	req := anp.TokenRequest{ChallengeID: ch.ID, PubKey: c.pub, Solution: sol, Sig: sig}
-	if err := c.call(ctx, http.MethodPost, anp.RouteToken, nil, req, "", &tok); err != nil {
+	if err := c.call(ctx, http.MethodPost, anp.RouteToken, "", req, "", &tok); err != nil {
 		return anp.TokenResponse{}, err
 	}
 	if tok.Token == "" {
@@ -233,7 +233,7 @@ func (c *Client) Keys(ctx context.Context) (*anp.KeysResponse, error) {
 // before (same root, same earlier entries).
 func (c *Client) refreshKeys(ctx context.Context) (*anp.KeysResponse, error) {
 	var k anp.KeysResponse
-	if err := c.call(ctx, http.MethodGet, anp.RouteKeys, nil, nil, "", &k); err != nil {
+	if err := c.call(ctx, http.MethodGet, anp.RouteKeys, "", nil, "", &k); err != nil {
 		return nil, err
 	}
 	if c.opt.RootKey != "" && k.RootKey != c.opt.RootKey {
@@ -310,7 +310,7 @@ func (c *Client) DiscoverMin(ctx context.Context, category string, mode anp.Mode
 		q.Set("limit", strconv.Itoa(limit))
 	}
 	var resp anp.DiscoverResponse
-	if err := c.authCall(ctx, http.MethodGet, anp.RouteDiscover, q, nil, &resp); err != nil {
+	if err := c.authCall(ctx, http.MethodGet, anp.RouteDiscover, q.Encode(), nil, &resp); err != nil {
 		return nil, err
 	}
 	out := make([]anp.Listing, 0, len(resp.Results))
@@ -339,7 +339,7 @@ func (c *Client) verifyListing(ctx context.Context, l *anp.Listing) error {
 // Listing returns one seller's verified listing.
 func (c *Client) Listing(ctx context.Context, domain string) (*anp.Listing, error) {
 	var l anp.Listing
-	if err := c.authCall(ctx, http.MethodGet, "/v1/listings/"+url.PathEscape(domain), nil, nil, &l); err != nil {
+	if err := c.authCall(ctx, http.MethodGet, "/v1/listings/"+url.PathEscape(domain), "", nil, &l); err != nil {
 		return nil, err
 	}
 	if err := c.verifyListing(ctx, &l); err != nil {
@@ -362,7 +362,7 @@ func (c *Client) Relay(ctx context.Context, domain string, env *anp.Envelope) (*
 		}
 	}
 	var resp anp.RelayResponse
-	if err := c.authCall(ctx, http.MethodPost, "/v1/relay/"+url.PathEscape(domain), nil, env, &resp); err != nil {
+	if err := c.authCall(ctx, http.MethodPost, "/v1/relay/"+url.PathEscape(domain), "", env, &resp); err != nil {
 		return nil, err
 	}
 	if resp.Reply == nil && !resp.Pending {
@@ -390,7 +390,7 @@ func (c *Client) Notarize(ctx context.Context, a *anp.Artifact) (*anp.Artifact, 
 		return nil, err
 	}
 	var out anp.Artifact
-	if err := c.authCall(ctx, http.MethodPost, anp.RouteNotary, nil, anp.NotarizeRequest{Artifact: a}, &out); err != nil {
+	if err := c.authCall(ctx, http.MethodPost, anp.RouteNotary, "", anp.NotarizeRequest{Artifact: a}, &out); err != nil {
 		return nil, err
 	}
 	same, err := anp.SameDeal(a, &out)
@@ -432,7 +432,7 @@ func (c *Client) pinnedRoot(ctx context.Context) (string, error) {
 // alarm (the error then wraps ErrLogFork and the head is returned too).
 func (c *Client) LogHead(ctx context.Context) (*anp.SignedTreeHead, error) {
 	var h anp.SignedTreeHead
-	if err := c.call(ctx, http.MethodGet, anp.RouteLogHead, nil, nil, "", &h); err != nil {
+	if err := c.call(ctx, http.MethodGet, anp.RouteLogHead, "", nil, "", &h); err != nil {
 		return nil, err
 	}
 	k, err := c.chainFor(ctx, h.KeyIndex)
@@ -454,22 +454,31 @@ func (c *Client) LogHead(ctx context.Context) (*anp.SignedTreeHead, error) {
 // Consistency returns the consistency proof between two tree sizes; check
 // it with anp.VerifyConsistency against two signed heads.
 func (c *Client) Consistency(ctx context.Context, first, second uint64) ([]string, error) {
-	return c.proof(ctx, anp.RouteConsistency, url.Values{"first": {strconv.FormatUint(first, 10)}, "second": {strconv.FormatUint(second, 10)}})
+	return c.proof(ctx, anp.RouteConsistency, pairQuery("first", first, "second", second))
 }
 
 // proof fetches a Merkle proof from a log route.
-func (c *Client) proof(ctx context.Context, route string, q url.Values) ([]string, error) {
+func (c *Client) proof(ctx context.Context, route, query string) ([]string, error) {
 	var p anp.ProofResponse
-	if err := c.call(ctx, http.MethodGet, route, q, nil, "", &p); err != nil {
+	if err := c.call(ctx, http.MethodGet, route, query, nil, "", &p); err != nil {
 		return nil, err
 	}
 	return p.Proof, nil
 }
 
+// pairQuery is the query a=x&b=y of two numbers, as url.Values.Encode
+// writes it for names a < b that need no escaping.
+func pairQuery(a string, x uint64, b string, y uint64) string {
+	var held [64]byte
+	q := append(append(held[:0], a...), '=')
+	q = append(append(append(strconv.AppendUint(q, x, 10), '&'), b...), '=')
+	return string(strconv.AppendUint(q, y, 10))
+}
+
 // Inclusion returns the inclusion proof of leaf index in the tree of size;
 // check it with anp.VerifyInclusion against a signed head of that size.
 func (c *Client) Inclusion(ctx context.Context, index, size uint64) ([]string, error) {
-	return c.proof(ctx, anp.RouteInclusion, url.Values{"index": {strconv.FormatUint(index, 10)}, "size": {strconv.FormatUint(size, 10)}})
+	return c.proof(ctx, anp.RouteInclusion, pairQuery("index", index, "size", size))
 }
 
 // LogEntries returns log leaves from start on, at least one and at most
@@ -479,7 +488,7 @@ func (c *Client) Inclusion(ctx context.Context, index, size uint64) ([]string, e
 func (c *Client) LogEntries(ctx context.Context, start, end uint64) ([][]byte, error) {
 	q := url.Values{"start": {strconv.FormatUint(start, 10)}, "end": {strconv.FormatUint(end, 10)}}
 	var resp anp.EntriesResponse
-	if err := c.call(ctx, http.MethodGet, anp.RouteEntries, q, nil, "", &resp); err != nil {
+	if err := c.call(ctx, http.MethodGet, anp.RouteEntries, q.Encode(), nil, "", &resp); err != nil {
 		return nil, err
 	}
 	if resp.Start != start || len(resp.Entries) == 0 || uint64(len(resp.Entries)) > end-start {
@@ -498,7 +507,7 @@ func (c *Client) Bind(ctx context.Context, domain, grant string) (*anp.DomainBin
 		return nil, err
 	}
 	var b anp.DomainBinding
-	if err := c.call(ctx, http.MethodPost, anp.RouteDomains, nil, req, grant, &b); err != nil {
+	if err := c.call(ctx, http.MethodPost, anp.RouteDomains, "", req, grant, &b); err != nil {
 		return nil, err
 	}
 	k, err := c.chainFor(ctx, b.KeyIndex)
@@ -518,7 +527,7 @@ func (c *Client) Bind(ctx context.Context, domain, grant string) (*anp.DomainBin
 // verified listing.
 func (c *Client) PublishRecord(ctx context.Context, rec anp.SignedRecord) (*anp.Listing, error) {
 	var l anp.Listing
-	if err := c.call(ctx, http.MethodPost, anp.RouteRecords, nil, rec, "", &l); err != nil {
+	if err := c.call(ctx, http.MethodPost, anp.RouteRecords, "", rec, "", &l); err != nil {
 		return nil, err
 	}
 	if err := c.verifyListing(ctx, &l); err != nil {
@@ -529,17 +538,17 @@ func (c *Client) PublishRecord(ctx context.Context, rec anp.SignedRecord) (*anp.
 
 // PostCallback sends a seller-signed envelope for the buyer of a session.
 func (c *Client) PostCallback(ctx context.Context, env *anp.Envelope) error {
-	return c.call(ctx, http.MethodPost, anp.RouteCallbacks, nil, env, "", nil)
+	return c.call(ctx, http.MethodPost, anp.RouteCallbacks, "", env, "", nil)
 }
 
 // authCall is call with the identity's token. On 401 it drops the token,
 // authenticates again once and retries.
-func (c *Client) authCall(ctx context.Context, method, path string, q url.Values, in, out any) error {
+func (c *Client) authCall(ctx context.Context, method, path, query string, in, out any) error {
 	tok, err := c.Token(ctx)
 	if err != nil {
 		return err
 	}
-	err = c.call(ctx, method, path, q, in, tok, out)
+	err = c.call(ctx, method, path, query, in, tok, out)
 	if anp.CodeOf(err) != anp.CodeUnauthorized {
 		return err
 	}
@@ -548,15 +557,15 @@ func (c *Client) authCall(ctx context.Context, method, path string, q url.Values
 	if tok, err = c.Token(ctx); err != nil {
 		return err
 	}
-	return c.call(ctx, method, path, q, in, tok, out)
+	return c.call(ctx, method, path, query, in, tok, out)
 }
 
 // call performs one request. in (if not nil) is sent as JSON; a 2xx answer
 // is decoded into out (if not nil); anything else becomes an *anp.Error.
-func (c *Client) call(ctx context.Context, method, path string, q url.Values, in any, bearerToken string, out any) error {
+func (c *Client) call(ctx context.Context, method, path, query string, in any, bearerToken string, out any) error {
 	ctx, cancel := c.bounded(ctx)
 	defer cancel()
-	req, err := c.newRequest(ctx, method, path, q, in, bearerToken)
+	req, err := c.newRequest(ctx, method, path, query, in, bearerToken)
 	if err != nil {
 		return err
 	}
@@ -616,7 +625,7 @@ func (c *Client) bounded(ctx context.Context) (context.Context, context.CancelFu
 
 // newRequest builds the request of call: in (if not nil) as a JSON body,
 // q as the query, bearerToken (if set) as the Authorization.
-func (c *Client) newRequest(ctx context.Context, method, path string, q url.Values, in any, bearerToken string) (*http.Request, error) {
+func (c *Client) newRequest(ctx context.Context, method, path, query string, in any, bearerToken string) (*http.Request, error) {
 	var body io.Reader
 	if in != nil {
 		data, err := json.Marshal(in)
@@ -626,8 +635,8 @@ func (c *Client) newRequest(ctx context.Context, method, path string, q url.Valu
 		body = bytes.NewReader(data)
 	}
 	target := c.base + path
-	if len(q) > 0 {
-		target += "?" + q.Encode()
+	if query != "" {
+		target += "?" + query
 	}
 	req, err := http.NewRequestWithContext(ctx, method, target, body)
 	if err != nil {

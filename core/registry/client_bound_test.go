@@ -5,6 +5,8 @@ import (
 	"crypto/ed25519"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -124,5 +126,19 @@ func TestAuthorizationFollowsTheToken(t *testing.T) {
 	}
 	if got := c.authorization(""); got != "" {
 		t.Fatalf("authorization without a token = %q, want none", got)
+	}
+}
+
+// TestPairQueryIsTheEncodedValues: pairQuery writes what url.Values.Encode
+// writes for the two numbers.
+func TestPairQueryIsTheEncodedValues(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		x, y uint64
+	}{{"first", "second", 0, 1}, {"index", "size", 99, 100}, {"first", "second", 1<<64 - 1, 1<<63 + 7}} {
+		want := url.Values{c.a: {strconv.FormatUint(c.x, 10)}, c.b: {strconv.FormatUint(c.y, 10)}}.Encode()
+		if got := pairQuery(c.a, c.x, c.b, c.y); got != want {
+			t.Errorf("pairQuery = %q, want %q", got, want)
+		}
 	}
 }

@@ -122,7 +122,7 @@ fuzz_budget() {
       FuzzCanonicalWriter | FuzzStrictTokens | FuzzDecodeStrictKnownFields | FuzzEnvelopeFastDecode | \
       FuzzFlatFastDecode | FuzzEnvelopeSigningInput) echo 20000 ;;
     FuzzHandshake | FuzzResolveHost | FuzzRedactorString) echo 15000 ;;
-    FuzzCounterBody | FuzzParseURLHidesPassword | FuzzCleanMessage | FuzzCheckID | FuzzLeafFacts | FuzzParseParty) echo 10000 ;;
+    FuzzCounterBody | FuzzDigitReading | FuzzParseURLHidesPassword | FuzzCleanMessage | FuzzCheckID | FuzzLeafFacts | FuzzParseParty) echo 10000 ;;
     FuzzParseConfigHidesPassword | FuzzParse) echo 6000 ;;
     FuzzVerifyDealEventLeaf | FuzzLifecycleCheck | FuzzParseDealEvents) echo 10000 ;;
     # Each input builds a log of up to 128 leaves in a store, reopens it

@@ -42,8 +42,10 @@ func (h *hotRecords) put(sum [sha256.Size]byte, r *record) {
 		return
 	}
 	cp := r.copy()
-	cp.escalationNews = false                                  // announced by the saver; a decoded record has none
-	cp.encoded, cp.propose = encodedEnvelopes{}, proposeMemo{} // heap an idle engine need not keep
+	cp.escalationNews = false                                          // announced by the saver; a decoded record has none
+	cp.encoded, cp.sealedCounter = encodedEnvelopes{}, sealedCounter{} // heap an idle engine need not keep
+	// The PROPOSE memo stays (read only, shared): a record taken from here
+	// and saved again need not decode its transcript's PROPOSE anew.
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.m == nil {
@@ -84,8 +86,8 @@ func (r *record) copyable() bool {
 }
 
 // copy is a copy of a copyable record that shares with r only what is
-// never changed in place: the envelopes (signed, immutable) and the signature
-// cache.
+// never changed in place: the envelopes (signed, immutable), the sealed
+// session key (only ever replaced whole) and the signature cache.
 func (r *record) copy() *record {
 	cp := *r
 	s := &cp.Session
@@ -99,7 +101,6 @@ func (r *record) copy() *record {
 	}
 	clonePrices(prices)
 	s.Approvals = slices.Clone(s.Approvals)
-	cp.SealedKey = slices.Clone(r.SealedKey)
 	cp.Propose.Terms = maps.Clone(r.Propose.Terms)
 	cp.Propose.Offer = clonePtr(r.Propose.Offer)
 	cp.Transcript.Envelopes = slices.Clone(r.Transcript.Envelopes)

@@ -55,6 +55,7 @@ func TestHotRecordIsTheDecodeOfItsBytes(t *testing.T) {
 	}
 	*got.Session.Rounds[1].OwnOffer = anp.Money{Amount: 2, Currency: "EUR"} // the loader mutates its copy
 	got.Session.Approvals[0].By = "someone"
+	got.SealedKey = append([]byte{}, got.SealedKey...) // replaced whole, never changed in place
 	got.SealedKey[0] ^= 1
 	again, _ := h.get(r.Session.ID, sum)
 	if !reflect.DeepEqual(unmemoised(again), *want) {

@@ -104,9 +104,9 @@ func newCore(t testing.TB, m *demomarket.Market, o coreOpts) *buyer.Core {
 	if o.identity == nil {
 		_, o.identity, _ = ed25519.GenerateKey(rand.Reader)
 	}
-	hc := &http.Client{Timeout: 20 * time.Second}
+	var hc *http.Client // nil: the client's default, as the programs run it
 	if o.transport != nil {
-		hc.Transport = o.transport
+		hc = &http.Client{Timeout: 20 * time.Second, Transport: o.transport}
 	}
 	client := registry.NewClient(m.RegistryURL, o.identity, registry.ClientOptions{HTTP: hc, RootKey: m.RootKey,
 		ReconnectMin: 20 * time.Millisecond, ReconnectMax: 200 * time.Millisecond})

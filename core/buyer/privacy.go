@@ -37,7 +37,8 @@ func namesAmount(text string, m anp.Money) bool {
 		return false
 	}
 	unit := pow10(scale)
-	toks := numberTokens(strings.ToLower(text), scale)
+	var held [16]numberToken // the tokens of a short message stay off the heap
+	toks := appendNumberTokens(held[:0], strings.ToLower(text), scale)
 	for i, t := range toks {
 		if t.minor == m.Amount || t.minorUnits && t.whole == m.Amount {
 			return true
@@ -60,16 +61,16 @@ type numberToken struct {
 	minorUnits bool  // followed by a word for minor units (cents, pence, ¢)
 }
 
-// numberTokens finds the numbers in lower-case text, written in digits or in
-// English words, in order.
-func numberTokens(text string, scale int) []numberToken {
-	var out []numberToken
+// appendNumberTokens appends to out the numbers in lower-case text, written
+// in digits or in English words, in order.
+func appendNumberTokens(out []numberToken, text string, scale int) []numberToken {
+	first := len(out)
 	for i := 0; i < len(text); {
 		r := rune(text[i])
 		switch {
 		case r >= '0' && r <= '9':
 			j := digitRunEnd(text, i)
-			out = append(out, digitTokens(text, i, j, scale)...)
+			out = appendDigitTokens(out, text, i, j, scale)
 			i = j
 		case r >= 'a' && r <= 'z':
 			j := i
@@ -86,7 +87,7 @@ func numberTokens(text string, scale int) []numberToken {
 			i++
 		}
 	}
-	for k := range out {
+	for k := first; k < len(out); k++ {
 		out[k].minorUnits = followedByMinorUnit(text[out[k].end:])
 	}
 	return out
@@ -125,43 +126,68 @@ func decodeSpace(s string) (bool, int) {
 	return false, 0
 }
 
-// digitTokens reads text[i:j] every way a person may have meant it: with a
-// decimal point, with a decimal comma, with every separator a thousands
-// separator, and each group of digits on its own.
-func digitTokens(text string, i, j, scale int) []numberToken {
+// appendDigitTokens appends to out text[i:j] read every way a person may
+// have meant it: with a decimal point, with a decimal comma, with every
+// separator a thousands separator, and each group of digits on its own.
+func appendDigitTokens(out []numberToken, text string, i, j, scale int) []numberToken {
 	run := text[i:j]
-	var out []numberToken
-	add := func(intPart, frac string) {
-		t := numberToken{start: i, end: j, minor: toMinor(intPart, frac, scale)}
-		if frac == "" {
-			t.whole, t.isWhole = parseDigits(intPart), len(intPart) <= 15
-		}
-		out = append(out, t)
-	}
-	digitsOnly := func(s string) string {
-		return strings.Map(func(r rune) rune {
-			if r >= '0' && r <= '9' {
-				return r
-			}
-			return -1
-		}, s)
-	}
-	groups := strings.FieldsFunc(run, func(r rune) bool { return r < '0' || r > '9' })
+	var held [8]string
+	groups := appendDigitGroups(held[:0], run)
 	if thousandsGrouped(groups) {
-		add(digitsOnly(run), "")
+		out = appendDigitToken(out, i, j, digitsOnly(run), "", scale)
 	}
 	for _, dec := range []string{".", ","} {
 		if k := strings.LastIndex(run, dec); k >= 0 {
-			add(digitsOnly(run[:k]), digitsOnly(run[k+1:]))
+			out = appendDigitToken(out, i, j, digitsOnly(run[:k]), digitsOnly(run[k+1:]), scale)
 		}
 	}
 	// Each group alone: "93 17" may be two numbers.
 	for _, g := range groups {
 		if g != run {
-			add(g, "")
+			out = appendDigitToken(out, i, j, g, "", scale)
 		}
 	}
 	return out
+}
+
+// appendDigitToken appends the token of text[start:end] read as
+// intPart.frac.
+func appendDigitToken(out []numberToken, start, end int, intPart, frac string, scale int) []numberToken {
+	t := numberToken{start: start, end: end, minor: toMinor(intPart, frac, scale)}
+	if frac == "" {
+		t.whole, t.isWhole = parseDigits(intPart), len(intPart) <= 15
+	}
+	return append(out, t)
+}
+
+// appendDigitGroups appends the runs of digits in s (strings.FieldsFunc
+// splitting at every non-digit).
+func appendDigitGroups(groups []string, s string) []string {
+	start := -1
+	for k := 0; k < len(s); k++ {
+		digit := s[k] >= '0' && s[k] <= '9'
+		switch {
+		case digit && start < 0:
+			start = k
+		case !digit && start >= 0:
+			groups = append(groups, s[start:k])
+			start = -1
+		}
+	}
+	if start >= 0 {
+		groups = append(groups, s[start:])
+	}
+	return groups
+}
+
+// digitsOnly is s without its non-digits.
+func digitsOnly(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, s)
 }
 
 // thousandsGrouped reports whether digit groups read as one integer with
@@ -182,12 +208,21 @@ func toMinor(intPart, frac string, scale int) int64 {
 	if len(frac) > scale || len(intPart) > 15 {
 		return -1
 	}
-	frac += strings.Repeat("0", scale-len(frac))
-	return parseDigits(intPart + frac) // at most 15 + scale digits
+	v := moreDigits(moreDigits(0, intPart), frac) // at most 15 + scale digits
+	for k := len(frac); k < scale; k++ {
+		v = moreDigits(v, "0")
+	}
+	return v
 }
 
-func parseDigits(s string) int64 {
-	var v int64
+func parseDigits(s string) int64 { return moreDigits(0, s) }
+
+// moreDigits is v with the decimal digits s written after it, or -1 past
+// 10^17 (and for v -1).
+func moreDigits(v int64, s string) int64 {
+	if v < 0 {
+		return v
+	}
 	for _, c := range s {
 		v = v*10 + int64(c-'0')
 		if v > 1e17 {

@@ -109,3 +109,29 @@ func digitFree(r rune) rune {
 	}
 	return r
 }
+
+// FuzzDigitReading: appendDigitGroups splits as strings.FieldsFunc at every
+// non-digit, and toMinor reads intPart.frac as the digits of intPart, frac
+// and the zeros up to the scale written one after another.
+func FuzzDigitReading(f *testing.F) {
+	f.Add("1,234.50", "93", "170", 2)
+	f.Add("", "", "", 0)
+	f.Add("12 345 678", "999999999999999", "9", 3)
+	f.Fuzz(func(t *testing.T, run, intPart, frac string, scale int) {
+		want := strings.FieldsFunc(run, func(r rune) bool { return r < '0' || r > '9' })
+		if got := appendDigitGroups(nil, run); strings.Join(got, "|") != strings.Join(want, "|") || len(got) != len(want) {
+			t.Fatalf("appendDigitGroups(%q) = %q, want %q", run, got, want)
+		}
+		intPart, frac = digitsOnly(intPart), digitsOnly(frac)
+		if scale < 0 || scale > 4 {
+			return
+		}
+		want1 := int64(-1)
+		if trimmed := strings.TrimRight(frac, "0"); len(trimmed) <= scale && len(intPart) <= 15 {
+			want1 = parseDigits(intPart + trimmed + strings.Repeat("0", scale-len(trimmed)))
+		}
+		if got := toMinor(intPart, frac, scale); got != want1 {
+			t.Fatalf("toMinor(%q, %q, %d) = %d, want %d", intPart, frac, scale, got, want1)
+		}
+	})
+}

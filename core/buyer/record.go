@@ -38,6 +38,17 @@ type record struct {
 	// transcript (storedencode.go); copies of the record share them.
 	encoded encodedEnvelopes
 	propose proposeMemo
+	// sealedCounter is the COUNTER this record sealed last with the offer
+	// it carries, so that appendOwn need not decode the body it encoded.
+	sealedCounter sealedCounter
+}
+
+// sealedCounter is a COUNTER envelope a record sealed and its offer; it
+// speaks only for that envelope (the same pointer).
+type sealedCounter struct {
+	env   *anp.Envelope
+	price anp.Money
+	turn  int
 }
 
 // exportedSession is one session inside a sealed export: the record plus the
@@ -66,6 +77,9 @@ func (r *record) seal(key ed25519.PrivateKey, t anp.MsgType, body any, now time.
 	if err := r.sigs.RememberEnvelope(env); err != nil {
 		return nil, fmt.Errorf("buyer: seal %s: %w", t, err)
 	}
+	if b, ok := body.(*anp.OfferBody); ok && t == anp.TypeCounter {
+		r.sealedCounter = sealedCounter{env: env, price: b.Price, turn: b.Turn}
+	}
 	return env, nil
 }
 
@@ -77,14 +91,27 @@ func (r *record) appendOwn(key ed25519.PrivateKey, env *anp.Envelope, now time.T
 		return fmt.Errorf("buyer: own envelope: %w", err)
 	}
 	if env.Type == anp.TypeCounter {
-		var b anp.OfferBody
-		if err := env.DecodeBody(&b); err != nil {
+		price, turn, err := r.ownCounterOffer(env)
+		if err != nil {
 			return err
 		}
-		r.Session.ApplyOwnCounter(b.Price, b.Turn)
+		r.Session.ApplyOwnCounter(price, turn)
 	}
 	r.Outbox, r.OutboxFailed = nil, false
 	return nil
+}
+
+// ownCounterOffer is the offer of a buyer COUNTER: the one it was sealed
+// with when this record sealed env, else its decoded body.
+func (r *record) ownCounterOffer(env *anp.Envelope) (anp.Money, int, error) {
+	if sc := r.sealedCounter; sc.env == env {
+		return sc.price, sc.turn, nil
+	}
+	var b anp.OfferBody
+	if err := env.DecodeBody(&b); err != nil {
+		return anp.Money{}, 0, err
+	}
+	return b.Price, b.Turn, nil
 }
 
 // rejectedEnvelope marks a seller envelope that could not be appended: the

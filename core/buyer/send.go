@@ -74,17 +74,22 @@ func (c *Core) takeSeller(r *record, key ed25519.PrivateKey, env *anp.Envelope) 
 	if (before == StateEscalated) != (r.Session.State == StateEscalated) {
 		r.escalationNews = true
 	}
-	var rej *rejectedEnvelope
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &rej):
+	case isRejected(err):
 		c.log.Warn().Str("session", r.Session.ID).Err(err).Msg("seller envelope rejected")
 		return err
 	}
 	c.log.Warn().Str("session", r.Session.ID).Err(err).Msg("seller broke the protocol")
 	r.markError(err)
 	return nil
+}
+
+// isRejected reports whether err is (or wraps) a *rejectedEnvelope.
+func isRejected(err error) bool {
+	_, ok := errors.AsType[*rejectedEnvelope](err)
+	return ok
 }
 
 // outboxFailed records that the relay call for the outbox failed, so the
@@ -133,21 +138,31 @@ func (c *Core) flushOutbox(ctx context.Context, r *record) error {
 
 // emitFor sends the event matching the session's new state.
 func (c *Core) emitFor(r *record) {
-	s := r.Session
 	if r.escalationNews {
 		r.escalationNews = false
 		t := EventEscalationResolved
-		if s.State == StateEscalated {
+		if r.Session.State == StateEscalated {
 			t = EventEscalated
 		}
-		c.events.emit(Event{Type: t, Session: &s})
+		c.emitSession(t, r)
 	}
+	s := &r.Session
 	switch {
 	case s.State == StateConfirmed && !r.CascadeHold:
-		c.events.emit(Event{Type: EventApprovalRequired, Session: &s})
+		c.emitSession(EventApprovalRequired, r)
 	case s.State == StateCountered && !s.AwaitingSeller:
-		c.events.emit(Event{Type: EventCounterReceived, Session: &s})
+		c.emitSession(EventCounterReceived, r)
 	case s.State == StateCancelled || s.State == StateStalemate || s.State == StateError:
-		c.events.emit(Event{Type: EventSessionCancelled, Session: &s})
+		c.emitSession(EventSessionCancelled, r)
 	}
+}
+
+// emitSession delivers an event of type t with a snapshot of r's session,
+// taken only when someone subscribed.
+func (c *Core) emitSession(t EventType, r *record) {
+	if c.events.subs.empty() {
+		return
+	}
+	s := r.Session
+	c.events.emit(Event{Type: t, Session: &s})
 }

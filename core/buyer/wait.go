@@ -155,6 +155,13 @@ func (h *hookSet[T]) add(fn func(T)) func() {
 }
 
 // call calls every function with v, outside the set's lock.
+// empty reports whether no function is registered.
+func (h *hookSet[T]) empty() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.fns) == 0
+}
+
 func (h *hookSet[T]) call(v T) {
 	h.mu.Lock()
 	fns := make([]func(T), 0, len(h.fns))

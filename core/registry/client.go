@@ -25,12 +25,17 @@ import (
 // maxResponseBytes caps every registry response the client reads.
 const maxResponseBytes = 1 << 20
 
+// requestTimeout bounds each request of a client on its default HTTP
+// client, as a deadline of the request's context: a caller's context that
+// ends sooner already bounds it and is used as it is.
+const requestTimeout = 30 * time.Second
+
 // tokenMargin is how long a cached token must still be valid to be reused.
 const tokenMargin = 30 * time.Second
 
 // ClientOptions configures a Client. Zero values take defaults.
 type ClientOptions struct {
-	HTTP             *http.Client // default: 30 s timeout, no redirects
+	HTTP             *http.Client // default: no redirects, each request bounded by requestTimeout
 	MaxPoWDifficulty int          // 0 => anp.DefaultMaxDifficulty
 	RootKey          string       // pin of the registry root key, hex; empty pins the first one fetched
 	Logger           zerolog.Logger
@@ -50,6 +55,8 @@ type Client struct {
 	pub      string
 	opt      ClientOptions
 	hc       *http.Client
+	timeout  time.Duration     // bound of each request; 0 leaves it to hc
+	rt       http.RoundTripper // hc's transport, used straight when hc is the default client; nil: hc.Do
 	log      zerolog.Logger
 	now      func() time.Time
 
@@ -59,7 +66,11 @@ type Client struct {
 	keys   *anp.KeysResponse
 	watch  logWatch
 	sigs   *anp.SigCache // signatures this client verified: listings, key chains, artifacts
+	authz  authHeader    // the Authorization value last built
 }
+
+// authHeader is the Authorization value of one bearer token.
+type authHeader struct{ token, value string }
 
 // SigCache returns the client's signature cache, which an engine acting as
 // the same party shares so that it checks each signature once.
@@ -67,10 +78,12 @@ func (c *Client) SigCache() *anp.SigCache { return c.sigs }
 
 // NewClient returns a client for the registry at baseURL acting as identity.
 func NewClient(baseURL string, identity ed25519.PrivateKey, opt ClientOptions) *Client {
+	var timeout time.Duration
+	var rt http.RoundTripper
 	if opt.HTTP == nil {
+		rt, timeout = newClientTransport(), requestTimeout
 		opt.HTTP = &http.Client{
-			Transport:     newClientTransport(),
-			Timeout:       30 * time.Second,
+			Transport:     rt,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
@@ -93,6 +106,8 @@ func NewClient(baseURL string, identity ed25519.PrivateKey, opt ClientOptions) *
 		pub:      pub,
 		opt:      opt,
 		hc:       opt.HTTP,
+		timeout:  timeout,
+		rt:       rt,
 		log:      opt.Logger.With().Str("component", "registry-client").Str("identity", pub[:12]).Logger(),
 		now:      opt.Now,
 		sigs:     anp.NewSigCache(anp.DefaultSigCacheSize),
@@ -130,7 +145,7 @@ func (c *Client) Authenticate(ctx context.Context) (anp.TokenResponse, error) {
 
 func (c *Client) authenticateLocked(ctx context.Context) (anp.TokenResponse, error) {
 	var ch anp.Challenge
-	if err := c.call(ctx, http.MethodPost, anp.RouteChallenge, nil, anp.ChallengeRequest{PubKey: c.pub}, "", &ch); err != nil {
+	if err := c.call(ctx, http.MethodPost, anp.RouteChallenge, "", anp.ChallengeRequest{PubKey: c.pub}, "", &ch); err != nil {
 		return anp.TokenResponse{}, err
 	}
 	if ch.PubKey != c.pub {
@@ -146,7 +161,7 @@ func (c *Client) authenticateLocked(ctx context.Context) (anp.TokenResponse, err
 	}
 	var tok anp.TokenResponse
 	req := anp.TokenRequest{ChallengeID: ch.ID, PubKey: c.pub, Solution: sol, Sig: sig}
-	if err := c.call(ctx, http.MethodPost, anp.RouteToken, nil, req, "", &tok); err != nil {
+	if err := c.call(ctx, http.MethodPost, anp.RouteToken, "", req, "", &tok); err != nil {
 		return anp.TokenResponse{}, err
 	}
 	if tok.Token == "" {
@@ -218,7 +233,7 @@ func (c *Client) Keys(ctx context.Context) (*anp.KeysResponse, error) {
 // before (same root, same earlier entries).
 func (c *Client) refreshKeys(ctx context.Context) (*anp.KeysResponse, error) {
 	var k anp.KeysResponse
-	if err := c.call(ctx, http.MethodGet, anp.RouteKeys, nil, nil, "", &k); err != nil {
+	if err := c.call(ctx, http.MethodGet, anp.RouteKeys, "", nil, "", &k); err != nil {
 		return nil, err
 	}
 	if c.opt.RootKey != "" && k.RootKey != c.opt.RootKey {
@@ -295,7 +310,7 @@ func (c *Client) DiscoverMin(ctx context.Context, category string, mode anp.Mode
 		q.Set("limit", strconv.Itoa(limit))
 	}
 	var resp anp.DiscoverResponse
-	if err := c.authCall(ctx, http.MethodGet, anp.RouteDiscover, q, nil, &resp); err != nil {
+	if err := c.authCall(ctx, http.MethodGet, anp.RouteDiscover, q.Encode(), nil, &resp); err != nil {
 		return nil, err
 	}
 	out := make([]anp.Listing, 0, len(resp.Results))
@@ -324,7 +339,7 @@ func (c *Client) verifyListing(ctx context.Context, l *anp.Listing) error {
 // Listing returns one seller's verified listing.
 func (c *Client) Listing(ctx context.Context, domain string) (*anp.Listing, error) {
 	var l anp.Listing
-	if err := c.authCall(ctx, http.MethodGet, "/v1/listings/"+url.PathEscape(domain), nil, nil, &l); err != nil {
+	if err := c.authCall(ctx, http.MethodGet, "/v1/listings/"+url.PathEscape(domain), "", nil, &l); err != nil {
 		return nil, err
 	}
 	if err := c.verifyListing(ctx, &l); err != nil {
@@ -347,7 +362,7 @@ func (c *Client) Relay(ctx context.Context, domain string, env *anp.Envelope) (*
 		}
 	}
 	var resp anp.RelayResponse
-	if err := c.authCall(ctx, http.MethodPost, "/v1/relay/"+url.PathEscape(domain), nil, env, &resp); err != nil {
+	if err := c.authCall(ctx, http.MethodPost, "/v1/relay/"+url.PathEscape(domain), "", env, &resp); err != nil {
 		return nil, err
 	}
 	if resp.Reply == nil && !resp.Pending {
@@ -375,7 +390,7 @@ func (c *Client) Notarize(ctx context.Context, a *anp.Artifact) (*anp.Artifact, 
 		return nil, err
 	}
 	var out anp.Artifact
-	if err := c.authCall(ctx, http.MethodPost, anp.RouteNotary, nil, anp.NotarizeRequest{Artifact: a}, &out); err != nil {
+	if err := c.authCall(ctx, http.MethodPost, anp.RouteNotary, "", anp.NotarizeRequest{Artifact: a}, &out); err != nil {
 		return nil, err
 	}
 	same, err := anp.SameDeal(a, &out)
@@ -417,7 +432,7 @@ func (c *Client) pinnedRoot(ctx context.Context) (string, error) {
 // alarm (the error then wraps ErrLogFork and the head is returned too).
 func (c *Client) LogHead(ctx context.Context) (*anp.SignedTreeHead, error) {
 	var h anp.SignedTreeHead
-	if err := c.call(ctx, http.MethodGet, anp.RouteLogHead, nil, nil, "", &h); err != nil {
+	if err := c.call(ctx, http.MethodGet, anp.RouteLogHead, "", nil, "", &h); err != nil {
 		return nil, err
 	}
 	k, err := c.chainFor(ctx, h.KeyIndex)
@@ -439,22 +454,31 @@ func (c *Client) LogHead(ctx context.Context) (*anp.SignedTreeHead, error) {
 // Consistency returns the consistency proof between two tree sizes; check
 // it with anp.VerifyConsistency against two signed heads.
 func (c *Client) Consistency(ctx context.Context, first, second uint64) ([]string, error) {
-	return c.proof(ctx, anp.RouteConsistency, url.Values{"first": {strconv.FormatUint(first, 10)}, "second": {strconv.FormatUint(second, 10)}})
+	return c.proof(ctx, anp.RouteConsistency, pairQuery("first", first, "second", second))
 }
 
 // proof fetches a Merkle proof from a log route.
-func (c *Client) proof(ctx context.Context, route string, q url.Values) ([]string, error) {
+func (c *Client) proof(ctx context.Context, route, query string) ([]string, error) {
 	var p anp.ProofResponse
-	if err := c.call(ctx, http.MethodGet, route, q, nil, "", &p); err != nil {
+	if err := c.call(ctx, http.MethodGet, route, query, nil, "", &p); err != nil {
 		return nil, err
 	}
 	return p.Proof, nil
 }
 
+// pairQuery is the query a=x&b=y of two numbers, as url.Values.Encode
+// writes it for names a < b that need no escaping.
+func pairQuery(a string, x uint64, b string, y uint64) string {
+	var held [64]byte
+	q := append(append(held[:0], a...), '=')
+	q = append(append(append(strconv.AppendUint(q, x, 10), '&'), b...), '=')
+	return string(strconv.AppendUint(q, y, 10))
+}
+
 // Inclusion returns the inclusion proof of leaf index in the tree of size;
 // check it with anp.VerifyInclusion against a signed head of that size.
 func (c *Client) Inclusion(ctx context.Context, index, size uint64) ([]string, error) {
-	return c.proof(ctx, anp.RouteInclusion, url.Values{"index": {strconv.FormatUint(index, 10)}, "size": {strconv.FormatUint(size, 10)}})
+	return c.proof(ctx, anp.RouteInclusion, pairQuery("index", index, "size", size))
 }
 
 // LogEntries returns log leaves from start on, at least one and at most
@@ -464,7 +488,7 @@ func (c *Client) Inclusion(ctx context.Context, index, size uint64) ([]string, e
 func (c *Client) LogEntries(ctx context.Context, start, end uint64) ([][]byte, error) {
 	q := url.Values{"start": {strconv.FormatUint(start, 10)}, "end": {strconv.FormatUint(end, 10)}}
 	var resp anp.EntriesResponse
-	if err := c.call(ctx, http.MethodGet, anp.RouteEntries, q, nil, "", &resp); err != nil {
+	if err := c.call(ctx, http.MethodGet, anp.RouteEntries, q.Encode(), nil, "", &resp); err != nil {
 		return nil, err
 	}
 	if resp.Start != start || len(resp.Entries) == 0 || uint64(len(resp.Entries)) > end-start {
@@ -483,7 +507,7 @@ func (c *Client) Bind(ctx context.Context, domain, grant string) (*anp.DomainBin
 		return nil, err
 	}
 	var b anp.DomainBinding
-	if err := c.call(ctx, http.MethodPost, anp.RouteDomains, nil, req, grant, &b); err != nil {
+	if err := c.call(ctx, http.MethodPost, anp.RouteDomains, "", req, grant, &b); err != nil {
 		return nil, err
 	}
 	k, err := c.chainFor(ctx, b.KeyIndex)
@@ -503,7 +527,7 @@ func (c *Client) Bind(ctx context.Context, domain, grant string) (*anp.DomainBin
 // verified listing.
 func (c *Client) PublishRecord(ctx context.Context, rec anp.SignedRecord) (*anp.Listing, error) {
 	var l anp.Listing
-	if err := c.call(ctx, http.MethodPost, anp.RouteRecords, nil, rec, "", &l); err != nil {
+	if err := c.call(ctx, http.MethodPost, anp.RouteRecords, "", rec, "", &l); err != nil {
 		return nil, err
 	}
 	if err := c.verifyListing(ctx, &l); err != nil {
@@ -514,17 +538,17 @@ func (c *Client) PublishRecord(ctx context.Context, rec anp.SignedRecord) (*anp.
 
 // PostCallback sends a seller-signed envelope for the buyer of a session.
 func (c *Client) PostCallback(ctx context.Context, env *anp.Envelope) error {
-	return c.call(ctx, http.MethodPost, anp.RouteCallbacks, nil, env, "", nil)
+	return c.call(ctx, http.MethodPost, anp.RouteCallbacks, "", env, "", nil)
 }
 
 // authCall is call with the identity's token. On 401 it drops the token,
 // authenticates again once and retries.
-func (c *Client) authCall(ctx context.Context, method, path string, q url.Values, in, out any) error {
+func (c *Client) authCall(ctx context.Context, method, path, query string, in, out any) error {
 	tok, err := c.Token(ctx)
 	if err != nil {
 		return err
 	}
-	err = c.call(ctx, method, path, q, in, tok, out)
+	err = c.call(ctx, method, path, query, in, tok, out)
 	if anp.CodeOf(err) != anp.CodeUnauthorized {
 		return err
 	}
@@ -533,17 +557,19 @@ func (c *Client) authCall(ctx context.Context, method, path string, q url.Values
 	if tok, err = c.Token(ctx); err != nil {
 		return err
 	}
-	return c.call(ctx, method, path, q, in, tok, out)
+	return c.call(ctx, method, path, query, in, tok, out)
 }
 
 // call performs one request. in (if not nil) is sent as JSON; a 2xx answer
 // is decoded into out (if not nil); anything else becomes an *anp.Error.
-func (c *Client) call(ctx context.Context, method, path string, q url.Values, in any, bearerToken string, out any) error {
-	req, err := c.newRequest(ctx, method, path, q, in, bearerToken)
+func (c *Client) call(ctx context.Context, method, path, query string, in any, bearerToken string, out any) error {
+	ctx, cancel := c.bounded(ctx)
+	defer cancel()
+	req, err := c.newRequest(ctx, method, path, query, in, bearerToken)
 	if err != nil {
 		return err
 	}
-	resp, err := c.hc.Do(req)
+	resp, err := c.do(req)
 	if err != nil {
 		ae := anp.Errorf(anp.CodeUnavailable, "registry %s %s: %v", method, path, unwrapURLError(err))
 		if ctx.Err() != nil {
@@ -566,9 +592,40 @@ func (c *Client) call(ctx context.Context, method, path string, q url.Values, in
 	return err
 }
 
+// do sends req. On the default HTTP client it goes straight to the
+// transport: that client follows no redirect (a 3xx answer is returned as
+// it is, as the transport returns it), keeps no cookies and has no timeout
+// of its own (bounded sets the request's), so http.Client would add only
+// copies of the request and its headers. A failure is an *url.Error, as
+// http.Client returns it.
+func (c *Client) do(req *http.Request) (*http.Response, error) {
+	if c.rt == nil {
+		return c.hc.Do(req)
+	}
+	resp, err := c.rt.RoundTrip(req)
+	if err != nil {
+		op := req.Method[:1] + strings.ToLower(req.Method[1:])
+		return nil, &url.Error{Op: op, URL: req.URL.Redacted(), Err: err}
+	}
+	return resp, nil
+}
+
+// bounded is ctx bounded by the client's request timeout: ctx itself when
+// the client has none or ctx ends within it already, else a context with
+// that deadline, whose cancel the caller calls once the answer is read.
+func (c *Client) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	if c.timeout <= 0 {
+		return ctx, func() {}
+	}
+	if end, ok := ctx.Deadline(); ok && time.Until(end) <= c.timeout {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, c.timeout)
+}
+
 // newRequest builds the request of call: in (if not nil) as a JSON body,
 // q as the query, bearerToken (if set) as the Authorization.
-func (c *Client) newRequest(ctx context.Context, method, path string, q url.Values, in any, bearerToken string) (*http.Request, error) {
+func (c *Client) newRequest(ctx context.Context, method, path, query string, in any, bearerToken string) (*http.Request, error) {
 	var body io.Reader
 	if in != nil {
 		data, err := json.Marshal(in)
@@ -578,21 +635,35 @@ func (c *Client) newRequest(ctx context.Context, method, path string, q url.Valu
 		body = bytes.NewReader(data)
 	}
 	target := c.base + path
-	if len(q) > 0 {
-		target += "?" + q.Encode()
+	if query != "" {
+		target += "?" + query
 	}
 	req, err := http.NewRequestWithContext(ctx, method, target, body)
 	if err != nil {
 		return nil, fmt.Errorf("registry: %s %s: %w", method, path, err)
 	}
-	setRequestHeaders(req.Header, in != nil, bearerToken)
+	setRequestHeaders(req.Header, in != nil, c.authorization(bearerToken))
 	return req, nil
 }
 
+// authorization is the Authorization value for bearerToken ("" for none).
+// The last one built is kept: a client sends one token for its lifetime.
+func (c *Client) authorization(bearerToken string) string {
+	if bearerToken == "" {
+		return ""
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.authz.token != bearerToken {
+		c.authz = authHeader{token: bearerToken, value: "Bearer " + bearerToken}
+	}
+	return c.authz.value
+}
+
 // setRequestHeaders sets the headers of call's request: Accept, and
-// Content-Type when it has a body, Authorization when it has a token. The
+// Content-Type when it has a body, Authorization when it is set. The
 // values share one backing array, each slice capped at its own value.
-func setRequestHeaders(h http.Header, hasBody bool, bearerToken string) {
+func setRequestHeaders(h http.Header, hasBody bool, authorization string) {
 	vals := make([]string, 0, 3)
 	set := func(key, value string) {
 		vals = append(vals, value)
@@ -602,8 +673,8 @@ func setRequestHeaders(h http.Header, hasBody bool, bearerToken string) {
 	if hasBody {
 		set("Content-Type", "application/json")
 	}
-	if bearerToken != "" {
-		set("Authorization", "Bearer "+bearerToken)
+	if authorization != "" {
+		set("Authorization", authorization)
 	}
 }
 

@@ -100,7 +100,7 @@ func TestClientKeepsIdleConnections(t *testing.T) {
 // them must leave the others as they were.
 func TestSetRequestHeaders(t *testing.T) {
 	h := http.Header{}
-	setRequestHeaders(h, true, "tok")
+	setRequestHeaders(h, true, "Bearer tok")
 	h.Add("Accept", "text/plain")
 	h.Add("Content-Type", "x")
 	want := http.Header{

@@ -19,7 +19,7 @@ func (c *Client) DealStatus(ctx context.Context, session string) (*anp.DealStatu
 		return nil, anp.Errorf(anp.CodeBadRequest, "session id must be 32 lower-case hex characters")
 	}
 	var out anp.DealStatus
-	if err := c.authCall(ctx, http.MethodGet, dealPath(anp.RouteDeal, session), nil, nil, &out); err != nil {
+	if err := c.authCall(ctx, http.MethodGet, dealPath(anp.RouteDeal, session), "", nil, &out); err != nil {
 		return nil, err
 	}
 	if err := c.verifyDealEvents(ctx, out.Events...); err != nil {
@@ -32,7 +32,7 @@ func (c *Client) DealStatus(ctx context.Context, session string) (*anp.DealStatu
 // returns the logged entry, checked like DealStatus's.
 func (c *Client) SubmitDealEvent(ctx context.Context, env *anp.Envelope) (*anp.DealEventEntry, error) {
 	var out anp.DealEventEntry
-	if err := c.authCall(ctx, http.MethodPost, dealPath(anp.RouteDealEvents, env.Session), nil, env, &out); err != nil {
+	if err := c.authCall(ctx, http.MethodPost, dealPath(anp.RouteDealEvents, env.Session), "", env, &out); err != nil {
 		return nil, err
 	}
 	if err := c.verifyDealEvents(ctx, out); err != nil {
@@ -81,7 +81,7 @@ func (c *Client) verifyDealEvents(ctx context.Context, entries ...anp.DealEventE
 // Disputes lists the registry's disputes (the arbiter key's client only).
 func (c *Client) Disputes(ctx context.Context) ([]DisputeSummary, error) {
 	var out []DisputeSummary
-	if err := c.authCall(ctx, http.MethodGet, anp.RouteDisputes, nil, nil, &out); err != nil {
+	if err := c.authCall(ctx, http.MethodGet, anp.RouteDisputes, "", nil, &out); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -91,7 +91,7 @@ func (c *Client) Disputes(ctx context.Context) ([]DisputeSummary, error) {
 // against the pinned root key.
 func (c *Client) ArbiterKey(ctx context.Context) (*anp.ArbiterKey, error) {
 	var out anp.ArbiterKey
-	if err := c.call(ctx, http.MethodGet, anp.RouteArbiter, nil, nil, "", &out); err != nil {
+	if err := c.call(ctx, http.MethodGet, anp.RouteArbiter, "", nil, "", &out); err != nil {
 		return nil, err
 	}
 	root, err := c.pinnedRoot(ctx)

@@ -27,7 +27,7 @@ func keysPath(domain string) string { return "/v1/domains/" + url.PathEscape(dom
 // with CheckSellerKey.
 func (c *Client) KeyHistory(ctx context.Context, domain string) (*anp.KeyHistory, error) {
 	var h anp.KeyHistory
-	if err := c.call(ctx, http.MethodGet, keysPath(domain), nil, nil, "", &h); err != nil {
+	if err := c.call(ctx, http.MethodGet, keysPath(domain), "", nil, "", &h); err != nil {
 		return nil, err
 	}
 	if h.Domain != domain {
@@ -106,7 +106,7 @@ func (c *Client) revoke(ctx context.Context, domain, by string, signer ed25519.P
 // logged event, whose countersignature it verifies.
 func (c *Client) SubmitKeyChange(ctx context.Context, sc *anp.SignedKeyChange) (*anp.KeyEventEntry, error) {
 	var e anp.KeyEventEntry
-	if err := c.call(ctx, http.MethodPost, keysPath(sc.Change.Domain), nil, sc, "", &e); err != nil {
+	if err := c.call(ctx, http.MethodPost, keysPath(sc.Change.Domain), "", sc, "", &e); err != nil {
 		return nil, err
 	}
 	if e.Leaf.Event.Change == nil || e.Leaf.Event.Change.Sig != sc.Sig {

@@ -16,7 +16,7 @@ import (
 // registry's word: recompute them from the log entries to check them.
 func (c *Client) Reputation(ctx context.Context, at time.Time) (*reputation.Report, error) {
 	var rep reputation.Report
-	if err := c.call(ctx, http.MethodGet, anp.RouteReputation, atQuery(at), nil, "", &rep); err != nil {
+	if err := c.call(ctx, http.MethodGet, anp.RouteReputation, atQuery(at).Encode(), nil, "", &rep); err != nil {
 		return nil, err
 	}
 	return &rep, nil
@@ -27,7 +27,7 @@ func (c *Client) Reputation(ctx context.Context, at time.Time) (*reputation.Repo
 // zero) or at at.
 func (c *Client) PartyReputation(ctx context.Context, party string, at time.Time) (*reputation.PartyReport, error) {
 	var rep reputation.PartyReport
-	if err := c.call(ctx, http.MethodGet, "/v1/reputation/"+url.PathEscape(party), atQuery(at), nil, "", &rep); err != nil {
+	if err := c.call(ctx, http.MethodGet, "/v1/reputation/"+url.PathEscape(party), atQuery(at).Encode(), nil, "", &rep); err != nil {
 		return nil, err
 	}
 	return &rep, nil

@@ -352,10 +352,17 @@ func (c *Core) peekSession(ctx context.Context, id string) (Session, bool) {
 		return Session{}, false
 	}
 	sr, err := c.store.Load(ctx, id)
-	if err != nil || !c.checked.Has(sr.ID, readonce.Sum(sr.Data)) {
+	if err != nil {
 		return Session{}, false
 	}
-	s, ok := leadingSession(sr.Data)
+	sum := readonce.Sum(sr.Data)
+	if !c.checked.Has(sr.ID, sum) {
+		return Session{}, false
+	}
+	s, ok := c.hot.session(id, sum) // the record this engine saved last, as these bytes
+	if !ok {
+		s, ok = leadingSession(sr.Data)
+	}
 	if !ok {
 		return Session{}, false
 	}

@@ -71,6 +71,19 @@ func (h *hotRecords) get(id string, sum [sha256.Size]byte) (*record, bool) {
 	return e.r.copy(), true
 }
 
+// session returns a copy of the session of the record held for id when it
+// was saved as the bytes with digest sum: the session those bytes hold,
+// without decoding them.
+func (h *hotRecords) session(id string, sum [sha256.Size]byte) (Session, bool) {
+	h.mu.Lock()
+	e, ok := h.m[id]
+	h.mu.Unlock()
+	if !ok || e.sum != sum {
+		return Session{}, false
+	}
+	return e.r.Session.clone(), true
+}
+
 // forget drops what is held for id.
 func (h *hotRecords) forget(id string) {
 	h.mu.Lock()
@@ -90,7 +103,16 @@ func (r *record) copyable() bool {
 // session key (only ever replaced whole) and the signature cache.
 func (r *record) copy() *record {
 	cp := *r
-	s := &cp.Session
+	cp.Session = r.Session.clone()
+	cp.Propose.Terms = maps.Clone(r.Propose.Terms)
+	cp.Propose.Offer = clonePtr(r.Propose.Offer)
+	cp.Transcript.Envelopes = slices.Clone(r.Transcript.Envelopes)
+	return &cp
+}
+
+// clone is a copy of a session without an artifact, a deal or a decision
+// room (which it would share) that shares nothing mutable with s.
+func (s Session) clone() Session {
 	s.Terms = maps.Clone(s.Terms)
 	s.Escalation = clonePtr(s.Escalation)
 	s.Rounds = slices.Clone(s.Rounds)
@@ -101,10 +123,7 @@ func (r *record) copy() *record {
 	}
 	clonePrices(prices)
 	s.Approvals = slices.Clone(s.Approvals)
-	cp.Propose.Terms = maps.Clone(r.Propose.Terms)
-	cp.Propose.Offer = clonePtr(r.Propose.Offer)
-	cp.Transcript.Envelopes = slices.Clone(r.Transcript.Envelopes)
-	return &cp
+	return s
 }
 
 // clonePrices points each set *p of prices at a copy of its price, the

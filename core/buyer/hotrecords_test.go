@@ -166,3 +166,41 @@ func TestStoreWrittenElsewhereMisses(t *testing.T) {
 		t.Fatalf("read %q, the record this engine saved", got.Session.SellerMessage)
 	}
 }
+
+// The session a get reads from the held record is the one its bytes hold
+// (leadingSession, the read of bytes already checked), and a reader's
+// change to it reaches neither the held record nor the next reader.
+func TestHotSessionIsTheSessionOfItsBytes(t *testing.T) {
+	r := richRecord(t)
+	data, err := encodeRecord(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, ok := leadingSession(data)
+	if !ok {
+		t.Fatal("leadingSession refused the record's bytes")
+	}
+	var h hotRecords
+	sum := readonce.Sum(data)
+	h.put(sum, r)
+	got, ok := h.session(r.Session.ID, sum)
+	if !ok {
+		t.Fatal("miss for the bytes just saved")
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("held session\n %+v\nwant the session of the bytes\n %+v", got, want)
+	}
+	*got.Rounds[1].OwnOffer = anp.Money{Amount: 2, Currency: "EUR"}
+	*got.LastSellerPrice = anp.Money{Amount: 3, Currency: "EUR"}
+	got.Terms["color"] = "red"
+	got.Approvals[0].By = "someone"
+	again, _ := h.session(r.Session.ID, sum)
+	if !reflect.DeepEqual(again, want) {
+		t.Fatalf("a reader's change reached the held session:\n %+v", again)
+	}
+	other := sum
+	other[0] ^= 1
+	if _, ok := h.session(r.Session.ID, other); ok {
+		t.Fatal("other bytes hit the session held for these")
+	}
+}

@@ -137,23 +137,13 @@ func (s *Server) renewLease(name, owner string) func() {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(leaseRenew)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+		runEvery(ctx, leaseRenew, func(ctx context.Context) {
 			now := time.Now()
 			ok, err := s.shared.Locks.TryLock(ctx, name, owner, now, now.Add(leaseTTL))
-			if ctx.Err() != nil {
-				return
-			}
-			if err != nil || !ok {
+			if ctx.Err() == nil && (err != nil || !ok) {
 				s.log.Error().Err(err).Bool("lost", !ok).Str("lease", name).Msg("renew lease: another replica may take it")
 			}
-		}
+		})
 	}()
 	return func() { cancel(); <-done }
 }

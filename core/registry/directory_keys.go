@@ -59,9 +59,15 @@ func (d *directory) loadKeys(ctx context.Context) error {
 	return nil
 }
 
-// add applies e to its domain's state and appends it to the history.
+// add applies e to its domain's state and appends it to the history. An
+// event the history already holds at its seq and log index is left as it
+// is: a refresh from the Ledger can install an event between this
+// replica's write of it and the update of its own cache.
 func (k *domainKeys) add(e anp.KeyEventEntry) error {
 	domain := e.Leaf.Event.Domain
+	if h := k.history[domain]; e.Leaf.Event.Seq < uint64(len(h)) && h[e.Leaf.Event.Seq].LeafIndex == e.LeafIndex {
+		return nil
+	}
 	st, ok := k.state[domain]
 	if !ok {
 		st = anp.KeyState{Domain: domain}

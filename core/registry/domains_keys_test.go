@@ -10,6 +10,7 @@ import (
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/anp/anptest"
+	"github.com/clinch-protocol/clinch-mcp/core/store"
 )
 
 // publishAs publishes s's endpoint record for domain, signed by s's key.
@@ -269,5 +270,48 @@ func TestBindingsBeforeKeyEventsAreLogged(t *testing.T) {
 	buyer := NewClient(e.ts.URL, anptest.NewKey(t), ClientOptions{Now: e.clock.Now, RootKey: e.srv.RootKey()})
 	if _, _, err := buyer.CheckSellerKey(ctx, "old-shop.anp", anptest.PubHex(s.key), nil); err != nil {
 		t.Fatalf("a buyer proves the migrated binding: %v", err)
+	}
+}
+
+// refreshingLedger runs after, when set, once a Put has been written: it
+// lands a refresh in the window between a replica's write to the Ledger
+// and the update of its own cache.
+type refreshingLedger struct {
+	store.Ledger
+	after func(bucket, key string)
+}
+
+func (l *refreshingLedger) Put(ctx context.Context, bucket, key string, value []byte) error {
+	if err := l.Ledger.Put(ctx, bucket, key, value); err != nil {
+		return err
+	}
+	if l.after != nil {
+		l.after(bucket, key)
+	}
+	return nil
+}
+
+// TestBindSurvivesARefreshOfItsOwnKeyEvent: a replica's refresh of a
+// domain (its own announcement, or a request for the domain) can read the
+// key event this replica has just stored and install it before the bind
+// records it in the cache. The bind still succeeds, and the event is
+// applied once.
+func TestBindSurvivesARefreshOfItsOwnKeyEvent(t *testing.T) {
+	ledger := &refreshingLedger{}
+	e := newEnv(t, func(c *Config) { ledger.Ledger = c.Ledger; c.Ledger = ledger })
+	ctx := context.Background()
+	ledger.after = func(bucket, key string) {
+		if bucket != bucketKeyEvents {
+			return
+		}
+		if err := e.srv.directory.refreshDomain(ctx, strings.Split(key, "/")[0]); err != nil {
+			t.Errorf("refresh after storing %s: %v", key, err)
+		}
+	}
+	s := e.addSeller("pans.anp")
+	st := e.srv.directory.keyState("pans.anp")
+	h := e.srv.directory.keyHistory("pans.anp")
+	if st.Next != 1 || st.Key != anptest.PubHex(s.key) || len(h) != 1 {
+		t.Fatalf("key state %+v and %d events in the history, want the one bind event of %s", st, len(h), anptest.PubHex(s.key))
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // tripCounter is an http.RoundTripper that counts the buyer's round trips,
@@ -58,24 +60,7 @@ func (b *countingBody) Read(p []byte) (int, error) {
 // the lowest cpu/required-ed25519 a deal can reach while each message is
 // its own HTTP request.
 func BenchmarkTransportFloor(b *testing.B) {
-	m := startMarket(b, benchSellers())
-	counter := &tripCounter{next: http.DefaultTransport.(*http.Transport).Clone()}
-	c := newCore(b, m, coreOpts{transport: counter})
-	ctx := context.Background()
-	fullDeal(ctx, b, c) // warm: token, WebSocket, seller record
-	counter.trips.Store(0)
-	counter.relays.Store(0)
-	counter.sentBytes.Store(0)
-	counter.gotBytes.Store(0)
-	const deals = 20
-	for i := 0; i < deals; i++ {
-		fullDeal(ctx, b, c)
-	}
-	buyerTrips := counter.trips.Load()
-	trips := int((buyerTrips + counter.relays.Load()) / deals)
-	reqSize := int(counter.sentBytes.Load() / buyerTrips)
-	respSize := int(counter.gotBytes.Load() / buyerTrips)
-
+	trips, reqSize, respSize := dealTrips(b)
 	answer := bytes.Repeat([]byte("a"), respSize)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := io.Copy(io.Discard, r.Body); err != nil {
@@ -100,6 +85,77 @@ func BenchmarkTransportFloor(b *testing.B) {
 		}
 	}
 	roundTrip()
+	reportFloor(b, trips, reqSize, respSize, roundTrip)
+}
+
+// BenchmarkStreamFloor is BenchmarkTransportFloor with each round trip a
+// request message and an answer message on one WebSocket connection held
+// open (gorilla/websocket, as the registry's push channel): what the
+// deal's messages would cost on a transport without a request per
+// message, one stream per pair of parties.
+func BenchmarkStreamFloor(b *testing.B) {
+	trips, reqSize, respSize := dealTrips(b)
+	answer := bytes.Repeat([]byte("a"), respSize)
+	upgrader := websocket.Upgrader{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, err := upgrader.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		for {
+			if _, _, err := conn.ReadMessage(); err != nil {
+				return
+			}
+			if err := conn.WriteMessage(websocket.TextMessage, answer); err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	body := bytes.Repeat([]byte("q"), reqSize)
+	roundTrip := func() {
+		if err := conn.WriteMessage(websocket.TextMessage, body); err != nil {
+			b.Fatal(err)
+		}
+		_, got, err := conn.ReadMessage()
+		if err != nil || len(got) != respSize {
+			b.Fatalf("stream round trip: %d bytes, %v", len(got), err)
+		}
+	}
+	roundTrip()
+	reportFloor(b, trips, reqSize, respSize, roundTrip)
+}
+
+// dealTrips counts the HTTP round trips of one full deal over loopback
+// (the buyer's requests plus the registry's forward of each relay to the
+// seller) and the average body sizes of the buyer's requests and answers.
+func dealTrips(b *testing.B) (trips, reqSize, respSize int) {
+	m := startMarket(b, benchSellers())
+	counter := &tripCounter{next: http.DefaultTransport.(*http.Transport).Clone()}
+	c := newCore(b, m, coreOpts{transport: counter})
+	ctx := context.Background()
+	fullDeal(ctx, b, c) // warm: token, WebSocket, seller record
+	counter.trips.Store(0)
+	counter.relays.Store(0)
+	counter.sentBytes.Store(0)
+	counter.gotBytes.Store(0)
+	const deals = 20
+	for i := 0; i < deals; i++ {
+		fullDeal(ctx, b, c)
+	}
+	buyerTrips := counter.trips.Load()
+	return int((buyerTrips + counter.relays.Load()) / deals), int(counter.sentBytes.Load() / buyerTrips), int(counter.gotBytes.Load() / buyerTrips)
+}
+
+// reportFloor runs trips round trips per op and reports their CPU per deal
+// beside the required Ed25519 CPU measured in the same run.
+func reportFloor(b *testing.B, trips, reqSize, respSize int, roundTrip func()) {
 	cpu0 := processCPU(b)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
@@ -37,6 +38,11 @@ type dealRecord struct {
 	Life    anp.Lifecycle `json:"life"`
 	Buyer   string        `json:"buyer"` // identity key of the buyer's token
 	Pending *pendingEvent `json:"pending,omitempty"`
+
+	// storedDue and storedNeeded are rec.due() of the record as stored
+	// last: what its entry in the due index says (see bucketDealsDue).
+	storedDue    int64
+	storedNeeded bool
 }
 
 // loadArbiter sets the arbiter key: cfg.Arbiter, or the seed kept in the
@@ -96,9 +102,16 @@ func (s *Server) startLifecycle(ctx context.Context, ws *witnessSession, a *anp.
 	if err != nil {
 		return err
 	}
-	data, err := json.Marshal(dealRecord{Life: *l, Buyer: ws.Buyer})
+	rec := dealRecord{Life: *l, Buyer: ws.Buyer}
+	data, err := json.Marshal(rec)
 	if err != nil {
 		return err
+	}
+	// The due entry first (bucketDealsDue); one already there is newer.
+	if at, needed := rec.due(); needed {
+		if _, err := s.ledger.PutIfAbsent(ctx, bucketDealsDue, ws.ID, strconv.AppendInt(nil, at, 10)); err != nil {
+			return fmt.Errorf("registry: index when the rules next apply to session %s: %w", ws.ID, err)
+		}
 	}
 	if _, err := s.ledger.PutIfAbsent(ctx, bucketDeals, ws.ID, data); err != nil {
 		return fmt.Errorf("registry: store the lifecycle of session %s: %w", ws.ID, err)
@@ -121,6 +134,7 @@ func (s *Server) loadDeal(ctx context.Context, session string) (*dealRecord, err
 	if err := json.Unmarshal(data, &rec); err != nil {
 		return nil, fmt.Errorf("registry: decode the lifecycle of session %s: %w", session, err)
 	}
+	rec.storedDue, rec.storedNeeded = rec.due()
 	return &rec, nil
 }
 
@@ -149,17 +163,6 @@ func (s *Server) lateLifecycle(ctx context.Context, session string) (*dealRecord
 		return nil, err
 	}
 	return s.loadDeal(ctx, session)
-}
-
-func (s *Server) saveDeal(ctx context.Context, rec *dealRecord) error {
-	data, err := json.Marshal(rec)
-	if err != nil {
-		return err
-	}
-	if err := s.ledger.Put(ctx, bucketDeals, rec.Life.Session, data); err != nil {
-		return fmt.Errorf("registry: store the lifecycle of session %s: %w", rec.Life.Session, err)
-	}
-	return nil
 }
 
 // SubmitDealEvent takes a party's (or the arbiter's) event envelope for its
@@ -437,18 +440,19 @@ func (s *Server) DealStatus(ctx context.Context, identity, session string) (*anp
 }
 
 // SweepDeals applies the published rules at the registry's clock to every
-// deal: a breach past deliver_by, a lapse past the receipt window, the
-// rule resolution of a non-delivery dispute past its grace period; and it
-// finishes any event an interrupted attempt left pending. It returns how
-// many events it logged.
+// deal they apply to: a breach past deliver_by, a lapse past the receipt
+// window, the rule resolution of a non-delivery dispute past its grace
+// period; and it finishes any event an interrupted attempt left pending.
+// It reads only the deals the due index names as due (bucketDealsDue). It
+// returns how many events it logged.
 func (s *Server) SweepDeals(ctx context.Context) (int, error) {
-	kvs, err := s.ledger.List(ctx, bucketDeals)
+	sessions, err := s.dealsDue(ctx, s.now().UnixMilli())
 	if err != nil {
-		return 0, fmt.Errorf("registry: list lifecycles: %w", err)
+		return 0, err
 	}
 	logged := 0
-	for _, kv := range kvs {
-		n, err := s.sweepDeal(ctx, kv.Key)
+	for _, session := range sessions {
+		n, err := s.sweepDeal(ctx, session)
 		logged += n
 		if err != nil {
 			return logged, err
@@ -457,7 +461,9 @@ func (s *Server) SweepDeals(ctx context.Context) (int, error) {
 	return logged, nil
 }
 
-// sweepDeal applies the rules to one deal, under its session lock.
+// sweepDeal applies the rules to one deal, under its session lock. An
+// entry of the due index that names no deal, or a deal with nothing due,
+// is set right.
 func (s *Server) sweepDeal(ctx context.Context, session string) (int, error) {
 	unlock, err := s.lockSession(ctx, session)
 	if err != nil {
@@ -465,9 +471,22 @@ func (s *Server) sweepDeal(ctx context.Context, session string) (int, error) {
 	}
 	defer unlock()
 	rec, err := s.loadDeal(ctx, session)
+	if errors.Is(err, anp.ErrNoDeal) || anp.CodeOf(err) == anp.CodeNotFound {
+		return 0, s.deleteDue(ctx, session)
+	}
 	if err != nil {
 		return 0, err
 	}
+	n, err := s.applyRules(ctx, rec)
+	if err == nil && n == 0 {
+		err = s.correctDue(ctx, rec)
+	}
+	return n, err
+}
+
+// applyRules logs what is due of rec at the registry's clock, and returns
+// how many events it logged.
+func (s *Server) applyRules(ctx context.Context, rec *dealRecord) (int, error) {
 	n := 0
 	if rec.Pending != nil {
 		if _, err := s.finishPending(ctx, rec); err != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"strings"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/internal/keyedlock"
@@ -97,24 +96,23 @@ func (d *directory) readDomain(ctx context.Context, domain string) (*domainEntri
 	if e.stats, e.statsStored, err = getJSON[anp.Stats](ctx, d.ledger, bucketStats, domain); err != nil {
 		return nil, err
 	}
-	kvs, err := d.ledger.List(ctx, bucketKeyEvents)
-	if err != nil {
-		return nil, fmt.Errorf("registry: read %s: %w", bucketKeyEvents, err)
-	}
 	e.keys = domainKeys{history: map[string][]anp.KeyEventEntry{}, state: map[string]anp.KeyState{}, recordKey: map[string]string{}}
-	for _, kv := range kvs {
-		if !strings.HasPrefix(kv.Key, domain+"/") {
-			continue
+	// A domain's events are stored under consecutive seqs from 0 (add
+	// refuses any other order): read them one by one up to the first
+	// missing seq, not the events of every domain.
+	for seq := uint64(0); ; seq++ {
+		key := keyEventKey(domain, seq)
+		ev, ok, err := getJSON[anp.KeyEventEntry](ctx, d.ledger, bucketKeyEvents, key)
+		if err != nil {
+			return nil, err
 		}
-		var ev anp.KeyEventEntry
-		if err := anp.DecodeStrict(kv.Value, &ev); err != nil {
-			return nil, fmt.Errorf("registry: decode %s/%s: %w", bucketKeyEvents, kv.Key, err)
+		if !ok {
+			return &e, nil
 		}
 		if err := e.keys.add(ev); err != nil {
-			return nil, fmt.Errorf("registry: replay %s/%s: %w", bucketKeyEvents, kv.Key, err)
+			return nil, fmt.Errorf("registry: replay %s/%s: %w", bucketKeyEvents, key, err)
 		}
 	}
-	return &e, nil
 }
 
 // refreshDomain replaces the cached entries of domain by the Ledger's. A

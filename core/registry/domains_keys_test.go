@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
@@ -313,5 +315,54 @@ func TestBindSurvivesARefreshOfItsOwnKeyEvent(t *testing.T) {
 	h := e.srv.directory.keyHistory("pans.anp")
 	if st.Next != 1 || st.Key != anptest.PubHex(s.key) || len(h) != 1 {
 		t.Fatalf("key state %+v and %d events in the history, want the one bind event of %s", st, len(h), anptest.PubHex(s.key))
+	}
+}
+
+// ledgerReads counts the values a ledger hands out: one per Get that
+// finds its key, one per pair a List returns.
+type ledgerReads struct {
+	store.Ledger
+	values atomic.Int64
+}
+
+func (l *ledgerReads) Get(ctx context.Context, bucket, key string) ([]byte, error) {
+	v, err := l.Ledger.Get(ctx, bucket, key)
+	if err == nil {
+		l.values.Add(1)
+	}
+	return v, err
+}
+
+func (l *ledgerReads) List(ctx context.Context, bucket string) ([]store.KV, error) {
+	kvs, err := l.Ledger.List(ctx, bucket)
+	l.values.Add(int64(len(kvs)))
+	return kvs, err
+}
+
+// TestDomainRefreshReadsOneDomain: a replica reads a domain it does not
+// know from the Ledger on a request for it — a request any stranger can
+// make with a made-up name. The read costs the entries of that domain, not
+// the key events of every domain in the registry.
+func TestDomainRefreshReadsOneDomain(t *testing.T) {
+	reads := &ledgerReads{}
+	e := newEnv(t, func(c *Config) { reads.Ledger = c.Ledger; c.Ledger = reads })
+	ctx := context.Background()
+	for i := range 20 {
+		e.addSeller(fmt.Sprintf("shop-%d.anp", i))
+	}
+	for domain, want := range map[string]int64{
+		"made-up.anp": 0,
+		"shop-7.anp":  3, // its binding, its endpoint record, its one key event
+	} {
+		reads.values.Store(0)
+		if err := e.srv.directory.refreshDomain(ctx, domain); err != nil {
+			t.Fatalf("refresh %s: %v", domain, err)
+		}
+		if got := reads.values.Load(); got != want {
+			t.Errorf("refresh of %s read %d stored values, want %d", domain, got, want)
+		}
+	}
+	if st := e.srv.directory.keyState("shop-7.anp"); st.Next != 1 || st.Key == "" {
+		t.Fatalf("key state of shop-7.anp after its refresh: %+v", st)
 	}
 }

@@ -41,7 +41,8 @@ func runReputation(ctx context.Context, env *cliEnv, args []string) error {
 			"id:KEY or key:KEY), then its signed tree head (checked against the remembered one, as monitor does)\n"+
 			"and every log entry up to it; the entries must rebuild the head's root (else exit code 4). The\n"+
 			"scores are recomputed from the entries the registry read, at its time, with formula\n"+
-			reputation.FormulaVersion+" (docs/reputation.md), and printed with their evidence. Figures that\n"+
+			reputation.FormulaVersion+" (docs/reputation.md), each deal event replayed through its deal's\n"+
+			"lifecycle rules, and printed with their evidence. Figures that\n"+
 			"differ from the served ones are printed and end with exit code 5; a fork exits with code 3.")
 	var f reputationFlags
 	f.register(fs, env)
@@ -139,6 +140,11 @@ func (r *recompute) readLog(ctx context.Context, size uint64) (*reputation.Book,
 	if head.Size < size {
 		return nil, nil, fmt.Errorf("the registry's reputation reads %d log entries, its signed head %s has fewer", size, registry.DescribeHead(head))
 	}
+	keys, err := r.c.Keys(ctx) // fetched after the head: its chain holds every key that countersigned up to it
+	if err != nil {
+		return nil, nil, err
+	}
+	replayer := reputation.NewReplayer(keys.RootKey, keys.Chain)
 	book := reputation.NewBook()
 	rng := rangeFactory.NewEmptyRange(0)
 	for rng.End() < head.Size {
@@ -152,7 +158,7 @@ func (r *recompute) readLog(ctx context.Context, size uint64) (*reputation.Book,
 				return nil, nil, fmt.Errorf("log entry %d: %w", idx, err)
 			}
 			if idx < size {
-				applyLeaf(book, idx, leaf)
+				applyLeaf(book, replayer, idx, leaf)
 			}
 		}
 	}
@@ -168,10 +174,11 @@ func (r *recompute) readLog(ctx context.Context, size uint64) (*reputation.Book,
 	return book, head, nil
 }
 
-// applyLeaf applies the facts of one entry; entries and facts the formula
-// skips are skipped here too.
-func applyLeaf(book *reputation.Book, idx uint64, leaf []byte) {
-	facts, err := reputation.FactsFromLeaf(idx, leaf)
+// applyLeaf applies the facts of one entry, each deal event replayed
+// through its deal's lifecycle rules; entries, events and facts the
+// formula skips are skipped here too.
+func applyLeaf(book *reputation.Book, replayer *reputation.Replayer, idx uint64, leaf []byte) {
+	facts, err := replayer.Facts(idx, leaf)
 	if err != nil {
 		return
 	}

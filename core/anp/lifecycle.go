@@ -349,15 +349,23 @@ func VerifyLifecycle(a *Artifact, opt VerifyOptions, chain []KeyEntry, events []
 		return nil, err
 	}
 	for i := range events {
-		if err := l.replay(a.Receipt.RootKey, chain, &events[i]); err != nil {
+		if err := l.Replay(a.Receipt.RootKey, chain, &events[i]); err != nil {
 			return nil, err
 		}
 	}
 	return l, nil
 }
 
-// replay verifies one logged event and applies it.
-func (l *Lifecycle) replay(rootKey string, chain []KeyEntry, en *DealEventEntry) error {
+// Replay verifies one logged event of l's deal — the registry's
+// countersignature by a key of chain (certified by rootKey), the event's
+// shape, that it names this deal, its log order after the deal and its
+// earlier events, and for an envelope event the checks of Check (signer,
+// signature, replay, chain position, time, body) — and applies it with the
+// state move and deadline of Apply. It is how the log is read offline
+// (VerifyLifecycle, the reputation recomputed from the log): by the rules
+// the registry applied, whatever it countersigned. A refused event is
+// named and changes nothing.
+func (l *Lifecycle) Replay(rootKey string, chain []KeyEntry, en *DealEventEntry) error {
 	leaf := &en.Leaf
 	if err := leaf.Verify(rootKey, chain); err != nil {
 		return err
@@ -379,5 +387,10 @@ func (l *Lifecycle) replay(rootKey string, chain []KeyEntry, en *DealEventEntry)
 			return eventErr(CodeBadRequest, ErrDealEventMalformed, "log leaf %d says %s by %s, its envelope is the %s's", en.LeafIndex, ev.Kind, ev.By, checked.By)
 		}
 	}
-	return l.Apply(ev, at, en.LeafIndex)
+	kept := *l // Apply may have moved some fields when it refuses (the slices only grow)
+	if err := l.Apply(ev, at, en.LeafIndex); err != nil {
+		*l = kept
+		return err
+	}
+	return nil
 }

@@ -203,6 +203,7 @@ func TestDealLifecycleThroughTheRegistry(t *testing.T) {
 	if l := nd.verifyOffline(t, e); l.State != anp.StateResolved {
 		t.Fatalf("after restart: %s", l.State)
 	}
+	sameFactsInBothReadings(t, e) // every kind of event, by every performer
 }
 
 func TestDealEventRefusalsChangeNothing(t *testing.T) {

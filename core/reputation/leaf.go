@@ -20,10 +20,11 @@ var (
 // its DealSigned, a deal event its Fulfilled, Received, Breached,
 // DisputeOpened or DisputeResolved, a key event and a lapse (a receipt
 // window that passed in silence) none. The parties' signatures of a deal
-// and the signature of an event's envelope are checked (the registry's
-// countersignatures, with its key chain, are the log monitor's and
-// verify's to check), so anybody who reads the log decodes the same facts
-// from it.
+// and the signature of an event's envelope are checked, so anybody who
+// reads the log decodes the same facts from it. Each leaf is read on its
+// own: whether an event is one its deal's lifecycle allows (its signer,
+// its order, its deadline) is the Replayer's to check, which a reader who
+// does not trust the registry uses.
 func FactsFromLeaf(index uint64, data []byte) ([]Fact, error) {
 	return factsFromLeaf(index, data, true)
 }
@@ -48,11 +49,25 @@ func FactsFromArtifact(index uint64, a *anp.Artifact) ([]Fact, error) {
 }
 
 func factsFromLeaf(index uint64, data []byte, checkSigs bool) ([]Fact, error) {
+	l, err := parseLeaf(index, data)
+	if err != nil {
+		return nil, err
+	}
+	return factsOf(index, &l, checkSigs)
+}
+
+func parseLeaf(index uint64, data []byte) (anp.LogLeaf, error) {
 	l, err := anp.ParseLogLeaf(data)
 	if err != nil {
-		return nil, fmt.Errorf("reputation: leaf %d: %w: %v", index, ErrLeafFormat, err)
+		return anp.LogLeaf{}, fmt.Errorf("reputation: leaf %d: %w: %v", index, ErrLeafFormat, err)
 	}
+	return l, nil
+}
+
+// factsOf returns the facts of the parsed log leaf index.
+func factsOf(index uint64, l *anp.LogLeaf, checkSigs bool) ([]Fact, error) {
 	var f Fact
+	var err error
 	switch {
 	case l.KeyEvent != nil:
 		return nil, nil

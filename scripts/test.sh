@@ -129,6 +129,9 @@ fuzz_budget() {
     # and checks its root and proofs: about 1,000 execs/s on 2 loaded
     # cores, so 10,000 took 13-23 s; 3,000 take about 5 s.
     FuzzMerkleLogStore) echo 3000 ;;
+    # Each input signs a deal and its countersignature afresh (about
+    # 1,100 execs/s idle).
+    FuzzReplayerFacts) echo 3000 ;;
     *) echo 10000 ;;
   esac
 }

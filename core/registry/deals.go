@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
@@ -107,10 +106,9 @@ func (s *Server) startLifecycle(ctx context.Context, ws *witnessSession, a *anp.
 	if err != nil {
 		return err
 	}
-	// The due entry first (bucketDealsDue); one already there is newer.
-	if at, needed := rec.due(); needed {
-		if _, err := s.ledger.PutIfAbsent(ctx, bucketDealsDue, ws.ID, strconv.AppendInt(nil, at, 10)); err != nil {
-			return fmt.Errorf("registry: index when the rules next apply to session %s: %w", ws.ID, err)
+	if at, needed := rec.due(); needed { // the due entry first (bucketDealsDue)
+		if err := s.addDue(ctx, ws.ID, at); err != nil {
+			return err
 		}
 	}
 	if _, err := s.ledger.PutIfAbsent(ctx, bucketDeals, ws.ID, data); err != nil {

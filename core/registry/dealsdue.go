@@ -83,6 +83,15 @@ func (s *Server) putDue(ctx context.Context, session string, at int64) error {
 	return nil
 }
 
+// addDue writes the due entry of a deal that has none; an entry already
+// there was written for a newer record and stays.
+func (s *Server) addDue(ctx context.Context, session string, at int64) error {
+	if _, err := s.ledger.PutIfAbsent(ctx, bucketDealsDue, session, strconv.AppendInt(nil, at, 10)); err != nil {
+		return fmt.Errorf("registry: index when the rules next apply to session %s: %w", session, err)
+	}
+	return nil
+}
+
 func (s *Server) deleteDue(ctx context.Context, session string) error {
 	if err := s.ledger.Delete(ctx, bucketDealsDue, session); err != nil {
 		return fmt.Errorf("registry: take session %s out of the deals the rules apply to: %w", session, err)
@@ -133,8 +142,8 @@ func (s *Server) indexDealsOnce(ctx context.Context) error {
 			return fmt.Errorf("registry: decode the lifecycle of session %s: %w", kv.Key, err)
 		}
 		if at, needed := rec.due(); needed {
-			if _, err := s.ledger.PutIfAbsent(ctx, bucketDealsDue, kv.Key, strconv.AppendInt(nil, at, 10)); err != nil {
-				return fmt.Errorf("registry: index when the rules next apply to session %s: %w", kv.Key, err)
+			if err := s.addDue(ctx, kv.Key, at); err != nil {
+				return err
 			}
 		}
 	}

@@ -156,13 +156,13 @@ func advertiseURL(advertise, addr string) string {
 // shared by registry replicas on PostgreSQL and per process on SQLite; the
 // WebSocket caps are per process.
 type registryLimitFlags struct {
-	authRate, wsUpgradeRate, sessionRate    float64
-	authBurst, wsUpgradeBurst, sessionBurst int
-	maxPendingWS, maxWS, maxWSPerIdentity   int
-	maxCallbacksPerSeller, limiterTable     int
-	trustedProxies, endpointPorts           string
-	sessionTTL, sessionSweep                time.Duration
-	maxSessionBytes                         int64
+	authRate, wsUpgradeRate, sessionRate, reportRate     float64
+	authBurst, wsUpgradeBurst, sessionBurst, reportBurst int
+	maxPendingWS, maxWS, maxWSPerIdentity                int
+	maxCallbacksPerSeller, limiterTable                  int
+	trustedProxies, endpointPorts                        string
+	sessionTTL, sessionSweep                             time.Duration
+	maxSessionBytes                                      int64
 }
 
 func (f *registryLimitFlags) register(fs *flag.FlagSet) {
@@ -172,6 +172,8 @@ func (f *registryLimitFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.wsUpgradeBurst, "ws-upgrade-burst", registry.DefaultWSUpgradeBurst, "burst of WebSocket upgrades per source address")
 	fs.Float64Var(&f.sessionRate, "session-rate", registry.DefaultSessionRate, "new sessions per second per buyer identity (negative: no limit)")
 	fs.IntVar(&f.sessionBurst, "session-burst", registry.DefaultSessionBurst, "burst of new sessions per buyer identity")
+	fs.Float64Var(&f.reportRate, "report-rate", registry.DefaultReportRate, "full reputation reports (GET /v1/reputation, every party) per second per source address (negative: no limit)")
+	fs.IntVar(&f.reportBurst, "report-burst", registry.DefaultReportBurst, "burst of full reputation reports per source address")
 	fs.IntVar(&f.maxPendingWS, "max-pending-ws", registry.DefaultMaxPendingWS, "WebSockets waiting for AUTH at once")
 	fs.IntVar(&f.maxWS, "max-ws", registry.DefaultMaxWS, "WebSockets at once (keep it below the descriptor limit)")
 	fs.IntVar(&f.maxWSPerIdentity, "max-ws-per-identity", registry.DefaultMaxWSPerIdentity, "authenticated WebSockets per identity")
@@ -200,6 +202,7 @@ func (f *registryLimitFlags) apply(cfg *registry.Config) error {
 	cfg.AuthRate, cfg.AuthBurst = f.authRate, f.authBurst
 	cfg.WSUpgradeRate, cfg.WSUpgradeBurst = f.wsUpgradeRate, f.wsUpgradeBurst
 	cfg.SessionRate, cfg.SessionBurst = f.sessionRate, f.sessionBurst
+	cfg.ReportRate, cfg.ReportBurst = f.reportRate, f.reportBurst
 	cfg.MaxPendingWS, cfg.MaxWS, cfg.MaxWSPerIdentity = f.maxPendingWS, f.maxWS, f.maxWSPerIdentity
 	cfg.MaxCallbacksPerSeller, cfg.LimiterTable = f.maxCallbacksPerSeller, f.limiterTable
 	cfg.TrustedProxies, cfg.EndpointPorts = proxies, ports

@@ -20,7 +20,7 @@ func TestRegistryLimitFlags(t *testing.T) {
 	f.register(fs)
 	args := []string{"--auth-rate", "5", "--auth-burst", "7", "--session-rate", "-1", "--max-ws-per-identity", "3",
 		"--trusted-proxies", "10.0.0.0/8,192.0.2.1", "--endpoint-ports", "9443", "--session-ttl", "2h",
-		"--max-session-bytes", "65536"}
+		"--max-session-bytes", "65536", "--report-rate", "0.5", "--report-burst", "4"}
 	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +28,7 @@ func TestRegistryLimitFlags(t *testing.T) {
 	if err := f.apply(&cfg); err != nil {
 		t.Fatal(err)
 	}
-	if cfg.AuthRate != 5 || cfg.AuthBurst != 7 || cfg.SessionRate != -1 || cfg.MaxWSPerIdentity != 3 || cfg.SessionTTL != 2*time.Hour || cfg.MaxSessionBytes != 64<<10 ||
+	if cfg.AuthRate != 5 || cfg.AuthBurst != 7 || cfg.SessionRate != -1 || cfg.ReportRate != 0.5 || cfg.ReportBurst != 4 || cfg.MaxWSPerIdentity != 3 || cfg.SessionTTL != 2*time.Hour || cfg.MaxSessionBytes != 64<<10 ||
 		cfg.WSUpgradeBurst != registry.DefaultWSUpgradeBurst || len(cfg.EndpointPorts) != 1 || cfg.EndpointPorts[0] != 9443 ||
 		len(cfg.TrustedProxies) != 2 || cfg.TrustedProxies[1] != netip.MustParsePrefix("192.0.2.1/32") {
 		t.Fatalf("config %+v", cfg)

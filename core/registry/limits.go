@@ -24,7 +24,8 @@ import (
 // identity with a full burst).
 //
 // Rate limits use golang.org/x/time/rate token buckets, one per source
-// address (challenge, token and WebSocket upgrade requests) or per buyer
+// address (challenge, token and WebSocket upgrade requests, full
+// reputation reports, whose size grows with the market) or per buyer
 // identity (new sessions). A table of buckets is bounded: buckets that
 // have refilled are forgotten, and past the table size the least recently
 // seen source is forgotten first. No limit ever refuses everyone: a full
@@ -38,6 +39,8 @@ const (
 	DefaultWSUpgradeBurst     = 50
 	DefaultSessionRate        = 1.0 // new sessions per second per buyer identity
 	DefaultSessionBurst       = 60
+	DefaultReportRate         = 1.0 // full reputation reports (every party) per second per source
+	DefaultReportBurst        = 20
 	DefaultMaxPendingWS       = 256  // unauthenticated WebSockets at once
 	DefaultMaxWS              = 4096 // WebSockets at once, authenticated or not
 	DefaultMaxWSPerIdentity   = 16
@@ -161,6 +164,7 @@ type limits struct {
 	auth      *keyedLimiter // challenge and token requests, per source
 	wsUpgrade *keyedLimiter // WebSocket upgrades, per source
 	sessions  *keyedLimiter // new sessions, per buyer identity
+	reports   *keyedLimiter // full reputation reports, per source
 	proxies   []netip.Prefix
 }
 
@@ -169,6 +173,7 @@ func newLimits(cfg Config) *limits {
 		auth:      newKeyedLimiter("challenge and token requests from your address", limitRate(cfg.AuthRate, DefaultAuthRate), cfg.AuthBurst, cfg.LimiterTable, cfg.Now),
 		wsUpgrade: newKeyedLimiter("WebSocket connections from your address", limitRate(cfg.WSUpgradeRate, DefaultWSUpgradeRate), cfg.WSUpgradeBurst, cfg.LimiterTable, cfg.Now),
 		sessions:  newKeyedLimiter("new sessions for your identity", limitRate(cfg.SessionRate, DefaultSessionRate), cfg.SessionBurst, cfg.LimiterTable, cfg.Now),
+		reports:   newKeyedLimiter("full reputation reports from your address (one party's is not limited)", limitRate(cfg.ReportRate, DefaultReportRate), cfg.ReportBurst, cfg.LimiterTable, cfg.Now),
 		proxies:   cfg.TrustedProxies,
 	}
 }
@@ -297,6 +302,7 @@ func (cfg Config) withLimitDefaults() Config {
 	cfg.AuthBurst = defaults.Positive(cfg.AuthBurst, DefaultAuthBurst)
 	cfg.WSUpgradeBurst = defaults.Positive(cfg.WSUpgradeBurst, DefaultWSUpgradeBurst)
 	cfg.SessionBurst = defaults.Positive(cfg.SessionBurst, DefaultSessionBurst)
+	cfg.ReportBurst = defaults.Positive(cfg.ReportBurst, DefaultReportBurst)
 	cfg.MaxPendingWS = defaults.Positive(cfg.MaxPendingWS, DefaultMaxPendingWS)
 	cfg.MaxWS = defaults.Positive(cfg.MaxWS, DefaultMaxWS)
 	cfg.MaxWSPerIdentity = defaults.Positive(cfg.MaxWSPerIdentity, DefaultMaxWSPerIdentity)

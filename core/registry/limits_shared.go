@@ -54,7 +54,7 @@ func (s *Server) shareLimits() {
 	onError := func(err error) {
 		s.log.Warn().Err(err).Msg("shared rate limit unavailable: this process's limit applies")
 	}
-	for name, k := range map[string]*keyedLimiter{"auth": s.limits.auth, "ws": s.limits.wsUpgrade, "sessions": s.limits.sessions} {
+	for name, k := range map[string]*keyedLimiter{"auth": s.limits.auth, "ws": s.limits.wsUpgrade, "sessions": s.limits.sessions, "reports": s.limits.reports} {
 		k.shared = &sharedLimiter{buckets: s.shared.Limiter, name: name, onError: onError}
 	}
 }

@@ -90,6 +90,8 @@ type Config struct {
 	WSUpgradeBurst        int            // default 50
 	SessionRate           float64        // new sessions per buyer identity, default 1
 	SessionBurst          int            // default 60
+	ReportRate            float64        // full reputation reports (GET /v1/reputation) per source address, default 1
+	ReportBurst           int            // default 20
 	MaxPendingWS          int            // WebSockets not yet authenticated, at once, default 256
 	MaxWS                 int            // WebSockets at once, authenticated or not, default 4096
 	MaxWSPerIdentity      int            // authenticated WebSockets per identity, default 16

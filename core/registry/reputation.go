@@ -92,6 +92,9 @@ func (s *Server) applyLeaf(index uint64, leaf []byte) {
 // handleReputation serves every party's score and every directed pair's,
 // at the registry's time (or ?at=UNIX_MS) and log size (public, like the log).
 func (s *Server) handleReputation(w http.ResponseWriter, r *http.Request) {
+	if !s.allowSource(w, r, s.limits.reports) { // its size grows with the market
+		return
+	}
 	at, err := queryAt(r)
 	if err != nil {
 		s.writeError(w, r, err)

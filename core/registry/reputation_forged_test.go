@@ -2,6 +2,8 @@ package registry
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"reflect"
 	"testing"
 	"time"
@@ -118,5 +120,43 @@ func sameFactsInBothReadings(t *testing.T, e *testEnv) {
 	}
 	if events == 0 {
 		t.Fatal("the log holds no deal event to compare")
+	}
+}
+
+// TestFullReputationReportsAreRateLimitedPerSource: the report of every
+// party grows with the market, so one source gets its burst of them and
+// then 429 rate_limited with Retry-After; one party's report from the same
+// source, and the full report from another source, are still answered.
+func TestFullReputationReportsAreRateLimitedPerSource(t *testing.T) {
+	e := newEnv(t, nil) // default limits; the fake clock stands still, so no token comes back
+	e.addSeller("pans.anp")
+	get := func(hc *http.Client, route string) *http.Response {
+		t.Helper()
+		resp, err := hc.Get(e.ts.URL + route)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	attacker := sourceClient(t, attackerSource, 1)
+	byStatus := map[int]int{}
+	var retryAfter string
+	for range DefaultReportBurst + 5 {
+		resp := get(attacker, anp.RouteReputation)
+		byStatus[resp.StatusCode]++
+		if resp.StatusCode == http.StatusTooManyRequests {
+			retryAfter = resp.Header.Get("Retry-After")
+		}
+	}
+	if byStatus[http.StatusOK] != DefaultReportBurst || byStatus[http.StatusTooManyRequests] != 5 || retryAfter != "1" {
+		t.Fatalf("answers %v (Retry-After %q), want %d × 200 then 5 × 429 with Retry-After 1", byStatus, retryAfter, DefaultReportBurst)
+	}
+	if resp := get(attacker, "/v1/reputation/pans.anp"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("one party's report from the limited source: %d", resp.StatusCode)
+	}
+	if resp := get(http.DefaultClient, anp.RouteReputation); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the full report from another source: %d", resp.StatusCode)
 	}
 }

@@ -339,6 +339,12 @@ func (l *ledgerReads) List(ctx context.Context, bucket string) ([]store.KV, erro
 	return kvs, err
 }
 
+func (l *ledgerReads) ListPrefix(ctx context.Context, bucket, prefix string) ([]store.KV, error) {
+	kvs, err := l.Ledger.ListPrefix(ctx, bucket, prefix)
+	l.values.Add(int64(len(kvs)))
+	return kvs, err
+}
+
 // TestDomainRefreshReadsOneDomain: a replica reads a domain it does not
 // know from the Ledger on a request for it — a request any stranger can
 // make with a made-up name. The read costs the entries of that domain, not

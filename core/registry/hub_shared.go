@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/store"
@@ -68,15 +67,16 @@ func (h *hub) drop(buyer, id string) bool {
 // stored reads the undelivered callbacks of the Ledger; buyer "" reads
 // every buyer's.
 func (h *hub) stored(ctx context.Context, buyer string) ([]pendingRecord, error) {
-	kvs, err := h.s.ledger.List(ctx, bucketPending)
+	prefix := ""
+	if buyer != "" {
+		prefix = pendingKey(buyer, "")
+	}
+	kvs, err := h.s.ledger.ListPrefix(ctx, bucketPending, prefix)
 	if err != nil {
 		return nil, fmt.Errorf("registry: list pending callbacks: %w", err)
 	}
 	var out []pendingRecord
 	for _, kv := range kvs {
-		if buyer != "" && !strings.HasPrefix(kv.Key, buyer+"/") {
-			continue
-		}
 		p, ok, err := decodePending(kv.Key, kv.Value)
 		if err != nil {
 			return nil, err

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -133,6 +134,9 @@ type Ledger interface {
 	Delete(ctx context.Context, bucket, key string) error
 	// List returns all pairs of a bucket ordered by key.
 	List(ctx context.Context, bucket string) ([]KV, error)
+	// ListPrefix returns the pairs of a bucket whose key starts with
+	// prefix, ordered by key; the store reads those, not the whole bucket.
+	ListPrefix(ctx context.Context, bucket, prefix string) ([]KV, error)
 	// Append adds a leaf to the append-only log, without tree nodes, and
 	// returns its index.
 	Append(ctx context.Context, leaf []byte) (uint64, error)
@@ -230,4 +234,17 @@ func CheckTake(ctx context.Context, rate float64, burst int) error {
 		return fmt.Errorf("store: a token bucket needs a finite rate > 0 and a burst >= 1, not rate %v burst %d", rate, burst)
 	}
 	return nil
+}
+
+// KeepPrefix returns the pairs of kvs whose key starts with prefix, in
+// their order: what ListPrefix returns when a store answers it by listing
+// the bucket (a prefix its query language cannot hold).
+func KeepPrefix(kvs []KV, prefix string) []KV {
+	out := kvs[:0]
+	for _, kv := range kvs {
+		if strings.HasPrefix(kv.Key, prefix) {
+			out = append(out, kv)
+		}
+	}
+	return out
 }

@@ -51,6 +51,10 @@ func (o ownDirectory) List(ctx context.Context, bucket string) ([]store.KV, erro
 	return o.pick(bucket).List(ctx, bucket)
 }
 
+func (o ownDirectory) ListPrefix(ctx context.Context, bucket, prefix string) ([]store.KV, error) {
+	return o.pick(bucket).ListPrefix(ctx, bucket, prefix)
+}
+
 // Impostor starts a registry that signs with root and the key chain of
 // ledger, with open enrollment and a directory and log of its own: what a
 // registry operator can show a buyer when it binds a domain to a key of its

@@ -79,6 +79,12 @@ func (l *Ledger) Delete(ctx context.Context, bucket, key string) error {
 
 // List returns copies of a bucket's pairs ordered by key.
 func (l *Ledger) List(ctx context.Context, bucket string) ([]store.KV, error) {
+	return l.ListPrefix(ctx, bucket, "")
+}
+
+// ListPrefix returns copies of the pairs of a bucket whose key starts
+// with prefix, ordered by key.
+func (l *Ledger) ListPrefix(ctx context.Context, bucket, prefix string) ([]store.KV, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -86,7 +92,9 @@ func (l *Ledger) List(ctx context.Context, bucket string) ([]store.KV, error) {
 	b := l.buckets[bucket]
 	out := make([]store.KV, 0, len(b))
 	for k, v := range b {
-		out = append(out, store.KV{Key: k, Value: cloneBytes(v)})
+		if strings.HasPrefix(k, prefix) {
+			out = append(out, store.KV{Key: k, Value: cloneBytes(v)})
+		}
 	}
 	l.mu.RUnlock()
 	slices.SortFunc(out, func(a, b store.KV) int { return strings.Compare(a.Key, b.Key) })

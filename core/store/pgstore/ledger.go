@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -79,6 +80,24 @@ func (l ledger) PutIfAbsent(ctx context.Context, bucket, key string, value []byt
 
 // List returns all pairs of a bucket ordered by key in byte order.
 func (l ledger) List(ctx context.Context, bucket string) ([]store.KV, error) {
+	return l.query(ctx, bucket, `SELECT key, value FROM kv WHERE bucket = $1 ORDER BY key`, bucket)
+}
+
+// ListPrefix returns the pairs of a bucket whose key starts with prefix,
+// ordered by key. The key column is COLLATE "C", so the primary key index
+// serves a LIKE prefix pattern. A prefix no TEXT value can hold (invalid
+// UTF-8, a NUL byte) is answered by listing the bucket.
+func (l ledger) ListPrefix(ctx context.Context, bucket, prefix string) ([]store.KV, error) {
+	if !storableText(prefix) {
+		kvs, err := l.List(ctx, bucket)
+		return store.KeepPrefix(kvs, prefix), err
+	}
+	like := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(prefix) + "%"
+	return l.query(ctx, bucket, `SELECT key, value FROM kv WHERE bucket = $1 AND key LIKE $2 ORDER BY key`, bucket, like)
+}
+
+// query runs a SELECT of key and value pairs of bucket.
+func (l ledger) query(ctx context.Context, bucket, sqlText string, args ...any) ([]store.KV, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -86,7 +105,7 @@ func (l ledger) List(ctx context.Context, bucket string) ([]store.KV, error) {
 	if !storableText(bucket) {
 		return out, nil
 	}
-	rows, err := l.db.pool.Query(ctx, `SELECT key, value FROM kv WHERE bucket = $1 ORDER BY key`, bucket)
+	rows, err := l.db.pool.Query(ctx, sqlText, args...)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: list %s: %w", bucket, err)
 	}

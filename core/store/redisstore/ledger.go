@@ -71,6 +71,32 @@ func (l ledger) List(ctx context.Context, bucket string) ([]store.KV, error) {
 	return out, nil
 }
 
+// ListPrefix returns the pairs of a bucket whose key starts with prefix,
+// ordered by key in byte order: HSCAN with a MATCH pattern (its wildcards,
+// brackets and backslashes escaped), so only those pairs cross the wire.
+func (l ledger) ListPrefix(ctx context.Context, bucket, prefix string) ([]store.KV, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	match := strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`, `[`, `\[`, `]`, `\]`).Replace(prefix) + "*"
+	var out []store.KV
+	it := l.db.client.HScan(ctx, l.db.bucketKey(bucket), 0, match, 256).Iterator()
+	for it.Next(ctx) {
+		k := it.Val()
+		if !it.Next(ctx) {
+			break
+		}
+		if strings.HasPrefix(k, prefix) { // a field HSCAN returned twice counts once below
+			out = append(out, store.KV{Key: k, Value: []byte(it.Val())})
+		}
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("redisstore: list %s by prefix: %w", bucket, err)
+	}
+	slices.SortFunc(out, func(a, b store.KV) int { return strings.Compare(a.Key, b.Key) })
+	return slices.CompactFunc(out, func(a, b store.KV) bool { return a.Key == b.Key }), nil
+}
+
 // Delete removes a pair with HDEL; a missing key is not an error.
 func (l ledger) Delete(ctx context.Context, bucket, key string) error {
 	if err := ctx.Err(); err != nil {

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/clinch-protocol/clinch-mcp/core/store"
 )
@@ -59,7 +61,42 @@ func (l ledger) PutIfAbsent(ctx context.Context, bucket, key string, value []byt
 }
 
 func (l ledger) List(ctx context.Context, bucket string) ([]store.KV, error) {
-	rows, err := l.db.read.QueryContext(ctx, `SELECT key, value FROM kv WHERE bucket = ? ORDER BY key`, bucket)
+	return l.query(ctx, bucket, `SELECT key, value FROM kv WHERE bucket = ? ORDER BY key`, bucket)
+}
+
+// ListPrefix returns the pairs of a bucket whose key starts with prefix,
+// ordered by key, with a GLOB pattern the (bucket, key) index serves. A
+// prefix a pattern cannot hold (invalid UTF-8, a NUL byte) is answered by
+// listing the bucket.
+func (l ledger) ListPrefix(ctx context.Context, bucket, prefix string) ([]store.KV, error) {
+	if !utf8.ValidString(prefix) || strings.ContainsRune(prefix, 0) {
+		kvs, err := l.List(ctx, bucket)
+		return store.KeepPrefix(kvs, prefix), err
+	}
+	return l.query(ctx, bucket, `SELECT key, value FROM kv WHERE bucket = ? AND key GLOB ? ORDER BY key`, bucket, globPrefix(prefix))
+}
+
+// globPrefix is the GLOB pattern of the keys that start with prefix: its
+// wildcards and brackets are made literal ([*], [?], [[]).
+func globPrefix(prefix string) string {
+	var b strings.Builder
+	for _, r := range prefix {
+		switch r {
+		case '*', '?', '[':
+			b.WriteByte('[')
+			b.WriteRune(r)
+			b.WriteByte(']')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('*')
+	return b.String()
+}
+
+// query runs a SELECT of key and value pairs of bucket.
+func (l ledger) query(ctx context.Context, bucket, sqlText string, args ...any) ([]store.KV, error) {
+	rows, err := l.db.read.QueryContext(ctx, sqlText, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: list %s: %w", bucket, err)
 	}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -24,6 +26,7 @@ func TestLedger(t *testing.T, newStore func(t *testing.T) store.Ledger) {
 		{"PutIfAbsent", ledgerPutIfAbsent},
 		{"ConcurrentPutIfAbsentOneWinner", ledgerConcurrentPutIfAbsent},
 		{"ListOrderedByKey", ledgerList},
+		{"ListPrefix", ledgerListPrefix},
 		{"Delete", ledgerDelete},
 		{"ValuesAreCopied", ledgerCopies},
 		{"AppendDenseIndexes", ledgerAppend},
@@ -177,6 +180,42 @@ func ledgerList(t *testing.T, l store.Ledger) {
 		}
 		if kv.Key != orderedIDs[i] || string(kv.Value) != want {
 			t.Fatalf("List[%d] = {%q %q}, want {%q %q}", i, kv.Key, kv.Value, orderedIDs[i], want)
+		}
+	}
+}
+
+// ledgerListPrefix: ListPrefix returns exactly the keys that start with
+// the prefix, in key order, whatever the prefix holds: the wildcards and
+// escapes of SQL LIKE, GLOB and Redis MATCH are plain characters, and a
+// prefix that ends inside a UTF-8 character still matches.
+func ledgerListPrefix(t *testing.T, l store.Ledger) {
+	keys := []string{"a", "ab", "ab/1", "ab/2", "abc", "a%b/1", "axb/1", "a_b/1", "a*b/1", "a?b/1",
+		"a[b]/1", "ab]/1", `a\b/1`, `a\\b/1`, "é/1", "éa", "b/1", ""}
+	for _, k := range keys {
+		mustPut(t, l, "p", k, "v-"+k)
+	}
+	mustPut(t, l, "p-other", "ab/1", "not listed")
+	for _, prefix := range []string{"", "a", "ab/", "a%", "a_", "a*", "a?", "a[", "a[b]", "ab]", `a\`, `a\\`, "é", "\xc3", "zz", "a%b/1", "a%b/1/"} {
+		got, err := l.ListPrefix(bg, "p", prefix)
+		if err != nil {
+			t.Fatalf("ListPrefix(%q): %v", prefix, err)
+		}
+		var want []string
+		for _, k := range keys {
+			if strings.HasPrefix(k, prefix) {
+				want = append(want, k)
+			}
+		}
+		slices.Sort(want)
+		gotKeys := make([]string, len(got))
+		for i, kv := range got {
+			gotKeys[i] = kv.Key
+			if string(kv.Value) != "v-"+kv.Key {
+				t.Fatalf("ListPrefix(%q): %q holds %q", prefix, kv.Key, kv.Value)
+			}
+		}
+		if !slices.Equal(gotKeys, want) {
+			t.Fatalf("ListPrefix(%q) = %q, want %q", prefix, gotKeys, want)
 		}
 	}
 }

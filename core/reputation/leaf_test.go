@@ -57,12 +57,19 @@ func TestFactsFromADealLeaf(t *testing.T) {
 // breachLeaf returns the log leaf of a breach the registry recorded for a.
 func breachLeaf(t testing.TB, a *anp.Artifact, at time.Time) []byte {
 	t.Helper()
-	deal, err := anp.DealHash(a)
+	reg := anptest.SeedKey(10)
+	entry, err := anp.NewKeyEntry(anptest.SeedKey(9), nil, reg.Public().(ed25519.PublicKey), at.Add(-time.Hour), at.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := anptest.SeedKey(10)
-	entry, err := anp.NewKeyEntry(anptest.SeedKey(9), nil, reg.Public().(ed25519.PublicKey), at.Add(-time.Hour), at.Add(time.Hour))
+	return breachLeafBy(t, a, reg, entry, at)
+}
+
+// breachLeafBy returns the log leaf of a breach of a, countersigned at at
+// by reg, the chain key of entry.
+func breachLeafBy(t testing.TB, a *anp.Artifact, reg ed25519.PrivateKey, entry anp.KeyEntry, at time.Time) []byte {
+	t.Helper()
+	deal, err := anp.DealHash(a)
 	if err != nil {
 		t.Fatal(err)
 	}

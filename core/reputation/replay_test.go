@@ -47,20 +47,7 @@ func newReplayLog(t testing.TB) *replayLog {
 // breach is the leaf of a breach of the deal, countersigned at at.
 func (l *replayLog) breach(t testing.TB, at time.Time) []byte {
 	t.Helper()
-	deal, err := anp.DealHash(l.deal)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev := anp.DealEvent{Kind: anp.EventBreach, By: anp.ByRegistry, Session: l.deal.Terms.SessionID, Deal: deal, SellerDomain: l.deal.Terms.SellerDomain, Rule: anp.RuleBreach}
-	cs, err := anp.CountersignDealEvent(ev, l.reg, l.entry, at)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := cs.LeafData()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
+	return breachLeafBy(t, l.deal, l.reg, l.entry, at)
 }
 
 // TestReplayerCountsOnlyWhatTheRulesAllow: the deal's deliver_by is day

@@ -85,8 +85,11 @@ func runMonitor(ctx context.Context, env *cliEnv, args []string) error {
 			"proof is verified first; a head that contradicts it (same size and another root, a smaller later\n"+
 			"head, a proof that fails) is a fork: both heads are printed and the exit code is 3. With --watch,\n"+
 			"every log entry is read, the tree is rebuilt and its root compared with each head (a mismatch is\n"+
-			"exit code 4), and each deal of DOMAIN is verified and printed; the verified tree is kept in the\n"+
-			"state file, and the next run watching DOMAIN resumes after the last entry it verified. Exit code 1\n"+
+			"exit code 4), and each deal of DOMAIN, each of its key events and each event of its deals is\n"+
+			"verified and printed — a deal event replayed through its deal's lifecycle rules, so a breach,\n"+
+			"dispute or delivery logged against them is printed as DOES NOT VERIFY; the verified tree and the\n"+
+			"deals still in flight are kept in the state file, and the next run watching DOMAIN resumes after\n"+
+			"the last entry it verified. Exit code 1\n"+
 			"is an error (registry unreachable with --once).")
 	var f monitorFlags
 	f.register(fs, env)

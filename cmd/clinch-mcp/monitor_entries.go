@@ -23,14 +23,19 @@ var errEntriesMismatch = errors.New("log entries do not match the signed tree he
 // entry the registry shows is the one it signed. Entries that are deals of
 // domain are verified completely (anp.VerifyArtifact with an inclusion
 // proof against the head) and printed, and so are its key events (bindings,
-// rotations, revocations). The verified tree (its compact range) is kept
-// with the watch state after each head, and a later run watching the same
-// domain resumes from it instead of from entry 0.
+// rotations, revocations) and the events of its deals, each replayed
+// through its deal's lifecycle rules (anp.Lifecycles): a breach, dispute
+// or delivery the registry logged against the rules is printed as not
+// verifying. The verified tree (its compact range) and the deals still in
+// flight are kept with the watch state after each head, and a later run
+// watching the same domain resumes from them instead of from entry 0.
 type entryFollower struct {
 	env    *cliEnv
 	c      *registry.Client
 	domain string
 	rng    *compact.Range
+	deals  *anp.Lifecycles // the domain's deals in flight; nil until the key chain is known
+	kept   []anp.Lifecycle // those of the resumed state, until deals is made
 }
 
 func newEntryFollower(env *cliEnv, c *registry.Client, domain string) *entryFollower {
@@ -40,14 +45,16 @@ func newEntryFollower(env *cliEnv, c *registry.Client, domain string) *entryFoll
 	case v == nil:
 	case v.Domain != domain:
 		fmt.Fprintf(env.stdout, "reading the log from entry 0: the verified entries were watched for %s\n", v.Domain)
+	case !v.DealsKept:
+		fmt.Fprintf(env.stdout, "reading the log from entry 0: the verified entries were kept without the deals of %s in flight\n", domain)
 	default:
 		rng, err := resumeRange(v)
 		if err != nil {
 			fmt.Fprintf(env.stdout, "reading the log from entry 0: %v\n", err)
 			break
 		}
-		f.rng = rng
-		fmt.Fprintf(env.stdout, "resuming after entry %d, verified against head %s\n", v.Head.Size, registry.DescribeHead(&v.Head))
+		f.rng, f.kept = rng, v.Deals
+		fmt.Fprintf(env.stdout, "resuming after entry %d, verified against head %s, with %d deals of %s in flight\n", v.Head.Size, registry.DescribeHead(&v.Head), len(v.Deals), domain)
 	}
 	return f
 }
@@ -116,11 +123,24 @@ func (f *entryFollower) catchUp(ctx context.Context, h *anp.SignedTreeHead) erro
 	if hex.EncodeToString(root) != h.RootHash {
 		return fmt.Errorf("%w: entries 0..%d make root %x, the registry signed %s", errEntriesMismatch, h.Size-1, root, registry.DescribeHead(h))
 	}
+	if len(watched) > 0 && f.deals == nil {
+		keys, err := f.c.Keys(ctx)
+		if err != nil {
+			return err
+		}
+		f.deals = anp.NewLifecycles(keys.RootKey, keys.Chain, f.kept)
+	}
 	f.rng = next
 	for _, idx := range watched {
 		f.show(ctx, idx, leaves[idx], h)
 	}
-	return f.c.SaveVerifiedEntries(registry.VerifiedEntries{Domain: f.domain, Head: *h, Range: hexHashes(next.Hashes())})
+	var open []anp.Lifecycle
+	if f.deals != nil {
+		open = f.deals.Open()
+	} else {
+		open = f.kept
+	}
+	return f.c.SaveVerifiedEntries(registry.VerifiedEntries{Domain: f.domain, Head: *h, Range: hexHashes(next.Hashes()), Deals: open, DealsKept: true})
 }
 
 func hexHashes(hs [][]byte) []string {
@@ -131,29 +151,39 @@ func hexHashes(hs [][]byte) []string {
 	return out
 }
 
-// isWatched reports whether leaf is a deal or a key event of the watched
-// domain.
+// isWatched reports whether leaf is a deal, a deal event or a key event
+// of the watched domain.
 func (f *entryFollower) isWatched(leaf []byte) bool {
-	a, k, err := anp.ParseLeaf(leaf)
+	l, err := anp.ParseLogLeaf(leaf)
 	switch {
 	case err != nil:
 		return false
-	case k != nil:
-		return k.Event.Domain == f.domain
+	case l.KeyEvent != nil:
+		return l.KeyEvent.Event.Domain == f.domain
+	case l.DealEvent != nil:
+		return l.DealEvent.Event.SellerDomain == f.domain
 	}
-	return a.Terms.SellerDomain == f.domain
+	return l.Artifact.Terms.SellerDomain == f.domain
 }
 
-// show verifies a watched deal or key event against h and prints it.
+// show verifies a watched deal, deal event or key event against h and
+// prints it.
 func (f *entryFollower) show(ctx context.Context, idx uint64, leaf []byte, h *anp.SignedTreeHead) {
-	a, k, _ := anp.ParseLeaf(leaf) // isWatched parsed it
-	if k != nil {
-		f.showKeyEvent(ctx, idx, k, h)
+	l, _ := anp.ParseLogLeaf(leaf) // isWatched parsed it
+	switch {
+	case l.KeyEvent != nil:
+		f.showKeyEvent(ctx, idx, l.KeyEvent, h)
+		return
+	case l.DealEvent != nil:
+		f.showDealEvent(ctx, idx, l.DealEvent)
 		return
 	}
+	a := l.Artifact
 	status := "verified"
 	if err := f.verify(ctx, a, idx, h); err != nil {
 		status = "DOES NOT VERIFY: " + err.Error()
+	} else if err := f.deals.Deal(idx, a); err != nil {
+		status = "verified, but its lifecycle does not start: " + err.Error()
 	}
 	t := a.Terms
 	fmt.Fprintf(f.env.stdout, "deal %d: %s sold %d x %q for %s (session %s, buyer key %s…) %s\n",
@@ -180,6 +210,32 @@ func shortHex(s string) string {
 		return s[:12]
 	}
 	return s
+}
+
+// showDealEvent replays a logged event of one of the watched domain's
+// deals through the deal's lifecycle rules (the registry's
+// countersignature with its key chain, the signer, the order, the
+// deadline) and prints it. Inclusion in the head is proved by the rebuilt
+// root.
+func (f *entryFollower) showDealEvent(ctx context.Context, idx uint64, l *anp.DealEventLeaf) {
+	ev := &l.Event
+	status := "verified"
+	if keys, err := f.c.KeyChainFor(ctx, l.Registry.KeyIndex); err == nil {
+		f.deals.SetChain(keys.Chain)
+	}
+	life, err := f.deals.Event(idx, l)
+	if err != nil {
+		status = "DOES NOT VERIFY: " + err.Error()
+	}
+	how := ev.By
+	if ev.Rule != "" {
+		how += ", rule " + ev.Rule
+	}
+	state := ""
+	if life != nil {
+		state = ", now " + string(life.State)
+	}
+	fmt.Fprintf(f.env.stdout, "deal event %d: %s of session %s (deal %d) by %s%s %s\n", idx, ev.Kind, ev.Session, ev.DealLeaf, how, state, status)
 }
 
 // showKeyEvent verifies a logged key event of the watched domain (its

@@ -287,3 +287,119 @@ func TestMonitorWatchResumesFromTheVerifiedTree(t *testing.T) {
 		t.Fatalf("a tampered range read entries from %v:\n%s", got, out)
 	}
 }
+
+// TestMonitorWatchReplaysTheDealEvents: in a market with a seeded history,
+// monitor --watch of the seller that lost a dispute prints each event of
+// its deals — three deliveries, the buyer's dispute, the arbiter's
+// resolution — replayed through the deal's lifecycle rules and verified,
+// with the state each leaves the deal in. The deals still in flight are
+// kept with the verified tree, and the next run resumes with them.
+func TestMonitorWatchReplaysTheDealEvents(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	m, err := demomarket.Start(ctx, demomarket.Options{Difficulty: 4, Logger: zerolog.Nop(), History: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	env, out, _ := testEnv(t, nil)
+	state := filepath.Join(t.TempDir(), "monitor-state.json")
+	monitor := func() error {
+		return run(ctx, env, []string{"monitor", "--registry", m.RegistryURL, "--registry-key", m.RootKey, "--once", "--watch", demomarket.DisputedSeller, "--state", state})
+	}
+	if err := monitor(); err != nil {
+		t.Fatalf("monitor --watch: %v\n%s", err, out)
+	}
+	event := func(kind, by, state string) *regexp.Regexp {
+		return regexp.MustCompile(fmt.Sprintf(`(?m)^deal event [0-9]+: %s of session [0-9a-f]{32} \(deal [0-9]+\) by %s, now %s verified$`, kind, regexp.QuoteMeta(by), state))
+	}
+	for _, want := range []struct {
+		re *regexp.Regexp
+		n  int
+	}{
+		{event(anp.EventFulfill, anp.BySeller, string(anp.StateFulfilled)), 3},
+		{event(anp.EventDispute, anp.ByBuyer, string(anp.StateDisputed)), 1},
+		{event(anp.EventResolve, anp.ByArbiter, string(anp.StateResolved)), 1},
+	} {
+		if got := len(want.re.FindAllString(out.String(), -1)); got != want.n {
+			t.Fatalf("%d lines matching %s, want %d:\n%s", got, want.re, want.n, out)
+		}
+	}
+	if strings.Contains(out.String(), "DOES NOT VERIFY") {
+		t.Fatalf("an honest history does not verify:\n%s", out)
+	}
+	st, err := (&fileHeadStore{path: state}).Load()
+	if err != nil || st.Entries == nil || !st.Entries.DealsKept || len(st.Entries.Deals) != 2 {
+		t.Fatalf("state kept: %+v, %v; want the 2 delivered deals without a receipt in flight", st.Entries, err)
+	}
+	for _, l := range st.Entries.Deals {
+		if l.State != anp.StateFulfilled || l.SellerDomain != demomarket.DisputedSeller {
+			t.Fatalf("a deal kept in flight: %s of %s", l.State, l.SellerDomain)
+		}
+	}
+	if err := monitor(); err != nil {
+		t.Fatalf("second run: %v\n%s", err, out)
+	}
+	if !strings.Contains(out.String(), fmt.Sprintf("with 2 deals of %s in flight", demomarket.DisputedSeller)) {
+		t.Fatalf("the second run did not resume with the deals in flight:\n%s", out)
+	}
+	t.Logf("monitor output:\n%s", out)
+}
+
+// TestMonitorWatchFlagsForgedDealEvents: the operator of a registry holds
+// its chain key and can countersign any deal event. A log that holds, after
+// a real deal of kitchen-outlet.anp, a breach the operator countersigned
+// at once — days before deliver_by — is shown to the seller's monitor (a
+// twin registry with the same keys signs heads over it). The monitor
+// verifies the deal and prints the breach as not verifying, naming its
+// deadline.
+func TestMonitorWatchFlagsForgedDealEvents(t *testing.T) {
+	_, root, _ := ed25519.GenerateKey(rand.Reader)
+	ledger := memstore.NewLedger()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	m, err := demomarket.Start(ctx, demomarket.Options{Difficulty: 4, Logger: zerolog.Nop(), Root: root, Ledger: ledger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	env, out, errb := testEnv(t, nil)
+	if err := run(ctx, env, []string{"negotiate", "--registry", m.RegistryURL, "--registry-key", m.RootKey, "--to", "ANP/C.kitchen-outlet.anp", "--item", "Ninja Blender", "--max-budget", "100", "--auto", "--approve"}); err != nil {
+		t.Fatalf("negotiate: %v\n%s", err, errb)
+	}
+	size, err := ledger.Size(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := ledger.Leaves(ctx, 0, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var breach anp.DealEvent
+	for i, leaf := range log {
+		if l, err := anp.ParseLogLeaf(leaf); err == nil && l.Artifact != nil && l.Artifact.Terms.SellerDomain == "kitchen-outlet.anp" {
+			deal, err := anp.DealHash(l.Artifact)
+			if err != nil {
+				t.Fatal(err)
+			}
+			breach = anp.DealEvent{Kind: anp.EventBreach, By: anp.ByRegistry, Rule: anp.RuleBreach, Session: l.Artifact.Terms.SessionID,
+				Deal: deal, DealLeaf: uint64(i), SellerDomain: "kitchen-outlet.anp"}
+		}
+	}
+	if breach.Session == "" {
+		t.Fatal("no deal of kitchen-outlet.anp in the log")
+	}
+	twin := registrytest.Twin(t, root, ledger, append(log, registrytest.ForgeDealEvent(t, ledger, breach, time.Now())))
+	out.mu.Lock()
+	out.b.Reset()
+	out.mu.Unlock()
+	if err := run(ctx, env, []string{"monitor", "--registry", twin.URL, "--registry-key", m.RootKey, "--once", "--watch", "kitchen-outlet.anp", "--state", "memory:"}); err != nil {
+		t.Fatalf("monitor --watch: %v\n%s", err, out)
+	}
+	deal := regexp.MustCompile(fmt.Sprintf(`(?m)^deal %d: kitchen-outlet\.anp sold .* verified$`, breach.DealLeaf))
+	forged := regexp.MustCompile(fmt.Sprintf(`(?m)^deal event %d: breach of session %s \(deal %d\) by registry, rule %s DOES NOT VERIFY: .*before its deadline$`,
+		len(log), breach.Session, breach.DealLeaf, anp.RuleBreach))
+	if !deal.MatchString(out.String()) || !forged.MatchString(out.String()) {
+		t.Fatalf("monitor --watch output, want the deal verified and the forged breach not:\n%s", out)
+	}
+}

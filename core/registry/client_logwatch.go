@@ -46,6 +46,11 @@ type VerifiedEntries struct {
 	Domain string             `json:"domain"`
 	Head   anp.SignedTreeHead `json:"head"`
 	Range  []string           `json:"range"`
+	// Deals are the lifecycles of Domain's deals that can still move, as
+	// the entries up to Head leave them (anp.Lifecycles.Open); DealsKept
+	// tells an empty list from a state kept before deals were followed.
+	Deals     []anp.Lifecycle `json:"deals,omitempty"`
+	DealsKept bool            `json:"deals_kept,omitempty"`
 }
 
 // SaveVerifiedEntries remembers v in the watch state and stores it.

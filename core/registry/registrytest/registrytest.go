@@ -1,7 +1,8 @@
 // Package registrytest builds registries that show a client a forked
 // transparency log, for tests of log watching: a twin registry signs with
 // the same key chain a log of its own, and a LogSwitch sends a client's
-// log requests to it.
+// log requests to it; ForgeDealEvent countersigns a deal event as a
+// dishonest operator can, for such a log.
 package registrytest
 
 import (

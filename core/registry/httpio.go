@@ -74,9 +74,7 @@ func (s *Server) withRecover(next http.Handler) http.Handler {
 				s.writeError(w, r, fmt.Errorf("registry: panic in %s %s: %v", r.Method, r.URL.Path, v))
 			}
 		}()
-		h := w.Header()
-		h.Set("Cache-Control", "no-store")
-		h.Set("X-Content-Type-Options", "nosniff")
+		httpbody.SetNoStore(w.Header())
 		next.ServeHTTP(w, r)
 	})
 }

@@ -70,6 +70,29 @@ func (s *Server) handleRelay(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, status, resp)
 }
 
+// relayHeaderKey is anp.RelayHeader as Header.Set writes it.
+var relayHeaderKey = http.CanonicalHeaderKey(anp.RelayHeader)
+
+// forwardAgent is the User-Agent of a forward to a seller.
+var forwardAgent = []string{"clinch-registry/1"}
+
+// setForwardHeaders sets the headers of a forward of env to its seller:
+// the relay signature, the envelope hash as Idempotency-Key (a seller
+// answers a repeated envelope with its earlier reply, so the request is
+// idempotent: the key lets the HTTP client send it again when a kept-alive
+// connection turns out to have been closed by the seller), JSON, and the
+// registry's User-Agent. The two values of this forward share one array.
+func setForwardHeaders(h http.Header, relaySig string, env *anp.Envelope) {
+	vals := append(make([]string, 0, 2), relaySig)
+	h[relayHeaderKey] = vals[0:1:1]
+	if hash, err := env.Hash(); err == nil {
+		vals = append(vals, hash)
+		h["Idempotency-Key"] = vals[1:2:2]
+	}
+	httpbody.SetJSON(h, true)
+	h["User-Agent"] = forwardAgent
+}
+
 // relayListing returns the listing envelopes for domain are relayed to:
 // none for a revoked key, which opens and continues no session.
 func (s *Server) relayListing(ctx context.Context, domain string) (anp.Listing, error) {
@@ -288,16 +311,7 @@ func (s *Server) forward(ctx context.Context, domain, endpoint string, env *anp.
 	if err != nil {
 		return nil, false, anp.Errorf(anp.CodeUnavailable, "seller %s has an unusable endpoint: %v", domain, err)
 	}
-	req.Header.Set(anp.RelayHeader, relaySig)
-	// A seller answers a repeated envelope with its earlier reply, so the
-	// request is idempotent: the key lets the HTTP client send it again when
-	// a kept-alive connection turns out to have been closed by the seller.
-	if h, err := env.Hash(); err == nil {
-		req.Header.Set("Idempotency-Key", h)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "clinch-registry/1")
+	setForwardHeaders(req.Header, relaySig, env)
 	resp, err := s.sellerHTTP.Do(req)
 	if err != nil {
 		return nil, false, anp.Errorf(anp.CodeUnavailable, "seller %s could not be reached: %v", domain, unwrapURLError(err))

@@ -154,9 +154,7 @@ func StatusFor(c anp.Code) int { return c.HTTPStatus() }
 // values written are the node's own and always encode; should one not, the
 // status goes out with an empty body.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
+	httpbody.SetNoStore(w.Header())
 	data, _ := httpbody.MarshalJSON(v)
 	httpbody.Write(w, status, data)
 }

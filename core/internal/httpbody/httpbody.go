@@ -69,6 +69,32 @@ func MarshalJSON(v any) ([]byte, error) {
 	return append(data, '\n'), nil
 }
 
+// Header values every answer or request carries. Header.Set makes a new
+// slice for each; these are shared: net/http only reads a header's values,
+// and a later Set or Add on the same header replaces the slice instead of
+// writing into it (each has no room to grow in place).
+var (
+	valueJSON    = []string{"application/json"}
+	valueNoStore = []string{"no-store"}
+	valueNoSniff = []string{"nosniff"}
+)
+
+// SetNoStore sets the headers of every answer of the registry and the
+// seller: Cache-Control: no-store and X-Content-Type-Options: nosniff.
+func SetNoStore(h http.Header) {
+	h["Cache-Control"] = valueNoStore
+	h["X-Content-Type-Options"] = valueNoSniff
+}
+
+// SetJSON sets Content-Type: application/json (and, for a request,
+// Accept: application/json).
+func SetJSON(h http.Header, accept bool) {
+	h["Content-Type"] = valueJSON
+	if accept {
+		h["Accept"] = valueJSON
+	}
+}
+
 // serverBufferBytes is the size of net/http's response buffer: a handler
 // whose whole body fits it, written without a flush, gets its
 // Content-Length from the server; a larger one would be sent chunked.
@@ -80,7 +106,7 @@ const serverBufferBytes = 2048
 // write error means the peer went away: there is nothing left to do.
 func Write(w http.ResponseWriter, status int, data []byte) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
+	SetJSON(h, false)
 	if len(data) > serverBufferBytes {
 		h.Set("Content-Length", strconv.Itoa(len(data)))
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -102,5 +103,40 @@ func checkWrite(t *testing.T, big []byte) {
 	}
 	if !bytes.Equal(got, big) || resp.Header.Get("Content-Type") != "application/json" {
 		t.Errorf("body of %d bytes, Content-Type %q", len(got), resp.Header.Get("Content-Type"))
+	}
+}
+
+// TestSharedHeaderValuesStayUnchanged: the header values SetNoStore and
+// SetJSON share between answers are sent as Set would send them, and an
+// answer that adds to or replaces one of those headers afterwards leaves
+// the shared values (and so every other answer) as they were.
+func TestSharedHeaderValuesStayUnchanged(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		SetNoStore(w.Header())
+		if r.URL.Path == "/changed" {
+			w.Header().Add("Cache-Control", "private")
+			w.Header().Set("X-Content-Type-Options", "other")
+		}
+		Write(w, http.StatusOK, []byte("{}\n"))
+	}))
+	defer srv.Close()
+	for _, path := range []string{"/plain", "/changed", "/plain"} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		want := map[string][]string{"Cache-Control": {"no-store"}, "X-Content-Type-Options": {"nosniff"}, "Content-Type": {"application/json"}}
+		if path == "/changed" {
+			want["Cache-Control"], want["X-Content-Type-Options"] = []string{"no-store", "private"}, []string{"other"}
+		}
+		for k, v := range want {
+			if got := resp.Header.Values(k); !slices.Equal(got, v) {
+				t.Errorf("%s: %s is %q, want %q", path, k, got, v)
+			}
+		}
+	}
+	if !slices.Equal(valueNoStore, []string{"no-store"}) || !slices.Equal(valueNoSniff, []string{"nosniff"}) || !slices.Equal(valueJSON, []string{"application/json"}) {
+		t.Fatalf("shared values changed: %q %q %q", valueNoStore, valueNoSniff, valueJSON)
 	}
 }

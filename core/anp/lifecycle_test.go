@@ -152,15 +152,22 @@ func TestCommitmentIsDerivedAndChecked(t *testing.T) {
 	}
 }
 
+// deliverAndReceive has the seller's FULFILL (evidence 1) logged a day
+// after the deal and the buyer's RECEIPT an hour later.
+func (f *lifecycleFixture) deliverAndReceive(tb testing.TB) {
+	tb.Helper()
+	at := f.Artifact.Terms.AgreedAt + dayMs
+	if err := f.submit(tb, f.seal(tb, sellerKey, anp.TypeFulfill, at, &anp.FulfilBody{Deal: f.Deal, Evidence: evidence(1)}), at); err != nil {
+		tb.Fatal(err)
+	}
+	if err := f.submit(tb, f.seal(tb, buyerKey, anp.TypeReceipt, at+hourMs, &anp.ReceiptBody{Deal: f.Deal}), at+hourMs); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 func TestLifecycleOnTimeAndReceived(t *testing.T) {
 	f := newLifecycleFixture(t)
-	at := f.Artifact.Terms.AgreedAt + dayMs
-	if err := f.submit(t, f.seal(t, sellerKey, anp.TypeFulfill, at, &anp.FulfilBody{Deal: f.Deal, Evidence: evidence(1)}), at); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.submit(t, f.seal(t, buyerKey, anp.TypeReceipt, at+hourMs, &anp.ReceiptBody{Deal: f.Deal}), at+hourMs); err != nil {
-		t.Fatal(err)
-	}
+	f.deliverAndReceive(t)
 	if f.Life.State != anp.StateReceived || f.Life.Late || f.Life.Breached {
 		t.Fatalf("state %s late %v breached %v", f.Life.State, f.Life.Late, f.Life.Breached)
 	}

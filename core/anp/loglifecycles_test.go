@@ -15,13 +15,7 @@ import (
 // go on from the next entry; a deal that can no longer move is let go.
 func TestLifecyclesFollowTheLogAcrossRuns(t *testing.T) {
 	f := newLifecycleFixture(t)
-	at := f.Artifact.Terms.AgreedAt + dayMs
-	if err := f.submit(t, f.seal(t, sellerKey, anp.TypeFulfill, at, &anp.FulfilBody{Deal: f.Deal, Evidence: evidence(1)}), at); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.submit(t, f.seal(t, buyerKey, anp.TypeReceipt, at+hourMs, &anp.ReceiptBody{Deal: f.Deal}), at+hourMs); err != nil {
-		t.Fatal(err)
-	}
+	f.deliverAndReceive(t)
 	fulfil, receipt := f.Events[0], f.Events[1]
 
 	x := anp.NewLifecycles(pub(rootKey), f.Chain, nil)

@@ -134,11 +134,9 @@ func (f *entryFollower) catchUp(ctx context.Context, h *anp.SignedTreeHead) erro
 	for _, idx := range watched {
 		f.show(ctx, idx, leaves[idx], h)
 	}
-	var open []anp.Lifecycle
+	open := f.kept
 	if f.deals != nil {
 		open = f.deals.Open()
-	} else {
-		open = f.kept
 	}
 	return f.c.SaveVerifiedEntries(registry.VerifiedEntries{Domain: f.domain, Head: *h, Range: hexHashes(next.Hashes()), Deals: open, DealsKept: true})
 }

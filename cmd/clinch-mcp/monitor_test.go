@@ -36,6 +36,29 @@ func leaves(prefix string, n int) [][]byte {
 	return out
 }
 
+// startMarket starts a demo market with opt, proof-of-work difficulty 4
+// and no log output; it is closed when the test ends.
+func startMarket(ctx context.Context, t *testing.T, opt demomarket.Options) *demomarket.Market {
+	t.Helper()
+	opt.Difficulty, opt.Logger = 4, zerolog.Nop()
+	m, err := demomarket.Start(ctx, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	return m
+}
+
+// negotiateWith closes one deal for a blender with the seller at address
+// to through the negotiate command (--auto --approve); errb is env's
+// stderr, shown when it fails.
+func negotiateWith(ctx context.Context, t *testing.T, env *cliEnv, errb fmt.Stringer, m *demomarket.Market, to string) {
+	t.Helper()
+	if err := run(ctx, env, []string{"negotiate", "--registry", m.RegistryURL, "--registry-key", m.RootKey, "--to", to, "--item", "Ninja Blender", "--max-budget", "100", "--auto", "--approve"}); err != nil {
+		t.Fatalf("negotiate with %s: %v\n%s", to, err, errb)
+	}
+}
+
 // logMarket is a registry without sellers whose log starts with given
 // leaves (stored without their tree nodes, hashed at its start), signing
 // with root; its ledger is shared with twins.
@@ -54,11 +77,7 @@ func startLogMarket(ctx context.Context, t *testing.T, first [][]byte) *logMarke
 			t.Fatal(err)
 		}
 	}
-	m, err := demomarket.Start(ctx, demomarket.Options{Sellers: []demomarket.SellerSpec{}, Difficulty: 4, Logger: zerolog.Nop(), Root: root, Ledger: ledger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Close)
+	m := startMarket(ctx, t, demomarket.Options{Sellers: []demomarket.SellerSpec{}, Root: root, Ledger: ledger})
 	return &logMarket{m: m, root: root, ledger: ledger}
 }
 
@@ -150,17 +169,10 @@ func TestMonitorWatchListsVerifiedDeals(t *testing.T) {
 	if _, err := ledger.Append(ctx, []byte("not a deal")); err != nil {
 		t.Fatal(err)
 	}
-	m, err := demomarket.Start(ctx, demomarket.Options{Difficulty: 4, AsyncDelay: 20 * time.Millisecond, Logger: zerolog.Nop(), Root: root, Ledger: ledger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Close)
+	m := startMarket(ctx, t, demomarket.Options{AsyncDelay: 20 * time.Millisecond, Root: root, Ledger: ledger})
 	env, out, errb := testEnv(t, nil)
 	for _, to := range []string{"ANP/C.kitchen-outlet.anp", "ANP/C.chef-supply.anp"} {
-		err := run(ctx, env, []string{"negotiate", "--registry", m.RegistryURL, "--registry-key", m.RootKey, "--to", to, "--item", "Ninja Blender", "--max-budget", "100", "--auto", "--approve"})
-		if err != nil {
-			t.Fatalf("negotiate with %s: %v\n%s", to, err, errb)
-		}
+		negotiateWith(ctx, t, env, errb, m, to)
 	}
 	out.mu.Lock()
 	out.b.Reset()
@@ -297,11 +309,7 @@ func TestMonitorWatchResumesFromTheVerifiedTree(t *testing.T) {
 func TestMonitorWatchReplaysTheDealEvents(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	m, err := demomarket.Start(ctx, demomarket.Options{Difficulty: 4, Logger: zerolog.Nop(), History: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Close)
+	m := startMarket(ctx, t, demomarket.Options{History: true})
 	env, out, _ := testEnv(t, nil)
 	state := filepath.Join(t.TempDir(), "monitor-state.json")
 	monitor := func() error {
@@ -358,15 +366,9 @@ func TestMonitorWatchFlagsForgedDealEvents(t *testing.T) {
 	ledger := memstore.NewLedger()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	m, err := demomarket.Start(ctx, demomarket.Options{Difficulty: 4, Logger: zerolog.Nop(), Root: root, Ledger: ledger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Close)
+	m := startMarket(ctx, t, demomarket.Options{Root: root, Ledger: ledger})
 	env, out, errb := testEnv(t, nil)
-	if err := run(ctx, env, []string{"negotiate", "--registry", m.RegistryURL, "--registry-key", m.RootKey, "--to", "ANP/C.kitchen-outlet.anp", "--item", "Ninja Blender", "--max-budget", "100", "--auto", "--approve"}); err != nil {
-		t.Fatalf("negotiate: %v\n%s", err, errb)
-	}
+	negotiateWith(ctx, t, env, errb, m, "ANP/C.kitchen-outlet.anp")
 	size, err := ledger.Size(ctx)
 	if err != nil {
 		t.Fatal(err)

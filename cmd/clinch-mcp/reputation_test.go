@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
 
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/reputation"
@@ -34,17 +33,10 @@ func TestReputationRecomputesTheServedScores(t *testing.T) {
 	_, root, _ := ed25519.GenerateKey(rand.Reader)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	m, err := demomarket.Start(ctx, demomarket.Options{Difficulty: 4, Logger: zerolog.Nop(), Root: root})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Close)
+	m := startMarket(ctx, t, demomarket.Options{Root: root})
 	env, out, errb := testEnv(t, nil)
 	for _, to := range []string{"ANP/C.kitchen-outlet.anp", "ANP/C.kitchen-outlet.anp", "ANP/C.chef-supply.anp"} {
-		err := run(ctx, env, []string{"negotiate", "--registry", m.RegistryURL, "--registry-key", m.RootKey, "--to", to, "--item", "Ninja Blender", "--max-budget", "100", "--auto", "--approve"})
-		if err != nil {
-			t.Fatalf("negotiate with %s: %v\n%s", to, err, errb)
-		}
+		negotiateWith(ctx, t, env, errb, m, to)
 	}
 	rep := func(base string, extra ...string) error {
 		out.mu.Lock()

@@ -97,22 +97,20 @@ func (d *directory) readDomain(ctx context.Context, domain string) (*domainEntri
 		return nil, err
 	}
 	e.keys = domainKeys{history: map[string][]anp.KeyEventEntry{}, state: map[string]anp.KeyState{}, recordKey: map[string]string{}}
-	// A domain's events are stored under consecutive seqs from 0 (add
-	// refuses any other order): read them one by one up to the first
-	// missing seq, not the events of every domain.
-	for seq := uint64(0); ; seq++ {
-		key := keyEventKey(domain, seq)
-		ev, ok, err := getJSON[anp.KeyEventEntry](ctx, d.ledger, bucketKeyEvents, key)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			return &e, nil
+	kvs, err := d.ledger.ListPrefix(ctx, bucketKeyEvents, domain+"/") // that domain's events, not every domain's
+	if err != nil {
+		return nil, fmt.Errorf("registry: read %s of %s: %w", bucketKeyEvents, domain, err)
+	}
+	for _, kv := range kvs { // ordered by key: seq order
+		var ev anp.KeyEventEntry
+		if err := anp.DecodeStrict(kv.Value, &ev); err != nil {
+			return nil, fmt.Errorf("registry: decode %s/%s: %w", bucketKeyEvents, kv.Key, err)
 		}
 		if err := e.keys.add(ev); err != nil {
-			return nil, fmt.Errorf("registry: replay %s/%s: %w", bucketKeyEvents, key, err)
+			return nil, fmt.Errorf("registry: replay %s/%s: %w", bucketKeyEvents, kv.Key, err)
 		}
 	}
+	return &e, nil
 }
 
 // refreshDomain replaces the cached entries of domain by the Ledger's. A

@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/clinch-protocol/clinch-mcp/core/anp"
 	"github.com/clinch-protocol/clinch-mcp/core/reputation"
 	"github.com/clinch-protocol/clinch-mcp/demomarket"
